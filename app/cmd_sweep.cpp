@@ -1,0 +1,12 @@
+#include <fmt/format.h>
+
+#include "commands.hpp"
+
+namespace acceltran::cli {
+
+int cmd_sweep(const std::vector<std::string>&) {
+  fmt::print(stderr, "error: 'acceltran sweep' is not yet available\n");
+  return 2;
+}
+
+}  // namespace acceltran::cli

@@ -1,0 +1,132 @@
+// The AccelTran instruction stream: what the compiler front end produces and the control block
+// executes. See docs/isa.md for the text form.
+//
+// A Program has three tables:
+//  * tensors: every weight, embedding and activation tensor, with its shape and its size in
+//    bytes in zero-free format (20-bit Q4.16 words x (1 - sparsity)) plus its 1-bit-per-element
+//    mask;
+//  * ops: the operation graph (matmul, softmax, layer norm, element-wise add, activation), each
+//    with its problem dimensions and its tile grid;
+//  * instructions: memory transfers (LOAD_W, LOAD_A, STORE_A, SPILL, STORE_M) and tile jobs
+//    (MATMUL, SOFTMAX, LAYERNORM, EWISE, ACT). A tile-job instruction covers a contiguous range
+//    of its op's tiles in the configured loop order (tile_count >= 1); `--tiles-per-instruction 1`
+//    gives one instruction per tile. Dependencies are instruction ids that come earlier.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+namespace acceltran {
+
+enum class Opcode : uint8_t {
+  LOAD_W,     // main memory -> weight buffer (weights, embedding rows)
+  LOAD_A,     // main memory -> activation buffer (reload of a spilled activation)
+  STORE_A,    // PE outputs -> activation buffer (the result of an op, after its last tile)
+  SPILL,      // activation buffer -> main memory (eviction of live data; issued at run time)
+  STORE_M,    // activation buffer -> main memory (final model output)
+  MATMUL,     // MAC-lane tile job: tb x tx x ty x ty multiply-accumulates
+  SOFTMAX,    // softmax-module job over a tb x tx x ty block
+  LAYERNORM,  // layer-norm-module job over a tb x tx x ty block
+  EWISE,      // element-wise add on MAC lanes (residual add, sum of head outputs)
+  ACT,        // activation function (GELU / ReLU) on MAC lanes
+};
+constexpr int kOpcodeCount = 10;
+const char* to_string(Opcode op);
+bool parse_opcode(const std::string& text, Opcode* out);
+inline bool is_memory(Opcode op) { return op <= Opcode::STORE_M; }
+inline bool is_compute(Opcode op) { return op >= Opcode::MATMUL; }
+
+enum class TensorClass : uint8_t { weight, embedding, activation };
+const char* to_string(TensorClass c);
+
+using TensorId = uint32_t;
+using OpId = uint32_t;
+using InstrId = uint32_t;
+constexpr uint32_t kNone = 0xffffffffu;
+
+struct Tensor {
+  TensorId id = 0;
+  std::string name;  // e.g. "L0.H1.q", "L3.ffn0.w", "emb.word_rows"
+  TensorClass cls = TensorClass::activation;
+  int layer = -1;                  // -1: embeddings / model output
+  int64_t batch = 1, rows = 0, cols = 0;  // logical shape (batch, rows, cols)
+  double sparsity = 0;             // fraction of zeros assumed for its zero-free size
+  uint64_t data_bytes = 0;         // ceil(elements * word_bits * (1 - sparsity) / 8)
+  uint64_t mask_bytes = 0;         // ceil(elements / 8)
+  uint64_t elements() const { return static_cast<uint64_t>(batch * rows * cols); }
+};
+
+enum class OpKind : uint8_t { matmul, softmax, layer_norm, add, activation };
+const char* to_string(OpKind k);
+Opcode opcode_of(OpKind k);
+
+// Tile index of one tile job. Non-matmul ops have k = 0.
+struct TileIndex {
+  int64_t b = 0, i = 0, j = 0, k = 0;
+  bool operator==(const TileIndex& o) const {
+    return b == o.b && i == o.i && j == o.j && k == o.k;
+  }
+};
+
+struct Op {
+  OpId id = 0;
+  OpKind kind = OpKind::matmul;
+  std::string name;  // e.g. "L0.H0.qk", "L1.ffn0.up"
+  int layer = -1, head = -1;
+  std::vector<TensorId> inputs;  // matmul: {A (b,m,k), B (b|1,k,n)}; others: operands
+  TensorId output = kNone;
+  // Problem: matmul (b,m,k) x (b or 1,k,n) -> (b,m,n); other ops act on (b,m,n) with k = 1.
+  int64_t b = 1, m = 1, k = 1, n = 1;
+  bool b_operand_batched = false;  // second matmul operand has a batch dimension
+  bool prune = false;              // DynaTran prunes the output (post-sparsity unit)
+  // Tile grid: ceil(b/tb), ceil(m/tx), ceil(n/ty), ceil(k/tx) (k grid is 1 for non-matmul).
+  int64_t grid_b = 1, grid_i = 1, grid_j = 1, grid_k = 1;
+  uint64_t tile_count() const {
+    return static_cast<uint64_t>(grid_b * grid_i * grid_j * grid_k);
+  }
+  uint64_t macs() const {  // unpadded multiply-accumulates (matmul only)
+    return kind == OpKind::matmul ? static_cast<uint64_t>(b * m * k * n) : 0;
+  }
+};
+
+struct Instruction {
+  InstrId id = 0;
+  Opcode opcode = Opcode::MATMUL;
+  OpId op = kNone;            // compute: the op; memory: the op it serves (kNone if none)
+  TensorId tensor = kNone;    // memory: tensor moved; compute: output tensor
+  uint64_t first_tile = 0;    // compute: range [first_tile, first_tile + tile_count)
+  uint64_t tile_count = 0;    //          in the op's loop-order enumeration
+  uint64_t data_bytes = 0;    // memory: data bytes moved (zero-free format)
+  uint64_t mask_bytes = 0;    // memory: mask bytes moved alongside
+  uint32_t dep_begin = 0;     // into Program::deps
+  uint32_t dep_count = 0;
+};
+
+struct ProgramInfo {
+  std::string model;        // model name or file
+  std::string profile;      // "bert" or "reference"
+  std::string accelerator;  // accelerator name
+  int64_t seq_len = 128, batch = 4;
+  TileShape tile;
+  LoopOrder loop_order;
+  int word_bits = 20;
+  double activation_sparsity = 0.5, weight_sparsity = 0.5;
+  uint64_t tiles_per_instruction = 0;  // 0 = one instruction per op
+};
+
+struct Program {
+  ProgramInfo info;
+  std::vector<Tensor> tensors;
+  std::vector<Op> ops;
+  std::vector<Instruction> instrs;
+  std::vector<InstrId> deps;
+
+  const InstrId* deps_begin(const Instruction& in) const { return deps.data() + in.dep_begin; }
+  const InstrId* deps_end(const Instruction& in) const {
+    return deps.data() + in.dep_begin + in.dep_count;
+  }
+};
+
+}  // namespace acceltran

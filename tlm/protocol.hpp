@@ -1,0 +1,86 @@
+// The TLM-2.0 protocol between AccelTran blocks (see docs/architecture.md).
+//
+// Style: loosely timed, blocking transport with annotated delays, resource reservation.
+//  * An initiator calls b_transport(gp, delay); the request time is sc_time_stamp() + delay.
+//  * A target never calls wait(). It reserves its own resources (MAC lanes, softmax modules,
+//    buffer ports, memory banks) at or after the request time, computes when the job completes
+//    from its own parameters, charges its energy and statistics, and returns with
+//    delay = completion time - sc_time_stamp().
+//  * The initiator (the control block or the DMA) turns completion times into kernel events,
+//    so simulated time advances from event to event, never cycle by cycle.
+//  * gp.command: TLM_READ_COMMAND for transfers toward the accelerator core (loads),
+//    TLM_WRITE_COMMAND for stores, spills and tile jobs. gp.address: a byte address in main
+//    memory (transfers) or 0 (jobs). gp.data_length: bytes moved (transfers) or 0. gp.data_ptr
+//    may be null: in performance mode no data values travel.
+//  * Exactly one of the extensions below says what the transaction is.
+#pragma once
+#include <systemc>
+#include <tlm>
+
+#include <cstdint>
+
+#include "isa.hpp"
+
+namespace acceltran::proto {
+
+// A group of tile jobs of one op, all for the same engine class (MAC lanes, softmax modules,
+// layer-norm modules). The target spreads the tiles over its free units and reports the
+// completion time of the last one.
+struct TileJobExt : tlm::tlm_extension<TileJobExt> {
+  const Op* op = nullptr;
+  Opcode opcode = Opcode::MATMUL;
+  uint64_t first_tile = 0;  // range in the op's loop-order enumeration
+  uint64_t tile_count = 0;
+  LoopOrder loop_order;
+  double activation_sparsity = 0.5;  // fraction of zeros in the first operand
+  double weight_sparsity = 0.5;      // fraction of zeros in the second operand
+  int pe = -1;                       // PE to run on; -1: the target chooses
+  // Filled by the target:
+  uint64_t busy_unit_cycles = 0;     // sum over units of cycles held
+  uint64_t operand_reads_saved = 0;  // operand tiles reused (FIFO / broadcast)
+
+  tlm::tlm_extension_base* clone() const override { return new TileJobExt(*this); }
+  void copy_from(const tlm::tlm_extension_base& e) override {
+    *this = static_cast<const TileJobExt&>(e);
+  }
+};
+
+enum class Buffer : uint8_t { activation, weight, mask };
+const char* to_string(Buffer b);
+
+// A transfer between main memory and an on-chip buffer, or from the PEs into a buffer.
+struct TransferExt : tlm::tlm_extension<TransferExt> {
+  Opcode opcode = Opcode::LOAD_W;  // LOAD_W, LOAD_A, STORE_A, SPILL, STORE_M
+  TensorId tensor = kNone;
+  Buffer buffer = Buffer::weight;  // the on-chip buffer involved
+  uint64_t data_bytes = 0;
+  uint64_t mask_bytes = 0;
+  bool sequential = true;          // streaming access (row-buffer friendly) vs scattered
+
+  tlm::tlm_extension_base* clone() const override { return new TransferExt(*this); }
+  void copy_from(const tlm::tlm_extension_base& e) override {
+    *this = static_cast<const TransferExt&>(e);
+  }
+};
+
+inline const char* to_string(Buffer b) {
+  switch (b) {
+    case Buffer::activation: return "activation";
+    case Buffer::weight: return "weight";
+    case Buffer::mask: return "mask";
+  }
+  return "?";
+}
+
+// Blocks reason in whole clock cycles (uint64_t); sc_time appears only at the kernel boundary.
+// The clock period at 700 MHz is 1428.57 ps, so conversions round to the 1 ps resolution once
+// per conversion and never accumulate error.
+inline sc_core::sc_time cycles_to_time(uint64_t cycles, double clock_mhz) {
+  return sc_core::sc_time(static_cast<double>(cycles) * 1e6 / clock_mhz, sc_core::SC_PS);
+}
+inline uint64_t time_to_cycles(const sc_core::sc_time& t, double clock_mhz) {
+  double c = t.to_seconds() * clock_mhz * 1e6;
+  return static_cast<uint64_t>(c + 0.5);
+}
+
+}  // namespace acceltran::proto
