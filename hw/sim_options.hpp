@@ -1,0 +1,31 @@
+// Run-wide modelling choices shared by the hardware blocks.
+#pragma once
+#include <string>
+
+namespace acceltran {
+
+// bert: this project's hardware model (default). reference: the published AccelTran
+// simulator's timing rules (BRIEF section 4), for validation against its figures.
+enum class Profile { bert, reference };
+
+// How GB/s figures become bytes per cycle. bytes: 1 GB/s = 1e9 bytes/s (physical).
+// words: the published simulator's GB/s * 2^30 * 20 / f "bits" per cycle, i.e. it treats a
+// byte as a 20-bit word (2.5x optimistic); kept to reproduce its figures.
+enum class BandwidthConvention { bytes, words };
+
+// detailed: banks, rows, refresh. ideal: a pure bandwidth pipe (reference profile).
+enum class MemoryModel { detailed, ideal };
+
+enum class EvictionPolicy { lru, fifo };
+
+struct SimOptions {
+  Profile profile = Profile::bert;
+  BandwidthConvention bandwidth = BandwidthConvention::bytes;
+  MemoryModel memory_model = MemoryModel::detailed;
+  EvictionPolicy eviction = EvictionPolicy::lru;
+  bool leakage_when_idle = false;  // false: idle units are power-gated (published model)
+  double activation_sparsity = 0.5;
+  double weight_sparsity = 0.5;
+};
+
+}  // namespace acceltran
