@@ -1,0 +1,232 @@
+#include "model.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "config.hpp"
+
+namespace acceltran {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const char* to_string(HeadType t) {
+  switch (t) {
+    case HeadType::sdp: return "sa_sdp";
+    case HeadType::wma: return "sa_wma";
+    case HeadType::conv: return "c";
+    case HeadType::dft: return "l_dft";
+    case HeadType::dct: return "l_dct";
+  }
+  return "?";
+}
+
+namespace {
+
+bool parse_positive(const std::string& s, int64_t* out) {
+  if (s.empty() || s.size() > 9) return false;
+  if (!std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+  *out = std::stoll(s);
+  return *out > 0;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == sep) {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+}  // namespace
+
+HeadDesc parse_head(const std::string& text, const std::string& where) {
+  auto bad = [&](const std::string& why) {
+    return InputError(fmt::format(
+        "{}: head '{}': {}; allowed forms: sa_sdp_<d>, sa_wma_<d>, c_<kernel>_<d>, l_dft_<d>, "
+        "l_dct_<d>",
+        where, text, why));
+  };
+  auto f = split(text, '_');
+  if (f.size() != 3) throw bad(fmt::format("expected 3 fields separated by '_', got {}", f.size()));
+  HeadDesc h;
+  h.text = text;
+  if (!parse_positive(f[2], &h.dim)) throw bad(fmt::format("dimension '{}' is not a positive integer", f[2]));
+  if (f[0] == "sa" && f[1] == "sdp") h.type = HeadType::sdp;
+  else if (f[0] == "sa" && f[1] == "wma") h.type = HeadType::wma;
+  else if (f[0] == "l" && f[1] == "dft") h.type = HeadType::dft;
+  else if (f[0] == "l" && f[1] == "dct") h.type = HeadType::dct;
+  else if (f[0] == "c") {
+    h.type = HeadType::conv;
+    if (!parse_positive(f[1], &h.kernel))
+      throw bad(fmt::format("kernel size '{}' is not a positive integer", f[1]));
+  } else {
+    throw bad(fmt::format("unknown head type '{}_{}'", f[0], f[1]));
+  }
+  return h;
+}
+
+namespace {
+
+int64_t get_positive(const json& j, const std::string& key, const std::string& src) {
+  if (!j.contains(key)) throw InputError(fmt::format("{}: missing key '{}'", src, key));
+  const json& v = j.at(key);
+  if (!v.is_number_integer())
+    throw InputError(fmt::format("{}: key '{}': value {} is not an integer", src, key, v.dump()));
+  int64_t x = v.get<int64_t>();
+  if (x <= 0) throw InputError(fmt::format("{}: key '{}': value {} must be > 0", src, key, x));
+  return x;
+}
+
+ModelDesc parse_flexibert(const json& j, const std::string& src) {
+  static const std::vector<std::string> kKeys = {"l", "o", "h", "f"};
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (std::find(kKeys.begin(), kKeys.end(), it.key()) == kKeys.end())
+      throw InputError(fmt::format("{}: unknown key '{}' in a FlexiBERT dictionary; allowed keys: l, o, h, f",
+                                   src, it.key()));
+  ModelDesc m;
+  m.format = "flexibert";
+  int64_t l = get_positive(j, "l", src);
+  for (const char* key : {"o", "h", "f"}) {
+    if (!j.contains(key)) throw InputError(fmt::format("{}: missing key '{}'", src, key));
+    if (!j.at(key).is_array() || static_cast<int64_t>(j.at(key).size()) != l)
+      throw InputError(fmt::format("{}: key '{}': expected a list of {} entries (one per layer, l = {})",
+                                   src, key, l, l));
+  }
+  for (int64_t n = 0; n < l; ++n) {
+    LayerDesc layer;
+    const json& o = j["o"][n];
+    std::string where = fmt::format("{}: key 'o[{}]'", src, n);
+    if (!o.is_array() || o.empty())
+      throw InputError(fmt::format("{}: expected a non-empty list of head strings", where));
+    for (size_t t = 0; t < o.size(); ++t) {
+      if (!o[t].is_string())
+        throw InputError(fmt::format("{}: head {} is not a string: {}", where, t, o[t].dump()));
+      layer.heads.push_back(parse_head(o[t].get<std::string>(), where));
+    }
+    const json& h = j["h"][n];
+    if (!h.is_number_integer() || h.get<int64_t>() <= 0)
+      throw InputError(fmt::format("{}: key 'h[{}]': value {} is not a positive integer", src, n, h.dump()));
+    layer.hidden = h.get<int64_t>();
+    const json& f = j["f"][n];
+    if (!f.is_array() || f.empty())
+      throw InputError(fmt::format("{}: key 'f[{}]': expected a non-empty list of feed-forward sizes", src, n));
+    for (size_t t = 0; t < f.size(); ++t) {
+      if (!f[t].is_number_integer() || f[t].get<int64_t>() <= 0)
+        throw InputError(fmt::format("{}: key 'f[{}][{}]': value {} is not a positive integer", src, n, t,
+                                     f[t].dump()));
+      layer.ffn.push_back(f[t].get<int64_t>());
+    }
+    m.layers.push_back(std::move(layer));
+  }
+  return m;
+}
+
+ModelDesc parse_hf_config(const json& j, const std::string& src) {
+  ModelDesc m;
+  m.format = "hf-config";
+  int64_t hidden = get_positive(j, "hidden_size", src);
+  int64_t layers = get_positive(j, "num_hidden_layers", src);
+  int64_t heads = get_positive(j, "num_attention_heads", src);
+  int64_t inter = get_positive(j, "intermediate_size", src);
+  if (hidden % heads != 0)
+    throw InputError(fmt::format("{}: key 'hidden_size': {} is not divisible by num_attention_heads {}",
+                                 src, hidden, heads));
+  if (j.contains("vocab_size")) m.vocab_size = get_positive(j, "vocab_size", src);
+  if (j.contains("max_position_embeddings"))
+    m.max_position = get_positive(j, "max_position_embeddings", src);
+  if (j.contains("type_vocab_size")) m.type_vocab = get_positive(j, "type_vocab_size", src);
+  if (j.contains("hidden_act")) {
+    if (!j["hidden_act"].is_string())
+      throw InputError(fmt::format("{}: key 'hidden_act': expected a string", src));
+    m.hidden_act = j["hidden_act"].get<std::string>();
+    static const std::vector<std::string> kActs = {"gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh",
+                                                   "relu", "silu", "swish"};
+    if (std::find(kActs.begin(), kActs.end(), m.hidden_act) == kActs.end())
+      throw InputError(fmt::format("{}: key 'hidden_act': value '{}' not supported; allowed: {}", src,
+                                   m.hidden_act, fmt::join(kActs, ", ")));
+  }
+  if (j.contains("model_type") && j["model_type"].is_string()) {
+    auto t = j["model_type"].get<std::string>();
+    static const std::vector<std::string> kTypes = {"bert", "roberta", "distilbert", "electra", "albert"};
+    if (std::find(kTypes.begin(), kTypes.end(), t) == kTypes.end())
+      throw InputError(fmt::format("{}: key 'model_type': value '{}' is not a BERT-style encoder; allowed: {}",
+                                   src, t, fmt::join(kTypes, ", ")));
+  }
+  for (int64_t n = 0; n < layers; ++n) {
+    LayerDesc layer;
+    layer.hidden = hidden;
+    layer.ffn = {inter};
+    for (int64_t t = 0; t < heads; ++t)
+      layer.heads.push_back(parse_head(fmt::format("sa_sdp_{}", hidden / heads), src));
+    m.layers.push_back(std::move(layer));
+  }
+  return m;
+}
+
+std::string resolve_model_path(const std::string& name_or_path) {
+  if (fs::exists(name_or_path) || name_or_path.find('/') != std::string::npos ||
+      name_or_path.find(".json") != std::string::npos)
+    return name_or_path;
+  std::string p = fs::path(models_dir()) / "transformers" / (name_or_path + ".json");
+  if (fs::exists(p)) return p;
+  std::vector<std::string> known;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fs::path(models_dir()) / "transformers", ec))
+    if (e.path().extension() == ".json") known.push_back(e.path().stem().string());
+  std::sort(known.begin(), known.end());
+  throw InputError(fmt::format("model '{}': no such file and not a built-in name; built-ins: {}",
+                               name_or_path, fmt::join(known, ", ")));
+}
+
+}  // namespace
+
+ModelDesc parse_model_json(const std::string& text, const std::string& source) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw InputError(fmt::format("{}: JSON syntax error at byte {}: {}", source, e.byte,
+                                 std::string(e.what()).substr(std::string(e.what()).find(':') + 2)));
+  }
+  if (!j.is_object()) throw InputError(fmt::format("{}: expected a JSON object at the top level", source));
+  ModelDesc m;
+  if (j.contains("l") || j.contains("o"))
+    m = parse_flexibert(j, source);
+  else if (j.contains("hidden_size") || j.contains("num_hidden_layers"))
+    m = parse_hf_config(j, source);
+  else
+    throw InputError(fmt::format(
+        "{}: not a model description: expected a FlexiBERT dictionary (keys l, o, h, f) or a "
+        "Hugging Face config.json (keys hidden_size, num_hidden_layers, num_attention_heads, "
+        "intermediate_size)",
+        source));
+  m.source = source;
+  m.name = fs::path(source).stem().string();
+  if (m.name == "config") m.name = fs::path(source).parent_path().filename().string();
+  if (m.name.empty()) m.name = "model";
+  return m;
+}
+
+ModelDesc load_model(const std::string& name_or_path) {
+  std::string path = resolve_model_path(name_or_path);
+  std::ifstream in(path);
+  if (!in) throw InputError(fmt::format("{}: model file not found or not readable", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_model_json(ss.str(), path);
+}
+
+}  // namespace acceltran
