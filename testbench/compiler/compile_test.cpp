@@ -1,0 +1,271 @@
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "isa_text.hpp"
+#include "stats.hpp"
+#include "test_util.hpp"
+#include "tiling.hpp"
+
+using namespace acceltran;
+using testutil::compile;
+
+namespace {
+
+const Op& op_named(const Program& p, const std::string& name) {
+  for (const auto& op : p.ops)
+    if (op.name == name) return op;
+  FAIL("no op named " << name);
+  return p.ops.front();
+}
+
+uint64_t tiles_of(const Program& p, const std::string& name) {
+  const Op& op = op_named(p, name);
+  uint64_t n = 0;
+  for (const auto& in : p.instrs)
+    if (is_compute(in.opcode) && in.op == op.id) n += in.tile_count;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("BERT-Tiny reference profile: published tile counts", "[compiler]") {
+  Program p = compile("bert-tiny", "reference");
+  REQUIRE(p.info.batch == 4);
+  for (int l = 0; l < 2; ++l)
+    for (int h = 0; h < 2; ++h) {
+      for (const char* proj : {"q", "k", "v", "o"})
+        CHECK(tiles_of(p, fmt::format("L{}.H{}.{}", l, h, proj)) == 1024);
+      CHECK(tiles_of(p, fmt::format("L{}.H{}.qk", l, h)) == 1024);
+      CHECK(tiles_of(p, fmt::format("L{}.H{}.pv", l, h)) == 1024);
+      CHECK(tiles_of(p, fmt::format("L{}.H{}.softmax", l, h)) == 256);
+    }
+  CHECK(tiles_of(p, "L0.ffn0.up") == 8192);
+  CHECK(tiles_of(p, "L0.ffn.down") == 8192);
+  CHECK(tiles_of(p, "L1.ffn0.up") == 8192);
+  CHECK(tiles_of(p, "L1.ffn.down") == 8192);
+  // Reference conventions: weights carry the batch, the whole embedding table is loaded,
+  // no residual adds, an activation after every FFN product sized from its input.
+  CHECK(p.tensors[op_named(p, "L0.H0.q").inputs[1]].batch == 4);
+  CHECK(op_named(p, "emb.ln").inputs.size() == 1);
+  CHECK(p.tensors[op_named(p, "emb.ln").inputs[0]].rows == 30522);
+  CHECK(op_named(p, "L0.ffn0.up.act").n == 128);
+  CHECK(op_named(p, "L0.ffn.down.act").n == 512);
+  for (const auto& op : p.ops) CHECK(op.name.find("ffn.add") == std::string::npos);
+}
+
+TEST_CASE("BERT-Tiny bert profile: real encoder structure", "[compiler]") {
+  Program p = compile("bert-tiny", "bert");
+  // Weights shared by the batch; the B*S gathered rows instead of the table.
+  CHECK(p.tensors[op_named(p, "L0.H0.q").inputs[1]].batch == 1);
+  const Op& emb = op_named(p, "emb.add");
+  CHECK(emb.inputs.size() == 3);
+  CHECK(p.tensors[emb.inputs[0]].elements() == 4u * 128 * 128);
+  // Residual adds, GELU only after the up-projection.
+  CHECK(op_named(p, "L0.attn.add").inputs.size() == 3);  // x + 2 heads
+  CHECK(op_named(p, "L0.ffn.add").inputs.size() == 2);
+  CHECK(op_named(p, "L0.ffn0.up.act").n == 512);
+  for (const auto& op : p.ops) CHECK(op.name != "L0.ffn.down.act");
+  // Zero-free sizes: 128x64 weight at 50 % sparsity, 20-bit words.
+  const Tensor& wq = p.tensors[op_named(p, "L0.H0.q").inputs[1]];
+  CHECK(wq.data_bytes == 128 * 64 * 20 / 2 / 8);
+  CHECK(wq.mask_bytes == 128 * 64 / 8);
+  // DynaTran prunes Q/K/V, scores, probabilities, context and dense outputs, not LN/residual/GELU.
+  CHECK(op_named(p, "L0.H0.q").prune);
+  CHECK(op_named(p, "L0.H0.softmax").prune);
+  CHECK_FALSE(op_named(p, "L0.attn.ln").prune);
+  CHECK_FALSE(op_named(p, "L0.ffn.add").prune);
+  CHECK_FALSE(op_named(p, "L0.ffn0.up.act").prune);
+}
+
+TEST_CASE("padding: edge tiles of a non-multiple shape", "[compiler]") {
+  Program p = compile("bert-tiny", "bert", "edge", 0, 100);
+  const Op& q = op_named(p, "L0.H0.q");  // (4,100,128) x (128,64)
+  CHECK(q.grid_i == 7);                  // ceil(100/16)
+  CHECK(q.tile_count() == 4u * 7 * 4 * 8);
+  CHECK(q.macs() == 4u * 100 * 128 * 64);
+  const Op& sm = op_named(p, "L0.H0.softmax");  // (4,100,100)
+  CHECK(sm.tile_count() == 4u * 7 * 7);
+  Op manual;
+  manual.kind = OpKind::matmul;
+  manual.b = 3;
+  manual.m = 17;
+  manual.k = 33;
+  manual.n = 15;
+  set_tile_grid(manual, TileShape{2, 16, 16});
+  CHECK(manual.grid_b == 2);
+  CHECK(manual.grid_i == 2);
+  CHECK(manual.grid_j == 1);
+  CHECK(manual.grid_k == 3);
+}
+
+TEST_CASE("loop orders: same tiles, specified order, reuse differs", "[compiler]") {
+  Op op;
+  op.kind = OpKind::matmul;
+  op.b = 2;
+  op.m = 48;
+  op.k = 64;
+  op.n = 32;
+  set_tile_grid(op, TileShape{1, 16, 16});
+  REQUIRE(op.tile_count() == 2u * 3 * 2 * 4);
+  std::multiset<std::tuple<int64_t, int64_t, int64_t, int64_t>> reference;
+  std::map<std::string, std::pair<int, int>> reuse;
+  for (const auto& order : LoopOrder::all()) {
+    TileWalker w(op, order);
+    std::multiset<std::tuple<int64_t, int64_t, int64_t, int64_t>> tiles;
+    int r1 = 0, r2 = 0;
+    TileIndex prev{-1, -1, -1, -1};
+    for (uint64_t n = 0; n < w.count(); ++n) {
+      TileIndex t = w.at(n);
+      CHECK(w.linear(t) == n);
+      tiles.insert({t.b, t.i, t.j, t.k});
+      if (n > 0) {
+        r1 += reuses_first(prev, t);
+        r2 += reuses_second(prev, t);
+      }
+      prev = t;
+    }
+    if (reference.empty()) reference = tiles;
+    CHECK(tiles == reference);
+    CHECK(tiles.size() == op.tile_count());
+    reuse[order.str()] = {r1, r2};
+  }
+  CHECK(std::set<std::tuple<int64_t, int64_t, int64_t, int64_t>>(reference.begin(), reference.end()).size() ==
+        op.tile_count());
+  // Order as specified: b_i_j_k walks k fastest, then j; k_j_i_b walks b fastest.
+  TileWalker bijk(op, LoopOrder::parse("b_i_j_k"));
+  CHECK(bijk.at(1) == TileIndex{0, 0, 0, 1});
+  CHECK(bijk.at(4) == TileIndex{0, 0, 1, 0});
+  TileWalker kjib(op, LoopOrder::parse("k_j_i_b"));
+  CHECK(kjib.at(1) == TileIndex{1, 0, 0, 0});
+  CHECK(kjib.at(2) == TileIndex{0, 1, 0, 0});
+  // Reuse rule on one tile stream: b_i_j_k keeps no operand from tile to tile (k changes every
+  // step), b_i_k_j keeps the first operand (b,i,k) across the j loop.
+  CHECK(reuse["b_i_j_k"] == std::make_pair(0, 0));
+  CHECK(reuse["b_i_k_j"].first == 2 * 3 * 4 * (2 - 1));
+  CHECK(reuse["b_i_k_j"].second == 0);
+  // b_k_j_i keeps the second operand (b,k,j) across the i loop.
+  CHECK(reuse["b_k_j_i"].second == 2 * 4 * 2 * (3 - 1));
+}
+
+TEST_CASE("dependencies: producers first, tensors available, no tile twice", "[compiler]") {
+  for (uint64_t tpi : {0ull, 1ull, 100ull}) {
+    for (const char* profile : {"bert", "reference"}) {
+      Program p = compile("bert-tiny", profile, "edge", tpi);
+      std::vector<bool> available(p.tensors.size(), false);
+      std::vector<uint64_t> covered(p.ops.size(), 0);
+      std::vector<std::vector<std::pair<uint64_t, uint64_t>>> ranges(p.ops.size());
+      for (const auto& in : p.instrs) {
+        for (auto d = p.deps_begin(in); d != p.deps_end(in); ++d) REQUIRE(*d < in.id);
+        if (is_compute(in.opcode)) {
+          const Op& op = p.ops[in.op];
+          for (TensorId t : op.inputs) REQUIRE(available[t]);
+          covered[in.op] += in.tile_count;
+          ranges[in.op].push_back({in.first_tile, in.first_tile + in.tile_count});
+          // Every input's producing instruction is among the dependencies.
+        } else if (in.opcode == Opcode::LOAD_W) {
+          REQUIRE_FALSE(available[in.tensor]);  // loaded once
+          available[in.tensor] = true;
+        } else if (in.opcode == Opcode::STORE_A) {
+          REQUIRE_FALSE(available[in.tensor]);  // written once
+          available[in.tensor] = true;
+        } else if (in.opcode == Opcode::STORE_M) {
+          REQUIRE(available[in.tensor]);
+        }
+      }
+      for (const auto& op : p.ops) {
+        CHECK(covered[op.id] == op.tile_count());
+        auto r = ranges[op.id];
+        std::sort(r.begin(), r.end());
+        for (size_t n = 1; n < r.size(); ++n) CHECK(r[n].first == r[n - 1].second);
+      }
+      if (tpi == 1) {
+        uint64_t tiles = 0;
+        for (const auto& op : p.ops) tiles += op.tile_count();
+        uint64_t compute = 0;
+        for (const auto& in : p.instrs) compute += is_compute(in.opcode);
+        CHECK(compute == tiles);
+      }
+    }
+  }
+}
+
+TEST_CASE("instruction stream text form round-trips", "[compiler]") {
+  for (uint64_t tpi : {0ull, 7ull}) {
+    Program p = compile("bert-tiny", "bert", "edge", tpi);
+    std::stringstream a;
+    write_program(a, p);
+    std::stringstream in(a.str());
+    Program q = read_program(in, "roundtrip");
+    std::stringstream b;
+    write_program(b, q);
+    CHECK(a.str() == b.str());
+    REQUIRE(q.instrs.size() == p.instrs.size());
+    CHECK(q.deps == p.deps);
+    CHECK(q.info.loop_order == p.info.loop_order);
+    CHECK(q.tensors.back().data_bytes == p.tensors.back().data_bytes);
+  }
+}
+
+TEST_CASE("readers: BERT-Base from FlexiBERT dict and from config.json agree", "[compiler]") {
+  testutil::TempDir d;
+  auto cfg = d.write("config.json", R"({
+    "architectures": ["BertForMaskedLM"], "model_type": "bert", "hidden_size": 768,
+    "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
+    "vocab_size": 30522, "max_position_embeddings": 512, "hidden_act": "gelu",
+    "type_vocab_size": 2, "hidden_dropout_prob": 0.1})");
+  testutil::Setup s;
+  CompileOptions o;
+  auto accel = s.accel("server");
+  Program a = compile_program(load_model(testutil::kModels + "/transformers/bert-base.json"), accel, s.tech, o);
+  Program b = compile_program(load_model(cfg), accel, s.tech, o);
+  a.info.model = b.info.model = "x";
+  std::stringstream sa, sb;
+  write_program(sa, a);
+  write_program(sb, b);
+  CHECK(sa.str() == sb.str());
+  CHECK(a.ops.size() > 12 * 12 * 7);
+}
+
+TEST_CASE("heterogeneous heads, per-layer hidden sizes, stacked FFNs compile", "[compiler]") {
+  auto m = parse_model_json(
+      R"({"l": 2, "o": [["sa_sdp_64", "sa_wma_32", "c_5_64", "l_dft_32"], ["l_dct_16", "sa_sdp_128"]],
+          "h": [256, 128], "f": [[512, 256], [1024]]})",
+      "hetero.json");
+  REQUIRE(m.layers[0].heads[2].type == HeadType::conv);
+  REQUIRE(m.layers[0].heads[2].kernel == 5);
+  testutil::Setup s;
+  Program p = compile_program(m, s.accel("edge"), s.tech, CompileOptions{});
+  CHECK(op_named(p, "L0.H1.qwa").k == 32);
+  CHECK(op_named(p, "L0.H2.conv").k == 5 * 64);
+  CHECK(op_named(p, "L0.H3.dft").m == 32);
+  CHECK(op_named(p, "L0.H3.dft").n == 128);
+  CHECK(op_named(p, "L1.proj_in").k == 256);
+  CHECK(op_named(p, "L1.proj_in").n == 128);
+  CHECK(op_named(p, "L0.ffn1.up").k == 512);
+  CHECK(op_named(p, "L0.ffn1.up").n == 256);
+  CHECK(op_named(p, "L0.ffn.down").k == 256);
+  CHECK(op_named(p, "L0.attn.add").inputs.size() == 5);
+}
+
+TEST_CASE("BERT-Large batch 32 seq 512 compiles to a compact stream", "[compiler]") {
+  testutil::Setup s;
+  auto accel = s.accel("server");
+  CompileOptions o;
+  o.seq_len = 512;
+  o.batch = 32;
+  accel.batch_size = 32;
+  Program p = compile_program(load_model(testutil::kModels + "/transformers/bert-large.json"), accel, s.tech, o);
+  auto st = compute_stats(p);
+  uint64_t tiles = 0;
+  for (auto t : st.tiles) tiles += t;
+  CHECK(tiles > 1'000'000'000ull);  // over a billion tile jobs ...
+  CHECK(p.instrs.size() < 20'000);  // ... in a few thousand instructions
+  const uint64_t B = 32, S = 512, h = 1024, f = 4096;
+  const uint64_t per_layer = 4 * B * S * h * h + 2 * B * S * S * h + 2 * B * S * h * f;
+  CHECK(st.macs == 24 * per_layer);
+}
