@@ -1,0 +1,74 @@
+// DMA: moves tiles between main memory and the on-chip buffers on command from the control
+// block (see docs/memory.md).
+//
+// Commands arrive on `socket` as generic payloads carrying a proto::TransferExt:
+//   LOAD_W   memory -> weight buffer       (+ mask bytes -> mask buffer)
+//   LOAD_A   memory -> activation buffer   (+ mask bytes -> mask buffer)
+//   STORE_A  PEs -> activation buffer      (+ mask bytes -> mask buffer), no memory traffic
+//   SPILL, STORE_M  activation buffer (+ mask buffer) -> memory
+// gp.address is the main-memory byte address (data followed by its mask). The DMA has N
+// engines (default one per PE); a command takes the earliest-free engine, waits setup_cycles,
+// then issues the memory side and the buffer side at the same time (streaming overlap); it
+// completes at the later of the two. Like every target it never waits: it returns
+// delay = completion - now.
+#pragma once
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+#include <systemc>
+#include <tlm>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "config.hpp"
+#include "memory_timing.hpp"
+#include "protocol.hpp"
+#include "sim_options.hpp"
+
+namespace acceltran {
+
+struct DmaOptions {
+  int engines = 0;            // 0: one engine per PE (the published model)
+  int64_t setup_cycles = -1;  // -1: memory.yaml dma.setup_cycles
+};
+
+struct DmaStats {
+  std::array<uint64_t, kOpcodeCount> commands{};  // by Opcode
+  uint64_t bytes_from_memory = 0, bytes_to_memory = 0;
+  uint64_t bytes_to_buffers = 0, bytes_from_buffers = 0;
+  uint64_t busy_engine_cycles = 0;  // sum over engines of cycles held (setup included)
+  uint64_t max_in_flight = 0;       // most commands overlapping in time
+  double energy_nj = 0;             // (dynamic + leakage power of one DMA) / MHz x busy cycles
+};
+
+class Dma : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_target_socket<Dma> socket;                // commands from the control block
+  tlm_utils::simple_initiator_socket<Dma> memory_socket;      // -> MainMemory
+  tlm_utils::simple_initiator_socket<Dma> activation_socket;  // -> activation SramBuffer
+  tlm_utils::simple_initiator_socket<Dma> weight_socket;      // -> weight SramBuffer
+  tlm_utils::simple_initiator_socket<Dma> mask_socket;        // -> mask SramBuffer
+
+  Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Technology& tech,
+      const MemoryTimingTable& timing, const SimOptions& opts, const DmaOptions& dopts = {});
+
+  int engines() const { return static_cast<int>(engine_free_cycle_.size()); }
+  uint64_t setup_cycles() const { return setup_cycles_; }
+  const DmaStats& stats() const { return stats_; }
+
+ private:
+  void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  // Issues one sub-transfer at absolute time `at`; returns its absolute completion time.
+  sc_core::sc_time issue(tlm_utils::simple_initiator_socket<Dma>& s, bool write, uint64_t address,
+                         uint64_t bytes, const proto::TransferExt& ext, const sc_core::sc_time& at);
+
+  double clock_mhz_;
+  double nj_per_busy_cycle_;
+  uint64_t setup_cycles_;
+  std::vector<uint64_t> engine_free_cycle_;
+  std::vector<std::pair<uint64_t, uint64_t>> intervals_;  // for max_in_flight (start, end)
+  DmaStats stats_;
+};
+
+}  // namespace acceltran

@@ -1,0 +1,127 @@
+// Main-memory controller (LP-DDR3 DRAM, HBM, monolithic-3D RRAM), see docs/memory.md.
+//
+// A TLM target serving reads and writes of any size (protocol.hpp: the target never waits; it
+// reserves banks and data buses and returns delay = completion - now). Internally the timeline
+// is kept in picoseconds (double): a 64-byte burst at 25.6 GB/s lasts 2.5 ns = 1.75 accelerator
+// cycles, and rounding every burst to whole cycles would distort the bandwidth by 14 %.
+//
+// Address mapping (burst granularity, low to high bits):
+//   offset-in-burst : channel : column : rank : bank : row
+// so consecutive bursts alternate channels, a row of one bank is filled next, then the next
+// rank, then the next bank.
+#pragma once
+#include <tlm_utils/simple_target_socket.h>
+#include <systemc>
+#include <tlm>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "memory_timing.hpp"
+#include "protocol.hpp"
+#include "sim_options.hpp"
+
+namespace acceltran {
+
+// technology.yaml main_memory.access_energy_nj is per 64-byte access.
+constexpr uint64_t kMainMemoryAccessBytes = 64;
+
+struct MainMemoryOptions {
+  enum class Mode { automatic, per_burst, bulk };
+  Mode mode = Mode::automatic;  // automatic: bulk for sequential transfers >= bulk_threshold
+  uint64_t bulk_threshold_bytes = 16384;
+  bool refresh = true;            // refresh windows (types with tREFI > 0, detailed model)
+  bool background_power = false;  // add background_mw and refresh energy to total_energy_nj
+};
+
+struct MemAddress {
+  int channel = 0, rank = 0, bank = 0;
+  uint64_t row = 0;
+  uint32_t column = 0;  // burst index within the row
+};
+
+struct MainMemoryStats {
+  uint64_t bytes_read = 0, bytes_written = 0;
+  uint64_t reads = 0, writes = 0;  // transactions
+  uint64_t bulk_transfers = 0;     // transactions served by the bulk (analytic) path
+  uint64_t bursts = 0;
+  uint64_t accesses_64b = 0;              // energy-table accesses: ceil(bytes / 64) per transaction
+  uint64_t row_hits = 0, row_misses = 0;  // misses = activations
+  uint64_t row_conflicts = 0;             // misses that first had to close another row
+  uint64_t refresh_stalls = 0;            // accesses delayed by a refresh window
+  double first_request_ps = -1, last_completion_ps = 0;
+  double dynamic_energy_nj = 0;
+  // bytes / (last completion - first request), GB/s (1e9 B/s).
+  double achieved_bandwidth_gbps() const {
+    double span = last_completion_ps - first_request_ps;
+    return span > 0 ? static_cast<double>(bytes_read + bytes_written) / (span * 1e-3) : 0.0;
+  }
+};
+
+class MainMemory : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_target_socket<MainMemory> socket;
+
+  // Throws InputError for an unknown bandwidth class, a layout (type, banks, ranks, channels)
+  // with no access energy in technology.yaml, or a type with no timing in memory.yaml.
+  MainMemory(sc_core::sc_module_name name, const MainMemoryConfig& cfg, const Technology& tech,
+             const MemoryTimingTable& timing, const SimOptions& opts,
+             const MainMemoryOptions& mopts = {});
+
+  // Direct call: serves a transfer requested at request_ps; returns its completion (ps).
+  double access(double request_ps, uint64_t address, uint64_t bytes, bool write,
+                bool sequential = true);
+
+  MemAddress decode(uint64_t address) const;
+  uint64_t encode(const MemAddress& a) const;
+
+  // Peak bandwidth in bytes/s after the bandwidth convention (= configured GB/s x 1e9 in bytes).
+  double peak_bytes_per_second() const { return bytes_per_s_; }
+  double burst_ps() const { return burst_ps_; }  // one burst on one channel
+  double energy_per_access_nj() const { return energy_per_access_nj_; }
+  const MemoryTiming& timing() const { return t_; }
+  const MainMemoryConfig& config() const { return cfg_; }
+  bool ideal() const { return ideal_; }
+  bool refresh_enabled() const { return refresh_; }
+  // Documented refresh bandwidth overhead: (tRFC + tRCD) / (tREFI - tRFC - tRCD) (0 if none).
+  double refresh_overhead() const;
+  // Background and refresh energy over elapsed_ps (0 unless options.background_power).
+  double background_energy_nj(double elapsed_ps) const;
+  double total_energy_nj(double elapsed_ps) const {
+    return stats_.dynamic_energy_nj + background_energy_nj(elapsed_ps);
+  }
+  const MainMemoryStats& stats() const { return stats_; }
+
+ private:
+  struct Bank {
+    int64_t open_row = -1;
+    double act_ps = -1e18, ready_ps = 0, last_use_ps = 0, wr_end_ps = -1e18;
+  };
+  void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  double burst_access(double t, uint64_t burst_index, bool write);
+  double bulk_access(double t, uint64_t first_burst, uint64_t n_bursts, bool write);
+  double after_refresh(double t) const;
+  int64_t epoch(double t) const;
+  Bank& bank_of(const MemAddress& a) {
+    return banks_[(static_cast<size_t>(a.channel) * cfg_.ranks + a.rank) * cfg_.banks + a.bank];
+  }
+
+  MainMemoryConfig cfg_;
+  MemoryTiming t_;
+  MainMemoryOptions mopts_;
+  bool ideal_;
+  bool refresh_;
+  double bytes_per_s_;
+  double burst_ps_;
+  uint64_t bursts_per_row_;
+  double energy_per_access_nj_;
+  double tRCD_, tCL_, tCWL_, tRP_, tRAS_, tWR_, tREFI_, tRFC_;  // ps
+  std::vector<Bank> banks_;
+  std::vector<double> bus_free_ps_;  // per channel
+  double pipe_free_ps_ = 0;          // ideal model
+  MainMemoryStats stats_;
+};
+
+}  // namespace acceltran

@@ -1,0 +1,240 @@
+#include "sram_buffer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace acceltran {
+
+namespace {
+double bytes_per_second(double gbps, BandwidthConvention c, int word_bits) {
+  // bytes: 1 GB/s = 1e9 B/s. words: the published simulator's GB/s x 2^30 x 20 bits, i.e.
+  // GB/s x 2^30 x word_bits / 8 bytes.
+  return c == BandwidthConvention::bytes ? gbps * 1e9 : gbps * 1073741824.0 * word_bits / 8.0;
+}
+}  // namespace
+
+SramBuffer::SramBuffer(sc_core::sc_module_name name, proto::Buffer kind, double size_mb,
+                       const BufferFigures& fig, double port_bandwidth_gbps, double clock_mhz,
+                       const SimOptions& opts, int word_bits)
+    : sc_module(name),
+      socket("socket"),
+      kind_(kind),
+      size_mb_(size_mb),
+      fig_(fig),
+      clock_mhz_(clock_mhz),
+      opts_(opts) {
+  if (!(size_mb > 0))
+    throw InputError(
+        fmt::format("{} buffer: size {} MB must be > 0", proto::to_string(kind), size_mb));
+  if (!(port_bandwidth_gbps > 0) || !(clock_mhz > 0))
+    throw InputError(fmt::format("{} buffer: port bandwidth {} GB/s and clock {} MHz must be > 0",
+                                 proto::to_string(kind), port_bandwidth_gbps, clock_mhz));
+  if (fig.block_bytes <= 0)
+    throw InputError(fmt::format("{} buffer: block_bytes must be > 0", proto::to_string(kind)));
+  capacity_bytes_ = static_cast<uint64_t>(std::llround(size_mb * 1048576.0));
+  port_bytes_per_cycle_ =
+      bytes_per_second(port_bandwidth_gbps, opts.bandwidth, word_bits) / (clock_mhz * 1e6);
+  socket.register_b_transport(this, &SramBuffer::b_transport);
+}
+
+uint64_t SramBuffer::now_or(uint64_t c) const {
+  return c != kNow ? c : proto::time_to_cycles(sc_core::sc_time_stamp(), clock_mhz_);
+}
+
+void SramBuffer::advance_occupancy(uint64_t now_cycle) {
+  if (now_cycle > occupancy_since_cycle_) {
+    stats_.occupancy_byte_cycles +=
+        static_cast<double>(used_bytes_) * static_cast<double>(now_cycle - occupancy_since_cycle_);
+    occupancy_since_cycle_ = now_cycle;
+  }
+}
+
+void SramBuffer::set_used(uint64_t bytes, uint64_t now_cycle) {
+  advance_occupancy(now_cycle);
+  used_bytes_ = bytes;
+  stats_.peak_occupancy_bytes = std::max(stats_.peak_occupancy_bytes, used_bytes_);
+}
+
+double SramBuffer::average_occupancy_bytes(uint64_t now_cycle) {
+  now_cycle = now_or(now_cycle);
+  advance_occupancy(now_cycle);
+  return now_cycle == 0 ? static_cast<double>(used_bytes_)
+                        : stats_.occupancy_byte_cycles / static_cast<double>(now_cycle);
+}
+
+void SramBuffer::touch(const ResidentKey& k, Entry& e, uint64_t now_cycle) {
+  e.last_use_cycle = now_cycle;
+  if (opts_.eviction == EvictionPolicy::lru) {
+    order_.erase(e.order_seq);
+    e.order_seq = ++seq_;
+    order_[e.order_seq] = k;
+  }
+}
+
+bool SramBuffer::lookup(const ResidentKey& k, uint64_t now_cycle) {
+  auto it = table_.find(k);
+  if (it == table_.end()) {
+    ++stats_.misses;
+    return false;
+  }
+  ++stats_.hits;
+  touch(k, it->second, now_or(now_cycle));
+  return true;
+}
+
+AllocResult SramBuffer::allocate(const ResidentKey& k, uint64_t bytes,
+                                 const std::string& tensor_name, uint64_t now_cycle) {
+  now_cycle = now_or(now_cycle);
+  AllocResult r;
+  auto it = table_.find(k);
+  if (it != table_.end()) {
+    ++stats_.hits;
+    touch(k, it->second, now_cycle);
+    r.fitted = r.hit = true;
+    return r;
+  }
+  if (bytes > capacity_bytes_) {
+    std::string who = tensor_name.empty()
+                          ? fmt::format("tensor {}", k.tensor)
+                          : fmt::format("tensor '{}' (id {})", tensor_name, k.tensor);
+    throw InputError(fmt::format(
+        "{} part {} needs {} bytes ({:.3f} MB) but the whole {} buffer holds {} bytes ({} MB)", who,
+        k.part, bytes, bytes / 1048576.0, proto::to_string(kind_), capacity_bytes_, size_mb_));
+  }
+  ++stats_.misses;
+  // Enough evictable room? Check first so that a failed allocation evicts nothing.
+  uint64_t need = bytes > free_bytes() ? bytes - free_bytes() : 0;
+  if (need > 0) {
+    uint64_t evictable = 0;
+    for (const auto& kv : order_) {
+      const Entry& e = table_.at(kv.second);
+      if (e.pins == 0) evictable += e.bytes;
+      if (evictable >= need) break;
+    }
+    if (evictable < need) {
+      ++stats_.failed_allocations;
+      return r;
+    }
+    uint64_t freed = 0;
+    for (auto oit = order_.begin(); oit != order_.end() && freed < need;) {
+      ResidentKey victim = oit->second;
+      Entry& e = table_.at(victim);
+      if (e.pins > 0) {
+        ++oit;
+        continue;
+      }
+      Evicted ev{victim, e.bytes, needed_later_ ? needed_later_(victim) : false};
+      freed += e.bytes;
+      ++stats_.evictions;
+      stats_.evicted_bytes += e.bytes;
+      if (ev.spill) {
+        ++stats_.spills;
+        stats_.spilled_bytes += e.bytes;
+      }
+      set_used(used_bytes_ - e.bytes, now_cycle);
+      table_.erase(victim);
+      oit = order_.erase(oit);
+      r.evicted.push_back(ev);
+    }
+  }
+  Entry e;
+  e.bytes = bytes;
+  e.last_use_cycle = now_cycle;
+  e.insert_seq = e.order_seq = ++seq_;
+  table_[k] = e;
+  order_[e.order_seq] = k;
+  set_used(used_bytes_ + bytes, now_cycle);
+  ++stats_.allocations;
+  r.fitted = true;
+  return r;
+}
+
+bool SramBuffer::release(const ResidentKey& k, uint64_t now_cycle) {
+  auto it = table_.find(k);
+  if (it == table_.end()) return false;
+  set_used(used_bytes_ - it->second.bytes, now_or(now_cycle));
+  order_.erase(it->second.order_seq);
+  table_.erase(it);
+  return true;
+}
+
+void SramBuffer::pin(const ResidentKey& k) {
+  auto it = table_.find(k);
+  if (it == table_.end())
+    throw std::logic_error(
+        fmt::format("{}: pin of tensor {} part {}: not resident", name(), k.tensor, k.part));
+  ++it->second.pins;
+}
+
+void SramBuffer::unpin(const ResidentKey& k) {
+  auto it = table_.find(k);
+  if (it == table_.end() || it->second.pins == 0)
+    throw std::logic_error(
+        fmt::format("{}: unpin of tensor {} part {}: not pinned", name(), k.tensor, k.part));
+  --it->second.pins;
+}
+
+int SramBuffer::pin_count(const ResidentKey& k) const {
+  auto it = table_.find(k);
+  return it == table_.end() ? 0 : it->second.pins;
+}
+
+uint64_t SramBuffer::resident_bytes(const ResidentKey& k) const {
+  auto it = table_.find(k);
+  return it == table_.end() ? 0 : it->second.bytes;
+}
+
+std::vector<ResidentKey> SramBuffer::resident_keys() const {
+  std::vector<ResidentKey> v;
+  v.reserve(order_.size());
+  for (const auto& kv : order_) v.push_back(kv.second);
+  return v;
+}
+
+double SramBuffer::energy_per_block_nj() const {
+  return fig_.access_energy_nj * std::sqrt(size_mb_);
+}
+
+double SramBuffer::access_energy_nj(uint64_t bytes) const {
+  uint64_t blocks = (bytes + fig_.block_bytes - 1) / fig_.block_bytes;
+  return static_cast<double>(blocks) * energy_per_block_nj();
+}
+
+double SramBuffer::leakage_energy_nj(uint64_t elapsed_cycles) const {
+  return leakage_mw() / clock_mhz_ * static_cast<double>(elapsed_cycles);
+}
+
+uint64_t SramBuffer::access(uint64_t request_cycle, uint64_t bytes, bool write) {
+  uint64_t start = std::max(request_cycle, port_free_cycle_);
+  uint64_t cycles = bytes == 0 ? 0
+                               : static_cast<uint64_t>(std::ceil(
+                                     static_cast<double>(bytes) / port_bytes_per_cycle_ - 1e-9));
+  port_free_cycle_ = start + cycles;
+  stats_.port_busy_cycles += cycles;
+  ++stats_.port_accesses;
+  uint64_t blocks = (bytes + fig_.block_bytes - 1) / fig_.block_bytes;
+  stats_.blocks_accessed += blocks;
+  stats_.dynamic_energy_nj += access_energy_nj(bytes);
+  (write ? stats_.bytes_written : stats_.bytes_read) += bytes;
+  return port_free_cycle_;
+}
+
+void SramBuffer::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+  sc_core::sc_time now = sc_core::sc_time_stamp();
+  uint64_t req = proto::time_to_cycles(now + delay, clock_mhz_);
+  uint64_t bytes = gp.get_data_length();
+  bool write = gp.get_command() == tlm::TLM_WRITE_COMMAND;
+  if (!write && gp.get_command() != tlm::TLM_READ_COMMAND) {
+    gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+    return;
+  }
+  uint64_t done = access(req, bytes, write);
+  sc_core::sc_time t_done = proto::cycles_to_time(done, clock_mhz_);
+  delay = t_done > now ? t_done - now : sc_core::SC_ZERO_TIME;
+  gp.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+}  // namespace acceltran

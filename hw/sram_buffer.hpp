@@ -1,0 +1,148 @@
+// On-chip SRAM buffer (activation, weight or mask), see docs/memory.md.
+//
+// Two faces:
+//  * a TLM target socket modelling the buffer port: b_transport reserves the port for
+//    ceil(bytes / port_bytes_per_cycle) cycles at or after the request time, charges the access
+//    energy and returns delay = completion - now (protocol.hpp; the target never waits);
+//  * a direct C++ API for the control block's bookkeeping: a residency table keyed by
+//    (tensor, part) with pins, LRU/FIFO eviction and spill reporting.
+#pragma once
+#include <tlm_utils/simple_target_socket.h>
+#include <systemc>
+#include <tlm>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "protocol.hpp"
+#include "sim_options.hpp"
+
+namespace acceltran {
+
+// A resident unit of data: a tensor, or one part of it (tile row, chunk, ...). The part index
+// is chosen by the caller (the control block); 0 when the whole tensor is one unit.
+struct ResidentKey {
+  TensorId tensor = kNone;
+  uint32_t part = 0;
+  bool operator<(const ResidentKey& o) const {
+    return tensor != o.tensor ? tensor < o.tensor : part < o.part;
+  }
+  bool operator==(const ResidentKey& o) const { return tensor == o.tensor && part == o.part; }
+};
+
+// An entry removed from the buffer to make room. spill == true: the needed-later callback said
+// a later instruction still reads it, so the caller must write it back (DMA SPILL) and reload
+// it (LOAD_A) when needed.
+struct Evicted {
+  ResidentKey key;
+  uint64_t bytes = 0;
+  bool spill = false;
+};
+
+struct AllocResult {
+  bool fitted = false;           // false: pinned data leave too little room; nothing evicted
+  bool hit = false;              // the key was already resident (nothing allocated)
+  std::vector<Evicted> evicted;  // in eviction order
+};
+
+struct SramStats {
+  uint64_t bytes_read = 0, bytes_written = 0;  // through the port (b_transport)
+  uint64_t port_accesses = 0, blocks_accessed = 0;
+  uint64_t port_busy_cycles = 0;
+  uint64_t hits = 0, misses = 0;       // lookup() / allocate() of a key
+  uint64_t evictions = 0, spills = 0;  // spills: evictions of data needed later
+  uint64_t evicted_bytes = 0, spilled_bytes = 0;
+  uint64_t allocations = 0, failed_allocations = 0;
+  uint64_t peak_occupancy_bytes = 0;
+  double occupancy_byte_cycles = 0;  // integral of occupancy over time (byte x cycles)
+  double dynamic_energy_nj = 0;
+};
+
+class SramBuffer : public sc_core::sc_module {
+ public:
+  static constexpr uint64_t kNow = ~uint64_t{0};  // "the current kernel time" for cycle args
+  using NeededLater = std::function<bool(const ResidentKey&)>;
+
+  tlm_utils::simple_target_socket<SramBuffer> socket;
+
+  // size_mb: capacity in MB (1 MB = 2^20 bytes). port_bandwidth_gbps converted with
+  // opts.bandwidth (bytes: 1e9 B/s; words: 2^30 x word_bits/8 B/s).
+  SramBuffer(sc_core::sc_module_name name, proto::Buffer kind, double size_mb,
+             const BufferFigures& fig, double port_bandwidth_gbps, double clock_mhz,
+             const SimOptions& opts, int word_bits = 20);
+
+  // --- residency (direct calls) ---
+  void set_needed_later(NeededLater f) { needed_later_ = std::move(f); }
+  bool contains(const ResidentKey& k) const { return table_.count(k) != 0; }
+  // Counts a hit (and refreshes LRU age) or a miss.
+  bool lookup(const ResidentKey& k, uint64_t now_cycle = kNow);
+  // Makes `bytes` resident under `k`, evicting unpinned entries (policy order) if needed.
+  // Throws InputError if bytes > capacity (names the tensor, its size and the capacity).
+  AllocResult allocate(const ResidentKey& k, uint64_t bytes, const std::string& tensor_name = "",
+                       uint64_t now_cycle = kNow);
+  // Removes an entry without spilling (its data are dead). Returns false if not resident.
+  bool release(const ResidentKey& k, uint64_t now_cycle = kNow);
+  void pin(const ResidentKey& k);    // throws std::logic_error if not resident
+  void unpin(const ResidentKey& k);  // throws std::logic_error if not pinned
+  int pin_count(const ResidentKey& k) const;
+  uint64_t resident_bytes(const ResidentKey& k) const;
+  std::vector<ResidentKey> resident_keys() const;  // in eviction order (first = next victim)
+
+  // --- port (direct call; b_transport uses it) ---
+  // Reserves the port at or after request_cycle; returns the completion cycle.
+  uint64_t access(uint64_t request_cycle, uint64_t bytes, bool write);
+
+  // --- figures ---
+  proto::Buffer buffer_kind() const { return kind_; }
+  double size_mb() const { return size_mb_; }
+  uint64_t capacity_bytes() const { return capacity_bytes_; }
+  uint64_t used_bytes() const { return used_bytes_; }
+  uint64_t free_bytes() const { return capacity_bytes_ - used_bytes_; }
+  double port_bytes_per_cycle() const { return port_bytes_per_cycle_; }
+  uint64_t port_free_cycle() const { return port_free_cycle_; }
+  double area_um2() const { return fig_.area_um2_per_mb * size_mb_; }
+  double leakage_mw() const { return fig_.leakage_mw_per_mb * size_mb_; }
+  // access_energy_nj x sqrt(size_mb), per block_bytes block.
+  double energy_per_block_nj() const;
+  double access_energy_nj(uint64_t bytes) const;
+  double leakage_energy_nj(uint64_t elapsed_cycles) const;
+  const SramStats& stats() const { return stats_; }
+  // Time-averaged occupancy over [0, now_cycle] (bytes).
+  double average_occupancy_bytes(uint64_t now_cycle = kNow);
+
+ private:
+  struct Entry {
+    uint64_t bytes = 0;
+    int pins = 0;
+    uint64_t last_use_cycle = 0;
+    uint64_t order_seq = 0;  // key of order_: insertion (fifo) or last use (lru) sequence
+    uint64_t insert_seq = 0;
+  };
+  void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  uint64_t now_or(uint64_t c) const;
+  void advance_occupancy(uint64_t now_cycle);
+  void set_used(uint64_t bytes, uint64_t now_cycle);
+  void touch(const ResidentKey& k, Entry& e, uint64_t now_cycle);
+
+  proto::Buffer kind_;
+  double size_mb_;
+  BufferFigures fig_;
+  double clock_mhz_;
+  SimOptions opts_;
+  uint64_t capacity_bytes_;
+  double port_bytes_per_cycle_;
+  uint64_t port_free_cycle_ = 0;
+  uint64_t used_bytes_ = 0;
+  uint64_t occupancy_since_cycle_ = 0;
+  uint64_t seq_ = 0;
+  std::map<ResidentKey, Entry> table_;
+  std::map<uint64_t, ResidentKey> order_;  // eviction order: smallest seq first
+  NeededLater needed_later_;
+  SramStats stats_;
+};
+
+}  // namespace acceltran
