@@ -462,6 +462,21 @@ void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, cons
     throw InputError(fmt::format("{}: key 'main_memory.bandwidth': value '{}' unknown; allowed: {}",
                                  c.source, c.main_memory.bandwidth_class, list_str(have)));
   }
+  auto type = to_string(c.main_memory.type);
+  auto it = s.main_memory.find(type);
+  std::array<int, 3> layout{c.main_memory.banks, c.main_memory.ranks, c.main_memory.channels};
+  if (it == s.main_memory.end() ||
+      std::find(it->second.begin(), it->second.end(), layout) == it->second.end()) {
+    if (!o.allow_outside_design_space) {
+      std::vector<std::string> allowed;
+      if (it != s.main_memory.end())
+        for (const auto& l : it->second) allowed.push_back(fmt::format("[{}, {}, {}]", l[0], l[1], l[2]));
+      throw InputError(fmt::format(
+          "{}: key 'main_memory': layout [banks, ranks, channels] = [{}, {}, {}] for {} is outside "
+          "the design space; allowed: {}",
+          c.source, layout[0], layout[1], layout[2], type, list_str(allowed)));
+    }
+  }
   if (!tech.main_memory_access_energy_nj.count(c.main_memory.energy_key())) {
     std::vector<std::string> have;
     for (const auto& kv : tech.main_memory_access_energy_nj) have.push_back(kv.first);
@@ -487,21 +502,6 @@ void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, cons
   check_in(c, o, "activation_buffer_mb", c.activation_buffer_mb, s.activation_buffer_mb);
   check_in(c, o, "weight_buffer_mb", c.weight_buffer_mb, s.weight_buffer_mb);
   check_in(c, o, "mask_buffer_mb", c.mask_buffer_mb, s.mask_buffer_mb);
-  auto type = to_string(c.main_memory.type);
-  auto it = s.main_memory.find(type);
-  std::array<int, 3> layout{c.main_memory.banks, c.main_memory.ranks, c.main_memory.channels};
-  if (it == s.main_memory.end() ||
-      std::find(it->second.begin(), it->second.end(), layout) == it->second.end()) {
-    if (!o.allow_outside_design_space) {
-      std::vector<std::string> allowed;
-      if (it != s.main_memory.end())
-        for (const auto& l : it->second) allowed.push_back(fmt::format("[{}, {}, {}]", l[0], l[1], l[2]));
-      throw InputError(fmt::format(
-          "{}: key 'main_memory': layout [banks, ranks, channels] = [{}, {}, {}] for {} is outside "
-          "the design space; allowed: {}",
-          c.source, layout[0], layout[1], layout[2], type, list_str(allowed)));
-    }
-  }
 }
 
 AcceleratorConfig load_accelerator(const std::string& name_or_path, const DesignSpace& space,

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "compiler.hpp"
+#include "isa_text.hpp"
 #include "config.hpp"
 #include "model.hpp"
 
