@@ -1,0 +1,128 @@
+#include "unit_pool_engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#include "tiling.hpp"
+
+namespace acceltran {
+
+namespace {
+using Entry = std::pair<uint64_t, uint32_t>;
+const auto kMinHeap = std::greater<Entry>();
+}  // namespace
+
+UnitPoolEngine::UnitPoolEngine(sc_core::sc_module_name name, const AcceleratorConfig& cfg,
+                               const Technology& tech, const SimOptions& opts, int units_per_pe,
+                               const ModuleFigures& figures, Opcode accepted)
+    : sc_core::sc_module(name),
+      target("target"),
+      cfg_(cfg),
+      tech_(tech),
+      opts_(opts),
+      pes_(cfg.pe),
+      per_pe_(units_per_pe),
+      fig_(figures),
+      accepted_(accepted) {
+  if (pes_ <= 0 || per_pe_ <= 0)
+    throw std::invalid_argument(std::string(name) + ": pe and units per PE must be positive");
+  const size_t units = static_cast<size_t>(pes_) * per_pe_;
+  free_.assign(units, 0);
+  heap_.reserve(units);
+  for (size_t u = 0; u < units; ++u) heap_.emplace_back(0, static_cast<uint32_t>(u));
+  std::make_heap(heap_.begin(), heap_.end(), kMinHeap);
+  target.register_b_transport(this, &UnitPoolEngine::b_transport);
+}
+
+size_t UnitPoolEngine::pick_unit(int pe) {
+  if (pe >= 0) {
+    if (pe >= pes_) throw std::invalid_argument("unit pool: job.pe out of range");
+    const size_t first = static_cast<size_t>(pe) * per_pe_;
+    size_t best = first;
+    for (size_t u = first + 1; u < first + static_cast<size_t>(per_pe_); ++u)
+      if (free_[u] < free_[best]) best = u;
+    return best;  // its heap entry becomes stale; fixed lazily when popped
+  }
+  for (;;) {
+    std::pop_heap(heap_.begin(), heap_.end(), kMinHeap);
+    Entry& e = heap_.back();
+    if (e.first == free_[e.second]) {
+      const size_t u = e.second;
+      heap_.pop_back();
+      return u;  // caller pushes the updated entry
+    }
+    e.first = free_[e.second];  // stale: reinsert with the real free cycle
+    std::push_heap(heap_.begin(), heap_.end(), kMinHeap);
+  }
+}
+
+UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_cycle) {
+  if (job.opcode != accepted_)
+    throw std::invalid_argument(std::string(name()) + ": wrong opcode " + to_string(job.opcode));
+  if (job.op && job.first_tile + job.tile_count > job.op->tile_count())
+    throw std::invalid_argument(std::string(name()) + ": tile range beyond the op's tile grid");
+  const UnitTileTiming tt = tile_timing(job.activation_sparsity);
+  const uint64_t elems = static_cast<uint64_t>(cfg_.tile.b) * cfg_.tile.x * cfg_.tile.y;
+  const uint64_t data = static_cast<uint64_t>(std::ceil(
+      static_cast<double>(elems) * tech_.word_bits() * (1.0 - job.activation_sparsity) / 8.0 -
+      1e-9));
+  const uint64_t mask = (elems + 7) / 8;
+  UnitJobResult r;
+  r.request_cycle = request_cycle;
+  r.first_start_cycle = job.tile_count ? ~0ULL : request_cycle;
+  r.completion_cycle = request_cycle;
+  r.tiles = job.tile_count;
+  for (uint64_t t = 0; t < job.tile_count; ++t) {
+    const size_t u = pick_unit(job.pe);
+    const uint64_t start = std::max(request_cycle, free_[u]);
+    free_[u] = start + tt.held;
+    if (job.pe < 0) {
+      heap_.emplace_back(free_[u], static_cast<uint32_t>(u));  // capacity reserved: no alloc
+      std::push_heap(heap_.begin(), heap_.end(), kMinHeap);
+    }
+    r.first_start_cycle = std::min(r.first_start_cycle, start);
+    r.completion_cycle = std::max(r.completion_cycle, free_[u]);
+    r.busy_unit_cycles += tt.held;
+    busy_ += tt.charged;
+  }
+  r.activation_read_bytes = job.tile_count * data;
+  r.mask_read_bytes = job.tile_count * mask;
+  ++counts_.jobs;
+  counts_.tiles += job.tile_count;
+  counts_.activation_read_bytes += r.activation_read_bytes;
+  counts_.mask_read_bytes += r.mask_read_bytes;
+  counts_.last_completion_cycle = std::max(counts_.last_completion_cycle, r.completion_cycle);
+  job.busy_unit_cycles += r.busy_unit_cycles;
+  last_ = r;
+  return r;
+}
+
+UnitPoolStats UnitPoolEngine::stats(uint64_t elapsed_cycles) const {
+  UnitPoolStats s = counts_;
+  s.units = energy_of(tech_, fig_, busy_, static_cast<uint64_t>(pes_) * per_pe_,
+                      opts_.leakage_when_idle, elapsed_cycles);
+  return s;
+}
+
+void UnitPoolEngine::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+  auto* job = gp.get_extension<proto::TileJobExt>();
+  if (!job) {
+    gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    return;
+  }
+  const double f = tech_.clock_mhz;
+  const sc_core::sc_time now = sc_core::sc_time_stamp();
+  try {
+    const UnitJobResult r = dispatch(*job, proto::time_to_cycles(now + delay, f));
+    const sc_core::sc_time done = proto::cycles_to_time(r.completion_cycle, f);
+    delay = done > now ? done - now : sc_core::SC_ZERO_TIME;
+    gp.set_response_status(tlm::TLM_OK_RESPONSE);
+  } catch (const std::invalid_argument&) {
+    gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+  }
+}
+
+}  // namespace acceltran

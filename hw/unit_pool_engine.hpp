@@ -1,0 +1,81 @@
+// Base of the softmax and layer-norm engines: a pool of identical modules, units_per_pe per PE,
+// inside ONE sc_module. One tile job takes exactly one module.
+//
+// Module choice: job.pe >= 0 -> the earliest-free module of that PE (ties: lowest index);
+// job.pe = -1 -> the earliest-free module of the whole array (a lazy min-heap, O(log units)
+// per tile, allocation-free). State persists across jobs, so a group of N tiles equals N
+// one-tile jobs at the same request cycle. TLM as in tlm/protocol.hpp (socket `target`).
+#pragma once
+#include <tlm_utils/simple_target_socket.h>
+
+#include <cstdint>
+#include <systemc>
+#include <utility>
+#include <vector>
+
+#include "config.hpp"
+#include "energy.hpp"
+#include "protocol.hpp"
+#include "sim_options.hpp"
+
+namespace acceltran {
+
+struct UnitJobResult {
+  uint64_t request_cycle = 0, first_start_cycle = 0, completion_cycle = 0;
+  uint64_t tiles = 0, busy_unit_cycles = 0;
+  uint64_t activation_read_bytes = 0, mask_read_bytes = 0;  // inputs read (zero-free + mask)
+};
+
+struct UnitPoolStats {
+  uint64_t jobs = 0, tiles = 0;
+  uint64_t activation_read_bytes = 0, mask_read_bytes = 0;
+  EnergyStats units;  // busy cycles and energy of the modules
+  uint64_t last_completion_cycle = 0;
+  double dynamic_nj() const { return units.dynamic_nj; }
+  double leakage_nj() const { return units.leakage_nj; }
+  double total_nj() const { return units.total_nj(); }
+};
+
+struct UnitTileTiming {
+  uint64_t held = 0, charged = 0;
+};
+
+class UnitPoolEngine : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_target_socket<UnitPoolEngine> target;
+
+  UnitJobResult dispatch(proto::TileJobExt& job, uint64_t request_cycle);
+  const UnitJobResult& last_result() const { return last_; }
+  virtual UnitTileTiming tile_timing(double activation_sparsity) const = 0;
+  UnitPoolStats stats(uint64_t elapsed_cycles = 0) const;
+
+  int units_per_pe() const { return per_pe_; }
+  int pes() const { return pes_; }
+  uint64_t unit_free_cycle(int pe, int unit) const {
+    return free_[static_cast<size_t>(pe) * per_pe_ + unit];
+  }
+  const AcceleratorConfig& config() const { return cfg_; }
+
+ protected:
+  UnitPoolEngine(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Technology& tech,
+                 const SimOptions& opts, int units_per_pe, const ModuleFigures& figures,
+                 Opcode accepted);
+  AcceleratorConfig cfg_;
+  Technology tech_;
+  SimOptions opts_;
+
+ private:
+  void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  size_t pick_unit(int pe);
+
+  int pes_, per_pe_;
+  ModuleFigures fig_;
+  Opcode accepted_;
+  std::vector<uint64_t> free_;
+  std::vector<std::pair<uint64_t, uint32_t>> heap_;  // (free cycle, unit), min-heap, lazy
+  UnitPoolStats counts_;
+  uint64_t busy_ = 0;
+  UnitJobResult last_;
+};
+
+}  // namespace acceltran
