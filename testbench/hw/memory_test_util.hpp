@@ -1,0 +1,73 @@
+// Shared helpers for the memory-subsystem testbenches (tag [memory]).
+#pragma once
+#include <tlm_utils/simple_initiator_socket.h>
+#include <systemc>
+#include <tlm>
+
+#include <functional>
+#include <string>
+
+#include "config.hpp"
+#include "memory_timing.hpp"
+#include "protocol.hpp"
+
+namespace acceltran::memtest {
+
+inline std::string models() {
+  return ACCELTRAN_MODELS_DIR_FOR_TESTS;
+}
+inline Technology tech() {
+  return load_technology(models() + "/technology.yaml");
+}
+inline DesignSpace space() {
+  return load_design_space(models() + "/design_space.yaml");
+}
+inline MemoryTimingTable timing() {
+  return load_memory_timing(models() + "/memory.yaml");
+}
+inline AcceleratorConfig accel(const std::string& name) {
+  Technology t = tech();
+  return load_accelerator(models() + "/accelerators/" + name + ".yaml", space(), t);
+}
+inline MainMemoryConfig mem(MemoryType type, const std::string& bw, int banks, int ranks,
+                            int channels) {
+  MainMemoryConfig c;
+  c.type = type;
+  c.bandwidth_class = bw;
+  c.banks = banks;
+  c.ranks = ranks;
+  c.channels = channels;
+  return c;
+}
+
+// A test initiator: runs `script` in an SC_THREAD. transfer() issues one blocking transport
+// and returns the annotated delay (the caller decides whether to wait for it).
+struct Driver : sc_core::sc_module {
+  tlm_utils::simple_initiator_socket<Driver> socket;
+  std::function<void(Driver&)> script;
+  SC_HAS_PROCESS(Driver);
+  Driver(sc_core::sc_module_name n, std::function<void(Driver&)> s)
+      : sc_module(n), socket("socket"), script(std::move(s)) {
+    SC_THREAD(run);
+  }
+  void run() { script(*this); }
+  sc_core::sc_time transfer(bool write, uint64_t address, uint64_t bytes,
+                            proto::TransferExt* ext = nullptr,
+                            sc_core::sc_time delay = sc_core::SC_ZERO_TIME) {
+    tlm::tlm_generic_payload gp;
+    gp.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+    gp.set_address(address);
+    gp.set_data_ptr(nullptr);
+    gp.set_data_length(static_cast<unsigned int>(bytes));
+    gp.set_streaming_width(static_cast<unsigned int>(bytes));
+    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    if (ext) gp.set_extension(ext);
+    socket->b_transport(gp, delay);
+    if (ext) gp.clear_extension(ext);
+    last_ok = gp.is_response_ok();
+    return delay;
+  }
+  bool last_ok = false;
+};
+
+}  // namespace acceltran::memtest
