@@ -1,0 +1,90 @@
+// TLM scenario of the compute engines (the only [compute] test that calls sc_start; kept in a
+// file that sorts last so that running all of "[compute]" in one process still works).
+#include <tlm_utils/simple_initiator_socket.h>
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+#include "compute_common.hpp"
+#include "layer_norm_engine.hpp"
+#include "pe_array.hpp"
+#include "softmax_engine.hpp"
+
+using namespace acceltran;
+using compute_test::accel;
+using compute_test::make_op;
+using compute_test::tech;
+
+namespace {
+proto::TileJobExt job_for(const Op& op, Opcode opc, uint64_t first, uint64_t count, int pe,
+                          const LoopOrder& order) {
+  proto::TileJobExt j;
+  j.op = &op;
+  j.opcode = opc;
+  j.first_tile = first;
+  j.tile_count = count;
+  j.pe = pe;
+  j.loop_order = order;
+  return j;
+}
+}  // namespace
+
+namespace {
+struct Initiator : sc_core::sc_module {
+  tlm_utils::simple_initiator_socket<Initiator> to_pe, to_sm, to_ln;
+  const Op* mm = nullptr;
+  const Op* sop = nullptr;
+  std::vector<uint64_t> times;
+  SC_HAS_PROCESS(Initiator);
+  explicit Initiator(sc_core::sc_module_name n)
+      : sc_module(n), to_pe("to_pe"), to_sm("to_sm"), to_ln("to_ln") {
+    SC_THREAD(run);
+  }
+  void send(tlm_utils::simple_initiator_socket<Initiator>& s, proto::TileJobExt& j,
+            sc_core::sc_time delay) {
+    tlm::tlm_generic_payload gp;
+    gp.set_command(tlm::TLM_WRITE_COMMAND);
+    gp.set_address(0);
+    gp.set_data_length(0);
+    gp.set_data_ptr(nullptr);
+    gp.set_extension(&j);
+    s->b_transport(gp, delay);
+    gp.clear_extension(&j);
+    REQUIRE(gp.get_response_status() == tlm::TLM_OK_RESPONSE);
+    wait(delay);
+    times.push_back(proto::time_to_cycles(sc_core::sc_time_stamp(), 700));
+  }
+  void run() {
+    const LoopOrder order;
+    auto j = job_for(*mm, Opcode::MATMUL, 0, 32, 0, order);  // 32 tiles on 16 lanes: 2 rounds
+    send(to_pe, j, sc_core::SC_ZERO_TIME);
+    auto s = job_for(*sop, Opcode::SOFTMAX, 0, 4, 0, order);  // 4 modules of PE 0: one round
+    send(to_sm, s, proto::cycles_to_time(10, 700));           // requested 10 cycles later
+    s.opcode = Opcode::LAYERNORM;
+    send(to_ln, s, sc_core::SC_ZERO_TIME);  // one module: 4 rounds
+  }
+};
+}  // namespace
+
+TEST_CASE("compute: TLM b_transport returns completion delays", "[compute][pe][tlm]") {
+  const auto cfg = accel("edge");
+  const SimOptions o;
+  const Op mm = make_op(OpKind::matmul, 4, 128, 128, 64, cfg.tile);
+  const Op sop = make_op(OpKind::softmax, 4, 128, 1, 128, cfg.tile);
+  PeArray pe("tlm_pe", cfg, tech(), o);
+  SoftmaxEngine sm("tlm_sm", cfg, tech(), o);
+  LayerNormEngine ln("tlm_ln", cfg, tech(), o);
+  Initiator ini("ini");
+  ini.mm = &mm;
+  ini.sop = &sop;
+  ini.to_pe.bind(pe.target);
+  ini.to_sm.bind(sm.target);
+  ini.to_ln.bind(ln.target);
+  sc_core::sc_start();
+  REQUIRE(ini.times.size() == 3);
+  CHECK(ini.times[0] == 2 * 69);
+  CHECK(ini.times[1] == 2 * 69 + 10 + 27);
+  CHECK(ini.times[2] == 2 * 69 + 10 + 27 + 4 * 27);
+  CHECK(pe.stats().tiles == 32);
+  CHECK(sm.stats().tiles == 4);
+}
