@@ -63,6 +63,22 @@ MainMemory::MainMemory(sc_core::sc_module_name name, const MainMemoryConfig& cfg
   socket.register_b_transport(this, &MainMemory::b_transport);
 }
 
+void MainMemory::check_layout(const MainMemoryConfig& cfg, const DesignSpace& space) {
+  auto it = space.main_memory.find(to_string(cfg.type));
+  std::string allowed;
+  if (it != space.main_memory.end()) {
+    for (const auto& l : it->second) {
+      if (l[0] == cfg.banks && l[1] == cfg.ranks && l[2] == cfg.channels) return;
+      allowed += fmt::format("{}[{}, {}, {}]", allowed.empty() ? "" : ", ", l[0], l[1], l[2]);
+    }
+  }
+  throw InputError(fmt::format(
+      "main memory: layout [banks, ranks, channels] = [{}, {}, {}] for {} is not in the design "
+      "space ({}); allowed: {}",
+      cfg.banks, cfg.ranks, cfg.channels, to_string(cfg.type), space.source,
+      allowed.empty() ? "none" : allowed));
+}
+
 MemAddress MainMemory::decode(uint64_t address) const {
   uint64_t g = address / t_.burst_bytes;
   MemAddress a;

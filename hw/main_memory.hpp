@@ -70,6 +70,9 @@ class MainMemory : public sc_core::sc_module {
              const MemoryTimingTable& timing, const SimOptions& opts,
              const MainMemoryOptions& mopts = {});
 
+  // InputError if (banks, ranks, channels) is not a layout of `cfg.type` in design_space.yaml.
+  static void check_layout(const MainMemoryConfig& cfg, const DesignSpace& space);
+
   // Direct call: serves a transfer requested at request_ps; returns its completion (ps).
   double access(double request_ps, uint64_t address, uint64_t bytes, bool write,
                 bool sequential = true);

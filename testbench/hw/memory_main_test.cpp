@@ -278,12 +278,32 @@ TEST_CASE("main memory: bad inputs are InputErrors with clear messages", "[memor
   }
   CHECK_THROWS_WITH(load_memory_timing(p), Contains("dram.tCL_ns") && Contains("missing"));
   std::remove(p.c_str());
-  // Every layout of the design space has timing and energy data.
+  // Every layout of the design space has timing and energy data; others are rejected.
   DesignSpace s = space();
+  CHECK_THROWS_WITH(
+      MainMemory::check_layout(mem(MemoryType::dram, "lb", 8, 8, 8), s),
+      Contains("[8, 8, 8]") && Contains("not in the design space") && Contains("[32, 2, 1]"));
+  CHECK_NOTHROW(MainMemory::check_layout(mem(MemoryType::hbm, "hb", 32, 1, 4), s));
   for (const auto& kv : s.main_memory)
     for (const auto& l : kv.second) {
       MainMemoryConfig c = mem(parse_memory_type(kv.first), "hb", l[0], l[1], l[2]);
       std::string n = "ok_" + c.energy_key();
       CHECK_NOTHROW(MainMemory(n.c_str(), c, t, tt, o));
     }
+}
+
+TEST_CASE("main memory: background and refresh power is an option", "[memory]") {
+  Technology t = tech();
+  MemoryTimingTable tt = timing();
+  SimOptions o;
+  MainMemoryOptions bg;
+  bg.background_power = true;
+  MainMemory d("dram_bg", mem(MemoryType::dram, "lb", 32, 2, 1), t, tt, o, bg);
+  MainMemory r("rram_bg", mem(MemoryType::rram, "hb", 32, 2, 1), t, tt, o, bg);
+  // memory.yaml dram: background_mw 60, refresh_energy_nj 25 per all-bank refresh and rank,
+  // tREFI 3900 ns. Over 1 ms: 60 mW x 1 ms = 60000 nJ, floor(1e6 / 3900) = 256 refreshes x 2.
+  CHECK(d.background_energy_nj(1e9) == Approx(60000 + 256 * 25.0 * 2));
+  CHECK(r.background_energy_nj(1e9) == 0.0);  // rram: background_mw 0, no refresh
+  d.access(0, 0, 6400, false);
+  CHECK(d.total_energy_nj(1e9) == Approx(100 * 13.43777522 + 60000 + 256 * 25.0 * 2));
 }
