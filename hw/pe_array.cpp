@@ -45,8 +45,10 @@ PeArray::PeArray(sc_core::sc_module_name name, const AcceleratorConfig& cfg, con
   lane_prev_op_.assign(lanes, nullptr);
   next_lane_.assign(static_cast<size_t>(pes_), 0);
   pe_free_.assign(static_cast<size_t>(pes_), 0);
-  bc_first_.assign(static_cast<size_t>(pes_), Broadcast{});
-  bc_second_.assign(static_cast<size_t>(pes_), Broadcast{});
+  bc_first_.assign(lanes, Broadcast{});
+  bc_second_.assign(lanes, Broadcast{});
+  bc_pos_first_.assign(static_cast<size_t>(pes_), 0);
+  bc_pos_second_.assign(static_cast<size_t>(pes_), 0);
   target.register_b_transport(this, &PeArray::b_transport);
 }
 
@@ -88,6 +90,16 @@ LaneTileTiming PeArray::tile_timing(const Op& op, Opcode opcode, double sa, doub
                                 " does not run on MAC lanes");
   }
   return t;
+}
+
+bool PeArray::broadcast_hit(const std::vector<Broadcast>& ring, size_t pe, const Op* op,
+                            const TileIndex& t, uint64_t start, bool first) const {
+  const Broadcast* b = ring.data() + pe * static_cast<size_t>(lanes_);
+  for (int e = 0; e < lanes_; ++e)
+    if (b[e].cycle == start && b[e].op == op &&
+        (first ? reuses_first(b[e].tile, t) : reuses_second(b[e].tile, t)))
+      return true;
+  return false;
 }
 
 int PeArray::pick_pe(int requested) {
@@ -165,21 +177,21 @@ LaneJobResult PeArray::dispatch(proto::TileJobExt& job, uint64_t request_cycle,
       const bool same_op = lane_prev_op_[g] == &op;
       if (same_op && reuses_first(lane_prev_[g], ti)) {
         ++c.fifo_reuse_first;
-      } else if (bc_first_[p].op == &op && bc_first_[p].cycle == start &&
-                 reuses_first(bc_first_[p].tile, ti)) {
+      } else if (broadcast_hit(bc_first_, p, &op, ti, start, true)) {
         ++c.broadcast_first;
       } else {
         reads1 = 1;
-        bc_first_[p] = Broadcast{&op, ti, start};
+        bc_first_[p * lanes + bc_pos_first_[p]] = Broadcast{&op, ti, start};
+        bc_pos_first_[p] = bc_pos_first_[p] + 1 == lanes_ ? 0 : bc_pos_first_[p] + 1;
       }
       if (same_op && reuses_second(lane_prev_[g], ti)) {
         ++c.fifo_reuse_second;
-      } else if (bc_second_[p].op == &op && bc_second_[p].cycle == start &&
-                 reuses_second(bc_second_[p].tile, ti)) {
+      } else if (broadcast_hit(bc_second_, p, &op, ti, start, false)) {
         ++c.broadcast_second;
       } else {
         reads2 = 1;
-        bc_second_[p] = Broadcast{&op, ti, start};
+        bc_second_[p * lanes + bc_pos_second_[p]] = Broadcast{&op, ti, start};
+        bc_pos_second_[p] = bc_pos_second_[p] + 1 == lanes_ ? 0 : bc_pos_second_[p] + 1;
       }
       lane_prev_[g] = ti;
       lane_prev_op_[g] = &op;

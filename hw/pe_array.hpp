@@ -131,7 +131,7 @@ class PeArray : public sc_core::sc_module {
   std::vector<uint64_t> lane_free_;
   std::vector<TileIndex> lane_prev_;
   std::vector<const Op*> lane_prev_op_;
-  // Per PE: round-robin pointer, cycle when all lanes are free, last operand tiles broadcast.
+  // Per PE: round-robin pointer, cycle when all lanes are free.
   std::vector<int> next_lane_;
   std::vector<uint64_t> pe_free_;
   struct Broadcast {
@@ -139,7 +139,13 @@ class PeArray : public sc_core::sc_module {
     TileIndex tile;
     uint64_t cycle = ~0ULL;
   };
+  // Per PE a ring of lanes_per_pe entries: the operand tiles the dataflow module fetched from the
+  // buffers most recently (index pe * lanes + slot); a tile starting in the same cycle on the
+  // same PE that needs one of them receives it by broadcast.
   std::vector<Broadcast> bc_first_, bc_second_;
+  std::vector<int> bc_pos_first_, bc_pos_second_;
+  bool broadcast_hit(const std::vector<Broadcast>& ring, size_t pe, const Op* op,
+                     const TileIndex& t, uint64_t start, bool first) const;
   int chunk_pe_ = 0, chunk_left_ = 0;
   // Counters (integers; energies are derived in stats()).
   PeArrayStats counts_;
