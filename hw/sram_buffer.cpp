@@ -16,18 +16,6 @@ double bytes_per_second(double gbps, BandwidthConvention c, int word_bits) {
 }
 }  // namespace
 
-uint64_t zero_free_bytes(uint64_t elements, int word_bits, double sparsity) {
-  if (!(sparsity >= 0 && sparsity < 1))
-    throw InputError(fmt::format("sparsity {} outside [0, 1)", sparsity));
-  // Exact for the common case (integer bits), rounded up.
-  long double bits = static_cast<long double>(elements) * word_bits * (1.0L - sparsity);
-  return static_cast<uint64_t>(std::ceil(bits / 8.0L - 1e-9L));
-}
-
-uint64_t mask_bytes(uint64_t elements) {
-  return (elements + 7) / 8;
-}
-
 SramBuffer::SramBuffer(sc_core::sc_module_name name, proto::Buffer kind, double size_mb,
                        const BufferFigures& fig, double port_bandwidth_gbps, double clock_mhz,
                        const SimOptions& opts, int word_bits)

@@ -17,17 +17,19 @@
 #include <string>
 #include <vector>
 
+#include "compiler.hpp"
 #include "config.hpp"
 #include "protocol.hpp"
 #include "sim_options.hpp"
 
 namespace acceltran {
 
-// Zero-free storage size of a tensor tile: ceil(elements x word_bits x (1 - sparsity) / 8)
-// bytes; its mask takes ceil(elements / 8) bytes in the mask buffer. sparsity in [0, 1), else
-// InputError.
-uint64_t zero_free_bytes(uint64_t elements, int word_bits, double sparsity);
-uint64_t mask_bytes(uint64_t elements);
+// Zero-free storage size of a tile: compiler.hpp zero_free_bytes(elements, word_bits,
+// sparsity) = ceil(elements x word_bits x (1 - sparsity) / 8) bytes; its mask takes
+// mask_bytes_of(elements) = ceil(elements / 8) bytes in the mask buffer.
+inline uint64_t mask_bytes_of(uint64_t elements) {
+  return (elements + 7) / 8;
+}
 
 // A resident unit of data: a tensor, or one part of it (tile row, chunk, ...). The part index
 // is chosen by the caller (the control block); 0 when the whole tensor is one unit.
