@@ -91,7 +91,6 @@ AllocResult SramBuffer::allocate(const ResidentKey& k, uint64_t bytes,
   AllocResult r;
   auto it = table_.find(k);
   if (it != table_.end()) {
-    ++stats_.hits;
     touch(k, it->second, now_cycle);
     r.fitted = r.hit = true;
     return r;
@@ -104,7 +103,6 @@ AllocResult SramBuffer::allocate(const ResidentKey& k, uint64_t bytes,
         "{} part {} needs {} bytes ({:.3f} MB) but the whole {} buffer holds {} bytes ({} MB)", who,
         k.part, bytes, bytes / 1048576.0, proto::to_string(kind_), capacity_bytes_, size_mb_));
   }
-  ++stats_.misses;
   // Enough evictable room? Check first so that a failed allocation evicts nothing.
   uint64_t need = bytes > free_bytes() ? bytes - free_bytes() : 0;
   if (need > 0) {

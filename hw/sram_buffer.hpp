@@ -88,8 +88,9 @@ class SramBuffer : public sc_core::sc_module {
   bool contains(const ResidentKey& k) const { return table_.count(k) != 0; }
   // Counts a hit (and refreshes LRU age) or a miss.
   bool lookup(const ResidentKey& k, uint64_t now_cycle = kNow);
-  // Makes `bytes` resident under `k`, evicting unpinned entries (policy order) if needed.
-  // Throws InputError if bytes > capacity (names the tensor, its size and the capacity).
+  // Makes `bytes` resident under `k` (already resident: only refreshes its LRU age), evicting
+  // unpinned entries (policy order) if needed. Throws InputError if bytes > capacity (names the
+  // tensor, its size and the capacity).
   AllocResult allocate(const ResidentKey& k, uint64_t bytes, const std::string& tensor_name = "",
                        uint64_t now_cycle = kNow);
   // Removes an entry without spilling (its data are dead). Returns false if not resident.
