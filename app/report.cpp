@@ -1,0 +1,148 @@
+#include "report.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace acceltran::cli {
+
+using nlohmann::ordered_json;
+
+ordered_json report_json(const SimResult& r, const ReportInputs& in) {
+  ordered_json j;
+  j["inputs"] = {{"model", in.model},
+                 {"model_source", in.model_source},
+                 {"accelerator", in.accelerator},
+                 {"accelerator_source", in.accelerator_source},
+                 {"profile", in.profile},
+                 {"seq_len", in.seq_len},
+                 {"batch", in.batch},
+                 {"activation_sparsity", in.activation_sparsity},
+                 {"weight_sparsity", in.weight_sparsity},
+                 {"loop_order", in.loop_order},
+                 {"version", in.version}};
+  j["finished"] = r.finished;
+  if (!r.deadlock.empty()) j["deadlock"] = r.deadlock;
+  j["cycles"] = r.cycles;
+  j["clock_mhz"] = r.clock_mhz;
+  j["latency_us"] = r.latency_us;
+  j["throughput_seq_per_s"] = r.throughput_seq_per_s;
+  ordered_json e;
+  e["total"] = r.energy_total_nj;
+  for (const auto& [name, be] : r.energy)
+    e[name] = {{"dynamic", be.dynamic_nj}, {"leakage", be.leakage_nj}, {"total", be.total_nj()}};
+  j["energy_nj"] = e;
+  j["energy_per_seq_mj"] = r.energy_per_seq_mj;
+  j["power_w"] = {{"average", r.power_average_w}, {"peak", r.power_peak_w}};
+  ordered_json a;
+  for (const auto& [name, um2] : r.area_um2) a[name] = um2 * 1e-6;
+  j["area_mm2"] = a;
+  j["utilization"] = r.utilization;
+  j["stall_cycles"] = r.stall_cycles;
+  j["memory"] = r.memory;
+  j["compute"] = r.compute;
+  ordered_json ins;
+  for (int n = 0; n < kOpcodeCount; ++n) {
+    if (r.program[n] == 0) continue;
+    ins[to_string(static_cast<Opcode>(n))] = {
+        {"program", r.program[n]}, {"issued", r.issued[n]}, {"completed", r.completed[n]}};
+  }
+  j["instructions"] = ins;
+  j["tiles_dispatched"] = r.tiles_dispatched;
+  j["tile_job_transactions"] = r.dispatches;
+  j["bounds_cycles"] = {
+      {"compute", r.total_macs_per_cycle ? static_cast<double>(r.macs) / r.total_macs_per_cycle : 0.0},
+      {"memory", r.memory_bytes_per_cycle > 0 ? static_cast<double>(r.stream_load_bytes) / r.memory_bytes_per_cycle : 0.0}};
+  return j;
+}
+
+void print_report(const SimResult& r, const ReportInputs& in, double wall) {
+  fmt::print("AccelTran-SC {} — {} on {} (profile {}, batch {}, sequence {}, sparsity {:.2f}/{:.2f})\n",
+             in.version, in.model, in.accelerator, in.profile, in.batch, in.seq_len,
+             in.activation_sparsity, in.weight_sparsity);
+  if (!r.finished) fmt::print("  DID NOT FINISH: {}\n", r.deadlock);
+  fmt::print("  cycles              {:>16}   ({:.3f} us at {:g} MHz)\n", r.cycles, r.latency_us, r.clock_mhz);
+  fmt::print("  throughput          {:>16.1f}   sequences/s\n", r.throughput_seq_per_s);
+  fmt::print("  energy              {:>16.1f}   nJ total, {:.6f} mJ per sequence\n", r.energy_total_nj,
+             r.energy_per_seq_mj);
+  fmt::print("  power               {:>16.3f}   W average, {:.3f} W peak\n", r.power_average_w, r.power_peak_w);
+  double area = 0;
+  for (const auto& [n, v] : r.area_um2)
+    if (n == "total") area = v;
+  fmt::print("  area                {:>16.2f}   mm2 (compute + buffers)\n\n", area * 1e-6);
+  fmt::print("  energy by block (nJ)        dynamic        leakage      share\n");
+  for (const auto& [name, e] : r.energy)
+    fmt::print("    {:<18} {:>14.1f} {:>14.1f} {:>9.1f} %\n", name, e.dynamic_nj, e.leakage_nj,
+               r.energy_total_nj > 0 ? 100 * e.total_nj() / r.energy_total_nj : 0.0);
+  fmt::print("\n  utilization:");
+  for (const auto& [k, v] : r.utilization) fmt::print("  {} {:.1f} %", k, 100 * v);
+  fmt::print("\n  stall cycles:");
+  for (const auto& [k, v] : r.stall_cycles) fmt::print("  {} {}", k, v);
+  auto mem = [&](const char* k) { return r.memory.count(k) ? r.memory.at(k) : 0.0; };
+  fmt::print("\n  memory: {:.0f} B read, {:.0f} B written, {:.2f} GB/s achieved of {:.2f}, row hits {:.0f} / misses {:.0f}, spills {:.0f}\n",
+             mem("bytes_read"), mem("bytes_written"), mem("achieved_bandwidth_gbps"),
+             mem("peak_bandwidth_gbps"), mem("row_hits"), mem("row_misses"), mem("spills"));
+  uint64_t total = 0, done = 0;
+  for (int n = 0; n < kOpcodeCount; ++n) {
+    total += r.program[n];
+    done += r.completed[n];
+  }
+  fmt::print("  instructions: {} of {} completed, {} tiles in {} tile-job transactions\n", done, total,
+             r.tiles_dispatched, r.dispatches);
+  fmt::print("  simulated in {:.3f} s wall time\n", wall);
+}
+
+namespace {
+std::ofstream open_out(const std::filesystem::path& p) {
+  std::ofstream out(p);
+  if (!out)
+    throw InputError(fmt::format("{}: cannot open output file for writing: {}", p.string(), std::strerror(errno)));
+  return out;
+}
+}  // namespace
+
+void write_report_files(const std::string& dir, const SimResult& r, const ReportInputs& in) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir))
+    throw InputError(fmt::format("{}: cannot create the output folder: {}", dir, ec ? ec.message() : "not a folder"));
+  const ordered_json j = report_json(r, in);
+  {
+    auto out = open_out(fs::path(dir) / "report.json");
+    out << j.dump(2) << "\n";
+  }
+  {
+    // Flat key,value rows of the same report.
+    auto out = open_out(fs::path(dir) / "report.csv");
+    out << "key,value\n";
+    std::function<void(const std::string&, const ordered_json&)> flat = [&](const std::string& k,
+                                                                             const ordered_json& v) {
+      if (v.is_object()) {
+        for (auto it = v.begin(); it != v.end(); ++it) flat(k.empty() ? it.key() : k + "." + it.key(), *it);
+      } else if (v.is_string()) {
+        std::string s = v.get<std::string>();
+        for (char& c : s)
+          if (c == '\n' || c == ',') c = ' ';
+        out << k << "," << s << "\n";
+      } else {
+        out << k << "," << v.dump() << "\n";
+      }
+    };
+    flat("", j);
+  }
+  {
+    auto out = open_out(fs::path(dir) / "timeline.csv");
+    out << "cycle,mac_lanes_util,softmax_util,layer_norm_util,dma_util,activation_buffer_bytes,"
+           "weight_buffer_bytes,mask_buffer_bytes,power_w\n";
+    for (const auto& s : r.timeline)
+      out << fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{},{},{},{:.6f}\n", s.cycle, s.lanes_util,
+                         s.softmax_util, s.layer_norm_util, s.dma_util, s.activation_bytes,
+                         s.weight_bytes, s.mask_bytes, s.power_w);
+  }
+}
+
+}  // namespace acceltran::cli

@@ -1,0 +1,24 @@
+// Report output of `acceltran simulate`: the readable summary, report.json, report.csv and
+// timeline.csv.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "accelerator.hpp"
+
+namespace acceltran::cli {
+
+struct ReportInputs {
+  std::string model, model_source, accelerator, accelerator_source, profile, version;
+  int64_t seq_len = 0, batch = 0;
+  double activation_sparsity = 0, weight_sparsity = 0;
+  std::string loop_order;
+};
+
+nlohmann::ordered_json report_json(const SimResult& r, const ReportInputs& in);
+void print_report(const SimResult& r, const ReportInputs& in, double wall_seconds);
+// Writes DIR/report.json, DIR/report.csv, DIR/timeline.csv (creates DIR); InputError if the
+// folder or a file cannot be written.
+void write_report_files(const std::string& dir, const SimResult& r, const ReportInputs& in);
+
+}  // namespace acceltran::cli

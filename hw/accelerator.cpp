@@ -1,0 +1,326 @@
+#include "accelerator.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "area.hpp"
+#include "dma.hpp"
+#include "layer_norm_engine.hpp"
+#include "main_memory.hpp"
+#include "memory_timing.hpp"
+#include "pe_array.hpp"
+#include "softmax_engine.hpp"
+#include "sram_buffer.hpp"
+
+namespace acceltran {
+
+namespace {
+
+// Signals a hardware engineer reads in GTKWave (docs/user-guide.md).
+struct Tracer : sc_core::sc_module {
+  sc_core::sc_signal<uint32_t> busy_lanes{"busy_lanes"}, busy_softmax{"busy_softmax"},
+      busy_layer_norm{"busy_layer_norm"}, dynatran_active{"dynatran_active"};
+  sc_core::sc_signal<uint64_t> activation_buffer_bytes{"activation_buffer_bytes"},
+      weight_buffer_bytes{"weight_buffer_bytes"}, mask_buffer_bytes{"mask_buffer_bytes"};
+  sc_core::sc_signal<bool> memory_busy{"memory_busy"};
+  sc_core::sc_signal<uint64_t> memory_bytes{"memory_bytes"};
+  sc_core::sc_signal<uint32_t> dma_in_flight{"dma_in_flight"};
+  sc_core::sc_signal<uint64_t> issued{"issued"}, completed{"completed"};
+  sc_core::sc_signal<int32_t> layer{"layer"};
+  sc_core::sc_signal<uint32_t> op_id{"op_id"};
+  sc_core::sc_trace_file* tf = nullptr;
+
+  explicit Tracer(sc_core::sc_module_name n, const std::string& path) : sc_module(n) {
+    std::string base = path;
+    if (base.size() > 4 && base.substr(base.size() - 4) == ".vcd") base.resize(base.size() - 4);
+    tf = sc_core::sc_create_vcd_trace_file(base.c_str());
+    if (!tf) throw InputError(fmt::format("{}: cannot create the VCD file", path));
+    tf->set_time_unit(1, sc_core::SC_PS);
+    sc_core::sc_trace(tf, busy_lanes, "busy_lanes");
+    sc_core::sc_trace(tf, busy_softmax, "busy_softmax");
+    sc_core::sc_trace(tf, busy_layer_norm, "busy_layer_norm");
+    sc_core::sc_trace(tf, dynatran_active, "dynatran_active");
+    sc_core::sc_trace(tf, activation_buffer_bytes, "activation_buffer_bytes");
+    sc_core::sc_trace(tf, weight_buffer_bytes, "weight_buffer_bytes");
+    sc_core::sc_trace(tf, mask_buffer_bytes, "mask_buffer_bytes");
+    sc_core::sc_trace(tf, memory_busy, "memory_busy");
+    sc_core::sc_trace(tf, memory_bytes, "memory_bytes");
+    sc_core::sc_trace(tf, dma_in_flight, "dma_in_flight");
+    sc_core::sc_trace(tf, issued, "issued");
+    sc_core::sc_trace(tf, completed, "completed");
+    sc_core::sc_trace(tf, layer, "layer");
+    sc_core::sc_trace(tf, op_id, "op_id");
+  }
+  ~Tracer() override {
+    if (tf) sc_core::sc_close_vcd_trace_file(tf);
+  }
+};
+
+template <typename Pool>
+uint32_t busy_units(const Pool& pool, int pes, int per_pe, uint64_t now) {
+  uint32_t n = 0;
+  for (int p = 0; p < pes; ++p)
+    for (int u = 0; u < per_pe; ++u) n += pool(p, u) > now;
+  return n;
+}
+
+}  // namespace
+
+SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Technology& tech,
+                   const RunOptions& o) {
+  using namespace sc_core;
+  const MemoryTimingTable timing = load_memory_timing(
+      o.memory_timing_path.empty() ? default_memory_timing_path() : o.memory_timing_path);
+  // Blocks (heap: sc_modules must outlive sc_start).
+  auto pe = std::make_unique<PeArray>("pe_array", cfg, tech, o.sim);
+  auto softmax = std::make_unique<SoftmaxEngine>("softmax", cfg, tech, o.sim);
+  auto lnorm = std::make_unique<LayerNormEngine>("layer_norm", cfg, tech, o.sim);
+  auto act = std::make_unique<SramBuffer>("activation_buffer", proto::Buffer::activation,
+                                          cfg.activation_buffer_mb, tech.buffers.at("activation"),
+                                          tech.buffer_port_bandwidth_gbps, tech.clock_mhz, o.sim,
+                                          tech.word_bits());
+  auto wgt = std::make_unique<SramBuffer>("weight_buffer", proto::Buffer::weight,
+                                          cfg.weight_buffer_mb, tech.buffers.at("weight"),
+                                          tech.buffer_port_bandwidth_gbps, tech.clock_mhz, o.sim,
+                                          tech.word_bits());
+  auto msk = std::make_unique<SramBuffer>("mask_buffer", proto::Buffer::mask, cfg.mask_buffer_mb,
+                                          tech.buffers.at("mask"), tech.buffer_port_bandwidth_gbps,
+                                          tech.clock_mhz, o.sim, tech.word_bits());
+  MainMemoryOptions mopts;
+  auto mem = std::make_unique<MainMemory>("main_memory", cfg.main_memory, tech, timing, o.sim, mopts);
+  auto dma = std::make_unique<Dma>("dma", cfg, tech, timing, o.sim);
+  // A tensor that cannot fit its buffer even when it is empty can never run: say so up front.
+  for (const auto& t : prog.tensors) {
+    SramBuffer& b = t.cls == TensorClass::activation ? *act : *wgt;
+    if (t.data_bytes > b.capacity_bytes() || t.mask_bytes > msk->capacity_bytes())
+      throw InputError(fmt::format(
+          "{}: tensor '{}' needs {} bytes ({} mask bytes) but the {} buffer holds {} bytes (mask "
+          "buffer {}); use a larger buffer or a smaller batch / sequence",
+          cfg.source, t.name, t.data_bytes, t.mask_bytes,
+          t.cls == TensorClass::activation ? "activation" : "weight", b.capacity_bytes(),
+          msk->capacity_bytes()));
+  }
+  auto ctrl = std::make_unique<ControlBlock>("control_block", prog, cfg, tech, o.sim, o.control,
+                                             *act, *wgt, *msk);
+  ctrl->pe_socket.bind(pe->target);
+  ctrl->softmax_socket.bind(softmax->target);
+  ctrl->layer_norm_socket.bind(lnorm->target);
+  ctrl->dma_socket.bind(dma->socket);
+  dma->memory_socket.bind(mem->socket);
+  dma->activation_socket.bind(act->socket);
+  dma->weight_socket.bind(wgt->socket);
+  dma->mask_socket.bind(msk->socket);
+
+  std::unique_ptr<Tracer> tracer;
+  if (!o.trace.vcd_path.empty()) {
+    tracer = std::make_unique<Tracer>("trace", o.trace.vcd_path);
+    Tracer* tr = tracer.get();
+    PeArray* pa = pe.get();
+    SoftmaxEngine* sm = softmax.get();
+    LayerNormEngine* ln = lnorm.get();
+    SramBuffer *a = act.get(), *w = wgt.get(), *m = msk.get();
+    const DmaStats* ds = &dma->stats();
+    ControlBlock* cb = ctrl.get();
+    const TraceOptions win = o.trace;
+    ctrl->on_event = [=](uint64_t now) {
+      if (now < win.window_begin_cycle || now > win.window_end_cycle) return;
+      uint32_t lanes = busy_units([&](int p, int u) { return pa->lane_free_cycle(p, u); },
+                                  pa->pes(), pa->lanes_per_pe(), now);
+      tr->busy_lanes.write(lanes);
+      tr->dynatran_active.write(lanes);
+      tr->busy_softmax.write(busy_units([&](int p, int u) { return sm->unit_free_cycle(p, u); },
+                                        sm->pes(), sm->units_per_pe(), now));
+      tr->busy_layer_norm.write(busy_units([&](int p, int u) { return ln->unit_free_cycle(p, u); },
+                                           ln->pes(), ln->units_per_pe(), now));
+      tr->activation_buffer_bytes.write(a->used_bytes());
+      tr->weight_buffer_bytes.write(w->used_bytes());
+      tr->mask_buffer_bytes.write(m->used_bytes());
+      tr->dma_in_flight.write(cb->in_flight(EngineClass::dma));
+      tr->memory_busy.write(cb->in_flight(EngineClass::dma) > 0);
+      tr->memory_bytes.write(ds->bytes_from_memory + ds->bytes_to_memory);
+      tr->issued.write(cb->issued_total());
+      tr->completed.write(cb->completed_total());
+      tr->layer.write(cb->current_layer());
+      tr->op_id.write(cb->current_op());
+    };
+  }
+  // Buffer occupancy samples for the timeline, taken at control-block events.
+  std::vector<std::array<uint64_t, 4>> occupancy;  // cycle, act, weight, mask
+  {
+    auto prev = std::move(ctrl->on_event);
+    SramBuffer *a = act.get(), *w = wgt.get(), *m = msk.get();
+    ctrl->on_event = [prev, a, w, m, &occupancy](uint64_t now) {
+      if (prev) prev(now);
+      occupancy.push_back({now, a->used_bytes(), w->used_bytes(), m->used_bytes()});
+    };
+  }
+
+  sc_start();
+
+  // ---------------------------------------------------------------- the report
+  const ControlStats& cs = ctrl->stats();
+  SimResult r;
+  r.finished = cs.finished;
+  r.deadlock = cs.deadlock;
+  r.clock_mhz = tech.clock_mhz;
+  r.cycles = cs.end_cycle;
+  r.batch = prog.info.batch;
+  r.latency_us = static_cast<double>(r.cycles) / tech.clock_mhz;
+  r.throughput_seq_per_s = r.latency_us > 0 ? r.batch / (r.latency_us * 1e-6) : 0;
+  const uint64_t T = r.cycles;
+  const PeArrayStats ps = pe->stats(T);
+  const UnitPoolStats ss = softmax->stats(T), ls = lnorm->stats(T);
+  const DmaStats& ds = dma->stats();
+  const MainMemoryStats& ms = mem->stats();
+  const double elapsed_ps = static_cast<double>(T) * 1e6 / tech.clock_mhz;
+
+  auto add = [&](const std::string& name, double dyn, double leak) {
+    r.energy.push_back({name, BlockEnergy{dyn, leak}});
+  };
+  add("mac_lanes", ps.lanes.dynamic_nj + ps.fifo.dynamic_nj, ps.lanes.leakage_nj + ps.fifo.leakage_nj);
+  add("dynatran", ps.pre_sparsity.dynamic_nj + ps.post_sparsity.dynamic_nj,
+      ps.pre_sparsity.leakage_nj + ps.post_sparsity.leakage_nj);
+  add("softmax", ss.dynamic_nj(), ss.leakage_nj());
+  add("layer_norm", ls.dynamic_nj(), ls.leakage_nj());
+  add("dataflow", ps.dataflow.dynamic_nj, ps.dataflow.leakage_nj);
+  {
+    const double busy = static_cast<double>(ds.busy_engine_cycles);
+    double leak = busy * tech.nj_per_cycle(tech.dma.leakage_mw);
+    if (o.sim.leakage_when_idle) {
+      const double cap = static_cast<double>(dma->engines()) * T;
+      leak += std::max(0.0, cap - busy) * tech.nj_per_cycle(tech.dma.leakage_mw);
+    }
+    add("dma", busy * tech.nj_per_cycle(tech.dma.dynamic_mw), leak);
+  }
+  // Buffers: port transfers (DMA, stores) + operand reads by the engines + leakage (always on).
+  add("activation_buffer",
+      act->stats().dynamic_energy_nj + ps.activation_read_nj +
+          act->access_energy_nj(ss.activation_read_bytes + ls.activation_read_bytes),
+      act->leakage_energy_nj(T));
+  add("weight_buffer", wgt->stats().dynamic_energy_nj + ps.weight_read_nj, wgt->leakage_energy_nj(T));
+  add("mask_buffer",
+      msk->stats().dynamic_energy_nj + ps.mask_read_nj +
+          msk->access_energy_nj(ss.mask_read_bytes + ls.mask_read_bytes),
+      msk->leakage_energy_nj(T));
+  add("main_memory", ms.dynamic_energy_nj, mem->background_energy_nj(elapsed_ps));
+  for (const auto& [name, e] : r.energy) r.energy_total_nj += e.total_nj();
+  r.energy_per_seq_mj = r.batch > 0 ? r.energy_total_nj / r.batch * 1e-6 : 0;
+  r.power_average_w = elapsed_ps > 0 ? r.energy_total_nj / (elapsed_ps * 1e-3) : 0;
+
+  r.area_um2 = compute_area(cfg, tech).rows();
+
+  const double lanes_total = static_cast<double>(cfg.total_lanes());
+  auto util = [&](double busy, double units) { return T > 0 ? busy / (units * T) : 0.0; };
+  r.utilization["mac_lanes"] = util(static_cast<double>(ps.lanes.busy_cycles), lanes_total);
+  r.utilization["softmax"] =
+      util(static_cast<double>(ss.units.busy_cycles), static_cast<double>(cfg.pe) * cfg.softmax_per_pe);
+  r.utilization["layer_norm"] =
+      util(static_cast<double>(ls.units.busy_cycles), static_cast<double>(cfg.pe) * cfg.layer_norm_per_pe);
+  r.utilization["dma"] = util(static_cast<double>(ds.busy_engine_cycles), dma->engines());
+  const double bytes_moved = static_cast<double>(ms.bytes_read + ms.bytes_written);
+  r.utilization["main_memory_bandwidth"] =
+      elapsed_ps > 0 ? bytes_moved / (mem->peak_bytes_per_second() * elapsed_ps * 1e-12) : 0;
+
+  r.stall_cycles["waiting_for_memory"] = cs.stall_memory_cycles;
+  r.stall_cycles["waiting_for_dependency"] = cs.stall_dependency_cycles;
+  r.stall_cycles["buffer_full"] = cs.stall_buffer_full_cycles;
+  r.stall_cycles["waiting_for_unit"] = cs.stall_unit_cycles;
+
+  r.memory["bytes_read"] = static_cast<double>(ms.bytes_read);
+  r.memory["bytes_written"] = static_cast<double>(ms.bytes_written);
+  r.memory["row_hits"] = static_cast<double>(ms.row_hits);
+  r.memory["row_misses"] = static_cast<double>(ms.row_misses);
+  r.memory["achieved_bandwidth_gbps"] = ms.achieved_bandwidth_gbps();
+  r.memory["peak_bandwidth_gbps"] = mem->peak_bytes_per_second() * 1e-9;
+  r.memory["spills"] = static_cast<double>(cs.spills);
+  r.memory["spill_bytes"] = static_cast<double>(cs.spill_bytes);
+  r.memory["reloads"] = static_cast<double>(cs.reloads);
+  r.memory["reload_bytes"] = static_cast<double>(cs.reload_bytes);
+  r.memory["activation_buffer_peak_bytes"] = static_cast<double>(act->stats().peak_occupancy_bytes);
+  r.memory["weight_buffer_peak_bytes"] = static_cast<double>(wgt->stats().peak_occupancy_bytes);
+  r.memory["mask_buffer_peak_bytes"] = static_cast<double>(msk->stats().peak_occupancy_bytes);
+  r.memory["activation_buffer_evictions"] = static_cast<double>(act->stats().evictions);
+  r.memory["weight_buffer_evictions"] = static_cast<double>(wgt->stats().evictions);
+
+  r.compute["macs"] = 0;
+  r.compute["dense_macs"] = static_cast<double>(ps.dense_macs);
+  r.compute["effectual_macs"] = static_cast<double>(ps.effectual_macs);
+  r.compute["operand_reads"] = static_cast<double>(ps.operand_reads);
+  r.compute["fifo_reuse"] = static_cast<double>(ps.fifo_reuse_first + ps.fifo_reuse_second);
+  r.compute["broadcast_reuse"] = static_cast<double>(ps.broadcast_first + ps.broadcast_second);
+
+  r.issued = cs.issued;
+  r.completed = cs.completed;
+  for (const auto& in : prog.instrs) {
+    r.program[static_cast<int>(in.opcode)] += 1;
+    if (in.opcode == Opcode::LOAD_W || in.opcode == Opcode::LOAD_A)
+      r.stream_load_bytes += in.data_bytes + in.mask_bytes;
+    if (in.opcode == Opcode::STORE_M) r.stream_store_bytes += in.data_bytes + in.mask_bytes;
+  }
+  for (const auto& op : prog.ops) r.macs += op.macs();
+  r.compute["macs"] = static_cast<double>(r.macs);
+  r.program_instructions = prog.instrs.size();
+  for (auto t : cs.tiles) r.tiles_dispatched += t;
+  r.dispatches = cs.dispatches;
+  r.loaded_bytes = ds.bytes_from_memory;
+  r.stored_bytes = ds.bytes_to_memory;
+  r.total_macs_per_cycle = static_cast<uint64_t>(cfg.total_macs());
+  r.memory_bytes_per_cycle = mem->peak_bytes_per_second() / (tech.clock_mhz * 1e6);
+
+  // ---------------------------------------------------------------- timeline
+  const uint64_t samples = std::max<uint64_t>(1, o.timeline_samples);
+  const uint64_t bucket = std::max<uint64_t>(1, (T + samples - 1) / samples);
+  const size_t nb = static_cast<size_t>((T + bucket - 1) / bucket) + 1;
+  std::array<std::vector<double>, kEngineClasses> busy;
+  for (auto& b : busy) b.assign(nb, 0.0);
+  for (int c = 0; c < kEngineClasses; ++c)
+    for (const auto& iv : cs.busy[c]) {
+      if (iv.end_cycle <= iv.start_cycle || iv.unit_cycles == 0) continue;
+      const double rate = static_cast<double>(iv.unit_cycles) / (iv.end_cycle - iv.start_cycle);
+      for (uint64_t b0 = iv.start_cycle / bucket; b0 * bucket < iv.end_cycle && b0 < nb; ++b0) {
+        const uint64_t lo = std::max(iv.start_cycle, b0 * bucket);
+        const uint64_t hi = std::min(iv.end_cycle, (b0 + 1) * bucket);
+        busy[c][b0] += rate * (hi - lo);
+      }
+    }
+  const ModuleFigures& lane = tech.lane(cfg.mac_per_lane, cfg.non_linearity);
+  const double lane_mw = lane.dynamic_mw + lane.leakage_mw + tech.pre_sparsity.dynamic_mw +
+                         tech.pre_sparsity.leakage_mw + tech.post_sparsity.dynamic_mw +
+                         tech.post_sparsity.leakage_mw + tech.fifo.dynamic_mw + tech.fifo.leakage_mw;
+  const ModuleFigures& smf = tech.softmax_for(cfg.tile.x);
+  const ModuleFigures& lnf = tech.layer_norm_for(cfg.tile.x);
+  const double buffers_mw = act->leakage_mw() + wgt->leakage_mw() + msk->leakage_mw();
+  const double dma_busy_total = std::max(1.0, static_cast<double>(ds.busy_engine_cycles));
+  size_t occ = 0;
+  std::array<uint64_t, 4> last_occ{0, 0, 0, 0};
+  for (size_t b0 = 0; b0 < nb && b0 * bucket <= T; ++b0) {
+    TimelineSample s;
+    s.cycle = b0 * bucket;
+    const double span = static_cast<double>(std::min<uint64_t>(bucket, T - s.cycle > 0 ? T - s.cycle : 1));
+    s.lanes_util = busy[0][b0] / (lanes_total * span);
+    s.softmax_util = busy[1][b0] / (static_cast<double>(cfg.pe) * cfg.softmax_per_pe * span);
+    s.layer_norm_util = busy[2][b0] / (static_cast<double>(cfg.pe) * cfg.layer_norm_per_pe * span);
+    s.dma_util = busy[3][b0] / (static_cast<double>(dma->engines()) * span);
+    while (occ < occupancy.size() && occupancy[occ][0] <= s.cycle + bucket) last_occ = occupancy[occ++];
+    s.activation_bytes = last_occ[1];
+    s.weight_bytes = last_occ[2];
+    s.mask_bytes = last_occ[3];
+    // Power of the bucket: busy units x (dynamic + leakage) + buffer leakage + the main-memory
+    // and buffer-access energy spread over the DMA's busy time.
+    const double nj = busy[0][b0] * tech.nj_per_cycle(lane_mw) +
+                      busy[1][b0] * tech.nj_per_cycle(smf.dynamic_mw + smf.leakage_mw) +
+                      busy[2][b0] * tech.nj_per_cycle(lnf.dynamic_mw + lnf.leakage_mw) +
+                      span * tech.nj_per_cycle(buffers_mw) +
+                      busy[3][b0] / dma_busy_total * ms.dynamic_energy_nj;
+    s.power_w = nj / (span * 1e3 / tech.clock_mhz);
+    r.power_peak_w = std::max(r.power_peak_w, s.power_w);
+    r.timeline.push_back(s);
+  }
+  r.power_peak_w = std::max(r.power_peak_w, r.power_average_w);
+  return r;
+}
+
+}  // namespace acceltran

@@ -1,0 +1,82 @@
+// The AccelTran top level: every block instantiated and bound by TLM sockets, the control block
+// driving them, and the run's report assembled from each block's own statistics.
+//
+//   ControlBlock --pe_socket--------> PeArray
+//                --softmax_socket---> SoftmaxEngine
+//                --layer_norm_socket> LayerNormEngine
+//                --dma_socket-------> Dma --memory_socket-----> MainMemory
+//                                         --activation_socket-> SramBuffer (activation)
+//                                         --weight_socket-----> SramBuffer (weight)
+//                                         --mask_socket-------> SramBuffer (mask)
+#pragma once
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "control_block.hpp"
+#include "isa.hpp"
+#include "sim_options.hpp"
+
+namespace acceltran {
+
+struct TraceOptions {
+  std::string vcd_path;  // empty: no VCD
+  uint64_t window_begin_cycle = 0, window_end_cycle = ~uint64_t{0};
+};
+
+struct BlockEnergy {
+  double dynamic_nj = 0, leakage_nj = 0;
+  double total_nj() const { return dynamic_nj + leakage_nj; }
+};
+
+struct TimelineSample {
+  uint64_t cycle = 0;
+  double lanes_util = 0, softmax_util = 0, layer_norm_util = 0, dma_util = 0;
+  uint64_t activation_bytes = 0, weight_bytes = 0, mask_bytes = 0;
+  double power_w = 0;
+};
+
+// Everything a report needs, with units in the names.
+struct SimResult {
+  bool finished = false;
+  std::string deadlock;
+  uint64_t cycles = 0;
+  double clock_mhz = 0;
+  double latency_us = 0, throughput_seq_per_s = 0;
+  int64_t batch = 0;
+  std::vector<std::pair<std::string, BlockEnergy>> energy;  // fixed block order
+  double energy_total_nj = 0, energy_per_seq_mj = 0;
+  double power_average_w = 0, power_peak_w = 0;
+  std::vector<std::pair<std::string, double>> area_um2;     // per block + total
+  std::map<std::string, double> utilization;                // busy fraction per engine class
+  std::map<std::string, uint64_t> stall_cycles;
+  std::map<std::string, double> memory;                     // bytes, spills, rows, bandwidth
+  std::map<std::string, double> compute;                    // MACs, reuse counts
+  std::array<uint64_t, kOpcodeCount> issued{}, completed{}, program{};
+  uint64_t program_instructions = 0;
+  uint64_t tiles_dispatched = 0, dispatches = 0;
+  uint64_t stream_load_bytes = 0, stream_store_bytes = 0;   // from the program
+  uint64_t loaded_bytes = 0, stored_bytes = 0;              // moved by the DMA
+  uint64_t macs = 0;                                        // unpadded, from the program
+  uint64_t total_macs_per_cycle = 0;
+  double memory_bytes_per_cycle = 0;
+  std::vector<TimelineSample> timeline;
+};
+
+struct RunOptions {
+  SimOptions sim;
+  ControlOptions control;
+  TraceOptions trace;
+  uint64_t timeline_samples = 200;
+  std::string memory_timing_path;  // empty: models/memory.yaml
+};
+
+// Elaborates the accelerator for `prog`, runs it to completion (or deadlock) and returns the
+// report. A SystemC process elaborates once: call this at most once per process.
+SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Technology& tech,
+                   const RunOptions& opts);
+
+}  // namespace acceltran

@@ -1,0 +1,167 @@
+// The control block: executes a compiled instruction stream (compiler/isa.hpp).
+//
+// It keeps a scoreboard of dependencies and buffer residency, issues memory instructions to the
+// DMA and tile jobs to the PE array, softmax and layer-norm engines over TLM sockets, with many
+// in flight, and detects completion. Timing follows tlm/protocol.hpp: every target returns the
+// completion time of a request at once, so the control block's thread sleeps from one
+// completion to the next (event-driven; it never ticks the clock).
+//
+// Scheduling (docs/architecture.md):
+//  * default: dependency-driven out-of-order issue inside a lookahead window of instructions
+//    past the oldest unfinished one — weights of upcoming ops are prefetched while the current
+//    op computes, bounded by free buffer space;
+//  * in_order (reference profile): the published in-order memory stream and in-order compute
+//    stream, without its bugs (every tile issued once, one softmax module per job).
+//  * Tile jobs of an instruction are issued issue_width tiles per cycle per attention head.
+//  * Residency: data are allocated in the buffers at load / first write, pinned while an issued
+//    instruction uses them; a full buffer evicts unpinned data (LRU or FIFO); a live activation
+//    that is evicted is spilled to main memory and reloaded (LOAD_A) before its next use.
+//  * Watchdog: when nothing can issue and nothing is in flight before the stream ends, the run
+//    stops with a deadlock report naming the oldest pending instructions and what they wait for.
+#pragma once
+#include <tlm_utils/simple_initiator_socket.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <set>
+#include <string>
+#include <systemc>
+#include <vector>
+
+#include "config.hpp"
+#include "isa.hpp"
+#include "protocol.hpp"
+#include "sim_options.hpp"
+#include "sram_buffer.hpp"
+
+namespace acceltran {
+
+struct ControlOptions {
+  bool in_order = false;     // reference profile scheduling
+  uint32_t lookahead = 256;  // instructions past the oldest unfinished one that may issue
+  std::function<void(uint64_t done, uint64_t total, uint64_t cycle)> progress;  // may be empty
+};
+
+// One busy interval of an engine class, for the timeline (start, end, unit-cycles).
+struct BusyInterval {
+  uint64_t start_cycle = 0, end_cycle = 0, unit_cycles = 0;
+};
+
+enum class EngineClass { lanes, softmax, layer_norm, dma };
+constexpr int kEngineClasses = 4;
+
+struct ControlStats {
+  std::array<uint64_t, kOpcodeCount> issued{}, completed{};  // program instructions
+  std::array<uint64_t, kOpcodeCount> tiles{};                // tiles dispatched per opcode
+  uint64_t dispatches = 0;                                   // TLM tile-job transactions
+  uint64_t spills = 0, spill_bytes = 0;                      // run-time SPILL transfers
+  uint64_t reloads = 0, reload_bytes = 0;                    // run-time LOAD_A / LOAD_W re-loads
+  // Cycles in which no tile job was in flight, by the reason the oldest waiting tile job had.
+  uint64_t stall_memory_cycles = 0, stall_dependency_cycles = 0, stall_buffer_full_cycles = 0;
+  uint64_t stall_unit_cycles = 0;  // sum over dispatches of (first start - request): queueing
+  uint64_t end_cycle = 0;
+  bool finished = false;
+  std::string deadlock;  // non-empty: the deadlock report
+  std::array<std::vector<BusyInterval>, kEngineClasses> busy;
+};
+
+class ControlBlock : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_initiator_socket<ControlBlock> pe_socket;
+  tlm_utils::simple_initiator_socket<ControlBlock> softmax_socket;
+  tlm_utils::simple_initiator_socket<ControlBlock> layer_norm_socket;
+  tlm_utils::simple_initiator_socket<ControlBlock> dma_socket;
+
+  SC_HAS_PROCESS(ControlBlock);
+  ~ControlBlock() override;
+  ControlBlock(sc_core::sc_module_name name, const Program& prog, const AcceleratorConfig& cfg,
+               const Technology& tech, const SimOptions& opts, const ControlOptions& copts,
+               SramBuffer& activation, SramBuffer& weight, SramBuffer& mask);
+
+  const ControlStats& stats() const { return stats_; }
+  // Trace hooks: current state for sc_signals (updated at every event).
+  uint64_t issued_total() const { return issued_total_; }
+  uint64_t completed_total() const { return done_; }
+  uint32_t in_flight(EngineClass c) const { return in_flight_[static_cast<int>(c)]; }
+  int current_layer() const { return current_layer_; }
+  uint32_t current_op() const { return current_op_; }
+  // Called after every event (trace sampling); may be empty.
+  std::function<void(uint64_t cycle)> on_event;
+
+ private:
+  enum class State : uint8_t { waiting, issued, done };
+  enum class Residency : uint8_t { absent, loading, resident, spilling, in_memory };
+  enum class Block : uint8_t { none, dependency, memory, buffer_full };
+  struct Event {
+    uint64_t cycle;
+    uint32_t id;  // instruction id, or transfer id | kInternal
+    bool operator>(const Event& o) const { return cycle != o.cycle ? cycle > o.cycle : id > o.id; }
+  };
+  static constexpr uint32_t kInternal = 0x80000000u;
+  struct Internal {  // a run-time transfer (spill or reload)
+    TensorId tensor;
+    Opcode opcode;
+  };
+  struct TensorState {
+    Residency res = Residency::absent;
+    uint32_t readers_left = 0;    // compute instructions still to complete that read it
+    uint64_t address = 0;         // in main memory
+    uint64_t ready_cycle = 0;     // spill / load completion
+    bool output_pending = false;  // final output not yet stored
+    bool allocated_output = false;
+  };
+
+  void run();
+  void try_issue(uint64_t now);
+  Block try_issue_one(const Instruction& in, uint64_t now);
+  Block ensure_resident(TensorId t, uint64_t now);
+  bool allocate(TensorId t, uint64_t now, bool pin);
+  void evicted(TensorId t, uint64_t now, SramBuffer* from);
+  void complete(uint32_t id, uint64_t now);
+  uint64_t transfer(Opcode op, TensorId t, uint64_t now);
+  uint64_t dispatch(const Instruction& in, uint64_t now);
+  std::string deadlock_report(uint64_t now) const;
+  SramBuffer& buffer_of(TensorId t);
+  EngineClass engine_of(Opcode op) const;
+  bool deps_done(const Instruction& in) const;
+  bool needed_later(TensorId t) const;
+  OpId op_of(const Instruction& in) const;
+
+  const Program& prog_;
+  AcceleratorConfig cfg_;
+  Technology tech_;
+  SimOptions opts_;
+  ControlOptions copts_;
+  SramBuffer& act_;
+  SramBuffer& wgt_;
+  SramBuffer& mask_;
+  double clock_mhz_;
+
+  std::vector<State> state_;
+  std::vector<Block> blocked_;
+  std::vector<TensorState> tensors_;
+  std::vector<uint64_t> issue_cursor_;  // per (layer, head) slot: next free issue cycle
+  size_t slots_per_layer_ = 1;
+  std::vector<uint32_t> deps_left_;            // unfinished dependencies per instruction
+  std::vector<uint32_t> rdeps_begin_, rdeps_;  // dependents (CSR)
+  std::set<uint32_t> ready_;  // dependencies met, not yet issued (default scheduler)
+  uint32_t oldest_compute_ = 0;
+  Block oldest_compute_block_ = Block::none;
+  std::vector<Internal> internal_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
+  uint64_t done_ = 0, issued_total_ = 0;
+  uint32_t head_ = 0;                         // oldest unfinished instruction
+  uint32_t next_mem_ = 0, next_compute_ = 0;  // in-order streams
+  std::array<uint32_t, kEngineClasses> in_flight_{};
+  uint32_t compute_in_flight_ = 0;
+  int current_layer_ = -1;
+  uint32_t current_op_ = 0;
+  ControlStats stats_;
+  tlm::tlm_generic_payload gp_;
+  proto::TileJobExt job_;
+  proto::TransferExt xfer_;
+};
+
+}  // namespace acceltran
