@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -226,6 +227,7 @@ Program read_program(std::istream& in, const std::string& source) {
   std::string line;
   size_t no = 0;
   bool magic = false, have_info = false;
+  uint64_t max_dep = 0;
   while (std::getline(in, line)) {
     ++no;
     if (!magic) {
@@ -347,9 +349,11 @@ Program read_program(std::istream& in, const std::string& source) {
         in.mask_bytes = lp.u64("mask_bytes");
       }
       auto deps = lp.ids("deps");
+      // Forward dependencies are legal here (a hand-written stream may have a cycle, which the
+      // control block reports as a deadlock); ids must exist and not name the instruction itself.
       for (InstrId d : deps)
-        if (d >= in.id)
-          lp.fail(fmt::format("instruction {} depends on {}, which does not come before it", in.id, d));
+        if (d == in.id) lp.fail(fmt::format("instruction {} depends on itself", in.id));
+      max_dep = std::max<uint64_t>(max_dep, deps.empty() ? 0 : *std::max_element(deps.begin(), deps.end()));
       in.dep_begin = static_cast<uint32_t>(p.deps.size());
       in.dep_count = static_cast<uint32_t>(deps.size());
       p.deps.insert(p.deps.end(), deps.begin(), deps.end());
@@ -360,6 +364,9 @@ Program read_program(std::istream& in, const std::string& source) {
   }
   if (!magic) throw InputError(fmt::format("{}: empty file, not an AccelTran instruction stream", source));
   if (!have_info) throw InputError(fmt::format("{}: missing the 'info' line", source));
+  if (!p.instrs.empty() && max_dep >= p.instrs.size())
+    throw InputError(fmt::format("{}: a dependency names instruction {}, but the stream has {} instructions",
+                                 source, max_dep, p.instrs.size()));
   return p;
 }
 
