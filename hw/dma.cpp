@@ -56,7 +56,9 @@ void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
     return;
   }
   const sc_core::sc_time now = sc_core::sc_time_stamp();
-  uint64_t req = proto::time_to_cycles(now + delay, clock_mhz_);
+  // Request cycle: the first clock edge at or after the request time.
+  uint64_t req =
+      static_cast<uint64_t>(std::ceil((now + delay).to_seconds() * clock_mhz_ * 1e6 - 1e-3));
   auto eng = std::min_element(engine_free_cycle_.begin(), engine_free_cycle_.end());
   uint64_t start = std::max(req, *eng);
   sc_core::sc_time at = proto::cycles_to_time(start + setup_cycles_, clock_mhz_);
@@ -94,7 +96,7 @@ void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
       return;
   }
   // Whole cycles at the block boundary: round the completion up to the next clock edge.
-  uint64_t end = static_cast<uint64_t>(std::ceil(done.to_seconds() * clock_mhz_ * 1e6 - 1e-6));
+  uint64_t end = static_cast<uint64_t>(std::ceil(done.to_seconds() * clock_mhz_ * 1e6 - 1e-3));
   end = std::max(end, start + setup_cycles_);
   *eng = end;
   stats_.busy_engine_cycles += end - start;

@@ -16,6 +16,22 @@ double bytes_per_second(double gbps, BandwidthConvention c, int word_bits) {
 }
 }  // namespace
 
+std::unique_ptr<SramBuffer> SramBuffer::from_config(sc_core::sc_module_name name,
+                                                    proto::Buffer kind,
+                                                    const AcceleratorConfig& cfg,
+                                                    const Technology& tech,
+                                                    const SimOptions& opts) {
+  double mb = kind == proto::Buffer::activation ? cfg.activation_buffer_mb
+              : kind == proto::Buffer::weight   ? cfg.weight_buffer_mb
+                                                : cfg.mask_buffer_mb;
+  auto it = tech.buffers.find(proto::to_string(kind));
+  if (it == tech.buffers.end())
+    throw InputError(
+        fmt::format("{}: no figures for the {} buffer", tech.source, proto::to_string(kind)));
+  return std::make_unique<SramBuffer>(name, kind, mb, it->second, tech.buffer_port_bandwidth_gbps,
+                                      tech.clock_mhz, opts, tech.word_bits());
+}
+
 SramBuffer::SramBuffer(sc_core::sc_module_name name, proto::Buffer kind, double size_mb,
                        const BufferFigures& fig, double port_bandwidth_gbps, double clock_mhz,
                        const SimOptions& opts, int word_bits)
@@ -222,7 +238,9 @@ uint64_t SramBuffer::access(uint64_t request_cycle, uint64_t bytes, bool write) 
 
 void SramBuffer::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
   sc_core::sc_time now = sc_core::sc_time_stamp();
-  uint64_t req = proto::time_to_cycles(now + delay, clock_mhz_);
+  // Request cycle: the first clock edge at or after the request time.
+  uint64_t req =
+      static_cast<uint64_t>(std::ceil((now + delay).to_seconds() * clock_mhz_ * 1e6 - 1e-3));
   uint64_t bytes = gp.get_data_length();
   bool write = gp.get_command() == tlm::TLM_WRITE_COMMAND;
   if (!write && gp.get_command() != tlm::TLM_READ_COMMAND) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,12 @@ class SramBuffer : public sc_core::sc_module {
   SramBuffer(sc_core::sc_module_name name, proto::Buffer kind, double size_mb,
              const BufferFigures& fig, double port_bandwidth_gbps, double clock_mhz,
              const SimOptions& opts, int word_bits = 20);
+
+  // The activation, weight or mask buffer of an accelerator config (size from cfg, figures,
+  // port bandwidth, clock and word size from tech).
+  static std::unique_ptr<SramBuffer> from_config(sc_core::sc_module_name name, proto::Buffer kind,
+                                                 const AcceleratorConfig& cfg,
+                                                 const Technology& tech, const SimOptions& opts);
 
   // --- residency (direct calls) ---
   void set_needed_later(NeededLater f) { needed_later_ = std::move(f); }

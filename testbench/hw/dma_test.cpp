@@ -32,16 +32,11 @@ struct System {
          DmaOptions dopts = {}, double act_mb = 0)
       : tech(memtest::tech()), timing(memtest::timing()), cfg(accel(accel_name)) {
     mem = std::make_unique<MainMemory>((p + "_mem").c_str(), cfg.main_memory, tech, timing, opts);
-    act = std::make_unique<SramBuffer>((p + "_act").c_str(), proto::Buffer::activation,
-                                       act_mb > 0 ? act_mb : cfg.activation_buffer_mb,
-                                       tech.buffers.at("activation"),
-                                       tech.buffer_port_bandwidth_gbps, tech.clock_mhz, opts);
-    w = std::make_unique<SramBuffer>((p + "_w").c_str(), proto::Buffer::weight,
-                                     cfg.weight_buffer_mb, tech.buffers.at("weight"),
-                                     tech.buffer_port_bandwidth_gbps, tech.clock_mhz, opts);
-    mask = std::make_unique<SramBuffer>((p + "_mask").c_str(), proto::Buffer::mask,
-                                        cfg.mask_buffer_mb, tech.buffers.at("mask"),
-                                        tech.buffer_port_bandwidth_gbps, tech.clock_mhz, opts);
+    AcceleratorConfig c = cfg;
+    if (act_mb > 0) c.activation_buffer_mb = act_mb;
+    act = SramBuffer::from_config((p + "_act").c_str(), proto::Buffer::activation, c, tech, opts);
+    w = SramBuffer::from_config((p + "_w").c_str(), proto::Buffer::weight, c, tech, opts);
+    mask = SramBuffer::from_config((p + "_mask").c_str(), proto::Buffer::mask, c, tech, opts);
     dma = std::make_unique<Dma>((p + "_dma").c_str(), cfg, tech, timing, opts, dopts);
     dma->memory_socket.bind(mem->socket);
     dma->activation_socket.bind(act->socket);
