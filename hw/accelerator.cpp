@@ -103,6 +103,27 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
           t.cls == TensorClass::activation ? "activation" : "weight", b.capacity_bytes(),
           msk->capacity_bytes()));
   }
+  // An op runs with all its inputs and its output on chip at once (whole-tensor residency).
+  for (const auto& op : prog.ops) {
+    uint64_t act_bytes = 0, wgt_bytes = 0, mask_bytes = 0;
+    std::vector<TensorId> ts = op.inputs;
+    ts.push_back(op.output);
+    std::sort(ts.begin(), ts.end());
+    ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
+    for (TensorId id : ts) {
+      const Tensor& t = prog.tensors[id];
+      (t.cls == TensorClass::activation ? act_bytes : wgt_bytes) += t.data_bytes;
+      mask_bytes += t.mask_bytes;
+    }
+    if (act_bytes > act->capacity_bytes() || wgt_bytes > wgt->capacity_bytes() ||
+        mask_bytes > msk->capacity_bytes())
+      throw InputError(fmt::format(
+          "{}: op '{}' needs {} activation bytes, {} weight bytes and {} mask bytes on chip at "
+          "once, but the activation buffer holds {}, the weight buffer {} and the mask buffer {} "
+          "bytes; use larger buffers or a smaller batch / sequence",
+          cfg.source, op.name, act_bytes, wgt_bytes, mask_bytes, act->capacity_bytes(),
+          wgt->capacity_bytes(), msk->capacity_bytes()));
+  }
   auto ctrl = std::make_unique<ControlBlock>("control_block", prog, cfg, tech, o.sim, o.control,
                                              *act, *wgt, *msk);
   ctrl->pe_socket.bind(pe->target);

@@ -1,0 +1,217 @@
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "../compiler/test_util.hpp"
+
+using nlohmann::json;
+using testutil::run_cli;
+using testutil::TempDir;
+
+namespace {
+
+json run_sim(const TempDir& d, const std::string& args, const std::string& sub = "out") {
+  auto out = (d.path / sub).string();
+  auto r = run_cli("simulate " + args + " --out " + out);
+  INFO("args: " << args << "\nstderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::ifstream in(out + "/report.json");
+  REQUIRE(in.good());
+  return json::parse(in);
+}
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void check_invariants(const json& j, const std::string& model, const std::string& accel,
+                      const std::string& profile) {
+  INFO(model << " on " << accel << " (" << profile << ")");
+  CHECK(j["finished"] == true);
+  // Every instruction of the stream executed exactly once.
+  uint64_t program = 0;
+  for (auto& [op, v] : j["instructions"].items()) {
+    CHECK(v["issued"] == v["program"]);
+    CHECK(v["completed"] == v["program"]);
+    program += v["program"].get<uint64_t>();
+  }
+  // ... and every tile of every op dispatched once: the compiler's own count.
+  testutil::Setup s;
+  acceltran::CompileOptions o;
+  o.profile = profile;
+  auto prog = acceltran::compile_program(acceltran::load_model(model), s.accel(accel), s.tech, o);
+  CHECK(program == prog.instrs.size());
+  uint64_t tiles = 0, load_bytes = 0, store_bytes = 0;
+  for (const auto& op : prog.ops) tiles += op.tile_count();
+  for (const auto& in : prog.instrs) {
+    if (in.opcode == acceltran::Opcode::LOAD_W) load_bytes += in.data_bytes + in.mask_bytes;
+    if (in.opcode == acceltran::Opcode::STORE_M) store_bytes += in.data_bytes + in.mask_bytes;
+  }
+  CHECK(j["tiles_dispatched"].get<uint64_t>() == tiles);
+  // Bytes moved equal the stream's totals plus the run-time spills and reloads.
+  const auto& m = j["memory"];
+  CHECK(m["bytes_read"].get<double>() == Approx(load_bytes + m["reload_bytes"].get<double>()).epsilon(1e-12));
+  CHECK(m["bytes_written"].get<double>() == Approx(store_bytes + m["spill_bytes"].get<double>()).epsilon(1e-12));
+  // Total energy is the sum of the per-block entries, each the sum of dynamic and leakage.
+  double sum = 0;
+  for (auto& [name, e] : j["energy_nj"].items()) {
+    if (name == "total") continue;
+    CHECK(e["total"].get<double>() == Approx(e["dynamic"].get<double>() + e["leakage"].get<double>()));
+    CHECK(e["dynamic"].get<double>() >= 0);
+    CHECK(e["leakage"].get<double>() >= 0);
+    sum += e["total"].get<double>();
+  }
+  CHECK(j["energy_nj"]["total"].get<double>() == Approx(sum).epsilon(1e-12));
+  for (const char* block : {"mac_lanes", "dynatran", "softmax", "layer_norm", "dataflow", "dma",
+                            "activation_buffer", "weight_buffer", "mask_buffer", "main_memory"})
+    CHECK(j["energy_nj"].contains(block));
+  // Cycles are at least the compute bound and the memory bound.
+  const double cycles = j["cycles"].get<double>();
+  CHECK(cycles >= j["bounds_cycles"]["compute"].get<double>());
+  CHECK(cycles >= j["bounds_cycles"]["memory"].get<double>());
+  CHECK(j["latency_us"].get<double>() == Approx(cycles / 700.0));
+  CHECK(j["power_w"]["peak"].get<double>() >= j["power_w"]["average"].get<double>());
+  for (auto& [k, u] : j["utilization"].items()) {
+    CHECK(u.get<double>() >= 0);
+    CHECK(u.get<double>() <= 1.0 + 1e-9);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("BERT-Tiny on Edge: invariants and golden figures (bert profile)", "[sim]") {
+  TempDir d;
+  auto j = run_sim(d, "");
+  check_invariants(j, "bert-tiny", "edge", "bert");
+  CHECK(j["area_mm2"]["total"].get<double>() == Approx(54.06).epsilon(0.001));
+  // Memory-bound, a few tens of thousands of cycles per batch (BRIEF 4).
+  CHECK(j["cycles"].get<uint64_t>() > 10'000);
+  CHECK(j["cycles"].get<uint64_t>() < 100'000);
+  CHECK(j["utilization"]["main_memory_bandwidth"].get<double>() > 0.5);
+}
+
+TEST_CASE("BERT-Tiny on Edge: reference profile", "[sim]") {
+  TempDir d;
+  check_invariants(run_sim(d, "--profile reference"), "bert-tiny", "edge", "reference");
+}
+
+TEST_CASE("BERT-Tiny on Server: both profiles", "[sim]") {
+  TempDir d;
+  check_invariants(run_sim(d, "--accel server", "a"), "bert-tiny", "server", "bert");
+  check_invariants(run_sim(d, "--accel server --profile reference", "b"), "bert-tiny", "server", "reference");
+}
+
+TEST_CASE("BERT-Base on Server: bert profile", "[sim][slow]") {
+  TempDir d;
+  auto j = run_sim(d, "--model bert-base --accel server");
+  check_invariants(j, "bert-base", "server", "bert");
+  CHECK(j["area_mm2"]["total"].get<double>() == Approx(1829.70).epsilon(0.001));
+}
+
+TEST_CASE("BERT-Base on Server: reference profile", "[sim][slow]") {
+  TempDir d;
+  check_invariants(run_sim(d, "--model bert-base --accel server --profile reference"), "bert-base",
+                   "server", "reference");
+}
+
+TEST_CASE("two runs give byte-identical report.json", "[sim]") {
+  TempDir d;
+  run_sim(d, "--accel server", "a");
+  run_sim(d, "--accel server", "b");
+  auto a = slurp((d.path / "a/report.json").string()), b = slurp((d.path / "b/report.json").string());
+  REQUIRE(!a.empty());
+  CHECK(a == b);
+}
+
+TEST_CASE("a too-small activation buffer spills instead of deadlocking", "[sim]") {
+  TempDir d;
+  std::string edge = slurp(testutil::kModels + "/accelerators/edge.yaml");
+  auto pos = edge.find("activation_buffer_mb: 4");
+  REQUIRE(pos != std::string::npos);
+  edge.replace(pos, 23, "activation_buffer_mb: 0.75");
+  auto small = d.write("small.yaml", edge);
+  auto base = run_sim(d, "", "base");
+  auto j = run_sim(d, "--accel " + small + " --allow-outside-design-space", "small");
+  CHECK(j["finished"] == true);
+  CHECK(j["memory"]["spills"].get<double>() > 0);
+  CHECK(j["memory"]["reloads"].get<double>() > 0);
+  CHECK(j["memory"]["bytes_written"].get<double>() > base["memory"]["bytes_written"].get<double>());
+  CHECK(j["cycles"].get<uint64_t>() > base["cycles"].get<uint64_t>());
+  for (auto& [op, v] : j["instructions"].items()) CHECK(v["completed"] == v["program"]);
+}
+
+TEST_CASE("a buffer that cannot hold one tensor is a clear error", "[sim]") {
+  TempDir d;
+  std::string edge = slurp(testutil::kModels + "/accelerators/edge.yaml");
+  edge.replace(edge.find("activation_buffer_mb: 4"), 23, "activation_buffer_mb: 0.01");
+  auto tiny = d.write("tiny.yaml", edge);
+  auto r = run_cli("simulate --accel " + tiny + " --allow-outside-design-space --out " + (d.path / "o").string());
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.rfind("error: ", 0) == 0);
+  CHECK(r.err.find("tiny.yaml") != std::string::npos);
+  CHECK(r.err.find("activation buffer holds") != std::string::npos);
+  // An op whose inputs and output cannot be on chip together is caught before the run too.
+  edge = slurp(testutil::kModels + "/accelerators/edge.yaml");
+  edge.replace(edge.find("activation_buffer_mb: 4"), 23, "activation_buffer_mb: 0.5");
+  auto half = d.write("half.yaml", edge);
+  r = run_cli("simulate --accel " + half + " --allow-outside-design-space --out " + (d.path / "o").string());
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("op 'L0.ffn0.up.act' needs") != std::string::npos);
+}
+
+TEST_CASE("a dependency cycle is reported as a deadlock naming the instructions", "[sim]") {
+  TempDir d;
+  auto prog = (d.path / "prog.txt").string();
+  REQUIRE(run_cli("compile -o " + prog).exit_code == 0);
+  std::string text = slurp(prog);
+  // Make the first weight load of L0.H0.q wait for the STORE_A of its own consumer.
+  const std::string from = "i 7 LOAD_W op=2 tensor=5 bytes=10240 mask_bytes=1024 deps=-";
+  auto pos = text.find(from);
+  REQUIRE(pos != std::string::npos);
+  text.replace(pos, from.size(), "i 7 LOAD_W op=2 tensor=5 bytes=10240 mask_bytes=1024 deps=9");
+  auto cyc = d.write("cycle.txt", text);
+  auto r = run_cli("simulate --program " + cyc + " --out " + (d.path / "o").string());
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("deadlock") != std::string::npos);
+  CHECK(r.err.find("instruction 7 LOAD_W (L0.H0.q.w): waits for instruction 9 STORE_A") != std::string::npos);
+  CHECK(r.err.find("instruction 8 MATMUL (L0.H0.q): waits for instruction 7 LOAD_W") != std::string::npos);
+  CHECK(r.err.find("instruction 9 STORE_A (L0.H0.q): waits for instruction 8 MATMUL") != std::string::npos);
+}
+
+TEST_CASE("compiled stream file runs like the in-memory compile", "[sim]") {
+  TempDir d;
+  auto prog = (d.path / "prog.txt").string();
+  REQUIRE(run_cli("compile --tiles-per-instruction 64 -o " + prog).exit_code == 0);
+  auto a = run_sim(d, "--program " + prog, "file");
+  auto b = run_sim(d, "--tiles-per-instruction 64", "mem");
+  CHECK(a["cycles"] == b["cycles"]);
+  CHECK(a["energy_nj"]["total"] == b["energy_nj"]["total"]);
+}
+
+TEST_CASE("VCD trace converts with vcd2fst and holds the expected signals", "[sim][vcd]") {
+  TempDir d;
+  auto vcd = (d.path / "tiny.vcd").string();
+  auto out = (d.path / "o").string();
+  auto r = run_cli("simulate --vcd " + vcd + " --out " + out);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("I702") == std::string::npos);
+  std::string text = slurp(vcd);
+  CHECK(text.find("$timescale") != std::string::npos);
+  for (const char* sig : {"busy_lanes", "busy_softmax", "busy_layer_norm", "dynatran_active",
+                          "activation_buffer_bytes", "weight_buffer_bytes", "mask_buffer_bytes",
+                          "memory_busy", "memory_bytes", "dma_in_flight", "issued", "completed",
+                          "layer", "op_id"})
+    CHECK(text.find(std::string(" ") + sig + " ") != std::string::npos);
+  auto fst = (d.path / "tiny.fst").string();
+  int rc = std::system(("vcd2fst " + vcd + " " + fst + " >/dev/null 2>&1").c_str());
+  CHECK(rc == 0);
+  CHECK(std::filesystem::file_size(fst) > 0);
+  // A trace window keeps the dump smaller.
+  auto small = (d.path / "window.vcd").string();
+  REQUIRE(run_cli("simulate --vcd " + small + " --trace-window 0:2000 --out " + out).exit_code == 0);
+  CHECK(std::filesystem::file_size(small) < std::filesystem::file_size(vcd));
+}
