@@ -9,7 +9,7 @@
 namespace acceltran {
 
 Dma::Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Technology& tech,
-         const MemoryTimingTable& timing, const SimOptions& /*opts*/, const DmaOptions& dopts)
+         const MemoryTimingTable& timing, const SimOptions& opts, const DmaOptions& dopts)
     : sc_module(name),
       socket("socket"),
       memory_socket("memory_socket"),
@@ -20,8 +20,10 @@ Dma::Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Techn
   int n = dopts.engines > 0 ? dopts.engines : cfg.pe;
   if (n <= 0) throw InputError(fmt::format("dma: engine count {} must be > 0", n));
   engine_free_cycle_.assign(static_cast<size_t>(n), 0);
-  setup_cycles_ =
-      dopts.setup_cycles >= 0 ? static_cast<uint64_t>(dopts.setup_cycles) : timing.dma_setup_cycles;
+  // The published simulator has no DMA setup latency: none in the reference profile.
+  setup_cycles_ = dopts.setup_cycles >= 0              ? static_cast<uint64_t>(dopts.setup_cycles)
+                  : opts.profile == Profile::reference ? 0
+                                                       : timing.dma_setup_cycles;
   nj_per_busy_cycle_ = tech.nj_per_cycle(tech.dma.dynamic_mw + tech.dma.leakage_mw);
   socket.register_b_transport(this, &Dma::b_transport);
 }

@@ -29,8 +29,8 @@ struct System {
   std::unique_ptr<Dma> dma;
   std::unique_ptr<Driver> drv;
   System(const std::string& p, const std::string& accel_name, std::function<void(Driver&)> script,
-         DmaOptions dopts = {}, double act_mb = 0)
-      : tech(memtest::tech()), timing(memtest::timing()), cfg(accel(accel_name)) {
+         DmaOptions dopts = {}, double act_mb = 0, SimOptions o = {})
+      : tech(memtest::tech()), timing(memtest::timing()), cfg(accel(accel_name)), opts(o) {
     mem = std::make_unique<MainMemory>((p + "_mem").c_str(), cfg.main_memory, tech, timing, opts);
     AcceleratorConfig c = cfg;
     if (act_mb > 0) c.activation_buffer_mb = act_mb;
@@ -196,4 +196,24 @@ TEST_CASE("dma: spill-and-reload round trip is counted in statistics and memory 
   std::printf("spill + reload of %llu bytes: run %.3f us, of which >= %.3f us memory traffic\n",
               (unsigned long long)(tile + tile_mask), elapsed.to_seconds() * 1e6, trip_s * 1e6);
   CHECK(elapsed.to_seconds() > trip_s);
+}
+
+TEST_CASE("dma: reference profile reproduces the published transfer cycles", "[memory]") {
+  SimOptions ref;
+  ref.profile = Profile::reference;
+  ref.bandwidth = BandwidthConvention::words;
+  ref.memory_model = MemoryModel::ideal;
+  ref.eviction = EvictionPolicy::fifo;
+  const uint64_t data = kMiB;
+  sc_time delay;
+  System s(
+      "ref", "edge", [&](Driver& d) { delay = send(d, Opcode::LOAD_W, 1, 0, data, 0); },
+      DmaOptions{}, 0, ref);
+  sc_core::sc_start();
+  CHECK(s.dma->setup_cycles() == 0);
+  // Published: cycles = ceil(bits / (GB/s x 2^30 x 20 / f)) with f = 700 MHz.
+  const double bits_per_cycle = 25.6 * 1073741824.0 * 20 / 700e6;
+  const uint64_t published = static_cast<uint64_t>(std::ceil(data * 8 / bits_per_cycle));
+  CHECK(published == 10682);
+  CHECK(proto::time_to_cycles(delay, 700) == published);
 }
