@@ -30,7 +30,7 @@ Dma::Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Techn
 
 sc_core::sc_time Dma::issue(tlm_utils::simple_initiator_socket<Dma>& s, bool write,
                             uint64_t address, uint64_t bytes, const proto::TransferExt& ext,
-                            const sc_core::sc_time& at) {
+                            sc_core::sc_time at) {
   sc_core::sc_time now = sc_core::sc_time_stamp();
   if (bytes == 0) return at;
   tlm::tlm_generic_payload gp;
@@ -42,13 +42,21 @@ sc_core::sc_time Dma::issue(tlm_utils::simple_initiator_socket<Dma>& s, bool wri
   gp.set_streaming_width(static_cast<unsigned int>(bytes));
   gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   gp.set_extension(&sub);
-  sc_core::sc_time d = at - now;
-  s->b_transport(gp, d);
-  gp.clear_extension(&sub);
+  {
+    // `sub` lives on the stack: detach it before gp is destroyed, also when the target throws.
+    struct Detach {
+      tlm::tlm_generic_payload& gp;
+      proto::TransferExt* ext;
+      ~Detach() { gp.clear_extension(ext); }
+    } detach{gp, &sub};
+    sc_core::sc_time d = at - now;
+    s->b_transport(gp, d);
+    at = now + d;
+  }
   if (gp.is_response_error())
     throw std::runtime_error(
         fmt::format("{}: sub-transfer failed: {}", name(), gp.get_response_string()));
-  return now + d;
+  return at;
 }
 
 void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
@@ -73,9 +81,10 @@ void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
     case Opcode::LOAD_W:
     case Opcode::LOAD_A: {
       auto& buf = ext->opcode == Opcode::LOAD_W ? weight_socket : activation_socket;
-      later(issue(memory_socket, false, addr, data + mask, *ext, at));
+      // Buffers first: a transfer a buffer rejects (too large) leaves the memory untouched.
       later(issue(buf, true, 0, data, *ext, at));
       later(issue(mask_socket, true, 0, mask, *ext, at));
+      later(issue(memory_socket, false, addr, data + mask, *ext, at));
       stats_.bytes_from_memory += data + mask;
       stats_.bytes_to_buffers += data + mask;
       break;

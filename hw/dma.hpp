@@ -61,7 +61,7 @@ class Dma : public sc_core::sc_module {
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
   // Issues one sub-transfer at absolute time `at`; returns its absolute completion time.
   sc_core::sc_time issue(tlm_utils::simple_initiator_socket<Dma>& s, bool write, uint64_t address,
-                         uint64_t bytes, const proto::TransferExt& ext, const sc_core::sc_time& at);
+                         uint64_t bytes, const proto::TransferExt& ext, sc_core::sc_time at);
 
   double clock_mhz_;
   double nj_per_busy_cycle_;

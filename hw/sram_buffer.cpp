@@ -247,6 +247,14 @@ void SramBuffer::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& del
     gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
     return;
   }
+  if (bytes > capacity_bytes_) {
+    auto* ext = gp.get_extension<proto::TransferExt>();
+    throw InputError(fmt::format(
+        "{}: {} of {} moves {} bytes ({:.3f} MB) but the whole {} buffer holds {} bytes ({} MB)",
+        name(), ext ? to_string(ext->opcode) : (write ? "write" : "read"),
+        ext && ext->tensor != kNone ? fmt::format("tensor {}", ext->tensor) : std::string("data"),
+        bytes, bytes / 1048576.0, proto::to_string(kind_), capacity_bytes_, size_mb_));
+  }
   uint64_t done = access(req, bytes, write);
   sc_core::sc_time t_done = proto::cycles_to_time(done, clock_mhz_);
   delay = t_done > now ? t_done - now : sc_core::SC_ZERO_TIME;

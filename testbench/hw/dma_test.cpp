@@ -217,3 +217,19 @@ TEST_CASE("dma: reference profile reproduces the published transfer cycles", "[m
   CHECK(published == 10682);
   CHECK(proto::time_to_cycles(delay, 700) == published);
 }
+
+TEST_CASE("dma: a transfer larger than its buffer is an InputError naming the tensor and sizes",
+          "[memory]") {
+  std::string message;
+  System s("big", "edge", [&](Driver& d) {
+    try {
+      send(d, Opcode::LOAD_W, 42, 0, 9 * kMiB, 0);  // the Edge weight buffer holds 8 MB
+    } catch (const InputError& e) {
+      message = e.what();
+    }
+  });
+  sc_core::sc_start();
+  CHECK_THAT(message, Catch::Matchers::Contains("LOAD_W of tensor 42") &&
+                          Catch::Matchers::Contains("9437184 bytes") &&
+                          Catch::Matchers::Contains("weight buffer holds 8388608 bytes"));
+}

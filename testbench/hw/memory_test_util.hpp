@@ -62,8 +62,14 @@ struct Driver : sc_core::sc_module {
     gp.set_streaming_width(static_cast<unsigned int>(bytes));
     gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     if (ext) gp.set_extension(ext);
+    struct Detach {  // ext is the caller's: detach it even when the target throws
+      tlm::tlm_generic_payload& gp;
+      proto::TransferExt* ext;
+      ~Detach() {
+        if (ext) gp.clear_extension(ext);
+      }
+    } detach{gp, ext};
     socket->b_transport(gp, delay);
-    if (ext) gp.clear_extension(ext);
     last_ok = gp.is_response_ok();
     return delay;
   }
