@@ -251,10 +251,13 @@ class Lowering {
     std::vector<TensorId> sum_in;
     if (!reference_) sum_in.push_back(x);  // residual
     sum_in.insert(sum_in.end(), head_outs.begin(), head_outs.end());
-    TensorId attn = sum_in.size() == 1
-                        ? sum_in[0]
-                        : unary(OpKind::add, nm("attn.add"), l, -1, sum_in, S_, h, false,
-                                act_sparsity(false));
+    // Sum of the head outputs (and the residual) as a chain of two-input adds, so each head's
+    // output is consumed as soon as it exists and at most three tensors share the buffer.
+    TensorId attn = sum_in[0];
+    for (size_t n = 1; n < sum_in.size(); ++n) {
+      const std::string name = n + 1 == sum_in.size() ? nm("attn.add") : nm(fmt::format("attn.add{}", n));
+      attn = unary(OpKind::add, name, l, -1, {attn, sum_in[n]}, S_, h, false, act_sparsity(false));
+    }
     TensorId y = unary(OpKind::layer_norm, nm("attn.ln"), l, -1, {attn}, S_, h, false,
                        act_sparsity(false));
     // Feed-forward stack h -> f1 -> ... -> fn -> h, GELU after each up-projection.

@@ -66,7 +66,9 @@ TEST_CASE("BERT-Tiny bert profile: real encoder structure", "[compiler]") {
   CHECK(emb.inputs.size() == 3);
   CHECK(p.tensors[emb.inputs[0]].elements() == 4u * 128 * 128);
   // Residual adds, GELU only after the up-projection.
-  CHECK(op_named(p, "L0.attn.add").inputs.size() == 3);  // x + 2 heads
+  // x + 2 heads, summed by a chain of two-input adds
+  CHECK(op_named(p, "L0.attn.add1").inputs.size() == 2);
+  CHECK(op_named(p, "L0.attn.add").inputs[0] == op_named(p, "L0.attn.add1").output);
   CHECK(op_named(p, "L0.ffn.add").inputs.size() == 2);
   CHECK(op_named(p, "L0.ffn0.up.act").n == 512);
   for (const auto& op : p.ops) CHECK(op.name != "L0.ffn.down.act");
@@ -249,7 +251,8 @@ TEST_CASE("heterogeneous heads, per-layer hidden sizes, stacked FFNs compile", "
   CHECK(op_named(p, "L0.ffn1.up").k == 512);
   CHECK(op_named(p, "L0.ffn1.up").n == 256);
   CHECK(op_named(p, "L0.ffn.down").k == 256);
-  CHECK(op_named(p, "L0.attn.add").inputs.size() == 5);
+  CHECK(op_named(p, "L0.attn.add3").inputs.size() == 2);  // x + 4 heads: four adds
+  CHECK(op_named(p, "L0.attn.add").inputs[1] == op_named(p, "L0.H3.o").output);
 }
 
 TEST_CASE("BERT-Large batch 32 seq 512 compiles to a compact stream", "[compiler]") {
