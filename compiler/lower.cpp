@@ -251,13 +251,21 @@ class Lowering {
     std::vector<TensorId> sum_in;
     if (!reference_) sum_in.push_back(x);  // residual
     sum_in.insert(sum_in.end(), head_outs.begin(), head_outs.end());
-    // Sum of the head outputs (and the residual) as a chain of two-input adds, so each head's
-    // output is consumed as soon as it exists and at most three tensors share the buffer.
-    TensorId attn = sum_in[0];
-    for (size_t n = 1; n < sum_in.size(); ++n) {
-      const std::string name = n + 1 == sum_in.size() ? nm("attn.add") : nm(fmt::format("attn.add{}", n));
-      attn = unary(OpKind::add, name, l, -1, {attn, sum_in[n]}, S_, h, false, act_sparsity(false));
+    // Sum of the head outputs (and the residual) as a tree of two-input adds: each add needs
+    // only three tensors on chip, and the tree is log2(heads) adds deep.
+    int adds = 0;
+    while (sum_in.size() > 1) {
+      std::vector<TensorId> next;
+      for (size_t n = 0; n + 1 < sum_in.size(); n += 2) {
+        const bool last = sum_in.size() == 2;
+        const std::string name = last ? nm("attn.add") : nm(fmt::format("attn.add{}", ++adds));
+        next.push_back(unary(OpKind::add, name, l, -1, {sum_in[n], sum_in[n + 1]}, S_, h, false,
+                             act_sparsity(false)));
+      }
+      if (sum_in.size() % 2) next.push_back(sum_in.back());
+      sum_in.swap(next);
     }
+    TensorId attn = sum_in[0];
     TensorId y = unary(OpKind::layer_norm, nm("attn.ln"), l, -1, {attn}, S_, h, false,
                        act_sparsity(false));
     // Feed-forward stack h -> f1 -> ... -> fn -> h, GELU after each up-projection.
