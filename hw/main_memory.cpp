@@ -247,7 +247,8 @@ double MainMemory::bulk_access(double t, uint64_t g0, uint64_t n, bool write) {
 
 double MainMemory::access(double request_ps, uint64_t address, uint64_t bytes, bool write,
                           bool sequential) {
-  if (stats_.first_request_ps < 0) stats_.first_request_ps = request_ps;
+  if (stats_.first_request_ps < 0 || request_ps < stats_.first_request_ps)
+    stats_.first_request_ps = request_ps;
   (write ? stats_.writes : stats_.reads) += 1;
   (write ? stats_.bytes_written : stats_.bytes_read) += bytes;
   uint64_t accesses = (bytes + kMainMemoryAccessBytes - 1) / kMainMemoryAccessBytes;
