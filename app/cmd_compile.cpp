@@ -26,7 +26,8 @@ std::string human_bytes(uint64_t b) {
 
 void print_stats(const Program& p, const ProgramStats& s, double seconds) {
   const auto& i = p.info;
-  fmt::print("AccelTran instruction stream: {} on {} (profile {})\n", i.model, i.accelerator, i.profile);
+  fmt::print("AccelTran instruction stream: {} on {} (profile {})\n", i.model, i.accelerator,
+             i.profile);
   fmt::print("  batch {}, sequence {}, tile {}x{}x{}, loop order {}, sparsity act {} / weight {}\n",
              i.batch, i.seq_len, i.tile.b, i.tile.x, i.tile.y, i.loop_order.str(),
              i.activation_sparsity, i.weight_sparsity);
@@ -43,9 +44,10 @@ void print_stats(const Program& p, const ProgramStats& s, double seconds) {
   for (auto t : s.tiles) tiles += t;
   fmt::print("  {:<10} {:>14} {:>16}\n\n", "total", p.instrs.size(), tiles);
   fmt::print("  MACs: {} ({} with edge tiles padded)\n", s.macs, s.padded_macs);
-  fmt::print("  bytes (zero-free data):  weights {}  embeddings {}  activation stores {}  output {}\n",
-             human_bytes(s.weight_bytes), human_bytes(s.embedding_bytes),
-             human_bytes(s.activation_store_bytes), human_bytes(s.output_bytes));
+  fmt::print(
+      "  bytes (zero-free data):  weights {}  embeddings {}  activation stores {}  output {}\n",
+      human_bytes(s.weight_bytes), human_bytes(s.embedding_bytes),
+      human_bytes(s.activation_store_bytes), human_bytes(s.output_bytes));
   fmt::print("  mask bytes moved alongside: {}\n\n", human_bytes(s.mask_bytes));
   fmt::print("  {:<8} {:>6} {:>12} {:>16} {:>14} {:>16}\n", "layer", "ops", "tiles", "MACs",
              "weight bytes", "act. bytes");

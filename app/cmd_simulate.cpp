@@ -22,7 +22,8 @@ constexpr const char* kUsage =
     "power, area, utilization and stalls. With no options: BERT-Tiny on AccelTran-Edge.";
 
 template <typename T>
-T pick(const po::variables_map& vm, const char* key, const std::vector<std::pair<const char*, T>>& values) {
+T pick(const po::variables_map& vm, const char* key,
+       const std::vector<std::pair<const char*, T>>& values) {
   const std::string v = vm[key].as<std::string>();
   std::string allowed;
   for (const auto& [name, val] : values) {
@@ -74,7 +75,8 @@ int cmd_simulate(const std::vector<std::string>& args) {
   if (vm.count("threshold")) {
     const double tau = vm["threshold"].as<double>();
     if (!(tau >= 0 && tau < 8))
-      throw InputError(fmt::format("option --threshold: value {} outside the Q4.16 range [0, 8)", tau));
+      throw InputError(
+          fmt::format("option --threshold: value {} outside the Q4.16 range [0, 8)", tau));
     in.compile.activation_sparsity = std::erf(tau / std::sqrt(2.0));
     if (in.compile.activation_sparsity >= 1) in.compile.activation_sparsity = 0.999999;
   }
@@ -86,24 +88,30 @@ int cmd_simulate(const std::vector<std::string>& args) {
     if (v == "auto") return reference;
     if (v == "on") return true;
     if (v == "off") return false;
-    throw InputError(fmt::format("option --{}: value '{}' unknown; allowed: on, off, auto", key, v));
+    throw InputError(
+        fmt::format("option --{}: value '{}' unknown; allowed: on, off, auto", key, v));
   };
   ro.control.in_order = tri("in-order");
   ro.control.lookahead = vm["lookahead"].as<uint32_t>();
   if (ro.control.lookahead == 0) throw InputError("option --lookahead: value 0 must be > 0");
   const std::string mm = vm["memory-model"].as<std::string>();
-  ro.sim.memory_model = mm == "auto" ? (reference ? MemoryModel::ideal : MemoryModel::detailed)
-                                     : pick<MemoryModel>(vm, "memory-model", {{"detailed", MemoryModel::detailed},
-                                                                             {"ideal", MemoryModel::ideal}});
+  ro.sim.memory_model =
+      mm == "auto"
+          ? (reference ? MemoryModel::ideal : MemoryModel::detailed)
+          : pick<MemoryModel>(vm, "memory-model",
+                              {{"detailed", MemoryModel::detailed}, {"ideal", MemoryModel::ideal}});
   const std::string bc = vm["bandwidth-convention"].as<std::string>();
-  ro.sim.bandwidth = bc == "auto" ? (reference ? BandwidthConvention::words : BandwidthConvention::bytes)
-                                  : pick<BandwidthConvention>(vm, "bandwidth-convention",
-                                                              {{"bytes", BandwidthConvention::bytes},
-                                                               {"words", BandwidthConvention::words}});
+  ro.sim.bandwidth = bc == "auto"
+                         ? (reference ? BandwidthConvention::words : BandwidthConvention::bytes)
+                         : pick<BandwidthConvention>(vm, "bandwidth-convention",
+                                                     {{"bytes", BandwidthConvention::bytes},
+                                                      {"words", BandwidthConvention::words}});
   const std::string ev = vm["eviction"].as<std::string>();
-  ro.sim.eviction = ev == "auto" ? (reference ? EvictionPolicy::fifo : EvictionPolicy::lru)
-                                 : pick<EvictionPolicy>(vm, "eviction", {{"lru", EvictionPolicy::lru},
-                                                                         {"fifo", EvictionPolicy::fifo}});
+  ro.sim.eviction =
+      ev == "auto"
+          ? (reference ? EvictionPolicy::fifo : EvictionPolicy::lru)
+          : pick<EvictionPolicy>(vm, "eviction",
+                                 {{"lru", EvictionPolicy::lru}, {"fifo", EvictionPolicy::fifo}});
   ro.sim.leakage_when_idle = vm["leakage-when-idle"].as<bool>();
   ro.timeline_samples = vm["timeline-samples"].as<uint64_t>();
 
@@ -112,9 +120,9 @@ int cmd_simulate(const std::vector<std::string>& args) {
     prog = read_program_file(vm["program"].as<std::string>());
     if (prog.info.tile.b != in.accel.tile.b || prog.info.tile.x != in.accel.tile.x)
       throw InputError(fmt::format("{}: compiled for tile {}x{}x{}, but {} has tile {}x{}x{}",
-                                   vm["program"].as<std::string>(), prog.info.tile.b, prog.info.tile.x,
-                                   prog.info.tile.y, in.accel.source, in.accel.tile.b, in.accel.tile.x,
-                                   in.accel.tile.y));
+                                   vm["program"].as<std::string>(), prog.info.tile.b,
+                                   prog.info.tile.x, prog.info.tile.y, in.accel.source,
+                                   in.accel.tile.b, in.accel.tile.x, in.accel.tile.y));
   } else {
     prog = compile_program(in.model, in.accel, in.tech, in.compile);
   }
@@ -129,7 +137,8 @@ int cmd_simulate(const std::vector<std::string>& args) {
       throw InputError(fmt::format("{}: cannot write the VCD file: folder {} does not exist",
                                    ro.trace.vcd_path, parent.string()));
     if (access(parent.empty() ? "." : parent.c_str(), W_OK) != 0)
-      throw InputError(fmt::format("{}: cannot write the VCD file: folder not writable", ro.trace.vcd_path));
+      throw InputError(
+          fmt::format("{}: cannot write the VCD file: folder not writable", ro.trace.vcd_path));
   }
   if (vm.count("trace-window")) {
     const std::string w = vm["trace-window"].as<std::string>();
@@ -165,9 +174,10 @@ int cmd_simulate(const std::vector<std::string>& args) {
       *last = now;
       const int width = 40;
       const int filled = static_cast<int>(width * done / std::max<uint64_t>(total, 1));
-      fmt::print(stderr, "\r[{}{}] {:>3}%  {} / {} instructions, cycle {}{}", std::string(filled, '#'),
-                 std::string(width - filled, '.'), 100 * done / std::max<uint64_t>(total, 1), done, total,
-                 cycle, done == total ? "\n" : "");
+      fmt::print(stderr, "\r[{}{}] {:>3}%  {} / {} instructions, cycle {}{}",
+                 std::string(filled, '#'), std::string(width - filled, '.'),
+                 100 * done / std::max<uint64_t>(total, 1), done, total, cycle,
+                 done == total ? "\n" : "");
     };
   }
   SimResult r = simulate(prog, in.accel, in.tech, ro);

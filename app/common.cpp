@@ -36,7 +36,8 @@ void add_input_options(po::options_description& desc) {
 }
 
 Inputs load_inputs(const po::variables_map& vm) {
-  if (vm.count("models-dir")) setenv("ACCELTRAN_MODELS_DIR", vm["models-dir"].as<std::string>().c_str(), 1);
+  if (vm.count("models-dir"))
+    setenv("ACCELTRAN_MODELS_DIR", vm["models-dir"].as<std::string>().c_str(), 1);
   namespace fs = std::filesystem;
   const std::string dir = models_dir();
   Inputs in;
@@ -56,9 +57,11 @@ Inputs load_inputs(const po::variables_map& vm) {
   auto& c = in.compile;
   c.profile = vm["profile"].as<std::string>();
   if (c.profile != "bert" && c.profile != "reference")
-    throw InputError(fmt::format("option --profile: value '{}' unknown; allowed: bert, reference", c.profile));
+    throw InputError(
+        fmt::format("option --profile: value '{}' unknown; allowed: bert, reference", c.profile));
   c.seq_len = vm["seq-len"].as<int64_t>();
-  if (c.seq_len <= 0) throw InputError(fmt::format("option --seq-len: value {} must be > 0", c.seq_len));
+  if (c.seq_len <= 0)
+    throw InputError(fmt::format("option --seq-len: value {} must be > 0", c.seq_len));
   c.batch = vm["batch"].as<int64_t>();
   if (c.batch < 0) throw InputError(fmt::format("option --batch: value {} must be >= 0", c.batch));
   if (c.batch > 0 && c.batch != in.accel.batch_size) {
@@ -72,7 +75,8 @@ Inputs load_inputs(const po::variables_map& vm) {
     if (!vm.count(key)) continue;
     double s = vm[key].as<double>();
     if (!(s >= 0 && s < 1))
-      throw InputError(fmt::format("option --{}: value {} outside the allowed range [0, 1)", key, s));
+      throw InputError(
+          fmt::format("option --{}: value {} outside the allowed range [0, 1)", key, s));
     (std::string(key) == "sparsity" ? c.activation_sparsity : c.weight_sparsity) = s;
   }
   c.tiles_per_instruction = vm["tiles-per-instruction"].as<uint64_t>();

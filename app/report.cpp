@@ -54,21 +54,27 @@ ordered_json report_json(const SimResult& r, const ReportInputs& in) {
   j["tiles_dispatched"] = r.tiles_dispatched;
   j["tile_job_transactions"] = r.dispatches;
   j["bounds_cycles"] = {
-      {"compute", r.total_macs_per_cycle ? static_cast<double>(r.macs) / r.total_macs_per_cycle : 0.0},
-      {"memory", r.memory_bytes_per_cycle > 0 ? static_cast<double>(r.stream_load_bytes) / r.memory_bytes_per_cycle : 0.0}};
+      {"compute",
+       r.total_macs_per_cycle ? static_cast<double>(r.macs) / r.total_macs_per_cycle : 0.0},
+      {"memory", r.memory_bytes_per_cycle > 0
+                     ? static_cast<double>(r.stream_load_bytes) / r.memory_bytes_per_cycle
+                     : 0.0}};
   return j;
 }
 
 void print_report(const SimResult& r, const ReportInputs& in, double wall) {
-  fmt::print("AccelTran-SC {} — {} on {} (profile {}, batch {}, sequence {}, sparsity {:.2f}/{:.2f})\n",
-             in.version, in.model, in.accelerator, in.profile, in.batch, in.seq_len,
-             in.activation_sparsity, in.weight_sparsity);
+  fmt::print(
+      "AccelTran-SC {} — {} on {} (profile {}, batch {}, sequence {}, sparsity {:.2f}/{:.2f})\n",
+      in.version, in.model, in.accelerator, in.profile, in.batch, in.seq_len,
+      in.activation_sparsity, in.weight_sparsity);
   if (!r.finished) fmt::print("  DID NOT FINISH: {}\n", r.deadlock);
-  fmt::print("  cycles              {:>16}   ({:.3f} us at {:g} MHz)\n", r.cycles, r.latency_us, r.clock_mhz);
+  fmt::print("  cycles              {:>16}   ({:.3f} us at {:g} MHz)\n", r.cycles, r.latency_us,
+             r.clock_mhz);
   fmt::print("  throughput          {:>16.1f}   sequences/s\n", r.throughput_seq_per_s);
-  fmt::print("  energy              {:>16.1f}   nJ total, {:.6f} mJ per sequence\n", r.energy_total_nj,
-             r.energy_per_seq_mj);
-  fmt::print("  power               {:>16.3f}   W average, {:.3f} W peak\n", r.power_average_w, r.power_peak_w);
+  fmt::print("  energy              {:>16.1f}   nJ total, {:.6f} mJ per sequence\n",
+             r.energy_total_nj, r.energy_per_seq_mj);
+  fmt::print("  power               {:>16.3f}   W average, {:.3f} W peak\n", r.power_average_w,
+             r.power_peak_w);
   double area = 0;
   for (const auto& [n, v] : r.area_um2)
     if (n == "total") area = v;
@@ -82,16 +88,18 @@ void print_report(const SimResult& r, const ReportInputs& in, double wall) {
   fmt::print("\n  stall cycles:");
   for (const auto& [k, v] : r.stall_cycles) fmt::print("  {} {}", k, v);
   auto mem = [&](const char* k) { return r.memory.count(k) ? r.memory.at(k) : 0.0; };
-  fmt::print("\n  memory: {:.0f} B read, {:.0f} B written, {:.2f} GB/s achieved of {:.2f}, row hits {:.0f} / misses {:.0f}, spills {:.0f}\n",
-             mem("bytes_read"), mem("bytes_written"), mem("achieved_bandwidth_gbps"),
-             mem("peak_bandwidth_gbps"), mem("row_hits"), mem("row_misses"), mem("spills"));
+  fmt::print(
+      "\n  memory: {:.0f} B read, {:.0f} B written, {:.2f} GB/s achieved of {:.2f}, row hits "
+      "{:.0f} / misses {:.0f}, spills {:.0f}\n",
+      mem("bytes_read"), mem("bytes_written"), mem("achieved_bandwidth_gbps"),
+      mem("peak_bandwidth_gbps"), mem("row_hits"), mem("row_misses"), mem("spills"));
   uint64_t total = 0, done = 0;
   for (int n = 0; n < kOpcodeCount; ++n) {
     total += r.program[n];
     done += r.completed[n];
   }
-  fmt::print("  instructions: {} of {} completed, {} tiles in {} tile-job transactions\n", done, total,
-             r.tiles_dispatched, r.dispatches);
+  fmt::print("  instructions: {} of {} completed, {} tiles in {} tile-job transactions\n", done,
+             total, r.tiles_dispatched, r.dispatches);
   fmt::print("  simulated in {:.3f} s wall time\n", wall);
 }
 
@@ -99,7 +107,8 @@ namespace {
 std::ofstream open_out(const std::filesystem::path& p) {
   std::ofstream out(p);
   if (!out)
-    throw InputError(fmt::format("{}: cannot open output file for writing: {}", p.string(), std::strerror(errno)));
+    throw InputError(fmt::format("{}: cannot open output file for writing: {}", p.string(),
+                                 std::strerror(errno)));
   return out;
 }
 }  // namespace
@@ -109,7 +118,8 @@ void write_report_files(const std::string& dir, const SimResult& r, const Report
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir))
-    throw InputError(fmt::format("{}: cannot create the output folder: {}", dir, ec ? ec.message() : "not a folder"));
+    throw InputError(fmt::format("{}: cannot create the output folder: {}", dir,
+                                 ec ? ec.message() : "not a folder"));
   const ordered_json j = report_json(r, in);
   {
     auto out = open_out(fs::path(dir) / "report.json");
@@ -120,9 +130,10 @@ void write_report_files(const std::string& dir, const SimResult& r, const Report
     auto out = open_out(fs::path(dir) / "report.csv");
     out << "key,value\n";
     std::function<void(const std::string&, const ordered_json&)> flat = [&](const std::string& k,
-                                                                             const ordered_json& v) {
+                                                                            const ordered_json& v) {
       if (v.is_object()) {
-        for (auto it = v.begin(); it != v.end(); ++it) flat(k.empty() ? it.key() : k + "." + it.key(), *it);
+        for (auto it = v.begin(); it != v.end(); ++it)
+          flat(k.empty() ? it.key() : k + "." + it.key(), *it);
       } else if (v.is_string()) {
         std::string s = v.get<std::string>();
         for (char& c : s)

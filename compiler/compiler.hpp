@@ -14,9 +14,9 @@ struct CompileOptions {
   // activation op after every FFN product sized from its input).
   std::string profile = "bert";
   int64_t seq_len = 128;
-  int64_t batch = 0;  // 0: the accelerator's batch_size
-  double activation_sparsity = -1;  // < 0: technology default_sparsity.activation
-  double weight_sparsity = -1;      // < 0: technology default_sparsity.weight
+  int64_t batch = 0;                   // 0: the accelerator's batch_size
+  double activation_sparsity = -1;     // < 0: technology default_sparsity.activation
+  double weight_sparsity = -1;         // < 0: technology default_sparsity.weight
   uint64_t tiles_per_instruction = 0;  // 0: one tile-job instruction per op; 1: one per tile
   // Refuse to materialise more instructions than this (use a coarser tiles_per_instruction).
   uint64_t max_instructions = 50'000'000;
@@ -27,6 +27,8 @@ Program compile_program(const ModelDesc& model, const AcceleratorConfig& accel,
 
 // Bytes of `elements` words of `word_bits` bits in zero-free format at the given sparsity.
 uint64_t zero_free_bytes(uint64_t elements, int word_bits, double sparsity);
-inline uint64_t mask_bytes_for(uint64_t elements) { return (elements + 7) / 8; }
+inline uint64_t mask_bytes_for(uint64_t elements) {
+  return (elements + 7) / 8;
+}
 
 }  // namespace acceltran

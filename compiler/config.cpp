@@ -56,9 +56,12 @@ int LoopOrder::position(char d) const {
 
 const char* to_string(MemoryType t) {
   switch (t) {
-    case MemoryType::rram: return "rram";
-    case MemoryType::dram: return "dram";
-    case MemoryType::hbm: return "hbm";
+    case MemoryType::rram:
+      return "rram";
+    case MemoryType::dram:
+      return "dram";
+    case MemoryType::hbm:
+      return "hbm";
   }
   return "?";
 }
@@ -79,7 +82,8 @@ YAML::Node load_yaml(const std::string& path, const char* what) {
   if (!fs::exists(path)) throw InputError(fmt::format("{}: {} file not found", path, what));
   try {
     YAML::Node n = YAML::LoadFile(path);
-    if (!n.IsMap()) throw InputError(fmt::format("{}: expected a YAML mapping at the top level", path));
+    if (!n.IsMap())
+      throw InputError(fmt::format("{}: expected a YAML mapping at the top level", path));
     return n;
   } catch (const YAML::ParserException& e) {
     throw InputError(fmt::format("{}:{}:{}: YAML syntax error: {}", path, e.mark.line + 1,
@@ -171,8 +175,8 @@ ModuleFigures read_module(Reader r) {
   m.leakage_mw = r.get_double("leakage");
   r.check_no_unknown({"depth"});
   if (m.area_um2 < 0 || m.dynamic_mw < 0 || m.leakage_mw < 0)
-    throw InputError(fmt::format("{}: negative area or power under '{}'", r.file(),
-                                 r.key_name("")));
+    throw InputError(
+        fmt::format("{}: negative area or power under '{}'", r.file(), r.key_name("")));
   return m;
 }
 
@@ -186,7 +190,9 @@ std::vector<T> read_list(Reader& r, const std::string& key, const char* type_nam
   return out;
 }
 
-std::string fmt_num(double v) { return fmt::format("{:g}", v); }
+std::string fmt_num(double v) {
+  return fmt::format("{:g}", v);
+}
 
 template <typename T>
 std::string list_str(const std::vector<T>& v) {
@@ -242,8 +248,7 @@ Technology load_technology(const std::string& path) {
   t.source = path;
   Reader top(path, "", load_yaml(path, "technology"));
   t.clock_mhz = top.get_double("clock_mhz");
-  if (t.clock_mhz <= 0)
-    throw InputError(fmt::format("{}: key 'clock_mhz': must be > 0", path));
+  if (t.clock_mhz <= 0) throw InputError(fmt::format("{}: key 'clock_mhz': must be > 0", path));
   {
     Reader fp = top.sub("fixed_point");
     t.integer_bits = fp.get_int("integer_bits");
@@ -311,7 +316,8 @@ Technology load_technology(const std::string& path) {
       auto k = kv.first.as<std::string>();
       t.main_memory_bandwidth_gbps[k] = bw.get_double(k);
       if (t.main_memory_bandwidth_gbps[k] <= 0)
-        throw InputError(fmt::format("{}: key 'main_memory.bandwidth_gbps.{}': must be > 0", path, k));
+        throw InputError(
+            fmt::format("{}: key 'main_memory.bandwidth_gbps.{}': must be > 0", path, k));
     }
     Reader en = mm.sub("access_energy_nj");
     for (const auto& kv : en.raw()) {
@@ -380,7 +386,8 @@ namespace {
 
 std::string resolve_accelerator_path(const std::string& name_or_path) {
   if (fs::exists(name_or_path) || name_or_path.find('/') != std::string::npos ||
-      name_or_path.find(".yaml") != std::string::npos || name_or_path.find(".yml") != std::string::npos)
+      name_or_path.find(".yaml") != std::string::npos ||
+      name_or_path.find(".yml") != std::string::npos)
     return name_or_path;
   std::string name = name_or_path;
   if (name.rfind("acceltran-", 0) == 0) name = name.substr(10);
@@ -391,8 +398,9 @@ std::string resolve_accelerator_path(const std::string& name_or_path) {
   for (const auto& e : fs::directory_iterator(fs::path(models_dir()) / "accelerators", ec))
     if (e.path().extension() == ".yaml") known.push_back(e.path().stem().string());
   std::sort(known.begin(), known.end());
-  throw InputError(fmt::format("accelerator '{}': no such file and not a built-in name; built-ins: {}",
-                               name_or_path, fmt::join(known, ", ")));
+  throw InputError(
+      fmt::format("accelerator '{}': no such file and not a built-in name; built-ins: {}",
+                  name_or_path, fmt::join(known, ", ")));
 }
 
 template <typename T>
@@ -400,10 +408,10 @@ void check_in(const AcceleratorConfig& c, const ConfigOptions& o, const char* ke
               const std::vector<T>& allowed) {
   if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
   if (o.allow_outside_design_space) return;
-  throw InputError(fmt::format(
-      "{}: key '{}': value {} is outside the design space; allowed: {} "
-      "(--allow-outside-design-space explores beyond it)",
-      c.source, key, fmt_num(static_cast<double>(value)), list_str(allowed)));
+  throw InputError(
+      fmt::format("{}: key '{}': value {} is outside the design space; allowed: {} "
+                  "(--allow-outside-design-space explores beyond it)",
+                  c.source, key, fmt_num(static_cast<double>(value)), list_str(allowed)));
 }
 
 void check_positive(const AcceleratorConfig& c, const char* key, double v) {
@@ -423,8 +431,8 @@ void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, cons
     throw InputError(fmt::format("{}: key 'tile': tile_x ({}) must equal tile_y ({})", c.source,
                                  c.tile.x, c.tile.y));
   if (c.tile.b > c.batch_size)
-    throw InputError(fmt::format("{}: key 'tile.tile_b': value {} exceeds batch_size {}",
-                                 c.source, c.tile.b, c.batch_size));
+    throw InputError(fmt::format("{}: key 'tile.tile_b': value {} exceeds batch_size {}", c.source,
+                                 c.tile.b, c.batch_size));
   check_positive(c, "pe", c.pe);
   check_positive(c, "lanes_per_pe", c.lanes_per_pe);
   check_positive(c, "mac_per_lane", c.mac_per_lane);
@@ -443,7 +451,8 @@ void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, cons
   // Technology data must exist for the chosen blocks, in or out of the design space.
   if (!tech.mac_lane.count({c.mac_per_lane, c.non_linearity})) {
     std::vector<std::string> have;
-    for (const auto& kv : tech.mac_lane) have.push_back(fmt::format("{}/{}", kv.first.first, kv.first.second));
+    for (const auto& kv : tech.mac_lane)
+      have.push_back(fmt::format("{}/{}", kv.first.first, kv.first.second));
     throw InputError(fmt::format(
         "{}: keys 'mac_per_lane'/'non_linearity': no technology figures for {} MACs with {} in {}; "
         "available: {}",
@@ -452,9 +461,10 @@ void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, cons
   if (!tech.softmax.count(c.tile.x) || !tech.layer_norm.count(c.tile.x)) {
     std::vector<int> have;
     for (const auto& kv : tech.softmax) have.push_back(kv.first);
-    throw InputError(fmt::format("{}: key 'tile.tile_x': no softmax/layer-norm figures for tile {} "
-                                 "in {}; available: {}",
-                                 c.source, c.tile.x, tech.source, list_str(have)));
+    throw InputError(
+        fmt::format("{}: key 'tile.tile_x': no softmax/layer-norm figures for tile {} "
+                    "in {}; available: {}",
+                    c.source, c.tile.x, tech.source, list_str(have)));
   }
   if (!tech.main_memory_bandwidth_gbps.count(c.main_memory.bandwidth_class)) {
     std::vector<std::string> have;
@@ -470,7 +480,8 @@ void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, cons
     if (!o.allow_outside_design_space) {
       std::vector<std::string> allowed;
       if (it != s.main_memory.end())
-        for (const auto& l : it->second) allowed.push_back(fmt::format("[{}, {}, {}]", l[0], l[1], l[2]));
+        for (const auto& l : it->second)
+          allowed.push_back(fmt::format("[{}, {}, {}]", l[0], l[1], l[2]));
       throw InputError(fmt::format(
           "{}: key 'main_memory': layout [banks, ranks, channels] = [{}, {}, {}] for {} is outside "
           "the design space; allowed: {}",
@@ -489,9 +500,8 @@ void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, cons
   check_in(c, o, "tile.tile_b", c.tile.b, s.tile_b);
   check_in(c, o, "tile.tile_x", c.tile.x, s.tile_x);
   check_in(c, o, "tile.tile_y", c.tile.y, s.tile_y);
-  if (!o.allow_outside_design_space &&
-      std::find(s.non_linearity.begin(), s.non_linearity.end(), c.non_linearity) ==
-          s.non_linearity.end())
+  if (!o.allow_outside_design_space && std::find(s.non_linearity.begin(), s.non_linearity.end(),
+                                                 c.non_linearity) == s.non_linearity.end())
     throw InputError(fmt::format("{}: key 'non_linearity': value '{}' not allowed; allowed: {}",
                                  c.source, c.non_linearity, list_str(s.non_linearity)));
   check_in(c, o, "pe", c.pe, s.pe);
@@ -536,12 +546,15 @@ AcceleratorConfig load_accelerator(const std::string& name_or_path, const Design
   {
     Reader mm = top.sub("main_memory");
     auto type = mm.get_string("type");
-    if (type == "rram") c.main_memory.type = MemoryType::rram;
-    else if (type == "dram") c.main_memory.type = MemoryType::dram;
-    else if (type == "hbm") c.main_memory.type = MemoryType::hbm;
+    if (type == "rram")
+      c.main_memory.type = MemoryType::rram;
+    else if (type == "dram")
+      c.main_memory.type = MemoryType::dram;
+    else if (type == "hbm")
+      c.main_memory.type = MemoryType::hbm;
     else
-      throw InputError(fmt::format("{}: key 'main_memory.type': value '{}' unknown; allowed: rram, dram, hbm",
-                                   path, type));
+      throw InputError(fmt::format(
+          "{}: key 'main_memory.type': value '{}' unknown; allowed: rram, dram, hbm", path, type));
     c.main_memory.bandwidth_class = mm.get_string("bandwidth");
     c.main_memory.banks = mm.get_int("banks");
     c.main_memory.ranks = mm.get_int("ranks");

@@ -15,7 +15,7 @@ namespace acceltran {
 struct LoopOrder {
   std::array<char, 4> dims{'b', 'i', 'j', 'k'};
   static LoopOrder parse(const std::string& text);  // throws InputError
-  static std::vector<LoopOrder> all();             // the 24 permutations, lexicographic
+  static std::vector<LoopOrder> all();              // the 24 permutations, lexicographic
   std::string str() const;
   // Position (0 = outermost) of dimension d in this order.
   int position(char d) const;
@@ -74,8 +74,8 @@ struct Technology {
   std::map<int, ModuleFigures> softmax, layer_norm;  // keyed by tile size
   std::map<std::string, BufferFigures> buffers;      // activation, weight, mask
   double buffer_port_bandwidth_gbps = 370;
-  std::map<std::string, double> main_memory_bandwidth_gbps;     // lb, hb
-  std::map<std::string, double> main_memory_access_energy_nj;   // per 64-byte access
+  std::map<std::string, double> main_memory_bandwidth_gbps;    // lb, hb
+  std::map<std::string, double> main_memory_access_energy_nj;  // per 64-byte access
   double default_activation_sparsity = 0.5, default_weight_sparsity = 0.5;
 
   int word_bits() const { return integer_bits + fraction_bits; }
@@ -94,7 +94,8 @@ struct DesignSpace {
   std::vector<std::string> non_linearity;
   std::vector<int> pe, lanes_per_pe, mac_per_lane, softmax_per_pe, batch_size;
   std::vector<double> activation_buffer_mb, weight_buffer_mb, mask_buffer_mb;
-  std::map<std::string, std::vector<std::array<int, 3>>> main_memory;  // type -> (banks,ranks,channels)
+  std::map<std::string, std::vector<std::array<int, 3>>>
+      main_memory;  // type -> (banks,ranks,channels)
 };
 
 // Directory holding models/ (technology.yaml, design_space.yaml, accelerators/, transformers/).

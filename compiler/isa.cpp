@@ -13,11 +13,14 @@
 namespace acceltran {
 
 namespace {
-constexpr const char* kOpcodeNames[kOpcodeCount] = {"LOAD_W", "LOAD_A",  "STORE_A",   "SPILL", "STORE_M",
-                                                    "MATMUL", "SOFTMAX", "LAYERNORM", "EWISE", "ACT"};
+constexpr const char* kOpcodeNames[kOpcodeCount] = {"LOAD_W",  "LOAD_A", "STORE_A", "SPILL",
+                                                    "STORE_M", "MATMUL", "SOFTMAX", "LAYERNORM",
+                                                    "EWISE",   "ACT"};
 }
 
-const char* to_string(Opcode op) { return kOpcodeNames[static_cast<int>(op)]; }
+const char* to_string(Opcode op) {
+  return kOpcodeNames[static_cast<int>(op)];
+}
 
 bool parse_opcode(const std::string& text, Opcode* out) {
   for (int n = 0; n < kOpcodeCount; ++n)
@@ -30,31 +33,44 @@ bool parse_opcode(const std::string& text, Opcode* out) {
 
 const char* to_string(TensorClass c) {
   switch (c) {
-    case TensorClass::weight: return "weight";
-    case TensorClass::embedding: return "embedding";
-    case TensorClass::activation: return "activation";
+    case TensorClass::weight:
+      return "weight";
+    case TensorClass::embedding:
+      return "embedding";
+    case TensorClass::activation:
+      return "activation";
   }
   return "?";
 }
 
 const char* to_string(OpKind k) {
   switch (k) {
-    case OpKind::matmul: return "matmul";
-    case OpKind::softmax: return "softmax";
-    case OpKind::layer_norm: return "layer_norm";
-    case OpKind::add: return "add";
-    case OpKind::activation: return "activation";
+    case OpKind::matmul:
+      return "matmul";
+    case OpKind::softmax:
+      return "softmax";
+    case OpKind::layer_norm:
+      return "layer_norm";
+    case OpKind::add:
+      return "add";
+    case OpKind::activation:
+      return "activation";
   }
   return "?";
 }
 
 Opcode opcode_of(OpKind k) {
   switch (k) {
-    case OpKind::matmul: return Opcode::MATMUL;
-    case OpKind::softmax: return Opcode::SOFTMAX;
-    case OpKind::layer_norm: return Opcode::LAYERNORM;
-    case OpKind::add: return Opcode::EWISE;
-    case OpKind::activation: return Opcode::ACT;
+    case OpKind::matmul:
+      return Opcode::MATMUL;
+    case OpKind::softmax:
+      return Opcode::SOFTMAX;
+    case OpKind::layer_norm:
+      return Opcode::LAYERNORM;
+    case OpKind::add:
+      return Opcode::EWISE;
+    case OpKind::activation:
+      return Opcode::ACT;
   }
   return Opcode::MATMUL;
 }
@@ -83,9 +99,10 @@ void write_program(std::ostream& out, const Program& p) {
   out << fmt::format("counts tensors={} ops={} instructions={}\n", p.tensors.size(), p.ops.size(),
                      p.instrs.size());
   for (const auto& t : p.tensors)
-    out << fmt::format("tensor {} {} class={} layer={} shape={}x{}x{} sparsity={} data_bytes={} mask_bytes={}\n",
-                       t.id, t.name, to_string(t.cls), t.layer, t.batch, t.rows, t.cols, t.sparsity,
-                       t.data_bytes, t.mask_bytes);
+    out << fmt::format(
+        "tensor {} {} class={} layer={} shape={}x{}x{} sparsity={} data_bytes={} mask_bytes={}\n",
+        t.id, t.name, to_string(t.cls), t.layer, t.batch, t.rows, t.cols, t.sparsity, t.data_bytes,
+        t.mask_bytes);
   for (const auto& o : p.ops)
     out << fmt::format(
         "op {} {} kind={} layer={} head={} in={} out={} dims={}x{}x{}x{} grid={}x{}x{}x{} "
@@ -102,9 +119,9 @@ void write_program(std::ostream& out, const Program& p) {
                          id_list(p.deps_begin(in), p.deps_end(in)));
     else
       line = fmt::format("i {} {} op={} tensor={} bytes={} mask_bytes={} deps={}", in.id,
-                         to_string(in.opcode), in.op == kNone ? std::string("-") : std::to_string(in.op),
-                         in.tensor, in.data_bytes, in.mask_bytes,
-                         id_list(p.deps_begin(in), p.deps_end(in)));
+                         to_string(in.opcode),
+                         in.op == kNone ? std::string("-") : std::to_string(in.op), in.tensor,
+                         in.data_bytes, in.mask_bytes, id_list(p.deps_begin(in), p.deps_end(in)));
     // A comment with the tensor name helps people grep a stream.
     if (in.tensor < p.tensors.size()) line += fmt::format("  # {}", p.tensors[in.tensor].name);
     line.push_back('\n');
@@ -114,7 +131,9 @@ void write_program(std::ostream& out, const Program& p) {
 
 void write_program_file(const std::string& path, const Program& prog) {
   std::ofstream out(path);
-  if (!out) throw InputError(fmt::format("{}: cannot open output file for writing: {}", path, std::strerror(errno)));
+  if (!out)
+    throw InputError(
+        fmt::format("{}: cannot open output file for writing: {}", path, std::strerror(errno)));
   write_program(out, prog);
   out.flush();
   if (!out) throw InputError(fmt::format("{}: write failed: {}", path, std::strerror(errno)));
@@ -232,7 +251,8 @@ Program read_program(std::istream& in, const std::string& source) {
     ++no;
     if (!magic) {
       if (line.rfind(kIsaMagic, 0) != 0)
-        throw InputError(fmt::format("{}:1: not an AccelTran instruction stream (expected '{}')", source, kIsaMagic));
+        throw InputError(fmt::format("{}:1: not an AccelTran instruction stream (expected '{}')",
+                                     source, kIsaMagic));
       magic = true;
       continue;
     }
@@ -267,13 +287,18 @@ Program read_program(std::istream& in, const std::string& source) {
     } else if (kind == "tensor") {
       Tensor t;
       t.id = static_cast<TensorId>(lp.u64(lp.pos(1, "tensor id"), "tensor id"));
-      if (t.id != p.tensors.size()) lp.fail(fmt::format("tensor id {} out of order (expected {})", t.id, p.tensors.size()));
+      if (t.id != p.tensors.size())
+        lp.fail(fmt::format("tensor id {} out of order (expected {})", t.id, p.tensors.size()));
       t.name = lp.pos(2, "tensor name");
       const std::string& cls = lp.str("class");
-      if (cls == "weight") t.cls = TensorClass::weight;
-      else if (cls == "embedding") t.cls = TensorClass::embedding;
-      else if (cls == "activation") t.cls = TensorClass::activation;
-      else lp.fail(fmt::format("class '{}' unknown; allowed: weight, embedding, activation", cls));
+      if (cls == "weight")
+        t.cls = TensorClass::weight;
+      else if (cls == "embedding")
+        t.cls = TensorClass::embedding;
+      else if (cls == "activation")
+        t.cls = TensorClass::activation;
+      else
+        lp.fail(fmt::format("class '{}' unknown; allowed: weight, embedding, activation", cls));
       t.layer = static_cast<int>(lp.i64("layer"));
       auto s = lp.dims("shape", 3);
       t.batch = s[0];
@@ -286,16 +311,20 @@ Program read_program(std::istream& in, const std::string& source) {
     } else if (kind == "op") {
       Op o;
       o.id = static_cast<OpId>(lp.u64(lp.pos(1, "op id"), "op id"));
-      if (o.id != p.ops.size()) lp.fail(fmt::format("op id {} out of order (expected {})", o.id, p.ops.size()));
+      if (o.id != p.ops.size())
+        lp.fail(fmt::format("op id {} out of order (expected {})", o.id, p.ops.size()));
       o.name = lp.pos(2, "op name");
       const std::string& k = lp.str("kind");
       bool ok = false;
-      for (OpKind ok_kind : {OpKind::matmul, OpKind::softmax, OpKind::layer_norm, OpKind::add, OpKind::activation})
+      for (OpKind ok_kind :
+           {OpKind::matmul, OpKind::softmax, OpKind::layer_norm, OpKind::add, OpKind::activation})
         if (k == to_string(ok_kind)) {
           o.kind = ok_kind;
           ok = true;
         }
-      if (!ok) lp.fail(fmt::format("kind '{}' unknown; allowed: matmul, softmax, layer_norm, add, activation", k));
+      if (!ok)
+        lp.fail(fmt::format(
+            "kind '{}' unknown; allowed: matmul, softmax, layer_norm, add, activation", k));
       o.layer = static_cast<int>(lp.i64("layer"));
       o.head = static_cast<int>(lp.i64("head"));
       for (uint32_t t : lp.ids("in")) o.inputs.push_back(t);
@@ -316,18 +345,21 @@ Program read_program(std::istream& in, const std::string& source) {
       o.prune = lp.i64("prune") != 0;
       for (TensorId t : o.inputs)
         if (t >= p.tensors.size()) lp.fail(fmt::format("input tensor {} not defined", t));
-      if (o.output >= p.tensors.size()) lp.fail(fmt::format("output tensor {} not defined", o.output));
+      if (o.output >= p.tensors.size())
+        lp.fail(fmt::format("output tensor {} not defined", o.output));
       p.ops.push_back(std::move(o));
     } else if (kind == "i") {
       Instruction in;
       in.id = static_cast<InstrId>(lp.u64(lp.pos(1, "instruction id"), "instruction id"));
       if (in.id != p.instrs.size())
-        lp.fail(fmt::format("instruction id {} out of order (expected {})", in.id, p.instrs.size()));
+        lp.fail(
+            fmt::format("instruction id {} out of order (expected {})", in.id, p.instrs.size()));
       const std::string& opc = lp.pos(2, "opcode");
       if (!parse_opcode(opc, &in.opcode))
-        lp.fail(fmt::format("opcode '{}' unknown; allowed: LOAD_W, LOAD_A, STORE_A, SPILL, STORE_M, MATMUL, "
-                            "SOFTMAX, LAYERNORM, EWISE, ACT",
-                            opc));
+        lp.fail(fmt::format(
+            "opcode '{}' unknown; allowed: LOAD_W, LOAD_A, STORE_A, SPILL, STORE_M, MATMUL, "
+            "SOFTMAX, LAYERNORM, EWISE, ACT",
+            opc));
       const std::string& ops = lp.str("op");
       in.op = ops == "-" ? kNone : static_cast<OpId>(lp.u64(ops, "op"));
       in.tensor = static_cast<TensorId>(lp.u64("tensor"));
@@ -341,9 +373,11 @@ Program read_program(std::istream& in, const std::string& source) {
         in.first_tile = lp.u64(r.substr(0, plus), "tiles");
         in.tile_count = lp.u64(r.substr(plus + 1), "tiles");
         if (in.tile_count == 0 || in.first_tile + in.tile_count > p.ops[in.op].tile_count())
-          lp.fail(fmt::format("tiles {} outside op {} ({} tiles)", r, in.op, p.ops[in.op].tile_count()));
+          lp.fail(fmt::format("tiles {} outside op {} ({} tiles)", r, in.op,
+                              p.ops[in.op].tile_count()));
         if (opcode_of(p.ops[in.op].kind) != in.opcode)
-          lp.fail(fmt::format("opcode {} does not match op {} of kind {}", opc, in.op, to_string(p.ops[in.op].kind)));
+          lp.fail(fmt::format("opcode {} does not match op {} of kind {}", opc, in.op,
+                              to_string(p.ops[in.op].kind)));
       } else {
         in.data_bytes = lp.u64("bytes");
         in.mask_bytes = lp.u64("mask_bytes");
@@ -353,7 +387,8 @@ Program read_program(std::istream& in, const std::string& source) {
       // control block reports as a deadlock); ids must exist and not name the instruction itself.
       for (InstrId d : deps)
         if (d == in.id) lp.fail(fmt::format("instruction {} depends on itself", in.id));
-      max_dep = std::max<uint64_t>(max_dep, deps.empty() ? 0 : *std::max_element(deps.begin(), deps.end()));
+      max_dep = std::max<uint64_t>(max_dep,
+                                   deps.empty() ? 0 : *std::max_element(deps.begin(), deps.end()));
       in.dep_begin = static_cast<uint32_t>(p.deps.size());
       in.dep_count = static_cast<uint32_t>(deps.size());
       p.deps.insert(p.deps.end(), deps.begin(), deps.end());
@@ -362,11 +397,13 @@ Program read_program(std::istream& in, const std::string& source) {
       lp.fail(fmt::format("record type '{}' unknown; allowed: info, counts, tensor, op, i", kind));
     }
   }
-  if (!magic) throw InputError(fmt::format("{}: empty file, not an AccelTran instruction stream", source));
+  if (!magic)
+    throw InputError(fmt::format("{}: empty file, not an AccelTran instruction stream", source));
   if (!have_info) throw InputError(fmt::format("{}: missing the 'info' line", source));
   if (!p.instrs.empty() && max_dep >= p.instrs.size())
-    throw InputError(fmt::format("{}: a dependency names instruction {}, but the stream has {} instructions",
-                                 source, max_dep, p.instrs.size()));
+    throw InputError(
+        fmt::format("{}: a dependency names instruction {}, but the stream has {} instructions",
+                    source, max_dep, p.instrs.size()));
   return p;
 }
 

@@ -35,8 +35,12 @@ enum class Opcode : uint8_t {
 constexpr int kOpcodeCount = 10;
 const char* to_string(Opcode op);
 bool parse_opcode(const std::string& text, Opcode* out);
-inline bool is_memory(Opcode op) { return op <= Opcode::STORE_M; }
-inline bool is_compute(Opcode op) { return op >= Opcode::MATMUL; }
+inline bool is_memory(Opcode op) {
+  return op <= Opcode::STORE_M;
+}
+inline bool is_compute(Opcode op) {
+  return op >= Opcode::MATMUL;
+}
 
 enum class TensorClass : uint8_t { weight, embedding, activation };
 const char* to_string(TensorClass c);
@@ -50,11 +54,11 @@ struct Tensor {
   TensorId id = 0;
   std::string name;  // e.g. "L0.H1.q", "L3.ffn0.w", "emb.word_rows"
   TensorClass cls = TensorClass::activation;
-  int layer = -1;                  // -1: embeddings / model output
+  int layer = -1;                         // -1: embeddings / model output
   int64_t batch = 1, rows = 0, cols = 0;  // logical shape (batch, rows, cols)
-  double sparsity = 0;             // fraction of zeros assumed for its zero-free size
-  uint64_t data_bytes = 0;         // ceil(elements * word_bits * (1 - sparsity) / 8)
-  uint64_t mask_bytes = 0;         // ceil(elements / 8)
+  double sparsity = 0;                    // fraction of zeros assumed for its zero-free size
+  uint64_t data_bytes = 0;                // ceil(elements * word_bits * (1 - sparsity) / 8)
+  uint64_t mask_bytes = 0;                // ceil(elements / 8)
   uint64_t elements() const { return static_cast<uint64_t>(batch * rows * cols); }
 };
 
@@ -65,9 +69,7 @@ Opcode opcode_of(OpKind k);
 // Tile index of one tile job. Non-matmul ops have k = 0.
 struct TileIndex {
   int64_t b = 0, i = 0, j = 0, k = 0;
-  bool operator==(const TileIndex& o) const {
-    return b == o.b && i == o.i && j == o.j && k == o.k;
-  }
+  bool operator==(const TileIndex& o) const { return b == o.b && i == o.i && j == o.j && k == o.k; }
 };
 
 struct Op {
@@ -83,9 +85,7 @@ struct Op {
   bool prune = false;              // DynaTran prunes the output (post-sparsity unit)
   // Tile grid: ceil(b/tb), ceil(m/tx), ceil(n/ty), ceil(k/tx) (k grid is 1 for non-matmul).
   int64_t grid_b = 1, grid_i = 1, grid_j = 1, grid_k = 1;
-  uint64_t tile_count() const {
-    return static_cast<uint64_t>(grid_b * grid_i * grid_j * grid_k);
-  }
+  uint64_t tile_count() const { return static_cast<uint64_t>(grid_b * grid_i * grid_j * grid_k); }
   uint64_t macs() const {  // unpadded multiply-accumulates (matmul only)
     return kind == OpKind::matmul ? static_cast<uint64_t>(b * m * k * n) : 0;
   }
@@ -94,13 +94,13 @@ struct Op {
 struct Instruction {
   InstrId id = 0;
   Opcode opcode = Opcode::MATMUL;
-  OpId op = kNone;            // compute: the op; memory: the op it serves (kNone if none)
-  TensorId tensor = kNone;    // memory: tensor moved; compute: output tensor
-  uint64_t first_tile = 0;    // compute: range [first_tile, first_tile + tile_count)
-  uint64_t tile_count = 0;    //          in the op's loop-order enumeration
-  uint64_t data_bytes = 0;    // memory: data bytes moved (zero-free format)
-  uint64_t mask_bytes = 0;    // memory: mask bytes moved alongside
-  uint32_t dep_begin = 0;     // into Program::deps
+  OpId op = kNone;          // compute: the op; memory: the op it serves (kNone if none)
+  TensorId tensor = kNone;  // memory: tensor moved; compute: output tensor
+  uint64_t first_tile = 0;  // compute: range [first_tile, first_tile + tile_count)
+  uint64_t tile_count = 0;  //          in the op's loop-order enumeration
+  uint64_t data_bytes = 0;  // memory: data bytes moved (zero-free format)
+  uint64_t mask_bytes = 0;  // memory: mask bytes moved alongside
+  uint32_t dep_begin = 0;   // into Program::deps
   uint32_t dep_count = 0;
 };
 

@@ -56,18 +56,19 @@ class Lowering {
   void validate() {
     const auto& i = prog_.info;
     if (opts_.profile != "bert" && opts_.profile != "reference")
-      throw InputError(fmt::format("profile '{}' unknown; allowed: bert, reference", opts_.profile));
-    if (i.seq_len <= 0)
-      throw InputError(fmt::format("seq_len {} must be > 0", i.seq_len));
+      throw InputError(
+          fmt::format("profile '{}' unknown; allowed: bert, reference", opts_.profile));
+    if (i.seq_len <= 0) throw InputError(fmt::format("seq_len {} must be > 0", i.seq_len));
     if (i.seq_len > model_.max_position)
       throw InputError(fmt::format("{}: seq_len {} exceeds max_position_embeddings {}",
                                    model_.source, i.seq_len, model_.max_position));
     if (i.batch < accel_.tile.b)
-      throw InputError(fmt::format("batch {} is smaller than the tile's tile_b {}", i.batch,
-                                   accel_.tile.b));
+      throw InputError(
+          fmt::format("batch {} is smaller than the tile's tile_b {}", i.batch, accel_.tile.b));
     for (double s : {i.activation_sparsity, i.weight_sparsity})
       if (!(s >= 0 && s < 1)) throw InputError(fmt::format("sparsity {} outside [0, 1)", s));
-    if (model_.layers.empty()) throw InputError(fmt::format("{}: model has no layers", model_.source));
+    if (model_.layers.empty())
+      throw InputError(fmt::format("{}: model has no layers", model_.source));
   }
 
   // ---------------------------------------------------------------- tensors and ops
@@ -100,8 +101,8 @@ class Lowering {
   }
 
   // Adds a matmul (b,m,k) x (b|1,k,n) -> (b,m,n) and emits its instructions.
-  TensorId matmul(const std::string& name, int layer, int head, TensorId a, TensorId w,
-                  int64_t m, int64_t k, int64_t n, bool b_batched, bool prune = true) {
+  TensorId matmul(const std::string& name, int layer, int head, TensorId a, TensorId w, int64_t m,
+                  int64_t k, int64_t n, bool b_batched, bool prune = true) {
     TensorId out = tensor(name, TensorClass::activation, layer, B_, m, n, act_sparsity(prune));
     Op op;
     op.kind = OpKind::matmul;
@@ -169,7 +170,8 @@ class Lowering {
     if (producer_[t] != kNone) return producer_[t];
     const Tensor& ten = prog_.tensors[t];
     if (ten.cls == TensorClass::activation)
-      throw std::logic_error(fmt::format("compiler bug: activation {} read before written", ten.name));
+      throw std::logic_error(
+          fmt::format("compiler bug: activation {} read before written", ten.name));
     Instruction in;
     in.opcode = Opcode::LOAD_W;
     in.op = consumer;
@@ -231,7 +233,8 @@ class Lowering {
     // Gather of the B*S word rows actually used, S position rows, the token-type rows.
     TensorId word = tensor("emb.word_rows", TensorClass::embedding, -1, B_, S_, h, ws);
     TensorId pos = tensor("emb.position_rows", TensorClass::embedding, -1, 1, S_, h, ws);
-    TensorId type = tensor("emb.type_rows", TensorClass::embedding, -1, 1, model_.type_vocab, h, ws);
+    TensorId type =
+        tensor("emb.type_rows", TensorClass::embedding, -1, 1, model_.type_vocab, h, ws);
     TensorId sum = unary(OpKind::add, "emb.add", -1, -1, {word, pos, type}, S_, h, false, 0.0);
     return unary(OpKind::layer_norm, "emb.ln", -1, -1, {sum}, S_, h, false, 0.0);
   }
@@ -266,8 +269,8 @@ class Lowering {
       sum_in.swap(next);
     }
     TensorId attn = sum_in[0];
-    TensorId y = unary(OpKind::layer_norm, nm("attn.ln"), l, -1, {attn}, S_, h, false,
-                       act_sparsity(false));
+    TensorId y =
+        unary(OpKind::layer_norm, nm("attn.ln"), l, -1, {attn}, S_, h, false, act_sparsity(false));
     // Feed-forward stack h -> f1 -> ... -> fn -> h, GELU after each up-projection.
     TensorId cur = y;
     int64_t in_w = h;
@@ -290,10 +293,9 @@ class Lowering {
       }
       in_w = out_w;
     }
-    TensorId res = reference_ ? cur
-                              : unary(OpKind::add, nm("ffn.add"), l, -1, {y, cur}, S_, h, false, 0.0);
-    return unary(OpKind::layer_norm, nm("ffn.ln"), l, -1, {res}, S_, h, false,
-                 act_sparsity(false));
+    TensorId res =
+        reference_ ? cur : unary(OpKind::add, nm("ffn.add"), l, -1, {y, cur}, S_, h, false, 0.0);
+    return unary(OpKind::layer_norm, nm("ffn.ln"), l, -1, {res}, S_, h, false, act_sparsity(false));
   }
 
   TensorId head(int l, int hh, const HeadDesc& hd, TensorId x, int64_t h) {
@@ -316,8 +318,8 @@ class Lowering {
         }
         // Q K^T: (B,S,d) x (B,d,S); the 1/sqrt(d) scaling is folded into Wq.
         TensorId s = matmul(nm("qk"), l, hh, q, k, S_, d, S_, true);
-        TensorId p = unary(OpKind::softmax, nm("softmax"), l, hh, {s}, S_, S_, true,
-                           act_sparsity(true));
+        TensorId p =
+            unary(OpKind::softmax, nm("softmax"), l, hh, {s}, S_, S_, true, act_sparsity(true));
         ctx = matmul(nm("pv"), l, hh, p, v, S_, S_, d, true);
         break;
       }

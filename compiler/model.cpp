@@ -17,11 +17,16 @@ using nlohmann::json;
 
 const char* to_string(HeadType t) {
   switch (t) {
-    case HeadType::sdp: return "sa_sdp";
-    case HeadType::wma: return "sa_wma";
-    case HeadType::conv: return "c";
-    case HeadType::dft: return "l_dft";
-    case HeadType::dct: return "l_dct";
+    case HeadType::sdp:
+      return "sa_sdp";
+    case HeadType::wma:
+      return "sa_wma";
+    case HeadType::conv:
+      return "c";
+    case HeadType::dft:
+      return "l_dft";
+    case HeadType::dct:
+      return "l_dct";
   }
   return "?";
 }
@@ -63,11 +68,16 @@ HeadDesc parse_head(const std::string& text, const std::string& where) {
   if (f.size() != 3) throw bad(fmt::format("expected 3 fields separated by '_', got {}", f.size()));
   HeadDesc h;
   h.text = text;
-  if (!parse_positive(f[2], &h.dim)) throw bad(fmt::format("dimension '{}' is not a positive integer", f[2]));
-  if (f[0] == "sa" && f[1] == "sdp") h.type = HeadType::sdp;
-  else if (f[0] == "sa" && f[1] == "wma") h.type = HeadType::wma;
-  else if (f[0] == "l" && f[1] == "dft") h.type = HeadType::dft;
-  else if (f[0] == "l" && f[1] == "dct") h.type = HeadType::dct;
+  if (!parse_positive(f[2], &h.dim))
+    throw bad(fmt::format("dimension '{}' is not a positive integer", f[2]));
+  if (f[0] == "sa" && f[1] == "sdp")
+    h.type = HeadType::sdp;
+  else if (f[0] == "sa" && f[1] == "wma")
+    h.type = HeadType::wma;
+  else if (f[0] == "l" && f[1] == "dft")
+    h.type = HeadType::dft;
+  else if (f[0] == "l" && f[1] == "dct")
+    h.type = HeadType::dct;
   else if (f[0] == "c") {
     h.type = HeadType::conv;
     if (!parse_positive(f[1], &h.kernel))
@@ -94,16 +104,17 @@ ModelDesc parse_flexibert(const json& j, const std::string& src) {
   static const std::vector<std::string> kKeys = {"l", "o", "h", "f"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (std::find(kKeys.begin(), kKeys.end(), it.key()) == kKeys.end())
-      throw InputError(fmt::format("{}: unknown key '{}' in a FlexiBERT dictionary; allowed keys: l, o, h, f",
-                                   src, it.key()));
+      throw InputError(
+          fmt::format("{}: unknown key '{}' in a FlexiBERT dictionary; allowed keys: l, o, h, f",
+                      src, it.key()));
   ModelDesc m;
   m.format = "flexibert";
   int64_t l = get_positive(j, "l", src);
   for (const char* key : {"o", "h", "f"}) {
     if (!j.contains(key)) throw InputError(fmt::format("{}: missing key '{}'", src, key));
     if (!j.at(key).is_array() || static_cast<int64_t>(j.at(key).size()) != l)
-      throw InputError(fmt::format("{}: key '{}': expected a list of {} entries (one per layer, l = {})",
-                                   src, key, l, l));
+      throw InputError(fmt::format(
+          "{}: key '{}': expected a list of {} entries (one per layer, l = {})", src, key, l, l));
   }
   for (int64_t n = 0; n < l; ++n) {
     LayerDesc layer;
@@ -118,15 +129,17 @@ ModelDesc parse_flexibert(const json& j, const std::string& src) {
     }
     const json& h = j["h"][n];
     if (!h.is_number_integer() || h.get<int64_t>() <= 0)
-      throw InputError(fmt::format("{}: key 'h[{}]': value {} is not a positive integer", src, n, h.dump()));
+      throw InputError(
+          fmt::format("{}: key 'h[{}]': value {} is not a positive integer", src, n, h.dump()));
     layer.hidden = h.get<int64_t>();
     const json& f = j["f"][n];
     if (!f.is_array() || f.empty())
-      throw InputError(fmt::format("{}: key 'f[{}]': expected a non-empty list of feed-forward sizes", src, n));
+      throw InputError(
+          fmt::format("{}: key 'f[{}]': expected a non-empty list of feed-forward sizes", src, n));
     for (size_t t = 0; t < f.size(); ++t) {
       if (!f[t].is_number_integer() || f[t].get<int64_t>() <= 0)
-        throw InputError(fmt::format("{}: key 'f[{}][{}]': value {} is not a positive integer", src, n, t,
-                                     f[t].dump()));
+        throw InputError(fmt::format("{}: key 'f[{}][{}]': value {} is not a positive integer", src,
+                                     n, t, f[t].dump()));
       layer.ffn.push_back(f[t].get<int64_t>());
     }
     m.layers.push_back(std::move(layer));
@@ -142,8 +155,9 @@ ModelDesc parse_hf_config(const json& j, const std::string& src) {
   int64_t heads = get_positive(j, "num_attention_heads", src);
   int64_t inter = get_positive(j, "intermediate_size", src);
   if (hidden % heads != 0)
-    throw InputError(fmt::format("{}: key 'hidden_size': {} is not divisible by num_attention_heads {}",
-                                 src, hidden, heads));
+    throw InputError(
+        fmt::format("{}: key 'hidden_size': {} is not divisible by num_attention_heads {}", src,
+                    hidden, heads));
   if (j.contains("vocab_size")) m.vocab_size = get_positive(j, "vocab_size", src);
   if (j.contains("max_position_embeddings"))
     m.max_position = get_positive(j, "max_position_embeddings", src);
@@ -152,18 +166,20 @@ ModelDesc parse_hf_config(const json& j, const std::string& src) {
     if (!j["hidden_act"].is_string())
       throw InputError(fmt::format("{}: key 'hidden_act': expected a string", src));
     m.hidden_act = j["hidden_act"].get<std::string>();
-    static const std::vector<std::string> kActs = {"gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh",
-                                                   "relu", "silu", "swish"};
+    static const std::vector<std::string> kActs = {
+        "gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "relu", "silu", "swish"};
     if (std::find(kActs.begin(), kActs.end(), m.hidden_act) == kActs.end())
-      throw InputError(fmt::format("{}: key 'hidden_act': value '{}' not supported; allowed: {}", src,
-                                   m.hidden_act, fmt::join(kActs, ", ")));
+      throw InputError(fmt::format("{}: key 'hidden_act': value '{}' not supported; allowed: {}",
+                                   src, m.hidden_act, fmt::join(kActs, ", ")));
   }
   if (j.contains("model_type") && j["model_type"].is_string()) {
     auto t = j["model_type"].get<std::string>();
-    static const std::vector<std::string> kTypes = {"bert", "roberta", "distilbert", "electra", "albert"};
+    static const std::vector<std::string> kTypes = {"bert", "roberta", "distilbert", "electra",
+                                                    "albert"};
     if (std::find(kTypes.begin(), kTypes.end(), t) == kTypes.end())
-      throw InputError(fmt::format("{}: key 'model_type': value '{}' is not a BERT-style encoder; allowed: {}",
-                                   src, t, fmt::join(kTypes, ", ")));
+      throw InputError(
+          fmt::format("{}: key 'model_type': value '{}' is not a BERT-style encoder; allowed: {}",
+                      src, t, fmt::join(kTypes, ", ")));
   }
   for (int64_t n = 0; n < layers; ++n) {
     LayerDesc layer;
@@ -198,10 +214,12 @@ ModelDesc parse_model_json(const std::string& text, const std::string& source) {
   try {
     j = json::parse(text);
   } catch (const json::parse_error& e) {
-    throw InputError(fmt::format("{}: JSON syntax error at byte {}: {}", source, e.byte,
-                                 std::string(e.what()).substr(std::string(e.what()).find(':') + 2)));
+    throw InputError(
+        fmt::format("{}: JSON syntax error at byte {}: {}", source, e.byte,
+                    std::string(e.what()).substr(std::string(e.what()).find(':') + 2)));
   }
-  if (!j.is_object()) throw InputError(fmt::format("{}: expected a JSON object at the top level", source));
+  if (!j.is_object())
+    throw InputError(fmt::format("{}: expected a JSON object at the top level", source));
   ModelDesc m;
   if (j.contains("l") || j.contains("o"))
     m = parse_flexibert(j, source);

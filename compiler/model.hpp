@@ -13,9 +13,9 @@ const char* to_string(HeadType t);
 
 struct HeadDesc {
   HeadType type = HeadType::sdp;
-  int64_t dim = 64;     // head dimension d
-  int64_t kernel = 0;   // convolution kernel size (conv heads)
-  std::string text;     // as written, e.g. "sa_sdp_64"
+  int64_t dim = 64;    // head dimension d
+  int64_t kernel = 0;  // convolution kernel size (conv heads)
+  std::string text;    // as written, e.g. "sa_sdp_64"
 };
 
 struct LayerDesc {

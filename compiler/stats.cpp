@@ -34,8 +34,11 @@ ProgramStats compute_stats(const Program& p) {
         s.activation_store_bytes += in.data_bytes;
         L.activation_bytes += in.data_bytes;
         break;
-      case Opcode::STORE_M: s.output_bytes += in.data_bytes; break;
-      default: break;
+      case Opcode::STORE_M:
+        s.output_bytes += in.data_bytes;
+        break;
+      default:
+        break;
     }
   }
   return s;

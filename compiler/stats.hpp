@@ -21,7 +21,7 @@ struct ProgramStats {
   uint64_t macs = 0;         // unpadded multiply-accumulates
   uint64_t padded_macs = 0;  // tiles x tb*tx*ty*ty (what the lanes are occupied for)
   uint64_t weight_bytes = 0, embedding_bytes = 0, activation_store_bytes = 0, output_bytes = 0;
-  uint64_t mask_bytes = 0;   // all transfers
+  uint64_t mask_bytes = 0;           // all transfers
   std::map<int, LayerStats> layers;  // -1: embeddings and output
 };
 

@@ -12,10 +12,14 @@ void set_tile_grid(Op& op, const TileShape& tile) {
 namespace {
 int dim_index(char d) {
   switch (d) {
-    case 'b': return 0;
-    case 'i': return 1;
-    case 'j': return 2;
-    default: return 3;
+    case 'b':
+      return 0;
+    case 'i':
+      return 1;
+    case 'j':
+      return 2;
+    default:
+      return 3;
   }
 }
 }  // namespace

@@ -6,7 +6,9 @@
 
 namespace acceltran {
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 // Fills op.grid_* from its problem dims and the tile shape: ceil(b/tb), ceil(m/tx),
 // ceil(n/ty), ceil(k/tx) (k grid 1 for non-matmul ops). Edge tiles are padded.
@@ -23,9 +25,9 @@ class TileWalker {
   uint64_t count() const { return count_; }
 
  private:
-  int64_t extent_[4];   // extents in loop order
-  int64_t stride_[4];   // strides in loop order
-  int dim_of_[4];       // loop position -> 0:b 1:i 2:j 3:k
+  int64_t extent_[4];  // extents in loop order
+  int64_t stride_[4];  // strides in loop order
+  int dim_of_[4];      // loop position -> 0:b 1:i 2:j 3:k
   uint64_t count_;
 };
 

@@ -82,15 +82,15 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
                                           cfg.activation_buffer_mb, tech.buffers.at("activation"),
                                           tech.buffer_port_bandwidth_gbps, tech.clock_mhz, o.sim,
                                           tech.word_bits());
-  auto wgt = std::make_unique<SramBuffer>("weight_buffer", proto::Buffer::weight,
-                                          cfg.weight_buffer_mb, tech.buffers.at("weight"),
-                                          tech.buffer_port_bandwidth_gbps, tech.clock_mhz, o.sim,
-                                          tech.word_bits());
+  auto wgt = std::make_unique<SramBuffer>(
+      "weight_buffer", proto::Buffer::weight, cfg.weight_buffer_mb, tech.buffers.at("weight"),
+      tech.buffer_port_bandwidth_gbps, tech.clock_mhz, o.sim, tech.word_bits());
   auto msk = std::make_unique<SramBuffer>("mask_buffer", proto::Buffer::mask, cfg.mask_buffer_mb,
                                           tech.buffers.at("mask"), tech.buffer_port_bandwidth_gbps,
                                           tech.clock_mhz, o.sim, tech.word_bits());
   MainMemoryOptions mopts;
-  auto mem = std::make_unique<MainMemory>("main_memory", cfg.main_memory, tech, timing, o.sim, mopts);
+  auto mem =
+      std::make_unique<MainMemory>("main_memory", cfg.main_memory, tech, timing, o.sim, mopts);
   auto dma = std::make_unique<Dma>("dma", cfg, tech, timing, o.sim);
   // A tensor that cannot fit its buffer even when it is empty can never run: say so up front.
   for (const auto& t : prog.tensors) {
@@ -201,7 +201,8 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
   auto add = [&](const std::string& name, double dyn, double leak) {
     r.energy.push_back({name, BlockEnergy{dyn, leak}});
   };
-  add("mac_lanes", ps.lanes.dynamic_nj + ps.fifo.dynamic_nj, ps.lanes.leakage_nj + ps.fifo.leakage_nj);
+  add("mac_lanes", ps.lanes.dynamic_nj + ps.fifo.dynamic_nj,
+      ps.lanes.leakage_nj + ps.fifo.leakage_nj);
   add("dynatran", ps.pre_sparsity.dynamic_nj + ps.post_sparsity.dynamic_nj,
       ps.pre_sparsity.leakage_nj + ps.post_sparsity.leakage_nj);
   add("softmax", ss.dynamic_nj(), ss.leakage_nj());
@@ -221,7 +222,8 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
       act->stats().dynamic_energy_nj + ps.activation_read_nj +
           act->access_energy_nj(ss.activation_read_bytes + ls.activation_read_bytes),
       act->leakage_energy_nj(T));
-  add("weight_buffer", wgt->stats().dynamic_energy_nj + ps.weight_read_nj, wgt->leakage_energy_nj(T));
+  add("weight_buffer", wgt->stats().dynamic_energy_nj + ps.weight_read_nj,
+      wgt->leakage_energy_nj(T));
   add("mask_buffer",
       msk->stats().dynamic_energy_nj + ps.mask_read_nj +
           msk->access_energy_nj(ss.mask_read_bytes + ls.mask_read_bytes),
@@ -236,10 +238,10 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
   const double lanes_total = static_cast<double>(cfg.total_lanes());
   auto util = [&](double busy, double units) { return T > 0 ? busy / (units * T) : 0.0; };
   r.utilization["mac_lanes"] = util(static_cast<double>(ps.lanes.busy_cycles), lanes_total);
-  r.utilization["softmax"] =
-      util(static_cast<double>(ss.units.busy_cycles), static_cast<double>(cfg.pe) * cfg.softmax_per_pe);
-  r.utilization["layer_norm"] =
-      util(static_cast<double>(ls.units.busy_cycles), static_cast<double>(cfg.pe) * cfg.layer_norm_per_pe);
+  r.utilization["softmax"] = util(static_cast<double>(ss.units.busy_cycles),
+                                  static_cast<double>(cfg.pe) * cfg.softmax_per_pe);
+  r.utilization["layer_norm"] = util(static_cast<double>(ls.units.busy_cycles),
+                                     static_cast<double>(cfg.pe) * cfg.layer_norm_per_pe);
   r.utilization["dma"] = util(static_cast<double>(ds.busy_engine_cycles), dma->engines());
   const double bytes_moved = static_cast<double>(ms.bytes_read + ms.bytes_written);
   r.utilization["main_memory_bandwidth"] =
@@ -310,7 +312,8 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
   const ModuleFigures& lane = tech.lane(cfg.mac_per_lane, cfg.non_linearity);
   const double lane_mw = lane.dynamic_mw + lane.leakage_mw + tech.pre_sparsity.dynamic_mw +
                          tech.pre_sparsity.leakage_mw + tech.post_sparsity.dynamic_mw +
-                         tech.post_sparsity.leakage_mw + tech.fifo.dynamic_mw + tech.fifo.leakage_mw;
+                         tech.post_sparsity.leakage_mw + tech.fifo.dynamic_mw +
+                         tech.fifo.leakage_mw;
   const ModuleFigures& smf = tech.softmax_for(cfg.tile.x);
   const ModuleFigures& lnf = tech.layer_norm_for(cfg.tile.x);
   const double buffers_mw = act->leakage_mw() + wgt->leakage_mw() + msk->leakage_mw();
@@ -320,12 +323,14 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
   for (size_t b0 = 0; b0 < nb && b0 * bucket <= T; ++b0) {
     TimelineSample s;
     s.cycle = b0 * bucket;
-    const double span = static_cast<double>(std::min<uint64_t>(bucket, T - s.cycle > 0 ? T - s.cycle : 1));
+    const double span =
+        static_cast<double>(std::min<uint64_t>(bucket, T - s.cycle > 0 ? T - s.cycle : 1));
     s.lanes_util = busy[0][b0] / (lanes_total * span);
     s.softmax_util = busy[1][b0] / (static_cast<double>(cfg.pe) * cfg.softmax_per_pe * span);
     s.layer_norm_util = busy[2][b0] / (static_cast<double>(cfg.pe) * cfg.layer_norm_per_pe * span);
     s.dma_util = busy[3][b0] / (static_cast<double>(dma->engines()) * span);
-    while (occ < occupancy.size() && occupancy[occ][0] <= s.cycle + bucket) last_occ = occupancy[occ++];
+    while (occ < occupancy.size() && occupancy[occ][0] <= s.cycle + bucket)
+      last_occ = occupancy[occ++];
     s.activation_bytes = last_occ[1];
     s.weight_bytes = last_occ[2];
     s.mask_bytes = last_occ[3];

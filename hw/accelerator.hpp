@@ -50,17 +50,17 @@ struct SimResult {
   std::vector<std::pair<std::string, BlockEnergy>> energy;  // fixed block order
   double energy_total_nj = 0, energy_per_seq_mj = 0;
   double power_average_w = 0, power_peak_w = 0;
-  std::vector<std::pair<std::string, double>> area_um2;     // per block + total
-  std::map<std::string, double> utilization;                // busy fraction per engine class
+  std::vector<std::pair<std::string, double>> area_um2;  // per block + total
+  std::map<std::string, double> utilization;             // busy fraction per engine class
   std::map<std::string, uint64_t> stall_cycles;
-  std::map<std::string, double> memory;                     // bytes, spills, rows, bandwidth
-  std::map<std::string, double> compute;                    // MACs, reuse counts
+  std::map<std::string, double> memory;   // bytes, spills, rows, bandwidth
+  std::map<std::string, double> compute;  // MACs, reuse counts
   std::array<uint64_t, kOpcodeCount> issued{}, completed{}, program{};
   uint64_t program_instructions = 0;
   uint64_t tiles_dispatched = 0, dispatches = 0;
-  uint64_t stream_load_bytes = 0, stream_store_bytes = 0;   // from the program
-  uint64_t loaded_bytes = 0, stored_bytes = 0;              // moved by the DMA
-  uint64_t macs = 0;                                        // unpadded, from the program
+  uint64_t stream_load_bytes = 0, stream_store_bytes = 0;  // from the program
+  uint64_t loaded_bytes = 0, stored_bytes = 0;             // moved by the DMA
+  uint64_t macs = 0;                                       // unpadded, from the program
   uint64_t total_macs_per_cycle = 0;
   double memory_bytes_per_cycle = 0;
   std::vector<TimelineSample> timeline;

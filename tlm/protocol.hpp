@@ -55,7 +55,7 @@ struct TransferExt : tlm::tlm_extension<TransferExt> {
   Buffer buffer = Buffer::weight;  // the on-chip buffer involved
   uint64_t data_bytes = 0;
   uint64_t mask_bytes = 0;
-  bool sequential = true;          // streaming access (row-buffer friendly) vs scattered
+  bool sequential = true;  // streaming access (row-buffer friendly) vs scattered
 
   tlm::tlm_extension_base* clone() const override { return new TransferExt(*this); }
   void copy_from(const tlm::tlm_extension_base& e) override {
@@ -65,9 +65,12 @@ struct TransferExt : tlm::tlm_extension<TransferExt> {
 
 inline const char* to_string(Buffer b) {
   switch (b) {
-    case Buffer::activation: return "activation";
-    case Buffer::weight: return "weight";
-    case Buffer::mask: return "mask";
+    case Buffer::activation:
+      return "activation";
+    case Buffer::weight:
+      return "weight";
+    case Buffer::mask:
+      return "mask";
   }
   return "?";
 }

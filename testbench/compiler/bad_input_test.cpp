@@ -23,8 +23,8 @@ std::string replace(std::string s, const std::string& from, const std::string& t
 
 struct Case {
   const char* name;
-  std::string args;                    // after "compile"
-  std::vector<std::string> expected;   // substrings of stderr
+  std::string args;                   // after "compile"
+  std::vector<std::string> expected;  // substrings of stderr
 };
 
 }  // namespace
@@ -32,25 +32,38 @@ struct Case {
 TEST_CASE("bad inputs: non-zero exit and a message naming the problem", "[compiler][cli]") {
   testutil::TempDir d;
   const std::string edge = edge_yaml();
-  auto accel = [&](const char* file, const std::string& text) { return "--accel " + d.write(file, text); };
-  auto model = [&](const char* file, const std::string& text) { return "--model " + d.write(file, text); };
+  auto accel = [&](const char* file, const std::string& text) {
+    return "--accel " + d.write(file, text);
+  };
+  auto model = [&](const char* file, const std::string& text) {
+    return "--model " + d.write(file, text);
+  };
 
   std::vector<Case> cases = {
-      {"YAML syntax error", accel("syntax.yaml", "name: x\ntile: {tile_b: 1, tile_x: [16\n"),
+      {"YAML syntax error",
+       accel("syntax.yaml", "name: x\ntile: {tile_b: 1, tile_x: [16\n"),
        {"syntax.yaml", "YAML syntax error"}},
-      {"JSON syntax error", model("syntax.json", R"({"l": 2, "o": [)"), {"syntax.json", "JSON syntax error"}},
-      {"unknown accelerator key", accel("unknown.yaml", edge + "turbo: true\n"),
+      {"JSON syntax error",
+       model("syntax.json", R"({"l": 2, "o": [)"),
+       {"syntax.json", "JSON syntax error"}},
+      {"unknown accelerator key",
+       accel("unknown.yaml", edge + "turbo: true\n"),
        {"unknown.yaml", "unknown key 'turbo'", "allowed keys"}},
-      {"missing accelerator key", accel("missing.yaml", replace(edge, "pe: 64\n", "")),
+      {"missing accelerator key",
+       accel("missing.yaml", replace(edge, "pe: 64\n", "")),
        {"missing.yaml", "missing key 'pe'"}},
-      {"value outside the design space", accel("pe.yaml", replace(edge, "pe: 64", "pe: 100")),
+      {"value outside the design space",
+       accel("pe.yaml", replace(edge, "pe: 64", "pe: 100")),
        {"pe.yaml", "key 'pe'", "100", "allowed: 64, 128, 256, 512, 1024"}},
-      {"wrong type", accel("type.yaml", replace(edge, "pe: 64", "pe: many")),
+      {"wrong type",
+       accel("type.yaml", replace(edge, "pe: 64", "pe: many")),
        {"type.yaml", "key 'pe'", "'many' is not an integer"}},
-      {"tile_x != tile_y", accel("tile.yaml", replace(edge, "tile_y: 16", "tile_y: 8")),
+      {"tile_x != tile_y",
+       accel("tile.yaml", replace(edge, "tile_y: 16", "tile_y: 8")),
        {"tile.yaml", "tile_x (16) must equal tile_y (8)"}},
       {"tile_x != tile_y even outside the design space",
-       accel("tile2.yaml", replace(edge, "tile_y: 16", "tile_y: 8")) + " --allow-outside-design-space",
+       accel("tile2.yaml", replace(edge, "tile_y: 16", "tile_y: 8")) +
+           " --allow-outside-design-space",
        {"tile2.yaml", "must equal tile_y"}},
       {"zero PEs even outside the design space",
        accel("zero.yaml", replace(edge, "pe: 64", "pe: 0")) + " --allow-outside-design-space",
@@ -58,28 +71,45 @@ TEST_CASE("bad inputs: non-zero exit and a message naming the problem", "[compil
       {"memory layout not in the design space",
        accel("layout.yaml", replace(edge, "banks: 32", "banks: 7")),
        {"layout.yaml", "main_memory", "[7, 2, 1]"}},
-      {"unknown memory type", accel("memtype.yaml", replace(edge, "type: dram", "type: sram")),
+      {"unknown memory type",
+       accel("memtype.yaml", replace(edge, "type: dram", "type: sram")),
        {"memtype.yaml", "main_memory.type", "'sram'", "rram, dram, hbm"}},
-      {"bad loop order", accel("loop.yaml", replace(edge, "loop_order: b_i_j_k", "loop_order: b_i_i_k")),
+      {"bad loop order",
+       accel("loop.yaml", replace(edge, "loop_order: b_i_j_k", "loop_order: b_i_i_k")),
        {"loop.yaml", "loop_order", "permutation of b,i,j,k"}},
-      {"head string with two fields", model("twofields.json", R"({"l": 1, "o": [["sa_64"]], "h": [128], "f": [[512]]})"),
+      {"head string with two fields",
+       model("twofields.json", R"({"l": 1, "o": [["sa_64"]], "h": [128], "f": [[512]]})"),
        {"twofields.json", "head 'sa_64'", "expected 3 fields"}},
-      {"unknown head type", model("headtype.json", R"({"l": 1, "o": [["sa_xyz_64"]], "h": [128], "f": [[512]]})"),
+      {"unknown head type",
+       model("headtype.json", R"({"l": 1, "o": [["sa_xyz_64"]], "h": [128], "f": [[512]]})"),
        {"headtype.json", "unknown head type 'sa_xyz'"}},
-      {"negative hidden size", model("negative.json", R"({"l": 1, "o": [["sa_sdp_64"]], "h": [-128], "f": [[512]]})"),
+      {"negative hidden size",
+       model("negative.json", R"({"l": 1, "o": [["sa_sdp_64"]], "h": [-128], "f": [[512]]})"),
        {"negative.json", "h[0]", "-128", "not a positive integer"}},
-      {"layer count mismatch", model("count.json", R"({"l": 3, "o": [["sa_sdp_64"]], "h": [128], "f": [[512]]})"),
+      {"layer count mismatch",
+       model("count.json", R"({"l": 3, "o": [["sa_sdp_64"]], "h": [128], "f": [[512]]})"),
        {"count.json", "key 'o'", "3 entries"}},
-      {"HF config with a bad head split", model("config.json", R"({"hidden_size": 100, "num_hidden_layers": 2, "num_attention_heads": 3, "intermediate_size": 400})"),
+      {"HF config with a bad head split",
+       model(
+           "config.json",
+           R"({"hidden_size": 100, "num_hidden_layers": 2, "num_attention_heads": 3, "intermediate_size": 400})"),
        {"config.json", "hidden_size", "not divisible"}},
       {"sequence longer than the position table",
-       model("short.json", R"({"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 512, "max_position_embeddings": 64})") +
+       model(
+           "short.json",
+           R"({"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 512, "max_position_embeddings": 64})") +
            " --seq-len 128",
        {"short.json", "seq_len 128 exceeds max_position_embeddings 64"}},
-      {"missing model file", "--model /nonexistent/model.json", {"/nonexistent/model.json", "not found"}},
+      {"missing model file",
+       "--model /nonexistent/model.json",
+       {"/nonexistent/model.json", "not found"}},
       {"unknown built-in model", "--model bert-huge", {"bert-huge", "built-ins", "bert-tiny"}},
-      {"missing accelerator file", "--accel /nonexistent/accel.yaml", {"/nonexistent/accel.yaml", "not found"}},
-      {"unwritable output", "-o /nonexistent-dir/prog.txt", {"/nonexistent-dir/prog.txt", "cannot open output file"}},
+      {"missing accelerator file",
+       "--accel /nonexistent/accel.yaml",
+       {"/nonexistent/accel.yaml", "not found"}},
+      {"unwritable output",
+       "-o /nonexistent-dir/prog.txt",
+       {"/nonexistent-dir/prog.txt", "cannot open output file"}},
       {"unknown profile", "--profile fast", {"--profile", "'fast'", "bert, reference"}},
       {"sparsity out of range", "--sparsity 1.5", {"--sparsity", "1.5", "[0, 1)"}},
       {"batch outside the design space", "--batch 5", {"batch_size", "5", "allowed: 4, 16, 32"}},
@@ -109,8 +139,9 @@ TEST_CASE("compile -o writes a stream that reads back; --help lists defaults", "
   CHECK(p.instrs.size() > 100);
   auto h = testutil::run_cli("compile --help");
   CHECK(h.exit_code == 0);
-  for (const char* opt : {"--model", "--accel", "--profile", "--seq-len", "--batch", "--sparsity",
-                          "--output", "--stats", "--tiles-per-instruction", "(=bert-tiny)", "(=edge)"})
+  for (const char* opt :
+       {"--model", "--accel", "--profile", "--seq-len", "--batch", "--sparsity", "--output",
+        "--stats", "--tiles-per-instruction", "(=bert-tiny)", "(=edge)"})
     CHECK(h.out.find(opt) != std::string::npos);
   auto sim = testutil::run_cli("sweep");
   CHECK(sim.exit_code == 2);

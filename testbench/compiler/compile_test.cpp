@@ -136,8 +136,8 @@ TEST_CASE("loop orders: same tiles, specified order, reuse differs", "[compiler]
     CHECK(tiles.size() == op.tile_count());
     reuse[order.str()] = {r1, r2};
   }
-  CHECK(std::set<std::tuple<int64_t, int64_t, int64_t, int64_t>>(reference.begin(), reference.end()).size() ==
-        op.tile_count());
+  CHECK(std::set<std::tuple<int64_t, int64_t, int64_t, int64_t>>(reference.begin(), reference.end())
+            .size() == op.tile_count());
   // Order as specified: b_i_j_k walks k fastest, then j; k_j_i_b walks b fastest.
   TileWalker bijk(op, LoopOrder::parse("b_i_j_k"));
   CHECK(bijk.at(1) == TileIndex{0, 0, 0, 1});
@@ -223,7 +223,8 @@ TEST_CASE("readers: BERT-Base from FlexiBERT dict and from config.json agree", "
   testutil::Setup s;
   CompileOptions o;
   auto accel = s.accel("server");
-  Program a = compile_program(load_model(testutil::kModels + "/transformers/bert-base.json"), accel, s.tech, o);
+  Program a = compile_program(load_model(testutil::kModels + "/transformers/bert-base.json"), accel,
+                              s.tech, o);
   Program b = compile_program(load_model(cfg), accel, s.tech, o);
   a.info.model = b.info.model = "x";
   std::stringstream sa, sb;
@@ -262,7 +263,8 @@ TEST_CASE("BERT-Large batch 32 seq 512 compiles to a compact stream", "[compiler
   o.seq_len = 512;
   o.batch = 32;
   accel.batch_size = 32;
-  Program p = compile_program(load_model(testutil::kModels + "/transformers/bert-large.json"), accel, s.tech, o);
+  Program p = compile_program(load_model(testutil::kModels + "/transformers/bert-large.json"),
+                              accel, s.tech, o);
   auto st = compute_stats(p);
   uint64_t tiles = 0;
   for (auto t : st.tiles) tiles += t;

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "compiler.hpp"
-#include "isa_text.hpp"
 #include "config.hpp"
+#include "isa_text.hpp"
 #include "model.hpp"
 
 namespace testutil {
@@ -33,8 +33,9 @@ inline acceltran::Program compile(const std::string& model, const std::string& p
   o.profile = profile;
   o.tiles_per_instruction = tpi;
   o.seq_len = seq;
-  return acceltran::compile_program(acceltran::load_model(kModels + "/transformers/" + model + ".json"),
-                                    s.accel(accel), s.tech, o);
+  return acceltran::compile_program(
+      acceltran::load_model(kModels + "/transformers/" + model + ".json"), s.accel(accel), s.tech,
+      o);
 }
 
 // A scratch folder removed at the end of the test.

@@ -1,5 +1,5 @@
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -54,13 +54,16 @@ void check_invariants(const json& j, const std::string& model, const std::string
   CHECK(j["tiles_dispatched"].get<uint64_t>() == tiles);
   // Bytes moved equal the stream's totals plus the run-time spills and reloads.
   const auto& m = j["memory"];
-  CHECK(m["bytes_read"].get<double>() == Approx(load_bytes + m["reload_bytes"].get<double>()).epsilon(1e-12));
-  CHECK(m["bytes_written"].get<double>() == Approx(store_bytes + m["spill_bytes"].get<double>()).epsilon(1e-12));
+  CHECK(m["bytes_read"].get<double>() ==
+        Approx(load_bytes + m["reload_bytes"].get<double>()).epsilon(1e-12));
+  CHECK(m["bytes_written"].get<double>() ==
+        Approx(store_bytes + m["spill_bytes"].get<double>()).epsilon(1e-12));
   // Total energy is the sum of the per-block entries, each the sum of dynamic and leakage.
   double sum = 0;
   for (auto& [name, e] : j["energy_nj"].items()) {
     if (name == "total") continue;
-    CHECK(e["total"].get<double>() == Approx(e["dynamic"].get<double>() + e["leakage"].get<double>()));
+    CHECK(e["total"].get<double>() ==
+          Approx(e["dynamic"].get<double>() + e["leakage"].get<double>()));
     CHECK(e["dynamic"].get<double>() >= 0);
     CHECK(e["leakage"].get<double>() >= 0);
     sum += e["total"].get<double>();
@@ -102,7 +105,8 @@ TEST_CASE("BERT-Tiny on Edge: reference profile", "[sim]") {
 TEST_CASE("BERT-Tiny on Server: both profiles", "[sim]") {
   TempDir d;
   check_invariants(run_sim(d, "--accel server", "a"), "bert-tiny", "server", "bert");
-  check_invariants(run_sim(d, "--accel server --profile reference", "b"), "bert-tiny", "server", "reference");
+  check_invariants(run_sim(d, "--accel server --profile reference", "b"), "bert-tiny", "server",
+                   "reference");
 }
 
 TEST_CASE("BERT-Base on Server: bert profile", "[sim][slow]") {
@@ -122,7 +126,8 @@ TEST_CASE("two runs give byte-identical report.json", "[sim]") {
   TempDir d;
   run_sim(d, "--accel server", "a");
   run_sim(d, "--accel server", "b");
-  auto a = slurp((d.path / "a/report.json").string()), b = slurp((d.path / "b/report.json").string());
+  auto a = slurp((d.path / "a/report.json").string()),
+       b = slurp((d.path / "b/report.json").string());
   REQUIRE(!a.empty());
   CHECK(a == b);
 }
@@ -149,7 +154,8 @@ TEST_CASE("a buffer that cannot hold one tensor is a clear error", "[sim]") {
   std::string edge = slurp(testutil::kModels + "/accelerators/edge.yaml");
   edge.replace(edge.find("activation_buffer_mb: 4"), 23, "activation_buffer_mb: 0.01");
   auto tiny = d.write("tiny.yaml", edge);
-  auto r = run_cli("simulate --accel " + tiny + " --allow-outside-design-space --out " + (d.path / "o").string());
+  auto r = run_cli("simulate --accel " + tiny + " --allow-outside-design-space --out " +
+                   (d.path / "o").string());
   CHECK(r.exit_code == 1);
   CHECK(r.err.rfind("error: ", 0) == 0);
   CHECK(r.err.find("tiny.yaml") != std::string::npos);
@@ -158,7 +164,8 @@ TEST_CASE("a buffer that cannot hold one tensor is a clear error", "[sim]") {
   edge = slurp(testutil::kModels + "/accelerators/edge.yaml");
   edge.replace(edge.find("activation_buffer_mb: 4"), 23, "activation_buffer_mb: 0.5");
   auto half = d.write("half.yaml", edge);
-  r = run_cli("simulate --accel " + half + " --allow-outside-design-space --out " + (d.path / "o").string());
+  r = run_cli("simulate --accel " + half + " --allow-outside-design-space --out " +
+              (d.path / "o").string());
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("op 'L0.ffn0.up.act' needs") != std::string::npos);
 }
@@ -177,9 +184,12 @@ TEST_CASE("a dependency cycle is reported as a deadlock naming the instructions"
   auto r = run_cli("simulate --program " + cyc + " --out " + (d.path / "o").string());
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("deadlock") != std::string::npos);
-  CHECK(r.err.find("instruction 7 LOAD_W (L0.H0.q.w): waits for instruction 9 STORE_A") != std::string::npos);
-  CHECK(r.err.find("instruction 8 MATMUL (L0.H0.q): waits for instruction 7 LOAD_W") != std::string::npos);
-  CHECK(r.err.find("instruction 9 STORE_A (L0.H0.q): waits for instruction 8 MATMUL") != std::string::npos);
+  CHECK(r.err.find("instruction 7 LOAD_W (L0.H0.q.w): waits for instruction 9 STORE_A") !=
+        std::string::npos);
+  CHECK(r.err.find("instruction 8 MATMUL (L0.H0.q): waits for instruction 7 LOAD_W") !=
+        std::string::npos);
+  CHECK(r.err.find("instruction 9 STORE_A (L0.H0.q): waits for instruction 8 MATMUL") !=
+        std::string::npos);
 }
 
 TEST_CASE("compiled stream file runs like the in-memory compile", "[sim]") {
@@ -201,10 +211,10 @@ TEST_CASE("VCD trace converts with vcd2fst and holds the expected signals", "[si
   CHECK(r.err.find("I702") == std::string::npos);
   std::string text = slurp(vcd);
   CHECK(text.find("$timescale") != std::string::npos);
-  for (const char* sig : {"busy_lanes", "busy_softmax", "busy_layer_norm", "dynatran_active",
-                          "activation_buffer_bytes", "weight_buffer_bytes", "mask_buffer_bytes",
-                          "memory_busy", "memory_bytes", "dma_in_flight", "issued", "completed",
-                          "layer", "op_id"})
+  for (const char* sig :
+       {"busy_lanes", "busy_softmax", "busy_layer_norm", "dynatran_active",
+        "activation_buffer_bytes", "weight_buffer_bytes", "mask_buffer_bytes", "memory_busy",
+        "memory_bytes", "dma_in_flight", "issued", "completed", "layer", "op_id"})
     CHECK(text.find(std::string(" ") + sig + " ") != std::string::npos);
   auto fst = (d.path / "tiny.fst").string();
   int rc = std::system(("vcd2fst " + vcd + " " + fst + " >/dev/null 2>&1").c_str());
@@ -212,6 +222,7 @@ TEST_CASE("VCD trace converts with vcd2fst and holds the expected signals", "[si
   CHECK(std::filesystem::file_size(fst) > 0);
   // A trace window keeps the dump smaller.
   auto small = (d.path / "window.vcd").string();
-  REQUIRE(run_cli("simulate --vcd " + small + " --trace-window 0:2000 --out " + out).exit_code == 0);
+  REQUIRE(run_cli("simulate --vcd " + small + " --trace-window 0:2000 --out " + out).exit_code ==
+          0);
   CHECK(std::filesystem::file_size(small) < std::filesystem::file_size(vcd));
 }
