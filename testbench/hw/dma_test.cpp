@@ -64,6 +64,7 @@ sc_time send(Driver& d, Opcode op, TensorId t, uint64_t addr, uint64_t data, uin
 }  // namespace
 
 TEST_CASE("dma: LOAD_W timing and energy equal the hand-computed values", "[memory]") {
+  MEMTEST_ISOLATE();
   const uint64_t data = 256 * kKiB, mask = 32 * kKiB + 10;
   sc_time delay;
   System s("edge", "edge", [&](Driver& d) { delay = send(d, Opcode::LOAD_W, 5, 0, data, mask); });
@@ -110,6 +111,7 @@ TEST_CASE("dma: LOAD_W timing and energy equal the hand-computed values", "[memo
 }
 
 TEST_CASE("dma: several transfers in flight unless the engines are all busy", "[memory]") {
+  MEMTEST_ISOLATE();
   sc_time load_a, store_a, load_b, store_b;
   auto script = [](sc_time* load, sc_time* store) {
     return [load, store](Driver& d) {
@@ -136,6 +138,7 @@ TEST_CASE("dma: several transfers in flight unless the engines are all busy", "[
 
 TEST_CASE("dma: spill-and-reload round trip is counted in statistics and memory traffic",
           "[memory]") {
+  MEMTEST_ISOLATE();
   const uint64_t tile = 512 * kKiB, tile_mask = 64 * kKiB;
   const uint64_t spill_addr = 256 * kMiB;
   sc_time elapsed;
@@ -199,6 +202,7 @@ TEST_CASE("dma: spill-and-reload round trip is counted in statistics and memory 
 }
 
 TEST_CASE("dma: reference profile reproduces the published transfer cycles", "[memory]") {
+  MEMTEST_ISOLATE();
   SimOptions ref;
   ref.profile = Profile::reference;
   ref.bandwidth = BandwidthConvention::words;
@@ -220,6 +224,7 @@ TEST_CASE("dma: reference profile reproduces the published transfer cycles", "[m
 
 TEST_CASE("dma: a transfer larger than its buffer is an InputError naming the tensor and sizes",
           "[memory]") {
+  MEMTEST_ISOLATE();
   std::string message;
   System s("big", "edge", [&](Driver& d) {
     try {

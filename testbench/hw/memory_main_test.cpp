@@ -52,6 +52,7 @@ Driver* timed_reader(const char* name, MainMemory& m, uint64_t bytes, TimedRead*
 }  // namespace
 
 TEST_CASE("main memory: 4 MB sequential read at lb (LP-DDR3) takes bytes / 25.6 GB/s", "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   MemoryTimingTable tt = timing();
   SimOptions o;
@@ -77,6 +78,7 @@ TEST_CASE("main memory: 4 MB sequential read at lb (LP-DDR3) takes bytes / 25.6 
 
 TEST_CASE("main memory: 4 MB sequential read at hb (RRAM and HBM) takes bytes / 256 GB/s",
           "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   MemoryTimingTable tt = timing();
   SimOptions o;
@@ -96,6 +98,7 @@ TEST_CASE("main memory: 4 MB sequential read at hb (RRAM and HBM) takes bytes / 
 
 TEST_CASE("main memory: random 64-byte reads are slower by the row-miss cost tRP + tRCD",
           "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   MemoryTimingTable tt = timing();
   SimOptions o;
@@ -137,6 +140,7 @@ TEST_CASE("main memory: random 64-byte reads are slower by the row-miss cost tRP
 
 TEST_CASE("main memory: refresh adds the documented overhead on DRAM and HBM and none on RRAM",
           "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   MemoryTimingTable tt = timing();
   SimOptions o;
@@ -170,6 +174,7 @@ TEST_CASE("main memory: refresh adds the documented overhead on DRAM and HBM and
 
 TEST_CASE("main memory: bulk and per-burst models agree within 1 % on streaming transfers",
           "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   MemoryTimingTable tt = timing();
   SimOptions o;
@@ -208,6 +213,7 @@ TEST_CASE("main memory: bulk and per-burst models agree within 1 % on streaming 
 }
 
 TEST_CASE("main memory: energy of a known transfer equals the technology.yaml figure", "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   MemoryTimingTable tt = timing();
   SimOptions o;
@@ -226,6 +232,7 @@ TEST_CASE("main memory: energy of a known transfer equals the technology.yaml fi
 
 TEST_CASE("main memory: words convention and ideal model reproduce the published pipe",
           "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   MemoryTimingTable tt = timing();
   SimOptions o;
@@ -246,6 +253,7 @@ TEST_CASE("main memory: words convention and ideal model reproduce the published
 }
 
 TEST_CASE("main memory: bad inputs are InputErrors with clear messages", "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   MemoryTimingTable tt = timing();
   SimOptions o;
@@ -293,6 +301,7 @@ TEST_CASE("main memory: bad inputs are InputErrors with clear messages", "[memor
 }
 
 TEST_CASE("main memory: background and refresh power is an option", "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   MemoryTimingTable tt = timing();
   SimOptions o;

@@ -4,6 +4,11 @@
 #include <systemc>
 #include <tlm>
 
+#include <sys/wait.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+
+#include <cstdio>
 #include <functional>
 #include <string>
 
@@ -12,6 +17,31 @@
 #include "protocol.hpp"
 
 namespace acceltran::memtest {
+
+// SystemC elaborates once per process. When an earlier test case of this process has already
+// started the kernel (e.g. `hw_tests "[memory]"`), the current test case is run again, alone, in
+// a fresh process (this executable with the test name as filter) and its exit status is the
+// result. Run alone (CTest), a test case runs in-process as usual.
+inline int rerun_in_child() {
+  std::string name = Catch::getResultCapture().getCurrentTestName();
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/proc/self/exe", "hw_tests", name.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+#define MEMTEST_ISOLATE()                                                \
+  do {                                                                   \
+    if (sc_core::sc_get_status() != sc_core::SC_ELABORATION) {           \
+      INFO("re-run in a fresh process: the kernel has already started"); \
+      REQUIRE(::acceltran::memtest::rerun_in_child() == 0);              \
+      return;                                                            \
+    }                                                                    \
+  } while (0)
 
 inline std::string models() {
   return ACCELTRAN_MODELS_DIR_FOR_TESTS;

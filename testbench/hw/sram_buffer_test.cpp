@@ -49,6 +49,7 @@ std::vector<TensorId> scripted_victims(SramBuffer& b) {
 }  // namespace
 
 TEST_CASE("sram buffer: LRU eviction order on a scripted access sequence", "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   SramBuffer b("act", proto::Buffer::activation, 1, t.buffers.at("activation"),
                t.buffer_port_bandwidth_gbps, t.clock_mhz, policy(EvictionPolicy::lru));
@@ -63,6 +64,7 @@ TEST_CASE("sram buffer: LRU eviction order on a scripted access sequence", "[mem
 }
 
 TEST_CASE("sram buffer: FIFO eviction order on a scripted access sequence", "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   SramBuffer b("act", proto::Buffer::activation, 1, t.buffers.at("activation"),
                t.buffer_port_bandwidth_gbps, t.clock_mhz, policy(EvictionPolicy::fifo));
@@ -72,6 +74,7 @@ TEST_CASE("sram buffer: FIFO eviction order on a scripted access sequence", "[me
 }
 
 TEST_CASE("sram buffer: pinned data are never evicted", "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   SramBuffer b("w", proto::Buffer::weight, 1, t.buffers.at("weight"), t.buffer_port_bandwidth_gbps,
                t.clock_mhz, policy(EvictionPolicy::lru));
@@ -114,6 +117,7 @@ TEST_CASE("sram buffer: pinned data are never evicted", "[memory]") {
 
 TEST_CASE("sram buffer: data larger than the whole buffer is an InputError naming the tensor",
           "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   SramBuffer b("mask", proto::Buffer::mask, 1, t.buffers.at("mask"), t.buffer_port_bandwidth_gbps,
                t.clock_mhz, SimOptions{});
@@ -128,6 +132,7 @@ TEST_CASE("sram buffer: data larger than the whole buffer is an InputError namin
 }
 
 TEST_CASE("sram buffer: areas and leakage of the Edge and Server configs", "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   SimOptions o;
   for (const char* name : {"edge", "server"}) {
@@ -157,6 +162,7 @@ TEST_CASE("sram buffer: areas and leakage of the Edge and Server configs", "[mem
 }
 
 TEST_CASE("sram buffer: port timing and access energy through TLM", "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   SimOptions o;
   SramBuffer w("weight", proto::Buffer::weight, 8, t.buffers.at("weight"),
@@ -203,6 +209,7 @@ TEST_CASE("sram buffer: port timing and access energy through TLM", "[memory]") 
 }
 
 TEST_CASE("sram buffer: peak and time-averaged occupancy", "[memory]") {
+  MEMTEST_ISOLATE();
   Technology t = tech();
   SramBuffer b("act", proto::Buffer::activation, 4, t.buffers.at("activation"),
                t.buffer_port_bandwidth_gbps, t.clock_mhz, SimOptions{});
@@ -217,6 +224,7 @@ TEST_CASE("sram buffer: peak and time-averaged occupancy", "[memory]") {
 }
 
 TEST_CASE("sram buffer: zero-free tile sizes in bytes and mask bits", "[memory]") {
+  MEMTEST_ISOLATE();
   // 16 x 16 tile of Q4.16 words at 50 % sparsity: 256 x 20 x 0.5 / 8 = 320 bytes, mask 32.
   CHECK(zero_free_bytes(256, 20, 0.5) == 320);
   CHECK(mask_bytes_of(256) == 32);
