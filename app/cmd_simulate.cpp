@@ -163,7 +163,7 @@ int cmd_simulate(const std::vector<std::string>& args) {
                                    ec ? ": " + ec.message() : ""));
   }
 
-  const bool progress = vm["progress"].as<bool>() || false;
+  const bool progress = vm["progress"].as<bool>();
   auto t0 = std::chrono::steady_clock::now();
   if (progress || isatty(STDERR_FILENO)) {
     auto last = std::make_shared<std::chrono::steady_clock::time_point>(t0);

@@ -22,7 +22,7 @@ class Lowering {
  public:
   Lowering(const ModelDesc& model, const AcceleratorConfig& accel, const Technology& tech,
            const CompileOptions& opts)
-      : model_(model), accel_(accel), tech_(tech), opts_(opts) {
+      : model_(model), accel_(accel), opts_(opts) {
     auto& info = prog_.info;
     info.model = model.name;
     info.profile = opts.profile;
@@ -347,7 +347,6 @@ class Lowering {
 
   const ModelDesc& model_;
   const AcceleratorConfig& accel_;
-  const Technology& tech_;
   const CompileOptions& opts_;
   Program prog_;
   std::vector<InstrId> producer_;  // per tensor: instruction that makes it available

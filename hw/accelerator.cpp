@@ -92,17 +92,6 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
   auto mem =
       std::make_unique<MainMemory>("main_memory", cfg.main_memory, tech, timing, o.sim, mopts);
   auto dma = std::make_unique<Dma>("dma", cfg, tech, timing, o.sim);
-  // A tensor that cannot fit its buffer even when it is empty can never run: say so up front.
-  for (const auto& t : prog.tensors) {
-    SramBuffer& b = t.cls == TensorClass::activation ? *act : *wgt;
-    if (t.data_bytes > b.capacity_bytes() || t.mask_bytes > msk->capacity_bytes())
-      throw InputError(fmt::format(
-          "{}: tensor '{}' needs {} bytes ({} mask bytes) but the {} buffer holds {} bytes (mask "
-          "buffer {}); use a larger buffer or a smaller batch / sequence",
-          cfg.source, t.name, t.data_bytes, t.mask_bytes,
-          t.cls == TensorClass::activation ? "activation" : "weight", b.capacity_bytes(),
-          msk->capacity_bytes()));
-  }
   // An op runs with all its inputs and its output on chip at once (whole-tensor residency).
   for (const auto& op : prog.ops) {
     uint64_t act_bytes = 0, wgt_bytes = 0, mask_bytes = 0;
@@ -124,8 +113,8 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
           cfg.source, op.name, act_bytes, wgt_bytes, mask_bytes, act->capacity_bytes(),
           wgt->capacity_bytes(), msk->capacity_bytes()));
   }
-  auto ctrl = std::make_unique<ControlBlock>("control_block", prog, cfg, tech, o.sim, o.control,
-                                             *act, *wgt, *msk);
+  auto ctrl =
+      std::make_unique<ControlBlock>("control_block", prog, cfg, tech, o.control, *act, *wgt, *msk);
   ctrl->pe_socket.bind(pe->target);
   ctrl->softmax_socket.bind(softmax->target);
   ctrl->layer_norm_socket.bind(lnorm->target);
@@ -268,7 +257,6 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
   r.memory["activation_buffer_evictions"] = static_cast<double>(act->stats().evictions);
   r.memory["weight_buffer_evictions"] = static_cast<double>(wgt->stats().evictions);
 
-  r.compute["macs"] = 0;
   r.compute["dense_macs"] = static_cast<double>(ps.dense_macs);
   r.compute["effectual_macs"] = static_cast<double>(ps.effectual_macs);
   r.compute["operand_reads"] = static_cast<double>(ps.operand_reads);
@@ -309,15 +297,45 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
         busy[c][b0] += rate * (hi - lo);
       }
     }
-  const ModuleFigures& lane = tech.lane(cfg.mac_per_lane, cfg.non_linearity);
-  const double lane_mw = lane.dynamic_mw + lane.leakage_mw + tech.pre_sparsity.dynamic_mw +
-                         tech.pre_sparsity.leakage_mw + tech.post_sparsity.dynamic_mw +
-                         tech.post_sparsity.leakage_mw + tech.fifo.dynamic_mw +
-                         tech.fifo.leakage_mw;
-  const ModuleFigures& smf = tech.softmax_for(cfg.tile.x);
-  const ModuleFigures& lnf = tech.layer_norm_for(cfg.tile.x);
-  const double buffers_mw = act->leakage_mw() + wgt->leakage_mw() + msk->leakage_mw();
-  const double dma_busy_total = std::max(1.0, static_cast<double>(ds.busy_engine_cycles));
+  // Energy of each bucket: every report entry is spread over the buckets in proportion to the
+  // busy time of the engine class that spends it (uniformly over time when that class never
+  // ran), so the buckets add up to the reported total and the mean of the bucket powers is the
+  // average power.
+  std::vector<double> bucket_nj(nb, 0.0);
+  std::array<double, kEngineClasses> busy_sum{};
+  for (int c = 0; c < kEngineClasses; ++c)
+    for (double v : busy[c]) busy_sum[c] += v;
+  auto spread = [&](double nj, int c) {  // c < 0: uniformly over time
+    for (size_t b0 = 0; b0 < nb; ++b0) {
+      const double lo = static_cast<double>(b0 * bucket);
+      const double span = std::max(0.0, std::min(static_cast<double>(T), lo + bucket) - lo);
+      bucket_nj[b0] += c >= 0 && busy_sum[c] > 0 ? nj * busy[c][b0] / busy_sum[c]
+                       : T > 0                   ? nj * span / static_cast<double>(T)
+                                                 : 0.0;
+    }
+  };
+  constexpr int kUniform = -1;
+  constexpr int kLanes = static_cast<int>(EngineClass::lanes);
+  constexpr int kDma = static_cast<int>(EngineClass::dma);
+  for (const auto& [name, e] : r.energy) {
+    if (name == "softmax")
+      spread(e.total_nj(), static_cast<int>(EngineClass::softmax));
+    else if (name == "layer_norm")
+      spread(e.total_nj(), static_cast<int>(EngineClass::layer_norm));
+    else if (name == "dma" || name == "main_memory")
+      spread(e.total_nj(), kDma);
+    else if (name.find("_buffer") == std::string::npos)
+      spread(e.total_nj(), kLanes);
+  }
+  // Buffers: leakage all the time, port transfers with the DMA, operand reads with the engines.
+  for (const SramBuffer* b : {act.get(), wgt.get(), msk.get()}) {
+    spread(b->leakage_energy_nj(T), kUniform);
+    spread(b->stats().dynamic_energy_nj, kDma);
+  }
+  spread(ps.buffer_read_nj() +
+             act->access_energy_nj(ss.activation_read_bytes + ls.activation_read_bytes) +
+             msk->access_energy_nj(ss.mask_read_bytes + ls.mask_read_bytes),
+         kLanes);
   size_t occ = 0;
   std::array<uint64_t, 4> last_occ{0, 0, 0, 0};
   for (size_t b0 = 0; b0 < nb && b0 * bucket <= T; ++b0) {
@@ -334,18 +352,10 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
     s.activation_bytes = last_occ[1];
     s.weight_bytes = last_occ[2];
     s.mask_bytes = last_occ[3];
-    // Power of the bucket: busy units x (dynamic + leakage) + buffer leakage + the main-memory
-    // and buffer-access energy spread over the DMA's busy time.
-    const double nj = busy[0][b0] * tech.nj_per_cycle(lane_mw) +
-                      busy[1][b0] * tech.nj_per_cycle(smf.dynamic_mw + smf.leakage_mw) +
-                      busy[2][b0] * tech.nj_per_cycle(lnf.dynamic_mw + lnf.leakage_mw) +
-                      span * tech.nj_per_cycle(buffers_mw) +
-                      busy[3][b0] / dma_busy_total * ms.dynamic_energy_nj;
-    s.power_w = nj / (span * 1e3 / tech.clock_mhz);
+    s.power_w = bucket_nj[b0] / (span * 1e3 / tech.clock_mhz);
     r.power_peak_w = std::max(r.power_peak_w, s.power_w);
     r.timeline.push_back(s);
   }
-  r.power_peak_w = std::max(r.power_peak_w, r.power_average_w);
   return r;
 }
 

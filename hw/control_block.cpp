@@ -16,8 +16,8 @@ constexpr uint64_t kAlign = 4096;  // tensors start on a 4 KiB boundary in main 
 
 ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
                            const AcceleratorConfig& cfg, const Technology& tech,
-                           const SimOptions& opts, const ControlOptions& copts,
-                           SramBuffer& activation, SramBuffer& weight, SramBuffer& mask)
+                           const ControlOptions& copts, SramBuffer& activation, SramBuffer& weight,
+                           SramBuffer& mask)
     : sc_module(name),
       pe_socket("pe_socket"),
       softmax_socket("softmax_socket"),
@@ -25,8 +25,6 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
       dma_socket("dma_socket"),
       prog_(prog),
       cfg_(cfg),
-      tech_(tech),
-      opts_(opts),
       copts_(copts),
       act_(activation),
       wgt_(weight),
@@ -76,13 +74,19 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
   act_.set_needed_later(needed);
   wgt_.set_needed_later(needed);
   mask_.set_needed_later(needed);
-  gp_.set_extension(&job_);
+  job_gp_.set_extension(&job_);
+  job_gp_.set_command(tlm::TLM_WRITE_COMMAND);
+  job_gp_.set_address(0);
+  job_gp_.set_data_ptr(nullptr);
+  job_gp_.set_data_length(0);
+  xfer_gp_.set_extension(&xfer_);
+  xfer_gp_.set_data_ptr(nullptr);
   SC_THREAD(run);
 }
 
 ControlBlock::~ControlBlock() {
-  gp_.clear_extension(&job_);
-  gp_.clear_extension(&xfer_);
+  job_gp_.clear_extension(&job_);
+  xfer_gp_.clear_extension(&xfer_);
 }
 
 bool ControlBlock::needed_later(TensorId t) const {
@@ -359,21 +363,17 @@ uint64_t ControlBlock::transfer(Opcode op, TensorId t, uint64_t now) {
   xfer_.data_bytes = ten.data_bytes;
   xfer_.mask_bytes = ten.mask_bytes;
   xfer_.sequential = true;
-  gp_.clear_extension(&job_);
-  gp_.set_extension(&xfer_);
   const bool load = op == Opcode::LOAD_W || op == Opcode::LOAD_A;
-  gp_.set_command(load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
-  gp_.set_address(tensors_[t].address);
-  gp_.set_data_ptr(nullptr);
-  gp_.set_data_length(static_cast<unsigned>(std::min<uint64_t>(ten.data_bytes, 0xffffffffu)));
-  gp_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  xfer_gp_.set_command(load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
+  xfer_gp_.set_address(tensors_[t].address);
+  xfer_gp_.set_data_ptr(nullptr);
+  xfer_gp_.set_data_length(static_cast<unsigned>(std::min<uint64_t>(ten.data_bytes, 0xffffffffu)));
+  xfer_gp_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   sc_core::sc_time delay = cycles_to_time(now, clock_mhz_) - sc_core::sc_time_stamp();
-  dma_socket->b_transport(gp_, delay);
-  gp_.clear_extension(&xfer_);
-  gp_.set_extension(&job_);
-  if (gp_.is_response_error())
+  dma_socket->b_transport(xfer_gp_, delay);
+  if (xfer_gp_.is_response_error())
     throw std::runtime_error(fmt::format("DMA rejected {} of tensor {}: {}", to_string(op),
-                                         ten.name, gp_.get_response_string()));
+                                         ten.name, xfer_gp_.get_response_string()));
   const uint64_t done = time_to_cycles(sc_core::sc_time_stamp() + delay, clock_mhz_);
   stats_.busy[static_cast<int>(EngineClass::dma)].push_back(BusyInterval{now, done, done - now});
   return std::max(done, now);
@@ -393,10 +393,6 @@ uint64_t ControlBlock::dispatch(const Instruction& in, uint64_t now) {
   job_.activation_sparsity = prog_.info.activation_sparsity;
   job_.weight_sparsity = prog_.info.weight_sparsity;
   job_.pe = -1;
-  gp_.set_command(tlm::TLM_WRITE_COMMAND);
-  gp_.set_address(0);
-  gp_.set_data_ptr(nullptr);
-  gp_.set_data_length(0);
   uint64_t completion = start, busy = 0;
   const uint64_t end = in.first_tile + in.tile_count;
   const sc_core::sc_time stamp = sc_core::sc_time_stamp();
@@ -406,12 +402,12 @@ uint64_t ControlBlock::dispatch(const Instruction& in, uint64_t now) {
     job_.tile_count = std::min(width, end - first);
     job_.busy_unit_cycles = 0;
     job_.operand_reads_saved = 0;
-    gp_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    job_gp_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     sc_core::sc_time delay = cycles_to_time(request, clock_mhz_) - stamp;
-    socket->b_transport(gp_, delay);
-    if (gp_.is_response_error())
+    socket->b_transport(job_gp_, delay);
+    if (job_gp_.is_response_error())
       throw std::runtime_error(fmt::format("engine rejected {} of op {}: {}", to_string(in.opcode),
-                                           op.name, gp_.get_response_string()));
+                                           op.name, job_gp_.get_response_string()));
     const uint64_t done = time_to_cycles(stamp + delay, clock_mhz_);
     completion = std::max(completion, done);
     busy += job_.busy_unit_cycles;

@@ -33,7 +33,6 @@
 #include "config.hpp"
 #include "isa.hpp"
 #include "protocol.hpp"
-#include "sim_options.hpp"
 #include "sram_buffer.hpp"
 
 namespace acceltran {
@@ -77,8 +76,8 @@ class ControlBlock : public sc_core::sc_module {
   SC_HAS_PROCESS(ControlBlock);
   ~ControlBlock() override;
   ControlBlock(sc_core::sc_module_name name, const Program& prog, const AcceleratorConfig& cfg,
-               const Technology& tech, const SimOptions& opts, const ControlOptions& copts,
-               SramBuffer& activation, SramBuffer& weight, SramBuffer& mask);
+               const Technology& tech, const ControlOptions& copts, SramBuffer& activation,
+               SramBuffer& weight, SramBuffer& mask);
 
   const ControlStats& stats() const { return stats_; }
   // Trace hooks: current state for sc_signals (updated at every event).
@@ -108,7 +107,6 @@ class ControlBlock : public sc_core::sc_module {
     Residency res = Residency::absent;
     uint32_t readers_left = 0;    // compute instructions still to complete that read it
     uint64_t address = 0;         // in main memory
-    uint64_t ready_cycle = 0;     // spill / load completion
     bool output_pending = false;  // final output not yet stored
     bool allocated_output = false;
   };
@@ -131,8 +129,6 @@ class ControlBlock : public sc_core::sc_module {
 
   const Program& prog_;
   AcceleratorConfig cfg_;
-  Technology tech_;
-  SimOptions opts_;
   ControlOptions copts_;
   SramBuffer& act_;
   SramBuffer& wgt_;
@@ -159,7 +155,8 @@ class ControlBlock : public sc_core::sc_module {
   int current_layer_ = -1;
   uint32_t current_op_ = 0;
   ControlStats stats_;
-  tlm::tlm_generic_payload gp_;
+  tlm::tlm_generic_payload job_gp_;   // tile jobs (TileJobExt attached for life)
+  tlm::tlm_generic_payload xfer_gp_;  // transfers (TransferExt attached for life)
   proto::TileJobExt job_;
   proto::TransferExt xfer_;
 };

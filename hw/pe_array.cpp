@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "compiler.hpp"
 #include "tiling.hpp"
 
 namespace acceltran {
@@ -18,10 +19,6 @@ uint64_t ceil_eps(double x) {
 }
 uint64_t div_up(uint64_t a, uint64_t b) {
   return (a + b - 1) / b;
-}
-// Zero-free size of `elems` words of `word_bits` bits with a fraction `sparsity` of zeros.
-uint64_t zero_free_bytes(uint64_t elems, int word_bits, double sparsity) {
-  return ceil_eps(static_cast<double>(elems) * word_bits * (1.0 - sparsity) / 8.0);
 }
 
 }  // namespace
@@ -140,8 +137,8 @@ LaneJobResult PeArray::dispatch(proto::TileJobExt& job, uint64_t request_cycle,
   const bool second_is_weight = matmul && !op.b_operand_batched;
   const uint64_t elems2 = matmul ? (op.b_operand_batched ? tb * tx * ty : tx * ty) : elems1;
   const double s2 = matmul ? sw : sa;
-  const uint64_t data1 = zero_free_bytes(elems1, wb, sa), mask1 = div_up(elems1, 8);
-  const uint64_t data2 = zero_free_bytes(elems2, wb, s2), mask2 = div_up(elems2, 8);
+  const uint64_t data1 = zero_free_bytes(elems1, wb, sa), mask1 = mask_bytes_for(elems1);
+  const uint64_t data2 = zero_free_bytes(elems2, wb, s2), mask2 = mask_bytes_for(elems2);
   const uint64_t blocks1 = div_up(data1, 64), mblocks1 = div_up(mask1, 64);
   const uint64_t blocks2 = div_up(data2, 64), mblocks2 = div_up(mask2, 64);
 
@@ -267,22 +264,10 @@ PeArrayStats PeArray::stats(uint64_t elapsed_cycles) const {
 }
 
 void PeArray::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
-  auto* job = gp.get_extension<proto::TileJobExt>();
-  if (!job || !job->op) {
-    gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
-    return;
-  }
-  const double f = tech_.clock_mhz;
-  const sc_core::sc_time now = sc_core::sc_time_stamp();
-  const uint64_t request = proto::time_to_cycles(now + delay, f);
-  try {
-    const LaneJobResult r = dispatch(*job, request);
-    const sc_core::sc_time done = proto::cycles_to_time(r.completion_cycle, f);
-    delay = done > now ? done - now : sc_core::SC_ZERO_TIME;
-    gp.set_response_status(tlm::TLM_OK_RESPONSE);
-  } catch (const std::invalid_argument&) {
-    gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
-  }
+  proto::serve_tile_job(gp, delay, tech_.clock_mhz,
+                        [this](proto::TileJobExt& job, uint64_t request) {
+                          return dispatch(job, request).completion_cycle;
+                        });
 }
 
 }  // namespace acceltran

@@ -25,12 +25,9 @@
 
 namespace acceltran {
 
-// Zero-free storage size of a tile: compiler.hpp zero_free_bytes(elements, word_bits,
-// sparsity) = ceil(elements x word_bits x (1 - sparsity) / 8) bytes; its mask takes
-// mask_bytes_of(elements) = ceil(elements / 8) bytes in the mask buffer.
-inline uint64_t mask_bytes_of(uint64_t elements) {
-  return (elements + 7) / 8;
-}
+// Stored sizes come from compiler.hpp: zero_free_bytes(elements, word_bits, sparsity) =
+// ceil(elements x word_bits x (1 - sparsity) / 8) data bytes, mask_bytes_for(elements) =
+// ceil(elements / 8) bytes in the mask buffer.
 
 // A resident unit of data: a tensor, or one part of it (tile row, chunk, ...). The part index
 // is chosen by the caller (the control block); 0 when the whole tensor is one unit.

@@ -108,21 +108,10 @@ UnitPoolStats UnitPoolEngine::stats(uint64_t elapsed_cycles) const {
 }
 
 void UnitPoolEngine::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
-  auto* job = gp.get_extension<proto::TileJobExt>();
-  if (!job) {
-    gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
-    return;
-  }
-  const double f = tech_.clock_mhz;
-  const sc_core::sc_time now = sc_core::sc_time_stamp();
-  try {
-    const UnitJobResult r = dispatch(*job, proto::time_to_cycles(now + delay, f));
-    const sc_core::sc_time done = proto::cycles_to_time(r.completion_cycle, f);
-    delay = done > now ? done - now : sc_core::SC_ZERO_TIME;
-    gp.set_response_status(tlm::TLM_OK_RESPONSE);
-  } catch (const std::invalid_argument&) {
-    gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
-  }
+  proto::serve_tile_job(gp, delay, tech_.clock_mhz,
+                        [this](proto::TileJobExt& job, uint64_t request) {
+                          return dispatch(job, request).completion_cycle;
+                        });
 }
 
 }  // namespace acceltran

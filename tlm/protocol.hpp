@@ -18,6 +18,7 @@
 #include <tlm>
 
 #include <cstdint>
+#include <stdexcept>
 
 #include "isa.hpp"
 
@@ -84,6 +85,30 @@ inline sc_core::sc_time cycles_to_time(uint64_t cycles, double clock_mhz) {
 inline uint64_t time_to_cycles(const sc_core::sc_time& t, double clock_mhz) {
   double c = t.to_seconds() * clock_mhz * 1e6;
   return static_cast<uint64_t>(c + 0.5);
+}
+
+// The target side of the convention for tile-job engines: reads the TileJobExt, converts the
+// request time to a cycle, lets `dispatch(job, request_cycle)` reserve the units and return the
+// completion cycle, and annotates `delay` with the completion time. A missing extension is a
+// generic error; std::invalid_argument from dispatch (wrong opcode, tiles out of range) is a
+// command error.
+template <typename Dispatch>
+void serve_tile_job(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, double clock_mhz,
+                    Dispatch&& dispatch) {
+  auto* job = gp.get_extension<TileJobExt>();
+  if (!job || !job->op) {
+    gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    return;
+  }
+  const sc_core::sc_time now = sc_core::sc_time_stamp();
+  try {
+    const uint64_t done_cycle = dispatch(*job, time_to_cycles(now + delay, clock_mhz));
+    const sc_core::sc_time done = cycles_to_time(done_cycle, clock_mhz);
+    delay = done > now ? done - now : sc_core::SC_ZERO_TIME;
+    gp.set_response_status(tlm::TLM_OK_RESPONSE);
+  } catch (const std::invalid_argument&) {
+    gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+  }
 }
 
 }  // namespace acceltran::proto

@@ -4,6 +4,7 @@
 
 #include "config.hpp"
 #include "isa.hpp"
+#include "protocol.hpp"
 #include "tiling.hpp"
 
 namespace compute_test {
@@ -34,6 +35,20 @@ inline acceltran::Op make_op(acceltran::OpKind kind, int64_t b, int64_t m, int64
   op.b_operand_batched = batched;
   acceltran::set_tile_grid(op, tile);
   return op;
+}
+
+// A tile job of `count` tiles of `op` from `first` (default sparsities 0.5 / 0.5).
+inline acceltran::proto::TileJobExt job_for(const acceltran::Op& op, acceltran::Opcode opc,
+                                            uint64_t first, uint64_t count, int pe,
+                                            const acceltran::LoopOrder& order) {
+  acceltran::proto::TileJobExt j;
+  j.op = &op;
+  j.opcode = opc;
+  j.first_tile = first;
+  j.tile_count = count;
+  j.pe = pe;
+  j.loop_order = order;
+  return j;
 }
 
 }  // namespace compute_test

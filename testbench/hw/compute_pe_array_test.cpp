@@ -14,24 +14,9 @@
 
 using namespace acceltran;
 using compute_test::accel;
+using compute_test::job_for;
 using compute_test::make_op;
 using compute_test::tech;
-
-namespace {
-proto::TileJobExt job_for(const Op& op, Opcode opc, uint64_t first, uint64_t count, int pe,
-                          const LoopOrder& order) {
-  proto::TileJobExt j;
-  j.op = &op;
-  j.opcode = opc;
-  j.first_tile = first;
-  j.tile_count = count;
-  j.pe = pe;
-  j.loop_order = order;
-  j.activation_sparsity = 0.5;
-  j.weight_sparsity = 0.5;
-  return j;
-}
-}  // namespace
 
 TEST_CASE("compute: per-tile MAC-lane latency for tile 8/16/32 and M = 1/16 in both profiles",
           "[compute][pe]") {

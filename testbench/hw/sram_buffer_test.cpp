@@ -227,8 +227,8 @@ TEST_CASE("sram buffer: zero-free tile sizes in bytes and mask bits", "[memory]"
   MEMTEST_ISOLATE();
   // 16 x 16 tile of Q4.16 words at 50 % sparsity: 256 x 20 x 0.5 / 8 = 320 bytes, mask 32.
   CHECK(zero_free_bytes(256, 20, 0.5) == 320);
-  CHECK(mask_bytes_of(256) == 32);
+  CHECK(mask_bytes_for(256) == 32);
   CHECK(zero_free_bytes(3, 20, 0.0) == 8);  // 60 bits -> 7.5 -> 8 bytes
-  CHECK(mask_bytes_of(3) == 1);
+  CHECK(mask_bytes_for(3) == 1);
   CHECK(zero_free_bytes(1000, 20, 0.377) == 1558);  // 12460 bits -> 1557.5 -> 1558
 }
