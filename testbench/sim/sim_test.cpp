@@ -226,3 +226,29 @@ TEST_CASE("VCD trace converts with vcd2fst and holds the expected signals", "[si
           0);
   CHECK(std::filesystem::file_size(small) < std::filesystem::file_size(vcd));
 }
+
+TEST_CASE("timeline.csv power integrates to the reported total energy", "[sim]") {
+  TempDir d;
+  auto j = run_sim(d, "--timeline-samples 50");
+  std::ifstream in((d.path / "out/timeline.csv").string());
+  std::string line;
+  std::getline(in, line);                       // header
+  std::vector<std::pair<double, double>> rows;  // cycle, power_w
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) f.push_back(c);
+    REQUIRE(f.size() == 9);
+    rows.push_back({std::stod(f[0]), std::stod(f[8])});
+  }
+  REQUIRE(rows.size() >= 50);
+  const double T = j["cycles"].get<double>(), mhz = j["clock_mhz"].get<double>();
+  double nj = 0, peak = 0;
+  for (size_t n = 0; n < rows.size(); ++n) {
+    const double end = n + 1 < rows.size() ? rows[n + 1].first : T;
+    nj += rows[n].second * std::max(0.0, std::min(T, end) - rows[n].first) * 1e3 / mhz;
+    peak = std::max(peak, rows[n].second);
+  }
+  CHECK(nj == Approx(j["energy_nj"]["total"].get<double>()).epsilon(1e-6));
+  CHECK(j["power_w"]["peak"].get<double>() == Approx(peak));
+}
