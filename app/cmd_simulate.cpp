@@ -46,7 +46,7 @@ int cmd_simulate(const std::vector<std::string>& args) {
      "DynaTran threshold tau (Q4.16 value); sets the activation sparsity to P(|x| <= tau) for "
      "unit-variance activations, erf(tau/sqrt(2)) (excludes --sparsity)")
     ("out", po::value<std::string>()->default_value("out"),
-     "folder for report.json, report.csv and timeline.csv")
+     "folder for report.json, report.csv, ops.csv and timeline.csv")
     ("vcd", po::value<std::string>(), "write a VCD trace (open it in GTKWave)")
     ("trace-window", po::value<std::string>(), "limit the VCD to cycles T0:T1")
     ("timeline-samples", po::value<uint64_t>()->default_value(200), "rows of timeline.csv")
@@ -197,7 +197,7 @@ int cmd_simulate(const std::vector<std::string>& args) {
   ri.loop_order = prog.info.loop_order.str();
   write_report_files(out_dir, r, ri);
   print_report(r, ri, wall);
-  fmt::print("  report: {0}/report.json, {0}/report.csv, {0}/timeline.csv{1}\n", out_dir,
+  fmt::print("  report: {0}/report.json, {0}/report.csv, {0}/ops.csv, {0}/timeline.csv{1}\n", out_dir,
              ro.trace.vcd_path.empty() ? "" : ", VCD: " + ro.trace.vcd_path);
   if (!r.finished) {
     fmt::print(stderr, "error: {}\n", r.deadlock);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace acceltran::cli {
 
@@ -53,12 +54,60 @@ ordered_json report_json(const SimResult& r, const ReportInputs& in) {
   j["instructions"] = ins;
   j["tiles_dispatched"] = r.tiles_dispatched;
   j["tile_job_transactions"] = r.dispatches;
-  j["bounds_cycles"] = {
-      {"compute",
-       r.total_macs_per_cycle ? static_cast<double>(r.macs) / r.total_macs_per_cycle : 0.0},
-      {"memory", r.memory_bytes_per_cycle > 0
-                     ? static_cast<double>(r.stream_load_bytes) / r.memory_bytes_per_cycle
-                     : 0.0}};
+  j["bounds_cycles"] = r.bounds_cycles;
+  j["efficiency"] = r.efficiency;
+  // Per layer (-1: embeddings) and per op.
+  std::map<int, OpRunStats> layers;
+  std::map<int, double> layer_nj;
+  for (const auto& op : r.ops) {
+    OpRunStats& l = layers[op.layer];
+    l.first_cycle = std::min(l.first_cycle, op.run.first_cycle);
+    l.last_cycle = std::max(l.last_cycle, op.run.last_cycle);
+    l.dense_macs += op.run.dense_macs;
+    l.effectual_macs += op.run.effectual_macs;
+    l.operand_bytes += op.run.operand_bytes;
+    l.psum_bytes += op.run.psum_bytes;
+    l.output_bytes += op.run.output_bytes;
+    l.load_bytes += op.run.load_bytes + op.run.reload_bytes;
+    l.spill_bytes += op.run.spill_bytes;
+    layer_nj[op.layer] += op.energy_nj;
+  }
+  ordered_json lj = ordered_json::array();
+  for (const auto& [layer, l] : layers)
+    lj.push_back({{"layer", layer},
+                  {"first_cycle", l.first_cycle},
+                  {"last_cycle", l.last_cycle},
+                  {"effectual_macs", l.effectual_macs},
+                  {"operand_bytes", l.operand_bytes},
+                  {"psum_bytes", l.psum_bytes},
+                  {"output_bytes", l.output_bytes},
+                  {"memory_load_bytes", l.load_bytes},
+                  {"spill_bytes", l.spill_bytes},
+                  {"energy_nj", layer_nj[layer]}});
+  j["layers"] = lj;
+  ordered_json oj = ordered_json::array();
+  for (const auto& op : r.ops)
+    oj.push_back({{"name", op.name},
+                  {"kind", op.kind},
+                  {"layer", op.layer},
+                  {"head", op.head},
+                  {"blocks", op.blocks},
+                  {"tiles", op.run.tiles},
+                  {"first_cycle", op.run.first_cycle},
+                  {"last_cycle", op.run.last_cycle},
+                  {"macs", op.macs},
+                  {"dense_macs", op.run.dense_macs},
+                  {"effectual_macs", op.run.effectual_macs},
+                  {"operand_bytes", op.run.operand_bytes},
+                  {"psum_bytes", op.run.psum_bytes},
+                  {"output_bytes", op.run.output_bytes},
+                  {"param_bytes", op.run.param_bytes},
+                  {"memory_load_bytes", op.run.load_bytes},
+                  {"spill_bytes", op.run.spill_bytes},
+                  {"reload_bytes", op.run.reload_bytes},
+                  {"store_bytes", op.run.store_bytes},
+                  {"energy_nj", op.energy_nj}});
+  j["ops"] = oj;
   return j;
 }
 
@@ -87,6 +136,10 @@ void print_report(const SimResult& r, const ReportInputs& in, double wall) {
   for (const auto& [k, v] : r.utilization) fmt::print("  {} {:.1f} %", k, 100 * v);
   fmt::print("\n  stall cycles:");
   for (const auto& [k, v] : r.stall_cycles) fmt::print("  {} {}", k, v);
+  fmt::print("\n  bounds (cycles):");
+  for (const auto& [k, v] : r.bounds_cycles)
+    if (v > 0) fmt::print("  {} {:.0f}", k, v);
+  fmt::print("\n  efficiency: {:.3f} (largest bound / cycles)", r.efficiency);
   auto mem = [&](const char* k) { return r.memory.count(k) ? r.memory.at(k) : 0.0; };
   fmt::print(
       "\n  memory: {:.0f} B read, {:.0f} B written, {:.2f} GB/s achieved of {:.2f}, row hits "
@@ -134,6 +187,8 @@ void write_report_files(const std::string& dir, const SimResult& r, const Report
       if (v.is_object()) {
         for (auto it = v.begin(); it != v.end(); ++it)
           flat(k.empty() ? it.key() : k + "." + it.key(), *it);
+      } else if (v.is_array()) {
+        return;  // per-op and per-layer rows: ops.csv
       } else if (v.is_string()) {
         std::string s = v.get<std::string>();
         for (char& c : s)
@@ -144,6 +199,20 @@ void write_report_files(const std::string& dir, const SimResult& r, const Report
       }
     };
     flat("", j);
+  }
+  {
+    // One row per op (SCALE-Sim style layer report).
+    auto out = open_out(fs::path(dir) / "ops.csv");
+    out << "op,kind,layer,head,blocks,tiles,first_cycle,last_cycle,macs,dense_macs,effectual_macs,"
+           "operand_bytes,psum_bytes,output_bytes,param_bytes,memory_load_bytes,spill_bytes,"
+           "reload_bytes,store_bytes,energy_nj\n";
+    for (const auto& op : r.ops)
+      out << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f}\n",
+                         op.name, op.kind, op.layer, op.head, op.blocks, op.run.tiles,
+                         op.run.first_cycle, op.run.last_cycle, op.macs, op.run.dense_macs,
+                         op.run.effectual_macs, op.run.operand_bytes, op.run.psum_bytes,
+                         op.run.output_bytes, op.run.param_bytes, op.run.load_bytes,
+                         op.run.spill_bytes, op.run.reload_bytes, op.run.store_bytes, op.energy_nj);
   }
   {
     auto out = open_out(fs::path(dir) / "timeline.csv");

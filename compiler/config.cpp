@@ -361,6 +361,14 @@ DesignSpace load_design_space(const std::string& path) {
   s.weight_buffer_mb = read_list<double>(top, "weight_buffer_mb", "a number");
   s.mask_buffer_mb = read_list<double>(top, "mask_buffer_mb", "a number");
   top.node("loop_order");  // "any permutation of b,i,j,k"
+  if (top.has("buffer_ports")) {
+    Reader bp = top.sub("buffer_ports");
+    s.buffer_banks = read_list<int>(bp, "banks", "an integer");
+    s.bank_width_bytes = read_list<int>(bp, "bank_width_bytes", "an integer");
+    bp.check_no_unknown();
+  }
+  if (top.has("fifo_depth_words"))
+    s.fifo_depth_words = read_list<int>(top, "fifo_depth_words", "an integer");
   {
     Reader mm = top.sub("main_memory");
     for (const auto& kv : mm.raw()) {
@@ -442,6 +450,14 @@ void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, cons
   check_positive(c, "weight_buffer_mb", c.weight_buffer_mb);
   check_positive(c, "mask_buffer_mb", c.mask_buffer_mb);
   check_positive(c, "control.issue_width", c.issue_width);
+  check_positive(c, "buffer_ports.bank_width_bytes", c.buffer_ports.bank_width_bytes);
+  for (auto [key, v] : {std::pair{"buffer_ports.activation_banks", c.buffer_ports.activation_banks},
+                        std::pair{"buffer_ports.weight_banks", c.buffer_ports.weight_banks},
+                        std::pair{"buffer_ports.mask_banks", c.buffer_ports.mask_banks},
+                        std::pair{"fifo_depth_words", c.fifo_depth_words}})
+    if (v < 0)
+      throw InputError(
+          fmt::format("{}: key '{}': value {} must be positive (or absent)", c.source, key, v));
   if (c.layer_norm_per_pe != 1)
     throw InputError(fmt::format("{}: key 'layer_norm_per_pe': value {} not supported; allowed: 1",
                                  c.source, c.layer_norm_per_pe));
@@ -512,6 +528,31 @@ void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, cons
   check_in(c, o, "activation_buffer_mb", c.activation_buffer_mb, s.activation_buffer_mb);
   check_in(c, o, "weight_buffer_mb", c.weight_buffer_mb, s.weight_buffer_mb);
   check_in(c, o, "mask_buffer_mb", c.mask_buffer_mb, s.mask_buffer_mb);
+  if (!s.buffer_banks.empty()) {
+    if (c.buffer_ports.activation_banks)
+      check_in(c, o, "buffer_ports.activation_banks", c.buffer_ports.activation_banks,
+               s.buffer_banks);
+    if (c.buffer_ports.weight_banks)
+      check_in(c, o, "buffer_ports.weight_banks", c.buffer_ports.weight_banks, s.buffer_banks);
+    if (c.buffer_ports.mask_banks)
+      check_in(c, o, "buffer_ports.mask_banks", c.buffer_ports.mask_banks, s.buffer_banks);
+  }
+  if (!s.bank_width_bytes.empty())
+    check_in(c, o, "buffer_ports.bank_width_bytes", c.buffer_ports.bank_width_bytes,
+             s.bank_width_bytes);
+  if (!s.fifo_depth_words.empty() && c.fifo_depth_words)
+    check_in(c, o, "fifo_depth_words", c.fifo_depth_words, s.fifo_depth_words);
+}
+
+int AcceleratorConfig::banks(const std::string& buffer) const {
+  const int explicit_banks = buffer == "activation" ? buffer_ports.activation_banks
+                             : buffer == "weight"   ? buffer_ports.weight_banks
+                                                    : buffer_ports.mask_banks;
+  if (explicit_banks > 0) return explicit_banks;
+  const double mb = buffer == "activation" ? activation_buffer_mb
+                    : buffer == "weight"   ? weight_buffer_mb
+                                           : mask_buffer_mb;
+  return std::max(1, static_cast<int>(std::ceil(mb * 16.0 - 1e-9)));  // 64 KB banks
 }
 
 AcceleratorConfig load_accelerator(const std::string& name_or_path, const DesignSpace& space,
@@ -566,6 +607,17 @@ AcceleratorConfig load_accelerator(const std::string& name_or_path, const Design
     c.issue_width = ctl.get_int("issue_width");
     ctl.check_no_unknown();
   }
+  if (top.has("buffer_ports")) {  // optional: 64 KB banks of 32-byte ports without it
+    Reader bp = top.sub("buffer_ports");
+    if (bp.has("activation_banks"))
+      c.buffer_ports.activation_banks = bp.get_int("activation_banks");
+    if (bp.has("weight_banks")) c.buffer_ports.weight_banks = bp.get_int("weight_banks");
+    if (bp.has("mask_banks")) c.buffer_ports.mask_banks = bp.get_int("mask_banks");
+    if (bp.has("bank_width_bytes"))
+      c.buffer_ports.bank_width_bytes = bp.get_int("bank_width_bytes");
+    bp.check_no_unknown();
+  }
+  if (top.has("fifo_depth_words")) c.fifo_depth_words = top.get_int("fifo_depth_words");
   top.check_no_unknown();
   validate_accelerator(c, space, tech, opts);
   return c;

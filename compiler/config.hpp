@@ -37,6 +37,15 @@ struct MainMemoryConfig {
   std::string energy_key() const;
 };
 
+// Banked on-chip buffers (docs/memory.md): each buffer is `banks` SRAM banks with one port of
+// bank_width_bytes per cycle each; data are interleaved over the banks, so a transfer of n bytes
+// keeps the ports busy ceil(n / (banks x bank_width_bytes)) cycles. 0 banks: one 64 KB bank per
+// 64 KB of buffer (the default macro size).
+struct BufferPorts {
+  int activation_banks = 0, weight_banks = 0, mask_banks = 0;
+  int bank_width_bytes = 32;
+};
+
 struct AcceleratorConfig {
   std::string name;
   std::string source;  // file it came from ("<builtin>" for embedded defaults)
@@ -48,6 +57,11 @@ struct AcceleratorConfig {
   LoopOrder loop_order;
   MainMemoryConfig main_memory;
   int issue_width = 8;
+  BufferPorts buffer_ports;
+  int fifo_depth_words = 0;  // operand FIFO of a MAC lane, in words; 0: technology fifo.depth
+
+  // Banks of the "activation", "weight" or "mask" buffer (explicit, or one per 64 KB).
+  int banks(const std::string& buffer) const;
 
   long long total_lanes() const { return 1LL * pe * lanes_per_pe; }
   long long total_macs() const { return total_lanes() * mac_per_lane; }
@@ -96,6 +110,7 @@ struct DesignSpace {
   std::vector<double> activation_buffer_mb, weight_buffer_mb, mask_buffer_mb;
   std::map<std::string, std::vector<std::array<int, 3>>>
       main_memory;  // type -> (banks,ranks,channels)
+  std::vector<int> buffer_banks, bank_width_bytes, fifo_depth_words;  // empty: not restricted
 };
 
 // Directory holding models/ (technology.yaml, design_space.yaml, accelerators/, transformers/).

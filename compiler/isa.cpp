@@ -9,6 +9,7 @@
 
 #include "isa.hpp"
 #include "isa_text.hpp"
+#include "parts.hpp"
 
 namespace acceltran {
 
@@ -100,28 +101,32 @@ void write_program(std::ostream& out, const Program& p) {
                      p.instrs.size());
   for (const auto& t : p.tensors)
     out << fmt::format(
-        "tensor {} {} class={} layer={} shape={}x{}x{} sparsity={} data_bytes={} mask_bytes={}\n",
+        "tensor {} {} class={} layer={} shape={}x{}x{} sparsity={} data_bytes={} mask_bytes={} "
+        "parts={}x{}x{}\n",
         t.id, t.name, to_string(t.cls), t.layer, t.batch, t.rows, t.cols, t.sparsity, t.data_bytes,
-        t.mask_bytes);
+        t.mask_bytes, t.part_b, t.part_rows, t.part_cols);
   for (const auto& o : p.ops)
     out << fmt::format(
         "op {} {} kind={} layer={} head={} in={} out={} dims={}x{}x{}x{} grid={}x{}x{}x{} "
-        "b_batched={} prune={}\n",
+        "b_batched={} prune={} in_rows={} out_rows={} out_col={} block={}x{}x{}x{}\n",
         o.id, o.name, to_string(o.kind), o.layer, o.head,
         id_list(o.inputs.data(), o.inputs.data() + o.inputs.size()), o.output, o.b, o.m, o.k, o.n,
-        o.grid_b, o.grid_i, o.grid_j, o.grid_k, o.b_operand_batched ? 1 : 0, o.prune ? 1 : 0);
+        o.grid_b, o.grid_i, o.grid_j, o.grid_k, o.b_operand_batched ? 1 : 0, o.prune ? 1 : 0,
+        o.in_rows.empty() ? std::string("-") : o.in_rows, o.out_rows, o.out_col, o.blk_b, o.blk_i,
+        o.blk_j, o.blk_k);
   std::string line;
   for (const auto& in : p.instrs) {
     line.clear();
     if (is_compute(in.opcode))
-      line = fmt::format("i {} {} op={} tensor={} tiles={}+{} deps={}", in.id, to_string(in.opcode),
-                         in.op, in.tensor, in.first_tile, in.tile_count,
-                         id_list(p.deps_begin(in), p.deps_end(in)));
+      line = fmt::format("i {} {} op={} tensor={} block={} tiles={}+{} deps={}", in.id,
+                         to_string(in.opcode), in.op, in.tensor, in.block, in.first_tile,
+                         in.tile_count, id_list(p.deps_begin(in), p.deps_end(in)));
     else
-      line = fmt::format("i {} {} op={} tensor={} bytes={} mask_bytes={} deps={}", in.id,
-                         to_string(in.opcode),
-                         in.op == kNone ? std::string("-") : std::to_string(in.op), in.tensor,
-                         in.data_bytes, in.mask_bytes, id_list(p.deps_begin(in), p.deps_end(in)));
+      line =
+          fmt::format("i {} {} op={} tensor={} part={} bytes={} mask_bytes={} deps={}", in.id,
+                      to_string(in.opcode),
+                      in.op == kNone ? std::string("-") : std::to_string(in.op), in.tensor, in.part,
+                      in.data_bytes, in.mask_bytes, id_list(p.deps_begin(in), p.deps_end(in)));
     // A comment with the tensor name helps people grep a stream.
     if (in.tensor < p.tensors.size()) line += fmt::format("  # {}", p.tensors[in.tensor].name);
     line.push_back('\n');
@@ -166,6 +171,8 @@ class LineParser {
     if (n >= positional_.size()) fail(fmt::format("missing {}", what));
     return positional_[n];
   }
+
+  bool has(const char* key) const { return kv_.count(key) != 0; }
 
   const std::string& str(const char* key) const {
     auto it = kv_.find(key);
@@ -307,6 +314,14 @@ Program read_program(std::istream& in, const std::string& source) {
       t.sparsity = lp.dbl("sparsity");
       t.data_bytes = lp.u64("data_bytes");
       t.mask_bytes = lp.u64("mask_bytes");
+      if (lp.has("parts")) {  // optional: whole-tensor residency without it
+        auto pt = lp.dims("parts", 3);
+        for (int64_t v : pt)
+          if (v < 0) lp.fail("parts: sizes must not be negative (0 = the whole extent)");
+        t.part_b = pt[0];
+        t.part_rows = pt[1];
+        t.part_cols = pt[2];
+      }
       p.tensors.push_back(t);
     } else if (kind == "op") {
       Op o;
@@ -343,6 +358,28 @@ Program read_program(std::istream& in, const std::string& source) {
         if (v <= 0) lp.fail("op dims and grid must be positive");
       o.b_operand_batched = lp.i64("b_batched") != 0;
       o.prune = lp.i64("prune") != 0;
+      if (lp.has("in_rows") && lp.str("in_rows") != "-") {
+        o.in_rows = lp.str("in_rows");
+        if (o.in_rows.size() != o.inputs.size() ||
+            o.in_rows.find_first_not_of("mkna") != std::string::npos)
+          lp.fail(fmt::format("in_rows: '{}' needs one of m, k, n, a per input ({} inputs)",
+                              o.in_rows, o.inputs.size()));
+      }
+      if (lp.has("out_rows")) {
+        const std::string& r = lp.str("out_rows");
+        if (r != "m" && r != "a") lp.fail(fmt::format("out_rows: '{}' unknown; allowed: m, a", r));
+        o.out_rows = r[0];
+      }
+      if (lp.has("out_col")) o.out_col = lp.i64("out_col");
+      if (lp.has("block")) {
+        auto bk = lp.dims("block", 4);
+        for (int64_t v : bk)
+          if (v < 0) lp.fail("block: sizes must not be negative (0 = the whole grid)");
+        o.blk_b = bk[0];
+        o.blk_i = bk[1];
+        o.blk_j = bk[2];
+        o.blk_k = bk[3];
+      }
       for (TensorId t : o.inputs)
         if (t >= p.tensors.size()) lp.fail(fmt::format("input tensor {} not defined", t));
       if (o.output >= p.tensors.size())
@@ -372,15 +409,27 @@ Program read_program(std::istream& in, const std::string& source) {
         if (plus == std::string::npos) lp.fail(fmt::format("tiles: '{}' must be first+count", r));
         in.first_tile = lp.u64(r.substr(0, plus), "tiles");
         in.tile_count = lp.u64(r.substr(plus + 1), "tiles");
-        if (in.tile_count == 0 || in.first_tile + in.tile_count > p.ops[in.op].tile_count())
-          lp.fail(fmt::format("tiles {} outside op {} ({} tiles)", r, in.op,
-                              p.ops[in.op].tile_count()));
+        const Op& op = p.ops[in.op];
+        const BlockGrid g = block_grid(op);
+        if (lp.has("block")) in.block = static_cast<uint32_t>(lp.u64("block"));
+        if (in.block >= g.blocks())
+          lp.fail(fmt::format("block {} outside op {} ({} blocks)", in.block, in.op, g.blocks()));
+        const uint64_t tiles = block_box(op, g, in.block).tiles();
+        if (in.tile_count == 0 || in.first_tile + in.tile_count > tiles)
+          lp.fail(fmt::format("tiles {} outside block {} of op {} ({} tiles)", r, in.block, in.op,
+                              tiles));
         if (opcode_of(p.ops[in.op].kind) != in.opcode)
           lp.fail(fmt::format("opcode {} does not match op {} of kind {}", opc, in.op,
                               to_string(p.ops[in.op].kind)));
       } else {
         in.data_bytes = lp.u64("bytes");
         in.mask_bytes = lp.u64("mask_bytes");
+        if (lp.has("part")) {
+          in.part = static_cast<uint32_t>(lp.u64("part"));
+          const uint32_t parts = part_grid(p.tensors[in.tensor]).parts();
+          if (in.part >= parts)
+            lp.fail(fmt::format("part {} outside tensor {} ({} parts)", in.part, in.tensor, parts));
+        }
       }
       auto deps = lp.ids("deps");
       // Forward dependencies are legal here (a hand-written stream may have a cycle, which the

@@ -7,10 +7,11 @@
 //    mask;
 //  * ops: the operation graph (matmul, softmax, layer norm, element-wise add, activation), each
 //    with its problem dimensions and its tile grid;
-//  * instructions: memory transfers (LOAD_W, LOAD_A, STORE_A, SPILL, STORE_M) and tile jobs
-//    (MATMUL, SOFTMAX, LAYERNORM, EWISE, ACT). A tile-job instruction covers a contiguous range
-//    of its op's tiles in the configured loop order (tile_count >= 1); `--tiles-per-instruction 1`
-//    gives one instruction per tile. Dependencies are instruction ids that come earlier.
+//  * instructions: memory transfers (LOAD_W, LOAD_A, STORE_A, SPILL, STORE_M) of one part of a
+//    tensor, and tile jobs (MATMUL, SOFTMAX, LAYERNORM, EWISE, ACT). A tile-job instruction covers
+//    a contiguous range of the tiles of one buffer-level block of its op, in the configured loop
+//    order (tile_count >= 1); `--tiles-per-instruction 1` gives one instruction per tile.
+//    Dependencies are instruction ids that come earlier.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -23,7 +24,8 @@ namespace acceltran {
 enum class Opcode : uint8_t {
   LOAD_W,     // main memory -> weight buffer (weights, embedding rows)
   LOAD_A,     // main memory -> activation buffer (reload of a spilled activation)
-  STORE_A,    // PE outputs -> activation buffer (the result of an op, after its last tile)
+  STORE_A,    // PE outputs -> activation buffer after an op's last tile (reference profile only;
+              // the default profile writes each output tile into the buffer as it completes)
   SPILL,      // activation buffer -> main memory (eviction of live data; issued at run time)
   STORE_M,    // activation buffer -> main memory (final model output)
   MATMUL,     // MAC-lane tile job: tb x tx x ty x ty multiply-accumulates
@@ -59,6 +61,11 @@ struct Tensor {
   double sparsity = 0;                    // fraction of zeros assumed for its zero-free size
   uint64_t data_bytes = 0;                // ceil(elements * word_bits * (1 - sparsity) / 8)
   uint64_t mask_bytes = 0;                // ceil(elements / 8)
+  // Residency parts (compiler/parts.hpp): the tensor is cut into a grid of parts of
+  // part_b x part_rows x part_cols elements (0 = the whole extent). A part is what the buffers
+  // hold, evict, spill and reload as one unit: a row panel of an activation, a (k, n) block of a
+  // weight. All zeros: the whole tensor is one part.
+  int64_t part_b = 0, part_rows = 0, part_cols = 0;
   uint64_t elements() const { return static_cast<uint64_t>(batch * rows * cols); }
 };
 
@@ -83,6 +90,19 @@ struct Op {
   int64_t b = 1, m = 1, k = 1, n = 1;
   bool b_operand_batched = false;  // second matmul operand has a batch dimension
   bool prune = false;              // DynaTran prunes the output (post-sparsity unit)
+  // How each input is read, one letter per input (compiler/parts.hpp): 'm' its rows follow the
+  // op's rows (tile index i), 'k' they follow the reduction (k; an unbatched weight's columns
+  // follow j), 'n' they follow the op's columns (j; a transposed operand such as K in Q.K^T),
+  // 'a' the whole tensor (biases, LayerNorm gamma/beta). Empty: 'm' for every input except a
+  // matmul's second operand, 'k'.
+  std::string in_rows;
+  // Where the output goes: 'm' rows follow i and columns follow j, offset by out_col (a head
+  // writing its slice of the concatenated heads); 'a' the whole output tensor (transposed).
+  char out_rows = 'm';
+  int64_t out_col = 0;
+  // Buffer-level blocks: tiles per block along b, i, j, k (0 = the whole grid). Blocks are
+  // enumerated b, i, j, k with k fastest; each block's working set fits the buffers.
+  int64_t blk_b = 0, blk_i = 0, blk_j = 0, blk_k = 0;
   // Tile grid: ceil(b/tb), ceil(m/tx), ceil(n/ty), ceil(k/tx) (k grid is 1 for non-matmul).
   int64_t grid_b = 1, grid_i = 1, grid_j = 1, grid_k = 1;
   uint64_t tile_count() const { return static_cast<uint64_t>(grid_b * grid_i * grid_j * grid_k); }
@@ -96,8 +116,10 @@ struct Instruction {
   Opcode opcode = Opcode::MATMUL;
   OpId op = kNone;          // compute: the op; memory: the op it serves (kNone if none)
   TensorId tensor = kNone;  // memory: tensor moved; compute: output tensor
+  uint32_t block = 0;       // compute: buffer-level block of the op (compiler/parts.hpp)
+  uint32_t part = 0;        // memory: part of the tensor moved (Tensor::part_*)
   uint64_t first_tile = 0;  // compute: range [first_tile, first_tile + tile_count)
-  uint64_t tile_count = 0;  //          in the op's loop-order enumeration
+  uint64_t tile_count = 0;  //          in the loop-order enumeration of the block's tiles
   uint64_t data_bytes = 0;  // memory: data bytes moved (zero-free format)
   uint64_t mask_bytes = 0;  // memory: mask bytes moved alongside
   uint32_t dep_begin = 0;   // into Program::deps

@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "compiler.hpp"
+#include "parts.hpp"
 #include "tiling.hpp"
 
 namespace acceltran {
@@ -17,6 +19,14 @@ uint64_t zero_free_bytes(uint64_t elements, int word_bits, double sparsity) {
 }
 
 namespace {
+
+struct MatmulExtra {
+  TensorId bias = kNone;  // added to the output (bert profile)
+  TensorId into = kNone;  // write into this tensor (a head's slice of the concatenated heads)
+  int64_t col = 0;        // first column of that slice
+  std::string in_rows;    // Op::in_rows ("" = default)
+  char out_rows = 'm';
+};
 
 class Lowering {
  public:
@@ -85,6 +95,11 @@ class Lowering {
     t.sparsity = sparsity;
     t.data_bytes = zero_free_bytes(t.elements(), prog_.info.word_bits, sparsity);
     t.mask_bytes = mask_bytes_for(t.elements());
+    if (!reference_ && cls != TensorClass::weight && r > 1) {
+      // Row panels: tile_b batches x tile_x rows x all columns, the unit a block reads/writes.
+      t.part_b = b > 1 ? prog_.info.tile.b : 0;
+      t.part_rows = prog_.info.tile.x;
+    }
     prog_.tensors.push_back(t);
     producer_.push_back(kNone);
     return t.id;
@@ -96,14 +111,22 @@ class Lowering {
                   prog_.info.weight_sparsity);
   }
 
+  // A small per-op parameter vector (bias, LayerNorm gamma and beta): 1 x rows x cols, read whole.
+  TensorId params(const std::string& name, int layer, int64_t rows, int64_t cols) {
+    return tensor(name, TensorClass::weight, layer, 1, rows, cols, 0.0);
+  }
+
   double act_sparsity(bool pruned) const {
     return (reference_ || pruned) ? prog_.info.activation_sparsity : 0.0;
   }
 
   // Adds a matmul (b,m,k) x (b|1,k,n) -> (b,m,n) and emits its instructions.
   TensorId matmul(const std::string& name, int layer, int head, TensorId a, TensorId w, int64_t m,
-                  int64_t k, int64_t n, bool b_batched, bool prune = true) {
-    TensorId out = tensor(name, TensorClass::activation, layer, B_, m, n, act_sparsity(prune));
+                  int64_t k, int64_t n, bool b_batched, bool prune = true,
+                  const MatmulExtra& x = MatmulExtra()) {
+    TensorId out = x.into != kNone ? x.into
+                                   : tensor(name, TensorClass::activation, layer, B_, m, n,
+                                            act_sparsity(prune));
     Op op;
     op.kind = OpKind::matmul;
     op.name = name;
@@ -117,14 +140,36 @@ class Lowering {
     op.n = n;
     op.b_operand_batched = b_batched || prog_.tensors[w].batch > 1;
     op.prune = prune;
+    op.in_rows = x.in_rows;
+    op.out_rows = x.out_rows;
+    op.out_col = x.col;
+    if (x.bias != kNone) {
+      op.inputs.push_back(x.bias);
+      if (op.in_rows.empty()) op.in_rows = "mka";
+    }
     add_op(std::move(op));
     return out;
+  }
+
+  // A linear layer of the bert profile: x (B,m,k) x W (k,n) + bias, pruned by DynaTran.
+  TensorId linear(const std::string& name, int layer, int head, TensorId x, int64_t m, int64_t k,
+                  int64_t n) {
+    TensorId w = weight(name + ".w", layer, k, n);
+    MatmulExtra e;
+    e.bias = params(name + ".b", layer, 1, n);
+    return matmul(name, layer, head, x, w, m, k, n, false, true, e);
+  }
+
+  // LayerNorm of the bert profile: reads gamma and beta (one 2 x h parameter tensor).
+  TensorId layer_norm(const std::string& name, int layer, TensorId x, int64_t m, int64_t h) {
+    TensorId gb = params(name + ".gb", layer, 2, h);
+    return unary(OpKind::layer_norm, name, layer, -1, {x, gb}, m, h, false, 0.0, "ma");
   }
 
   // Adds a non-matmul op over (B, m, n) blocks.
   TensorId unary(OpKind kind, const std::string& name, int layer, int head,
                  std::vector<TensorId> inputs, int64_t m, int64_t n, bool prune,
-                 double out_sparsity) {
+                 double out_sparsity, std::string in_rows = "") {
     TensorId out = tensor(name, TensorClass::activation, layer, B_, m, n, out_sparsity);
     Op op;
     op.kind = kind;
@@ -138,6 +183,7 @@ class Lowering {
     op.k = 1;
     op.n = n;
     op.prune = prune;
+    op.in_rows = std::move(in_rows);
     add_op(std::move(op));
     return out;
   }
@@ -146,7 +192,152 @@ class Lowering {
     op.id = static_cast<OpId>(prog_.ops.size());
     set_tile_grid(op, prog_.info.tile);
     prog_.ops.push_back(std::move(op));
-    emit(prog_.ops.back());
+    if (reference_)
+      emit(prog_.ops.back());
+    else
+      emit_blocked(prog_.ops.back());
+  }
+
+  // ---------------------------------------------------------------- buffer-level blocks
+  // Splits `op` into blocks whose working set fits block_budget of each buffer: weights are split
+  // along n (then k) when the weight or mask buffer overflows, activations along b, then i (then
+  // j, k for matmuls). Softmax and layer norm reduce over a whole row: never split along j.
+  void choose_blocks(Op& op) {
+    const double f = opts_.block_budget;
+    const uint64_t cap_a = static_cast<uint64_t>(accel_.activation_buffer_mb * 1048576.0 * f);
+    const uint64_t cap_w = static_cast<uint64_t>(accel_.weight_buffer_mb * 1048576.0 * f);
+    const uint64_t cap_m = static_cast<uint64_t>(accel_.mask_buffer_mb * 1048576.0 * f);
+    const bool mm = op.kind == OpKind::matmul;
+    const int64_t tx = prog_.info.tile.x, ty = prog_.info.tile.y;
+    op.blk_b = op.grid_b;
+    op.blk_i = op.grid_i;
+    op.blk_j = op.grid_j;
+    op.blk_k = op.grid_k;
+    for (;;) {
+      for (size_t n = 0; n < op.inputs.size(); ++n) {  // weights: one part per (k, n) block
+        Tensor& t = prog_.tensors[op.inputs[n]];
+        if (t.cls == TensorClass::weight && input_mode(op, n) == 'k' && mm) {
+          t.part_rows = op.blk_k < op.grid_k ? op.blk_k * tx : 0;
+          t.part_cols = op.blk_j < op.grid_j ? op.blk_j * ty : 0;
+        }
+      }
+      const BlockBox box = block_box(op, 0);  // the first block is the largest
+      const WorkingSet ws = block_working_set(prog_, op, box);
+      const bool over_a = ws.activation_bytes > cap_a, over_w = ws.weight_bytes > cap_w;
+      const bool over_m = ws.mask_bytes > cap_m;
+      if (!over_a && !over_w && !over_m) return;
+      int64_t* dims[4] = {&op.blk_b, &op.blk_i, &op.blk_j, &op.blk_k};
+      std::vector<int> order;
+      const bool weight_heavy = over_w || (over_m && ws.weight_bytes > ws.activation_bytes);
+      if (mm && weight_heavy)
+        order = {2, 3, 0, 1};
+      else if (mm)
+        order = {0, 1, 2, 3};
+      else
+        order = {0, 1};
+      int pick = -1;
+      for (int d : order)
+        if (*dims[d] > 1) {
+          pick = d;
+          break;
+        }
+      if (pick < 0) {
+        const char* which = over_a ? "activation" : over_w ? "weight" : "mask";
+        const uint64_t need = over_a   ? ws.activation_bytes
+                              : over_w ? ws.weight_bytes
+                                       : ws.mask_bytes;
+        const uint64_t cap = over_a ? cap_a : over_w ? cap_w : cap_m;
+        const double mb = over_a   ? accel_.activation_buffer_mb
+                          : over_w ? accel_.weight_buffer_mb
+                                   : accel_.mask_buffer_mb;
+        throw InputError(fmt::format(
+            "{}: op '{}' cannot be split to fit the {} buffer: its smallest block (one tile, with "
+            "whole rows for softmax / layer norm) needs {} bytes, but a block may use {} bytes "
+            "({} of the {} MB buffer); use a larger {}_buffer_mb, a smaller tile or a shorter "
+            "sequence",
+            accel_.source, op.name, which, need, cap, f, mb, which));
+      }
+      *dims[pick] = (*dims[pick] + 1) / 2;
+    }
+  }
+
+  static uint64_t part_key(TensorId t, uint32_t part) {
+    return (static_cast<uint64_t>(t) << 32) | part;
+  }
+
+  // LOAD_W of one part of a weight or embedding tensor, emitted on its first use.
+  InstrId load_part(TensorId t, uint32_t part, OpId consumer) {
+    auto [it, fresh] = loads_.try_emplace(part_key(t, part), kNone);
+    if (!fresh) return it->second;
+    const Tensor& ten = prog_.tensors[t];
+    const PartGrid g = part_grid(ten);
+    Instruction in;
+    in.opcode = Opcode::LOAD_W;
+    in.op = consumer;
+    in.tensor = t;
+    in.part = part;
+    in.data_bytes = part_data_bytes(ten, g, part, prog_.info.word_bits);
+    in.mask_bytes = part_mask_bytes(ten, g, part);
+    it->second = push(in, {});
+    return it->second;
+  }
+
+  // Default profile: the op's blocks, each with its LOAD_W of weight parts and its tile jobs.
+  // A block depends on the tile jobs that write the input parts it reads (so a consumer block
+  // can start as soon as its rows exist) and, for k > 0, on the previous k block (partial sums).
+  // Outputs are written tile by tile into the activation buffer: no STORE_A.
+  void emit_blocked(Op& op) {
+    choose_blocks(op);
+    const BlockGrid g = block_grid(op);
+    std::vector<InstrId> deps, block_instrs, prev_block;
+    std::vector<uint32_t> out_parts;
+    std::vector<std::pair<uint64_t, InstrId>> pending_writes;
+    for (uint64_t blk = 0; blk < g.blocks(); ++blk) {
+      const BlockBox box = block_box(op, g, blk);
+      const uint64_t total = box.tiles();
+      const uint64_t chunk = opts_.tiles_per_instruction == 0 ? total : opts_.tiles_per_instruction;
+      block_instrs.clear();
+      for (uint64_t first = 0; first < total; first += chunk) {
+        // The parts this instruction's tiles read: their producers (or loads) are its deps.
+        Instruction in;
+        in.opcode = opcode_of(op.kind);
+        in.op = op.id;
+        in.tensor = op.output;
+        in.block = static_cast<uint32_t>(blk);
+        in.first_tile = first;
+        in.tile_count = std::min(chunk, total - first);
+        const BlockBox sub = tile_range_box(box, prog_.info.loop_order, first, in.tile_count);
+        deps.clear();
+        for (size_t n = 0; n < op.inputs.size(); ++n) {
+          const TensorId t = op.inputs[n];
+          const bool act = prog_.tensors[t].cls == TensorClass::activation;
+          for_each_part(part_grid(prog_.tensors[t]), input_box(prog_, op, n, sub), [&](uint32_t p) {
+            if (!act) {
+              deps.push_back(load_part(t, p, op.id));
+              return;
+            }
+            auto it = writers_.find(part_key(t, p));
+            if (it == writers_.end())
+              throw std::logic_error(fmt::format("compiler bug: {} part {} read before written",
+                                                 prog_.tensors[t].name, p));
+            deps.insert(deps.end(), it->second.begin(), it->second.end());
+          });
+        }
+        if (box.k0 > 0) deps.insert(deps.end(), prev_block.begin(), prev_block.end());
+        std::sort(deps.begin(), deps.end());
+        deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+        const InstrId id = push(in, deps);
+        block_instrs.push_back(id);
+        out_parts.clear();
+        for_each_part(part_grid(prog_.tensors[op.output]), output_box(prog_, op, sub),
+                      [&](uint32_t p) { out_parts.push_back(p); });
+        for (uint32_t p : out_parts) pending_writes.emplace_back(part_key(op.output, p), id);
+      }
+      // Writers are registered after the block: tiles of one block never wait for each other.
+      for (const auto& [key, id] : pending_writes) writers_[key].push_back(id);
+      pending_writes.clear();
+      prev_block.swap(block_instrs);
+    }
   }
 
   // ---------------------------------------------------------------- instruction emission
@@ -212,6 +403,19 @@ class Lowering {
 
   void emit_store_m(TensorId t) {
     const Tensor& ten = prog_.tensors[t];
+    if (!reference_) {  // one STORE_M per part, as soon as the tiles writing it are done
+      const PartGrid g = part_grid(ten);
+      for (uint32_t p = 0; p < g.parts(); ++p) {
+        Instruction in;
+        in.opcode = Opcode::STORE_M;
+        in.tensor = t;
+        in.part = p;
+        in.data_bytes = part_data_bytes(ten, g, p, prog_.info.word_bits);
+        in.mask_bytes = part_mask_bytes(ten, g, p);
+        push(in, writers_[part_key(t, p)]);
+      }
+      return;
+    }
     Instruction in;
     in.opcode = Opcode::STORE_M;
     in.tensor = t;
@@ -235,11 +439,61 @@ class Lowering {
     TensorId pos = tensor("emb.position_rows", TensorClass::embedding, -1, 1, S_, h, ws);
     TensorId type =
         tensor("emb.type_rows", TensorClass::embedding, -1, 1, model_.type_vocab, h, ws);
-    TensorId sum = unary(OpKind::add, "emb.add", -1, -1, {word, pos, type}, S_, h, false, 0.0);
-    return unary(OpKind::layer_norm, "emb.ln", -1, -1, {sum}, S_, h, false, 0.0);
+    prog_.tensors[type].part_rows = 0;  // two rows: read whole by every block
+    TensorId sum =
+        unary(OpKind::add, "emb.add", -1, -1, {word, pos, type}, S_, h, false, 0.0, "mma");
+    return layer_norm("emb.ln", -1, sum, S_, h);
   }
 
   TensorId layer(int l, TensorId x, int64_t& width) {
+    if (reference_) return reference_layer(l, x, width);
+    const LayerDesc& L = model_.layers[l];
+    const int64_t h = L.hidden;
+    auto nm = [&](const std::string& s) { return fmt::format("L{}.{}", l, s); };
+    if (width != h) {  // projection between layers of different hidden size
+      x = linear(nm("proj_in"), l, -1, x, S_, width, h);
+      width = h;
+    }
+    // One fused projection computes Q, K and V of every head (x . [Wq Wk Wv ...]); every head
+    // reads its slices and writes its context into its slice of one concatenated tensor; one
+    // h x h output projection (pruned once), the residual add and LayerNorm follow.
+    int64_t cat = 0, proj = 0;
+    for (const auto& hd : L.heads) {
+      cat += hd.dim;
+      proj += (hd.type == HeadType::sdp || hd.type == HeadType::wma ? 3 : 1) * hd.dim;
+    }
+    TensorId qkv = linear(nm("attn.qkv"), l, -1, x, S_, h, proj);
+    TensorId ctx =
+        tensor(nm("attn.ctx"), TensorClass::activation, l, B_, S_, cat, act_sparsity(true));
+    int64_t col = 0;
+    for (size_t hh = 0; hh < L.heads.size(); ++hh) {
+      head(l, static_cast<int>(hh), L.heads[hh], qkv, h, ctx, col);
+      col += L.heads[hh].dim;
+    }
+    TensorId o = linear(nm("attn.o"), l, -1, ctx, S_, cat, h);
+    TensorId attn = unary(OpKind::add, nm("attn.add"), l, -1, {x, o}, S_, h, false, 0.0);
+    TensorId y = layer_norm(nm("attn.ln"), l, attn, S_, h);
+    // Feed-forward stack h -> f1 -> ... -> fn -> h, GELU after each up-projection.
+    TensorId cur = y;
+    int64_t in_w = h;
+    for (size_t n = 0; n < L.ffn.size() + 1; ++n) {
+      const bool down = n == L.ffn.size();
+      const int64_t out_w = down ? h : L.ffn[n];
+      const std::string base = down ? nm("ffn.down") : nm(fmt::format("ffn{}.up", n));
+      TensorId prod = linear(base, l, -1, cur, S_, in_w, out_w);
+      // GELU(0) = 0: the output keeps the pruned product's zeros.
+      cur = down ? prod
+                 : unary(OpKind::activation, base + ".act", l, -1, {prod}, S_, out_w, false,
+                         prog_.tensors[prod].sparsity);
+      in_w = out_w;
+    }
+    TensorId res = unary(OpKind::add, nm("ffn.add"), l, -1, {y, cur}, S_, h, false, 0.0);
+    return layer_norm(nm("ffn.ln"), l, res, S_, h);
+  }
+
+  // The published simulator's layer (reference profile): per-head output projections summed by
+  // element-wise adds, no residual adds, an activation after every FFN product.
+  TensorId reference_layer(int l, TensorId x, int64_t& width) {
     const LayerDesc& L = model_.layers[l];
     const int64_t h = L.hidden;
     auto nm = [&](const std::string& s) { return fmt::format("L{}.{}", l, s); };
@@ -250,12 +504,10 @@ class Lowering {
     }
     std::vector<TensorId> head_outs;
     for (size_t hh = 0; hh < L.heads.size(); ++hh)
-      head_outs.push_back(head(l, static_cast<int>(hh), L.heads[hh], x, h));
-    std::vector<TensorId> sum_in;
-    if (!reference_) sum_in.push_back(x);  // residual
-    sum_in.insert(sum_in.end(), head_outs.begin(), head_outs.end());
-    // Sum of the head outputs (and the residual) as a tree of two-input adds: each add needs
-    // only three tensors on chip, and the tree is log2(heads) adds deep.
+      head_outs.push_back(head(l, static_cast<int>(hh), L.heads[hh], x, h, kNone, 0));
+    std::vector<TensorId> sum_in = head_outs;
+    // Sum of the head outputs as a tree of two-input adds: each add needs only three tensors on
+    // chip, and the tree is log2(heads) adds deep.
     int adds = 0;
     while (sum_in.size() > 1) {
       std::vector<TensorId> next;
@@ -271,7 +523,7 @@ class Lowering {
     TensorId attn = sum_in[0];
     TensorId y =
         unary(OpKind::layer_norm, nm("attn.ln"), l, -1, {attn}, S_, h, false, act_sparsity(false));
-    // Feed-forward stack h -> f1 -> ... -> fn -> h, GELU after each up-projection.
+    // Published convention: an activation after every FFN product, sized from its input.
     TensorId cur = y;
     int64_t in_w = h;
     for (size_t n = 0; n < L.ffn.size() + 1; ++n) {
@@ -280,31 +532,30 @@ class Lowering {
       std::string base = down ? nm("ffn.down") : nm(fmt::format("ffn{}.up", n));
       TensorId w = weight(base + ".w", l, in_w, out_w);
       TensorId prod = matmul(base, l, -1, cur, w, S_, in_w, out_w, false);
-      if (reference_) {
-        // Published convention: an activation after every FFN product, sized from its input.
-        cur = unary(OpKind::activation, base + ".act", l, -1, {prod}, S_, in_w, false,
-                    act_sparsity(false));
-      } else if (!down) {
-        // GELU(0) = 0: the output keeps the pruned product's zeros.
-        cur = unary(OpKind::activation, base + ".act", l, -1, {prod}, S_, out_w, false,
-                    prog_.tensors[prod].sparsity);
-      } else {
-        cur = prod;
-      }
+      cur = unary(OpKind::activation, base + ".act", l, -1, {prod}, S_, in_w, false,
+                  act_sparsity(false));
       in_w = out_w;
     }
-    TensorId res =
-        reference_ ? cur : unary(OpKind::add, nm("ffn.add"), l, -1, {y, cur}, S_, h, false, 0.0);
-    return unary(OpKind::layer_norm, nm("ffn.ln"), l, -1, {res}, S_, h, false, act_sparsity(false));
+    return unary(OpKind::layer_norm, nm("ffn.ln"), l, -1, {cur}, S_, h, false, act_sparsity(false));
   }
 
-  TensorId head(int l, int hh, const HeadDesc& hd, TensorId x, int64_t h) {
+  // One attention head. Reference profile: projects `x` and returns the head's own h-wide output
+  // projection. Default profile: `x` is the fused Q/K/V tensor; writes the head's context into
+  // columns [col, col + d) of `ctx` and returns it (the output projection is shared).
+  TensorId head(int l, int hh, const HeadDesc& hd, TensorId x, int64_t h, TensorId ctx_all,
+                int64_t col) {
     const int64_t d = hd.dim;
     auto nm = [&](const std::string& s) { return fmt::format("L{}.H{}.{}", l, hh, s); };
+    // Reference profile: one projection per head and matrix. Default profile: the slices of the
+    // layer's fused Q/K/V projection `x`.
     auto proj = [&](const char* what) {
+      if (!reference_) return x;
       TensorId w = weight(nm(std::string(what) + ".w"), l, h, d);
       return matmul(nm(what), l, hh, x, w, S_, h, d, false);
     };
+    MatmulExtra into;  // the last product of the head writes its slice of the concatenation
+    into.into = ctx_all;
+    into.col = col;
     TensorId ctx = kNone;
     switch (hd.type) {
       case HeadType::sdp:
@@ -316,11 +567,15 @@ class Lowering {
           TensorId wa = weight(nm("wa.w"), l, d, d);
           q = matmul(nm("qwa"), l, hh, q, wa, S_, d, d, false);
         }
-        // Q K^T: (B,S,d) x (B,d,S); the 1/sqrt(d) scaling is folded into Wq.
-        TensorId s = matmul(nm("qk"), l, hh, q, k, S_, d, S_, true);
+        // Q K^T: (B,S,d) x (B,d,S); the 1/sqrt(d) scaling is folded into Wq. K is read
+        // transposed: its rows follow the output columns.
+        MatmulExtra qk;
+        qk.in_rows = "mn";
+        TensorId s = matmul(nm("qk"), l, hh, q, k, S_, d, S_, true, true, qk);
         TensorId p =
             unary(OpKind::softmax, nm("softmax"), l, hh, {s}, S_, S_, true, act_sparsity(true));
-        ctx = matmul(nm("pv"), l, hh, p, v, S_, S_, d, true);
+        into.in_rows = "mk";
+        ctx = matmul(nm("pv"), l, hh, p, v, S_, S_, d, true, true, into);
         break;
       }
       case HeadType::conv: {
@@ -328,7 +583,7 @@ class Lowering {
         // (B,S,kernel*d) x (kernel*d,d).
         TensorId v = proj("v");
         TensorId wc = weight(nm("conv.w"), l, hd.kernel * d, d);
-        ctx = matmul(nm("conv"), l, hh, v, wc, S_, hd.kernel * d, d, false);
+        ctx = matmul(nm("conv"), l, hh, v, wc, S_, hd.kernel * d, d, false, true, into);
         break;
       }
       case HeadType::dft:
@@ -337,10 +592,14 @@ class Lowering {
         // transposed: (B,d,S) x (S,S) with the constant transform matrix as a weight.
         TensorId v = proj("v");
         TensorId f = weight(nm(hd.type == HeadType::dft ? "dft.w" : "dct.w"), l, S_, S_);
-        ctx = matmul(nm(hd.type == HeadType::dft ? "dft" : "dct"), l, hh, v, f, d, S_, S_, false);
+        into.in_rows = "kk";  // V read transposed: its rows follow the reduction
+        into.out_rows = 'a';  // the transposed result lands across the whole slice
+        ctx = matmul(nm(hd.type == HeadType::dft ? "dft" : "dct"), l, hh, v, f, d, S_, S_, false,
+                     true, into);
         break;
       }
     }
+    if (!reference_) return ctx;
     TensorId wo = weight(nm("o.w"), l, d, h);
     return matmul(nm("o"), l, hh, ctx, wo, S_, d, h, false);
   }
@@ -349,7 +608,9 @@ class Lowering {
   const AcceleratorConfig& accel_;
   const CompileOptions& opts_;
   Program prog_;
-  std::vector<InstrId> producer_;  // per tensor: instruction that makes it available
+  std::vector<InstrId> producer_;  // per tensor: instruction that makes it available (reference)
+  std::unordered_map<uint64_t, std::vector<InstrId>> writers_;  // (tensor, part) -> tile jobs
+  std::unordered_map<uint64_t, InstrId> loads_;                 // (tensor, part) -> its LOAD_W
   bool reference_ = false;
   int64_t B_ = 1, S_ = 1;
 };

@@ -11,6 +11,7 @@
 #include "layer_norm_engine.hpp"
 #include "main_memory.hpp"
 #include "memory_timing.hpp"
+#include "parts.hpp"
 #include "pe_array.hpp"
 #include "softmax_engine.hpp"
 #include "sram_buffer.hpp"
@@ -78,40 +79,29 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
   auto pe = std::make_unique<PeArray>("pe_array", cfg, tech, o.sim);
   auto softmax = std::make_unique<SoftmaxEngine>("softmax", cfg, tech, o.sim);
   auto lnorm = std::make_unique<LayerNormEngine>("layer_norm", cfg, tech, o.sim);
-  auto act = std::make_unique<SramBuffer>("activation_buffer", proto::Buffer::activation,
-                                          cfg.activation_buffer_mb, tech.buffers.at("activation"),
-                                          tech.buffer_port_bandwidth_gbps, tech.clock_mhz, o.sim,
-                                          tech.word_bits());
-  auto wgt = std::make_unique<SramBuffer>(
-      "weight_buffer", proto::Buffer::weight, cfg.weight_buffer_mb, tech.buffers.at("weight"),
-      tech.buffer_port_bandwidth_gbps, tech.clock_mhz, o.sim, tech.word_bits());
-  auto msk = std::make_unique<SramBuffer>("mask_buffer", proto::Buffer::mask, cfg.mask_buffer_mb,
-                                          tech.buffers.at("mask"), tech.buffer_port_bandwidth_gbps,
-                                          tech.clock_mhz, o.sim, tech.word_bits());
+  auto act =
+      SramBuffer::from_config("activation_buffer", proto::Buffer::activation, cfg, tech, o.sim);
+  auto wgt = SramBuffer::from_config("weight_buffer", proto::Buffer::weight, cfg, tech, o.sim);
+  auto msk = SramBuffer::from_config("mask_buffer", proto::Buffer::mask, cfg, tech, o.sim);
   MainMemoryOptions mopts;
   auto mem =
       std::make_unique<MainMemory>("main_memory", cfg.main_memory, tech, timing, o.sim, mopts);
   auto dma = std::make_unique<Dma>("dma", cfg, tech, timing, o.sim);
-  // An op runs with all its inputs and its output on chip at once (whole-tensor residency).
+  // Every tile job's block must fit on chip at once (the compiler splits ops into such blocks;
+  // a hand-written stream may not).
   for (const auto& op : prog.ops) {
-    uint64_t act_bytes = 0, wgt_bytes = 0, mask_bytes = 0;
-    std::vector<TensorId> ts = op.inputs;
-    ts.push_back(op.output);
-    std::sort(ts.begin(), ts.end());
-    ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
-    for (TensorId id : ts) {
-      const Tensor& t = prog.tensors[id];
-      (t.cls == TensorClass::activation ? act_bytes : wgt_bytes) += t.data_bytes;
-      mask_bytes += t.mask_bytes;
-    }
-    if (act_bytes > act->capacity_bytes() || wgt_bytes > wgt->capacity_bytes() ||
-        mask_bytes > msk->capacity_bytes())
+    const BlockGrid g = block_grid(op);
+    const WorkingSet ws = block_working_set(prog, op, block_box(op, g, 0));
+    if (ws.activation_bytes > act->capacity_bytes() || ws.weight_bytes > wgt->capacity_bytes() ||
+        ws.mask_bytes > msk->capacity_bytes())
       throw InputError(fmt::format(
           "{}: op '{}' needs {} activation bytes, {} weight bytes and {} mask bytes on chip at "
-          "once, but the activation buffer holds {}, the weight buffer {} and the mask buffer {} "
-          "bytes; use larger buffers or a smaller batch / sequence",
-          cfg.source, op.name, act_bytes, wgt_bytes, mask_bytes, act->capacity_bytes(),
-          wgt->capacity_bytes(), msk->capacity_bytes()));
+          "once (one block of {}x{}x{}x{} tiles), but the activation buffer holds {}, the weight "
+          "buffer {} and the mask buffer {} bytes; use larger buffers or a smaller batch / "
+          "sequence",
+          cfg.source, op.name, ws.activation_bytes, ws.weight_bytes, ws.mask_bytes, g.size[0],
+          g.size[1], g.size[2], g.size[3], act->capacity_bytes(), wgt->capacity_bytes(),
+          msk->capacity_bytes()));
   }
   auto ctrl =
       std::make_unique<ControlBlock>("control_block", prog, cfg, tech, o.control, *act, *wgt, *msk);
@@ -123,6 +113,16 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
   dma->activation_socket.bind(act->socket);
   dma->weight_socket.bind(wgt->socket);
   dma->mask_socket.bind(msk->socket);
+  // The engines' operand, partial-sum and output traffic goes through the buffers' ports.
+  pe->activation_port.bind(act->core_socket);
+  pe->weight_port.bind(wgt->core_socket);
+  pe->mask_port.bind(msk->core_socket);
+  for (UnitPoolEngine* e :
+       {static_cast<UnitPoolEngine*>(softmax.get()), static_cast<UnitPoolEngine*>(lnorm.get())}) {
+    e->activation_port.bind(act->core_socket);
+    e->weight_port.bind(wgt->core_socket);
+    e->mask_port.bind(msk->core_socket);
+  }
 
   std::unique_ptr<Tracer> tracer;
   if (!o.trace.vcd_path.empty()) {
@@ -206,16 +206,19 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
     }
     add("dma", busy * tech.nj_per_cycle(tech.dma.dynamic_mw), leak);
   }
-  // Buffers: port transfers (DMA, stores) + operand reads by the engines + leakage (always on).
-  add("activation_buffer",
-      act->stats().dynamic_energy_nj + ps.activation_read_nj +
-          act->access_energy_nj(ss.activation_read_bytes + ls.activation_read_bytes),
+  // Buffers: port traffic + leakage (always on). Default profile: every access (DMA, operands,
+  // partial sums, outputs) went through the buffer's ports and is in its own stats. Reference
+  // profile: the engines' operand reads are charged from their counts (published rule).
+  const bool ref = o.sim.profile == Profile::reference;
+  const double engine_act_nj =
+      ref ? act->access_energy_nj(ss.activation_read_bytes + ls.activation_read_bytes) : 0.0;
+  const double engine_mask_nj =
+      ref ? msk->access_energy_nj(ss.mask_read_bytes + ls.mask_read_bytes) : 0.0;
+  add("activation_buffer", act->stats().dynamic_energy_nj + ps.activation_read_nj + engine_act_nj,
       act->leakage_energy_nj(T));
   add("weight_buffer", wgt->stats().dynamic_energy_nj + ps.weight_read_nj,
       wgt->leakage_energy_nj(T));
-  add("mask_buffer",
-      msk->stats().dynamic_energy_nj + ps.mask_read_nj +
-          msk->access_energy_nj(ss.mask_read_bytes + ls.mask_read_bytes),
+  add("mask_buffer", msk->stats().dynamic_energy_nj + ps.mask_read_nj + engine_mask_nj,
       msk->leakage_energy_nj(T));
   add("main_memory", ms.dynamic_energy_nj, mem->background_energy_nj(elapsed_ps));
   for (const auto& [name, e] : r.energy) r.energy_total_nj += e.total_nj();
@@ -239,7 +242,6 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
   r.stall_cycles["waiting_for_memory"] = cs.stall_memory_cycles;
   r.stall_cycles["waiting_for_dependency"] = cs.stall_dependency_cycles;
   r.stall_cycles["buffer_full"] = cs.stall_buffer_full_cycles;
-  r.stall_cycles["waiting_for_unit"] = cs.stall_unit_cycles;
 
   r.memory["bytes_read"] = static_cast<double>(ms.bytes_read);
   r.memory["bytes_written"] = static_cast<double>(ms.bytes_written);
@@ -262,6 +264,21 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
   r.compute["operand_reads"] = static_cast<double>(ps.operand_reads);
   r.compute["fifo_reuse"] = static_cast<double>(ps.fifo_reuse_first + ps.fifo_reuse_second);
   r.compute["broadcast_reuse"] = static_cast<double>(ps.broadcast_first + ps.broadcast_second);
+  r.compute["psum_read_bytes"] = static_cast<double>(ps.psum_read_bytes);
+  r.compute["psum_write_bytes"] = static_cast<double>(ps.psum_write_bytes);
+  r.compute["psum_in_lane_tiles"] = static_cast<double>(ps.psum_in_lane_tiles);
+  r.compute["output_write_bytes"] =
+      static_cast<double>(ps.output_write_bytes + ss.output_write_bytes + ls.output_write_bytes);
+  r.compute["fifo_depth_words"] = static_cast<double>(pe->fifo_depth_words());
+  for (const SramBuffer* b : {act.get(), wgt.get(), msk.get()}) {
+    const std::string k = proto::to_string(b->buffer_kind());
+    r.memory[k + "_buffer_port_bytes"] =
+        static_cast<double>(b->stats().bytes_read + b->stats().bytes_written);
+    r.memory[k + "_buffer_port_busy_cycles"] = static_cast<double>(b->stats().port_busy_cycles);
+    r.memory[k + "_buffer_banks"] = b->banks();
+    r.utilization[k + "_buffer_ports"] =
+        T > 0 ? static_cast<double>(b->stats().port_busy_cycles) / T : 0.0;
+  }
 
   r.issued = cs.issued;
   r.completed = cs.completed;
@@ -280,6 +297,52 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
   r.stored_bytes = ds.bytes_to_memory;
   r.total_macs_per_cycle = static_cast<uint64_t>(cfg.total_macs());
   r.memory_bytes_per_cycle = mem->peak_bytes_per_second() / (tech.clock_mhz * 1e6);
+
+  // ---------------------------------------------------------------- bounds
+  // Each resource can be busy at most every cycle: cycles >= its busy cycles / its units.
+  r.bounds_cycles["compute"] =
+      static_cast<double>(ps.effectual_macs) / static_cast<double>(cfg.total_macs());
+  r.bounds_cycles["mac_lanes"] = static_cast<double>(ps.lanes.busy_cycles) / lanes_total;
+  r.bounds_cycles["softmax"] = static_cast<double>(ss.units.busy_cycles) /
+                               (static_cast<double>(cfg.pe) * cfg.softmax_per_pe);
+  r.bounds_cycles["layer_norm"] = static_cast<double>(ls.units.busy_cycles) /
+                                  (static_cast<double>(cfg.pe) * cfg.layer_norm_per_pe);
+  r.bounds_cycles["memory"] =
+      r.memory_bytes_per_cycle > 0 ? bytes_moved / r.memory_bytes_per_cycle : 0.0;
+  for (const SramBuffer* b : {act.get(), wgt.get(), msk.get()})
+    r.bounds_cycles[std::string(proto::to_string(b->buffer_kind())) + "_buffer_ports"] =
+        static_cast<double>(b->stats().port_busy_cycles);
+  double max_bound = 0;
+  for (const auto& [k, v] : r.bounds_cycles) max_bound = std::max(max_bound, v);
+  r.efficiency = r.cycles > 0 ? max_bound / static_cast<double>(r.cycles) : 0.0;
+
+  // ---------------------------------------------------------------- per op
+  {
+    double buf_nj = 0, buf_bytes = 0;
+    for (const SramBuffer* b : {act.get(), wgt.get(), msk.get()}) {
+      buf_nj += b->stats().dynamic_energy_nj;
+      buf_bytes += static_cast<double>(b->stats().bytes_read + b->stats().bytes_written);
+    }
+    const double nj_per_buf_byte = buf_bytes > 0 ? buf_nj / buf_bytes : 0.0;
+    const double nj_per_mem_byte = bytes_moved > 0 ? ms.dynamic_energy_nj / bytes_moved : 0.0;
+    for (const auto& op : prog.ops) {
+      OpReport x;
+      x.name = op.name;
+      x.kind = to_string(op.kind);
+      x.layer = op.layer;
+      x.head = op.head;
+      x.blocks = block_grid(op).blocks();
+      x.run = cs.ops[op.id];
+      if (x.run.first_cycle == ~uint64_t{0}) x.run.first_cycle = 0;
+      x.macs = op.macs();
+      const double port = static_cast<double>(x.run.operand_bytes + x.run.psum_bytes +
+                                              x.run.output_bytes + x.run.param_bytes);
+      const double memb = static_cast<double>(x.run.load_bytes + x.run.spill_bytes +
+                                              x.run.reload_bytes + x.run.store_bytes);
+      x.energy_nj = x.run.unit_energy_nj + port * nj_per_buf_byte + memb * nj_per_mem_byte;
+      r.ops.push_back(std::move(x));
+    }
+  }
 
   // ---------------------------------------------------------------- timeline
   const uint64_t samples = std::max<uint64_t>(1, o.timeline_samples);
@@ -328,14 +391,12 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
       spread(e.total_nj(), kLanes);
   }
   // Buffers: leakage all the time, port transfers with the DMA, operand reads with the engines.
+  // (Default profile: the port traffic of the buffers is mostly the engines'.)
   for (const SramBuffer* b : {act.get(), wgt.get(), msk.get()}) {
     spread(b->leakage_energy_nj(T), kUniform);
-    spread(b->stats().dynamic_energy_nj, kDma);
+    spread(b->stats().dynamic_energy_nj, ref ? kDma : kLanes);
   }
-  spread(ps.buffer_read_nj() +
-             act->access_energy_nj(ss.activation_read_bytes + ls.activation_read_bytes) +
-             msk->access_energy_nj(ss.mask_read_bytes + ls.mask_read_bytes),
-         kLanes);
+  spread(ps.buffer_read_nj() + engine_act_nj + engine_mask_nj, kLanes);
   size_t occ = 0;
   std::array<uint64_t, 4> last_occ{0, 0, 0, 0};
   for (size_t b0 = 0; b0 < nb && b0 * bucket <= T; ++b0) {

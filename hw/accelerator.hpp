@@ -39,6 +39,16 @@ struct TimelineSample {
   double power_w = 0;
 };
 
+// Per-op figures of a run (report.json "ops", ops.csv).
+struct OpReport {
+  std::string name, kind;
+  int layer = -1, head = -1;
+  uint64_t blocks = 1;
+  OpRunStats run;
+  uint64_t macs = 0;  // unpadded multiply-accumulates of the op
+  double energy_nj = 0;  // units + its buffer traffic + its main-memory traffic (attributed)
+};
+
 // Everything a report needs, with units in the names.
 struct SimResult {
   bool finished = false;
@@ -63,6 +73,11 @@ struct SimResult {
   uint64_t macs = 0;                                       // unpadded, from the program
   uint64_t total_macs_per_cycle = 0;
   double memory_bytes_per_cycle = 0;
+  // Lower bounds on cycles (each a resource that cannot be busier than 100 %) and
+  // efficiency = largest bound / cycles.
+  std::map<std::string, double> bounds_cycles;
+  double efficiency = 0;
+  std::vector<OpReport> ops;
   std::vector<TimelineSample> timeline;
 };
 

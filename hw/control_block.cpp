@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include "parts.hpp"
+
 namespace acceltran {
 
 using proto::cycles_to_time;
@@ -12,7 +14,9 @@ using proto::time_to_cycles;
 
 namespace {
 constexpr uint64_t kAlign = 4096;  // tensors start on a 4 KiB boundary in main memory
-}
+// Ready instructions past the lookahead window examined per issue pass for load run-ahead.
+constexpr uint32_t kPrefetchScan = 4096;
+}  // namespace
 
 ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
                            const AcceleratorConfig& cfg, const Technology& tech,
@@ -31,13 +35,25 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
       mask_(mask),
       clock_mhz_(tech.clock_mhz) {
   const size_t n = prog.instrs.size();
+  reference_ = prog.info.profile == "reference";
   state_.assign(n, State::waiting);
   blocked_.assign(n, Block::none);
-  tensors_.resize(prog.tensors.size());
+  stats_.ops.resize(prog.ops.size());
+  // Parts of every tensor; each part has its own home in main memory.
+  part_base_.resize(prog.tensors.size());
   uint64_t addr = 0;
   for (const auto& t : prog.tensors) {
-    tensors_[t.id].address = addr;
-    addr += (t.data_bytes + t.mask_bytes + kAlign - 1) / kAlign * kAlign;
+    const PartGrid g = part_grid(t);
+    part_base_[t.id] = static_cast<uint32_t>(parts_.size());
+    for (uint32_t p = 0; p < g.parts(); ++p) {
+      PartState ps;
+      ps.address = addr;
+      addr +=
+          (part_data_bytes(t, g, p, prog.info.word_bits) + part_mask_bytes(t, g, p) + kAlign - 1) /
+          kAlign * kAlign;
+      parts_.push_back(ps);
+      part_tensor_.push_back(t.id);
+    }
   }
   int max_layer = 0, max_head = 0;
   for (const auto& op : prog.ops) {
@@ -46,11 +62,30 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
   }
   slots_per_layer_ = max_head + 1;
   issue_cursor_.assign(static_cast<size_t>(max_layer + 1) * slots_per_layer_, 0);
+  // The parts each tile job reads and writes (its block's boxes), and who reads each part.
+  io_begin_.assign(n + 1, 0);
   for (const auto& in : prog.instrs) {
-    if (is_compute(in.opcode))
-      for (TensorId t : prog.ops[in.op].inputs) tensors_[t].readers_left += 1;
-    if (in.opcode == Opcode::STORE_M) tensors_[in.tensor].output_pending = true;
+    io_begin_[in.id] = static_cast<uint32_t>(io_.size());
+    if (is_compute(in.opcode)) {
+      const Op& op = prog.ops[in.op];
+      const BlockBox box = tile_range_box(block_box(op, in.block), prog.info.loop_order,
+                                          in.first_tile, in.tile_count);
+      const size_t first = io_.size();
+      for (size_t k = 0; k < op.inputs.size(); ++k) {
+        const TensorId t = op.inputs[k];
+        for_each_part(part_grid(prog.tensors[t]), input_box(prog, op, k, box),
+                      [&](uint32_t p) { io_.push_back(part_index(t, p)); });
+      }
+      std::sort(io_.begin() + static_cast<long>(first), io_.end());
+      io_.erase(std::unique(io_.begin() + static_cast<long>(first), io_.end()), io_.end());
+      for (size_t k = first; k < io_.size(); ++k) parts_[io_[k]].readers_left += 1;
+      for_each_part(part_grid(prog.tensors[op.output]), output_box(prog, op, box),
+                    [&](uint32_t p) { io_.push_back(part_index(op.output, p) | kWrite); });
+    }
+    if (in.opcode == Opcode::STORE_M) parts_[part_index(in.tensor, in.part)].output_pending = true;
   }
+  io_begin_[n] = static_cast<uint32_t>(io_.size());
+  churn_limit_ = std::max<uint64_t>(100000, 4 * parts_.size());
   // Reverse dependencies (CSR) and the number of unfinished dependencies of each instruction.
   deps_left_.assign(n, 0);
   std::vector<uint32_t> count(n + 1, 0);
@@ -70,7 +105,7 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
   for (size_t i = 0; i < n; ++i)
     if (deps_left_[i] == 0) ready_.insert(static_cast<uint32_t>(i));
 
-  auto needed = [this](const ResidentKey& k) { return needed_later(k.tensor); };
+  auto needed = [this](const ResidentKey& k) { return needed_later(k); };
   act_.set_needed_later(needed);
   wgt_.set_needed_later(needed);
   mask_.set_needed_later(needed);
@@ -89,10 +124,41 @@ ControlBlock::~ControlBlock() {
   xfer_gp_.clear_extension(&xfer_);
 }
 
-bool ControlBlock::needed_later(TensorId t) const {
-  const Tensor& ten = prog_.tensors[t];
-  const TensorState& s = tensors_[t];
-  return ten.cls == TensorClass::activation && (s.readers_left > 0 || s.output_pending);
+void ControlBlock::release_gather() {
+  for (uint32_t p : gather_pins_) {
+    const ResidentKey k = key_of(p);
+    if (buffer_of(k.tensor).pin_count(k) > 0) unpin(p);
+  }
+  gather_pins_.clear();
+  gatherer_ = kNone;
+}
+
+bool ControlBlock::needed_later(const ResidentKey& k) const {
+  const PartState& s = parts_[part_index(k.tensor, k.part)];
+  return prog_.tensors[k.tensor].cls == TensorClass::activation &&
+         (s.readers_left > 0 || s.output_pending);
+}
+
+uint64_t ControlBlock::part_data_bytes_of(uint32_t part) const {
+  const Tensor& t = prog_.tensors[part_tensor_[part]];
+  return part_data_bytes(t, part_grid(t), part - part_base_[t.id], prog_.info.word_bits);
+}
+
+uint64_t ControlBlock::part_mask_bytes_of(uint32_t part) const {
+  const Tensor& t = prog_.tensors[part_tensor_[part]];
+  return part_mask_bytes(t, part_grid(t), part - part_base_[t.id]);
+}
+
+void ControlBlock::pin(uint32_t part) {
+  const ResidentKey k = key_of(part);
+  buffer_of(k.tensor).pin(k);
+  mask_.pin(k);
+}
+
+void ControlBlock::unpin(uint32_t part) {
+  const ResidentKey k = key_of(part);
+  buffer_of(k.tensor).unpin(k);
+  mask_.unpin(k);
 }
 
 SramBuffer& ControlBlock::buffer_of(TensorId t) {
@@ -149,6 +215,14 @@ void ControlBlock::run() {
       uint32_t id = events_.top().id;
       events_.pop();
       complete(id, now);
+      churn_ = id & kInternal ? churn_ + 1 : 0;
+    }
+    if (churn_ > churn_limit_) {  // spills and reloads go on, but nothing completes: livelock
+      stats_.deadlock = fmt::format(
+          "no progress: {} spills and reloads since the last instruction completed (the "
+          "buffers thrash); {}",
+          churn_, deadlock_report(now));
+      break;
     }
     if (on_event) on_event(now);
     if (copts_.progress) copts_.progress(done_, n, now);
@@ -165,6 +239,10 @@ bool ControlBlock::deps_done(const Instruction& in) const {
 void ControlBlock::try_issue(uint64_t now) {
   const uint32_t n = static_cast<uint32_t>(prog_.instrs.size());
   while (head_ < n && state_[head_] == State::done) ++head_;
+  while (oldest_compute_ < n && (!is_compute(prog_.instrs[oldest_compute_].opcode) ||
+                                 state_[oldest_compute_] != State::waiting))
+    ++oldest_compute_;
+  if (gatherer_ != oldest_compute_) release_gather();
   if (copts_.in_order) {
     // Two in-order streams: memory instructions and tile jobs, each issued in program order.
     for (bool progress = true; progress;) {
@@ -188,12 +266,26 @@ void ControlBlock::try_issue(uint64_t now) {
       }
     }
   } else {
-    // Dependency-driven: any ready instruction whose op lies in the lookahead window.
+    // Dependency-driven: any ready instruction whose op lies in the lookahead window. Past the
+    // window (default profile), weight loads run ahead in program order while they fit in free
+    // buffer space (they never evict anything), so the memory stream does not wait for compute.
     const OpId head_op = head_ < n ? op_of(prog_.instrs[head_]) : 0;
     const uint64_t limit = static_cast<uint64_t>(head_op) + copts_.lookahead;
+    uint32_t scanned = 0;
     for (auto it = ready_.begin(); it != ready_.end();) {
       const Instruction& in = prog_.instrs[*it];
-      if (op_of(in) > limit) break;
+      if (op_of(in) > limit) {
+        if (reference_ || ++scanned > kPrefetchScan) break;
+        if (in.opcode != Opcode::LOAD_W) {
+          ++it;
+          continue;
+        }
+        const uint32_t p = part_index(in.tensor, in.part);
+        if (parts_[p].res == Residency::absent &&
+            (buffer_of(in.tensor).free_bytes() < part_data_bytes_of(p) ||
+             mask_.free_bytes() < part_mask_bytes_of(p)))
+          break;
+      }
       Block b = try_issue_one(in, now);
       blocked_[in.id] = b;
       it = b == Block::none ? ready_.erase(it) : std::next(it);
@@ -224,53 +316,107 @@ OpId ControlBlock::op_of(const Instruction& in) const {
 
 // ---------------------------------------------------------------- issue
 ControlBlock::Block ControlBlock::try_issue_one(const Instruction& in, uint64_t now) {
-  TensorState& ts = tensors_[in.tensor];
   uint64_t completion = now;
+  charge_op_ = in.op;
   if (is_compute(in.opcode)) {
     const Op& op = prog_.ops[in.op];
-    for (TensorId t : op.inputs)
-      if (Block b = ensure_resident(t, now); b != Block::none) return b;
-    for (TensorId t : op.inputs) {  // pinned first: allocating the output must not evict them
-      buffer_of(t).pin({t, 0});
-      mask_.pin({t, 0});
+    const uint32_t* io = io_.data() + io_begin_[in.id];
+    const uint32_t* io_end = io_.data() + io_begin_[in.id + 1];
+    // Inputs, and output parts already begun by an earlier tile job that were evicted since.
+    // The oldest waiting tile job gathers: it keeps what it has (pinned) and fetches all that it
+    // lacks at once, so that fetching one part cannot evict another it needs (no thrashing).
+    const bool gather = !reference_ && in.id == oldest_compute_;
+    Block missing = Block::none;
+    for (const uint32_t* x = io; x != io_end; ++x) {
+      const uint32_t p = *x & ~kWrite;
+      if ((*x & kWrite) && !(parts_[p].allocated && parts_[p].res != Residency::resident)) continue;
+      if (gather && std::find(gather_pins_.begin(), gather_pins_.end(), p) != gather_pins_.end())
+        continue;
+      const Residency before = parts_[p].res;
+      const Block b = ensure_resident(p, now);
+      if (b == Block::none) {
+        if (gather) {
+          pin(p);
+          gather_pins_.push_back(p);
+          gatherer_ = in.id;
+        }
+        continue;
+      }
+      if (gather && parts_[p].res == Residency::loading && before != Residency::loading) {
+        // The reload just started holds a pin; it stays until this job issues.
+        internal_.back().keep_pin = true;
+        gather_pins_.push_back(p);
+        gatherer_ = in.id;
+      }
+      if (!gather) return b;
+      if (missing == Block::none || b == Block::buffer_full) missing = b;
     }
-    if (!ts.allocated_output) {
-      if (!allocate(in.tensor, now, true)) {
-        for (TensorId t : op.inputs) {
-          buffer_of(t).unpin({t, 0});
-          mask_.unpin({t, 0});
+    if (missing != Block::none) return missing;
+    for (const uint32_t* x = io; x != io_end; ++x)  // pinned first: allocating the output
+      if (!(*x & kWrite)) pin(*x);                  // must not evict them
+    fresh_.clear();
+    for (const uint32_t* x = io; x != io_end; ++x) {
+      if (!(*x & kWrite)) continue;
+      const uint32_t p = *x & ~kWrite;
+      PartState& ps = parts_[p];
+      if (ps.allocated) {
+        if (!reference_) pin(p);  // reference: pinned from allocation until STORE_A
+        continue;
+      }
+      if (!allocate(p, now, true)) {
+        // Undo: unpin what this attempt pinned, free the parts it allocated.
+        for (const uint32_t* y = io; y != x; ++y) {
+          const uint32_t q = *y & ~kWrite;
+          if (*y & kWrite) {
+            if (std::find(fresh_.begin(), fresh_.end(), q) != fresh_.end()) {
+              unpin(q);
+              const ResidentKey k = key_of(q);
+              buffer_of(k.tensor).release(k, now);
+              mask_.release(k, now);
+              parts_[q].allocated = false;
+              parts_[q].res = Residency::absent;
+              continue;
+            }
+            if (reference_) continue;
+          }
+          unpin(q);
         }
         return Block::buffer_full;
       }
-      ts.allocated_output = true;
-      ts.res = Residency::resident;
+      ps.allocated = true;
+      ps.res = Residency::resident;
+      fresh_.push_back(p);
     }
-    completion = dispatch(in, now);
+    completion = reference_ ? dispatch_groups(in, now) : dispatch(in, now);
+    if (in.id == gatherer_) release_gather();
     compute_in_flight_ += 1;
     current_layer_ = op.layer;
     current_op_ = op.id;
   } else {
+    const uint32_t p = part_index(in.tensor, in.part);
+    PartState& ps = parts_[p];
     switch (in.opcode) {
       case Opcode::LOAD_W:
       case Opcode::LOAD_A:
-        if (ts.res == Residency::resident) break;  // already on chip: nothing to move
-        if (ts.res == Residency::loading || ts.res == Residency::spilling) return Block::memory;
-        if (!allocate(in.tensor, now, true)) return Block::buffer_full;
-        ts.res = Residency::loading;
-        completion = transfer(in.opcode, in.tensor, now);
+        if (ps.res == Residency::resident) break;  // already on chip: nothing to move
+        if (ps.res == Residency::loading || ps.res == Residency::spilling) return Block::memory;
+        if (!allocate(p, now, true)) return Block::buffer_full;
+        ps.res = Residency::loading;
+        completion = transfer(in.opcode, p, now);
+        if (OpRunStats* os = op_stats(in.op))
+          os->load_bytes += part_data_bytes_of(p) + part_mask_bytes_of(p);
         break;
       case Opcode::STORE_A:
-        completion = transfer(Opcode::STORE_A, in.tensor, now);
+        completion = transfer(Opcode::STORE_A, p, now);
         break;
       case Opcode::STORE_M:
       case Opcode::SPILL:
-        if (ts.res == Residency::in_memory) break;  // already written back by a spill
-        if (ts.res != Residency::resident) {
-          if (Block b = ensure_resident(in.tensor, now); b != Block::none) return b;
+        if (ps.res == Residency::in_memory) break;  // already written back by a spill
+        if (ps.res != Residency::resident) {
+          if (Block b = ensure_resident(p, now); b != Block::none) return b;
         }
-        buffer_of(in.tensor).pin({in.tensor, 0});
-        mask_.pin({in.tensor, 0});
-        completion = transfer(in.opcode, in.tensor, now);
+        pin(p);
+        completion = transfer(in.opcode, p, now);
         break;
       default:
         break;
@@ -284,29 +430,32 @@ ControlBlock::Block ControlBlock::try_issue_one(const Instruction& in, uint64_t 
   return Block::none;
 }
 
-ControlBlock::Block ControlBlock::ensure_resident(TensorId t, uint64_t now) {
-  TensorState& s = tensors_[t];
+ControlBlock::Block ControlBlock::ensure_resident(uint32_t part, uint64_t now) {
+  PartState& s = parts_[part];
+  const ResidentKey k = key_of(part);
   switch (s.res) {
     case Residency::resident:
-      buffer_of(t).lookup({t, 0}, now);
+      buffer_of(k.tensor).lookup(k, now);
       return Block::none;
     case Residency::loading:
     case Residency::spilling:
       return Block::memory;
     case Residency::absent:
-      if (prog_.tensors[t].cls == TensorClass::activation)
+      if (prog_.tensors[k.tensor].cls == TensorClass::activation)
         return Block::dependency;  // not produced yet (hand-written streams)
       [[fallthrough]];
     case Residency::in_memory: {
-      // Reload: a spilled activation (LOAD_A) or an evicted weight (LOAD_W again).
-      if (!allocate(t, now, true)) return Block::buffer_full;
+      // Reload: a spilled activation part (LOAD_A) or an evicted weight part (LOAD_W again).
+      if (!allocate(part, now, true)) return Block::buffer_full;
       const Opcode op =
-          prog_.tensors[t].cls == TensorClass::activation ? Opcode::LOAD_A : Opcode::LOAD_W;
+          prog_.tensors[k.tensor].cls == TensorClass::activation ? Opcode::LOAD_A : Opcode::LOAD_W;
       s.res = Residency::loading;
-      const uint64_t done = transfer(op, t, now);
+      const uint64_t done = transfer(op, part, now);
+      const uint64_t bytes = part_data_bytes_of(part) + part_mask_bytes_of(part);
       stats_.reloads += 1;
-      stats_.reload_bytes += prog_.tensors[t].data_bytes + prog_.tensors[t].mask_bytes;
-      internal_.push_back(Internal{t, op});
+      stats_.reload_bytes += bytes;
+      if (OpRunStats* os = op_stats(charge_op_)) os->reload_bytes += bytes;
+      internal_.push_back(Internal{part, op});
       events_.push(Event{done, static_cast<uint32_t>(internal_.size() - 1) | kInternal});
       return Block::memory;
     }
@@ -314,19 +463,19 @@ ControlBlock::Block ControlBlock::ensure_resident(TensorId t, uint64_t now) {
   return Block::none;
 }
 
-bool ControlBlock::allocate(TensorId t, uint64_t now, bool pin) {
-  const Tensor& ten = prog_.tensors[t];
-  SramBuffer& buf = buffer_of(t);
-  const ResidentKey key{t, 0};
-  AllocResult r = buf.allocate(key, ten.data_bytes, ten.name, now);
+bool ControlBlock::allocate(uint32_t part, uint64_t now, bool pin) {
+  const ResidentKey key = key_of(part);
+  const Tensor& ten = prog_.tensors[key.tensor];
+  SramBuffer& buf = buffer_of(key.tensor);
+  AllocResult r = buf.allocate(key, part_data_bytes_of(part), ten.name, now);
   if (!r.fitted) return false;
-  AllocResult m = mask_.allocate(key, ten.mask_bytes, ten.name, now);
+  AllocResult m = mask_.allocate(key, part_mask_bytes_of(part), ten.name, now);
   if (!m.fitted) {
     buf.release(key, now);
     return false;
   }
-  for (const auto& e : r.evicted) evicted(e.key.tensor, now, &buf);
-  for (const auto& e : m.evicted) evicted(e.key.tensor, now, &mask_);
+  for (const auto& e : r.evicted) evicted(e.key, now, &buf);
+  for (const auto& e : m.evicted) evicted(e.key, now, &mask_);
   if (pin) {
     buf.pin(key);
     mask_.pin(key);
@@ -334,40 +483,45 @@ bool ControlBlock::allocate(TensorId t, uint64_t now, bool pin) {
   return true;
 }
 
-// A buffer dropped tensor t (data or mask) to make room: drop the other half, and write the
-// data back to main memory if a later instruction still needs them.
-void ControlBlock::evicted(TensorId t, uint64_t now, SramBuffer* from) {
-  TensorState& s = tensors_[t];
-  const ResidentKey key{t, 0};
-  SramBuffer& data_buf = buffer_of(t);
+// A buffer dropped a part (data or mask) to make room: drop the other half, and write the data
+// back to main memory if a later instruction still needs them.
+void ControlBlock::evicted(const ResidentKey& key, uint64_t now, SramBuffer* from) {
+  const uint32_t p = part_index(key.tensor, key.part);
+  PartState& s = parts_[p];
+  SramBuffer& data_buf = buffer_of(key.tensor);
   if (from != &data_buf && data_buf.contains(key)) data_buf.release(key, now);
   if (from != &mask_ && mask_.contains(key)) mask_.release(key, now);
-  if (needed_later(t)) {
+  if (needed_later(key)) {
     s.res = Residency::spilling;
-    const uint64_t done = transfer(Opcode::SPILL, t, now);
+    const uint64_t done = transfer(Opcode::SPILL, p, now);
+    const uint64_t bytes = part_data_bytes_of(p) + part_mask_bytes_of(p);
     stats_.spills += 1;
-    stats_.spill_bytes += prog_.tensors[t].data_bytes + prog_.tensors[t].mask_bytes;
-    internal_.push_back(Internal{t, Opcode::SPILL});
+    stats_.spill_bytes += bytes;
+    if (OpRunStats* os = op_stats(charge_op_)) os->spill_bytes += bytes;
+    internal_.push_back(Internal{p, Opcode::SPILL});
     events_.push(Event{done, static_cast<uint32_t>(internal_.size() - 1) | kInternal});
   } else {
     s.res = Residency::absent;  // dead data, or a weight that is reloaded from its home copy
+    s.allocated = false;
   }
 }
 
-uint64_t ControlBlock::transfer(Opcode op, TensorId t, uint64_t now) {
-  const Tensor& ten = prog_.tensors[t];
+uint64_t ControlBlock::transfer(Opcode op, uint32_t part, uint64_t now) {
+  const ResidentKey key = key_of(part);
+  const Tensor& ten = prog_.tensors[key.tensor];
   xfer_.opcode = op;
-  xfer_.tensor = t;
+  xfer_.tensor = key.tensor;
   xfer_.buffer =
       ten.cls == TensorClass::activation ? proto::Buffer::activation : proto::Buffer::weight;
-  xfer_.data_bytes = ten.data_bytes;
-  xfer_.mask_bytes = ten.mask_bytes;
+  xfer_.data_bytes = part_data_bytes_of(part);
+  xfer_.mask_bytes = part_mask_bytes_of(part);
   xfer_.sequential = true;
   const bool load = op == Opcode::LOAD_W || op == Opcode::LOAD_A;
   xfer_gp_.set_command(load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
-  xfer_gp_.set_address(tensors_[t].address);
+  xfer_gp_.set_address(parts_[part].address);
   xfer_gp_.set_data_ptr(nullptr);
-  xfer_gp_.set_data_length(static_cast<unsigned>(std::min<uint64_t>(ten.data_bytes, 0xffffffffu)));
+  xfer_gp_.set_data_length(
+      static_cast<unsigned>(std::min<uint64_t>(xfer_.data_bytes, 0xffffffffu)));
   xfer_gp_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   sc_core::sc_time delay = cycles_to_time(now, clock_mhz_) - sc_core::sc_time_stamp();
   dma_socket->b_transport(xfer_gp_, delay);
@@ -376,10 +530,79 @@ uint64_t ControlBlock::transfer(Opcode op, TensorId t, uint64_t now) {
                                          ten.name, xfer_gp_.get_response_string()));
   const uint64_t done = time_to_cycles(sc_core::sc_time_stamp() + delay, clock_mhz_);
   stats_.busy[static_cast<int>(EngineClass::dma)].push_back(BusyInterval{now, done, done - now});
+  if (op == Opcode::STORE_M)
+    if (OpRunStats* os = op_stats(charge_op_))
+      os->store_bytes += xfer_.data_bytes + xfer_.mask_bytes;
   return std::max(done, now);
 }
 
+// Default profile: the whole instruction is one tile-job transaction. Its tiles are issued
+// issue_width per cycle per (layer, head) slot, continuing from the slot's previous job, so
+// splitting a block into more instructions changes nothing but the issue order.
 uint64_t ControlBlock::dispatch(const Instruction& in, uint64_t now) {
+  const Op& op = prog_.ops[in.op];
+  const size_t slot = static_cast<size_t>(op.layer + 1) * slots_per_layer_ + (op.head + 1);
+  const uint64_t width = static_cast<uint64_t>(cfg_.issue_width);
+  const uint64_t start_slot = std::max(now * width, issue_cursor_[slot]);
+  const uint64_t request = start_slot / width;
+  issue_cursor_[slot] = start_slot + in.tile_count;
+  auto& socket = in.opcode == Opcode::SOFTMAX     ? softmax_socket
+                 : in.opcode == Opcode::LAYERNORM ? layer_norm_socket
+                                                  : pe_socket;
+  const auto& ts = prog_.tensors;
+  const Tensor& a = ts[op.inputs[0]];
+  const Tensor* b = op.inputs.size() > 1 && input_mode(op, 1) != 'a' ? &ts[op.inputs[1]] : nullptr;
+  job_.op = &op;
+  job_.opcode = in.opcode;
+  job_.loop_order = prog_.info.loop_order;
+  job_.activation_sparsity = a.sparsity;
+  job_.weight_sparsity = b ? b->sparsity : 0.0;
+  job_.output_sparsity = ts[op.output].sparsity;
+  job_.a_in_weight_buffer = a.cls != TensorClass::activation;
+  job_.b_in_weight_buffer = b && b->cls != TensorClass::activation;
+  job_.param_words_per_tile = 0;
+  for (size_t k = 0; k < op.inputs.size(); ++k)  // biases, gamma/beta: rows x tile_y words
+    if (input_mode(op, k) == 'a')
+      job_.param_words_per_tile += static_cast<uint32_t>(ts[op.inputs[k]].rows * prog_.info.tile.y);
+  job_.pe = -1;
+  job_.block = in.block;
+  job_.issue_width = static_cast<uint32_t>(width);
+  job_.first_tile = in.first_tile;
+  job_.tile_count = in.tile_count;
+  job_.busy_unit_cycles = 0;
+  job_.operand_reads_saved = 0;
+  job_.traffic = proto::JobTraffic{};
+  job_gp_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  const sc_core::sc_time stamp = sc_core::sc_time_stamp();
+  sc_core::sc_time delay = cycles_to_time(request, clock_mhz_) - stamp;
+  socket->b_transport(job_gp_, delay);
+  if (job_gp_.is_response_error())
+    throw std::runtime_error(fmt::format("engine rejected {} of op {}: {}", to_string(in.opcode),
+                                         op.name, job_gp_.get_response_string()));
+  const uint64_t completion = std::max(request, time_to_cycles(stamp + delay, clock_mhz_));
+  stats_.dispatches += 1;
+  stats_.tiles[static_cast<int>(in.opcode)] += in.tile_count;
+  OpRunStats& os = stats_.ops[op.id];
+  const proto::JobTraffic& t = job_.traffic;
+  os.first_cycle = std::min(os.first_cycle, std::min(t.start_cycle, completion));
+  os.last_cycle = std::max(os.last_cycle, completion);
+  os.tiles += in.tile_count;
+  os.dense_macs += t.dense_macs;
+  os.effectual_macs += t.effectual_macs;
+  os.operand_bytes += t.operand_bytes;
+  os.psum_bytes += t.psum_bytes;
+  os.output_bytes += t.output_bytes;
+  os.param_bytes += t.param_bytes;
+  os.unit_energy_nj += t.unit_energy_nj;
+  const EngineClass ec = engine_of(in.opcode);
+  stats_.busy[static_cast<int>(ec)].push_back(
+      BusyInterval{std::min(t.start_cycle, completion), completion, job_.busy_unit_cycles});
+  in_flight_[static_cast<int>(ec)] += 1;
+  return completion;
+}
+
+// Reference profile: the published batching, one transaction per issue_width tiles.
+uint64_t ControlBlock::dispatch_groups(const Instruction& in, uint64_t now) {
   const Op& op = prog_.ops[in.op];
   const size_t slot = static_cast<size_t>(op.layer + 1) * slots_per_layer_ + (op.head + 1);
   const uint64_t start = std::max(now, issue_cursor_[slot]);
@@ -393,9 +616,12 @@ uint64_t ControlBlock::dispatch(const Instruction& in, uint64_t now) {
   job_.activation_sparsity = prog_.info.activation_sparsity;
   job_.weight_sparsity = prog_.info.weight_sparsity;
   job_.pe = -1;
+  job_.block = 0;
+  job_.issue_width = 0;
   uint64_t completion = start, busy = 0;
   const uint64_t end = in.first_tile + in.tile_count;
   const sc_core::sc_time stamp = sc_core::sc_time_stamp();
+  OpRunStats& os = stats_.ops[op.id];
   for (uint64_t first = in.first_tile; first < end; first += width) {
     const uint64_t request = start + (first - in.first_tile) / width;
     job_.first_tile = first;
@@ -411,13 +637,13 @@ uint64_t ControlBlock::dispatch(const Instruction& in, uint64_t now) {
     const uint64_t done = time_to_cycles(stamp + delay, clock_mhz_);
     completion = std::max(completion, done);
     busy += job_.busy_unit_cycles;
-    // Queueing beyond one tile's duration: the tiles waited for a free unit.
-    const uint64_t per_tile = (job_.busy_unit_cycles + job_.tile_count - 1) / job_.tile_count;
-    if (done > request + per_tile) stats_.stall_unit_cycles += done - request - per_tile;
     stats_.dispatches += 1;
   }
   issue_cursor_[slot] = start + (in.tile_count + width - 1) / width;
   stats_.tiles[static_cast<int>(in.opcode)] += in.tile_count;
+  os.first_cycle = std::min(os.first_cycle, start);
+  os.last_cycle = std::max(os.last_cycle, completion);
+  os.tiles += in.tile_count;
   const EngineClass ec = engine_of(in.opcode);
   stats_.busy[static_cast<int>(ec)].push_back(BusyInterval{start, completion, busy});
   in_flight_[static_cast<int>(ec)] += 1;
@@ -425,54 +651,65 @@ uint64_t ControlBlock::dispatch(const Instruction& in, uint64_t now) {
 }
 
 // ---------------------------------------------------------------- completion
-void ControlBlock::complete(uint32_t id, uint64_t /*now*/) {
+void ControlBlock::complete(uint32_t id, uint64_t now) {
   if (id & kInternal) {
     const Internal& x = internal_[id & ~kInternal];
-    TensorState& s = tensors_[x.tensor];
+    PartState& s = parts_[x.part];
     if (x.opcode == Opcode::SPILL) {
       if (s.res == Residency::spilling) s.res = Residency::in_memory;
     } else {
       s.res = Residency::resident;
-      buffer_of(x.tensor).unpin({x.tensor, 0});
-      mask_.unpin({x.tensor, 0});
+      if (!x.keep_pin) unpin(x.part);  // else: held by the gathering tile job
     }
     return;
   }
   const Instruction& in = prog_.instrs[id];
-  TensorState& ts = tensors_[in.tensor];
   if (is_compute(in.opcode)) {
-    for (TensorId t : prog_.ops[in.op].inputs) {
-      buffer_of(t).unpin({t, 0});
-      mask_.unpin({t, 0});
-      tensors_[t].readers_left -= 1;
+    const uint32_t* io_end = io_.data() + io_begin_[id + 1];
+    for (const uint32_t* x = io_.data() + io_begin_[id]; x != io_end; ++x) {
+      if (*x & kWrite) {
+        if (!reference_) unpin(*x & ~kWrite);
+        continue;
+      }
+      unpin(*x);
+      PartState& ps = parts_[*x];
+      ps.readers_left -= 1;
+      // Default profile: a part nobody reads again (and that is not the model's output) is dead;
+      // its buffer space is freed now rather than when something evicts it.
+      if (!reference_ && ps.readers_left == 0 && !ps.output_pending &&
+          ps.res == Residency::resident) {
+        const ResidentKey k = key_of(*x);
+        SramBuffer& buf = buffer_of(k.tensor);
+        if (buf.pin_count(k) == 0 && mask_.pin_count(k) == 0) {
+          buf.release(k, now);
+          mask_.release(k, now);
+          ps.res = Residency::absent;
+          ps.allocated = false;
+        }
+      }
     }
     compute_in_flight_ -= 1;
     in_flight_[static_cast<int>(engine_of(in.opcode))] -= 1;
   } else {
     in_flight_[static_cast<int>(EngineClass::dma)] -= 1;
-    const ResidentKey key{in.tensor, 0};
+    const uint32_t p = part_index(in.tensor, in.part);
+    PartState& ps = parts_[p];
+    const ResidentKey key = key_of(p);
     switch (in.opcode) {
       case Opcode::LOAD_W:
       case Opcode::LOAD_A:
-        if (ts.res == Residency::loading) {
-          ts.res = Residency::resident;
-          buffer_of(in.tensor).unpin(key);
-          mask_.unpin(key);
+        if (ps.res == Residency::loading) {
+          ps.res = Residency::resident;
+          unpin(p);
         }
         break;
       case Opcode::STORE_A:  // the output was pinned from its allocation until now
-        if (buffer_of(in.tensor).pin_count(key) > 0) {
-          buffer_of(in.tensor).unpin(key);
-          mask_.unpin(key);
-        }
+        if (buffer_of(in.tensor).pin_count(key) > 0) unpin(p);
         break;
       case Opcode::STORE_M:
       case Opcode::SPILL:
-        ts.output_pending = false;
-        if (buffer_of(in.tensor).contains(key) && buffer_of(in.tensor).pin_count(key) > 0) {
-          buffer_of(in.tensor).unpin(key);
-          mask_.unpin(key);
-        }
+        ps.output_pending = false;
+        if (buffer_of(in.tensor).contains(key) && buffer_of(in.tensor).pin_count(key) > 0) unpin(p);
         break;
       default:
         break;
@@ -506,9 +743,9 @@ std::string ControlBlock::deadlock_report(uint64_t now) const {
       for (size_t k = 0; k < waits.size() && k < 4; ++k) why += (k ? ", " : " ") + waits[k];
       if (waits.size() > 4) why += fmt::format(" (+{} more)", waits.size() - 4);
     } else if (blocked_[in.id] == Block::buffer_full) {
-      const Tensor& t = prog_.tensors[in.tensor];
       why = fmt::format("waits for buffer space ({} bytes; pinned data fill the buffer)",
-                        t.data_bytes);
+                        is_compute(in.opcode) ? prog_.tensors[in.tensor].data_bytes
+                                              : part_data_bytes_of(part_index(in.tensor, in.part)));
     } else if (!copts_.in_order && op_of(in) > op_of(prog_.instrs[head_]) + copts_.lookahead) {
       why = "outside the lookahead window";
     } else {

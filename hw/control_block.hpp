@@ -12,10 +12,14 @@
 //    op computes, bounded by free buffer space;
 //  * in_order (reference profile): the published in-order memory stream and in-order compute
 //    stream, without its bugs (every tile issued once, one softmax module per job).
-//  * Tile jobs of an instruction are issued issue_width tiles per cycle per attention head.
-//  * Residency: data are allocated in the buffers at load / first write, pinned while an issued
-//    instruction uses them; a full buffer evicts unpinned data (LRU or FIFO); a live activation
-//    that is evicted is spilled to main memory and reloaded (LOAD_A) before its next use.
+//  * Tile jobs are issued issue_width tiles per cycle per attention head; an instruction is one
+//    TLM transaction (reference profile: one per issue_width tiles, the published batching).
+//  * Residency is per part of a tensor (compiler/parts.hpp: a row panel of an activation, a
+//    block of a weight): parts are allocated in the buffers at load / first write, pinned while
+//    an issued instruction uses them; a full buffer evicts unpinned parts (LRU or FIFO); a live
+//    activation part that is evicted is spilled to main memory and reloaded (LOAD_A) before its
+//    next use. Default profile: a tile job's outputs go into the activation buffer as its tiles
+//    complete (no STORE_A); reference profile: the output is pinned until the op's STORE_A.
 //  * Watchdog: when nothing can issue and nothing is in flight before the stream ends, the run
 //    stops with a deadlock report naming the oldest pending instructions and what they wait for.
 #pragma once
@@ -51,6 +55,15 @@ struct BusyInterval {
 enum class EngineClass { lanes, softmax, layer_norm, dma };
 constexpr int kEngineClasses = 4;
 
+// Per-op figures of a run (report.json "ops", ops.csv).
+struct OpRunStats {
+  uint64_t first_cycle = ~uint64_t{0}, last_cycle = 0;
+  uint64_t tiles = 0, dense_macs = 0, effectual_macs = 0;
+  uint64_t operand_bytes = 0, psum_bytes = 0, output_bytes = 0, param_bytes = 0;
+  uint64_t load_bytes = 0, spill_bytes = 0, reload_bytes = 0, store_bytes = 0;
+  double unit_energy_nj = 0;
+};
+
 struct ControlStats {
   std::array<uint64_t, kOpcodeCount> issued{}, completed{};  // program instructions
   std::array<uint64_t, kOpcodeCount> tiles{};                // tiles dispatched per opcode
@@ -59,11 +72,11 @@ struct ControlStats {
   uint64_t reloads = 0, reload_bytes = 0;                    // run-time LOAD_A / LOAD_W re-loads
   // Cycles in which no tile job was in flight, by the reason the oldest waiting tile job had.
   uint64_t stall_memory_cycles = 0, stall_dependency_cycles = 0, stall_buffer_full_cycles = 0;
-  uint64_t stall_unit_cycles = 0;  // sum over dispatches of (first start - request): queueing
   uint64_t end_cycle = 0;
   bool finished = false;
   std::string deadlock;  // non-empty: the deadlock report
   std::array<std::vector<BusyInterval>, kEngineClasses> busy;
+  std::vector<OpRunStats> ops;  // per op of the program
 };
 
 class ControlBlock : public sc_core::sc_module {
@@ -99,33 +112,45 @@ class ControlBlock : public sc_core::sc_module {
     bool operator>(const Event& o) const { return cycle != o.cycle ? cycle > o.cycle : id > o.id; }
   };
   static constexpr uint32_t kInternal = 0x80000000u;
-  struct Internal {  // a run-time transfer (spill or reload)
-    TensorId tensor;
+  static constexpr uint32_t kWrite = 0x80000000u;  // flag in io_: the instruction writes the part
+  struct Internal {                                // a run-time transfer (spill or reload)
+    uint32_t part;                                 // global part index
     Opcode opcode;
+    bool keep_pin = false;  // a reload for the gathering tile job: stays pinned when done
   };
-  struct TensorState {
+  struct PartState {
     Residency res = Residency::absent;
+    bool output_pending = false;  // final output not yet stored
+    bool allocated = false;       // an output part: allocated by its first writer
     uint32_t readers_left = 0;    // compute instructions still to complete that read it
     uint64_t address = 0;         // in main memory
-    bool output_pending = false;  // final output not yet stored
-    bool allocated_output = false;
   };
 
   void run();
   void try_issue(uint64_t now);
   Block try_issue_one(const Instruction& in, uint64_t now);
-  Block ensure_resident(TensorId t, uint64_t now);
-  bool allocate(TensorId t, uint64_t now, bool pin);
-  void evicted(TensorId t, uint64_t now, SramBuffer* from);
+  Block ensure_resident(uint32_t part, uint64_t now);
+  bool allocate(uint32_t part, uint64_t now, bool pin);
+  void pin(uint32_t part);
+  void unpin(uint32_t part);
+  void evicted(const ResidentKey& key, uint64_t now, SramBuffer* from);
   void complete(uint32_t id, uint64_t now);
-  uint64_t transfer(Opcode op, TensorId t, uint64_t now);
+  uint64_t transfer(Opcode op, uint32_t part, uint64_t now);
   uint64_t dispatch(const Instruction& in, uint64_t now);
+  uint64_t dispatch_groups(const Instruction& in, uint64_t now);  // reference profile
   std::string deadlock_report(uint64_t now) const;
   SramBuffer& buffer_of(TensorId t);
   EngineClass engine_of(Opcode op) const;
   bool deps_done(const Instruction& in) const;
-  bool needed_later(TensorId t) const;
+  bool needed_later(const ResidentKey& k) const;
   OpId op_of(const Instruction& in) const;
+  uint32_t part_index(TensorId t, uint32_t part) const { return part_base_[t] + part; }
+  ResidentKey key_of(uint32_t part) const {
+    return ResidentKey{part_tensor_[part], part - part_base_[part_tensor_[part]]};
+  }
+  uint64_t part_data_bytes_of(uint32_t part) const;
+  uint64_t part_mask_bytes_of(uint32_t part) const;
+  OpRunStats* op_stats(OpId op) { return op < stats_.ops.size() ? &stats_.ops[op] : nullptr; }
 
   const Program& prog_;
   AcceleratorConfig cfg_;
@@ -134,11 +159,20 @@ class ControlBlock : public sc_core::sc_module {
   SramBuffer& wgt_;
   SramBuffer& mask_;
   double clock_mhz_;
+  bool reference_ = false;
 
   std::vector<State> state_;
   std::vector<Block> blocked_;
-  std::vector<TensorState> tensors_;
-  std::vector<uint64_t> issue_cursor_;  // per (layer, head) slot: next free issue cycle
+  std::vector<uint32_t> part_base_;    // per tensor: global index of its part 0
+  std::vector<TensorId> part_tensor_;  // per global part: its tensor
+  std::vector<PartState> parts_;
+  std::vector<uint32_t> io_begin_, io_;   // per instruction: parts read (and written | kWrite)
+  std::vector<uint32_t> fresh_;           // scratch: output parts allocated by this issue
+  uint64_t churn_ = 0, churn_limit_ = 0;  // run-time transfers since the last completion
+  uint32_t gatherer_ = kNone;             // the oldest tile job, holding its parts while it waits
+  std::vector<uint32_t> gather_pins_;     // parts it holds (pinned)
+  void release_gather();
+  std::vector<uint64_t> issue_cursor_;  // per (layer, head) slot: next free issue slot
   size_t slots_per_layer_ = 1;
   std::vector<uint32_t> deps_left_;            // unfinished dependencies per instruction
   std::vector<uint32_t> rdeps_begin_, rdeps_;  // dependents (CSR)
@@ -154,6 +188,7 @@ class ControlBlock : public sc_core::sc_module {
   uint32_t compute_in_flight_ = 0;
   int current_layer_ = -1;
   uint32_t current_op_ = 0;
+  OpId charge_op_ = kNone;  // op charged for run-time spills and reloads
   ControlStats stats_;
   tlm::tlm_generic_payload job_gp_;   // tile jobs (TileJobExt attached for life)
   tlm::tlm_generic_payload xfer_gp_;  // transfers (TransferExt attached for life)

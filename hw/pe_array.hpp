@@ -5,20 +5,34 @@
 // TLM (tlm/protocol.hpp): target socket `target` accepts tile jobs (TileJobExt with opcode
 // MATMUL, EWISE or ACT). The target never waits: it reserves lanes at/after the request time
 // and returns delay = completion of the last tile - now. The same job can be dispatched
-// without a kernel through dispatch() (cycle numbers in, cycle numbers out).
+// without a kernel through dispatch() (cycle numbers in, cycle numbers out). Initiator sockets
+// `activation_port`, `weight_port`, `mask_port` carry the job's operand, partial-sum and output
+// traffic to the buffers' ports (optional: unbound in block testbenches, then ports are free).
 //
-// Tile-to-lane mapping: the tiles of a job, in loop-order enumeration, are dealt round-robin
-// over the lanes of one PE (each PE keeps a persistent next-lane pointer, so the tile after
-// the last one of a job goes to the following lane). With job.pe = -1 the array deals chunks
+// Default profile (docs/compute.md, "Mapping and data movement"): the tiles of a buffer-level
+// block, in loop order, form runs of the innermost loop (R = its extent); run q goes to lane
+// q mod L' of the L' = min(lanes, runs) lanes that were free earliest when the block started, so
+// consecutive tiles of a lane vary only the innermost index. Partial sums stay in the lane
+// along a run over k; an operand stays in the lane FIFO along a run that does not change it if
+// the tile fits the FIFO depth; the dataflow module of a PE broadcasts an operand to the lanes
+// of the PE when their runs differ only in an index the operand does not depend on. Runs are
+// evaluated in closed form (no per-tile loop); the grouping of a block's tiles into jobs does
+// not change the result.
+//
+// Reference profile (published rules): the tiles of a job, in loop-order enumeration, are dealt
+// round-robin over the lanes of one PE (each PE keeps a persistent next-lane pointer, so the tile
+// after the last one of a job goes to the following lane). With job.pe = -1 the array deals chunks
 // of lanes_per_pe consecutive tiles: each chunk goes to the least-loaded PE (the PE whose
 // lanes all become free the earliest; ties: lowest index). All state is per tile and persists
 // across jobs, so a group of N tiles gives exactly the cycles and energy of N one-tile jobs
 // issued at the same request cycle. See docs/compute.md for timing and energy formulas.
 #pragma once
+#include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
 #include <cstdint>
 #include <systemc>
+#include <unordered_map>
 #include <vector>
 
 #include "config.hpp"
@@ -51,6 +65,9 @@ struct PeArrayStats {
   uint64_t operand_reads_saved() const {
     return fifo_reuse_first + fifo_reuse_second + broadcast_first + broadcast_second;
   }
+  // Default profile: partial sums written back / read again, final output tiles, parameters.
+  uint64_t psum_write_bytes = 0, psum_read_bytes = 0, psum_in_lane_tiles = 0;
+  uint64_t output_write_bytes = 0, param_read_bytes = 0;
   // Buffer traffic of the reads performed (zero-free data + 1-bit masks) and its energy:
   // access_energy_nj * sqrt(MB) per 64-byte block (blocks rounded up per operand tile).
   uint64_t activation_read_bytes = 0, weight_read_bytes = 0, mask_read_bytes = 0;
@@ -90,6 +107,7 @@ struct LaneTileTiming {
 class PeArray : public sc_core::sc_module {
  public:
   tlm_utils::simple_target_socket<PeArray> target;
+  tlm_utils::simple_initiator_socket_optional<PeArray> activation_port, weight_port, mask_port;
 
   static constexpr uint64_t kPipelineDepth = 5;   // lane pipeline (BRIEF 2.1)
   static constexpr uint64_t kDataflowCycles = 2;  // dataflow module busy per operand tile routed
@@ -118,8 +136,21 @@ class PeArray : public sc_core::sc_module {
   int pes() const { return pes_; }
   int lanes_per_pe() const { return lanes_; }
   const AcceleratorConfig& config() const { return cfg_; }
+  int fifo_depth_words() const { return fifo_words_; }
 
  private:
+  // Default profile: one job of a buffer-level block (see the header comment).
+  LaneJobResult dispatch_block(proto::TileJobExt& job, uint64_t request_cycle);
+  struct BlockLanes {
+    std::vector<uint32_t> lanes;  // lane of piece g is lanes[g % lanes.size()]
+    uint64_t piece = 1;           // tiles per piece (a run is cut into pieces_per_run pieces)
+    uint64_t pieces_per_run = 1;
+    uint64_t tiles_left = 0;
+    uint64_t raw_a = 0, raw_b = 0, bc_a = 0, bc_b = 0;  // operand reads before / saved by broadcast
+  };
+  std::unordered_map<uint64_t, BlockLanes> blocks_;  // (op, block) -> lanes, while in flight
+  std::vector<uint32_t> lane_order_, touched_;       // scratch (allocated once)
+  tlm::tlm_generic_payload port_gp_;                 // buffer-port transactions
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
   int pick_pe(int requested);
 
@@ -127,6 +158,7 @@ class PeArray : public sc_core::sc_module {
   Technology tech_;
   SimOptions opts_;
   int pes_, lanes_, macs_;
+  int fifo_words_;
   // Lane pool (index pe * lanes + lane).
   std::vector<uint64_t> lane_free_;
   std::vector<TileIndex> lane_prev_;

@@ -28,8 +28,20 @@ std::unique_ptr<SramBuffer> SramBuffer::from_config(sc_core::sc_module_name name
   if (it == tech.buffers.end())
     throw InputError(
         fmt::format("{}: no figures for the {} buffer", tech.source, proto::to_string(kind)));
-  return std::make_unique<SramBuffer>(name, kind, mb, it->second, tech.buffer_port_bandwidth_gbps,
-                                      tech.clock_mhz, opts, tech.word_bits());
+  auto buf =
+      std::make_unique<SramBuffer>(name, kind, mb, it->second, tech.buffer_port_bandwidth_gbps,
+                                   tech.clock_mhz, opts, tech.word_bits());
+  if (opts.profile == Profile::bert)
+    buf->set_banked_ports(cfg.banks(proto::to_string(kind)), cfg.buffer_ports.bank_width_bytes);
+  return buf;
+}
+
+void SramBuffer::set_banked_ports(int banks, int width_bytes) {
+  if (banks <= 0 || width_bytes <= 0)
+    throw InputError(fmt::format("{} buffer: banks ({}) and bank_width_bytes ({}) must be > 0",
+                                 proto::to_string(kind_), banks, width_bytes));
+  banks_ = banks;
+  port_bytes_per_cycle_ = static_cast<double>(banks) * width_bytes;
 }
 
 SramBuffer::SramBuffer(sc_core::sc_module_name name, proto::Buffer kind, double size_mb,
@@ -37,6 +49,7 @@ SramBuffer::SramBuffer(sc_core::sc_module_name name, proto::Buffer kind, double 
                        const SimOptions& opts, int word_bits)
     : sc_module(name),
       socket("socket"),
+      core_socket("core_socket"),
       kind_(kind),
       size_mb_(size_mb),
       fig_(fig),
@@ -54,6 +67,7 @@ SramBuffer::SramBuffer(sc_core::sc_module_name name, proto::Buffer kind, double 
   port_bytes_per_cycle_ =
       bytes_per_second(port_bandwidth_gbps, opts.bandwidth, word_bits) / (clock_mhz * 1e6);
   socket.register_b_transport(this, &SramBuffer::b_transport);
+  core_socket.register_b_transport(this, &SramBuffer::core_b_transport);
 }
 
 uint64_t SramBuffer::now_or(uint64_t c) const {
@@ -222,12 +236,23 @@ double SramBuffer::leakage_energy_nj(uint64_t elapsed_cycles) const {
 }
 
 uint64_t SramBuffer::access(uint64_t request_cycle, uint64_t bytes, bool write) {
-  uint64_t start = std::max(request_cycle, port_free_cycle_);
-  uint64_t cycles = bytes == 0 ? 0
-                               : static_cast<uint64_t>(std::ceil(
-                                     static_cast<double>(bytes) / port_bytes_per_cycle_ - 1e-9));
-  port_free_cycle_ = start + cycles;
-  stats_.port_busy_cycles += cycles;
+  if (opts_.profile == Profile::bert) {
+    // Banked ports stream: the ports are busy bytes / (banks x width) cycles, kept fractional so
+    // that many small transfers cost what one large one does; done at the next clock edge.
+    const double start = std::max(static_cast<double>(request_cycle), port_free_);
+    const double busy = static_cast<double>(bytes) / port_bytes_per_cycle_;
+    port_free_ = start + busy;
+    port_busy_ += busy;
+    stats_.port_busy_cycles = static_cast<uint64_t>(std::ceil(port_busy_ - 1e-9));
+    port_free_cycle_ = static_cast<uint64_t>(std::ceil(port_free_ - 1e-9));
+  } else {
+    uint64_t start = std::max(request_cycle, port_free_cycle_);
+    uint64_t cycles = bytes == 0 ? 0
+                                 : static_cast<uint64_t>(std::ceil(
+                                       static_cast<double>(bytes) / port_bytes_per_cycle_ - 1e-9));
+    port_free_cycle_ = start + cycles;
+    stats_.port_busy_cycles += cycles;
+  }
   ++stats_.port_accesses;
   uint64_t blocks = (bytes + fig_.block_bytes - 1) / fig_.block_bytes;
   stats_.blocks_accessed += blocks;
@@ -236,7 +261,13 @@ uint64_t SramBuffer::access(uint64_t request_cycle, uint64_t bytes, bool write) 
   return port_free_cycle_;
 }
 
-void SramBuffer::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+// Engines stream operands, partial sums and outputs through the ports: a request moves any
+// number of bytes (tiles pass through; residency is the control block's business).
+void SramBuffer::core_b_transport(int, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+  serve(gp, delay);
+}
+
+bool SramBuffer::serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
   sc_core::sc_time now = sc_core::sc_time_stamp();
   // Request cycle: the first clock edge at or after the request time.
   uint64_t req =
@@ -245,8 +276,18 @@ void SramBuffer::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& del
   bool write = gp.get_command() == tlm::TLM_WRITE_COMMAND;
   if (!write && gp.get_command() != tlm::TLM_READ_COMMAND) {
     gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
-    return;
+    return false;
   }
+  uint64_t done = access(req, bytes, write);
+  sc_core::sc_time t_done = proto::cycles_to_time(done, clock_mhz_);
+  delay = t_done > now ? t_done - now : sc_core::SC_ZERO_TIME;
+  gp.set_response_status(tlm::TLM_OK_RESPONSE);
+  return true;
+}
+
+void SramBuffer::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+  uint64_t bytes = gp.get_data_length();
+  bool write = gp.get_command() == tlm::TLM_WRITE_COMMAND;
   if (bytes > capacity_bytes_) {
     auto* ext = gp.get_extension<proto::TransferExt>();
     throw InputError(fmt::format(
@@ -255,10 +296,7 @@ void SramBuffer::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& del
         ext && ext->tensor != kNone ? fmt::format("tensor {}", ext->tensor) : std::string("data"),
         bytes, bytes / 1048576.0, proto::to_string(kind_), capacity_bytes_, size_mb_));
   }
-  uint64_t done = access(req, bytes, write);
-  sc_core::sc_time t_done = proto::cycles_to_time(done, clock_mhz_);
-  delay = t_done > now ? t_done - now : sc_core::SC_ZERO_TIME;
-  gp.set_response_status(tlm::TLM_OK_RESPONSE);
+  serve(gp, delay);
 }
 
 }  // namespace acceltran

@@ -1,12 +1,18 @@
 // On-chip SRAM buffer (activation, weight or mask), see docs/memory.md.
 //
 // Two faces:
-//  * a TLM target socket modelling the buffer port: b_transport reserves the port for
-//    ceil(bytes / port_bytes_per_cycle) cycles at or after the request time, charges the access
-//    energy and returns delay = completion - now (protocol.hpp; the target never waits);
+//  * TLM target sockets modelling the buffer's ports: `socket` for DMA transfers, `core_socket`
+//    (any number of initiators) for the operand, partial-sum and output traffic of the compute
+//    engines. b_transport reserves the ports for ceil(bytes / port_bytes_per_cycle) cycles at or
+//    after the request time, charges the access energy and returns delay = completion - now
+//    (protocol.hpp; the target never waits). Default profile: `banks` banks with a port of
+//    bank_width_bytes each, data interleaved over all banks, so every transfer spreads over all
+//    ports and transfers contend for them in request order. Reference profile: one port of
+//    technology buffers.port_bandwidth_gbps;
 //  * a direct C++ API for the control block's bookkeeping: a residency table keyed by
 //    (tensor, part) with pins, LRU/FIFO eviction and spill reporting.
 #pragma once
+#include <tlm_utils/multi_passthrough_target_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 #include <systemc>
 #include <tlm>
@@ -73,7 +79,9 @@ class SramBuffer : public sc_core::sc_module {
   static constexpr uint64_t kNow = ~uint64_t{0};  // "the current kernel time" for cycle args
   using NeededLater = std::function<bool(const ResidentKey&)>;
 
-  tlm_utils::simple_target_socket<SramBuffer> socket;
+  tlm_utils::simple_target_socket<SramBuffer> socket;  // DMA
+  // Compute engines; may stay unbound (a buffer tested alone).
+  tlm_utils::multi_passthrough_target_socket_optional<SramBuffer> core_socket;
 
   // size_mb: capacity in MB (1 MB = 2^20 bytes). port_bandwidth_gbps converted with
   // opts.bandwidth (bytes: 1e9 B/s; words: 2^30 x word_bits/8 B/s).
@@ -81,8 +89,8 @@ class SramBuffer : public sc_core::sc_module {
              const BufferFigures& fig, double port_bandwidth_gbps, double clock_mhz,
              const SimOptions& opts, int word_bits = 20);
 
-  // The activation, weight or mask buffer of an accelerator config (size from cfg, figures,
-  // port bandwidth, clock and word size from tech).
+  // The activation, weight or mask buffer of an accelerator config (size and banks from cfg,
+  // figures, clock and word size from tech; the reference profile's single port from tech).
   static std::unique_ptr<SramBuffer> from_config(sc_core::sc_module_name name, proto::Buffer kind,
                                                  const AcceleratorConfig& cfg,
                                                  const Technology& tech, const SimOptions& opts);
@@ -116,6 +124,9 @@ class SramBuffer : public sc_core::sc_module {
   uint64_t used_bytes() const { return used_bytes_; }
   uint64_t free_bytes() const { return capacity_bytes_ - used_bytes_; }
   double port_bytes_per_cycle() const { return port_bytes_per_cycle_; }
+  int banks() const { return banks_; }
+  // Banked ports: `banks` ports of `width_bytes` per cycle (replaces the single-port rate).
+  void set_banked_ports(int banks, int width_bytes);
   uint64_t port_free_cycle() const { return port_free_cycle_; }
   double area_um2() const { return fig_.area_um2_per_mb * size_mb_; }
   double leakage_mw() const { return fig_.leakage_mw_per_mb * size_mb_; }
@@ -136,6 +147,10 @@ class SramBuffer : public sc_core::sc_module {
     uint64_t insert_seq = 0;
   };
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  void core_b_transport(int id, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  // Port timing of a request (request cycle from the payload's time); returns false on a bad
+  // command.
+  bool serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
   uint64_t now_or(uint64_t c) const;
   void advance_occupancy(uint64_t now_cycle);
   void set_used(uint64_t bytes, uint64_t now_cycle);
@@ -148,7 +163,9 @@ class SramBuffer : public sc_core::sc_module {
   SimOptions opts_;
   uint64_t capacity_bytes_;
   double port_bytes_per_cycle_;
+  int banks_ = 1;
   uint64_t port_free_cycle_ = 0;
+  double port_free_ = 0, port_busy_ = 0;  // default profile: fractional port time
   uint64_t used_bytes_ = 0;
   uint64_t occupancy_since_cycle_ = 0;
   uint64_t seq_ = 0;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "compiler.hpp"
 #include "tiling.hpp"
 
 namespace acceltran {
@@ -20,6 +21,9 @@ UnitPoolEngine::UnitPoolEngine(sc_core::sc_module_name name, const AcceleratorCo
                                const ModuleFigures& figures, Opcode accepted)
     : sc_core::sc_module(name),
       target("target"),
+      activation_port("activation_port"),
+      weight_port("weight_port"),
+      mask_port("mask_port"),
       cfg_(cfg),
       tech_(tech),
       opts_(opts),
@@ -64,6 +68,7 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
     throw std::invalid_argument(std::string(name()) + ": wrong opcode " + to_string(job.opcode));
   if (job.op && job.first_tile + job.tile_count > job.op->tile_count())
     throw std::invalid_argument(std::string(name()) + ": tile range beyond the op's tile grid");
+  const bool bert = opts_.profile == Profile::bert;
   const UnitTileTiming tt = tile_timing(job.activation_sparsity);
   const uint64_t elems = static_cast<uint64_t>(cfg_.tile.b) * cfg_.tile.x * cfg_.tile.y;
   const uint64_t data = static_cast<uint64_t>(std::ceil(
@@ -75,9 +80,11 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
   r.first_start_cycle = job.tile_count ? ~0ULL : request_cycle;
   r.completion_cycle = request_cycle;
   r.tiles = job.tile_count;
+  const uint64_t width = bert && job.issue_width ? job.issue_width : ~0ULL;
   for (uint64_t t = 0; t < job.tile_count; ++t) {
     const size_t u = pick_unit(job.pe);
-    const uint64_t start = std::max(request_cycle, free_[u]);
+    const uint64_t issue = request_cycle + (width == ~0ULL ? 0 : t / width);
+    const uint64_t start = std::max(issue, free_[u]);
     free_[u] = start + tt.held;
     if (job.pe < 0) {
       heap_.emplace_back(free_[u], static_cast<uint32_t>(u));  // capacity reserved: no alloc
@@ -90,6 +97,31 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
   }
   r.activation_read_bytes = job.tile_count * data;
   r.mask_read_bytes = job.tile_count * mask;
+  if (bert) {
+    // Ports: input tiles in, output tiles out (zero-free + mask), gamma/beta from the weight
+    // buffer. The job ends when its modules and the ports are done.
+    const uint64_t out = zero_free_bytes(elems, tech_.word_bits(), job.output_sparsity);
+    const uint64_t params =
+        job.tile_count * job.param_words_per_tile * static_cast<uint64_t>(tech_.word_bits()) / 8;
+    const uint64_t n = job.tile_count;
+    const uint64_t req = request_cycle;  // ports see requests in issue order
+    const double mhz = tech_.clock_mhz;
+    uint64_t ports = proto::port_transfer(activation_port, port_gp_, req, n * data, false, mhz);
+    ports =
+        std::max(ports, proto::port_transfer(activation_port, port_gp_, req, n * out, true, mhz));
+    ports = std::max(ports, proto::port_transfer(weight_port, port_gp_, req, params, false, mhz));
+    ports = std::max(ports, proto::port_transfer(mask_port, port_gp_, req, n * mask, false, mhz));
+    ports = std::max(ports, proto::port_transfer(mask_port, port_gp_, req, n * mask, true, mhz));
+    r.completion_cycle = std::max(r.completion_cycle, ports);
+    counts_.output_write_bytes += n * (out + mask);
+    counts_.param_read_bytes += params;
+    proto::JobTraffic& jt = job.traffic;
+    jt.start_cycle = std::min(jt.start_cycle, r.first_start_cycle);
+    jt.operand_bytes += n * (data + mask);
+    jt.output_bytes += n * (out + mask);
+    jt.param_bytes += params;
+    jt.unit_energy_nj += tech_.nj_per_cycle(fig_.dynamic_mw) * static_cast<double>(n * tt.charged);
+  }
   ++counts_.jobs;
   counts_.tiles += job.tile_count;
   counts_.activation_read_bytes += r.activation_read_bytes;

@@ -5,7 +5,11 @@
 // job.pe = -1 -> the earliest-free module of the whole array (a lazy min-heap, O(log units)
 // per tile, allocation-free). State persists across jobs, so a group of N tiles equals N
 // one-tile jobs at the same request cycle. TLM as in tlm/protocol.hpp (socket `target`).
+// Default profile: tile t of a job is issued at request + t / issue_width; every tile reads its
+// input tile (and gamma/beta for layer norm) and writes its output tile through the buffers'
+// ports (optional initiator sockets; unbound in block testbenches).
 #pragma once
+#include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
 #include <cstdint>
@@ -29,6 +33,7 @@ struct UnitJobResult {
 struct UnitPoolStats {
   uint64_t jobs = 0, tiles = 0;
   uint64_t activation_read_bytes = 0, mask_read_bytes = 0;
+  uint64_t output_write_bytes = 0, param_read_bytes = 0;  // default profile
   EnergyStats units;  // busy cycles and energy of the modules
   uint64_t last_completion_cycle = 0;
   double dynamic_nj() const { return units.dynamic_nj; }
@@ -43,6 +48,8 @@ struct UnitTileTiming {
 class UnitPoolEngine : public sc_core::sc_module {
  public:
   tlm_utils::simple_target_socket<UnitPoolEngine> target;
+  tlm_utils::simple_initiator_socket_optional<UnitPoolEngine> activation_port, weight_port,
+      mask_port;
 
   UnitJobResult dispatch(proto::TileJobExt& job, uint64_t request_cycle);
   const UnitJobResult& last_result() const { return last_; }
@@ -76,6 +83,7 @@ class UnitPoolEngine : public sc_core::sc_module {
   UnitPoolStats counts_;
   uint64_t busy_ = 0;
   UnitJobResult last_;
+  tlm::tlm_generic_payload port_gp_;
 };
 
 }  // namespace acceltran

@@ -19,10 +19,23 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 
 #include "isa.hpp"
 
 namespace acceltran::proto {
+
+// What a tile job did (default profile): MACs, bytes through the buffer ports by kind, and
+// the energy of the units that ran it. Accumulated by the target into the job's extension.
+struct JobTraffic {
+  uint64_t start_cycle = ~uint64_t{0};  // first tile start
+  uint64_t dense_macs = 0, effectual_macs = 0;
+  uint64_t operand_bytes = 0;  // operand tiles read (zero-free data + masks)
+  uint64_t psum_bytes = 0;     // partial sums written back to and read again from the buffer
+  uint64_t output_bytes = 0;   // final output tiles written (zero-free data + masks)
+  uint64_t param_bytes = 0;    // biases, LayerNorm gamma/beta read
+  double unit_energy_nj = 0;   // dynamic energy of the lanes / modules for this job
+};
 
 // A group of tile jobs of one op, all for the same engine class (MAC lanes, softmax modules,
 // layer-norm modules). The target spreads the tiles over its free units and reports the
@@ -36,9 +49,17 @@ struct TileJobExt : tlm::tlm_extension<TileJobExt> {
   double activation_sparsity = 0.5;  // fraction of zeros in the first operand
   double weight_sparsity = 0.5;      // fraction of zeros in the second operand
   int pe = -1;                       // PE to run on; -1: the target chooses
+  // Default profile (buffer-level blocks, see compiler/parts.hpp):
+  uint32_t block = 0;               // block of the op; first_tile/tile_count count its tiles
+  uint32_t issue_width = 0;         // tiles issued per cycle from the request time (0: all at once)
+  double output_sparsity = 0;       // zeros in the output tile after DynaTran (zero-free writes)
+  bool a_in_weight_buffer = false;  // first operand lives in the weight buffer (embeddings)
+  bool b_in_weight_buffer = false;  // second operand lives in the weight buffer (weights)
+  uint32_t param_words_per_tile = 0;  // bias / gamma-beta words read per output tile
   // Filled by the target:
   uint64_t busy_unit_cycles = 0;     // sum over units of cycles held
   uint64_t operand_reads_saved = 0;  // operand tiles reused (FIFO / broadcast)
+  JobTraffic traffic;                // default profile: what the job did (added to)
 
   tlm::tlm_extension_base* clone() const override { return new TileJobExt(*this); }
   void copy_from(const tlm::tlm_extension_base& e) override {
@@ -85,6 +106,34 @@ inline sc_core::sc_time cycles_to_time(uint64_t cycles, double clock_mhz) {
 inline uint64_t time_to_cycles(const sc_core::sc_time& t, double clock_mhz) {
   double c = t.to_seconds() * clock_mhz * 1e6;
   return static_cast<uint64_t>(c + 0.5);
+}
+
+// An engine's traffic through a buffer's ports: moves `bytes` starting at `request_cycle` over
+// the (optional) initiator socket `port`; returns the cycle the ports finish. An unbound port (a
+// block tested alone) is free. One transaction per GiB (data_length is 32 bits).
+template <typename Socket>
+uint64_t port_transfer(Socket& port, tlm::tlm_generic_payload& gp, uint64_t request_cycle,
+                       uint64_t bytes, bool write, double clock_mhz) {
+  if (bytes == 0 || port.get_base_port().size() == 0) return request_cycle;
+  const sc_core::sc_time now = sc_core::sc_time_stamp();
+  const sc_core::sc_time at = cycles_to_time(request_cycle, clock_mhz);
+  uint64_t done = request_cycle;
+  for (uint64_t left = bytes; left > 0;) {
+    const uint64_t chunk = left < (1ULL << 30) ? left : (1ULL << 30);
+    gp.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+    gp.set_address(0);
+    gp.set_data_length(static_cast<unsigned>(chunk));
+    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    sc_core::sc_time delay = at > now ? at - now : sc_core::SC_ZERO_TIME;
+    port->b_transport(gp, delay);
+    if (gp.is_response_error())
+      throw std::runtime_error(std::string("buffer port rejected a ") + (write ? "write" : "read") +
+                               ": " + gp.get_response_string());
+    const uint64_t c = time_to_cycles(now + delay, clock_mhz);
+    done = c > done ? c : done;
+    left -= chunk;
+  }
+  return done;
 }
 
 // The target side of the convention for tile-job engines: reads the TileJobExt, converts the

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "isa_text.hpp"
+#include "parts.hpp"
 #include "stats.hpp"
 #include "test_util.hpp"
 #include "tiling.hpp"
@@ -60,36 +61,61 @@ TEST_CASE("BERT-Tiny reference profile: published tile counts", "[compiler]") {
 
 TEST_CASE("BERT-Tiny bert profile: real encoder structure", "[compiler]") {
   Program p = compile("bert-tiny", "bert");
-  // Weights shared by the batch; the B*S gathered rows instead of the table.
-  CHECK(p.tensors[op_named(p, "L0.H0.q").inputs[1]].batch == 1);
+  // One fused Q/K/V projection per layer, weights shared by the batch, with a bias.
+  const Op& qkv = op_named(p, "L0.attn.qkv");
+  CHECK(qkv.k == 128);
+  CHECK(qkv.n == 3 * 128);
+  CHECK(p.tensors[qkv.inputs[1]].batch == 1);
+  REQUIRE(qkv.inputs.size() == 3);
+  CHECK(p.tensors[qkv.inputs[2]].elements() == 3u * 128);  // bias
+  // The B*S gathered rows instead of the table.
   const Op& emb = op_named(p, "emb.add");
   CHECK(emb.inputs.size() == 3);
   CHECK(p.tensors[emb.inputs[0]].elements() == 4u * 128 * 128);
-  // Residual adds, GELU only after the up-projection.
-  // x + 2 heads, summed by a chain of two-input adds
-  CHECK(op_named(p, "L0.attn.add1").inputs.size() == 2);
-  CHECK(op_named(p, "L0.attn.add").inputs[0] == op_named(p, "L0.attn.add1").output);
+  // Heads read the fused tensor and write their slice of one context tensor; one h x h output
+  // projection; residual adds; LayerNorm reads gamma/beta; GELU only after the up-projection.
+  const Op& qk = op_named(p, "L0.H1.qk");
+  CHECK(qk.inputs[0] == qkv.output);
+  CHECK(qk.inputs[1] == qkv.output);
+  const Op& pv1 = op_named(p, "L0.H1.pv");
+  CHECK(pv1.out_col == 64);
+  CHECK(pv1.output == op_named(p, "L0.H0.pv").output);
+  const Op& o = op_named(p, "L0.attn.o");
+  CHECK(o.inputs[0] == pv1.output);
+  CHECK(o.k == 128);
+  CHECK(o.n == 128);
+  const Op& add = op_named(p, "L0.attn.add");
+  CHECK(add.inputs.size() == 2);
+  CHECK(add.inputs[1] == o.output);
+  CHECK(op_named(p, "L0.attn.ln").inputs.size() == 2);
+  CHECK(p.tensors[op_named(p, "L0.attn.ln").inputs[1]].elements() == 2u * 128);
   CHECK(op_named(p, "L0.ffn.add").inputs.size() == 2);
   CHECK(op_named(p, "L0.ffn0.up.act").n == 512);
   for (const auto& op : p.ops) CHECK(op.name != "L0.ffn.down.act");
-  // Zero-free sizes: 128x64 weight at 50 % sparsity, 20-bit words.
-  const Tensor& wq = p.tensors[op_named(p, "L0.H0.q").inputs[1]];
-  CHECK(wq.data_bytes == 128 * 64 * 20 / 2 / 8);
-  CHECK(wq.mask_bytes == 128 * 64 / 8);
+  // Zero-free sizes: 128x384 weight at 50 % sparsity, 20-bit words.
+  const Tensor& w = p.tensors[qkv.inputs[1]];
+  CHECK(w.data_bytes == 128 * 384 * 20 / 2 / 8);
+  CHECK(w.mask_bytes == 128 * 384 / 8);
+  // Per-tensor sparsity: LayerNorm outputs and residual sums are dense, pruned products are not.
+  CHECK(p.tensors[op_named(p, "L0.attn.ln").output].sparsity == 0.0);
+  CHECK(p.tensors[qkv.output].sparsity == 0.5);
   // DynaTran prunes Q/K/V, scores, probabilities, context and dense outputs, not LN/residual/GELU.
-  CHECK(op_named(p, "L0.H0.q").prune);
+  CHECK(qkv.prune);
   CHECK(op_named(p, "L0.H0.softmax").prune);
+  CHECK(o.prune);
   CHECK_FALSE(op_named(p, "L0.attn.ln").prune);
   CHECK_FALSE(op_named(p, "L0.ffn.add").prune);
   CHECK_FALSE(op_named(p, "L0.ffn0.up.act").prune);
+  // Outputs stay on chip tile by tile: no STORE_A; the final output is stored part by part.
+  for (const auto& in : p.instrs) CHECK(in.opcode != Opcode::STORE_A);
 }
 
 TEST_CASE("padding: edge tiles of a non-multiple shape", "[compiler]") {
   Program p = compile("bert-tiny", "bert", "edge", 0, 100);
-  const Op& q = op_named(p, "L0.H0.q");  // (4,100,128) x (128,64)
-  CHECK(q.grid_i == 7);                  // ceil(100/16)
-  CHECK(q.tile_count() == 4u * 7 * 4 * 8);
-  CHECK(q.macs() == 4u * 100 * 128 * 64);
+  const Op& q = op_named(p, "L0.attn.qkv");  // (4,100,128) x (128,384)
+  CHECK(q.grid_i == 7);                      // ceil(100/16)
+  CHECK(q.tile_count() == 4u * 7 * 24 * 8);
+  CHECK(q.macs() == 4u * 100 * 128 * 384);
   const Op& sm = op_named(p, "L0.H0.softmax");  // (4,100,100)
   CHECK(sm.tile_count() == 4u * 7 * 7);
   Op manual;
@@ -157,33 +183,79 @@ TEST_CASE("loop orders: same tiles, specified order, reuse differs", "[compiler]
 TEST_CASE("dependencies: producers first, tensors available, no tile twice", "[compiler]") {
   for (uint64_t tpi : {0ull, 1ull, 100ull}) {
     for (const char* profile : {"bert", "reference"}) {
+      CAPTURE(tpi, profile);
       Program p = compile("bert-tiny", profile, "edge", tpi);
-      std::vector<bool> available(p.tensors.size(), false);
+      const bool ref = std::string(profile) == "reference";
+      // Per (tensor, part): the LOAD_W that brought it, the tile jobs that wrote it so far.
+      std::map<std::pair<TensorId, uint32_t>, InstrId> loaded;
+      std::map<std::pair<TensorId, uint32_t>, std::vector<InstrId>> writers;
+      std::vector<bool> stored(p.tensors.size(), false);  // reference: STORE_A done
       std::vector<uint64_t> covered(p.ops.size(), 0);
-      std::vector<std::vector<std::pair<uint64_t, uint64_t>>> ranges(p.ops.size());
+      std::map<std::pair<OpId, uint32_t>, std::vector<std::pair<uint64_t, uint64_t>>> ranges;
       for (const auto& in : p.instrs) {
-        for (auto d = p.deps_begin(in); d != p.deps_end(in); ++d) REQUIRE(*d < in.id);
+        std::vector<InstrId> dv(p.deps_begin(in), p.deps_end(in));
+        std::sort(dv.begin(), dv.end());
+        for (InstrId d : dv) REQUIRE(d < in.id);
+        struct {
+          const std::vector<InstrId>& v;
+          bool count(InstrId x) const { return std::binary_search(v.begin(), v.end(), x); }
+        } deps{dv};
         if (is_compute(in.opcode)) {
           const Op& op = p.ops[in.op];
-          for (TensorId t : op.inputs) REQUIRE(available[t]);
+          const BlockBox box = tile_range_box(block_box(op, in.block), p.info.loop_order,
+                                              in.first_tile, in.tile_count);
+          for (size_t n = 0; n < op.inputs.size(); ++n) {
+            const TensorId t = op.inputs[n];
+            const Tensor& ten = p.tensors[t];
+            for_each_part(part_grid(ten), input_box(p, op, n, box), [&](uint32_t part) {
+              // Every input's producing instruction is among the dependencies.
+              if (ten.cls != TensorClass::activation) {
+                REQUIRE(loaded.count({t, part}));
+                CHECK(deps.count(loaded[{t, part}]));
+              } else if (ref) {
+                REQUIRE(stored[t]);
+              } else {
+                const auto& w = writers[{t, part}];
+                REQUIRE_FALSE(w.empty());
+                bool all = true;
+                for (InstrId x : w) all = all && deps.count(x);
+                CHECK(all);
+              }
+            });
+          }
+          for_each_part(part_grid(p.tensors[op.output]), output_box(p, op, box),
+                        [&](uint32_t part) {
+                          writers[{op.output, part}].push_back(in.id);
+                        });
           covered[in.op] += in.tile_count;
-          ranges[in.op].push_back({in.first_tile, in.first_tile + in.tile_count});
-          // Every input's producing instruction is among the dependencies.
+          ranges[{in.op, in.block}].push_back({in.first_tile, in.first_tile + in.tile_count});
         } else if (in.opcode == Opcode::LOAD_W) {
-          REQUIRE_FALSE(available[in.tensor]);  // loaded once
-          available[in.tensor] = true;
+          REQUIRE_FALSE(loaded.count({in.tensor, in.part}));  // loaded once
+          loaded[{in.tensor, in.part}] = in.id;
         } else if (in.opcode == Opcode::STORE_A) {
-          REQUIRE_FALSE(available[in.tensor]);  // written once
-          available[in.tensor] = true;
+          REQUIRE(ref);
+          REQUIRE_FALSE(stored[in.tensor]);  // written once
+          stored[in.tensor] = true;
         } else if (in.opcode == Opcode::STORE_M) {
-          REQUIRE(available[in.tensor]);
+          if (ref) {
+            REQUIRE(stored[in.tensor]);
+          } else {
+            REQUIRE_FALSE(writers[{in.tensor, in.part}].empty());
+            for (InstrId x : writers[{in.tensor, in.part}]) CHECK(deps.count(x));
+          }
         }
       }
       for (const auto& op : p.ops) {
         CHECK(covered[op.id] == op.tile_count());
-        auto r = ranges[op.id];
-        std::sort(r.begin(), r.end());
-        for (size_t n = 1; n < r.size(); ++n) CHECK(r[n].first == r[n - 1].second);
+        const BlockGrid g = block_grid(op);
+        for (uint32_t b = 0; b < g.blocks(); ++b) {
+          auto r = ranges[{op.id, b}];
+          std::sort(r.begin(), r.end());
+          REQUIRE_FALSE(r.empty());
+          CHECK(r.front().first == 0);
+          CHECK(r.back().second == block_box(op, g, b).tiles());
+          for (size_t n = 1; n < r.size(); ++n) CHECK(r[n].first == r[n - 1].second);
+        }
       }
       if (tpi == 1) {
         uint64_t tiles = 0;
@@ -231,7 +303,9 @@ TEST_CASE("readers: BERT-Base from FlexiBERT dict and from config.json agree", "
   write_program(sa, a);
   write_program(sb, b);
   CHECK(sa.str() == sb.str());
-  CHECK(a.ops.size() > 12 * 12 * 7);
+  // Per layer: fused QKV, 12 x (QK^T, softmax, PV), output projection, add, LN, FFN (up, GELU,
+  // down), add, LN; plus the embedding add and LN.
+  CHECK(a.ops.size() == 2 + 12 * (1 + 12 * 3 + 8));
 }
 
 TEST_CASE("heterogeneous heads, per-layer hidden sizes, stacked FFNs compile", "[compiler]") {
@@ -252,8 +326,11 @@ TEST_CASE("heterogeneous heads, per-layer hidden sizes, stacked FFNs compile", "
   CHECK(op_named(p, "L0.ffn1.up").k == 512);
   CHECK(op_named(p, "L0.ffn1.up").n == 256);
   CHECK(op_named(p, "L0.ffn.down").k == 256);
-  CHECK(op_named(p, "L0.attn.add3").inputs.size() == 2);  // x + 4 heads: four adds
-  CHECK(op_named(p, "L0.attn.add").inputs[1] == op_named(p, "L0.H3.o").output);
+  // Fused projection: Q, K, V of the two attention heads, V of the conv and DFT heads.
+  CHECK(op_named(p, "L0.attn.qkv").n == 3 * 64 + 3 * 32 + 64 + 32);
+  CHECK(op_named(p, "L0.attn.o").k == 64 + 32 + 64 + 32);  // concatenated heads
+  CHECK(op_named(p, "L0.attn.add").inputs[1] == op_named(p, "L0.attn.o").output);
+  CHECK(op_named(p, "L0.H3.dft").output == op_named(p, "L0.attn.o").inputs[0]);
 }
 
 TEST_CASE("BERT-Large batch 32 seq 512 compiles to a compact stream", "[compiler]") {

@@ -72,7 +72,11 @@ TEST_CASE("compute: effectual MACs from masks replace the sparsity estimate", "[
   CHECK(pe.stats().effectual_macs == 4196);
 }
 
-TEST_CASE("compute: 24 loop orders on 4 lanes of one PE follow the reuse rule", "[compute][pe]") {
+TEST_CASE("compute: 24 loop orders on 4 lanes of one PE follow the published reuse rule",
+          "[compute][pe]") {
+  // Reference profile: tiles dealt round-robin to lanes, the published FIFO rule.
+  SimOptions ref;
+  ref.profile = Profile::reference;
   auto cfg = accel("edge");
   cfg.pe = 1;
   cfg.lanes_per_pe = 4;
@@ -86,7 +90,7 @@ TEST_CASE("compute: 24 loop orders on 4 lanes of one PE follow the reuse rule", 
   std::printf("[compute] order     fifo1 fifo2 bcast1 bcast2 reads read_nj\n");
   std::deque<PeArray> arrays;
   for (const auto& order : LoopOrder::all()) {
-    arrays.emplace_back(("pe_" + order.str()).c_str(), cfg, tech(), SimOptions{});
+    arrays.emplace_back(("pe_" + order.str()).c_str(), cfg, tech(), ref);
     PeArray& pe = arrays.back();
     auto j = job_for(op, Opcode::MATMUL, 0, 256, 0, order);
     const auto r = pe.dispatch(j, 0);
@@ -94,9 +98,9 @@ TEST_CASE("compute: 24 loop orders on 4 lanes of one PE follow the reuse rule", 
     // Order-independent quantities.
     CHECK(s.tiles == 256);
     CHECK(s.dense_macs == 256ull * 4096);
-    CHECK(s.effectual_macs == 256ull * 1024);
-    CHECK(r.completion_cycle == 64 * 69);  // 64 rounds of 69-cycle tiles on 4 lanes
-    CHECK(s.lanes.busy_cycles == 256 * 69);
+    CHECK(s.effectual_macs == 256ull * 2048);  // published: (1 - s_a) only
+    CHECK(r.completion_cycle == 64 * 129);  // 64 rounds of 129-cycle tiles (N + 1 held) on 4 lanes
+    CHECK(s.lanes.busy_cycles == 256 * 128);  // charged N = 4096 / 16 x (1 - 0.5)
 
     // Independent model of the rule: tile n runs on lane n % 4; tiles 4q..4q+3 start together.
     TileWalker w(op, order);
@@ -142,6 +146,66 @@ TEST_CASE("compute: 24 loop orders on 4 lanes of one PE follow the reuse rule", 
       CHECK(s.fifo_reuse_first + s.fifo_reuse_second == 0);  // nothing through the FIFO ...
       CHECK(s.broadcast_first == 192);  // ... but the 4 j-tiles of a round share operand 1
     }
+  }
+}
+
+TEST_CASE("compute: partial sums and FIFO traffic of a k-inner and a k-outer order",
+          "[compute][pe]") {
+  // (1,32,64) x (64,32), tile 1x16x16: grid i = 2, j = 2, k = 4, 16 tiles, on 4 lanes of one PE.
+  auto cfg = accel("edge");
+  cfg.pe = 1;
+  cfg.lanes_per_pe = 4;
+  Op op = make_op(OpKind::matmul, 1, 32, 64, 32, cfg.tile);
+  REQUIRE(op.tile_count() == 16);
+  const uint64_t psum_tile = 256 * 20 / 8;  // 640 bytes: dense 20-bit partial sums
+  const uint64_t out_tile = 256 * 20 / 16;  // 320 bytes at 50 % output sparsity
+  auto run = [&](const char* order, int fifo_words) {
+    cfg.fifo_depth_words = fifo_words;
+    static int n = 0;
+    PeArray pe(("pe_psum_" + std::to_string(n++)).c_str(), cfg, tech(), SimOptions{});
+    auto j = job_for(op, Opcode::MATMUL, 0, 16, -1, LoopOrder::parse(order));
+    j.output_sparsity = 0.5;
+    j.b_in_weight_buffer = true;
+    const auto r = pe.dispatch(j, 0);
+    return std::make_pair(r, pe.stats());
+  };
+  // Tile: 4096 MACs, (1 - 0.5)(1 - 0.5) effectual -> 64 cycles on 16 MACs; + 5 pipeline = 69.
+  {
+    // b_i_j_k: runs over k (4 tiles) keep the partial sum in the lane; 4 runs on 4 lanes. The
+    // neighbouring lanes' runs differ in j: they share A (b, i, k), which the dataflow module
+    // broadcasts to the 2 lanes of each j pair.
+    const auto [r, s] = run("b_i_j_k", 32);
+    CHECK(r.completion_cycle == 4 * 69);
+    CHECK(s.psum_read_bytes == 0);
+    CHECK(s.psum_write_bytes == 0);
+    CHECK(s.psum_in_lane_tiles == 12);
+    CHECK(s.output_write_bytes == 4 * (out_tile + 32));
+    CHECK(s.fifo_reuse_first == 0);
+    CHECK(s.fifo_reuse_second == 0);
+    CHECK(s.broadcast_first == 8);
+    CHECK(s.broadcast_second == 0);
+    CHECK(s.operand_reads == 16 + 8);
+  }
+  {
+    // k_b_i_j: runs over j (2 tiles), k outermost: every tile but k = 0 reads its partial sum
+    // back (12) and every tile but k = 3 writes one (12); 4 final outputs. Neighbouring lanes
+    // differ in i: they share B (k, j). A 256-word A tile does not fit a 32-word FIFO.
+    const auto [r, s] = run("k_b_i_j", 32);
+    CHECK(r.completion_cycle == 4 * 69);
+    CHECK(s.psum_read_bytes == 12 * psum_tile);
+    CHECK(s.psum_write_bytes == 12 * psum_tile);
+    CHECK(s.psum_in_lane_tiles == 0);
+    CHECK(s.output_write_bytes == 4 * (out_tile + 32));
+    CHECK(s.fifo_reuse_first == 0);
+    CHECK(s.broadcast_second == 8);
+    CHECK(s.operand_reads == 16 + 8);
+  }
+  {
+    // The same order with a 256-word FIFO: a run over j keeps its A tile (8 runs, 8 reads).
+    const auto [r, s] = run("k_b_i_j", 256);
+    CHECK(s.fifo_reuse_first == 8);
+    CHECK(s.operand_reads == 8 + 8);
+    CHECK(s.psum_read_bytes == 12 * psum_tile);
   }
 }
 
