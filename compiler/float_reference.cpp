@@ -234,7 +234,7 @@ void activation(float* x, int64_t n, const std::string& act) {
 }  // namespace
 
 ReferenceResult run_float_reference(const BertWeights& w, const std::vector<int32_t>& tokens,
-                                    const PruneSpec& prune) {
+                                    const PruneSpec& prune, const TensorObserver& observe) {
   const BertConfig& c = w.config;
   const int64_t S = static_cast<int64_t>(tokens.size()), h = c.hidden, d = c.head_dim,
                 f = c.intermediate;
@@ -257,7 +257,7 @@ ReferenceResult run_float_reference(const BertWeights& w, const std::vector<int3
   res.zeros.resize(static_cast<size_t>(c.layers));
   const auto sz = [](int64_t n) { return static_cast<size_t>(n); };
   Workspace ws;
-  ws.wt.resize(sz(std::max(h, f) * std::max(h, f)));
+  ws.wt.resize(sz(h * std::max(h, f)));
   ws.q.resize(sz(S * h));
   ws.k.resize(sz(S * h));
   ws.v.resize(sz(S * h));
@@ -283,16 +283,20 @@ ReferenceResult run_float_reference(const BertWeights& w, const std::vector<int3
     const BertLayerWeights& L = w.layers[sz(l)];
     auto& zeros = res.zeros[sz(l)];
     // Prunes (when the spec says so) and counts the zeros of a block at point p.
-    auto point = [&](PrunePoint p, float* data, int64_t rows, int64_t cols, int64_t ld) {
+    // Prunes (when the spec says so) and counts the zeros of a block at point p of head hh
+    // (-1: not a per-head tensor), then shows it to the observer.
+    auto point = [&](PrunePoint p, int64_t hh, float* data, int64_t rows, int64_t cols,
+                     int64_t ld) {
       PruneSpec none;
       const PruneSpec& spec = prune.at[static_cast<size_t>(p)] ? prune : none;
       auto& z = zeros[static_cast<size_t>(p)];
       z.zeros += prune_block(data, rows, cols, ld, spec);
       z.elements += static_cast<uint64_t>(rows * cols);
+      if (observe) observe(l, hh, p, data, rows, cols, ld);
     };
     // Per-head points: the head's columns of an [S, h] tensor.
     auto per_head = [&](PrunePoint p, std::vector<float>& t) {
-      for (int64_t hh = 0; hh < c.heads; ++hh) point(p, t.data() + hh * d, S, d, h);
+      for (int64_t hh = 0; hh < c.heads; ++hh) point(p, hh, t.data() + hh * d, S, d, h);
     };
 
     linear(x.data.data(), S, L.query_w, L.query_b, ws.q.data(), ws.wt);
@@ -308,23 +312,23 @@ ReferenceResult run_float_reference(const BertWeights& w, const std::vector<int3
       transpose(ws.k.data() + hh * d, S, d, h, ws.kt.data());
       std::fill(ws.scores.begin(), ws.scores.end(), 0.0f);
       gemm_nn(S, S, d, ws.q.data() + hh * d, h, ws.kt.data(), S, ws.scores.data(), S);
-      point(PrunePoint::scores, ws.scores.data(), S, S, S);
+      point(PrunePoint::scores, hh, ws.scores.data(), S, S, S);
       softmax_rows(ws.scores.data(), S, S);
-      point(PrunePoint::probs, ws.scores.data(), S, S, S);
+      point(PrunePoint::probs, hh, ws.scores.data(), S, S, S);
       gemm_nn(S, d, S, ws.scores.data(), S, ws.v.data() + hh * d, h, ws.ctx.data() + hh * d, h);
     }
     per_head(PrunePoint::context, ws.ctx);
 
     linear(ws.ctx.data(), S, L.attn_out_w, L.attn_out_b, ws.attn.data(), ws.wt);
-    point(PrunePoint::attn_out, ws.attn.data(), S, h, h);
+    point(PrunePoint::attn_out, -1, ws.attn.data(), S, h, h);
     for (int64_t i = 0; i < S * h; ++i) ws.attn[sz(i)] += x.data[sz(i)];
     layer_norm(ws.attn.data(), S, h, L.attn_ln_gamma, L.attn_ln_beta, c.layer_norm_eps);
 
     linear(ws.attn.data(), S, L.inter_w, L.inter_b, ws.inter.data(), ws.wt);
-    point(PrunePoint::ffn_up, ws.inter.data(), S, f, f);
+    point(PrunePoint::ffn_up, -1, ws.inter.data(), S, f, f);
     activation(ws.inter.data(), S * f, c.hidden_act);
     linear(ws.inter.data(), S, L.out_w, L.out_b, ws.ffn.data(), ws.wt);
-    point(PrunePoint::ffn_down, ws.ffn.data(), S, h, h);
+    point(PrunePoint::ffn_down, -1, ws.ffn.data(), S, h, h);
     for (int64_t i = 0; i < S * h; ++i) x.data[sz(i)] = ws.ffn[sz(i)] + ws.attn[sz(i)];
     layer_norm(x.data.data(), S, h, L.out_ln_gamma, L.out_ln_beta, c.layer_norm_eps);
     res.hidden.push_back(x);

@@ -8,6 +8,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -58,10 +59,18 @@ struct ReferenceResult {
   std::vector<std::array<ZeroCount, kPrunePoints>> zeros;
 };
 
+// Called at every prune point of every layer, after pruning, with the block just computed:
+// layer, head (-1 for attn_out, ffn_up, ffn_down), point, and a rows x cols block of row
+// stride ld. Lets a functional simulation compare its tensors op by op.
+using TensorObserver =
+    std::function<void(int64_t layer, int64_t head, PrunePoint point, const float* data,
+                       int64_t rows, int64_t cols, int64_t ld)>;
+
 // Runs one sequence. Throws InputError for an empty sequence, an id outside the vocabulary or a
 // sequence longer than max_position, or an invalid prune spec (tau < 0, k < 1).
 ReferenceResult run_float_reference(const BertWeights& weights, const std::vector<int32_t>& tokens,
-                                    const PruneSpec& prune = {});
+                                    const PruneSpec& prune = {},
+                                    const TensorObserver& observe = {});
 
 // Applies a prune spec to a rows x cols block with row stride ld; returns the zeros after it.
 // Exposed for tests and for the functional simulation's comparisons.

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "float_reference.hpp"
@@ -149,4 +151,63 @@ TEST_CASE("float reference: bad inputs", "[golden]") {
   CHECK(error_of([&] {
           run_float_reference(f.weights, {1}, PruneSpec::topk(0));
         }).find("k 0 must be >= 1") != std::string::npos);
+}
+
+TEST_CASE("float reference observer sees every prune point with its shape", "[golden]") {
+  Fixture f;
+  const auto& seq = f.tokens.sequences[1];
+  const int64_t S = static_cast<int64_t>(seq.size());
+  std::vector<std::array<uint64_t, kPrunePoints>> seen_zeros(2), calls(2);
+  const ReferenceResult r = run_float_reference(
+      f.weights, seq, PruneSpec::dynatran(0.05),
+      [&](int64_t layer, int64_t head, PrunePoint p, const float* data, int64_t rows, int64_t cols,
+          int64_t ld) {
+        const auto i = static_cast<size_t>(p);
+        const bool per_head =
+            p != PrunePoint::attn_out && p != PrunePoint::ffn_up && p != PrunePoint::ffn_down;
+        CHECK((head >= 0 && head < 2) == per_head);
+        CHECK(rows == S);
+        const int64_t want_cols = p == PrunePoint::scores || p == PrunePoint::probs ? S
+                                  : p == PrunePoint::ffn_up                         ? 256
+                                  : per_head                                        ? 32
+                                                                                    : 64;
+        CHECK(cols == want_cols);
+        CHECK(ld >= cols);
+        for (int64_t a = 0; a < rows; ++a)
+          for (int64_t b = 0; b < cols; ++b)
+            seen_zeros[static_cast<size_t>(layer)][i] += data[a * ld + b] == 0.0f;
+        ++calls[static_cast<size_t>(layer)][i];
+      });
+  for (size_t l = 0; l < 2; ++l)
+    for (int p = 0; p < kPrunePoints; ++p) {
+      INFO("layer " << l << " " << to_string(static_cast<PrunePoint>(p)));
+      CHECK(seen_zeros[l][static_cast<size_t>(p)] == r.zeros[l][static_cast<size_t>(p)].zeros);
+      CHECK(calls[l][static_cast<size_t>(p)] ==
+            (p == static_cast<int>(PrunePoint::attn_out) ||
+                     p == static_cast<int>(PrunePoint::ffn_up) ||
+                     p == static_cast<int>(PrunePoint::ffn_down)
+                 ? 1u
+                 : 2u));
+    }
+}
+
+// Not part of the test run (hidden tag): wall time of the float reference on synthetic
+// BERT-Base, one sequence of 128 tokens. Run: build/bin/compiler_tests "[.bench]" -s
+TEST_CASE("float reference speed: synthetic BERT-Base, sequence 128", "[.bench]") {
+  const BertConfig c = load_bert_config("bert-base");
+  auto t0 = std::chrono::steady_clock::now();
+  const BertWeights w = synthetic_bert_weights(c, 1);
+  auto t1 = std::chrono::steady_clock::now();
+  const ReferenceResult r = run_float_reference(w, random_tokens(1, 128, c, 1).sequences[0]);
+  auto t2 = std::chrono::steady_clock::now();
+  const ReferenceResult p =
+      run_float_reference(w, random_tokens(1, 128, c, 1).sequences[0], PruneSpec::dynatran(0.02));
+  auto t3 = std::chrono::steady_clock::now();
+  auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  WARN(fmt::format("synthetic weights {:.2f} s; reference {:.2f} s; with DynaTran {:.2f} s",
+                   secs(t0, t1), secs(t1, t2), secs(t2, t3)));
+  CHECK(std::all_of(r.hidden.back().data.begin(), r.hidden.back().data.end(),
+                    [](float x) { return std::isfinite(x); }));
+  const bool pruning_changed_output = p.hidden.back().data != r.hidden.back().data;
+  CHECK(pruning_changed_output);
 }
