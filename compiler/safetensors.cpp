@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -106,10 +107,14 @@ void write_file(const std::string& path, const std::string& bytes) {
 }  // namespace
 
 SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
+  std::error_code ec;
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: safetensors file not found or not readable", path));
+  if (!in || !std::filesystem::is_regular_file(path, ec))
+    throw InputError(fmt::format("{}: safetensors file not found or not readable", path));
   in.seekg(0, std::ios::end);
-  const uint64_t size = static_cast<uint64_t>(in.tellg());
+  const std::streamoff end = in.tellg();
+  if (end < 0) throw InputError(fmt::format("{}: cannot determine the file size", path));
+  const auto size = static_cast<uint64_t>(end);
   in.seekg(0);
   if (size < 8)
     throw InputError(

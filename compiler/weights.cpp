@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -234,8 +235,10 @@ BertWeights synthetic_bert_weights(const BertConfig& c, uint64_t seed) {
 }
 
 TokenBatch read_tokens(const std::string& path, const BertConfig& c) {
+  std::error_code ec;
   std::ifstream in(path);
-  if (!in) throw InputError(fmt::format("{}: token file not found or not readable", path));
+  if (!in || !std::filesystem::is_regular_file(path, ec))
+    throw InputError(fmt::format("{}: token file not found or not readable", path));
   TokenBatch b;
   b.source = path;
   std::string line;

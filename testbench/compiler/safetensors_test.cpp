@@ -94,6 +94,7 @@ TEST_CASE("safetensors: every malformed file gives one clear error", "[safetenso
       {"missing file",
        open((d.path / "nope.safetensors").string()),
        {"nope.safetensors", "not found"}},
+      {"a folder", open(d.path.string()), {d.path.string(), "not found or not readable"}},
       {"shorter than the length field",
        open(file("short.safetensors", "abc")),
        {"short.safetensors", "too short"}},
