@@ -253,6 +253,7 @@ ReferenceResult run_float_reference(const BertWeights& w, const std::vector<int3
   if (prune.mode == PruneSpec::Mode::topk && prune.k < 1)
     throw InputError(fmt::format("top-k: k {} must be >= 1", prune.k));
 
+  check_bert_weights(w);
   ReferenceResult res;
   res.zeros.resize(static_cast<size_t>(c.layers));
   const auto sz = [](int64_t n) { return static_cast<size_t>(n); };

@@ -190,6 +190,21 @@ BertWeights load_bert_weights(const std::string& path, const BertConfig& c) {
   return w;
 }
 
+void check_bert_weights(const BertWeights& w) {
+  const BertConfig& c = w.config;
+  if (static_cast<int64_t>(w.layers.size()) != c.layers)
+    throw InputError(fmt::format("weights '{}': {} layers; the model config ({}) has {}", w.source,
+                                 w.layers.size(), c.source, c.layers));
+  for_each_tensor(
+      w, c, [&](const std::string& name, const FloatTensor& t, const std::vector<int64_t>& shape) {
+        if (t.shape != shape || t.numel() != shape_numel(shape))
+          throw InputError(fmt::format(
+              "weights '{}': tensor '{}' has shape {} ({} values); the model "
+              "config ({}) requires {}",
+              w.source, name, shape_string(t.shape), t.numel(), c.source, shape_string(shape)));
+      });
+}
+
 std::vector<float> seeded_normal(uint64_t seed, const std::string& name, size_t n, double mean,
                                  double stddev) {
   // Marsaglia's polar form of the Box-Muller transform: two normals per accepted pair of

@@ -62,6 +62,10 @@ std::vector<std::string> bert_tensor_names(const BertConfig& config);
 // tensor for a missing tensor or a wrong shape.
 BertWeights load_bert_weights(const std::string& safetensors_path, const BertConfig& config);
 
+// Throws InputError naming the weights' source and the tensor when a tensor's shape (or the
+// number of layers) disagrees with weights.config; for weights built or edited in code.
+void check_bert_weights(const BertWeights& weights);
+
 // BERT's initialisation, deterministic for a seed on every platform: every weight matrix and
 // embedding table normal(0, 0.02) (the word-embedding row of the padding token 0 set to 0, as
 // Hugging Face does), biases 0, LayerNorm gamma 1 and beta 0. Each tensor draws from its own

@@ -151,6 +151,15 @@ TEST_CASE("float reference: bad inputs", "[golden]") {
   CHECK(error_of([&] {
           run_float_reference(f.weights, {1}, PruneSpec::topk(0));
         }).find("k 0 must be >= 1") != std::string::npos);
+  BertWeights cut = f.weights;
+  cut.layers[1].inter_b.data.pop_back();
+  CHECK(error_of([&] { run_float_reference(cut, {1}); })
+            .find("tensor 'encoder.layer.1.intermediate.dense.bias' has shape [256] (255 values); "
+                  "the model config") != std::string::npos);
+  cut = f.weights;
+  cut.layers.pop_back();
+  CHECK(error_of([&] { run_float_reference(cut, {1}); }).find("1 layers; the model config") !=
+        std::string::npos);
 }
 
 TEST_CASE("float reference observer sees every prune point with its shape", "[golden]") {
