@@ -1,0 +1,340 @@
+#include "float_reference.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+namespace acceltran {
+
+const char* to_string(PrunePoint p) {
+  switch (p) {
+    case PrunePoint::query:
+      return "query";
+    case PrunePoint::key:
+      return "key";
+    case PrunePoint::value:
+      return "value";
+    case PrunePoint::scores:
+      return "scores";
+    case PrunePoint::probs:
+      return "probs";
+    case PrunePoint::context:
+      return "context";
+    case PrunePoint::attn_out:
+      return "attn_out";
+    case PrunePoint::ffn_up:
+      return "ffn_up";
+    case PrunePoint::ffn_down:
+      return "ffn_down";
+  }
+  return "?";
+}
+
+PruneSpec PruneSpec::dynatran(double tau) {
+  PruneSpec s;
+  s.mode = Mode::threshold;
+  s.tau = tau;
+  return s;
+}
+
+PruneSpec PruneSpec::topk(int64_t k) {
+  PruneSpec s;
+  s.mode = Mode::topk;
+  s.k = k;
+  return s;
+}
+
+uint64_t prune_block(float* x, int64_t rows, int64_t cols, int64_t ld, const PruneSpec& prune) {
+  uint64_t zeros = 0;
+  if (prune.mode == PruneSpec::Mode::threshold) {
+    const auto tau = static_cast<float>(prune.tau);  // compared in float, as PyTorch does
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = x + r * ld;
+      for (int64_t c = 0; c < cols; ++c)
+        if (std::fabs(row[c]) <= tau) row[c] = 0.0f;
+    }
+  } else if (prune.mode == PruneSpec::Mode::topk && prune.k < cols) {
+    std::vector<float> mag(static_cast<size_t>(cols));
+    const auto k = static_cast<size_t>(prune.k);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = x + r * ld;
+      for (int64_t c = 0; c < cols; ++c) mag[static_cast<size_t>(c)] = std::fabs(row[c]);
+      // The k-th largest magnitude; everything above it stays, then ties from the left.
+      std::nth_element(mag.begin(), mag.begin() + static_cast<std::ptrdiff_t>(k - 1), mag.end(),
+                       std::greater<float>());
+      const float kth = mag[k - 1];
+      size_t above = 0;
+      for (int64_t c = 0; c < cols; ++c) above += std::fabs(row[c]) > kth;
+      size_t ties_left = k - above;
+      for (int64_t c = 0; c < cols; ++c) {
+        const float a = std::fabs(row[c]);
+        if (a > kth) continue;
+        if (a == kth && ties_left > 0)
+          --ties_left;
+        else
+          row[c] = 0.0f;
+      }
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * ld;
+    for (int64_t c = 0; c < cols; ++c) zeros += row[c] == 0.0f;
+  }
+  return zeros;
+}
+
+namespace {
+
+// C[m, n] += A[m, k] B[k, n] (row-major, leading dimensions lda, ldb, ldc). Cache-blocked over
+// (n, k); a 4 x 16 register tile accumulates in float in the k order.
+void gemm_nn(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B,
+             int64_t ldb, float* C, int64_t ldc) {
+  constexpr int64_t kNB = 256, kKB = 256, kNR = 16;
+  for (int64_t j0 = 0; j0 < n; j0 += kNB) {
+    const int64_t j1 = std::min(n, j0 + kNB);
+    for (int64_t p0 = 0; p0 < k; p0 += kKB) {
+      const int64_t p1 = std::min(k, p0 + kKB);
+      int64_t i = 0;
+      for (; i + 4 <= m; i += 4) {
+        float* c0 = C + i * ldc;
+        float* c1 = c0 + ldc;
+        float* c2 = c1 + ldc;
+        float* c3 = c2 + ldc;
+        const float* a0 = A + i * lda;
+        const float* a1 = a0 + lda;
+        const float* a2 = a1 + lda;
+        const float* a3 = a2 + lda;
+        int64_t j = j0;
+        for (; j + kNR <= j1; j += kNR) {
+          float r0[kNR], r1[kNR], r2[kNR], r3[kNR];
+          for (int64_t c = 0; c < kNR; ++c) {
+            r0[c] = c0[j + c];
+            r1[c] = c1[j + c];
+            r2[c] = c2[j + c];
+            r3[c] = c3[j + c];
+          }
+          for (int64_t p = p0; p < p1; ++p) {
+            const float* b = B + p * ldb + j;
+            const float x0 = a0[p], x1 = a1[p], x2 = a2[p], x3 = a3[p];
+            for (int64_t c = 0; c < kNR; ++c) {
+              r0[c] += x0 * b[c];
+              r1[c] += x1 * b[c];
+              r2[c] += x2 * b[c];
+              r3[c] += x3 * b[c];
+            }
+          }
+          for (int64_t c = 0; c < kNR; ++c) {
+            c0[j + c] = r0[c];
+            c1[j + c] = r1[c];
+            c2[j + c] = r2[c];
+            c3[j + c] = r3[c];
+          }
+        }
+        for (int64_t r = 0; r < 4; ++r)  // column tail
+          for (int64_t jj = j; jj < j1; ++jj) {
+            float s = C[(i + r) * ldc + jj];
+            for (int64_t p = p0; p < p1; ++p) s += A[(i + r) * lda + p] * B[p * ldb + jj];
+            C[(i + r) * ldc + jj] = s;
+          }
+      }
+      for (; i < m; ++i)  // row tail
+        for (int64_t j = j0; j < j1; ++j) {
+          float s = C[i * ldc + j];
+          for (int64_t p = p0; p < p1; ++p) s += A[i * lda + p] * B[p * ldb + j];
+          C[i * ldc + j] = s;
+        }
+    }
+  }
+}
+
+// dst[cols, rows] = src[rows, cols]^T (src leading dimension ld).
+void transpose(const float* src, int64_t rows, int64_t cols, int64_t ld, float* dst) {
+  constexpr int64_t kB = 32;
+  for (int64_t r0 = 0; r0 < rows; r0 += kB)
+    for (int64_t c0 = 0; c0 < cols; c0 += kB)
+      for (int64_t r = r0; r < std::min(rows, r0 + kB); ++r)
+        for (int64_t c = c0; c < std::min(cols, c0 + kB); ++c) dst[c * rows + r] = src[r * ld + c];
+}
+
+// Reusable buffers of one run: allocated once, before the layers.
+struct Workspace {
+  std::vector<float> wt;       // a transposed weight [in, out]
+  std::vector<float> q, k, v;  // [S, h]
+  std::vector<float> kt;       // one head's K^T [d, S]
+  std::vector<float> scores;   // one head's [S, S]
+  std::vector<float> ctx;      // [S, h]
+  std::vector<float> attn;     // [S, h]
+  std::vector<float> inter;    // [S, f]
+  std::vector<float> ffn;      // [S, h]
+};
+
+// y[m, out] = x[m, in] W^T + b, W in the Hugging Face layout [out, in].
+void linear(const float* x, int64_t m, const FloatTensor& w, const FloatTensor& b, float* y,
+            std::vector<float>& wt) {
+  const int64_t out = w.shape[0], in = w.shape[1];
+  transpose(w.data.data(), out, in, in, wt.data());
+  for (int64_t i = 0; i < m; ++i) std::copy(b.data.begin(), b.data.end(), y + i * out);
+  gemm_nn(m, out, in, x, in, wt.data(), out, y, out);
+}
+
+// y = LayerNorm(x) over each row of h values, in place; statistics in double.
+void layer_norm(float* x, int64_t m, int64_t h, const FloatTensor& gamma, const FloatTensor& beta,
+                double eps) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* row = x + i * h;
+    double mean = 0;
+    for (int64_t c = 0; c < h; ++c) mean += row[c];
+    mean /= static_cast<double>(h);
+    double var = 0;
+    for (int64_t c = 0; c < h; ++c) var += (row[c] - mean) * (row[c] - mean);
+    var /= static_cast<double>(h);
+    const double inv = 1.0 / std::sqrt(var + eps);
+    for (int64_t c = 0; c < h; ++c)
+      row[c] = static_cast<float>((row[c] - mean) * inv * gamma.data[static_cast<size_t>(c)] +
+                                  beta.data[static_cast<size_t>(c)]);
+  }
+}
+
+void softmax_rows(float* x, int64_t m, int64_t n) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* row = x + i * n;
+    const float mx = *std::max_element(row, row + n);
+    double sum = 0;
+    for (int64_t c = 0; c < n; ++c) sum += std::exp(static_cast<double>(row[c]) - mx);
+    for (int64_t c = 0; c < n; ++c)
+      row[c] = static_cast<float>(std::exp(static_cast<double>(row[c]) - mx) / sum);
+  }
+}
+
+void activation(float* x, int64_t n, const std::string& act) {
+  const double kSqrt2OverPi = 0.79788456080286535587989211986876;
+  if (act == "gelu") {  // exact: x * Phi(x)
+    for (int64_t i = 0; i < n; ++i) {
+      const double v = x[i];
+      x[i] = static_cast<float>(0.5 * v * (1.0 + std::erf(v * 0.70710678118654752440084436210485)));
+    }
+  } else if (act == "gelu_new" || act == "gelu_fast" || act == "gelu_pytorch_tanh") {
+    for (int64_t i = 0; i < n; ++i) {
+      const double v = x[i];
+      x[i] = static_cast<float>(0.5 * v *
+                                (1.0 + std::tanh(kSqrt2OverPi * (v + 0.044715 * v * v * v))));
+    }
+  } else if (act == "relu") {
+    for (int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f);
+  } else {  // silu / swish
+    for (int64_t i = 0; i < n; ++i) {
+      const double v = x[i];
+      x[i] = static_cast<float>(v / (1.0 + std::exp(-v)));
+    }
+  }
+}
+
+}  // namespace
+
+ReferenceResult run_float_reference(const BertWeights& w, const std::vector<int32_t>& tokens,
+                                    const PruneSpec& prune, const TensorObserver& observe) {
+  const BertConfig& c = w.config;
+  const int64_t S = static_cast<int64_t>(tokens.size()), h = c.hidden, d = c.head_dim,
+                f = c.intermediate;
+  if (S == 0) throw InputError("float reference: empty token sequence");
+  if (S > c.max_position)
+    throw InputError(
+        fmt::format("float reference: sequence of {} tokens exceeds "
+                    "max_position_embeddings {}",
+                    S, c.max_position));
+  for (int32_t t : tokens)
+    if (t < 0 || t >= c.vocab_size)
+      throw InputError(fmt::format("float reference: token id {} outside the vocabulary [0, {})", t,
+                                   c.vocab_size));
+  if (prune.mode == PruneSpec::Mode::threshold && !(prune.tau >= 0))
+    throw InputError(fmt::format("prune threshold tau {} must be >= 0", prune.tau));
+  if (prune.mode == PruneSpec::Mode::topk && prune.k < 1)
+    throw InputError(fmt::format("top-k: k {} must be >= 1", prune.k));
+
+  check_bert_weights(w);
+  ReferenceResult res;
+  res.zeros.resize(static_cast<size_t>(c.layers));
+  const auto sz = [](int64_t n) { return static_cast<size_t>(n); };
+  Workspace ws;
+  ws.wt.resize(sz(h * std::max(h, f)));
+  ws.q.resize(sz(S * h));
+  ws.k.resize(sz(S * h));
+  ws.v.resize(sz(S * h));
+  ws.kt.resize(sz(d * S));
+  ws.scores.resize(sz(S * S));
+  ws.ctx.resize(sz(S * h));
+  ws.attn.resize(sz(S * h));
+  ws.inter.resize(sz(S * f));
+  ws.ffn.resize(sz(S * h));
+
+  // Embeddings: (word + token type 0) + position, then layer norm.
+  FloatTensor x({S, h});
+  for (int64_t s = 0; s < S; ++s)
+    for (int64_t j = 0; j < h; ++j)
+      x.data[sz(s * h + j)] =
+          (w.word_emb.data[sz(tokens[sz(s)] * h + j)] + w.type_emb.data[sz(j)]) +
+          w.pos_emb.data[sz(s * h + j)];
+  layer_norm(x.data.data(), S, h, w.emb_ln_gamma, w.emb_ln_beta, c.layer_norm_eps);
+  res.hidden.push_back(x);
+
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
+  for (int64_t l = 0; l < c.layers; ++l) {
+    const BertLayerWeights& L = w.layers[sz(l)];
+    auto& zeros = res.zeros[sz(l)];
+    // Prunes (when the spec says so) and counts the zeros of a block at point p.
+    // Prunes (when the spec says so) and counts the zeros of a block at point p of head hh
+    // (-1: not a per-head tensor), then shows it to the observer.
+    auto point = [&](PrunePoint p, int64_t hh, float* data, int64_t rows, int64_t cols,
+                     int64_t ld) {
+      PruneSpec none;
+      const PruneSpec& spec = prune.at[static_cast<size_t>(p)] ? prune : none;
+      auto& z = zeros[static_cast<size_t>(p)];
+      z.zeros += prune_block(data, rows, cols, ld, spec);
+      z.elements += static_cast<uint64_t>(rows * cols);
+      if (observe) observe(l, hh, p, data, rows, cols, ld);
+    };
+    // Per-head points: the head's columns of an [S, h] tensor.
+    auto per_head = [&](PrunePoint p, std::vector<float>& t) {
+      for (int64_t hh = 0; hh < c.heads; ++hh) point(p, hh, t.data() + hh * d, S, d, h);
+    };
+
+    linear(x.data.data(), S, L.query_w, L.query_b, ws.q.data(), ws.wt);
+    for (float& v : ws.q) v *= scale;
+    linear(x.data.data(), S, L.key_w, L.key_b, ws.k.data(), ws.wt);
+    linear(x.data.data(), S, L.value_w, L.value_b, ws.v.data(), ws.wt);
+    per_head(PrunePoint::query, ws.q);
+    per_head(PrunePoint::key, ws.k);
+    per_head(PrunePoint::value, ws.v);
+
+    std::fill(ws.ctx.begin(), ws.ctx.end(), 0.0f);
+    for (int64_t hh = 0; hh < c.heads; ++hh) {
+      transpose(ws.k.data() + hh * d, S, d, h, ws.kt.data());
+      std::fill(ws.scores.begin(), ws.scores.end(), 0.0f);
+      gemm_nn(S, S, d, ws.q.data() + hh * d, h, ws.kt.data(), S, ws.scores.data(), S);
+      point(PrunePoint::scores, hh, ws.scores.data(), S, S, S);
+      softmax_rows(ws.scores.data(), S, S);
+      point(PrunePoint::probs, hh, ws.scores.data(), S, S, S);
+      gemm_nn(S, d, S, ws.scores.data(), S, ws.v.data() + hh * d, h, ws.ctx.data() + hh * d, h);
+    }
+    per_head(PrunePoint::context, ws.ctx);
+
+    linear(ws.ctx.data(), S, L.attn_out_w, L.attn_out_b, ws.attn.data(), ws.wt);
+    point(PrunePoint::attn_out, -1, ws.attn.data(), S, h, h);
+    for (int64_t i = 0; i < S * h; ++i) ws.attn[sz(i)] += x.data[sz(i)];
+    layer_norm(ws.attn.data(), S, h, L.attn_ln_gamma, L.attn_ln_beta, c.layer_norm_eps);
+
+    linear(ws.attn.data(), S, L.inter_w, L.inter_b, ws.inter.data(), ws.wt);
+    point(PrunePoint::ffn_up, -1, ws.inter.data(), S, f, f);
+    activation(ws.inter.data(), S * f, c.hidden_act);
+    linear(ws.inter.data(), S, L.out_w, L.out_b, ws.ffn.data(), ws.wt);
+    point(PrunePoint::ffn_down, -1, ws.ffn.data(), S, h, h);
+    for (int64_t i = 0; i < S * h; ++i) x.data[sz(i)] = ws.ffn[sz(i)] + ws.attn[sz(i)];
+    layer_norm(x.data.data(), S, h, L.out_ln_gamma, L.out_ln_beta, c.layer_norm_eps);
+    res.hidden.push_back(x);
+  }
+  return res;
+}
+
+}  // namespace acceltran
