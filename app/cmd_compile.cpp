@@ -15,7 +15,9 @@ namespace {
 constexpr const char* kUsage =
     "usage: acceltran compile [options]\n\n"
     "Lowers a transformer to the tiled instruction stream of an accelerator.\n"
-    "With no options: BERT-Tiny on AccelTran-Edge, statistics printed.";
+    "With no options: BERT-Tiny on AccelTran-Edge, statistics printed.\n"
+    "--per-op: every op with its tile count, MACs and published name (compare with --profile\n"
+    "reference against the published simulator, op by op).";
 
 std::string human_bytes(uint64_t b) {
   if (b >= (1ull << 30)) return fmt::format("{:.2f} GiB", b / double(1ull << 30));
@@ -57,6 +59,29 @@ void print_stats(const Program& p, const ProgramStats& s, double seconds) {
                L.macs, L.weight_bytes, L.activation_bytes);
 }
 
+void print_per_op(const Program& p, const std::vector<OpRow>& rows) {
+  fmt::print(
+      "per-op tiling: {} ops in program order; published_name: the op in the published\n"
+      "AccelTran simulator (jha-lab/acceltran, simulator/src/dict2ops.py), '-' if it has "
+      "none\n\n",
+      rows.size());
+  fmt::print("  {:>4} {:<20} {:<28} {:<10} {:>5} {:>4} {:>10} {:>14} {:>14}\n", "#", "op",
+             "published_name", "class", "layer", "head", "tiles", "MACs", "padded_MACs");
+  uint64_t tiles = 0, published_tiles = 0, published_ops = 0;
+  for (const auto& r : rows) {
+    fmt::print("  {:>4} {:<20} {:<28} {:<10} {:>5} {:>4} {:>10} {:>14} {:>14}\n", r.op, r.name,
+               r.published_name.empty() ? "-" : r.published_name, to_string(r.kind), r.layer,
+               r.head, r.tiles, r.macs, r.padded_macs);
+    tiles += r.tiles;
+    if (!r.published_name.empty()) {
+      published_tiles += r.tiles;
+      published_ops += 1;
+    }
+  }
+  fmt::print("\n  tiles: {} in all, {} in the {} ops with a published counterpart (profile {})\n",
+             tiles, published_tiles, published_ops, p.info.profile);
+}
+
 }  // namespace
 
 int cmd_compile(const std::vector<std::string>& args) {
@@ -67,6 +92,8 @@ int cmd_compile(const std::vector<std::string>& args) {
     ("output,o", po::value<std::string>(), "write the instruction stream in text form (docs/isa.md)")
     ("stats", po::bool_switch(), "print per-opcode counts, MACs, bytes and the per-layer breakdown "
                                  "(the default when no --output is given)")
+    ("per-op", po::bool_switch(), "print every op in program order with its published name "
+                                  "(jha-lab/acceltran dict2ops.py), class, tiles and MACs")
     ("help,h", "show this help");
   // clang-format on
   po::variables_map vm;
@@ -77,7 +104,10 @@ int cmd_compile(const std::vector<std::string>& args) {
   Program prog = compile_program(in.model, in.accel, in.tech, in.compile);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (vm.count("output")) write_program_file(vm["output"].as<std::string>(), prog);
-  if (vm["stats"].as<bool>() || !vm.count("output")) print_stats(prog, compute_stats(prog), secs);
+  const bool per_op = vm["per-op"].as<bool>();
+  if (vm["stats"].as<bool>() || (!vm.count("output") && !per_op))
+    print_stats(prog, compute_stats(prog), secs);
+  if (per_op) print_per_op(prog, per_op_stats(prog));
   return 0;
 }
 

@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "isa.hpp"
 
@@ -26,5 +28,28 @@ struct ProgramStats {
 };
 
 ProgramStats compute_stats(const Program& prog);
+
+// One row of `acceltran compile --per-op`: an op of the program with its tiling and, where the
+// op has a counterpart in the published AccelTran simulator (jha-lab/acceltran,
+// simulator/src/dict2ops.py and ops.py), that op's name there. The program order of the reference
+// profile is the published op order (heads, then ln_<l>_1, ff/nl pairs, ln_<l>_2 per layer);
+// ops the published graph lacks (embedding layer norm, head-output and residual adds) have an
+// empty published_name.
+struct OpRow {
+  OpId op = 0;
+  std::string name;            // this project's name, e.g. "L0.H1.qk"
+  std::string published_name;  // e.g. "sa_sdp_64_1_2_sdp-qk"; empty: no published counterpart
+  OpKind kind = OpKind::matmul;
+  int layer = -1, head = -1;
+  uint64_t tiles = 0;        // tile jobs of the op (sum over its instructions)
+  uint64_t macs = 0;         // unpadded multiply-accumulates (matmul only)
+  uint64_t padded_macs = 0;  // tiles x tb*tx*ty*ty (matmul only): the published num_muls sum
+};
+
+// Rows in program order. Published names follow dict2ops.py: head ops
+// "<type>_<layer+1>_<head+1>_<q|k|v|sdp-qk|sftm|sdp-v|o>", "ln_<layer>_<1|2>" (0-based layer),
+// "ff_<layer+1>_<n>_f" for the n-th FFN product, "nl_<layer>_<n>" for the activation after it,
+// "ff_<layer>_proj" for a projection between layers of different width.
+std::vector<OpRow> per_op_stats(const Program& prog);
 
 }  // namespace acceltran
