@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <set>
 
+#include "overrides.hpp"
+
 #ifndef ACCELTRAN_DEFAULT_MODELS_DIR
 #define ACCELTRAN_DEFAULT_MODELS_DIR "models"
 #endif
@@ -518,8 +520,20 @@ AcceleratorConfig load_accelerator(const std::string& name_or_path, const Design
                                    const Technology& tech, const ConfigOptions& opts) {
   std::string path = resolve_accelerator_path(name_or_path);
   AcceleratorConfig c;
-  c.source = path;
-  Reader top(path, "", load_yaml(path, "accelerator"));
+  // `base:` and --set overrides act on the YAML tree; errors then name the composed source.
+  c.source = describe_source(path, opts.overrides);
+  YAML::Node tree = compose_accelerator_tree(
+      path, opts.overrides, [](const std::string& p) { return load_yaml(p, "accelerator"); },
+      [](const std::string& base, const std::string& from) {
+        fs::path b(base);
+        bool is_file = base.find('/') != std::string::npos ||
+                       base.find(".yaml") != std::string::npos ||
+                       base.find(".yml") != std::string::npos;
+        if (is_file && b.is_relative()) b = fs::path(from).parent_path() / b;
+        return resolve_accelerator_path(is_file ? b.string() : base);
+      });
+  path = c.source;
+  Reader top(path, "", tree);
   c.name = top.get_string("name");
   {
     Reader t = top.sub("tile");
