@@ -2,18 +2,14 @@
 #include <nlohmann/json.hpp>
 
 #include "../compiler/test_util.hpp"
+#include "sweep_util.hpp"
 
 using testutil::run_cli;
 using testutil::TempDir;
 
 namespace {
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using sweeptest::slurp;
 
 std::string simulate(const TempDir& d, const std::string& args, const std::string& sub) {
   auto r = run_cli("simulate " + args + " --timeline-samples 20 --out " + (d.path / sub).string());

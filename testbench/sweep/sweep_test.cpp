@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../compiler/test_util.hpp"
+#include "sweep_util.hpp"
 
 using testutil::run_cli;
 using testutil::TempDir;
@@ -187,10 +188,7 @@ TEST_CASE("slurm back end writes a job-array script (--dry-run)", "[sweep]") {
                    "--slurm-opt time=00:10:00 --dry-run");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  std::ifstream in(d.path / "out" / "slurm" / "sweep.sbatch");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const auto s = ss.str();
+  const auto s = sweeptest::slurp(d.path / "out" / "slurm" / "sweep.sbatch");
   CHECK(s.find("#SBATCH --array=0-2\n") != std::string::npos);
   CHECK(s.find("#SBATCH --partition=short\n") != std::string::npos);
   CHECK(s.find("#SBATCH --time=00:10:00\n") != std::string::npos);
