@@ -293,6 +293,12 @@ def plot_metric(d, args, out_dir, written):
     metric = args.metric
     m = column_values(rows, metric)
     xs = column_values(rows, args.x)
+    if args.normalize:
+        # Relative to the point with the smallest x (the first in sort order).
+        ref = m[min(range(len(xs)), key=lambda n: sort_key(xs[n]))]
+        if not ref:
+            raise UsageError(f"option --normalize: {metric} is {ref} at the smallest {args.x}")
+        m = [None if v is None else v / ref for v in m]
     style = args.style or ("contour" if args.y else "lines")
     xlabel = args.xlabel or pretty(args.x)
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
@@ -366,7 +372,7 @@ def plot_metric(d, args, out_dir, written):
                         label=f"{args.group}={g}" if args.group else None)
         if args.group:
             ax.legend(fontsize=8)
-        ax.set_ylabel(pretty(metric))
+        ax.set_ylabel(args.ylabel or (pretty(metric) + (" (normalized)" if args.normalize else "")))
         ax.grid(alpha=0.3)
     ax.set_xlabel(xlabel)
     ax.set_title(args.title or f"{pretty(metric)} over {args.x}"
@@ -406,10 +412,14 @@ def plot_memory(args, out_dir, written):
         bottom = 0
         for k in parts:
             v = found[k] / 2**20
-            ax.bar([0], [v], bottom=bottom, color=colors[k], label=k, width=0.6)
-            ax.text(0, bottom + v / 2, f"{k}\n{v:.2f} MiB ({100 * found[k] / total:.0f} %)",
-                    ha="center", va="center", fontsize=8)
+            share = 100 * found[k] / total
+            ax.bar([0], [v], bottom=bottom, color=colors[k], width=0.6,
+                   label=f"{k}: {v:.2f} MiB ({share:.1f} %)")
+            if share >= 8:
+                ax.text(0, bottom + v / 2, f"{k}\n{v:.2f} MiB ({share:.0f} %)",
+                        ha="center", va="center", fontsize=8)
             bottom += v
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.02))
         ax.set_xticks([])
         ax.set_ylabel("MiB")
         ax.set_title(f"{model}: {total / 2**20:.2f} MiB", fontsize=10)
@@ -448,6 +458,8 @@ def main(argv):
     p.add_argument("--style", choices=["lines", "bars", "contour"],
                    help="sweep metric: lines or bars over --x; contour over --x and --y")
     p.add_argument("--group", help="sweep metric: one line / bar series per value")
+    p.add_argument("--normalize", action="store_true",
+                   help="sweep metric: divide by the value at the smallest --x")
     p.add_argument("--where", action="append", help="sweep: keep rows with COLUMN=VALUE")
     p.add_argument("--mark", help="sweep contour: mark the point X=VALUE,Y=VALUE")
     p.add_argument("--mark-label", help="legend text of the marked point")
