@@ -181,10 +181,19 @@ CollectSummary collect(const std::string& dir, bool print) {
         "sweep {}: {} points, {} ok, {} failed, {} missing; {} on the Pareto front "
         "(throughput max, energy per sequence min, area min)\n",
         dir, plan.points.size(), sum.ok, sum.failed, sum.missing, sum.pareto);
-    for (const auto& r : rows)
-      if (r.cells.at("status") == "failed")
-        fmt::print("  failed {}: {}\n", r.cells.at("point"),
-                   r.cells.count("error") ? r.cells.at("error") : "");
+    // Points failing for the same reason (a typo in the spec) are listed once.
+    std::vector<std::pair<std::string, std::vector<int>>> by_error;
+    for (size_t n = 0; n < rows.size(); ++n) {
+      if (rows[n].cells.at("status") != "failed") continue;
+      const auto& e = rows[n].cells.count("error") ? rows[n].cells.at("error") : "";
+      auto it = std::find_if(by_error.begin(), by_error.end(),
+                             [&](const auto& g) { return g.first == e; });
+      if (it == by_error.end()) it = by_error.insert(by_error.end(), {e, {}});
+      it->second.push_back(static_cast<int>(n));
+    }
+    for (const auto& [error, points] : by_error)
+      fmt::print("  failed {} {}: {}\n", points.size() == 1 ? "point" : "points",
+                 index_list(points), error);
     if (!missing.empty()) fmt::print("  missing points: {}\n", index_list(missing));
     fmt::print("  results: {0}/results.csv, {0}/pareto.csv\n", dir);
   }

@@ -64,6 +64,8 @@ points:
   CHECK(r.exit_code == 1);  // one point failed; the others ran
   CHECK(r.out.find("12 points, 11 ok, 1 failed, 0 missing") != std::string::npos);
   CHECK(r.err.find("12/12 points, 1 failed") != std::string::npos);  // progress bar
+  CHECK(r.out.find("failed point 11: option --lookahead: value 0 must be > 0") !=
+        std::string::npos);
   auto rows = read_csv(d.path / "out" / "results.csv");
   REQUIRE(rows.size() == 13);
   const auto& h = rows[0];
