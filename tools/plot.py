@@ -64,8 +64,8 @@ def number(s):
 def pretty(name):
     units = {"_mj": " (mJ)", "_nj": " (nJ)", "_us": " (us)", "_mb": " (MB)", "_mm2": " (mm2)",
              "_cycles": " (cycles)", "_w": " (W)", "_bytes": " (bytes)", "_s": " (s)",
-             "_per_s": "/s", "_gbps": " (GB/s)"}
-    for suffix, text in units.items():
+             "_per_s": " (/s)", "_seq_per_s": " (sequences/s)", "_gbps": " (GB/s)"}
+    for suffix, text in sorted(units.items(), key=lambda kv: -len(kv[0])):
         if name.endswith(suffix) and "." not in name[len(name) - len(suffix):]:
             return name[: -len(suffix)].replace("_", " ") + text
     return name.replace("_", " ")
