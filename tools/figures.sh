@@ -12,7 +12,7 @@ sum=activation_buffer_mb+weight_buffer_mb+mask_buffer_mb
 # (1) cycles over PEs x net buffer size, BERT-Tiny, Edge marked; both profiles.
 "$a" sweep $f/fig1-pe-buffer.yaml --out $o/fig1 --no-progress
 for p in bert reference; do
-  "$a" plot $o/fig1 --kind metric --where profile=$p --x pe --y $sum \
+  "$a" plot $o/fig1 --kind metric --where profile=$p --x pe --xlabel PEs --y $sum \
     --ylabel "net buffer size (MB)" --mark "pe=64,$sum=13" \
     --mark-label "AccelTran-Edge (64 PEs, 13 MB)" \
     --title "BERT-Tiny cycles over PEs and net buffer size (profile $p)" \
