@@ -153,6 +153,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
   set_models_dir(vm);
   const std::string dir = vm["out"].as<std::string>();
   const auto plan = sweep::read_spec(vm["spec"].as<std::string>());
+  sweep::check_options(plan, sweep::self_exe());
   sweep::write_plan(dir, plan);
   std::vector<int> todo;
   for (const auto& p : plan.points)

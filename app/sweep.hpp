@@ -35,11 +35,15 @@ struct Point {
 struct Plan {
   std::string spec;  // the spec file it came from
   std::vector<std::string> input_columns;
+  std::vector<std::string> option_keys;  // the spec's simulate options ("--sparsity"), not saved
   std::vector<Point> points;
 };
 
 // Reads a sweep spec (InputError naming the file and key when malformed).
 Plan read_spec(const std::string& path);
+// Checks that every option the spec uses is one `exe simulate --help` lists (InputError naming
+// the key and the options otherwise), so a typo fails once instead of at every point.
+void check_options(const Plan& plan, const std::string& exe);
 void write_plan(const std::string& dir, const Plan& plan);
 Plan read_plan(const std::string& dir);  // InputError when DIR holds no sweep
 

@@ -4,9 +4,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "errors.hpp"
 #include "sweep.hpp"
@@ -190,7 +192,10 @@ Plan read_spec(const std::string& path) {
           fmt::format("{}: key '{}' appears both as an option and as an accelerator "
                       "key; rename one",
                       path, k));
-  for (const auto& k : keys) plan.input_columns.push_back(column_name(k));
+  for (const auto& k : keys) {
+    plan.input_columns.push_back(column_name(k));
+    if (k.rfind("--", 0) == 0) plan.option_keys.push_back(k);
+  }
 
   for (const auto& model : models)
     for (const auto& accel : accels)
@@ -212,6 +217,35 @@ Plan read_spec(const std::string& path) {
         plan.points.push_back(p);
       }
   return plan;
+}
+
+void check_options(const Plan& plan, const std::string& exe) {
+  if (plan.option_keys.empty()) return;
+  const std::string cmd = "'" + exe + "' simulate --help 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) throw InputError("cannot run acceltran simulate --help");
+  std::string help;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) help += buf;
+  pclose(p);
+  // Option lines of Boost's help: "  -m [ --model ] arg ..." or "  --seq-len arg ...".
+  std::set<std::string> options;
+  std::istringstream lines(help);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto at = line.find_first_not_of(' ');
+    if (at == std::string::npos || at > 4 || line[at] != '-') continue;
+    auto dd = line.find("--", at);
+    if (dd == std::string::npos) continue;
+    auto end = line.find_first_of(" ]", dd);
+    options.insert(line.substr(dd, end == std::string::npos ? end : end - dd));
+  }
+  for (const char* own : {"--out", "--model", "--accel", "--help"}) options.erase(own);
+  for (const auto& k : plan.option_keys)
+    if (!options.count(k))
+      throw InputError(
+          fmt::format("{}: key '{}' is not an option of acceltran simulate; options: {}", plan.spec,
+                      k, fmt::join(options, ", ")));
 }
 
 void write_plan(const std::string& dir, const Plan& plan) {

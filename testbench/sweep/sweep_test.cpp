@@ -165,6 +165,9 @@ TEST_CASE("bad sweep specs and options give one clear error", "[sweep]") {
       {"model: bert-tiny\nmodels: [bert-base]\n", "keys 'model' and 'models' exclude each other"},
       {"points: [{--out: x}]\n", "key 'points[0].--out'"},
       {"grid: {pe: [64, \n", "YAML syntax error"},
+      {"grid: {--sparsty: [0.3]}\n",
+       "key '--sparsty' is not an option of acceltran simulate; options: "
+       "--allow-outside-design-space"},
   };
   for (const auto& c : cases) {
     auto spec = d.write("bad.yaml", c.spec);
