@@ -185,7 +185,10 @@ CollectSummary collect(const std::string& dir, bool print) {
     std::vector<std::pair<std::string, std::vector<int>>> by_error;
     for (size_t n = 0; n < rows.size(); ++n) {
       if (rows[n].cells.at("status") != "failed") continue;
-      const auto& e = rows[n].cells.count("error") ? rows[n].cells.at("error") : "";
+      std::string e = rows[n].cells.count("error") ? rows[n].cells.at("error") : "";
+      // The accelerator's source names the point's own overrides: group without them.
+      if (auto at = e.find(" (--set "); at != std::string::npos)
+        if (auto end = e.find("): ", at); end != std::string::npos) e.erase(at, end + 1 - at);
       auto it = std::find_if(by_error.begin(), by_error.end(),
                              [&](const auto& g) { return g.first == e; });
       if (it == by_error.end()) it = by_error.insert(by_error.end(), {e, {}});

@@ -176,7 +176,14 @@ TEST_CASE("bad sweep specs and options give one clear error", "[sweep]") {
     CHECK(r.exit_code == 1);
     CHECK(r.err.find(c.expect) != std::string::npos);
   }
-  auto r = run_cli("sweep " + d.write("ok.yaml", "grid: {pe: [64]}\n"));
+  // An unknown accelerator key fails every point; the summary names the error once.
+  auto r = run_cli("sweep " + d.write("typo.yaml", "grid: {pes: [64, 128]}\n") + " --out " +
+                   (d.path / "typo").string() + " --no-progress");
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("failed points 0-1: ") != std::string::npos);
+  CHECK(r.out.find("edge.yaml: unknown key 'pes'; allowed keys: ") != std::string::npos);
+  CHECK(r.err.find("error: every point of the sweep failed") != std::string::npos);
+  r = run_cli("sweep " + d.write("ok.yaml", "grid: {pe: [64]}\n"));
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("missing --out DIR") != std::string::npos);
   r = run_cli("sweep collect " + (d.path / "nosuch").string());
