@@ -524,14 +524,7 @@ AcceleratorConfig load_accelerator(const std::string& name_or_path, const Design
   c.source = describe_source(path, opts.overrides);
   YAML::Node tree = compose_accelerator_tree(
       path, opts.overrides, [](const std::string& p) { return load_yaml(p, "accelerator"); },
-      [](const std::string& base, const std::string& from) {
-        fs::path b(base);
-        bool is_file = base.find('/') != std::string::npos ||
-                       base.find(".yaml") != std::string::npos ||
-                       base.find(".yml") != std::string::npos;
-        if (is_file && b.is_relative()) b = fs::path(from).parent_path() / b;
-        return resolve_accelerator_path(is_file ? b.string() : base);
-      });
+      resolve_accelerator_path);
   path = c.source;
   Reader top(path, "", tree);
   c.name = top.get_string("name");

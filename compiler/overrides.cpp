@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "errors.hpp"
 
@@ -57,7 +58,14 @@ YAML::Node with_base(const std::string& path, const YamlLoader& load, const Base
   if (!b.IsScalar() || b.Scalar().empty())
     throw InputError(fmt::format(
         "{}: key 'base': expected a built-in accelerator name (edge, server) or a file", path));
-  const std::string base_path = resolve(b.Scalar(), path);
+  // A file named by `base:` is relative to the file that names it.
+  const std::string& base = b.Scalar();
+  std::filesystem::path file(base);
+  const bool is_file = base.find('/') != std::string::npos ||
+                       base.find(".yaml") != std::string::npos ||
+                       base.find(".yml") != std::string::npos;
+  if (is_file && file.is_relative()) file = std::filesystem::path(path).parent_path() / file;
+  const std::string base_path = resolve(is_file ? file.string() : base);
   YAML::Node parent = with_base(base_path, load, resolve, chain);
   node.remove("base");
   return merge(parent, node);

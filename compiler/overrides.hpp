@@ -25,8 +25,8 @@ Override parse_override(const std::string& text);
 
 // Loads the YAML file at a path (with the loader's error messages).
 using YamlLoader = std::function<YAML::Node(const std::string& path)>;
-// Resolves a `base:` value written in file `from` to a path.
-using BaseResolver = std::function<std::string(const std::string& base, const std::string& from)>;
+// Resolves an accelerator name or path to a file (built-in names: models/accelerators/).
+using BaseResolver = std::function<std::string(const std::string& name_or_path)>;
 
 // Returns the tree of `path` with its `base:` chain merged in and the overrides applied.
 YAML::Node compose_accelerator_tree(const std::string& path, const std::vector<std::string>& sets,
