@@ -113,7 +113,11 @@ void apply(YAML::Node& root, const Override& o) {
   }
   // A new key is added as is: the loader's unknown-key check then names it and lists the
   // allowed keys, exactly as for a key written in the file.
-  path.back()[parts.back()] = value_node(o);
+  // A mapping value merges into the mapping it replaces, as under `base:`.
+  YAML::Node value = value_node(o);
+  YAML::Node parent = path.back();
+  YAML::Node old = parent[parts.back()];
+  parent[parts.back()] = old && old.IsMap() && value.IsMap() ? merge(old, value) : value;
 }
 
 }  // namespace

@@ -65,7 +65,7 @@ TEST_CASE("set overrides give the report of the equivalent full YAML", "[overrid
             "--set main_memory.channels=4)");
   with_set["inputs"]["accelerator_source"] = path;
   CHECK(with_set.dump(2) + "\n" == full);
-  // A flow value sets a whole mapping.
+  // A flow value sets a mapping.
   auto flow = nlohmann::ordered_json::parse(
       simulate(d,
                "--accel " + path +
@@ -74,6 +74,12 @@ TEST_CASE("set overrides give the report of the equivalent full YAML", "[overrid
                "flow"));
   flow["inputs"]["accelerator_source"] = path;
   CHECK(flow.dump(2) + "\n" == full);
+  // A mapping merges key by key into the one it overrides, as under base:.
+  auto merged = nlohmann::ordered_json::parse(simulate(
+      d, "--accel " + path + " --set pe=128 --set 'main_memory={type: hbm, ranks: 1, channels: 4}'",
+      "merged"));
+  merged["inputs"]["accelerator_source"] = path;
+  CHECK(merged.dump(2) + "\n" == full);
 }
 
 TEST_CASE("bad --set keys and values give one clear error", "[overrides]") {
