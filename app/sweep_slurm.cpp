@@ -53,7 +53,7 @@ int submit_slurm(const std::string& dir_in, const Plan& plan, const std::vector<
     if (!out) throw InputError(fmt::format("{}: cannot write", script.string()));
     out << "#!/bin/bash\n"
         << "# AccelTran-SC sweep of " << plan.spec << ": " << indices.size() << " points in "
-        << chunks.size() << " array tasks of up to " << per_task << " points.\n"
+        << chunks.size() << " array tasks of up to " << per_task << " point(s).\n"
         << "# Submit: sbatch " << script.string() << "\n"
         << "# Then:   acceltran sweep collect " << dir << "\n"
         << "#SBATCH --job-name=acceltran-sweep\n"
@@ -85,6 +85,8 @@ int submit_slurm(const std::string& dir_in, const Plan& plan, const std::vector<
   while (fgets(buf, sizeof buf, p)) out += buf;
   const int rc = pclose(p);
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  for (size_t at = out.find('\n'); at != std::string::npos; at = out.find('\n', at))
+    out.replace(at, 1, " | ");  // one error line
   if (rc != 0 || out.empty()) {
     const bool missing = WIFEXITED(rc) && WEXITSTATUS(rc) == 127;
     throw InputError(fmt::format("sbatch {}: {}", script.string(),
