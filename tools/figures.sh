@@ -36,7 +36,11 @@ dyn=$(printf 'energy_nj.%s.dynamic+' mac_lanes dynatran softmax layer_norm dataf
 "$a" plot $o/fig34 --kind timeline --out $f --name fig4-edge-timeline.png
 
 # (5) memory needs of BERT-Tiny and BERT-Base: embeddings, weights, activations.
-"$a" plot memory --models bert-tiny bert-base --out $f --name fig5-memory.png
+"$a" plot memory --models bert-tiny bert-base --out $f --name fig5-memory.png \
+  --title "Memory needs, bert profile (acceltran compile --stats)"
+"$a" plot memory --models bert-tiny bert-base --out $f --name fig5-memory-reference.png \
+  --title "Memory needs, reference profile (acceltran compile --stats --profile reference)" \
+  -- --profile reference
 
 # (6) normalized throughput and energy over net sparsity 30-34 %, BERT-Base on Server.
 "$a" sweep $f/fig6-sparsity.yaml --out $o/fig6 --no-progress

@@ -5,7 +5,7 @@
   plot.py SWEEP_DIR [--kind pareto|metric ...] [--metric COL] [--x COL] [--y COL]
                     [--style lines|bars|contour] [--group COL] [--where COL=VALUE ...]
                     [--mark COL=VALUE,COL=VALUE]
-  plot.py memory    --models bert-tiny bert-base [--acceltran BIN] [-- compile options]
+  plot.py memory    [--models bert-tiny bert-base] [--acceltran BIN] [-- compile options]
 
 A run folder is the --out of `acceltran simulate` (report.json, timeline.csv); a sweep folder
 the --out of `acceltran sweep` (results.csv, pareto.csv). Every number drawn is read from
@@ -466,9 +466,10 @@ def main(argv):
     p.add_argument("--models", nargs="+", default=["bert-tiny", "bert-base"],
                    help="memory: models to compare")
     p.add_argument("--acceltran", help="memory: the acceltran executable")
-    p.add_argument("compile_args", nargs="*", help="memory: options passed to acceltran compile "
-                   "(after --)")
-    args = p.parse_args(argv)
+    # memory: everything after "--" goes to acceltran compile (e.g. -- --profile reference).
+    compile_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = p.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    args.compile_args = compile_args
     written = []
     try:
         if args.dir == "memory":
