@@ -83,7 +83,9 @@ TEST_CASE("acceltran plot draws sweep figures: lines, bars, contour, Pareto fron
                   "--name contour.png")
               .exit_code == 0);
   REQUIRE(run_cli("plot " + sw + " --out " + out + " --kind pareto").exit_code == 0);
-  REQUIRE(run_cli("plot memory --out " + out + " --models bert-tiny bert-mini").exit_code == 0);
+  REQUIRE(
+      run_cli("plot memory --out " + out + " --models bert-tiny bert-mini -- --profile reference")
+          .exit_code == 0);
   for (const char* png : {"lines.png", "bars.png", "contour.png", "pareto.png", "memory.png"})
     check_drawn(d.path / "png" / png);
   // Several points per x without --group are ambiguous: one clear error.
