@@ -9,5 +9,6 @@ namespace acceltran::cli {
 int cmd_compile(const std::vector<std::string>& args);
 int cmd_simulate(const std::vector<std::string>& args);
 int cmd_sweep(const std::vector<std::string>& args);
+int cmd_plot(const std::vector<std::string>& args);
 
 }  // namespace acceltran::cli

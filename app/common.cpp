@@ -30,6 +30,9 @@ void add_input_options(po::options_description& desc) {
     ("models-dir", po::value<std::string>(),
      "folder with technology.yaml, design_space.yaml, accelerators/, transformers/ "
      "(default: $ACCELTRAN_MODELS_DIR or the source tree's models/)")
+    ("set", po::value<std::vector<std::string>>()->composing(),
+     "KEY=VALUE: override an accelerator key by its dotted path, e.g. --set pe=128 "
+     "--set main_memory.type=hbm (repeatable; checked like the YAML file)")
     ("allow-outside-design-space", po::bool_switch(),
      "accept accelerator values outside models/design_space.yaml (nonsense is still rejected)");
   // clang-format on
@@ -45,6 +48,7 @@ Inputs load_inputs(const po::variables_map& vm) {
   in.space = load_design_space((fs::path(dir) / "design_space.yaml").string());
   ConfigOptions copt;
   copt.allow_outside_design_space = vm["allow-outside-design-space"].as<bool>();
+  if (vm.count("set")) copt.overrides = vm["set"].as<std::vector<std::string>>();
   in.accel = load_accelerator(vm["accel"].as<std::string>(), in.space, in.tech, copt);
   if (vm.count("loop-order")) {
     try {

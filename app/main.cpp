@@ -20,7 +20,8 @@ AccelTran-SC: a SystemC/TLM-2.0 model of the AccelTran sparsity-aware transforme
 commands:
   compile    lower a transformer to the tiled instruction stream (statistics, text form)
   simulate   run a transformer on an accelerator and report cycles, energy, power, area
-  sweep      run a set of simulations over a design-space grid
+  sweep      run a set of simulations over a design-space grid (local or Slurm)
+  plot       draw PNG figures from a simulate or sweep output folder
 
 `acceltran <command> --help` lists the options of a command with their defaults.
 )";
@@ -43,6 +44,7 @@ int sc_main(int argc, char* argv[]) {
     if (cmd == "compile") return acceltran::cli::cmd_compile(args);
     if (cmd == "simulate") return acceltran::cli::cmd_simulate(args);
     if (cmd == "sweep") return acceltran::cli::cmd_sweep(args);
+    if (cmd == "plot") return acceltran::cli::cmd_plot(args);
   } catch (const acceltran::InputError& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
@@ -50,7 +52,8 @@ int sc_main(int argc, char* argv[]) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
   }
-  fmt::print(stderr, "error: unknown command '{}'; commands: compile, simulate, sweep\n", cmd);
+  fmt::print(stderr, "error: unknown command '{}'; commands: compile, simulate, sweep, plot\n",
+             cmd);
   return 2;
 }
 

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <set>
 
+#include "overrides.hpp"
+
 #ifndef ACCELTRAN_DEFAULT_MODELS_DIR
 #define ACCELTRAN_DEFAULT_MODELS_DIR "models"
 #endif
@@ -559,8 +561,13 @@ AcceleratorConfig load_accelerator(const std::string& name_or_path, const Design
                                    const Technology& tech, const ConfigOptions& opts) {
   std::string path = resolve_accelerator_path(name_or_path);
   AcceleratorConfig c;
-  c.source = path;
-  Reader top(path, "", load_yaml(path, "accelerator"));
+  // `base:` and --set overrides act on the YAML tree; errors then name the composed source.
+  c.source = describe_source(path, opts.overrides);
+  YAML::Node tree = compose_accelerator_tree(
+      path, opts.overrides, [](const std::string& p) { return load_yaml(p, "accelerator"); },
+      resolve_accelerator_path);
+  path = c.source;
+  Reader top(path, "", tree);
   c.name = top.get_string("name");
   {
     Reader t = top.sub("tile");

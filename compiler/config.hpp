@@ -122,6 +122,8 @@ DesignSpace load_design_space(const std::string& path);
 
 struct ConfigOptions {
   bool allow_outside_design_space = false;
+  // --set KEY=VALUE overrides applied to the accelerator YAML tree (compiler/overrides.hpp).
+  std::vector<std::string> overrides;
 };
 
 // Loads and validates an accelerator YAML. `name_or_path` may be a file path or a built-in

@@ -1,0 +1,175 @@
+// Runs sweep points: one `acceltran simulate` process per point (one SystemC elaboration per
+// process), up to N at once, with a progress bar and ETA on stderr.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "errors.hpp"
+#include "sweep.hpp"
+
+namespace acceltran::cli::sweep {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+std::string self_exe() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) throw InputError("cannot find the acceltran executable (/proc/self/exe)");
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+namespace {
+
+struct Running {
+  int index;
+  Clock::time_point start;
+};
+
+// Starts `exe simulate ARGS --out DIR/points/NNNN` with stdout/stderr in that folder.
+pid_t start_point(const std::string& dir, const Point& p, const std::string& exe) {
+  const std::string pd = point_dir(dir, p.index);
+  std::error_code ec;
+  fs::create_directories(pd, ec);
+  for (const char* stale : {"status.json", "report.json", "report.csv", "timeline.csv"})
+    fs::remove(fs::path(pd) / stale, ec);
+  {
+    json j{{"index", p.index}, {"args", p.args}};
+    for (const auto& [k, v] : p.inputs) j["inputs"][k] = v;
+    std::ofstream(fs::path(pd) / "point.json") << j.dump(2) << "\n";
+  }
+  std::vector<std::string> argv{exe, "simulate"};
+  argv.insert(argv.end(), p.args.begin(), p.args.end());
+  argv.push_back("--out");
+  argv.push_back(pd);
+  const std::string out = pd + "/stdout.txt", err = pd + "/stderr.txt";
+  pid_t pid = fork();
+  if (pid < 0)
+    throw InputError(fmt::format("cannot start a simulate process: {}", std::strerror(errno)));
+  if (pid == 0) {
+    int fo = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fe = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fi = open("/dev/null", O_RDONLY);
+    if (fo < 0 || fe < 0 || fi < 0) _exit(126);
+    dup2(fi, 0);
+    dup2(fo, 1);
+    dup2(fe, 2);
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    execv(exe.c_str(), cargv.data());
+    dprintf(2, "error: cannot run %s: %s\n", exe.c_str(), std::strerror(errno));
+    _exit(127);
+  }
+  return pid;
+}
+
+// The point's error: its "error:" lines on stderr, else how it ended.
+std::string point_error(const std::string& pd, int status) {
+  std::ifstream in(pd + "/stderr.txt");
+  std::string line, errors;
+  while (std::getline(in, line)) {
+    // A progress bar may precede the message on the same line.
+    auto at = line.find("error: ");
+    if (at == std::string::npos) continue;
+    errors += (errors.empty() ? "" : " | ") + line.substr(at + 7);
+  }
+  if (!errors.empty()) return errors;
+  if (WIFSIGNALED(status)) return fmt::format("killed by signal {}", WTERMSIG(status));
+  return fmt::format("exit code {} (see {}/stderr.txt)", WEXITSTATUS(status), pd);
+}
+
+void finish_point(const std::string& dir, const Point& p, int status, double wall_s) {
+  const std::string pd = point_dir(dir, p.index);
+  const bool ok =
+      WIFEXITED(status) && WEXITSTATUS(status) == 0 && fs::exists(fs::path(pd) / "report.json");
+  json s{{"status", ok ? "ok" : "failed"},
+         {"exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1},
+         {"wall_s", wall_s},
+         {"args", p.args}};
+  if (!ok) s["error"] = point_error(pd, status);
+  const auto tmp = fs::path(pd) / "status.json.tmp";
+  std::ofstream(tmp) << s.dump(2) << "\n";
+  std::error_code ec;
+  fs::rename(tmp, fs::path(pd) / "status.json", ec);
+}
+
+std::string duration(double s) {
+  if (s < 60) return fmt::format("{:.0f} s", s);
+  if (s < 3600)
+    return fmt::format("{}m{:02d}s", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  return fmt::format("{}h{:02d}m", static_cast<int>(s) / 3600, static_cast<int>(s) / 60 % 60);
+}
+
+class Progress {
+ public:
+  Progress(size_t total, bool enabled)
+      : total_(total), enabled_(enabled), tty_(isatty(STDERR_FILENO)), t0_(Clock::now()) {}
+  void update(size_t done, int failed) {
+    if (!enabled_ || total_ == 0) return;
+    const int step = static_cast<int>(10 * done / total_);
+    if (!tty_ && step == last_step_ && done != total_) return;  // logs: one line per 10 %
+    last_step_ = step;
+    const double el = std::chrono::duration<double>(Clock::now() - t0_).count();
+    const std::string eta =
+        done == 0 ? "?" : duration(el / static_cast<double>(done) * (total_ - done));
+    const int width = 30;
+    const int filled = static_cast<int>(width * done / total_);
+    fmt::print(stderr, "{}[{}{}] {}/{} points{}, {} elapsed, ETA {}{}", tty_ ? "\r" : "",
+               std::string(filled, '#'), std::string(width - filled, '.'), done, total_,
+               failed ? fmt::format(", {} failed", failed) : "", duration(el), eta,
+               tty_ && done < total_ ? "   " : "\n");
+  }
+
+ private:
+  size_t total_;
+  bool enabled_, tty_;
+  Clock::time_point t0_;
+  int last_step_ = -1;
+};
+
+}  // namespace
+
+int run_points(const std::string& dir, const Plan& plan, const std::vector<int>& indices,
+               const RunOptions& opts) {
+  const int jobs = std::max(1, opts.jobs);
+  std::map<pid_t, Running> running;
+  size_t next = 0, done = 0;
+  int failed = 0;
+  Progress bar(indices.size(), opts.progress);
+  bar.update(0, 0);
+  while (done < indices.size()) {
+    while (next < indices.size() && static_cast<int>(running.size()) < jobs) {
+      const int idx = indices[next++];
+      running[start_point(dir, plan.points.at(idx), opts.exe)] = {idx, Clock::now()};
+    }
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      throw InputError(fmt::format("waiting for simulate processes: {}", std::strerror(errno)));
+    }
+    auto it = running.find(pid);
+    if (it == running.end()) continue;
+    const double wall = std::chrono::duration<double>(Clock::now() - it->second.start).count();
+    const Point& p = plan.points.at(it->second.index);
+    finish_point(dir, p, status, wall);
+    if (!point_done(dir, p)) ++failed;
+    running.erase(it);
+    bar.update(++done, failed);
+  }
+  return failed;
+}
+
+}  // namespace acceltran::cli::sweep

@@ -1,0 +1,353 @@
+// Sweep spec (YAML) -> plan of points; plan.json; point status.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "errors.hpp"
+#include "sweep.hpp"
+
+namespace acceltran::cli::sweep {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kTopKeys = "model, models, accelerator, accelerators, fixed, grid, points";
+
+// The text of a value as passed on the command line: scalars as written, lists and mappings in
+// YAML flow style (for --set keys such as a [banks, ranks, channels] layout).
+std::string value_text(const YAML::Node& n) {
+  if (n.IsScalar()) return n.Scalar();
+  YAML::Emitter e;
+  e.SetSeqFormat(YAML::Flow);
+  e.SetMapFormat(YAML::Flow);
+  e << n;
+  return e.c_str();
+}
+
+struct Setting {
+  std::string key;  // as written in the spec
+  std::string value;
+};
+
+// A model or accelerator written as a file relative to the spec is made absolute, so points
+// run from any folder (and on Slurm nodes).
+std::string resolve_file(const std::string& value, const std::string& spec) {
+  if (value.find('/') == std::string::npos && value.find('.') == std::string::npos) return value;
+  fs::path p(value);
+  if (p.is_relative()) {
+    fs::path beside = fs::path(spec).parent_path() / p;
+    if (fs::exists(beside)) return fs::absolute(beside).lexically_normal().string();
+  }
+  return fs::exists(p) ? fs::absolute(p).lexically_normal().string() : value;
+}
+
+std::string column_name(const std::string& key) {
+  return key.rfind("--", 0) == 0 ? key.substr(2) : key;
+}
+
+void add_args(std::vector<std::string>& args, const Setting& s, const std::string& spec) {
+  if (s.key == "model" || s.key == "accelerator") {
+    args.push_back(s.key == "model" ? "--model" : "--accel");
+    args.push_back(resolve_file(s.value, spec));
+  } else if (s.key.rfind("--", 0) == 0) {
+    // A simulate option; true/false for a switch.
+    if (s.value == "true") {
+      args.push_back(s.key);
+    } else if (s.value != "false") {
+      args.push_back(s.key);
+      args.push_back(s.value);
+    }
+  } else {
+    args.push_back("--set");
+    args.push_back(s.key + "=" + s.value);
+  }
+}
+
+std::vector<Setting> read_mapping(const YAML::Node& n, const std::string& file,
+                                  const std::string& where) {
+  if (!n.IsMap())
+    throw InputError(fmt::format("{}: key '{}': expected a mapping of KEY: VALUE", file, where));
+  std::vector<Setting> out;
+  for (const auto& kv : n) {
+    auto key = kv.first.as<std::string>();
+    if (key.empty() || key == "-" || key == "--")
+      throw InputError(fmt::format("{}: key '{}': empty key", file, where));
+    if (key == "accel") key = "accelerator";
+    if (key == "--model" || key == "--accel" || key == "--out")
+      throw InputError(fmt::format(
+          "{}: key '{}.{}': write 'model:' / 'accelerator:' instead (--out is the sweep's)", file,
+          where, key));
+    if (kv.second.IsNull())
+      throw InputError(fmt::format("{}: key '{}.{}': missing value", file, where, key));
+    out.push_back({key, value_text(kv.second)});
+  }
+  return out;
+}
+
+std::vector<std::string> read_names(const YAML::Node& top, const char* one, const char* many,
+                                    const std::string& file, const char* fallback) {
+  if (top[one] && top[many])
+    throw InputError(fmt::format("{}: keys '{}' and '{}' exclude each other", file, one, many));
+  std::vector<std::string> out;
+  if (YAML::Node n = top[one]) {
+    if (!n.IsScalar())
+      throw InputError(
+          fmt::format("{}: key '{}': expected one name (use '{}' for a list)", file, one, many));
+    out.push_back(n.Scalar());
+  } else if (YAML::Node m = top[many]) {
+    if (!m.IsSequence() || m.size() == 0)
+      throw InputError(fmt::format("{}: key '{}': expected a non-empty list", file, many));
+    for (const auto& e : m) out.push_back(value_text(e));
+  } else {
+    out.push_back(fallback);
+  }
+  return out;
+}
+
+}  // namespace
+
+Plan read_spec(const std::string& path) {
+  if (!fs::is_regular_file(path))
+    throw InputError(fmt::format("{}: sweep spec file not found", path));
+  YAML::Node top;
+  try {
+    top = YAML::LoadFile(path);
+  } catch (const YAML::ParserException& e) {
+    throw InputError(fmt::format("{}:{}:{}: YAML syntax error: {}", path, e.mark.line + 1,
+                                 e.mark.column + 1, e.msg));
+  }
+  if (!top.IsMap()) throw InputError(fmt::format("{}: expected a YAML mapping", path));
+  const std::set<std::string> known{"model", "models", "accelerator", "accelerators",
+                                    "fixed", "grid",   "points"};
+  for (const auto& kv : top) {
+    auto k = kv.first.as<std::string>();
+    if (!known.count(k))
+      throw InputError(fmt::format("{}: unknown key '{}'; allowed keys: {}", path, k, kTopKeys));
+  }
+  Plan plan;
+  plan.spec = fs::absolute(path).lexically_normal().string();
+  const auto models = read_names(top, "model", "models", path, "bert-tiny");
+  const auto accels = read_names(top, "accelerator", "accelerators", path, "edge");
+  std::vector<Setting> fixed;
+  if (top["fixed"]) fixed = read_mapping(top["fixed"], path, "fixed");
+
+  // Axes of the grid, first outermost.
+  std::vector<std::pair<std::string, std::vector<std::string>>> axes;
+  if (YAML::Node g = top["grid"]) {
+    if (!g.IsMap() || g.size() == 0)
+      throw InputError(fmt::format("{}: key 'grid': expected a mapping KEY: [values...]", path));
+    for (const auto& kv : g) {
+      auto key = kv.first.as<std::string>();
+      if (key == "accel") key = "accelerator";
+      if (!kv.second.IsSequence() || kv.second.size() == 0)
+        throw InputError(
+            fmt::format("{}: key 'grid.{}': expected a non-empty list of values", path, key));
+      std::vector<std::string> vals;
+      for (const auto& v : kv.second) vals.push_back(value_text(v));
+      axes.push_back({key, vals});
+    }
+  }
+  std::vector<std::vector<Setting>> grid_points;
+  if (!axes.empty()) {
+    std::vector<size_t> at(axes.size(), 0);
+    while (true) {
+      std::vector<Setting> p;
+      for (size_t a = 0; a < axes.size(); ++a) p.push_back({axes[a].first, axes[a].second[at[a]]});
+      grid_points.push_back(p);
+      size_t a = axes.size();
+      while (a > 0 && ++at[a - 1] == axes[a - 1].second.size()) at[--a] = 0;
+      if (a == 0) break;
+    }
+  }
+  if (YAML::Node pts = top["points"]) {
+    if (!pts.IsSequence() || pts.size() == 0)
+      throw InputError(
+          fmt::format("{}: key 'points': expected a non-empty list of mappings", path));
+    for (size_t n = 0; n < pts.size(); ++n)
+      grid_points.push_back(read_mapping(pts[n], path, fmt::format("points[{}]", n)));
+  }
+  if (grid_points.empty()) grid_points.push_back({});
+
+  // Columns: model, accelerator, then every key in order of first appearance.
+  std::vector<std::string> keys{"model", "accelerator"};
+  auto note = [&](const std::string& k) {
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+  };
+  for (const auto& s : fixed) note(s.key);
+  for (const auto& gp : grid_points)
+    for (const auto& s : gp) note(s.key);
+  std::set<std::string> columns;
+  for (const auto& k : keys)
+    if (!columns.insert(column_name(k)).second)
+      throw InputError(
+          fmt::format("{}: key '{}' appears both as an option and as an accelerator "
+                      "key; rename one",
+                      path, k));
+  for (const auto& k : keys) {
+    plan.input_columns.push_back(column_name(k));
+    if (k.rfind("--", 0) == 0) plan.option_keys.push_back(k);
+  }
+
+  for (const auto& model : models)
+    for (const auto& accel : accels)
+      for (const auto& gp : grid_points) {
+        // Later settings win: model/accelerator, then fixed, then the point's own.
+        std::vector<Setting> all{{"model", model}, {"accelerator", accel}};
+        for (const auto& s : fixed) all.push_back(s);
+        for (const auto& s : gp) all.push_back(s);
+        Point p;
+        p.index = static_cast<int>(plan.points.size());
+        for (const auto& k : keys) {
+          std::string v;
+          bool set = false;
+          for (const auto& s : all)
+            if (s.key == k) v = s.value, set = true;
+          p.inputs.push_back({column_name(k), v});
+          if (set) add_args(p.args, {k, v}, path);
+        }
+        plan.points.push_back(p);
+      }
+  return plan;
+}
+
+void check_options(const Plan& plan, const std::string& exe) {
+  if (plan.option_keys.empty()) return;
+  const std::string cmd = "'" + exe + "' simulate --help 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) throw InputError("cannot run acceltran simulate --help");
+  std::string help;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) help += buf;
+  pclose(p);
+  // Option lines of Boost's help: "  -m [ --model ] arg ..." or "  --seq-len arg ...".
+  std::set<std::string> options;
+  std::istringstream lines(help);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto at = line.find_first_not_of(' ');
+    if (at == std::string::npos || at > 4 || line[at] != '-') continue;
+    auto dd = line.find("--", at);
+    if (dd == std::string::npos) continue;
+    auto end = line.find_first_of(" ]", dd);
+    options.insert(line.substr(dd, end == std::string::npos ? end : end - dd));
+  }
+  for (const char* own : {"--out", "--model", "--accel", "--help"}) options.erase(own);
+  for (const auto& k : plan.option_keys)
+    if (!options.count(k))
+      throw InputError(
+          fmt::format("{}: key '{}' is not an option of acceltran simulate; options: {}", plan.spec,
+                      k, fmt::join(options, ", ")));
+}
+
+void write_plan(const std::string& dir, const Plan& plan) {
+  json j;
+  j["spec"] = plan.spec;
+  j["input_columns"] = plan.input_columns;
+  j["points"] = json::array();
+  for (const auto& p : plan.points) {
+    json inputs = json::array();
+    for (const auto& [k, v] : p.inputs) inputs.push_back({k, v});
+    j["points"].push_back({{"index", p.index}, {"inputs", inputs}, {"args", p.args}});
+  }
+  std::error_code ec;
+  fs::create_directories(fs::path(dir) / "points", ec);
+  if (ec)
+    throw InputError(fmt::format("{}: cannot create the sweep folder: {}", dir, ec.message()));
+  const auto tmp = fs::path(dir) / "plan.json.tmp";
+  std::ofstream(tmp) << j.dump(1) << "\n";
+  fs::rename(tmp, fs::path(dir) / "plan.json", ec);
+  if (ec) throw InputError(fmt::format("{}/plan.json: cannot write: {}", dir, ec.message()));
+}
+
+Plan read_plan(const std::string& dir) {
+  const auto path = fs::path(dir) / "plan.json";
+  std::ifstream in(path);
+  if (!in)
+    throw InputError(
+        fmt::format("{}: not a sweep folder (no plan.json; run `acceltran sweep "
+                    "SPEC.yaml --out {}` first)",
+                    dir, dir));
+  Plan plan;
+  try {
+    json j = json::parse(in);
+    plan.spec = j.at("spec").get<std::string>();
+    plan.input_columns = j.at("input_columns").get<std::vector<std::string>>();
+    for (const auto& e : j.at("points")) {
+      Point p;
+      p.index = e.at("index").get<int>();
+      for (const auto& kv : e.at("inputs"))
+        p.inputs.push_back({kv.at(0).get<std::string>(), kv.at(1).get<std::string>()});
+      p.args = e.at("args").get<std::vector<std::string>>();
+      plan.points.push_back(p);
+    }
+  } catch (const json::exception& e) {
+    throw InputError(fmt::format("{}: unreadable sweep plan: {}", path.string(), e.what()));
+  }
+  return plan;
+}
+
+std::string point_dir(const std::string& dir, int index) {
+  return (fs::path(dir) / "points" / fmt::format("{:04d}", index)).string();
+}
+
+bool point_done(const std::string& dir, const Point& p) {
+  const fs::path pd = point_dir(dir, p.index);
+  std::ifstream in(pd / "status.json");
+  if (!in || !fs::exists(pd / "report.json")) return false;
+  try {
+    json s = json::parse(in);
+    return s.value("status", "") == "ok" && s.value("args", json::array()) == json(p.args);
+  } catch (const json::exception&) {
+    return false;
+  }
+}
+
+std::vector<int> parse_index_list(const std::string& text, int count) {
+  std::vector<int> out;
+  size_t start = 0;
+  auto bad = [&]() {
+    return InputError(
+        fmt::format("point list '{}': expected indices or ranges such as 0-9,12 within 0..{}", text,
+                    count - 1));
+  };
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    std::string part = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    try {
+      size_t pos = 0;
+      auto dash = part.find('-');
+      int a = std::stoi(part.substr(0, dash), &pos);
+      int b = dash == std::string::npos ? a : std::stoi(part.substr(dash + 1));
+      if (a < 0 || b < a || b >= count) throw bad();
+      for (int n = a; n <= b; ++n) out.push_back(n);
+    } catch (const std::logic_error&) {
+      throw bad();
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string index_list(const std::vector<int>& indices) {
+  std::vector<std::string> parts;
+  for (size_t n = 0; n < indices.size();) {
+    size_t m = n;
+    while (m + 1 < indices.size() && indices[m + 1] == indices[m] + 1) ++m;
+    parts.push_back(m == n ? fmt::format("{}", indices[n])
+                           : fmt::format("{}-{}", indices[n], indices[m]));
+    n = m + 1;
+  }
+  return fmt::format("{}", fmt::join(parts, ","));
+}
+
+}  // namespace acceltran::cli::sweep

@@ -1,0 +1,503 @@
+#!/usr/bin/env python3
+"""Figures (PNG) from AccelTran-SC output folders.
+
+  plot.py RUN_DIR   [--kind timeline|power|utilization|energy|area|breakdown ...]
+  plot.py SWEEP_DIR [--kind pareto|metric ...] [--metric COL] [--x COL] [--y COL]
+                    [--style lines|bars|contour] [--group COL] [--where COL=VALUE ...]
+                    [--mark COL=VALUE,COL=VALUE]
+  plot.py memory    [--models bert-tiny bert-base] [--acceltran BIN] [-- compile options]
+
+A run folder is the --out of `acceltran simulate` (report.json, timeline.csv); a sweep folder
+the --out of `acceltran sweep` (results.csv, pareto.csv). Every number drawn is read from
+those files (or, for `memory`, from `acceltran compile --stats`); nothing is computed here
+except sums of columns (--x a+b+c) and shares of totals. Needs matplotlib (Debian:
+python3-matplotlib); `acceltran plot` finds a Python that has it.
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+
+try:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+except ImportError as e:  # pragma: no cover - reported to the user
+    sys.stderr.write(
+        f"error: {sys.executable} has no matplotlib ({e}); install python3-matplotlib "
+        "or point ACCELTRAN_PYTHON at a Python that has it\n")
+    sys.exit(1)
+
+RUN_KINDS = ["timeline", "power", "utilization", "energy", "area", "breakdown"]
+SWEEP_KINDS = ["pareto", "metric"]
+
+
+class UsageError(Exception):
+    pass
+
+
+def die(msg, code=1):
+    sys.stderr.write(f"error: {msg}\n")
+    sys.exit(code)
+
+
+# ------------------------------------------------------------------ reading
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def number(s):
+    try:
+        v = float(s)
+        return v if math.isfinite(v) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def pretty(name):
+    units = {"_mj": " (mJ)", "_nj": " (nJ)", "_us": " (us)", "_mb": " (MB)", "_mm2": " (mm2)",
+             "_cycles": " (cycles)", "_w": " (W)", "_bytes": " (bytes)", "_s": " (s)",
+             "_per_s": " (/s)", "_seq_per_s": " (sequences/s)", "_gbps": " (GB/s)"}
+    for suffix, text in sorted(units.items(), key=lambda kv: -len(kv[0])):
+        if name.endswith(suffix) and "." not in name[len(name) - len(suffix):]:
+            return name[: -len(suffix)].replace("_", " ") + text
+    return name.replace("_", " ")
+
+
+def save(fig, out_dir, name, written):
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, name)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    written.append(path)
+
+
+# ------------------------------------------------------------------ run folder
+def run_title(report):
+    i = report.get("inputs", {})
+    return (f"{i.get('model', '?')} on {i.get('accelerator', '?')} "
+            f"(profile {i.get('profile', '?')}, batch {i.get('batch', '?')}, "
+            f"seq {i.get('seq_len', '?')})")
+
+
+def timeline_columns(rows):
+    cols = list(rows[0].keys())
+    util = [c for c in cols if c.endswith("_util")]
+    buffers = [c for c in cols if c.endswith("_bytes")]
+    return util, buffers
+
+
+def draw_power(ax, cycles, rows):
+    ax.plot(cycles, [number(r["power_w"]) for r in rows], color="tab:red", lw=1.2)
+    ax.set_ylabel("power (W)")
+    ax.grid(alpha=0.3)
+
+
+def draw_util(ax, cycles, rows, util):
+    for c in util:
+        ax.plot(cycles, [100 * number(r[c]) for r in rows], lw=1.2,
+                label=c[: -len("_util")].replace("_", " "))
+    ax.set_ylabel("utilization (%)")
+    ax.set_ylim(-2, 102)
+    ax.legend(fontsize=8, ncol=2, loc="upper right")
+    ax.grid(alpha=0.3)
+
+
+def draw_buffers(ax, cycles, rows, buffers):
+    for c in buffers:
+        ax.plot(cycles, [number(r[c]) / 2**20 for r in rows], lw=1.2,
+                label=c[: -len("_bytes")].replace("_", " "))
+    ax.set_ylabel("buffer contents (MiB)")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.grid(alpha=0.3)
+
+
+def breakdown(report, key):
+    """(names, values) of report[key] without the total, largest first."""
+    d = report.get(key, {})
+    items = []
+    for k, v in d.items():
+        if k == "total":
+            continue
+        val = v.get("total") if isinstance(v, dict) else v
+        if isinstance(val, (int, float)) and val > 0:
+            items.append((k.replace("_", " "), float(val)))
+    items.sort(key=lambda kv: -kv[1])
+    return [k for k, _ in items], [v for _, v in items]
+
+
+def pie(ax, names, values, title, unit):
+    total = sum(values)
+    wedges, _texts, _auto = ax.pie(
+        values, startangle=90, counterclock=False,
+        autopct=lambda pct: f"{pct:.1f}%" if pct >= 4 else "", pctdistance=0.75,
+        textprops={"fontsize": 8})
+    ax.legend(wedges, [f"{n}: {v:.3g} {unit} ({100 * v / total:.1f} %)"
+                       for n, v in zip(names, values)],
+              fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.02), ncol=2)
+    ax.set_title(f"{title}\ntotal {total:.4g} {unit}", fontsize=10)
+
+
+def plot_run(d, kinds, out_dir, written):
+    with open(os.path.join(d, "report.json")) as f:
+        report = json.load(f)
+    title = run_title(report)
+    rows = read_csv(os.path.join(d, "timeline.csv")) if os.path.exists(
+        os.path.join(d, "timeline.csv")) else []
+    need_timeline = {"timeline", "power", "utilization"} & set(kinds)
+    if need_timeline and not rows:
+        raise UsageError(f"{d}/timeline.csv: missing or empty (run simulate with "
+                         "--timeline-samples > 0)")
+    cycles = [number(r["cycle"]) for r in rows]
+    util, buffers = timeline_columns(rows) if rows else ([], [])
+    latency = report.get("latency_us", 0)
+    for kind in kinds:
+        if kind == "power":
+            fig, ax = plt.subplots(figsize=(8, 3.2))
+            draw_power(ax, cycles, rows)
+            ax.set_xlabel("cycle")
+            ax.set_title(f"Power over time: {title}", fontsize=10)
+            save(fig, out_dir, "power.png", written)
+        elif kind == "utilization":
+            fig, axs = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+            draw_util(axs[0], cycles, rows, util)
+            draw_buffers(axs[1], cycles, rows, buffers)
+            axs[1].set_xlabel("cycle")
+            axs[0].set_title(f"Utilization over time: {title}", fontsize=10)
+            save(fig, out_dir, "utilization.png", written)
+        elif kind == "timeline":
+            fig, axs = plt.subplots(3, 1, figsize=(8, 7.5), sharex=True)
+            draw_power(axs[0], cycles, rows)
+            draw_util(axs[1], cycles, rows, util)
+            draw_buffers(axs[2], cycles, rows, buffers)
+            axs[2].set_xlabel("cycle")
+            axs[0].set_title(f"Power and utilization over time: {title}", fontsize=10)
+            save(fig, out_dir, "timeline.png", written)
+        elif kind in ("energy", "area"):
+            key, unit = ("energy_nj", "nJ") if kind == "energy" else ("area_mm2", "mm2")
+            names, values = breakdown(report, key)
+            if not values:
+                raise UsageError(f"{d}/report.json: no {key} entries")
+            fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.5))
+            ax.barh(names[::-1], values[::-1], color="tab:blue")
+            total = sum(values)
+            for y, v in enumerate(values[::-1]):
+                ax.text(v, y, f" {100 * v / total:.1f} %", va="center", fontsize=8)
+            ax.set_xlabel(f"{kind} ({unit})")
+            ax.set_title(f"{kind.capitalize()} by block: {title}", fontsize=10)
+            ax.grid(axis="x", alpha=0.3)
+            save(fig, out_dir, f"{kind}.png", written)
+        elif kind == "breakdown":
+            fig, axs = plt.subplots(1, 2, figsize=(12, 7))
+            names, values = breakdown(report, "area_mm2")
+            pie(axs[0], names, values, "Area (compute + buffers)", "mm2")
+            names, values = breakdown(report, "energy_nj")
+            if latency <= 0:
+                raise UsageError(f"{d}/report.json: latency_us is {latency}")
+            # Average power of a block = its energy over the run's latency (nJ/us = mW).
+            pie(axs[1], names, [v / latency / 1000 for v in values],
+                "Average power (energy / latency)", "W")
+            fig.suptitle(title, fontsize=11)
+            save(fig, out_dir, "breakdown.png", written)
+
+
+# ------------------------------------------------------------------ sweep folder
+def column_values(rows, expr):
+    """A column, or a sum of columns written a+b+c."""
+    names = [n.strip() for n in expr.split("+")]
+    missing = [n for n in names if n not in rows[0]]
+    if missing:
+        raise UsageError(f"results.csv has no column '{missing[0]}'; columns: "
+                         f"{', '.join(list(rows[0].keys())[:40])} ...")
+    out = []
+    for r in rows:
+        vals = [number(r[n]) for n in names]
+        if len(names) == 1 and vals[0] is None:
+            out.append(r[names[0]])  # a text column (model, loop order, memory type)
+        else:
+            out.append(sum(vals) if None not in vals else None)
+    return out
+
+
+def parse_pairs(items, what):
+    out = []
+    for item in items or []:
+        for part in item.split(","):
+            if "=" not in part:
+                raise UsageError(f"option {what}: '{part}' must be COLUMN=VALUE")
+            k, v = part.split("=", 1)
+            out.append((k.strip(), v.strip()))
+    return out
+
+
+def same(a, b):
+    na, nb = number(a), number(b)
+    return na == nb if na is not None and nb is not None else str(a) == str(b)
+
+
+def ok_rows(d, where):
+    rows = read_csv(os.path.join(d, "results.csv"))
+    rows = [r for r in rows if r.get("status") == "ok"]
+    if not rows:
+        raise UsageError(f"{d}/results.csv: no point done (status ok)")
+    for k, v in where:
+        if k not in rows[0]:
+            raise UsageError(f"option --where: results.csv has no column '{k}'")
+        rows = [r for r in rows if same(r[k], v)]
+        if not rows:
+            raise UsageError(f"option --where {k}={v}: no point matches")
+    return rows
+
+
+def sort_key(v):
+    n = number(v)
+    return (0, n, "") if n is not None else (1, 0, str(v))
+
+
+def plot_pareto(d, args, out_dir, written):
+    rows = ok_rows(d, parse_pairs(args.where, "--where"))
+    front = read_csv(os.path.join(d, "pareto.csv"))
+    front_ids = {r["point"] for r in front}
+    x = column_values(rows, "energy_per_seq_mj")
+    y = column_values(rows, "throughput_seq_per_s")
+    area = column_values(rows, "area_mm2.total")
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    sc = ax.scatter(x, y, c=area, cmap="viridis", s=28, alpha=0.85, edgecolors="none")
+    fig.colorbar(sc, ax=ax, label="area (mm2)")
+    fx = [(xi, yi) for xi, yi, r in zip(x, y, rows) if r["point"] in front_ids]
+    fx.sort()
+    if fx:
+        ax.scatter([p[0] for p in fx], [p[1] for p in fx], s=90, facecolors="none",
+                   edgecolors="tab:red", linewidths=1.5,
+                   label=f"Pareto front ({len(fx)} points; throughput, energy, area)")
+        ax.legend(fontsize=8, loc="best")
+    ax.set_xlabel("energy per sequence (mJ)")
+    ax.set_ylabel("throughput (sequences/s)")
+    ax.set_title(args.title or f"Design points of {os.path.basename(os.path.abspath(d))}",
+                 fontsize=10)
+    ax.grid(alpha=0.3)
+    save(fig, out_dir, args.name or "pareto.png", written)
+
+
+def plot_metric(d, args, out_dir, written):
+    if not args.x:
+        raise UsageError("--kind metric needs --x COLUMN (and --y COLUMN for a contour)")
+    rows = ok_rows(d, parse_pairs(args.where, "--where"))
+    metric = args.metric
+    m = column_values(rows, metric)
+    xs = column_values(rows, args.x)
+    if args.normalize:
+        # Relative to the point with the smallest x (the first in sort order).
+        ref = m[min(range(len(xs)), key=lambda n: sort_key(xs[n]))]
+        if not ref:
+            raise UsageError(f"option --normalize: {metric} is {ref} at the smallest {args.x}")
+        m = [None if v is None else v / ref for v in m]
+    style = args.style or ("contour" if args.y else "lines")
+    xlabel = args.xlabel or pretty(args.x)
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    if args.y:
+        ys = column_values(rows, args.y)
+        xv = sorted({v for v in xs}, key=sort_key)
+        yv = sorted({v for v in ys}, key=sort_key)
+        grid = np.full((len(yv), len(xv)), np.nan)
+        for xi, yi, mi in zip(xs, ys, m):
+            if mi is None:
+                continue
+            cell = grid[yv.index(yi), xv.index(xi)]
+            if not np.isnan(cell) and cell != float(mi):
+                raise UsageError(
+                    f"several points share {args.x}={xi}, {args.y}={yi} with different "
+                    f"{metric}; pick one with --where COLUMN=VALUE")
+            grid[yv.index(yi), xv.index(xi)] = float(mi)
+        numeric = all(number(v) is not None for v in xv + yv)
+        if style == "contour" and numeric and len(xv) > 1 and len(yv) > 1:
+            X, Y = np.meshgrid([float(v) for v in xv], [float(v) for v in yv])
+            cs = ax.contourf(X, Y, np.ma.masked_invalid(grid), levels=12, cmap="viridis")
+            ax.contour(X, Y, np.ma.masked_invalid(grid), levels=12, colors="k",
+                       linewidths=0.3)
+            ax.scatter(X.ravel(), Y.ravel(), s=6, c="white", alpha=0.6)
+        else:
+            cs = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+            ax.set_xticks(range(len(xv)), [str(v) for v in xv])
+            ax.set_yticks(range(len(yv)), [str(v) for v in yv])
+        fig.colorbar(cs, ax=ax, label=pretty(metric))
+        ax.set_ylabel(args.ylabel or pretty(args.y))
+        mark = dict(parse_pairs([args.mark] if args.mark else [], "--mark"))
+        if mark:
+            if set(mark) != {args.x, args.y}:
+                raise UsageError(f"option --mark: give {args.x}=VALUE,{args.y}=VALUE")
+            mx, my = mark[args.x], mark[args.y]
+            px = float(mx) if numeric and style == "contour" else xv.index(
+                next(v for v in xv if same(v, mx)))
+            py = float(my) if numeric and style == "contour" else yv.index(
+                next(v for v in yv if same(v, my)))
+            ax.plot([px], [py], marker="*", ms=18, color="tab:red", mec="white",
+                    label=args.mark_label or "marked point", clip_on=False, zorder=5)
+            ax.legend(fontsize=8, loc="best")
+    else:
+        groups = {}
+        gcol = column_values(rows, args.group) if args.group else [""] * len(rows)
+        for xi, gi, mi in zip(xs, gcol, m):
+            if mi is not None:
+                groups.setdefault(gi, []).append((xi, float(mi)))
+        for g, pts in groups.items():
+            seen = {}
+            for xi, mi in pts:
+                if xi in seen and seen[xi] != mi:
+                    raise UsageError(
+                        f"several points share {args.x}={xi} with different {metric}; "
+                        "separate them with --group COLUMN or pick with --where COLUMN=VALUE")
+                seen[xi] = mi
+        xv = sorted({xi for pts in groups.values() for xi, _ in pts}, key=sort_key)
+        numeric = all(number(v) is not None for v in xv)
+        if style == "bars" or not numeric:
+            width = 0.8 / max(1, len(groups))
+            for n, (g, pts) in enumerate(sorted(groups.items(), key=lambda kv: sort_key(kv[0]))):
+                vals = dict(pts)
+                ax.bar([i + n * width - 0.4 + width / 2 for i in range(len(xv))],
+                       [vals.get(v, 0) for v in xv], width,
+                       label=f"{args.group}={g}" if args.group else None)
+            ax.set_xticks(range(len(xv)), [str(v) for v in xv], rotation=45 if len(xv) > 8 else 0)
+        else:
+            for g, pts in sorted(groups.items(), key=lambda kv: sort_key(kv[0])):
+                pts = sorted(pts, key=lambda p: float(p[0]))
+                ax.plot([float(p[0]) for p in pts], [p[1] for p in pts], marker="o",
+                        label=f"{args.group}={g}" if args.group else None)
+        if args.group:
+            ax.legend(fontsize=8)
+        ax.set_ylabel(args.ylabel or (pretty(metric) + (" (normalized)" if args.normalize else "")))
+        ax.grid(alpha=0.3)
+    ax.set_xlabel(xlabel)
+    ax.set_title(args.title or f"{pretty(metric)} over {args.x}"
+                 + (f" and {args.y}" if args.y else ""), fontsize=10)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{metric}_vs_{args.x}"
+                  + (f"_{args.y}" if args.y else "") + f"_{style}")
+    save(fig, out_dir, args.name or f"{safe}.png", written)
+
+
+# ------------------------------------------------------------------ memory needs
+SIZE = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+
+
+def plot_memory(args, out_dir, written):
+    exe = args.acceltran or os.environ.get("ACCELTRAN_EXE") or "acceltran"
+    parts = ["embeddings", "weights", "activation stores"]
+    data = {}
+    for model in args.models:
+        cmd = [exe, "compile", "--model", model, "--stats"] + list(args.compile_args)
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise UsageError(f"{' '.join(cmd)}: {p.stderr.strip() or p.stdout.strip()}")
+        line = next((l for l in p.stdout.splitlines() if "bytes (zero-free data):" in l), None)
+        if line is None:
+            raise UsageError(f"{' '.join(cmd)}: no 'bytes (zero-free data)' line in its output")
+        found = dict((name, float(v) * SIZE[u]) for name, v, u in re.findall(
+            r"(weights|embeddings|activation stores|output)\s+([0-9.]+) (B|KiB|MiB|GiB)", line))
+        missing = [k for k in parts if k not in found]
+        if missing:
+            raise UsageError(f"{' '.join(cmd)}: no '{missing[0]}' in: {line.strip()}")
+        data[model] = found
+    fig, axs = plt.subplots(1, len(data), figsize=(4.2 * len(data), 4.8), squeeze=False)
+    colors = {"embeddings": "tab:orange", "weights": "tab:blue",
+              "activation stores": "tab:green"}
+    for ax, (model, found) in zip(axs[0], data.items()):
+        total = sum(found[k] for k in parts)
+        bottom = 0
+        for k in parts:
+            v = found[k] / 2**20
+            share = 100 * found[k] / total
+            ax.bar([0], [v], bottom=bottom, color=colors[k], width=0.6,
+                   label=f"{k}: {v:.2f} MiB ({share:.1f} %)")
+            if share >= 8:
+                ax.text(0, bottom + v / 2, f"{k}\n{v:.2f} MiB ({share:.0f} %)",
+                        ha="center", va="center", fontsize=8)
+            bottom += v
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.02))
+        ax.set_xticks([])
+        ax.set_ylabel("MiB")
+        ax.set_title(f"{model}: {total / 2**20:.2f} MiB", fontsize=10)
+    fig.suptitle(args.title or "Memory needs (acceltran compile --stats)", fontsize=11)
+    save(fig, out_dir, args.name or "memory.png", written)
+
+
+# ------------------------------------------------------------------ main
+def checked_kinds(args, allowed, default, what):
+    kinds = args.kind or default
+    bad = [k for k in kinds if k not in allowed]
+    if bad:
+        raise UsageError(f"option --kind: '{bad[0]}' is not a {what} figure; allowed: "
+                         + ", ".join(allowed))
+    if args.name and len(kinds) != 1:
+        raise UsageError("option --name: give exactly one --kind")
+    return kinds, args.out or os.path.join(args.dir, "plots")
+
+
+def main(argv):
+    p = argparse.ArgumentParser(
+        prog="acceltran plot", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="run kinds: " + ", ".join(RUN_KINDS) + "; sweep kinds: "
+        + ", ".join(SWEEP_KINDS) + "; `memory` instead of a folder draws the memory needs.")
+    p.add_argument("dir", help="a simulate --out folder, a sweep --out folder, or 'memory'")
+    p.add_argument("--kind", action="append", help="figure kind (repeatable; default: all "
+                   "kinds of the folder; for a sweep: pareto, and metric when --x is given)")
+    p.add_argument("--out", help="folder for the PNGs (default: DIR/plots)")
+    p.add_argument("--name", help="file name of the PNG (one kind only)")
+    p.add_argument("--title", help="figure title")
+    p.add_argument("--metric", default="cycles", help="sweep: results.csv column to draw")
+    p.add_argument("--x", help="sweep: x axis column (a+b sums columns)")
+    p.add_argument("--y", help="sweep: second axis column (contour or heat map)")
+    p.add_argument("--xlabel"), p.add_argument("--ylabel")
+    p.add_argument("--style", choices=["lines", "bars", "contour"],
+                   help="sweep metric: lines or bars over --x; contour over --x and --y")
+    p.add_argument("--group", help="sweep metric: one line / bar series per value")
+    p.add_argument("--normalize", action="store_true",
+                   help="sweep metric: divide by the value at the smallest --x")
+    p.add_argument("--where", action="append", help="sweep: keep rows with COLUMN=VALUE")
+    p.add_argument("--mark", help="sweep contour: mark the point X=VALUE,Y=VALUE")
+    p.add_argument("--mark-label", help="legend text of the marked point")
+    p.add_argument("--models", nargs="+", default=["bert-tiny", "bert-base"],
+                   help="memory: models to compare")
+    p.add_argument("--acceltran", help="memory: the acceltran executable")
+    # memory: everything after "--" goes to acceltran compile (e.g. -- --profile reference).
+    compile_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = p.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    args.compile_args = compile_args
+    written = []
+    try:
+        if args.dir == "memory":
+            plot_memory(args, args.out or ".", written)
+        elif os.path.exists(os.path.join(args.dir, "report.json")):
+            kinds, out = checked_kinds(args, RUN_KINDS, RUN_KINDS, "run")
+            before = len(written)
+            plot_run(args.dir, kinds, out, written)
+            if args.name:
+                dst = os.path.join(out, args.name)
+                os.replace(written[before], dst)
+                written[before] = dst
+        elif os.path.exists(os.path.join(args.dir, "results.csv")):
+            kinds, out = checked_kinds(args, SWEEP_KINDS,
+                                       ["pareto", "metric"] if args.x else ["pareto"], "sweep")
+            for k in kinds:
+                (plot_pareto if k == "pareto" else plot_metric)(args.dir, args, out, written)
+        else:
+            raise UsageError(f"{args.dir}: neither a run folder (report.json) nor a sweep "
+                             "folder (results.csv), nor 'memory'")
+    except UsageError as e:
+        die(str(e))
+    except (OSError, KeyError, ValueError) as e:
+        die(f"{args.dir}: {e}")
+    for w in written:
+        print(f"wrote {w}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
