@@ -407,7 +407,7 @@ LaneJobResult PeArray::dispatch_block(proto::TileJobExt& job, uint64_t request_c
     std::sort(bl.lanes.begin(), bl.lanes.end());
     bl.tiles_left = T;
   }
-  const uint64_t nl = bl.lanes.size(), Rp = bl.piece, P = bl.pieces_per_run;
+  const uint64_t nl = bl.lanes.size(), Rp = bl.piece;
 
   LaneJobResult r;
   r.request_cycle = request_cycle;
