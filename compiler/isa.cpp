@@ -108,12 +108,13 @@ void write_program(std::ostream& out, const Program& p) {
   for (const auto& o : p.ops)
     out << fmt::format(
         "op {} {} kind={} layer={} head={} in={} out={} dims={}x{}x{}x{} grid={}x{}x{}x{} "
-        "b_batched={} prune={} in_rows={} out_rows={} out_col={} block={}x{}x{}x{}\n",
+        "b_batched={} prune={} in_rows={} in_col={} out_rows={} out_col={} block={}x{}x{}x{}\n",
         o.id, o.name, to_string(o.kind), o.layer, o.head,
         id_list(o.inputs.data(), o.inputs.data() + o.inputs.size()), o.output, o.b, o.m, o.k, o.n,
         o.grid_b, o.grid_i, o.grid_j, o.grid_k, o.b_operand_batched ? 1 : 0, o.prune ? 1 : 0,
-        o.in_rows.empty() ? std::string("-") : o.in_rows, o.out_rows, o.out_col, o.blk_b, o.blk_i,
-        o.blk_j, o.blk_k);
+        o.in_rows.empty() ? std::string("-") : o.in_rows,
+        o.in_col.empty() ? std::string("-") : fmt::format("{}", fmt::join(o.in_col, ",")),
+        o.out_rows, o.out_col, o.blk_b, o.blk_i, o.blk_j, o.blk_k);
   std::string line;
   for (const auto& in : p.instrs) {
     line.clear();
@@ -364,6 +365,11 @@ Program read_program(std::istream& in, const std::string& source) {
             o.in_rows.find_first_not_of("mkna") != std::string::npos)
           lp.fail(fmt::format("in_rows: '{}' needs one of m, k, n, a per input ({} inputs)",
                               o.in_rows, o.inputs.size()));
+      }
+      if (lp.has("in_col") && lp.str("in_col") != "-") {
+        for (uint32_t c : lp.ids("in_col")) o.in_col.push_back(c);
+        if (o.in_col.size() != o.inputs.size())
+          lp.fail(fmt::format("in_col: one column per input ({} inputs)", o.inputs.size()));
       }
       if (lp.has("out_rows")) {
         const std::string& r = lp.str("out_rows");

@@ -96,6 +96,8 @@ struct Op {
   // 'a' the whole tensor (biases, LayerNorm gamma/beta). Empty: 'm' for every input except a
   // matmul's second operand, 'k'.
   std::string in_rows;
+  // First column each input is read from (a head's slice of the fused Q/K/V tensor); empty: 0.
+  std::vector<int64_t> in_col;
   // Where the output goes: 'm' rows follow i and columns follow j, offset by out_col (a head
   // writing its slice of the concatenated heads); 'a' the whole output tensor (transposed).
   char out_rows = 'm';

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -21,10 +22,11 @@ uint64_t zero_free_bytes(uint64_t elements, int word_bits, double sparsity) {
 namespace {
 
 struct MatmulExtra {
-  TensorId bias = kNone;  // added to the output (bert profile)
-  TensorId into = kNone;  // write into this tensor (a head's slice of the concatenated heads)
-  int64_t col = 0;        // first column of that slice
-  std::string in_rows;    // Op::in_rows ("" = default)
+  TensorId bias = kNone;        // added to the output (bert profile)
+  TensorId into = kNone;        // write into this tensor (a head's slice of the concatenated heads)
+  int64_t col = 0;              // first column of that slice
+  std::string in_rows;          // Op::in_rows ("" = default)
+  std::vector<int64_t> in_col;  // Op::in_col
   char out_rows = 'm';
 };
 
@@ -141,6 +143,7 @@ class Lowering {
     op.b_operand_batched = b_batched || prog_.tensors[w].batch > 1;
     op.prune = prune;
     op.in_rows = x.in_rows;
+    op.in_col = x.in_col;
     op.out_rows = x.out_rows;
     op.out_col = x.col;
     if (x.bias != kNone) {
@@ -152,11 +155,16 @@ class Lowering {
   }
 
   // A linear layer of the bert profile: x (B,m,k) x W (k,n) + bias, pruned by DynaTran.
+  // out_part_cols > 0: the output's parts are that many columns wide.
   TensorId linear(const std::string& name, int layer, int head, TensorId x, int64_t m, int64_t k,
-                  int64_t n) {
+                  int64_t n, int64_t out_part_cols = 0) {
     TensorId w = weight(name + ".w", layer, k, n);
     MatmulExtra e;
     e.bias = params(name + ".b", layer, 1, n);
+    if (out_part_cols > 0) {
+      e.into = tensor(name, TensorClass::activation, layer, B_, m, n, act_sparsity(true));
+      prog_.tensors[e.into].part_cols = out_part_cols;
+    }
     return matmul(name, layer, head, x, w, m, k, n, false, true, e);
   }
 
@@ -462,13 +470,20 @@ class Lowering {
       cat += hd.dim;
       proj += (hd.type == HeadType::sdp || hd.type == HeadType::wma ? 3 : 1) * hd.dim;
     }
-    TensorId qkv = linear(nm("attn.qkv"), l, -1, x, S_, h, proj);
+    // Heads read and write their own column slices: both tensors are cut into parts one head
+    // slice wide (the gcd of the head dims), so a head loads only its slices.
+    int64_t slice = 0;
+    for (const auto& hd : L.heads) slice = std::gcd(slice, hd.dim);
+    TensorId qkv = linear(nm("attn.qkv"), l, -1, x, S_, h, proj, slice);
     TensorId ctx =
         tensor(nm("attn.ctx"), TensorClass::activation, l, B_, S_, cat, act_sparsity(true));
-    int64_t col = 0;
+    prog_.tensors[ctx].part_cols = slice;
+    int64_t col = 0, qcol = 0;
     for (size_t hh = 0; hh < L.heads.size(); ++hh) {
-      head(l, static_cast<int>(hh), L.heads[hh], qkv, h, ctx, col);
-      col += L.heads[hh].dim;
+      const HeadDesc& hd = L.heads[hh];
+      head(l, static_cast<int>(hh), hd, qkv, h, ctx, col, qcol);
+      col += hd.dim;
+      qcol += (hd.type == HeadType::sdp || hd.type == HeadType::wma ? 3 : 1) * hd.dim;
     }
     TensorId o = linear(nm("attn.o"), l, -1, ctx, S_, cat, h);
     TensorId attn = unary(OpKind::add, nm("attn.add"), l, -1, {x, o}, S_, h, false, 0.0);
@@ -504,7 +519,7 @@ class Lowering {
     }
     std::vector<TensorId> head_outs;
     for (size_t hh = 0; hh < L.heads.size(); ++hh)
-      head_outs.push_back(head(l, static_cast<int>(hh), L.heads[hh], x, h, kNone, 0));
+      head_outs.push_back(head(l, static_cast<int>(hh), L.heads[hh], x, h, kNone, 0, 0));
     std::vector<TensorId> sum_in = head_outs;
     // Sum of the head outputs as a tree of two-input adds: each add needs only three tensors on
     // chip, and the tree is log2(heads) adds deep.
@@ -543,7 +558,7 @@ class Lowering {
   // projection. Default profile: `x` is the fused Q/K/V tensor; writes the head's context into
   // columns [col, col + d) of `ctx` and returns it (the output projection is shared).
   TensorId head(int l, int hh, const HeadDesc& hd, TensorId x, int64_t h, TensorId ctx_all,
-                int64_t col) {
+                int64_t col, int64_t qcol) {
     const int64_t d = hd.dim;
     auto nm = [&](const std::string& s) { return fmt::format("L{}.H{}.{}", l, hh, s); };
     // Reference profile: one projection per head and matrix. Default profile: the slices of the
@@ -560,21 +575,30 @@ class Lowering {
     switch (hd.type) {
       case HeadType::sdp:
       case HeadType::wma: {
+        // Default profile: Q, K, V are columns [qcol, +d), [qcol + d, +d), [qcol + 2d, +d) of
+        // the fused tensor.
         TensorId q = proj("q");
         TensorId k = proj("k");
         TensorId v = proj("v");
+        int64_t q_col = qcol;
+        const int64_t k_col = qcol + d, v_col = qcol + 2 * d;
         if (hd.type == HeadType::wma) {  // weighted multiplicative: (Q Wa) K^T
           TensorId wa = weight(nm("wa.w"), l, d, d);
-          q = matmul(nm("qwa"), l, hh, q, wa, S_, d, d, false);
+          MatmulExtra qw;
+          if (!reference_) qw.in_col = {q_col, 0};
+          q = matmul(nm("qwa"), l, hh, q, wa, S_, d, d, false, true, qw);
+          q_col = 0;
         }
         // Q K^T: (B,S,d) x (B,d,S); the 1/sqrt(d) scaling is folded into Wq. K is read
         // transposed: its rows follow the output columns.
         MatmulExtra qk;
         qk.in_rows = "mn";
+        if (!reference_) qk.in_col = {q_col, k_col};
         TensorId s = matmul(nm("qk"), l, hh, q, k, S_, d, S_, true, true, qk);
         TensorId p =
             unary(OpKind::softmax, nm("softmax"), l, hh, {s}, S_, S_, true, act_sparsity(true));
         into.in_rows = "mk";
+        if (!reference_) into.in_col = {0, v_col};
         ctx = matmul(nm("pv"), l, hh, p, v, S_, S_, d, true, true, into);
         break;
       }
@@ -583,6 +607,8 @@ class Lowering {
         // (B,S,kernel*d) x (kernel*d,d).
         TensorId v = proj("v");
         TensorId wc = weight(nm("conv.w"), l, hd.kernel * d, d);
+        into.in_rows = "mk";
+        if (!reference_) into.in_col = {qcol, 0};
         ctx = matmul(nm("conv"), l, hh, v, wc, S_, hd.kernel * d, d, false, true, into);
         break;
       }
@@ -592,7 +618,7 @@ class Lowering {
         // transposed: (B,d,S) x (S,S) with the constant transform matrix as a weight.
         TensorId v = proj("v");
         TensorId f = weight(nm(hd.type == HeadType::dft ? "dft.w" : "dct.w"), l, S_, S_);
-        into.in_rows = "kk";  // V read transposed: its rows follow the reduction
+        into.in_rows = "ak";  // V (its slice of the fused tensor) read whole, transposed
         into.out_rows = 'a';  // the transposed result lands across the whole slice
         ctx = matmul(nm(hd.type == HeadType::dft ? "dft" : "dct"), l, hh, v, f, d, S_, S_, false,
                      true, into);

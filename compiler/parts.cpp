@@ -87,6 +87,8 @@ char input_mode(const Op& op, size_t input) {
 ElemBox input_box(const Program& p, const Op& op, size_t input, const BlockBox& blk) {
   const Tensor& t = p.tensors[op.inputs[input]];
   const TileShape& ts = p.info.tile;
+  const bool mm = op.kind == OpKind::matmul;
+  const int64_t c = input < op.in_col.size() ? op.in_col[input] : 0;
   ElemBox e;
   if (t.batch > 1) {
     e.b0 = clip(blk.b0 * ts.b, t.batch);
@@ -99,22 +101,32 @@ ElemBox input_box(const Program& p, const Op& op, size_t input, const BlockBox& 
   e.r1 = t.rows;
   e.c0 = 0;
   e.c1 = t.cols;
+  // The columns an activation operand contributes follow the op's reduction (k) for a
+  // matmul's A and a transposed B, its output columns (j) for a matmul's B and element-wise
+  // inputs; offset by the input's first column.
+  auto cols_k = [&] {
+    e.c0 = clip(c + blk.k0 * ts.x, t.cols);
+    e.c1 = clip(c + blk.k1 * ts.x, t.cols);
+  };
+  auto cols_j = [&] {
+    e.c0 = clip(c + blk.j0 * ts.y, t.cols);
+    e.c1 = clip(c + blk.j1 * ts.y, t.cols);
+  };
   switch (input_mode(op, input)) {
     case 'm':
       e.r0 = clip(blk.i0 * ts.x, t.rows);
       e.r1 = clip(blk.i1 * ts.x, t.rows);
+      mm ? cols_k() : cols_j();
       break;
     case 'k':
       e.r0 = clip(blk.k0 * ts.x, t.rows);
       e.r1 = clip(blk.k1 * ts.x, t.rows);
-      if (t.cls != TensorClass::activation && op.kind == OpKind::matmul) {
-        e.c0 = clip(blk.j0 * ts.y, t.cols);
-        e.c1 = clip(blk.j1 * ts.y, t.cols);
-      }
+      if (mm) cols_j();
       break;
     case 'n':
       e.r0 = clip(blk.j0 * ts.y, t.rows);
       e.r1 = clip(blk.j1 * ts.y, t.rows);
+      cols_k();
       break;
     default:  // 'a': the whole tensor
       e.b0 = 0;

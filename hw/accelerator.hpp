@@ -45,7 +45,7 @@ struct OpReport {
   int layer = -1, head = -1;
   uint64_t blocks = 1;
   OpRunStats run;
-  uint64_t macs = 0;  // unpadded multiply-accumulates of the op
+  uint64_t macs = 0;     // unpadded multiply-accumulates of the op
   double energy_nj = 0;  // units + its buffer traffic + its main-memory traffic (attributed)
 };
 

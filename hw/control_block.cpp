@@ -86,6 +86,9 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
   }
   io_begin_[n] = static_cast<uint32_t>(io_.size());
   churn_limit_ = std::max<uint64_t>(100000, 4 * parts_.size());
+  held_.assign(parts_.size(), 0);
+  wait_oldest_.assign(n, 0);
+  tried_epoch_.assign(n, ~uint64_t{0});
   // Reverse dependencies (CSR) and the number of unfinished dependencies of each instruction.
   deps_left_.assign(n, 0);
   std::vector<uint32_t> count(n + 1, 0);
@@ -125,11 +128,16 @@ ControlBlock::~ControlBlock() {
 }
 
 void ControlBlock::release_gather() {
+  // A part still being reloaded for the gatherer keeps the reload's pin until the reload
+  // completes (then dropped, as it is no longer held).
   for (uint32_t p : gather_pins_) {
-    const ResidentKey k = key_of(p);
-    if (buffer_of(k.tensor).pin_count(k) > 0) unpin(p);
+    const bool own_reload_pending = held_[p] == 2 && parts_[p].res == Residency::loading;
+    held_[p] = 0;
+    if (!own_reload_pending) unpin(p);
   }
   gather_pins_.clear();
+  gather_waiting_.clear();
+  gather_cursor_ = 0;
   gatherer_ = kNone;
 }
 
@@ -156,6 +164,7 @@ void ControlBlock::pin(uint32_t part) {
 }
 
 void ControlBlock::unpin(uint32_t part) {
+  ++epoch_;
   const ResidentKey k = key_of(part);
   buffer_of(k.tensor).unpin(k);
   mask_.unpin(k);
@@ -286,8 +295,16 @@ void ControlBlock::try_issue(uint64_t now) {
              mask_.free_bytes() < part_mask_bytes_of(p)))
           break;
       }
+      // A tile job that found no room or missing parts is tried again only once residency or
+      // pins have changed since (its io lists can be long).
+      if (is_compute(in.opcode) &&
+          (tried_epoch_[in.id] == epoch_ || (wait_oldest_[in.id] && in.id != oldest_compute_))) {
+        ++it;
+        continue;
+      }
       Block b = try_issue_one(in, now);
       blocked_[in.id] = b;
+      if (is_compute(in.opcode) && b != Block::none && !reference_) tried_epoch_[in.id] = epoch_;
       it = b == Block::none ? ready_.erase(it) : std::next(it);
     }
   }
@@ -323,63 +340,91 @@ ControlBlock::Block ControlBlock::try_issue_one(const Instruction& in, uint64_t 
     const uint32_t* io = io_.data() + io_begin_[in.id];
     const uint32_t* io_end = io_.data() + io_begin_[in.id + 1];
     // Inputs, and output parts already begun by an earlier tile job that were evicted since.
-    // The oldest waiting tile job gathers: it keeps what it has (pinned) and fetches all that it
-    // lacks at once, so that fetching one part cannot evict another it needs (no thrashing).
-    const bool gather = !reference_ && in.id == oldest_compute_;
-    Block missing = Block::none;
-    for (const uint32_t* x = io; x != io_end; ++x) {
-      const uint32_t p = *x & ~kWrite;
-      if ((*x & kWrite) && !(parts_[p].allocated && parts_[p].res != Residency::resident)) continue;
-      if (gather && std::find(gather_pins_.begin(), gather_pins_.end(), p) != gather_pins_.end())
-        continue;
-      const Residency before = parts_[p].res;
-      const Block b = ensure_resident(p, now);
-      if (b == Block::none) {
-        if (gather) {
-          pin(p);
-          gather_pins_.push_back(p);
-          gatherer_ = in.id;
+    // The oldest waiting tile job gathers: it holds (pins) what it has and fetches what it
+    // lacks, so that fetching one part cannot evict another it needs (no thrashing); it resumes
+    // where it stopped. Younger tile jobs (default profile) issue only when all their parts are
+    // on chip, and otherwise wait until they are the oldest.
+    auto needs = [&](uint32_t x) {
+      const uint32_t p = x & ~kWrite;
+      return !(x & kWrite) || (parts_[p].allocated && parts_[p].res != Residency::resident);
+    };
+    if (reference_) {
+      for (const uint32_t* x = io; x != io_end; ++x)
+        if (needs(*x))
+          if (Block b = ensure_resident(*x & ~kWrite, now); b != Block::none) return b;
+    } else if (in.id != oldest_compute_) {
+      for (const uint32_t* x = io; x != io_end; ++x)
+        if (needs(*x) && parts_[*x & ~kWrite].res != Residency::resident) {
+          wait_oldest_[in.id] = 1;
+          return Block::memory;
         }
-        continue;
-      }
-      if (gather && parts_[p].res == Residency::loading && before != Residency::loading) {
-        // The reload just started holds a pin; it stays until this job issues.
-        internal_.back().keep_pin = true;
-        gather_pins_.push_back(p);
+      for (const uint32_t* x = io; x != io_end; ++x)
+        if (needs(*x)) ensure_resident(*x & ~kWrite, now);  // LRU refresh, hit count
+    } else {
+      if (gatherer_ != in.id) {
+        release_gather();
         gatherer_ = in.id;
+        gather_cursor_ = 0;
       }
-      if (!gather) return b;
-      if (missing == Block::none || b == Block::buffer_full) missing = b;
+      gather_waiting_.erase(
+          std::remove_if(gather_waiting_.begin(), gather_waiting_.end(),
+                         [&](uint32_t p) { return parts_[p].res == Residency::resident; }),
+          gather_waiting_.end());
+      const uint32_t size = io_begin_[in.id + 1] - io_begin_[in.id];
+      Block stop = Block::none;
+      for (; gather_cursor_ < size; ++gather_cursor_) {
+        const uint32_t x = io[gather_cursor_], p = x & ~kWrite;
+        if (!needs(x) || held_[p]) continue;
+        const Residency before = parts_[p].res;
+        if (before == Residency::resident || before == Residency::loading) {
+          if (before == Residency::resident) ensure_resident(p, now);
+          pin(p);  // held: ours to drop when the job issues
+          held_[p] = 1;
+          gather_pins_.push_back(p);
+          if (before == Residency::loading) gather_waiting_.push_back(p);
+          continue;
+        }
+        const Block b = ensure_resident(p, now);  // reload (or wait for a spill to finish)
+        if (parts_[p].res == Residency::loading) {
+          internal_.back().keep_pin = true;  // the reload's pin is the hold
+          held_[p] = 2;
+          gather_pins_.push_back(p);
+          gather_waiting_.push_back(p);
+          continue;
+        }
+        stop = b;  // no room yet, or a spill in progress: resume here next time
+        break;
+      }
+      if (stop != Block::none) return stop;
+      if (!gather_waiting_.empty()) return Block::memory;
     }
-    if (missing != Block::none) return missing;
     for (const uint32_t* x = io; x != io_end; ++x)  // pinned first: allocating the output
       if (!(*x & kWrite)) pin(*x);                  // must not evict them
     fresh_.clear();
+    if (!reference_)  // output parts begun earlier: pinned before new ones may evict anything
+      for (const uint32_t* x = io; x != io_end; ++x)
+        if ((*x & kWrite) && parts_[*x & ~kWrite].allocated) pin(*x & ~kWrite);
     for (const uint32_t* x = io; x != io_end; ++x) {
       if (!(*x & kWrite)) continue;
       const uint32_t p = *x & ~kWrite;
       PartState& ps = parts_[p];
-      if (ps.allocated) {
-        if (!reference_) pin(p);  // reference: pinned from allocation until STORE_A
-        continue;
-      }
+      if (ps.allocated) continue;  // reference: pinned from allocation until STORE_A
       if (!allocate(p, now, true)) {
         // Undo: unpin what this attempt pinned, free the parts it allocated.
-        for (const uint32_t* y = io; y != x; ++y) {
+        for (const uint32_t* y = io; y != io_end; ++y) {
           const uint32_t q = *y & ~kWrite;
-          if (*y & kWrite) {
-            if (std::find(fresh_.begin(), fresh_.end(), q) != fresh_.end()) {
-              unpin(q);
-              const ResidentKey k = key_of(q);
-              buffer_of(k.tensor).release(k, now);
-              mask_.release(k, now);
-              parts_[q].allocated = false;
-              parts_[q].res = Residency::absent;
-              continue;
-            }
-            if (reference_) continue;
+          if (!(*y & kWrite)) {
+            unpin(q);
+          } else if (std::find(fresh_.begin(), fresh_.end(), q) != fresh_.end()) {
+            unpin(q);
+            const ResidentKey k = key_of(q);
+            buffer_of(k.tensor).release(k, now);
+            mask_.release(k, now);
+            parts_[q].allocated = false;
+            parts_[q].res = Residency::absent;
+          } else if (!reference_ && parts_[q].allocated) {
+            unpin(q);
           }
-          unpin(q);
         }
         return Block::buffer_full;
       }
@@ -389,6 +434,7 @@ ControlBlock::Block ControlBlock::try_issue_one(const Instruction& in, uint64_t 
     }
     completion = reference_ ? dispatch_groups(in, now) : dispatch(in, now);
     if (in.id == gatherer_) release_gather();
+    if (!reference_) wait_oldest_[in.id] = 0;
     compute_in_flight_ += 1;
     current_layer_ = op.layer;
     current_op_ = op.id;
@@ -470,11 +516,12 @@ bool ControlBlock::allocate(uint32_t part, uint64_t now, bool pin) {
   AllocResult r = buf.allocate(key, part_data_bytes_of(part), ten.name, now);
   if (!r.fitted) return false;
   AllocResult m = mask_.allocate(key, part_mask_bytes_of(part), ten.name, now);
+  // Whatever the data buffer dropped is gone even if the mask does not fit.
+  for (const auto& e : r.evicted) evicted(e.key, now, &buf);
   if (!m.fitted) {
     buf.release(key, now);
     return false;
   }
-  for (const auto& e : r.evicted) evicted(e.key, now, &buf);
   for (const auto& e : m.evicted) evicted(e.key, now, &mask_);
   if (pin) {
     buf.pin(key);
@@ -488,6 +535,7 @@ bool ControlBlock::allocate(uint32_t part, uint64_t now, bool pin) {
 void ControlBlock::evicted(const ResidentKey& key, uint64_t now, SramBuffer* from) {
   const uint32_t p = part_index(key.tensor, key.part);
   PartState& s = parts_[p];
+  if (s.res != Residency::resident) return;  // its other half was dropped already
   SramBuffer& data_buf = buffer_of(key.tensor);
   if (from != &data_buf && data_buf.contains(key)) data_buf.release(key, now);
   if (from != &mask_ && mask_.contains(key)) mask_.release(key, now);
@@ -652,6 +700,7 @@ uint64_t ControlBlock::dispatch_groups(const Instruction& in, uint64_t now) {
 
 // ---------------------------------------------------------------- completion
 void ControlBlock::complete(uint32_t id, uint64_t now) {
+  ++epoch_;
   if (id & kInternal) {
     const Internal& x = internal_[id & ~kInternal];
     PartState& s = parts_[x.part];
@@ -659,7 +708,8 @@ void ControlBlock::complete(uint32_t id, uint64_t now) {
       if (s.res == Residency::spilling) s.res = Residency::in_memory;
     } else {
       s.res = Residency::resident;
-      if (!x.keep_pin) unpin(x.part);  // else: held by the gathering tile job
+      // A reload for the gathering tile job stays pinned while that job still holds it.
+      if (!x.keep_pin || held_[x.part] != 2) unpin(x.part);
     }
     return;
   }

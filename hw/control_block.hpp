@@ -171,6 +171,12 @@ class ControlBlock : public sc_core::sc_module {
   uint64_t churn_ = 0, churn_limit_ = 0;  // run-time transfers since the last completion
   uint32_t gatherer_ = kNone;             // the oldest tile job, holding its parts while it waits
   std::vector<uint32_t> gather_pins_;     // parts it holds (pinned)
+  std::vector<uint8_t> held_;  // per part: 1 pinned by the gatherer, 2 held by its own reload
+  std::vector<uint32_t> gather_waiting_;  // held parts not yet resident
+  uint32_t gather_cursor_ = 0;            // how far the gatherer got through its parts
+  std::vector<uint8_t> wait_oldest_;      // per tile job: waits until it is the oldest
+  uint64_t epoch_ = 0;                    // bumped when pins drop or transfers complete
+  std::vector<uint64_t> tried_epoch_;     // per instruction: epoch of its last failed attempt
   void release_gather();
   std::vector<uint64_t> issue_cursor_;  // per (layer, head) slot: next free issue slot
   size_t slots_per_layer_ = 1;

@@ -98,9 +98,9 @@ double SramBuffer::average_occupancy_bytes(uint64_t now_cycle) {
 void SramBuffer::touch(const ResidentKey& k, Entry& e, uint64_t now_cycle) {
   e.last_use_cycle = now_cycle;
   if (opts_.eviction == EvictionPolicy::lru) {
-    order_.erase(e.order_seq);
+    if (e.pins == 0) order_.erase(e.order_seq);
     e.order_seq = ++seq_;
-    order_[e.order_seq] = k;
+    if (e.pins == 0) order_[e.order_seq] = k;
   }
 }
 
@@ -133,16 +133,11 @@ AllocResult SramBuffer::allocate(const ResidentKey& k, uint64_t bytes,
         "{} part {} needs {} bytes ({:.3f} MB) but the whole {} buffer holds {} bytes ({} MB)", who,
         k.part, bytes, bytes / 1048576.0, proto::to_string(kind_), capacity_bytes_, size_mb_));
   }
-  // Enough evictable room? Check first so that a failed allocation evicts nothing.
+  // Enough evictable room? Check first so that a failed allocation evicts nothing. Pinned
+  // entries are kept out of the eviction order, so the check and the scan are cheap.
   uint64_t need = bytes > free_bytes() ? bytes - free_bytes() : 0;
   if (need > 0) {
-    uint64_t evictable = 0;
-    for (const auto& kv : order_) {
-      const Entry& e = table_.at(kv.second);
-      if (e.pins == 0) evictable += e.bytes;
-      if (evictable >= need) break;
-    }
-    if (evictable < need) {
+    if (used_bytes_ - pinned_bytes_ < need) {
       ++stats_.failed_allocations;
       return r;
     }
@@ -150,10 +145,6 @@ AllocResult SramBuffer::allocate(const ResidentKey& k, uint64_t bytes,
     for (auto oit = order_.begin(); oit != order_.end() && freed < need;) {
       ResidentKey victim = oit->second;
       Entry& e = table_.at(victim);
-      if (e.pins > 0) {
-        ++oit;
-        continue;
-      }
       Evicted ev{victim, e.bytes, needed_later_ ? needed_later_(victim) : false};
       freed += e.bytes;
       ++stats_.evictions;
@@ -184,7 +175,10 @@ bool SramBuffer::release(const ResidentKey& k, uint64_t now_cycle) {
   auto it = table_.find(k);
   if (it == table_.end()) return false;
   set_used(used_bytes_ - it->second.bytes, now_or(now_cycle));
-  order_.erase(it->second.order_seq);
+  if (it->second.pins > 0)
+    pinned_bytes_ -= it->second.bytes;
+  else
+    order_.erase(it->second.order_seq);
   table_.erase(it);
   return true;
 }
@@ -194,7 +188,10 @@ void SramBuffer::pin(const ResidentKey& k) {
   if (it == table_.end())
     throw std::logic_error(
         fmt::format("{}: pin of tensor {} part {}: not resident", name(), k.tensor, k.part));
-  ++it->second.pins;
+  if (it->second.pins++ == 0) {
+    order_.erase(it->second.order_seq);
+    pinned_bytes_ += it->second.bytes;
+  }
 }
 
 void SramBuffer::unpin(const ResidentKey& k) {
@@ -202,7 +199,10 @@ void SramBuffer::unpin(const ResidentKey& k) {
   if (it == table_.end() || it->second.pins == 0)
     throw std::logic_error(
         fmt::format("{}: unpin of tensor {} part {}: not pinned", name(), k.tensor, k.part));
-  --it->second.pins;
+  if (--it->second.pins == 0) {
+    order_[it->second.order_seq] = k;
+    pinned_bytes_ -= it->second.bytes;
+  }
 }
 
 int SramBuffer::pin_count(const ResidentKey& k) const {
@@ -216,9 +216,13 @@ uint64_t SramBuffer::resident_bytes(const ResidentKey& k) const {
 }
 
 std::vector<ResidentKey> SramBuffer::resident_keys() const {
+  std::vector<std::pair<uint64_t, ResidentKey>> all;
+  all.reserve(table_.size());
+  for (const auto& [k, e] : table_) all.emplace_back(e.order_seq, k);
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<ResidentKey> v;
-  v.reserve(order_.size());
-  for (const auto& kv : order_) v.push_back(kv.second);
+  v.reserve(all.size());
+  for (const auto& kv : all) v.push_back(kv.second);
   return v;
 }
 

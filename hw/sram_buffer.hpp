@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "compiler.hpp"
@@ -169,8 +170,14 @@ class SramBuffer : public sc_core::sc_module {
   uint64_t used_bytes_ = 0;
   uint64_t occupancy_since_cycle_ = 0;
   uint64_t seq_ = 0;
-  std::map<ResidentKey, Entry> table_;
-  std::map<uint64_t, ResidentKey> order_;  // eviction order: smallest seq first
+  struct KeyHash {
+    size_t operator()(const ResidentKey& k) const {
+      return std::hash<uint64_t>()((static_cast<uint64_t>(k.tensor) << 32) | k.part);
+    }
+  };
+  std::unordered_map<ResidentKey, Entry, KeyHash> table_;
+  std::map<uint64_t, ResidentKey> order_;  // unpinned entries, eviction order: smallest seq first
+  uint64_t pinned_bytes_ = 0;
   NeededLater needed_later_;
   SramStats stats_;
 };

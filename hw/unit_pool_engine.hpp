@@ -34,7 +34,7 @@ struct UnitPoolStats {
   uint64_t jobs = 0, tiles = 0;
   uint64_t activation_read_bytes = 0, mask_read_bytes = 0;
   uint64_t output_write_bytes = 0, param_read_bytes = 0;  // default profile
-  EnergyStats units;  // busy cycles and energy of the modules
+  EnergyStats units;                                      // busy cycles and energy of the modules
   uint64_t last_completion_cycle = 0;
   double dynamic_nj() const { return units.dynamic_nj; }
   double leakage_nj() const { return units.leakage_nj; }
