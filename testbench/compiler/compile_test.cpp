@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <map>
 #include <set>
 #include <sstream>
@@ -159,6 +161,8 @@ TEST_CASE("dependencies: producers first, tensors available, no tile twice", "[c
     for (const char* profile : {"bert", "reference"}) {
       Program p = compile("bert-tiny", profile, "edge", tpi);
       std::vector<bool> available(p.tensors.size(), false);
+      // The LOAD_W or STORE_A instruction that made each tensor available.
+      std::vector<InstrId> producer(p.tensors.size(), kNone);
       std::vector<uint64_t> covered(p.ops.size(), 0);
       std::vector<std::vector<std::pair<uint64_t, uint64_t>>> ranges(p.ops.size());
       for (const auto& in : p.instrs) {
@@ -169,12 +173,18 @@ TEST_CASE("dependencies: producers first, tensors available, no tile twice", "[c
           covered[in.op] += in.tile_count;
           ranges[in.op].push_back({in.first_tile, in.first_tile + in.tile_count});
           // Every input's producing instruction is among the dependencies.
+          for (TensorId t : op.inputs) {
+            INFO("instruction " << in.id << " input tensor " << p.tensors[t].name);
+            REQUIRE(std::find(p.deps_begin(in), p.deps_end(in), producer[t]) != p.deps_end(in));
+          }
         } else if (in.opcode == Opcode::LOAD_W) {
           REQUIRE_FALSE(available[in.tensor]);  // loaded once
           available[in.tensor] = true;
+          producer[in.tensor] = in.id;
         } else if (in.opcode == Opcode::STORE_A) {
           REQUIRE_FALSE(available[in.tensor]);  // written once
           available[in.tensor] = true;
+          producer[in.tensor] = in.id;
         } else if (in.opcode == Opcode::STORE_M) {
           REQUIRE(available[in.tensor]);
         }
