@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "errors.hpp"
 
 namespace {
@@ -43,6 +44,9 @@ int sc_main(int argc, char* argv[]) {
     if (cmd == "compile") return acceltran::cli::cmd_compile(args);
     if (cmd == "simulate") return acceltran::cli::cmd_simulate(args);
     if (cmd == "sweep") return acceltran::cli::cmd_sweep(args);
+  } catch (const acceltran::cli::UsageError& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 2;
   } catch (const acceltran::InputError& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
