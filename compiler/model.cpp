@@ -266,6 +266,11 @@ ModelDesc parse_model_json(const std::string& text, const std::string& source) {
     throw InputError(
         fmt::format("{}: JSON syntax error at byte {}: {}", source, e.byte,
                     std::string(e.what()).substr(std::string(e.what()).find(':') + 2)));
+  } catch (const json::exception& e) {  // e.g. a number too large for a double (1e400)
+    const std::string what = e.what();
+    throw InputError(
+        fmt::format("{}: JSON value error: {}", source,
+                    what.substr(what.find(']') == std::string::npos ? 0 : what.find(']') + 2)));
   }
   if (!j.is_object())
     throw InputError(fmt::format("{}: expected a JSON object at the top level", source));
