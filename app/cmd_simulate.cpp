@@ -131,7 +131,6 @@ int cmd_simulate(const std::vector<std::string>& args) {
 
   if (vm.count("vcd")) {
     ro.trace.vcd_path = vm["vcd"].as<std::string>();
-    check_vcd_path(ro.trace.vcd_path);
   }
   if (vm.count("trace-window") && !vm.count("vcd"))
     throw UsageError("option --trace-window limits the VCD trace: it needs --vcd");
@@ -150,6 +149,11 @@ int cmd_simulate(const std::vector<std::string>& args) {
   }
   const std::string out_dir = vm["out"].as<std::string>();
   OutputFolder out(out_dir);  // the old report stays until the new one is complete
+  const std::string vcd_shown = ro.trace.vcd_path;
+  if (!ro.trace.vcd_path.empty()) {
+    ro.trace.vcd_path = out.place(ro.trace.vcd_path);
+    check_vcd_path(ro.trace.vcd_path);
+  }
 
   const bool progress = vm["progress"].as<bool>();
   auto t0 = std::chrono::steady_clock::now();
@@ -191,7 +195,7 @@ int cmd_simulate(const std::vector<std::string>& args) {
   write_report_files(out.staging(), r, ri);
   out.commit();
   fmt::print("  report: {0}/report.json, {0}/report.csv, {0}/timeline.csv{1}\n", out_dir,
-             ro.trace.vcd_path.empty() ? "" : ", VCD: " + ro.trace.vcd_path);
+             vcd_shown.empty() ? "" : ", VCD: " + vcd_shown);
   return 0;
 }
 

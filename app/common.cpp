@@ -178,10 +178,13 @@ OutputFolder::OutputFolder(const std::string& out) {
       throw InputError(fmt::format("{}: --out exists and is not a folder", out));
     for (const auto& e : fs::directory_iterator(p, ec)) {
       const std::string f = e.path().filename().string();
-      if (std::find(std::begin(kReportFiles), std::end(kReportFiles), f) == std::end(kReportFiles))
+      if (std::find(std::begin(kReportFiles), std::end(kReportFiles), f) ==
+              std::end(kReportFiles) &&
+          e.path().extension() != ".vcd")
         throw InputError(fmt::format(
             "{}: --out holds '{}', which is not a report file; the folder is replaced as a whole, "
-            "so choose a new folder or one holding only report.json, report.csv, timeline.csv",
+            "so choose a new folder or one holding only report.json, report.csv, timeline.csv, "
+            "*.vcd",
             out, f));
     }
   }
@@ -193,6 +196,15 @@ OutputFolder::OutputFolder(const std::string& out) {
                                  ec ? ec.message() : std::strerror(errno)));
   out_ = p.string();
   staging_ = tmpl;
+}
+
+std::string OutputFolder::place(const std::string& path) const {
+  std::error_code ec;
+  const fs::path parent =
+      fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+  if (fs::weakly_canonical(parent, ec) == fs::weakly_canonical(out_, ec) && !ec)
+    return (fs::path(staging_) / fs::path(path).filename()).string();
+  return path;
 }
 
 OutputFolder::~OutputFolder() {

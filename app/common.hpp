@@ -40,7 +40,7 @@ bool parse_args(const std::vector<std::string>& args, const po::options_descript
 // The --out folder of a run, replaced as a whole: outputs are written into a fresh folder beside
 // it (".NAME.partial-XXXXXX"), which commit() renames into place. Until then, and when the run
 // fails, the old folder stays untouched; the partial folder is removed unless committed.
-// A folder that holds anything but report files is refused (it is never deleted).
+// A folder that holds anything but report files and VCD traces is refused (never deleted).
 class OutputFolder {
  public:
   explicit OutputFolder(const std::string& out);  // throws InputError naming the folder
@@ -48,6 +48,9 @@ class OutputFolder {
   OutputFolder(const OutputFolder&) = delete;
   OutputFolder& operator=(const OutputFolder&) = delete;
   const std::string& staging() const { return staging_; }
+  // Where to write an output the user asked for at `path`: inside the staging folder when
+  // `path` is in the --out folder (so it is replaced with the report), else `path` itself.
+  std::string place(const std::string& path) const;
   void commit();
 
  private:

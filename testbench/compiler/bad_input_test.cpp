@@ -422,6 +422,11 @@ TEST_CASE("report folder: --out holds the complete new report or the old one, no
   CHECK(slurp(out + "/report.json") != before);
   CHECK(names(out) == std::set<std::string>{"report.csv", "report.json", "timeline.csv"});
   CHECK(names(d.path) == std::set<std::string>{"o", "x.txt"});
+  // A VCD inside --out is written with the report and replaced with it.
+  REQUIRE(testutil::run_cli("simulate --out " + out + " --vcd " + out + "/t.vcd").exit_code == 0);
+  CHECK(names(out) == std::set<std::string>{"report.csv", "report.json", "t.vcd", "timeline.csv"});
+  CHECK(slurp(out + "/t.vcd").find("$timescale") != std::string::npos);
+  CHECK(names(d.path) == std::set<std::string>{"o", "x.txt"});
   // A run that never started leaves no folder behind.
   auto none = testutil::run_cli("simulate --out " + (d.path / "new").string() + " --lookahead 0");
   CHECK(none.exit_code == 2);
