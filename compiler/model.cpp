@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "config.hpp"
@@ -260,8 +261,20 @@ std::string resolve_model_path(const std::string& name_or_path) {
 
 ModelDesc parse_model_json(const std::string& text, const std::string& source) {
   json j;
+  // nlohmann::json keeps the last of two equal keys: a repeated key is an error instead.
+  std::vector<std::set<std::string>> keys;  // per open object, its keys so far
+  auto no_duplicates = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    if (event == json::parse_event_t::key && !keys.empty()) {
+      const std::string k = parsed.get<std::string>();
+      if (!keys.back().insert(k).second)
+        throw InputError(fmt::format("{}: duplicate key '{}'", source, k));
+    }
+    return true;
+  };
   try {
-    j = json::parse(text);
+    j = json::parse(text, no_duplicates);
   } catch (const json::parse_error& e) {
     throw InputError(
         fmt::format("{}: JSON syntax error at byte {}: {}", source, e.byte,
