@@ -550,6 +550,34 @@ Instruction read_instruction(LineParser& lp, const Program& p, const Counts& cou
   return in;
 }
 
+// Every tile of every op is covered by exactly one tile-job instruction (a missing or doubled
+// range would silently change the run).
+void check_tile_coverage(const Program& p, const std::string& source) {
+  struct Range {
+    uint64_t op, first, count;
+    bool operator<(const Range& o) const { return op != o.op ? op < o.op : first < o.first; }
+  };
+  std::vector<Range> ranges;
+  for (const auto& in : p.instrs)
+    if (is_compute(in.opcode)) ranges.push_back({in.op, in.first_tile, in.tile_count});
+  std::sort(ranges.begin(), ranges.end());
+  auto gap = [&](const Op& op, uint64_t from, uint64_t to, const char* what) {
+    return InputError(fmt::format("{}: op {} ({}): tiles {} to {} are {}", source, op.id, op.name,
+                                  from, to, what));
+  };
+  size_t r = 0;
+  for (const auto& op : p.ops) {
+    // This op's ranges, sorted by first tile, must cover [0, tile_count) end to end.
+    uint64_t next = 0;
+    for (; r < ranges.size() && ranges[r].op == op.id; ++r) {
+      if (ranges[r].first > next) throw gap(op, next, ranges[r].first - 1, "in no instruction");
+      if (ranges[r].first < next) throw gap(op, ranges[r].first, next - 1, "in two instructions");
+      next = ranges[r].first + ranges[r].count;
+    }
+    if (next != op.tile_count()) throw gap(op, next, op.tile_count() - 1, "in no instruction");
+  }
+}
+
 }  // namespace
 
 Program read_program(std::istream& in, const std::string& source) {
@@ -670,6 +698,7 @@ Program read_program(std::istream& in, const std::string& source) {
   }
   if (p.instrs.empty())
     throw InputError(fmt::format("{}: the program has no instructions", source));
+  check_tile_coverage(p, source);
   return p;
 }
 

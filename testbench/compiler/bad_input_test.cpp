@@ -391,6 +391,12 @@ TEST_CASE("bad instruction files: one error with file and line, never a wrong re
   std::string hand = text.substr(0, cs) + "checksum=-\n";
   auto r = testutil::run_cli(file("hand.txt", edit_line(hand, load, "# L0.H0.q.w", "# edited")));
   CHECK(r.exit_code == 0);
+  // ... including that every tile of every op is in exactly one instruction.
+  r = testutil::run_cli(
+      file("gap.txt", edit_line(hand, "i 8 MATMUL", "tiles=0+1024", "tiles=0+1000")));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("gap.txt: op 2 (L0.H0.q): tiles 1000 to 1023 are in no instruction") !=
+        std::string::npos);
 }
 
 TEST_CASE("a Hugging Face model folder is read through its config.json", "[compiler][cli]") {
