@@ -223,6 +223,26 @@ TEST_CASE("instruction stream text form round-trips", "[compiler]") {
   }
 }
 
+TEST_CASE("instruction stream: names with spaces, '#', '%', '=' or ',' round-trip", "[compiler]") {
+  Program p = compile("bert-tiny");
+  p.info.model = "my model #2, 50% = x";
+  p.info.accelerator = "edge\tboard";
+  p.tensors[0].name = "emb word rows";
+  std::stringstream a;
+  write_program(a, p);
+  CHECK(a.str().find("model=my%20model%20%232%2C%2050%25%20%3D%20x ") != std::string::npos);
+  std::stringstream in(a.str());
+  Program q = read_program(in, "names");
+  CHECK(q.info.model == p.info.model);
+  CHECK(q.info.accelerator == p.info.accelerator);
+  CHECK(q.tensors[0].name == p.tensors[0].name);
+  // The checksum covers the whole file: any change after writing is caught.
+  std::string text = a.str();
+  text[text.find("L0.H0.q.w")] = 'X';
+  std::stringstream changed(text);
+  CHECK_THROWS_WITH(read_program(changed, "changed"), Catch::Contains("checksum"));
+}
+
 TEST_CASE("readers: BERT-Base from FlexiBERT dict and from config.json agree", "[compiler]") {
   testutil::TempDir d;
   auto cfg = d.write("config.json", R"({
