@@ -22,7 +22,7 @@ inline size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-// "; did you mean 'x'?" for the closest candidate within a third of the word's length (at
+// " (did you mean 'x'?)" for the closest candidate within a third of the word's length (at
 // least 2 edits, or a candidate that starts with the word), else "".
 inline std::string did_you_mean(const std::string& word,
                                 const std::vector<std::string>& candidates) {
@@ -37,9 +37,9 @@ inline std::string did_you_mean(const std::string& word,
   }
   if (!best || word.empty()) return "";
   const size_t allowed = std::max<size_t>(2, word.size() / 3);
-  if (best_d <= allowed) return "; did you mean '" + *best + "'?";
+  if (best_d <= allowed) return " (did you mean '" + *best + "'?)";
   for (const auto& c : candidates)
-    if (c.rfind(word, 0) == 0) return "; did you mean '" + c + "'?";
+    if (c.rfind(word, 0) == 0) return " (did you mean '" + c + "'?)";
   return "";
 }
 
