@@ -101,7 +101,7 @@ int cmd_compile(const std::vector<std::string>& args) {
   if (!parse_args(args, desc, kUsage, vm, &rc)) return rc;
   Inputs in = load_inputs(vm);
   auto t0 = std::chrono::steady_clock::now();
-  Program prog = compile_program(in.model, in.accel, in.tech, in.compile);
+  Program prog = compile_within_limits(in.model, in.accel, in.tech, in.compile);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (vm.count("output")) write_program_file(vm["output"].as<std::string>(), prog);
   const bool per_op = vm["per-op"].as<bool>();

@@ -30,7 +30,7 @@ T pick(const po::variables_map& vm, const char* key,
     if (v == name) return val;
     allowed += (allowed.empty() ? "" : ", ") + std::string(name);
   }
-  throw InputError(fmt::format("option --{}: value '{}' unknown; allowed: {}", key, v, allowed));
+  throw UsageError(fmt::format("option --{}: value '{}' unknown; allowed: {}", key, v, allowed));
 }
 
 }  // namespace
@@ -69,13 +69,13 @@ int cmd_simulate(const std::vector<std::string>& args) {
   int rc = 0;
   if (!parse_args(args, desc, kUsage, vm, &rc)) return rc;
   if (vm.count("threshold") && vm.count("sparsity"))
-    throw InputError("options --threshold and --sparsity exclude each other");
+    throw UsageError("options --threshold and --sparsity exclude each other");
 
   Inputs in = load_inputs(vm);
   if (vm.count("threshold")) {
     const double tau = vm["threshold"].as<double>();
     if (!(tau >= 0 && tau < 8))
-      throw InputError(
+      throw UsageError(
           fmt::format("option --threshold: value {} outside the Q4.16 range [0, 8)", tau));
     in.compile.activation_sparsity = std::erf(tau / std::sqrt(2.0));
     if (in.compile.activation_sparsity >= 1) in.compile.activation_sparsity = 0.999999;
@@ -88,12 +88,12 @@ int cmd_simulate(const std::vector<std::string>& args) {
     if (v == "auto") return reference;
     if (v == "on") return true;
     if (v == "off") return false;
-    throw InputError(
+    throw UsageError(
         fmt::format("option --{}: value '{}' unknown; allowed: on, off, auto", key, v));
   };
   ro.control.in_order = tri("in-order");
   ro.control.lookahead = vm["lookahead"].as<uint32_t>();
-  if (ro.control.lookahead == 0) throw InputError("option --lookahead: value 0 must be > 0");
+  if (ro.control.lookahead == 0) throw UsageError("option --lookahead: value 0 must be > 0");
   const std::string mm = vm["memory-model"].as<std::string>();
   ro.sim.memory_model =
       mm == "auto"
@@ -124,22 +124,16 @@ int cmd_simulate(const std::vector<std::string>& args) {
                                    prog.info.tile.x, prog.info.tile.y, in.accel.source,
                                    in.accel.tile.b, in.accel.tile.x, in.accel.tile.y));
   } else {
-    prog = compile_program(in.model, in.accel, in.tech, in.compile);
+    prog = compile_within_limits(in.model, in.accel, in.tech, in.compile);
   }
   ro.sim.activation_sparsity = prog.info.activation_sparsity;
   ro.sim.weight_sparsity = prog.info.weight_sparsity;
 
   if (vm.count("vcd")) {
     ro.trace.vcd_path = vm["vcd"].as<std::string>();
-    namespace fs = std::filesystem;
-    auto parent = fs::path(ro.trace.vcd_path).parent_path();
-    if (!parent.empty() && !fs::is_directory(parent))
-      throw InputError(fmt::format("{}: cannot write the VCD file: folder {} does not exist",
-                                   ro.trace.vcd_path, parent.string()));
-    if (access(parent.empty() ? "." : parent.c_str(), W_OK) != 0)
-      throw InputError(
-          fmt::format("{}: cannot write the VCD file: folder not writable", ro.trace.vcd_path));
   }
+  if (vm.count("trace-window") && !vm.count("vcd"))
+    throw UsageError("option --trace-window limits the VCD trace: it needs --vcd");
   if (vm.count("trace-window")) {
     const std::string w = vm["trace-window"].as<std::string>();
     auto colon = w.find(':');
@@ -148,19 +142,17 @@ int cmd_simulate(const std::vector<std::string>& args) {
       ro.trace.window_begin_cycle = std::stoull(w.substr(0, colon));
       ro.trace.window_end_cycle = std::stoull(w.substr(colon + 1));
     } catch (const std::exception&) {
-      throw InputError(fmt::format("option --trace-window: '{}' must be T0:T1 in cycles", w));
+      throw UsageError(fmt::format("option --trace-window: '{}' must be T0:T1 in cycles", w));
     }
     if (ro.trace.window_end_cycle < ro.trace.window_begin_cycle)
-      throw InputError(fmt::format("option --trace-window: '{}' ends before it begins", w));
+      throw UsageError(fmt::format("option --trace-window: '{}' ends before it begins", w));
   }
   const std::string out_dir = vm["out"].as<std::string>();
-  {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    fs::create_directories(out_dir, ec);
-    if (ec || !fs::is_directory(out_dir) || access(out_dir.c_str(), W_OK) != 0)
-      throw InputError(fmt::format("{}: cannot write the output folder{}", out_dir,
-                                   ec ? ": " + ec.message() : ""));
+  OutputFolder out(out_dir);  // the old report stays until the new one is complete
+  const std::string vcd_shown = ro.trace.vcd_path;
+  if (!ro.trace.vcd_path.empty()) {
+    ro.trace.vcd_path = out.place(ro.trace.vcd_path);
+    check_vcd_path(ro.trace.vcd_path);
   }
 
   const bool progress = vm["progress"].as<bool>();
@@ -195,14 +187,16 @@ int cmd_simulate(const std::vector<std::string>& args) {
   ri.activation_sparsity = prog.info.activation_sparsity;
   ri.weight_sparsity = prog.info.weight_sparsity;
   ri.loop_order = prog.info.loop_order.str();
-  write_report_files(out_dir, r, ri);
   print_report(r, ri, wall);
-  fmt::print("  report: {0}/report.json, {0}/report.csv, {0}/ops.csv, {0}/timeline.csv{1}\n", out_dir,
-             ro.trace.vcd_path.empty() ? "" : ", VCD: " + ro.trace.vcd_path);
-  if (!r.finished) {
+  if (!r.finished) {  // a failed run leaves --out as it was
     fmt::print(stderr, "error: {}\n", r.deadlock);
     return 1;
   }
+  write_report_files(out.staging(), r, ri);
+  out.commit();
+  fmt::print("  report: {0}/report.json, {0}/report.csv, {0}/ops.csv, {0}/timeline.csv{1}\n",
+             out_dir,
+             vcd_shown.empty() ? "" : ", VCD: " + vcd_shown);
   return 0;
 }
 

@@ -2,9 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <typeinfo>
+
+#include "limits.hpp"
+#include "suggest.hpp"
 
 namespace acceltran::cli {
 
@@ -54,32 +62,39 @@ Inputs load_inputs(const po::variables_map& vm) {
     try {
       in.accel.loop_order = LoopOrder::parse(vm["loop-order"].as<std::string>());
     } catch (const InputError& e) {
-      throw InputError(fmt::format("option --loop-order: {}", e.what()));
+      throw UsageError(fmt::format("option --loop-order: {}", e.what()));
     }
   }
   in.model = load_model(vm["model"].as<std::string>());
   auto& c = in.compile;
   c.profile = vm["profile"].as<std::string>();
   if (c.profile != "bert" && c.profile != "reference")
-    throw InputError(
+    throw UsageError(
         fmt::format("option --profile: value '{}' unknown; allowed: bert, reference", c.profile));
   c.seq_len = vm["seq-len"].as<int64_t>();
-  if (c.seq_len <= 0)
-    throw InputError(fmt::format("option --seq-len: value {} must be > 0", c.seq_len));
+  if (c.seq_len <= 0 || c.seq_len > limits::kMaxSeqLen)
+    throw UsageError(fmt::format("option --seq-len: value {} outside the allowed range [1, {}]",
+                                 c.seq_len, limits::kMaxSeqLen));
   c.batch = vm["batch"].as<int64_t>();
-  if (c.batch < 0) throw InputError(fmt::format("option --batch: value {} must be >= 0", c.batch));
+  if (c.batch < 0 || c.batch > limits::kMaxBatch)
+    throw UsageError(fmt::format("option --batch: value {} outside the allowed range [0, {}]",
+                                 c.batch, limits::kMaxBatch));
   if (c.batch > 0 && c.batch != in.accel.batch_size) {
     AcceleratorConfig probe = in.accel;
     probe.batch_size = static_cast<int>(c.batch);
     probe.source = "option --batch";
-    validate_accelerator(probe, in.space, in.tech, copt);
+    try {
+      validate_accelerator(probe, in.space, in.tech, copt);
+    } catch (const InputError& e) {
+      throw UsageError(e.what());
+    }
     in.accel.batch_size = probe.batch_size;
   }
   for (const char* key : {"sparsity", "weight-sparsity"}) {
     if (!vm.count(key)) continue;
     double s = vm[key].as<double>();
     if (!(s >= 0 && s < 1))
-      throw InputError(
+      throw UsageError(
           fmt::format("option --{}: value {} outside the allowed range [0, 1)", key, s));
     (std::string(key) == "sparsity" ? c.activation_sparsity : c.weight_sparsity) = s;
   }
@@ -87,22 +102,158 @@ Inputs load_inputs(const po::variables_map& vm) {
   return in;
 }
 
+namespace {
+
+// The long names of desc's options, as typed ("--name").
+std::vector<std::string> option_names(const po::options_description& desc) {
+  std::vector<std::string> names;
+  for (const auto& o : desc.options()) names.push_back("--" + o->long_name());
+  return names;
+}
+
+bool is_unsigned_value(const po::variable_value& v) {
+  const auto& t = v.value().type();
+  return t == typeid(uint64_t) || t == typeid(uint32_t) || t == typeid(unsigned) ||
+         t == typeid(unsigned long long) || t == typeid(uint16_t);
+}
+
+}  // namespace
+
 bool parse_args(const std::vector<std::string>& args, const po::options_description& desc,
                 const char* usage, po::variables_map& vm, int* exit_code) {
+  auto usage_error = [&](const std::string& msg) {
+    fmt::print(stderr, "error: {}\n(see --help)\n", msg);
+    *exit_code = 2;
+    return false;
+  };
   try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    // No prefix guessing (--loop-orde is not --loop-order); positional tokens are collected and
+    // rejected below instead of being ignored.
+    const int style = po::command_line_style::unix_style & ~po::command_line_style::allow_guessing;
+    po::parsed_options parsed =
+        po::command_line_parser(args).options(desc).style(style).allow_unregistered().run();
+    for (const auto& o : parsed.options) {
+      if (o.position_key >= 0) {
+        const std::string& tok = o.value.empty() ? o.string_key : o.value[0];
+        return usage_error(fmt::format(
+            "unexpected argument '{}': every value follows its option, e.g. --model {}", tok, tok));
+      }
+      if (o.unregistered) {
+        const std::string name = o.original_tokens.empty() ? o.string_key : o.original_tokens[0];
+        const std::string bare = name.substr(0, name.find('='));
+        return usage_error(fmt::format("unrecognised option '{}'{}", bare,
+                                       did_you_mean(bare, option_names(desc))));
+      }
+    }
+    po::store(parsed, vm);
     if (vm.count("help")) {
       std::cout << usage << "\n" << desc << "\n";
       *exit_code = 0;
       return false;
     }
     po::notify(vm);
+    // Boost converts "-1" to an unsigned option by wrapping it to a huge value.
+    for (const auto& o : parsed.options)
+      for (const auto& v : o.value)
+        if (!v.empty() && v.find('-') != std::string::npos && vm.count(o.string_key) &&
+            is_unsigned_value(vm[o.string_key]))
+          return usage_error(
+              fmt::format("option '--{}': value '{}' must not be negative", o.string_key, v));
   } catch (const po::error& e) {
-    fmt::print(stderr, "error: {}\n(see --help)\n", e.what());
-    *exit_code = 2;
-    return false;
+    return usage_error(e.what());
   }
   return true;
+}
+
+namespace {
+namespace fs = std::filesystem;
+const char* const kReportFiles[] = {"report.json", "report.csv", "ops.csv", "timeline.csv"};
+}  // namespace
+
+OutputFolder::OutputFolder(const std::string& out) {
+  fs::path p = fs::path(out).lexically_normal();
+  if (p.has_relative_path() && p.filename().empty()) p = p.parent_path();  // "out/" -> "out"
+  const std::string name = p.filename().string();
+  if (name.empty() || name == "." || name == "..")
+    throw UsageError(fmt::format("option --out: '{}' must name a folder (e.g. out)", out));
+  std::error_code ec;
+  if (fs::exists(p, ec)) {
+    if (!fs::is_directory(p, ec))
+      throw InputError(fmt::format("{}: --out exists and is not a folder", out));
+    for (const auto& e : fs::directory_iterator(p, ec)) {
+      const std::string f = e.path().filename().string();
+      if (std::find(std::begin(kReportFiles), std::end(kReportFiles), f) ==
+              std::end(kReportFiles) &&
+          e.path().extension() != ".vcd")
+        throw InputError(fmt::format(
+            "{}: --out holds '{}', which is not a report file; the folder is replaced as a whole, "
+            "so choose a new folder or one holding only report.json, report.csv, ops.csv, timeline.csv, "
+            "*.vcd",
+            out, f));
+    }
+  }
+  fs::path parent = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  fs::create_directories(parent, ec);
+  std::string tmpl = (parent / ("." + name + ".partial-XXXXXX")).string();
+  if (ec || !mkdtemp(tmpl.data()))
+    throw InputError(fmt::format("{}: cannot write the output folder: {}", out,
+                                 ec ? ec.message() : std::strerror(errno)));
+  out_ = p.string();
+  staging_ = tmpl;
+}
+
+std::string OutputFolder::place(const std::string& path) const {
+  std::error_code ec;
+  const fs::path parent =
+      fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+  if (fs::weakly_canonical(parent, ec) == fs::weakly_canonical(out_, ec) && !ec)
+    return (fs::path(staging_) / fs::path(path).filename()).string();
+  return path;
+}
+
+OutputFolder::~OutputFolder() {
+  std::error_code ec;
+  if (!committed_) fs::remove_all(staging_, ec);
+}
+
+void OutputFolder::commit() {
+  std::error_code ec;
+  std::string old;
+  if (fs::exists(out_, ec)) {
+    // Move the old report aside, the new one in, then drop the old one.
+    old = staging_ + ".old";
+    fs::rename(out_, old, ec);
+    if (ec)
+      throw InputError(fmt::format("{}: cannot replace the output folder: {}", out_, ec.message()));
+  }
+  fs::rename(staging_, out_, ec);
+  if (ec) {
+    std::error_code ec2;
+    if (!old.empty()) fs::rename(old, out_, ec2);
+    throw InputError(fmt::format("{}: cannot move the report into place: {}", out_, ec.message()));
+  }
+  committed_ = true;
+  if (!old.empty()) fs::remove_all(old, ec);
+}
+
+void check_vcd_path(const std::string& path) {
+  std::error_code ec;
+  // SystemC appends ".vcd" unless the name ends with it.
+  const std::string file =
+      path.size() > 4 && path.substr(path.size() - 4) == ".vcd" ? path : path + ".vcd";
+  if (fs::is_directory(path, ec) || fs::is_directory(file, ec))
+    throw InputError(fmt::format("{}: --vcd names a folder; give a file name such as {}/trace.vcd",
+                                 path, fs::path(path).lexically_normal().string()));
+  const fs::path parent = fs::path(file).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent, ec))
+    throw InputError(fmt::format("{}: cannot write the VCD file: folder {} does not exist", file,
+                                 parent.string()));
+  const bool existed = fs::exists(file, ec);
+  FILE* f = std::fopen(file.c_str(), "a");
+  if (!f)
+    throw InputError(fmt::format("{}: cannot write the VCD file: {}", file, std::strerror(errno)));
+  std::fclose(f);
+  if (!existed) fs::remove(file, ec);
 }
 
 }  // namespace acceltran::cli

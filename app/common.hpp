@@ -5,11 +5,19 @@
 
 #include "compiler.hpp"
 #include "config.hpp"
+#include "limits.hpp"
 #include "model.hpp"
 
 namespace acceltran::cli {
 
 namespace po = boost::program_options;
+
+// A wrong command line (an option value out of range, options that exclude each other): the
+// tool prints it as one error line and exits 2, where a bad input file or a failed run exits 1.
+class UsageError : public InputError {
+ public:
+  using InputError::InputError;
+};
 
 struct Inputs {
   Technology tech;
@@ -28,5 +36,30 @@ Inputs load_inputs(const po::variables_map& vm);
 // Returns false when the caller should return *exit_code.
 bool parse_args(const std::vector<std::string>& args, const po::options_description& desc,
                 const char* usage, po::variables_map& vm, int* exit_code);
+
+// The --out folder of a run, replaced as a whole: outputs are written into a fresh folder beside
+// it (".NAME.partial-XXXXXX"), which commit() renames into place. Until then, and when the run
+// fails, the old folder stays untouched; the partial folder is removed unless committed.
+// A folder that holds anything but report files and VCD traces is refused (never deleted).
+class OutputFolder {
+ public:
+  explicit OutputFolder(const std::string& out);  // throws InputError naming the folder
+  ~OutputFolder();
+  OutputFolder(const OutputFolder&) = delete;
+  OutputFolder& operator=(const OutputFolder&) = delete;
+  const std::string& staging() const { return staging_; }
+  // Where to write an output the user asked for at `path`: inside the staging folder when
+  // `path` is in the --out folder (so it is replaced with the report), else `path` itself.
+  std::string place(const std::string& path) const;
+  void commit();
+
+ private:
+  std::string out_, staging_;
+  bool committed_ = false;
+};
+
+// Checks that a VCD trace can be written at `path` before a run starts (SystemC opens it only
+// when the simulation starts): not a folder, its folder exists and the file can be created.
+void check_vcd_path(const std::string& path);
 
 }  // namespace acceltran::cli

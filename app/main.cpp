@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "errors.hpp"
 
 namespace {
@@ -45,6 +46,9 @@ int sc_main(int argc, char* argv[]) {
     if (cmd == "simulate") return acceltran::cli::cmd_simulate(args);
     if (cmd == "sweep") return acceltran::cli::cmd_sweep(args);
     if (cmd == "plot") return acceltran::cli::cmd_plot(args);
+  } catch (const acceltran::cli::UsageError& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 2;
   } catch (const acceltran::InputError& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;

@@ -132,7 +132,7 @@ CollectSummary collect(const std::string& dir, bool print) {
     }
     json report;
     try {
-      std::ifstream in(pd / "report.json");
+      std::ifstream in(pd / "run" / "report.json");
       report = json::parse(in);
     } catch (const json::exception& e) {
       row.cells["status"] = "failed";

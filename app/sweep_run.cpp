@@ -37,13 +37,14 @@ struct Running {
   Clock::time_point start;
 };
 
-// Starts `exe simulate ARGS --out DIR/points/NNNN` with stdout/stderr in that folder.
+// Starts `exe simulate ARGS --out DIR/points/NNNN/run` with stdout/stderr in DIR/points/NNNN
+// (simulate owns its --out folder as a whole).
 pid_t start_point(const std::string& dir, const Point& p, const std::string& exe) {
   const std::string pd = point_dir(dir, p.index);
   std::error_code ec;
   fs::create_directories(pd, ec);
-  for (const char* stale : {"status.json", "report.json", "report.csv", "timeline.csv"})
-    fs::remove(fs::path(pd) / stale, ec);
+  fs::remove(fs::path(pd) / "status.json", ec);
+  fs::remove_all(fs::path(pd) / "run", ec);
   {
     json j{{"index", p.index}, {"args", p.args}};
     for (const auto& [k, v] : p.inputs) j["inputs"][k] = v;
@@ -52,7 +53,7 @@ pid_t start_point(const std::string& dir, const Point& p, const std::string& exe
   std::vector<std::string> argv{exe, "simulate"};
   argv.insert(argv.end(), p.args.begin(), p.args.end());
   argv.push_back("--out");
-  argv.push_back(pd);
+  argv.push_back(pd + "/run");
   const std::string out = pd + "/stdout.txt", err = pd + "/stderr.txt";
   pid_t pid = fork();
   if (pid < 0)
@@ -93,7 +94,7 @@ std::string point_error(const std::string& pd, int status) {
 void finish_point(const std::string& dir, const Point& p, int status, double wall_s) {
   const std::string pd = point_dir(dir, p.index);
   const bool ok =
-      WIFEXITED(status) && WEXITSTATUS(status) == 0 && fs::exists(fs::path(pd) / "report.json");
+      WIFEXITED(status) && WEXITSTATUS(status) == 0 && fs::exists(fs::path(pd) / "run" / "report.json");
   json s{{"status", ok ? "ok" : "failed"},
          {"exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1},
          {"wall_s", wall_s},

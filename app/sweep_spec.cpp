@@ -302,7 +302,7 @@ std::string point_dir(const std::string& dir, int index) {
 bool point_done(const std::string& dir, const Point& p) {
   const fs::path pd = point_dir(dir, p.index);
   std::ifstream in(pd / "status.json");
-  if (!in || !fs::exists(pd / "report.json")) return false;
+  if (!in || !fs::exists(pd / "run" / "report.json")) return false;
   try {
     json s = json::parse(in);
     return s.value("status", "") == "ok" && s.value("args", json::array()) == json(p.args);

@@ -19,7 +19,8 @@ struct CompileOptions {
   double weight_sparsity = -1;         // < 0: technology default_sparsity.weight
   uint64_t tiles_per_instruction = 0;  // 0: one tile-job instruction per block; 1: one per tile
   // Default profile: fraction of each buffer one block's working set may use (the rest holds
-  // prefetched weights and other live activations). See docs/memory.md.
+  // prefetched weights and other live activations); 0: no blocks (every op one block). See
+  // docs/memory.md.
   double block_budget = 0.5;
   // Refuse to materialise more instructions than this (use a coarser tiles_per_instruction).
   uint64_t max_instructions = 50'000'000;

@@ -11,6 +11,8 @@
 #include <set>
 
 #include "overrides.hpp"
+#include "limits.hpp"
+#include "suggest.hpp"
 
 #ifndef ACCELTRAN_DEFAULT_MODELS_DIR
 #define ACCELTRAN_DEFAULT_MODELS_DIR "models"
@@ -80,12 +82,37 @@ std::string models_dir() {
 // ---------------------------------------------------------------- YAML helpers
 namespace {
 
+// yaml-cpp keeps every entry of a mapping and looks up the first: a repeated key would silently
+// lose its second value, so it is an error (with the line of the repeat).
+void check_duplicate_keys(const YAML::Node& n, const std::string& path, int depth = 0) {
+  if (depth > 64)
+    throw InputError(fmt::format("{}:{}: YAML nested too deeply", path, n.Mark().line + 1));
+  if (n.IsMap()) {
+    std::set<std::string> seen;
+    for (const auto& kv : n) {
+      if (!kv.first.IsScalar())
+        throw InputError(fmt::format("{}:{}: a mapping key must be a plain name", path,
+                                     kv.first.Mark().line + 1));
+      const std::string k = kv.first.Scalar();
+      if (!seen.insert(k).second)
+        throw InputError(
+            fmt::format("{}:{}: duplicate key '{}'", path, kv.first.Mark().line + 1, k));
+      check_duplicate_keys(kv.second, path, depth + 1);
+    }
+  } else if (n.IsSequence()) {
+    for (const auto& e : n) check_duplicate_keys(e, path, depth + 1);
+  }
+}
+
 YAML::Node load_yaml(const std::string& path, const char* what) {
   if (!fs::exists(path)) throw InputError(fmt::format("{}: {} file not found", path, what));
+  if (fs::is_directory(path))
+    throw InputError(fmt::format("{}: is a folder, not a {} file", path, what));
   try {
     YAML::Node n = YAML::LoadFile(path);
     if (!n.IsMap())
       throw InputError(fmt::format("{}: expected a YAML mapping at the top level", path));
+    check_duplicate_keys(n, path);
     return n;
   } catch (const YAML::ParserException& e) {
     throw InputError(fmt::format("{}:{}:{}: YAML syntax error: {}", path, e.mark.line + 1,
@@ -153,8 +180,8 @@ class Reader {
         continue;
       std::vector<std::string> known(used_.begin(), used_.end());
       known.insert(known.end(), also_allowed.begin(), also_allowed.end());
-      throw InputError(fmt::format("{}: unknown key '{}'; allowed keys: {}", file_, key_name(k),
-                                   fmt::join(known, ", ")));
+      throw InputError(fmt::format("{}: unknown key '{}'{}; allowed keys: {}", file_, key_name(k),
+                                   did_you_mean(k, known), fmt::join(known, ", ")));
     }
   }
 
@@ -409,8 +436,8 @@ std::string resolve_accelerator_path(const std::string& name_or_path) {
     if (e.path().extension() == ".yaml") known.push_back(e.path().stem().string());
   std::sort(known.begin(), known.end());
   throw InputError(
-      fmt::format("accelerator '{}': no such file and not a built-in name; built-ins: {}",
-                  name_or_path, fmt::join(known, ", ")));
+      fmt::format("accelerator '{}': no such file and not a built-in name{}; built-ins: {}",
+                  name_or_path, did_you_mean(name, known), fmt::join(known, ", ")));
 }
 
 template <typename T>
@@ -427,6 +454,36 @@ void check_in(const AcceleratorConfig& c, const ConfigOptions& o, const char* ke
 void check_positive(const AcceleratorConfig& c, const char* key, double v) {
   if (!(v > 0))
     throw InputError(fmt::format("{}: key '{}': value {} must be > 0", c.source, key, fmt_num(v)));
+}
+
+// Size limits (limits.hpp): keep the simulated structures and every product of sizes bounded.
+void check_at_most(const AcceleratorConfig& c, const char* key, double v, double max) {
+  if (v > max)
+    throw InputError(fmt::format("{}: key '{}': value {} exceeds the limit {}", c.source, key,
+                                 fmt_num(v), fmt_num(max)));
+}
+
+void check_limits(const AcceleratorConfig& c) {
+  check_at_most(c, "tile.tile_b", c.tile.b, limits::kMaxTileSide);
+  check_at_most(c, "tile.tile_x", c.tile.x, limits::kMaxTileSide);
+  check_at_most(c, "tile.tile_y", c.tile.y, limits::kMaxTileSide);
+  check_at_most(c, "batch_size", c.batch_size, limits::kMaxBatch);
+  check_at_most(c, "pe", c.pe, limits::kMaxUnits);
+  check_at_most(c, "lanes_per_pe", c.lanes_per_pe, limits::kMaxUnits);
+  check_at_most(c, "softmax_per_pe", c.softmax_per_pe, limits::kMaxUnits);
+  check_at_most(c, "mac_per_lane", c.mac_per_lane, limits::kMaxUnits);
+  check_at_most(c, "control.issue_width", c.issue_width, limits::kMaxUnits);
+  check_at_most(c, "pe x lanes_per_pe", static_cast<double>(c.total_lanes()), limits::kMaxUnits);
+  check_at_most(c, "pe x softmax_per_pe", 1.0 * c.pe * c.softmax_per_pe, limits::kMaxUnits);
+  check_at_most(c, "activation_buffer_mb", c.activation_buffer_mb, limits::kMaxBufferMb);
+  check_at_most(c, "weight_buffer_mb", c.weight_buffer_mb, limits::kMaxBufferMb);
+  check_at_most(c, "mask_buffer_mb", c.mask_buffer_mb, limits::kMaxBufferMb);
+  check_at_most(c, "main_memory.banks", c.main_memory.banks, limits::kMaxUnits);
+  check_at_most(c, "main_memory.ranks", c.main_memory.ranks, limits::kMaxUnits);
+  check_at_most(c, "main_memory.channels", c.main_memory.channels, limits::kMaxUnits);
+  check_at_most(c, "main_memory banks x ranks x channels",
+                1.0 * c.main_memory.banks * c.main_memory.ranks * c.main_memory.channels,
+                limits::kMaxUnits);
 }
 
 }  // namespace
@@ -466,6 +523,7 @@ void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, cons
   check_positive(c, "main_memory.banks", c.main_memory.banks);
   check_positive(c, "main_memory.ranks", c.main_memory.ranks);
   check_positive(c, "main_memory.channels", c.main_memory.channels);
+  check_limits(c);
   // Technology data must exist for the chosen blocks, in or out of the design space.
   if (!tech.mac_lane.count({c.mac_per_lane, c.non_linearity})) {
     std::vector<std::string> have;

@@ -2,14 +2,20 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
 
+#include "compiler.hpp"
 #include "isa.hpp"
 #include "isa_text.hpp"
 #include "parts.hpp"
+#include "limits.hpp"
+#include "tiling.hpp"
 
 namespace acceltran {
 
@@ -76,8 +82,62 @@ Opcode opcode_of(OpKind k) {
   return Opcode::MATMUL;
 }
 
-// ---------------------------------------------------------------- writer
+// ---------------------------------------------------------------- checksum and names
 namespace {
+
+// FNV-1a, 64 bits, over every byte of the file before the trailer line.
+class Checksum {
+ public:
+  void add(const std::string& line) {
+    for (unsigned char c : line) h_ = (h_ ^ c) * 0x100000001b3ull;
+    h_ = (h_ ^ static_cast<unsigned char>('\n')) * 0x100000001b3ull;
+  }
+  std::string hex() const { return fmt::format("{:016x}", h_); }
+
+ private:
+  uint64_t h_ = 0xcbf29ce484222325ull;
+};
+
+// Names are single tokens in the text form: whitespace, '#', '%', '=' and ',' are written as %XX.
+bool needs_escape(unsigned char c) {
+  return c <= 0x20 || c == 0x7f || c == '#' || c == '%' || c == '=' || c == ',';
+}
+std::string escape_name(const std::string& s) {
+  if (s.empty()) return "%00";  // never empty: a name is always a token
+  std::string out;
+  for (unsigned char c : s) {
+    if (needs_escape(c))
+      out += fmt::format("%{:02X}", c);
+    else
+      out.push_back(static_cast<char>(c));
+  }
+  return out;
+}
+bool unescape_name(const std::string& s, std::string* out) {
+  out->clear();
+  if (s == "%00") return true;
+  for (size_t n = 0; n < s.size(); ++n) {
+    if (s[n] != '%') {
+      out->push_back(s[n]);
+      continue;
+    }
+    if (n + 2 >= s.size()) return false;
+    unsigned v = 0;
+    for (int d = 1; d <= 2; ++d) {
+      char c = s[n + d];
+      v = v * 16 + (c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                           : 99);
+      if (v > 255) return false;
+    }
+    if (v == 0) return false;
+    out->push_back(static_cast<char>(v));
+    n += 2;
+  }
+  return !out->empty();
+}
+
 std::string id_list(const uint32_t* b, const uint32_t* e) {
   std::string s;
   for (const uint32_t* p = b; p != e; ++p) {
@@ -86,53 +146,61 @@ std::string id_list(const uint32_t* b, const uint32_t* e) {
   }
   return s.empty() ? "-" : s;
 }
+
 }  // namespace
 
+// ---------------------------------------------------------------- writer
 void write_program(std::ostream& out, const Program& p) {
+  Checksum sum;
+  std::string line;
+  auto emit = [&](std::string&& text) {
+    sum.add(text);
+    text.push_back('\n');
+    out << text;
+  };
   const auto& i = p.info;
-  out << kIsaMagic << "\n";
-  out << fmt::format(
+  emit(kIsaMagic);
+  emit(fmt::format(
       "info model={} profile={} accelerator={} seq_len={} batch={} tile={}x{}x{} loop_order={} "
-      "word_bits={} activation_sparsity={} weight_sparsity={} tiles_per_instruction={}\n",
-      i.model, i.profile, i.accelerator, i.seq_len, i.batch, i.tile.b, i.tile.x, i.tile.y,
-      i.loop_order.str(), i.word_bits, i.activation_sparsity, i.weight_sparsity,
-      i.tiles_per_instruction);
-  out << fmt::format("counts tensors={} ops={} instructions={}\n", p.tensors.size(), p.ops.size(),
-                     p.instrs.size());
+      "word_bits={} activation_sparsity={} weight_sparsity={} tiles_per_instruction={}",
+      escape_name(i.model), escape_name(i.profile), escape_name(i.accelerator), i.seq_len, i.batch,
+      i.tile.b, i.tile.x, i.tile.y, i.loop_order.str(), i.word_bits, i.activation_sparsity,
+      i.weight_sparsity, i.tiles_per_instruction));
+  emit(fmt::format("counts tensors={} ops={} instructions={}", p.tensors.size(), p.ops.size(),
+                   p.instrs.size()));
   for (const auto& t : p.tensors)
-    out << fmt::format(
+    emit(fmt::format(
         "tensor {} {} class={} layer={} shape={}x{}x{} sparsity={} data_bytes={} mask_bytes={} "
-        "parts={}x{}x{}\n",
-        t.id, t.name, to_string(t.cls), t.layer, t.batch, t.rows, t.cols, t.sparsity, t.data_bytes,
-        t.mask_bytes, t.part_b, t.part_rows, t.part_cols);
+        "parts={}x{}x{}",
+        t.id, escape_name(t.name), to_string(t.cls), t.layer, t.batch, t.rows, t.cols, t.sparsity,
+        t.data_bytes, t.mask_bytes, t.part_b, t.part_rows, t.part_cols));
   for (const auto& o : p.ops)
-    out << fmt::format(
+    emit(fmt::format(
         "op {} {} kind={} layer={} head={} in={} out={} dims={}x{}x{}x{} grid={}x{}x{}x{} "
-        "b_batched={} prune={} in_rows={} in_col={} out_rows={} out_col={} block={}x{}x{}x{}\n",
-        o.id, o.name, to_string(o.kind), o.layer, o.head,
+        "b_batched={} prune={} in_rows={} in_col={} out_rows={} out_col={} block={}x{}x{}x{}",
+        o.id, escape_name(o.name), to_string(o.kind), o.layer, o.head,
         id_list(o.inputs.data(), o.inputs.data() + o.inputs.size()), o.output, o.b, o.m, o.k, o.n,
         o.grid_b, o.grid_i, o.grid_j, o.grid_k, o.b_operand_batched ? 1 : 0, o.prune ? 1 : 0,
         o.in_rows.empty() ? std::string("-") : o.in_rows,
         o.in_col.empty() ? std::string("-") : fmt::format("{}", fmt::join(o.in_col, ",")),
-        o.out_rows, o.out_col, o.blk_b, o.blk_i, o.blk_j, o.blk_k);
-  std::string line;
+        o.out_rows, o.out_col, o.blk_b, o.blk_i, o.blk_j, o.blk_k));
   for (const auto& in : p.instrs) {
-    line.clear();
     if (is_compute(in.opcode))
       line = fmt::format("i {} {} op={} tensor={} block={} tiles={}+{} deps={}", in.id,
                          to_string(in.opcode), in.op, in.tensor, in.block, in.first_tile,
                          in.tile_count, id_list(p.deps_begin(in), p.deps_end(in)));
     else
-      line =
-          fmt::format("i {} {} op={} tensor={} part={} bytes={} mask_bytes={} deps={}", in.id,
-                      to_string(in.opcode),
-                      in.op == kNone ? std::string("-") : std::to_string(in.op), in.tensor, in.part,
-                      in.data_bytes, in.mask_bytes, id_list(p.deps_begin(in), p.deps_end(in)));
+      line = fmt::format("i {} {} op={} tensor={} part={} bytes={} mask_bytes={} deps={}", in.id,
+                         to_string(in.opcode),
+                         in.op == kNone ? std::string("-") : std::to_string(in.op), in.tensor,
+                         in.part, in.data_bytes, in.mask_bytes,
+                         id_list(p.deps_begin(in), p.deps_end(in)));
     // A comment with the tensor name helps people grep a stream.
     if (in.tensor < p.tensors.size()) line += fmt::format("  # {}", p.tensors[in.tensor].name);
-    line.push_back('\n');
-    out << line;
+    emit(std::move(line));
   }
+  // The trailer: a file cut anywhere, or changed after it was written, fails to read.
+  out << fmt::format("end instructions={} checksum={}\n", p.instrs.size(), sum.hex());
 }
 
 void write_program_file(const std::string& path, const Program& prog) {
@@ -148,6 +216,8 @@ void write_program_file(const std::string& path, const Program& prog) {
 // ---------------------------------------------------------------- reader
 namespace {
 
+// One record (line) of the text form: positional tokens and key=value fields. Each record
+// reader asks for its fields by name; finish() then rejects fields it did not ask for.
 class LineParser {
  public:
   LineParser(const std::string& source, size_t line_no, const std::string& line)
@@ -157,10 +227,15 @@ class LineParser {
     std::string tok;
     while (ss >> tok) {
       auto eq = tok.find('=');
-      if (eq == std::string::npos)
+      if (eq == std::string::npos) {
+        if (!kv_.empty()) fail(fmt::format("'{}': expected key=value", tok));
         positional_.push_back(tok);
-      else
-        kv_.emplace(tok.substr(0, eq), tok.substr(eq + 1));
+        continue;
+      }
+      std::string key = tok.substr(0, eq);
+      if (!kv_.emplace(key, tok.substr(eq + 1)).second)
+        fail(fmt::format("field '{}=' given twice", key));
+      order_.push_back(key);
     }
   }
 
@@ -168,21 +243,41 @@ class LineParser {
     throw InputError(fmt::format("{}:{}: {}", source_, line_no_, why));
   }
 
-  const std::string& pos(size_t n, const char* what) const {
+  const std::string& pos(size_t n, const char* what) {
     if (n >= positional_.size()) fail(fmt::format("missing {}", what));
+    max_pos_ = std::max(max_pos_, n + 1);
     return positional_[n];
   }
+  std::string name(size_t n, const char* what) {
+    std::string out;
+    if (!unescape_name(pos(n, what), &out))
+      fail(fmt::format("{} '{}' is not a valid name", what, positional_[n]));
+    return out;
+  }
 
-  bool has(const char* key) const { return kv_.count(key) != 0; }
-
-  const std::string& str(const char* key) const {
+  const std::string& str(const char* key) {
     auto it = kv_.find(key);
     if (it == kv_.end()) fail(fmt::format("missing field '{}='", key));
+    used_.push_back(key);
     return it->second;
+  }
+  std::string name_field(const char* key) {
+    std::string out;
+    const std::string& s = str(key);
+    if (!unescape_name(s, &out)) fail(fmt::format("{}: '{}' is not a valid name", key, s));
+    return out;
+  }
+
+  // Rejects positional tokens and fields the record reader did not ask for.
+  void finish() const {
+    if (positional_.size() > max_pos_) fail(fmt::format("unexpected '{}'", positional_[max_pos_]));
+    for (const auto& k : order_)
+      if (std::find(used_.begin(), used_.end(), k) == used_.end())
+        fail(fmt::format("unknown field '{}='; allowed: {}=", k, fmt::join(used_, "=, ")));
   }
 
   static bool to_i64(const std::string& s, int64_t* v) {
-    if (s.empty()) return false;
+    if (s.empty() || std::isspace(static_cast<unsigned char>(s[0]))) return false;
     char* end = nullptr;
     errno = 0;
     long long x = std::strtoll(s.c_str(), &end, 10);
@@ -191,51 +286,63 @@ class LineParser {
     return true;
   }
 
-  int64_t i64(const std::string& s, const char* what) const {
+  // An integer in [lo, hi].
+  int64_t i64(const std::string& s, const char* what, int64_t lo, int64_t hi) const {
     int64_t v;
     if (!to_i64(s, &v)) fail(fmt::format("{}: '{}' is not an integer", what, s));
+    if (v < lo || v > hi)
+      fail(fmt::format("{}: {} outside the allowed range [{}, {}]", what, v, lo, hi));
     return v;
   }
-  uint64_t u64(const std::string& s, const char* what) const {
-    int64_t v = i64(s, what);
-    if (v < 0) fail(fmt::format("{}: '{}' must not be negative", what, s));
-    return static_cast<uint64_t>(v);
+  int64_t i64(const char* key, int64_t lo, int64_t hi) { return i64(str(key), key, lo, hi); }
+  uint64_t u64(const std::string& s, const char* what, uint64_t hi = INT64_MAX) const {
+    return static_cast<uint64_t>(i64(s, what, 0, static_cast<int64_t>(hi)));
   }
-  int64_t i64(const char* key) const { return i64(str(key), key); }
-  uint64_t u64(const char* key) const { return u64(str(key), key); }
-  double dbl(const char* key) const {
+  uint64_t u64(const char* key, uint64_t hi = INT64_MAX) { return u64(str(key), key, hi); }
+  bool flag(const char* key) { return i64(key, 0, 1) != 0; }
+  // A finite number in [lo, hi).
+  double fraction(const char* key) {
     const std::string& s = str(key);
     char* end = nullptr;
     double v = std::strtod(s.c_str(), &end);
-    if (s.empty() || *end) fail(fmt::format("{}: '{}' is not a number", key, s));
+    if (s.empty() || *end || !std::isfinite(v))
+      fail(fmt::format("{}: '{}' is not a finite number", key, s));
+    if (!(v >= 0 && v < 1)) fail(fmt::format("{}: {} outside the allowed range [0, 1)", key, v));
     return v;
   }
-  std::vector<int64_t> dims(const char* key, size_t n) const {
+  // n dimensions "AxBx..." each in [1, hi[n]].
+  std::vector<int64_t> dims(const char* key, const std::vector<int64_t>& hi, int64_t lo = 1) {
     std::vector<int64_t> out;
     std::string s = str(key), cur;
     for (char c : s + "x") {
-      if (c == 'x') {
-        out.push_back(i64(cur, key));
-        cur.clear();
-      } else {
+      if (c != 'x') {
         cur.push_back(c);
+        continue;
       }
+      if (out.size() == hi.size())
+        fail(fmt::format("{}: '{}' needs {} dimensions", key, s, hi.size()));
+      out.push_back(i64(cur, key, lo, hi[out.size()]));
+      cur.clear();
     }
-    if (out.size() != n) fail(fmt::format("{}: '{}' needs {} dimensions", key, s, n));
+    if (out.size() != hi.size())
+      fail(fmt::format("{}: '{}' needs {} dimensions", key, s, hi.size()));
     return out;
   }
-  std::vector<uint32_t> ids(const char* key) const {
+  // "-" or a comma-separated list of ids, each below `bound`.
+  std::vector<uint32_t> ids(const char* key, uint64_t bound, const char* what) {
     std::vector<uint32_t> out;
     const std::string& s = str(key);
     if (s == "-") return out;
     std::string cur;
     for (char c : s + ",") {
-      if (c == ',') {
-        out.push_back(static_cast<uint32_t>(u64(cur, key)));
-        cur.clear();
-      } else {
+      if (c != ',') {
         cur.push_back(c);
+        continue;
       }
+      uint64_t v = u64(cur, key, UINT32_MAX - 1);
+      if (v >= bound) fail(fmt::format("{}: {} {} not defined", key, what, v));
+      out.push_back(static_cast<uint32_t>(v));
+      cur.clear();
     }
     return out;
   }
@@ -245,7 +352,290 @@ class LineParser {
   size_t line_no_;
   std::vector<std::string> positional_;
   std::unordered_map<std::string, std::string> kv_;
+  std::vector<std::string> order_, used_;
+  size_t max_pos_ = 1;
 };
+
+// The records of a file in their required order.
+enum class Section { info, counts, tensors, ops, instructions, end };
+
+struct Counts {
+  uint64_t tensors = 0, ops = 0, instructions = 0;
+};
+
+// Records of the kind they are read: each checks its fields and its references to earlier
+// records. New fields go into the record's reader and, if they relate to others, its checks.
+void read_info(LineParser& lp, ProgramInfo& i) {
+  using namespace limits;
+  i.model = lp.name_field("model");
+  i.profile = lp.name_field("profile");
+  if (i.profile != "bert" && i.profile != "reference")
+    lp.fail(fmt::format("profile: '{}' unknown; allowed: bert, reference", i.profile));
+  i.accelerator = lp.name_field("accelerator");
+  i.seq_len = lp.i64("seq_len", 1, kMaxSeqLen);
+  i.batch = lp.i64("batch", 1, kMaxBatch);
+  auto t = lp.dims("tile", {kMaxTileSide, kMaxTileSide, kMaxTileSide});
+  i.tile = TileShape{static_cast<int>(t[0]), static_cast<int>(t[1]), static_cast<int>(t[2])};
+  if (i.tile.b > i.batch)
+    lp.fail(fmt::format("tile: tile_b {} exceeds batch {}", i.tile.b, i.batch));
+  try {
+    i.loop_order = LoopOrder::parse(lp.str("loop_order"));
+  } catch (const InputError& e) {
+    lp.fail(fmt::format("loop_order: {}", e.what()));
+  }
+  i.word_bits = static_cast<int>(lp.i64("word_bits", 1, 32));
+  i.activation_sparsity = lp.fraction("activation_sparsity");
+  i.weight_sparsity = lp.fraction("weight_sparsity");
+  i.tiles_per_instruction = lp.u64("tiles_per_instruction");
+}
+
+Counts read_counts(LineParser& lp) {
+  // Checked against the records; never used to allocate.
+  Counts c;
+  c.tensors = lp.u64("tensors", kNone - 1);
+  c.ops = lp.u64("ops", kNone - 1);
+  c.instructions = lp.u64("instructions", kNone - 1);
+  return c;
+}
+
+// The record's id (its position in its table, dense and in order).
+uint32_t read_id(LineParser& lp, size_t expected, const char* what) {
+  const std::string key = fmt::format("{} id", what);
+  const uint64_t id = lp.u64(lp.pos(1, key.c_str()), key.c_str(), kNone - 1);
+  if (id != expected) lp.fail(fmt::format("{} {} out of order (expected {})", key, id, expected));
+  return static_cast<uint32_t>(id);
+}
+
+Tensor read_tensor(LineParser& lp, const Program& p) {
+  using namespace limits;
+  Tensor t;
+  t.id = read_id(lp, p.tensors.size(), "tensor");
+  t.name = lp.name(2, "tensor name");
+  const std::string& cls = lp.str("class");
+  if (cls == "weight")
+    t.cls = TensorClass::weight;
+  else if (cls == "embedding")
+    t.cls = TensorClass::embedding;
+  else if (cls == "activation")
+    t.cls = TensorClass::activation;
+  else
+    lp.fail(fmt::format("class '{}' unknown; allowed: weight, embedding, activation", cls));
+  t.layer = static_cast<int>(lp.i64("layer", -1, kMaxLayers - 1));
+  auto s = lp.dims("shape", {kMaxBatch, kMaxTableRows, kMaxTableRows});
+  t.batch = s[0];
+  t.rows = s[1];
+  t.cols = s[2];
+  if (t.rows > kMaxWidth && t.cols > kMaxWidth)
+    lp.fail(fmt::format("shape: {}x{}x{} too large (rows or cols must be at most {})", t.batch,
+                        t.rows, t.cols, kMaxWidth));
+  t.sparsity = lp.fraction("sparsity");
+  t.data_bytes = lp.u64("data_bytes");
+  t.mask_bytes = lp.u64("mask_bytes");
+  const uint64_t data = zero_free_bytes(t.elements(), p.info.word_bits, t.sparsity);
+  if (t.data_bytes != data)
+    lp.fail(fmt::format(
+        "data_bytes: {} disagrees with shape {}x{}x{}, {} bits per word and sparsity {} ({})",
+        t.data_bytes, t.batch, t.rows, t.cols, p.info.word_bits, t.sparsity, data));
+  if (t.mask_bytes != mask_bytes_for(t.elements()))
+    lp.fail(fmt::format("mask_bytes: {} disagrees with shape {}x{}x{} ({})", t.mask_bytes, t.batch,
+                        t.rows, t.cols, mask_bytes_for(t.elements())));
+  // Part sizes (0 = the whole extent), each at most its extent.
+  auto pt = lp.dims("parts", {t.batch, t.rows, t.cols}, 0);
+  t.part_b = pt[0];
+  t.part_rows = pt[1];
+  t.part_cols = pt[2];
+  return t;
+}
+
+Op read_op(LineParser& lp, const Program& p) {
+  using namespace limits;
+  Op o;
+  o.id = read_id(lp, p.ops.size(), "op");
+  o.name = lp.name(2, "op name");
+  const std::string& k = lp.str("kind");
+  bool ok = false;
+  for (OpKind kind :
+       {OpKind::matmul, OpKind::softmax, OpKind::layer_norm, OpKind::add, OpKind::activation})
+    if (k == to_string(kind)) {
+      o.kind = kind;
+      ok = true;
+    }
+  if (!ok)
+    lp.fail(
+        fmt::format("kind '{}' unknown; allowed: matmul, softmax, layer_norm, add, activation", k));
+  o.layer = static_cast<int>(lp.i64("layer", -1, kMaxLayers - 1));
+  o.head = static_cast<int>(lp.i64("head", -1, kMaxHeadsPerLayer - 1));
+  o.inputs = lp.ids("in", p.tensors.size(), "tensor");
+  const size_t need = o.kind == OpKind::matmul ? 2 : 1;
+  if (o.inputs.size() < need || (o.kind == OpKind::matmul && o.inputs.size() > 3))
+    lp.fail(fmt::format("in: a {} op takes {} input tensors, got {}", k,
+                        o.kind == OpKind::matmul ? "2 or 3 (with a bias)" : "1 or more",
+                        o.inputs.size()));
+  o.output = static_cast<TensorId>(lp.u64("out", kNone - 1));
+  if (o.output >= p.tensors.size()) lp.fail(fmt::format("out: tensor {} not defined", o.output));
+  auto d = lp.dims("dims", {kMaxBatch, kMaxWidth, kMaxWidth, kMaxWidth});
+  o.b = d[0];
+  o.m = d[1];
+  o.k = d[2];
+  o.n = d[3];
+  if (o.kind != OpKind::matmul && o.k != 1)
+    lp.fail(fmt::format("dims: a {} op has k = 1, got {}", k, o.k));
+  auto g = lp.dims("grid", {kMaxBatch, kMaxWidth, kMaxWidth, kMaxWidth});
+  o.grid_b = g[0];
+  o.grid_i = g[1];
+  o.grid_j = g[2];
+  o.grid_k = g[3];
+  Op expect = o;
+  set_tile_grid(expect, p.info.tile);
+  if (expect.grid_b != o.grid_b || expect.grid_i != o.grid_i || expect.grid_j != o.grid_j ||
+      expect.grid_k != o.grid_k)
+    lp.fail(fmt::format(
+        "grid: {}x{}x{}x{} disagrees with dims {}x{}x{}x{} and tile {}x{}x{} "
+        "(expected {}x{}x{}x{})",
+        o.grid_b, o.grid_i, o.grid_j, o.grid_k, o.b, o.m, o.k, o.n, p.info.tile.b, p.info.tile.x,
+        p.info.tile.y, expect.grid_b, expect.grid_i, expect.grid_j, expect.grid_k));
+  o.b_operand_batched = lp.flag("b_batched");
+  o.prune = lp.flag("prune");
+  const std::string& rows = lp.str("in_rows");
+  if (rows != "-") {
+    o.in_rows = rows;
+    if (o.in_rows.size() != o.inputs.size() ||
+        o.in_rows.find_first_not_of("mkna") != std::string::npos)
+      lp.fail(fmt::format("in_rows: '{}' needs one of m, k, n, a per input ({} inputs)", rows,
+                          o.inputs.size()));
+  }
+  for (uint32_t c : lp.ids("in_col", kMaxWidth * 64 + 1, "column")) o.in_col.push_back(c);
+  if (!o.in_col.empty() && o.in_col.size() != o.inputs.size())
+    lp.fail(fmt::format("in_col: one column per input ({} inputs)", o.inputs.size()));
+  for (size_t n = 0; n < o.in_col.size(); ++n)
+    if (o.in_col[n] >= p.tensors[o.inputs[n]].cols)
+      lp.fail(fmt::format("in_col: column {} outside input tensor {} ({} columns)", o.in_col[n],
+                          o.inputs[n], p.tensors[o.inputs[n]].cols));
+  const std::string& orows = lp.str("out_rows");
+  if (orows != "m" && orows != "a")
+    lp.fail(fmt::format("out_rows: '{}' unknown; allowed: m, a", orows));
+  o.out_rows = orows[0];
+  o.out_col = lp.i64("out_col", 0, kMaxWidth * 64);
+  auto bk = lp.dims("block", {o.grid_b, o.grid_i, o.grid_j, o.grid_k}, 0);
+  o.blk_b = bk[0];
+  o.blk_i = bk[1];
+  o.blk_j = bk[2];
+  o.blk_k = bk[3];
+  const Tensor& out = p.tensors[o.output];
+  // The output: the op's whole result, or (heads writing their slice of a concatenation) the
+  // columns [out_col, out_col + n); a transposed result ('a') only needs matching elements.
+  const bool fits = o.out_rows == 'a'
+                        ? out.elements() >= static_cast<uint64_t>(o.b * o.m * o.n)
+                        : out.batch == o.b && out.rows == o.m && o.out_col + o.n <= out.cols &&
+                              (o.out_col > 0 || o.n <= out.cols);
+  if (!fits)
+    lp.fail(fmt::format("out: tensor {} has shape {}x{}x{}, but the op produces {}x{}x{} at column {}",
+                        out.id, out.batch, out.rows, out.cols, o.b, o.m, o.n, o.out_col));
+  if (out.cls != TensorClass::activation)
+    lp.fail(fmt::format("out: tensor {} is a {}, not an activation", out.id, to_string(out.cls)));
+  return o;
+}
+
+Instruction read_instruction(LineParser& lp, const Program& p, const Counts& counts,
+                             std::vector<uint32_t>* deps) {
+  Instruction in;
+  in.id = read_id(lp, p.instrs.size(), "instruction");
+  const std::string& opc = lp.pos(2, "opcode");
+  if (!parse_opcode(opc, &in.opcode))
+    lp.fail(fmt::format(
+        "opcode '{}' unknown; allowed: LOAD_W, LOAD_A, STORE_A, SPILL, STORE_M, MATMUL, "
+        "SOFTMAX, LAYERNORM, EWISE, ACT",
+        opc));
+  const std::string& ops = lp.str("op");
+  in.op = ops == "-" ? kNone : static_cast<OpId>(lp.u64(ops, "op", kNone - 1));
+  in.tensor = static_cast<TensorId>(lp.u64("tensor", kNone - 1));
+  if (in.tensor >= p.tensors.size()) lp.fail(fmt::format("tensor {} not defined", in.tensor));
+  if (in.op != kNone && in.op >= p.ops.size()) lp.fail(fmt::format("op {} not defined", in.op));
+  const Tensor& ten = p.tensors[in.tensor];
+  if (is_compute(in.opcode)) {
+    if (in.op == kNone) lp.fail("a tile job needs op=");
+    const Op& op = p.ops[in.op];
+    if (opcode_of(op.kind) != in.opcode)
+      lp.fail(
+          fmt::format("opcode {} does not match op {} of kind {}", opc, in.op, to_string(op.kind)));
+    if (in.tensor != op.output)
+      lp.fail(fmt::format("tensor {} is not the output of op {} (tensor {})", in.tensor, in.op,
+                          op.output));
+    const std::string& r = lp.str("tiles");
+    auto plus = r.find('+');
+    if (plus == std::string::npos) lp.fail(fmt::format("tiles: '{}' must be first+count", r));
+    in.first_tile = lp.u64(r.substr(0, plus), "tiles");
+    in.tile_count = lp.u64(r.substr(plus + 1), "tiles");
+    const BlockGrid g = block_grid(op);
+    in.block = static_cast<uint32_t>(lp.u64("block", g.blocks() - 1));
+    const uint64_t tiles = block_box(op, g, in.block).tiles();
+    if (in.tile_count == 0 || in.first_tile >= tiles || in.tile_count > tiles - in.first_tile)
+      lp.fail(fmt::format("tiles {} outside block {} of op {} ({} tiles)", r, in.block, in.op,
+                          tiles));
+  } else {
+    if (in.opcode == Opcode::LOAD_W && ten.cls == TensorClass::activation)
+      lp.fail(
+          fmt::format("LOAD_W of tensor {}, an activation (LOAD_W moves weights and "
+                      "embeddings)",
+                      in.tensor));
+    if (in.opcode == Opcode::STORE_A && (in.op == kNone || p.ops[in.op].output != in.tensor))
+      lp.fail(
+          fmt::format("STORE_A of tensor {} needs op= naming the op that produces it", in.tensor));
+    const PartGrid g = part_grid(ten);
+    in.part = static_cast<uint32_t>(lp.u64("part", g.parts() - 1));
+    in.data_bytes = lp.u64("bytes");
+    in.mask_bytes = lp.u64("mask_bytes");
+    const uint64_t data = part_data_bytes(ten, g, in.part, p.info.word_bits);
+    const uint64_t mask = part_mask_bytes(ten, g, in.part);
+    if (in.data_bytes != data || in.mask_bytes != mask)
+      lp.fail(fmt::format(
+          "bytes={} mask_bytes={} disagree with part {} of tensor {} ({} and {} bytes)",
+          in.data_bytes, in.mask_bytes, in.part, in.tensor, data, mask));
+  }
+  // Forward dependencies are legal here (a hand-written stream may have a cycle, which the
+  // control block reports as a deadlock); ids must exist and not name the instruction itself.
+  *deps = lp.ids("deps", counts.instructions, "instruction");
+  for (InstrId d : *deps)
+    if (d == in.id) lp.fail(fmt::format("instruction {} depends on itself", in.id));
+  in.dep_count = static_cast<uint32_t>(deps->size());
+  return in;
+}
+
+// Every tile of every block of every op is covered by exactly one tile-job instruction (a
+// missing or doubled range would silently change the run).
+void check_tile_coverage(const Program& p, const std::string& source) {
+  struct Range {
+    uint64_t op, block, first, count;
+    bool operator<(const Range& o) const {
+      return op != o.op ? op < o.op : block != o.block ? block < o.block : first < o.first;
+    }
+  };
+  std::vector<Range> ranges;
+  for (const auto& in : p.instrs)
+    if (is_compute(in.opcode)) ranges.push_back({in.op, in.block, in.first_tile, in.tile_count});
+  std::sort(ranges.begin(), ranges.end());
+  auto gap = [&](const Op& op, uint64_t block, uint64_t from, uint64_t to, const char* what) {
+    return InputError(fmt::format("{}: op {} ({}): tiles {} to {} of block {} are {}", source,
+                                  op.id, op.name, from, to, block, what));
+  };
+  size_t r = 0;
+  for (const auto& op : p.ops) {
+    // Each block's ranges, sorted by first tile, must cover [0, its tiles) end to end.
+    const BlockGrid g = block_grid(op);
+    for (uint64_t b = 0; b < g.blocks(); ++b) {
+      const uint64_t tiles = block_box(op, g, b).tiles();
+      uint64_t next = 0;
+      for (; r < ranges.size() && ranges[r].op == op.id && ranges[r].block == b; ++r) {
+        if (ranges[r].first > next)
+          throw gap(op, b, next, ranges[r].first - 1, "in no instruction");
+        if (ranges[r].first < next)
+          throw gap(op, b, ranges[r].first, next - 1, "in two instructions");
+        next = ranges[r].first + ranges[r].count;
+      }
+      if (next != tiles) throw gap(op, b, next, tiles - 1, "in no instruction");
+    }
+  }
+}
 
 }  // namespace
 
@@ -253,216 +643,128 @@ Program read_program(std::istream& in, const std::string& source) {
   Program p;
   std::string line;
   size_t no = 0;
-  bool magic = false, have_info = false;
-  uint64_t max_dep = 0;
+  Section at = Section::info;
+  Counts counts;
+  Checksum sum;
+  uint64_t tiles = 0;
+  auto where = [&](const std::string& why) {
+    return InputError(fmt::format("{}:{}: {}", source, no, why));
+  };
   while (std::getline(in, line)) {
     ++no;
-    if (!magic) {
-      if (line.rfind(kIsaMagic, 0) != 0)
-        throw InputError(fmt::format("{}:1: not an AccelTran instruction stream (expected '{}')",
-                                     source, kIsaMagic));
-      magic = true;
+    if (no == 1) {
+      if (line != kIsaMagic) {
+        if (line.rfind("# acceltran-isa ", 0) == 0)
+          throw where(
+              fmt::format("format '{}' not supported (this build reads '{}'); write the "
+                          "file again with `acceltran compile -o`",
+                          line.substr(2), std::string(kIsaMagic).substr(2)));
+        throw where(fmt::format("not an AccelTran instruction stream (expected '{}')", kIsaMagic));
+      }
+      sum.add(line);
       continue;
     }
-    if (line.empty() || line[0] == '#') continue;
-    LineParser lp(source, no, line);
-    const std::string& kind = lp.pos(0, "record type");
-    if (kind == "info") {
-      auto& i = p.info;
-      i.model = lp.str("model");
-      i.profile = lp.str("profile");
-      i.accelerator = lp.str("accelerator");
-      i.seq_len = lp.i64("seq_len");
-      i.batch = lp.i64("batch");
-      auto t = lp.dims("tile", 3);
-      i.tile = TileShape{static_cast<int>(t[0]), static_cast<int>(t[1]), static_cast<int>(t[2])};
-      try {
-        i.loop_order = LoopOrder::parse(lp.str("loop_order"));
-      } catch (const InputError& e) {
-        lp.fail(e.what());
-      }
-      i.word_bits = static_cast<int>(lp.i64("word_bits"));
-      i.activation_sparsity = lp.dbl("activation_sparsity");
-      i.weight_sparsity = lp.dbl("weight_sparsity");
-      i.tiles_per_instruction = lp.u64("tiles_per_instruction");
-      if (i.tile.b <= 0 || i.tile.x <= 0 || i.tile.y <= 0 || i.batch <= 0 || i.seq_len <= 0)
-        lp.fail("info: tile, batch and seq_len must be positive");
-      have_info = true;
-    } else if (kind == "counts") {
-      p.tensors.reserve(lp.u64("tensors"));
-      p.ops.reserve(lp.u64("ops"));
-      p.instrs.reserve(lp.u64("instructions"));
-    } else if (kind == "tensor") {
-      Tensor t;
-      t.id = static_cast<TensorId>(lp.u64(lp.pos(1, "tensor id"), "tensor id"));
-      if (t.id != p.tensors.size())
-        lp.fail(fmt::format("tensor id {} out of order (expected {})", t.id, p.tensors.size()));
-      t.name = lp.pos(2, "tensor name");
-      const std::string& cls = lp.str("class");
-      if (cls == "weight")
-        t.cls = TensorClass::weight;
-      else if (cls == "embedding")
-        t.cls = TensorClass::embedding;
-      else if (cls == "activation")
-        t.cls = TensorClass::activation;
-      else
-        lp.fail(fmt::format("class '{}' unknown; allowed: weight, embedding, activation", cls));
-      t.layer = static_cast<int>(lp.i64("layer"));
-      auto s = lp.dims("shape", 3);
-      t.batch = s[0];
-      t.rows = s[1];
-      t.cols = s[2];
-      t.sparsity = lp.dbl("sparsity");
-      t.data_bytes = lp.u64("data_bytes");
-      t.mask_bytes = lp.u64("mask_bytes");
-      if (lp.has("parts")) {  // optional: whole-tensor residency without it
-        auto pt = lp.dims("parts", 3);
-        for (int64_t v : pt)
-          if (v < 0) lp.fail("parts: sizes must not be negative (0 = the whole extent)");
-        t.part_b = pt[0];
-        t.part_rows = pt[1];
-        t.part_cols = pt[2];
-      }
-      p.tensors.push_back(t);
-    } else if (kind == "op") {
-      Op o;
-      o.id = static_cast<OpId>(lp.u64(lp.pos(1, "op id"), "op id"));
-      if (o.id != p.ops.size())
-        lp.fail(fmt::format("op id {} out of order (expected {})", o.id, p.ops.size()));
-      o.name = lp.pos(2, "op name");
-      const std::string& k = lp.str("kind");
-      bool ok = false;
-      for (OpKind ok_kind :
-           {OpKind::matmul, OpKind::softmax, OpKind::layer_norm, OpKind::add, OpKind::activation})
-        if (k == to_string(ok_kind)) {
-          o.kind = ok_kind;
-          ok = true;
-        }
-      if (!ok)
-        lp.fail(fmt::format(
-            "kind '{}' unknown; allowed: matmul, softmax, layer_norm, add, activation", k));
-      o.layer = static_cast<int>(lp.i64("layer"));
-      o.head = static_cast<int>(lp.i64("head"));
-      for (uint32_t t : lp.ids("in")) o.inputs.push_back(t);
-      o.output = static_cast<TensorId>(lp.u64("out"));
-      auto d = lp.dims("dims", 4);
-      o.b = d[0];
-      o.m = d[1];
-      o.k = d[2];
-      o.n = d[3];
-      auto g = lp.dims("grid", 4);
-      o.grid_b = g[0];
-      o.grid_i = g[1];
-      o.grid_j = g[2];
-      o.grid_k = g[3];
-      for (int64_t v : {o.b, o.m, o.k, o.n, o.grid_b, o.grid_i, o.grid_j, o.grid_k})
-        if (v <= 0) lp.fail("op dims and grid must be positive");
-      o.b_operand_batched = lp.i64("b_batched") != 0;
-      o.prune = lp.i64("prune") != 0;
-      if (lp.has("in_rows") && lp.str("in_rows") != "-") {
-        o.in_rows = lp.str("in_rows");
-        if (o.in_rows.size() != o.inputs.size() ||
-            o.in_rows.find_first_not_of("mkna") != std::string::npos)
-          lp.fail(fmt::format("in_rows: '{}' needs one of m, k, n, a per input ({} inputs)",
-                              o.in_rows, o.inputs.size()));
-      }
-      if (lp.has("in_col") && lp.str("in_col") != "-") {
-        for (uint32_t c : lp.ids("in_col")) o.in_col.push_back(c);
-        if (o.in_col.size() != o.inputs.size())
-          lp.fail(fmt::format("in_col: one column per input ({} inputs)", o.inputs.size()));
-      }
-      if (lp.has("out_rows")) {
-        const std::string& r = lp.str("out_rows");
-        if (r != "m" && r != "a") lp.fail(fmt::format("out_rows: '{}' unknown; allowed: m, a", r));
-        o.out_rows = r[0];
-      }
-      if (lp.has("out_col")) o.out_col = lp.i64("out_col");
-      if (lp.has("block")) {
-        auto bk = lp.dims("block", 4);
-        for (int64_t v : bk)
-          if (v < 0) lp.fail("block: sizes must not be negative (0 = the whole grid)");
-        o.blk_b = bk[0];
-        o.blk_i = bk[1];
-        o.blk_j = bk[2];
-        o.blk_k = bk[3];
-      }
-      for (TensorId t : o.inputs)
-        if (t >= p.tensors.size()) lp.fail(fmt::format("input tensor {} not defined", t));
-      if (o.output >= p.tensors.size())
-        lp.fail(fmt::format("output tensor {} not defined", o.output));
-      p.ops.push_back(std::move(o));
-    } else if (kind == "i") {
-      Instruction in;
-      in.id = static_cast<InstrId>(lp.u64(lp.pos(1, "instruction id"), "instruction id"));
-      if (in.id != p.instrs.size())
-        lp.fail(
-            fmt::format("instruction id {} out of order (expected {})", in.id, p.instrs.size()));
-      const std::string& opc = lp.pos(2, "opcode");
-      if (!parse_opcode(opc, &in.opcode))
-        lp.fail(fmt::format(
-            "opcode '{}' unknown; allowed: LOAD_W, LOAD_A, STORE_A, SPILL, STORE_M, MATMUL, "
-            "SOFTMAX, LAYERNORM, EWISE, ACT",
-            opc));
-      const std::string& ops = lp.str("op");
-      in.op = ops == "-" ? kNone : static_cast<OpId>(lp.u64(ops, "op"));
-      in.tensor = static_cast<TensorId>(lp.u64("tensor"));
-      if (in.tensor >= p.tensors.size()) lp.fail(fmt::format("tensor {} not defined", in.tensor));
-      if (in.op != kNone && in.op >= p.ops.size()) lp.fail(fmt::format("op {} not defined", in.op));
-      if (is_compute(in.opcode)) {
-        if (in.op == kNone) lp.fail("a tile job needs op=");
-        const std::string& r = lp.str("tiles");
-        auto plus = r.find('+');
-        if (plus == std::string::npos) lp.fail(fmt::format("tiles: '{}' must be first+count", r));
-        in.first_tile = lp.u64(r.substr(0, plus), "tiles");
-        in.tile_count = lp.u64(r.substr(plus + 1), "tiles");
-        const Op& op = p.ops[in.op];
-        const BlockGrid g = block_grid(op);
-        if (lp.has("block")) in.block = static_cast<uint32_t>(lp.u64("block"));
-        if (in.block >= g.blocks())
-          lp.fail(fmt::format("block {} outside op {} ({} blocks)", in.block, in.op, g.blocks()));
-        const uint64_t tiles = block_box(op, g, in.block).tiles();
-        if (in.tile_count == 0 || in.first_tile + in.tile_count > tiles)
-          lp.fail(fmt::format("tiles {} outside block {} of op {} ({} tiles)", r, in.block, in.op,
-                              tiles));
-        if (opcode_of(p.ops[in.op].kind) != in.opcode)
-          lp.fail(fmt::format("opcode {} does not match op {} of kind {}", opc, in.op,
-                              to_string(p.ops[in.op].kind)));
-      } else {
-        in.data_bytes = lp.u64("bytes");
-        in.mask_bytes = lp.u64("mask_bytes");
-        if (lp.has("part")) {
-          in.part = static_cast<uint32_t>(lp.u64("part"));
-          const uint32_t parts = part_grid(p.tensors[in.tensor]).parts();
-          if (in.part >= parts)
-            lp.fail(fmt::format("part {} outside tensor {} ({} parts)", in.part, in.tensor, parts));
-        }
-      }
-      auto deps = lp.ids("deps");
-      // Forward dependencies are legal here (a hand-written stream may have a cycle, which the
-      // control block reports as a deadlock); ids must exist and not name the instruction itself.
-      for (InstrId d : deps)
-        if (d == in.id) lp.fail(fmt::format("instruction {} depends on itself", in.id));
-      max_dep = std::max<uint64_t>(max_dep,
-                                   deps.empty() ? 0 : *std::max_element(deps.begin(), deps.end()));
-      in.dep_begin = static_cast<uint32_t>(p.deps.size());
-      in.dep_count = static_cast<uint32_t>(deps.size());
-      p.deps.insert(p.deps.end(), deps.begin(), deps.end());
-      p.instrs.push_back(in);
-    } else {
-      lp.fail(fmt::format("record type '{}' unknown; allowed: info, counts, tensor, op, i", kind));
+    if (at == Section::end) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      throw where("text after the 'end' line");
     }
+    const bool blank = line.find_first_not_of(" \t\r") == std::string::npos;
+    if (blank || line[0] == '#') {
+      sum.add(line);
+      continue;
+    }
+    LineParser lp(source, no, line);
+    const std::string kind = lp.pos(0, "record type");
+    auto expect = [&](Section s, const char* what) {
+      if (at > s) lp.fail(fmt::format("'{}' record after the {} records", kind, what));
+    };
+    if (kind == "info") {
+      if (at != Section::info) lp.fail("a second 'info' line");
+      read_info(lp, p.info);
+      at = Section::counts;
+    } else if (kind == "counts") {
+      if (at != Section::counts)
+        lp.fail(at == Section::info ? "'counts' before the 'info' line" : "a second 'counts' line");
+      counts = read_counts(lp);
+      at = Section::tensors;
+    } else if (at < Section::tensors &&
+               (kind == "tensor" || kind == "op" || kind == "i" || kind == "end")) {
+      lp.fail(fmt::format("'{}' record before the {} line", kind,
+                          at == Section::info ? "'info'" : "'counts'"));
+    } else if (kind == "tensor") {
+      expect(Section::tensors, at == Section::ops ? "op" : "instruction");
+      if (p.tensors.size() >= counts.tensors)
+        lp.fail(fmt::format("more tensors than 'counts tensors={}'", counts.tensors));
+      p.tensors.push_back(read_tensor(lp, p));
+    } else if (kind == "op") {
+      expect(Section::ops, "instruction");
+      at = Section::ops;
+      if (p.ops.size() >= counts.ops)
+        lp.fail(fmt::format("more ops than 'counts ops={}'", counts.ops));
+      p.ops.push_back(read_op(lp, p));
+      tiles += p.ops.back().tile_count();  // each op's count < 2^60: no overflow below the limit
+      if (tiles > limits::kMaxTiles)
+        lp.fail(fmt::format("the program has more than {} tiles; this build simulates at most {}",
+                            limits::kMaxTiles, limits::kMaxTiles));
+    } else if (kind == "i") {
+      at = Section::instructions;
+      if (p.instrs.size() >= counts.instructions)
+        lp.fail(
+            fmt::format("more instructions than 'counts instructions={}'", counts.instructions));
+      std::vector<uint32_t> deps;
+      Instruction ins = read_instruction(lp, p, counts, &deps);
+      ins.dep_begin = static_cast<uint32_t>(p.deps.size());
+      p.deps.insert(p.deps.end(), deps.begin(), deps.end());
+      p.instrs.push_back(ins);
+    } else if (kind == "end") {
+      const uint64_t n = lp.u64("instructions", kNone - 1);
+      const std::string& cs = lp.str("checksum");
+      lp.finish();
+      if (p.tensors.size() != counts.tensors || p.ops.size() != counts.ops ||
+          p.instrs.size() != counts.instructions)
+        lp.fail(fmt::format(
+            "'counts' says {} tensors, {} ops and {} instructions, the file has {}, {} and {}",
+            counts.tensors, counts.ops, counts.instructions, p.tensors.size(), p.ops.size(),
+            p.instrs.size()));
+      if (n != p.instrs.size())
+        lp.fail(fmt::format("end: instructions={} but the file has {}", n, p.instrs.size()));
+      // checksum=- marks a hand-edited stream: only its instruction count is checked.
+      if (cs != "-" && cs != sum.hex())
+        lp.fail(
+            fmt::format("checksum {} does not match the file's contents ({}): the file was "
+                        "changed after `acceltran compile -o` wrote it",
+                        cs, sum.hex()));
+      at = Section::end;
+      continue;
+    } else {
+      lp.fail(
+          fmt::format("record type '{}' unknown; allowed: info, counts, tensor, op, i, end", kind));
+    }
+    lp.finish();
+    sum.add(line);
   }
-  if (!magic)
+  if (no == 0)
     throw InputError(fmt::format("{}: empty file, not an AccelTran instruction stream", source));
-  if (!have_info) throw InputError(fmt::format("{}: missing the 'info' line", source));
-  if (!p.instrs.empty() && max_dep >= p.instrs.size())
-    throw InputError(
-        fmt::format("{}: a dependency names instruction {}, but the stream has {} instructions",
-                    source, max_dep, p.instrs.size()));
+  if (at != Section::end) {
+    const char* missing = at == Section::info     ? "the 'info' line"
+                          : at == Section::counts ? "the 'counts' line"
+                                                  : "the 'end' line";
+    throw InputError(fmt::format(
+        "{}:{}: file ends without {} after {} of {} tensors, {} of {} ops, {} of {} instructions: "
+        "the file is incomplete (cut short?); write it again with `acceltran compile -o`",
+        source, no, missing, p.tensors.size(), counts.tensors, p.ops.size(), counts.ops,
+        p.instrs.size(), counts.instructions));
+  }
+  if (p.instrs.empty())
+    throw InputError(fmt::format("{}: the program has no instructions", source));
+  check_tile_coverage(p, source);
   return p;
 }
 
 Program read_program_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError(fmt::format("{}: is a folder, not an instruction file", path));
   std::ifstream in(path);
   if (!in) throw InputError(fmt::format("{}: instruction file not found or not readable", path));
   return read_program(in, path);

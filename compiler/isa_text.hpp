@@ -8,15 +8,16 @@
 
 namespace acceltran {
 
-constexpr const char* kIsaMagic = "# acceltran-isa 1";
+constexpr const char* kIsaMagic = "# acceltran-isa 2";
 
 void write_program(std::ostream& out, const Program& prog);
 // Writes to a file; throws InputError naming the path if it cannot be written.
 void write_program_file(const std::string& path, const Program& prog);
 
 // Parses the text form; throws InputError naming the source, line number and problem.
-// Checks structure: ids in order, references in range, dependencies pointing backwards,
-// tile ranges inside their op.
+// Checks every record: ids in order, references in range, numbers finite and in range, grids
+// consistent with dims and tile, bytes consistent with shapes and sparsity, tile ranges inside
+// their op, record counts and the trailer's instruction count and checksum (docs/isa.md).
 Program read_program(std::istream& in, const std::string& source);
 Program read_program_file(const std::string& path);
 

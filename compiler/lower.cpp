@@ -212,6 +212,7 @@ class Lowering {
   // j, k for matmuls). Softmax and layer norm reduce over a whole row: never split along j.
   void choose_blocks(Op& op) {
     const double f = opts_.block_budget;
+    if (f <= 0) return;  // no blocking: every op one block (size estimates)
     const uint64_t cap_a = static_cast<uint64_t>(accel_.activation_buffer_mb * 1048576.0 * f);
     const uint64_t cap_w = static_cast<uint64_t>(accel_.weight_buffer_mb * 1048576.0 * f);
     const uint64_t cap_m = static_cast<uint64_t>(accel_.mask_buffer_mb * 1048576.0 * f);

@@ -7,9 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "config.hpp"
+#include "limits.hpp"
+#include "suggest.hpp"
 
 namespace acceltran {
 namespace fs = std::filesystem;
@@ -85,19 +88,52 @@ HeadDesc parse_head(const std::string& text, const std::string& where) {
   } else {
     throw bad(fmt::format("unknown head type '{}_{}'", f[0], f[1]));
   }
+  const int64_t width = h.dim * std::max<int64_t>(h.kernel, 1);  // both < 10^9: no overflow
+  if (width > limits::kMaxWidth)
+    throw bad(fmt::format("{} {} exceeds the limit {}",
+                          h.type == HeadType::conv ? "kernel x dimension" : "dimension", width,
+                          limits::kMaxWidth));
   return h;
 }
 
 namespace {
 
-int64_t get_positive(const json& j, const std::string& key, const std::string& src) {
-  if (!j.contains(key)) throw InputError(fmt::format("{}: missing key '{}'", src, key));
-  const json& v = j.at(key);
+// A positive integer no larger than `max` (a limit of limits.hpp, named in the message).
+int64_t positive_value(const json& v, const std::string& key, const std::string& src, int64_t max) {
   if (!v.is_number_integer())
-    throw InputError(fmt::format("{}: key '{}': value {} is not an integer", src, key, v.dump()));
+    throw InputError(
+        fmt::format("{}: key '{}': value {} is not a positive integer", src, key, v.dump()));
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(max))
+    throw InputError(
+        fmt::format("{}: key '{}': value {} exceeds the limit {}", src, key, v.dump(), max));
   int64_t x = v.get<int64_t>();
-  if (x <= 0) throw InputError(fmt::format("{}: key '{}': value {} must be > 0", src, key, x));
+  if (x <= 0)
+    throw InputError(fmt::format("{}: key '{}': value {} is not a positive integer", src, key, x));
+  if (x > max)
+    throw InputError(fmt::format("{}: key '{}': value {} exceeds the limit {}", src, key, x, max));
   return x;
+}
+
+int64_t get_positive(const json& j, const std::string& key, const std::string& src, int64_t max) {
+  if (!j.contains(key)) throw InputError(fmt::format("{}: missing key '{}'", src, key));
+  return positive_value(j.at(key), key, src, max);
+}
+
+// A list of at most `max` entries.
+void check_list_size(const json& v, const std::string& key, const std::string& src, size_t max) {
+  if (v.is_array() && v.size() > max)
+    throw InputError(
+        fmt::format("{}: key '{}': {} entries exceed the limit {}", src, key, v.size(), max));
+}
+
+void check_total_heads(const ModelDesc& m, const std::string& src) {
+  int64_t heads = 0;
+  for (const auto& l : m.layers) heads += static_cast<int64_t>(l.heads.size());
+  if (heads > limits::kMaxHeadsTotal)
+    throw InputError(
+        fmt::format("{}: {} attention heads in total exceed the limit {}; use fewer "
+                    "layers or heads",
+                    src, heads, limits::kMaxHeadsTotal));
 }
 
 ModelDesc parse_flexibert(const json& j, const std::string& src) {
@@ -109,7 +145,7 @@ ModelDesc parse_flexibert(const json& j, const std::string& src) {
                       src, it.key()));
   ModelDesc m;
   m.format = "flexibert";
-  int64_t l = get_positive(j, "l", src);
+  int64_t l = get_positive(j, "l", src, limits::kMaxLayers);
   for (const char* key : {"o", "h", "f"}) {
     if (!j.contains(key)) throw InputError(fmt::format("{}: missing key '{}'", src, key));
     if (!j.at(key).is_array() || static_cast<int64_t>(j.at(key).size()) != l)
@@ -122,46 +158,49 @@ ModelDesc parse_flexibert(const json& j, const std::string& src) {
     std::string where = fmt::format("{}: key 'o[{}]'", src, n);
     if (!o.is_array() || o.empty())
       throw InputError(fmt::format("{}: expected a non-empty list of head strings", where));
+    check_list_size(o, fmt::format("o[{}]", n), src, limits::kMaxHeadsPerLayer);
     for (size_t t = 0; t < o.size(); ++t) {
       if (!o[t].is_string())
         throw InputError(fmt::format("{}: head {} is not a string: {}", where, t, o[t].dump()));
       layer.heads.push_back(parse_head(o[t].get<std::string>(), where));
     }
-    const json& h = j["h"][n];
-    if (!h.is_number_integer() || h.get<int64_t>() <= 0)
-      throw InputError(
-          fmt::format("{}: key 'h[{}]': value {} is not a positive integer", src, n, h.dump()));
-    layer.hidden = h.get<int64_t>();
+    layer.hidden = positive_value(j["h"][n], fmt::format("h[{}]", n), src, limits::kMaxWidth);
     const json& f = j["f"][n];
     if (!f.is_array() || f.empty())
       throw InputError(
           fmt::format("{}: key 'f[{}]': expected a non-empty list of feed-forward sizes", src, n));
-    for (size_t t = 0; t < f.size(); ++t) {
-      if (!f[t].is_number_integer() || f[t].get<int64_t>() <= 0)
-        throw InputError(fmt::format("{}: key 'f[{}][{}]': value {} is not a positive integer", src,
-                                     n, t, f[t].dump()));
-      layer.ffn.push_back(f[t].get<int64_t>());
-    }
+    check_list_size(f, fmt::format("f[{}]", n), src, limits::kMaxFfnPerLayer);
+    for (size_t t = 0; t < f.size(); ++t)
+      layer.ffn.push_back(
+          positive_value(f[t], fmt::format("f[{}][{}]", n, t), src, limits::kMaxWidth));
     m.layers.push_back(std::move(layer));
   }
+  check_total_heads(m, src);
   return m;
 }
 
 ModelDesc parse_hf_config(const json& j, const std::string& src) {
   ModelDesc m;
   m.format = "hf-config";
-  int64_t hidden = get_positive(j, "hidden_size", src);
-  int64_t layers = get_positive(j, "num_hidden_layers", src);
-  int64_t heads = get_positive(j, "num_attention_heads", src);
-  int64_t inter = get_positive(j, "intermediate_size", src);
+  int64_t hidden = get_positive(j, "hidden_size", src, limits::kMaxWidth);
+  int64_t layers = get_positive(j, "num_hidden_layers", src, limits::kMaxLayers);
+  int64_t heads = get_positive(j, "num_attention_heads", src, limits::kMaxHeadsPerLayer);
+  int64_t inter = get_positive(j, "intermediate_size", src, limits::kMaxWidth);
+  if (layers * heads > limits::kMaxHeadsTotal)
+    throw InputError(
+        fmt::format("{}: {} layers x {} heads exceed the limit of {} attention heads "
+                    "in total; use fewer layers or heads",
+                    src, layers, heads, limits::kMaxHeadsTotal));
   if (hidden % heads != 0)
     throw InputError(
         fmt::format("{}: key 'hidden_size': {} is not divisible by num_attention_heads {}", src,
                     hidden, heads));
-  if (j.contains("vocab_size")) m.vocab_size = get_positive(j, "vocab_size", src);
+  if (j.contains("vocab_size"))
+    m.vocab_size = get_positive(j, "vocab_size", src, limits::kMaxTableRows);
   if (j.contains("max_position_embeddings"))
-    m.max_position = get_positive(j, "max_position_embeddings", src);
-  if (j.contains("type_vocab_size")) m.type_vocab = get_positive(j, "type_vocab_size", src);
+    m.max_position = get_positive(j, "max_position_embeddings", src, limits::kMaxTableRows);
+  if (j.contains("type_vocab_size"))
+    m.type_vocab = get_positive(j, "type_vocab_size", src, limits::kMaxTableRows);
   if (j.contains("hidden_act")) {
     if (!j["hidden_act"].is_string())
       throw InputError(fmt::format("{}: key 'hidden_act': expected a string", src));
@@ -193,30 +232,58 @@ ModelDesc parse_hf_config(const json& j, const std::string& src) {
 }
 
 std::string resolve_model_path(const std::string& name_or_path) {
+  std::error_code ec;
+  if (fs::is_directory(name_or_path, ec)) {
+    // A Hugging Face model folder: its config.json describes the encoder.
+    std::string config = (fs::path(name_or_path) / "config.json").string();
+    if (!fs::is_regular_file(config, ec))
+      throw InputError(fmt::format(
+          "{}: is a folder without a config.json; --model takes a built-in name, a FlexiBERT or "
+          "Hugging Face config.json file, or a Hugging Face model folder",
+          name_or_path));
+    return config;
+  }
   if (fs::exists(name_or_path) || name_or_path.find('/') != std::string::npos ||
       name_or_path.find(".json") != std::string::npos)
     return name_or_path;
   std::string p = fs::path(models_dir()) / "transformers" / (name_or_path + ".json");
   if (fs::exists(p)) return p;
   std::vector<std::string> known;
-  std::error_code ec;
   for (const auto& e : fs::directory_iterator(fs::path(models_dir()) / "transformers", ec))
     if (e.path().extension() == ".json") known.push_back(e.path().stem().string());
   std::sort(known.begin(), known.end());
-  throw InputError(fmt::format("model '{}': no such file and not a built-in name; built-ins: {}",
-                               name_or_path, fmt::join(known, ", ")));
+  throw InputError(fmt::format("model '{}': no such file and not a built-in name{}; built-ins: {}",
+                               name_or_path, did_you_mean(name_or_path, known),
+                               fmt::join(known, ", ")));
 }
 
 }  // namespace
 
 ModelDesc parse_model_json(const std::string& text, const std::string& source) {
   json j;
+  // nlohmann::json keeps the last of two equal keys: a repeated key is an error instead.
+  std::vector<std::set<std::string>> keys;  // per open object, its keys so far
+  auto no_duplicates = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    if (event == json::parse_event_t::key && !keys.empty()) {
+      const std::string k = parsed.get<std::string>();
+      if (!keys.back().insert(k).second)
+        throw InputError(fmt::format("{}: duplicate key '{}'", source, k));
+    }
+    return true;
+  };
   try {
-    j = json::parse(text);
+    j = json::parse(text, no_duplicates);
   } catch (const json::parse_error& e) {
     throw InputError(
         fmt::format("{}: JSON syntax error at byte {}: {}", source, e.byte,
                     std::string(e.what()).substr(std::string(e.what()).find(':') + 2)));
+  } catch (const json::exception& e) {  // e.g. a number too large for a double (1e400)
+    const std::string what = e.what();
+    throw InputError(
+        fmt::format("{}: JSON value error: {}", source,
+                    what.substr(what.find(']') == std::string::npos ? 0 : what.find(']') + 2)));
   }
   if (!j.is_object())
     throw InputError(fmt::format("{}: expected a JSON object at the top level", source));

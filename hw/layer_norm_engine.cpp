@@ -54,10 +54,10 @@ void layer_norm(const int32_t* in, int32_t* out, int rows, int cols) {
     int64_t sum = 0;
     for (int c = 0; c < cols; ++c) sum += x[c];
     // mean in Q24, deviations in Q24.
-    const int64_t mean24 = ((sum << 8) + (sum >= 0 ? cols / 2 : -cols / 2)) / cols;
+    const int64_t mean24 = ((sum * 256) + (sum >= 0 ? cols / 2 : -cols / 2)) / cols;
     __int128 ss = 0;
     for (int c = 0; c < cols; ++c) {
-      const int64_t d = (int64_t{x[c]} << 8) - mean24;
+      const int64_t d = int64_t{x[c]} * 256 - mean24;  // * 256, not << 8: x may be negative
       ss += static_cast<__int128>(d) * d;  // Q48
     }
     const uint64_t var48 = static_cast<uint64_t>(ss / cols) + (uint64_t{1} << 32);  // + eps
@@ -66,12 +66,12 @@ void layer_norm(const int32_t* in, int32_t* out, int rows, int cols) {
     // out(Q16) = d(Q24) * r30(Q30) * 2^-e -> shift by 24 + 30 - 16 + e = 38 + e.
     const int sh = 38 + e;
     for (int c = 0; c < cols; ++c) {
-      const __int128 d = (static_cast<__int128>(x[c]) << 8) - mean24;
+      const __int128 d = static_cast<__int128>(x[c]) * 256 - mean24;
       __int128 p = d * r30;
       if (sh > 0)
         p = (p + (static_cast<__int128>(1) << (sh - 1))) >> sh;
       else
-        p = p << -sh;
+        p = p * (static_cast<__int128>(1) << -sh);
       y[c] = saturate(p > INT64_MAX ? INT64_MAX
                                     : (p < INT64_MIN ? INT64_MIN : static_cast<int64_t>(p)));
     }

@@ -6,7 +6,7 @@ and simulate each variant, to measure the effect of that convention (docs/fideli
 usage: tools/reference_variants.py [--bin build/bin/acceltran] [--model bert-tiny] [--accel edge]
                                    [--keep DIR] [VARIANT ...]
 
-Variants (default: each alone, then all but mask-off-pipe, then all together):
+Variants (default: each alone, then all together):
   emb-rows        embedding table of VOCAB + SEQ rows (30,522 + 128), as dict2ops.py loads it
   no-emb-ln       no layer norm on the embeddings (the published graph has none)
   no-head-sum     no add of the head outputs (ln_<l>_1 reads the last head's output)
@@ -16,9 +16,6 @@ Variants (default: each alone, then all but mask-off-pipe, then all together):
   heads-parallel  the heads of a layer interleaved op by op (published: concurrent head lists)
   published-deps  layer norms wait for nothing, Q/K/V wait only for their weights
                   (ops.py: ln_<l>_<n> has no required data, the layer input is assumed resident)
-  mask-off-pipe   loads carry no mask bytes through the main-memory pipe (published: the mask
-                  buffer loads the mask alongside, concurrently); a timing estimate only, it also
-                  drops the mask's load energy
 Standard library only.
 """
 import argparse
@@ -31,7 +28,7 @@ import sys
 import tempfile
 
 VARIANTS = ["emb-rows", "no-emb-ln", "no-head-sum", "no-ln-act-store", "no-store-m",
-            "qkv-loads-first", "heads-parallel", "published-deps", "mask-off-pipe"]
+            "qkv-loads-first", "heads-parallel", "published-deps"]
 
 
 class Stream:
@@ -56,7 +53,8 @@ class Stream:
                 deps = [] if kv["deps"] == "-" else [int(d) for d in kv["deps"].split(",")]
                 self.instrs.append({"id": int(f[1]), "opcode": f[2], "kv": kv, "deps": deps,
                                     "comment": comment.strip(), "order": len(self.instrs)})
-        self.head = [ln for ln in self.lines if not ln.startswith(("i ", "tensor ", "op "))]
+        self.head = [ln for ln in self.lines
+                     if not ln.startswith(("i ", "tensor ", "op ", "end "))]
 
     def op_of(self, ins):
         return None if ins["kv"]["op"] == "-" else int(ins["kv"]["op"])
@@ -83,16 +81,24 @@ class Stream:
         for ln in self.head:
             if ln.startswith("counts "):
                 ln = re.sub(r"instructions=\d+", "instructions=%d" % len(self.instrs), ln)
+                ln = re.sub(r"ops=\d+", "ops=%d" % len(self.ops), ln)
             out.append(ln)
         out += [self.tensors[t]["line"] for t in sorted(self.tensors)]
-        out += [self.ops[o]["line"] for o in sorted(self.ops)]
+        # Ops are numbered densely: renumber after any removal.
+        op_id = {o: n for n, o in enumerate(sorted(self.ops))}
+        for o in sorted(self.ops):
+            out.append(re.sub(r"^op \d+ ", "op %d " % op_id[o], self.ops[o]["line"]))
         for n, ins in enumerate(self.instrs):
             deps = [new_id[d] for d in ins["deps"]]
             assert all(d < n for d in deps), (ins, deps)
             kv = dict(ins["kv"])
+            if kv["op"] != "-":
+                kv["op"] = str(op_id[int(kv["op"])])
             kv["deps"] = ",".join(map(str, deps)) if deps else "-"
             fields = " ".join("%s=%s" % (k, v) for k, v in kv.items())
             out.append("i %d %s %s  # %s" % (n, ins["opcode"], fields, ins["comment"]))
+        # The trailer of a hand-edited stream: the count, no checksum (docs/isa.md).
+        out.append("end instructions=%d checksum=-" % len(self.instrs))
         return "\n".join(out) + "\n"
 
 
@@ -122,6 +128,13 @@ def drop_op(s, name, new_input_tensor):
         if o != s.op_of(comp[0]) and re.search(r"in=([0-9,]*\b%d\b)" % out_t, s.ops[o]["line"]):
             s.set_op_input(o, out_t, new_input_tensor)
     s.remove({i["id"] for i in comp}, {i["id"]: repl for i in comp})
+    # The op itself goes too (every op's tiles must be in the stream); load instructions that
+    # named it keep serving the op that follows it.
+    dropped = s.op_of(comp[0])
+    for ins in s.instrs:
+        if s.op_of(ins) == dropped:
+            ins["kv"]["op"] = str(dropped + 1)
+    del s.ops[dropped]
 
 
 def apply(s, variant):
@@ -173,13 +186,6 @@ def apply(s, variant):
             pos = order.index(q) + (1 if m.group(2) == "k" else 2)
             order.insert(pos, ins)
         s.instrs = order
-    elif variant == "mask-off-pipe":
-        for t, d in s.tensors.items():
-            if "class=weight" in d["line"] or "class=embedding" in d["line"]:
-                d["line"] = re.sub(r"mask_bytes=\d+", "mask_bytes=0", d["line"])
-        for ins in s.instrs:
-            if ins["opcode"] == "LOAD_W":
-                ins["kv"]["mask_bytes"] = "0"
     elif variant == "published-deps":
         published_deps(s)
     elif variant == "heads-parallel":
@@ -255,7 +261,6 @@ def main():
     print("%-44s %10d %9s %14.1f %9s" % ("reference profile", c0, "", e0, ""))
     runs = [[v] for v in (a.variants or VARIANTS)]
     if not a.variants:
-        runs.append([v for v in VARIANTS if v != "mask-off-pipe"])
         runs.append(list(VARIANTS))
     for vs in runs:
         s = Stream(base_text)
@@ -266,8 +271,6 @@ def main():
         label = " + ".join(vs)
         if len(vs) == len(VARIANTS):
             label = "all of the above"
-        elif len(vs) >= 3:
-            label = "all but mask-off-pipe (op graph and order)"
         print("%-44s %10d %+8.1f%% %14.1f %+8.1f%%" % (label, c, 100.0 * (c - c0) / c0, e,
                                                        100.0 * (e - e0) / e0))
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <map>
 #include <set>
 #include <sstream>
@@ -189,7 +191,7 @@ TEST_CASE("dependencies: producers first, tensors available, no tile twice", "[c
       // Per (tensor, part): the LOAD_W that brought it, the tile jobs that wrote it so far.
       std::map<std::pair<TensorId, uint32_t>, InstrId> loaded;
       std::map<std::pair<TensorId, uint32_t>, std::vector<InstrId>> writers;
-      std::vector<bool> stored(p.tensors.size(), false);  // reference: STORE_A done
+      std::vector<InstrId> stored(p.tensors.size(), kNone);  // reference: its STORE_A
       std::vector<uint64_t> covered(p.ops.size(), 0);
       std::map<std::pair<OpId, uint32_t>, std::vector<std::pair<uint64_t, uint64_t>>> ranges;
       for (const auto& in : p.instrs) {
@@ -213,7 +215,8 @@ TEST_CASE("dependencies: producers first, tensors available, no tile twice", "[c
                 REQUIRE(loaded.count({t, part}));
                 CHECK(deps.count(loaded[{t, part}]));
               } else if (ref) {
-                REQUIRE(stored[t]);
+                REQUIRE(stored[t] != kNone);
+                CHECK(deps.count(stored[t]));
               } else {
                 const auto& w = writers[{t, part}];
                 REQUIRE_FALSE(w.empty());
@@ -234,11 +237,12 @@ TEST_CASE("dependencies: producers first, tensors available, no tile twice", "[c
           loaded[{in.tensor, in.part}] = in.id;
         } else if (in.opcode == Opcode::STORE_A) {
           REQUIRE(ref);
-          REQUIRE_FALSE(stored[in.tensor]);  // written once
-          stored[in.tensor] = true;
+          REQUIRE(stored[in.tensor] == kNone);  // written once
+          stored[in.tensor] = in.id;
         } else if (in.opcode == Opcode::STORE_M) {
           if (ref) {
-            REQUIRE(stored[in.tensor]);
+            REQUIRE(stored[in.tensor] != kNone);
+            CHECK(deps.count(stored[in.tensor]));
           } else {
             REQUIRE_FALSE(writers[{in.tensor, in.part}].empty());
             for (InstrId x : writers[{in.tensor, in.part}]) CHECK(deps.count(x));
@@ -283,6 +287,28 @@ TEST_CASE("instruction stream text form round-trips", "[compiler]") {
     CHECK(q.info.loop_order == p.info.loop_order);
     CHECK(q.tensors.back().data_bytes == p.tensors.back().data_bytes);
   }
+}
+
+TEST_CASE("instruction stream: names with spaces, '#', '%', '=' or ',' round-trip", "[compiler]") {
+  Program p = compile("bert-tiny");
+  p.info.model = "my model #2, 50% = x";
+  p.info.accelerator = "edge\tboard";
+  p.tensors[0].name = "emb word rows";
+  std::stringstream a;
+  write_program(a, p);
+  CHECK(a.str().find("model=my%20model%20%232%2C%2050%25%20%3D%20x ") != std::string::npos);
+  std::stringstream in(a.str());
+  Program q = read_program(in, "names");
+  CHECK(q.info.model == p.info.model);
+  CHECK(q.info.accelerator == p.info.accelerator);
+  CHECK(q.tensors[0].name == p.tensors[0].name);
+  // The checksum covers the whole file: any change after writing is caught.
+  std::string text = a.str();
+  const auto at = text.find("L0.attn.qkv.w");
+  REQUIRE(at != std::string::npos);
+  text[at] = 'X';
+  std::stringstream changed(text);
+  CHECK_THROWS_WITH(read_program(changed, "changed"), Catch::Contains("checksum"));
 }
 
 TEST_CASE("readers: BERT-Base from FlexiBERT dict and from config.json agree", "[compiler]") {

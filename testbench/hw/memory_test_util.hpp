@@ -22,12 +22,20 @@ namespace acceltran::memtest {
 // started the kernel (e.g. `hw_tests "[memory]"`), the current test case is run again, alone, in
 // a fresh process (this executable with the test name as filter) and its exit status is the
 // result. Run alone (CTest), a test case runs in-process as usual.
-inline int rerun_in_child() {
-  std::string name = Catch::getResultCapture().getCurrentTestName();
+inline int rerun_in_child(const std::string& test_name) {
+  // The test name as a Catch test spec: characters special to the spec parser are escaped, and
+  // `--warn NoTests` makes a spec that matches nothing a failure (Catch2 exits 0 otherwise).
+  std::string name;
+  for (char c : test_name) {
+    if (c == '\\' || c == ',' || c == '[' || c == ']' || c == '"' || c == '*' || c == '~')
+      name.push_back('\\');
+    name.push_back(c);
+  }
   std::fflush(nullptr);
   pid_t pid = fork();
   if (pid == 0) {
-    execl("/proc/self/exe", "hw_tests", name.c_str(), static_cast<char*>(nullptr));
+    execl("/proc/self/exe", "hw_tests", "--warn", "NoTests", name.c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   int status = 0;
@@ -38,7 +46,8 @@ inline int rerun_in_child() {
   do {                                                                   \
     if (sc_core::sc_get_status() != sc_core::SC_ELABORATION) {           \
       INFO("re-run in a fresh process: the kernel has already started"); \
-      REQUIRE(::acceltran::memtest::rerun_in_child() == 0);              \
+      REQUIRE(::acceltran::memtest::rerun_in_child(                      \
+                  Catch::getResultCapture().getCurrentTestName()) == 0); \
       return;                                                            \
     }                                                                    \
   } while (0)

@@ -91,8 +91,9 @@ TEST_CASE("bad --set keys and values give one clear error", "[overrides]") {
       {"main_memory.type=flash",
        "key 'main_memory.type': value 'flash' unknown; allowed: rram, "
        "dram, hbm"},
-      {"pes=128", "unknown key 'pes'; allowed keys: "},
-      {"tile.tile_z=8", "unknown key 'tile.tile_z'; allowed keys: tile_b, tile_x, tile_y"},
+      {"pes=128", "unknown key 'pes' (did you mean 'pe'?); allowed keys: "},
+      {"tile.tile_z=8", "unknown key 'tile.tile_z' (did you mean 'tile_b'?); allowed keys: tile_b, "
+                        "tile_x, tile_y"},
       {"pe.count=2", "key 'pe' holds a value, not a mapping"},
       {"pe", "'pe' must be KEY=VALUE"},
       {"base=server", "key 'base' cannot be overridden"},

@@ -181,7 +181,7 @@ TEST_CASE("bad sweep specs and options give one clear error", "[sweep]") {
                    (d.path / "typo").string() + " --no-progress");
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("failed points 0-1: ") != std::string::npos);
-  CHECK(r.out.find("edge.yaml: unknown key 'pes'; allowed keys: ") != std::string::npos);
+  CHECK(r.out.find("edge.yaml: unknown key 'pes' (did you mean 'pe'?); allowed keys: ") != std::string::npos);
   CHECK(r.err.find("error: every point of the sweep failed") != std::string::npos);
   r = run_cli("sweep " + d.write("ok.yaml", "grid: {pe: [64]}\n"));
   CHECK(r.exit_code == 2);
@@ -205,11 +205,11 @@ TEST_CASE("slurm back end writes a job-array script (--dry-run)", "[sweep]") {
   CHECK(s.find("#SBATCH --partition=short\n") != std::string::npos);
   CHECK(s.find("#SBATCH --time=00:10:00\n") != std::string::npos);
   CHECK(s.find("chunks=( 0-1 2-3 4 )") != std::string::npos);
-  CHECK(!fs::exists(d.path / "out" / "points" / "0000" / "report.json"));
+  CHECK(!fs::exists(d.path / "out" / "points" / "0000" / "run" / "report.json"));
   // The array task's command, run by hand for chunk 2: point 4 only.
   r = run_cli("sweep worker " + out + " --points 4");
   CHECK(r.exit_code == 0);
-  CHECK(fs::exists(d.path / "out" / "points" / "0004" / "report.json"));
+  CHECK(fs::exists(d.path / "out" / "points" / "0004" / "run" / "report.json"));
   CHECK(!fs::exists(d.path / "out" / "points" / "0003"));
   r = run_cli("sweep collect " + out);
   CHECK(r.out.find("1 ok, 0 failed, 4 missing") != std::string::npos);

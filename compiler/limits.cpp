@@ -1,0 +1,51 @@
+#include "limits.hpp"
+
+#include <fmt/format.h>
+
+#include "compiler.hpp"
+
+namespace acceltran {
+
+Program compile_within_limits(const ModelDesc& model, const AcceleratorConfig& accel,
+                              const Technology& tech, const CompileOptions& opts) {
+  // The coarse form (one instruction per op) is small: its size is bounded by the model limits.
+  CompileOptions coarse_opts = opts;
+  coarse_opts.tiles_per_instruction = 0;
+  coarse_opts.block_budget = 0;  // whole ops: sizes first, buffer-level blocks after
+  Program coarse = compile_program(model, accel, tech, coarse_opts);
+  // Per-op tile counts are below 2^60 (dimension limits); the sums stop at the limit.
+  uint64_t tiles = 0, compute = 0, memory = 0, deps = 0;
+  for (const auto& op : coarse.ops) {
+    const uint64_t t = op.tile_count();
+    tiles += t;
+    if (tiles > limits::kMaxTiles)
+      throw InputError(fmt::format(
+          "{} on {}: more than {} tiles (limit of this build); use a shorter --seq-len, a smaller "
+          "--batch or a smaller model",
+          model.source, accel.source, limits::kMaxTiles));
+    const uint64_t tpi = opts.tiles_per_instruction;
+    const uint64_t parts = tpi == 0 ? 1 : (t + tpi - 1) / tpi;
+    compute += parts;
+    deps += parts * op.inputs.size() + parts;  // tile jobs wait for inputs, STORE_A for parts
+  }
+  for (const auto& in : coarse.instrs) memory += is_memory(in.opcode) ? 1 : 0;
+  const uint64_t instructions = compute + memory;
+  if (instructions > opts.max_instructions) {
+    const uint64_t room = opts.max_instructions > memory ? opts.max_instructions - memory : 1;
+    throw InputError(fmt::format(
+        "{} on {}: --tiles-per-instruction {} gives about {} instructions, more than the limit "
+        "{}; use --tiles-per-instruction {} or more (0 = one instruction per op)",
+        model.source, accel.source, opts.tiles_per_instruction, instructions, opts.max_instructions,
+        (tiles + room - 1) / room));
+  }
+  const uint64_t bytes = instructions * sizeof(Instruction) + deps * sizeof(InstrId) +
+                         coarse.tensors.size() * sizeof(Tensor) + coarse.ops.size() * sizeof(Op);
+  if (bytes > limits::kMaxProgramBytes)
+    throw InputError(fmt::format(
+        "{} on {}: the instruction stream would take about {:.1f} GiB, more than the limit {} GiB; "
+        "use a larger --tiles-per-instruction (0 = one instruction per op)",
+        model.source, accel.source, bytes / double(1ull << 30), limits::kMaxProgramBytes >> 30));
+  return compile_program(model, accel, tech, opts);
+}
+
+}  // namespace acceltran

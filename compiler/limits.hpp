@@ -1,0 +1,40 @@
+// Size limits of the inputs (docs/user-guide.md, "Limits"). They keep every product the compiler
+// and the simulator form (elements, multiply-accumulates, tile counts) inside 64 bits and keep a
+// run's memory and time bounded; an input beyond one is an InputError saying what to change.
+#pragma once
+#include <cstdint>
+
+namespace acceltran::limits {
+
+constexpr int64_t kMaxLayers = 1024;         // num_hidden_layers, FlexiBERT l
+constexpr int64_t kMaxHeadsPerLayer = 1024;  // num_attention_heads, entries of FlexiBERT o[n]
+constexpr int64_t kMaxHeadsTotal = 65536;    // attention heads over all layers
+constexpr int64_t kMaxFfnPerLayer = 64;      // entries of FlexiBERT f[n]
+constexpr int64_t kMaxWidth = 65536;         // hidden, intermediate and head sizes, kernel x dim
+constexpr int64_t kMaxTableRows = 1 << 20;   // vocab_size, type_vocab_size, max_position_embeddings
+constexpr int64_t kMaxSeqLen = 65536;        // --seq-len
+constexpr int64_t kMaxBatch = 4096;          // --batch, batch_size
+constexpr int64_t kMaxTileSide = 1024;       // tile_b, tile_x, tile_y
+constexpr int64_t kMaxUnits = 1 << 20;       // pe, lanes, MACs, modules, banks (and products)
+constexpr double kMaxBufferMb = 65536;       // activation, weight and mask buffer sizes
+constexpr uint64_t kMaxTiles = 10'000'000'000ull;  // tile jobs in one program
+constexpr uint64_t kMaxProgramBytes = 4ull << 30;  // estimated memory of one program
+
+}  // namespace acceltran::limits
+
+namespace acceltran {
+
+struct AcceleratorConfig;
+struct CompileOptions;
+struct ModelDesc;
+struct Program;
+struct Technology;
+
+// compile_program, after estimating from the program's coarse form (one instruction per op) the
+// tiles, the instructions and the memory the requested --tiles-per-instruction gives: beyond
+// kMaxTiles, CompileOptions::max_instructions or kMaxProgramBytes it throws an InputError saying
+// what to change, before allocating the stream.
+Program compile_within_limits(const ModelDesc& model, const AcceleratorConfig& accel,
+                              const Technology& tech, const CompileOptions& opts);
+
+}  // namespace acceltran
