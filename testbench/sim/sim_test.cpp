@@ -74,10 +74,31 @@ void check_invariants(const json& j, const std::string& model, const std::string
   for (const char* block : {"mac_lanes", "dynatran", "softmax", "layer_norm", "dataflow", "dma",
                             "activation_buffer", "weight_buffer", "mask_buffer", "main_memory"})
     CHECK(j["energy_nj"].contains(block));
-  // Cycles are at least the compute bound and the memory bound.
+  // Cycles are at least every lower bound (each resource busy at most every cycle), and the
+  // efficiency is the largest bound over the cycles.
   const double cycles = j["cycles"].get<double>();
-  CHECK(cycles >= j["bounds_cycles"]["compute"].get<double>());
-  CHECK(cycles >= j["bounds_cycles"]["memory"].get<double>());
+  double largest = 0;
+  for (auto& [k, b] : j["bounds_cycles"].items()) {
+    INFO("bound " << k);
+    CHECK(b.get<double>() >= 0);
+    CHECK(cycles >= b.get<double>());
+    largest = std::max(largest, b.get<double>());
+  }
+  for (const char* k : {"compute", "memory", "mac_lanes", "activation_buffer_ports"})
+    CHECK(j["bounds_cycles"].contains(k));
+  CHECK(j["efficiency"].get<double>() == Approx(largest / cycles));
+  // Stall causes are clock cycles, one cause per cycle.
+  double stalls = 0;
+  for (auto& [k, v] : j["stall_cycles"].items()) stalls += v.get<double>();
+  CHECK(stalls <= cycles);
+  // Per-op rows: every tile once, within the run.
+  uint64_t op_tiles = 0;
+  for (const auto& op : j["ops"]) {
+    op_tiles += op["tiles"].get<uint64_t>();
+    CHECK(op["last_cycle"].get<double>() <= cycles);
+    CHECK(op["first_cycle"].get<uint64_t>() <= op["last_cycle"].get<uint64_t>());
+  }
+  CHECK(op_tiles == tiles);
   CHECK(j["latency_us"].get<double>() == Approx(cycles / 700.0));
   CHECK(j["power_w"]["peak"].get<double>() >= j["power_w"]["average"].get<double>());
   for (auto& [k, u] : j["utilization"].items()) {
@@ -116,6 +137,61 @@ TEST_CASE("BERT-Base on Server: bert profile", "[sim][slow]") {
   auto j = run_sim(d, "--model bert-base --accel server");
   check_invariants(j, "bert-base", "server", "bert");
   CHECK(j["area_mm2"]["total"].get<double>() == Approx(1829.70).epsilon(0.001));
+  // Memory-bound: weights stream while the lanes work, at least 75 % of the largest bound.
+  CHECK(j["efficiency"].get<double>() >= 0.75);
+  CHECK(j["bounds_cycles"]["memory"].get<double>() ==
+        Approx(std::max(j["bounds_cycles"]["memory"].get<double>(),
+                        j["bounds_cycles"]["mac_lanes"].get<double>())));
+}
+
+TEST_CASE("grouping tiles into instructions changes cycles only through the issue width", "[sim]") {
+  TempDir d;
+  const auto a = run_sim(d, "", "a");
+  const auto b = run_sim(d, "--tiles-per-instruction 1", "b");
+  const auto c = run_sim(d, "--tiles-per-instruction 37", "c");
+  const double ca = a["cycles"].get<double>();
+  CHECK(b["cycles"].get<double>() == Approx(ca).epsilon(0.05));
+  CHECK(c["cycles"].get<double>() == Approx(ca).epsilon(0.05));
+  CHECK(b["tiles_dispatched"] == a["tiles_dispatched"]);
+  CHECK(b["compute"]["effectual_macs"] == a["compute"]["effectual_macs"]);
+}
+
+TEST_CASE("loop order changes cycles on a port-limited configuration", "[sim]") {
+  // Four 32-byte activation-buffer ports: partial sums that leave the lanes (k outer) cost
+  // port time; k innermost keeps them in the lane.
+  TempDir d;
+  const std::string ports = "--set buffer_ports.activation_banks=4 ";
+  const auto inner = run_sim(d, ports + "--set loop_order=b_i_j_k", "inner");
+  const auto outer = run_sim(d, ports + "--set loop_order=k_i_j_b", "outer");
+  check_invariants(inner, "bert-tiny", "edge", "bert");
+  CHECK(outer["cycles"].get<uint64_t>() > 2 * inner["cycles"].get<uint64_t>());
+  CHECK(inner["compute"]["psum_write_bytes"].get<double>() <
+        outer["compute"]["psum_write_bytes"].get<double>());
+  CHECK(outer["bounds_cycles"]["activation_buffer_ports"].get<double>() >
+        inner["bounds_cycles"]["activation_buffer_ports"].get<double>());
+  CHECK(inner["energy_nj"]["total"] != outer["energy_nj"]["total"]);
+}
+
+TEST_CASE("design-space corners: smallest and largest buffers at batch 32, sequence 512",
+          "[sim][slow]") {
+  // Every op is split into blocks that fit; live data that do not fit are spilled and
+  // reloaded; every run finishes.
+  TempDir d;
+  const std::string corner = "--seq-len 512 --batch 32 --set batch_size=32 ";
+  const std::string small =
+      "--set activation_buffer_mb=4 --set weight_buffer_mb=8 --set mask_buffer_mb=0.5";
+  const std::string large =
+      "--set activation_buffer_mb=64 --set weight_buffer_mb=128 --set mask_buffer_mb=16";
+  int n = 0;
+  for (const char* run : {"--model bert-tiny --accel edge ", "--model bert-large --accel server "})
+    for (const auto& buffers : {small, large}) {
+      const auto j = run_sim(d, std::string(run) + corner + buffers, "c" + std::to_string(n++));
+      INFO(run << buffers);
+      CHECK(j["finished"] == true);
+      for (auto& [op, v] : j["instructions"].items()) CHECK(v["completed"] == v["program"]);
+      CHECK(j["efficiency"].get<double>() > 0.3);
+      CHECK(j["efficiency"].get<double>() <= 1.0);
+    }
 }
 
 TEST_CASE("BERT-Base on Server: reference profile", "[sim][slow]") {
