@@ -22,3 +22,5 @@ run "BERT-Tiny/Edge reference"            --model bert-tiny  --accel edge   --pr
 run "BERT-Base/Server"                    --model bert-base  --accel server
 run "BERT-Base/Server reference"          --model bert-base  --accel server --profile reference
 run "BERT-Large/Server seq 512"           --model bert-large --accel server --seq-len 512
+run "BERT-Tiny/Edge b32 s512 4/8/0.5 MB"  --model bert-tiny  --accel edge   --seq-len 512 --batch 32 --set batch_size=32 --set activation_buffer_mb=4 --set weight_buffer_mb=8 --set mask_buffer_mb=0.5
+run "BERT-Large/Server b32 s512 4/8/0.5 MB" --model bert-large --accel server --seq-len 512 --batch 32 --set batch_size=32 --set activation_buffer_mb=4 --set weight_buffer_mb=8 --set mask_buffer_mb=0.5
