@@ -18,6 +18,13 @@ ProgramStats compute_stats(const Program& p) {
     L.macs += op.macs();
     s.macs += op.macs();
   }
+  // Activations: every op output written once into the activation buffer (as a whole STORE_A
+  // in the reference profile, tile by tile in the default profile).
+  for (const auto& ten : p.tensors)
+    if (ten.cls == TensorClass::activation) {
+      s.activation_store_bytes += ten.data_bytes;
+      s.layers[ten.layer].activation_bytes += ten.data_bytes;
+    }
   for (const auto& in : p.instrs) {
     s.instructions[static_cast<int>(in.opcode)] += 1;
     if (is_compute(in.opcode)) {
@@ -34,10 +41,6 @@ ProgramStats compute_stats(const Program& p) {
       case Opcode::LOAD_W:
         (ten.cls == TensorClass::embedding ? s.embedding_bytes : s.weight_bytes) += in.data_bytes;
         L.weight_bytes += in.data_bytes;
-        break;
-      case Opcode::STORE_A:
-        s.activation_store_bytes += in.data_bytes;
-        L.activation_bytes += in.data_bytes;
         break;
       case Opcode::STORE_M:
         s.output_bytes += in.data_bytes;

@@ -13,7 +13,7 @@ namespace acceltran {
 struct LayerStats {
   uint64_t ops = 0, tiles = 0, macs = 0;
   uint64_t weight_bytes = 0;      // LOAD_W data bytes (weights and embeddings)
-  uint64_t activation_bytes = 0;  // STORE_A data bytes
+  uint64_t activation_bytes = 0;  // data bytes of the activations the layer writes
 };
 
 struct ProgramStats {

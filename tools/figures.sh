@@ -26,8 +26,9 @@ dyn=$(printf 'energy_nj.%s.dynamic+' mac_lanes dynatran softmax layer_norm dataf
 "$a" plot $o/fig2 --kind metric --x loop-order --metric "${dyn%+}" --style bars \
   --ylabel "dynamic energy (nJ)" --title "BERT-Tiny on AccelTran-Edge: dynamic energy per loop order" \
   --out $f --name fig2-energy-loop-order.png
-"$a" plot $o/fig2 --kind metric --x loop-order --metric compute.fifo_reuse --style bars \
-  --title "BERT-Tiny on AccelTran-Edge: operand tiles reused from the lane FIFOs" \
+"$a" plot $o/fig2 --kind metric --x loop-order --metric compute.fifo_reuse+compute.broadcast_reuse \
+  --style bars --ylabel "operand tiles reused (FIFO + broadcast)" \
+  --title "BERT-Tiny on AccelTran-Edge: operand reuse instances per loop order" \
   --out $f --name fig2-reuse-loop-order.png
 
 # (3) area and power breakdown of AccelTran-Edge (BERT-Tiny), (4) power and utilization over time.
