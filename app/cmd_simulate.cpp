@@ -113,6 +113,13 @@ int cmd_simulate(const std::vector<std::string>& args) {
           : pick<EvictionPolicy>(vm, "eviction",
                                  {{"lru", EvictionPolicy::lru}, {"fifo", EvictionPolicy::fifo}});
   ro.sim.leakage_when_idle = vm["leakage-when-idle"].as<bool>();
+  for (const auto& b : in.reference_bugs) {
+    ReferenceBugs& rb = ro.sim.bugs;
+    if (b == "softmax-overassign") rb.softmax_overassign = true;
+    if (b == "double-load-energy") rb.double_load_energy = true;
+    if (b == "mm-energy-per-element") rb.mm_energy_per_element = true;
+    if (b == "store-energy-per-element") rb.store_energy_per_element = true;
+  }
   ro.timeline_samples = vm["timeline-samples"].as<uint64_t>();
 
   Program prog;
@@ -195,8 +202,7 @@ int cmd_simulate(const std::vector<std::string>& args) {
   write_report_files(out.staging(), r, ri);
   out.commit();
   fmt::print("  report: {0}/report.json, {0}/report.csv, {0}/ops.csv, {0}/timeline.csv{1}\n",
-             out_dir,
-             vcd_shown.empty() ? "" : ", VCD: " + vcd_shown);
+             out_dir, vcd_shown.empty() ? "" : ", VCD: " + vcd_shown);
   return 0;
 }
 

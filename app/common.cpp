@@ -26,6 +26,10 @@ void add_input_options(po::options_description& desc) {
      "accelerator: a built-in name (edge, server) or a YAML file")
     ("profile", po::value<std::string>()->default_value("bert"),
      "bert (the real encoder) or reference (the published simulator's conventions)")
+    ("reference-bugs", po::value<std::string>(),
+     "with --profile reference: published behaviours the profile fixes, turned back on, as a "
+     "comma list or 'all': softmax-overassign, double-load-energy, mm-energy-per-element, "
+     "store-energy-per-element, published-deps (docs/fidelity.md)")
     ("seq-len", po::value<int64_t>()->default_value(128), "sequence length")
     ("batch", po::value<int64_t>()->default_value(0), "batch size (0: the accelerator's batch_size)")
     ("sparsity", po::value<double>(),
@@ -44,6 +48,13 @@ void add_input_options(po::options_description& desc) {
     ("allow-outside-design-space", po::bool_switch(),
      "accept accelerator values outside models/design_space.yaml (nonsense is still rejected)");
   // clang-format on
+}
+
+const std::vector<std::string>& reference_bug_names() {
+  static const std::vector<std::string> names{"softmax-overassign", "double-load-energy",
+                                              "mm-energy-per-element", "store-energy-per-element",
+                                              "published-deps"};
+  return names;
 }
 
 Inputs load_inputs(const po::variables_map& vm) {
@@ -71,6 +82,30 @@ Inputs load_inputs(const po::variables_map& vm) {
   if (c.profile != "bert" && c.profile != "reference")
     throw UsageError(
         fmt::format("option --profile: value '{}' unknown; allowed: bert, reference", c.profile));
+  if (vm.count("reference-bugs")) {
+    if (c.profile != "reference")
+      throw UsageError("option --reference-bugs applies to --profile reference");
+    const std::string list = vm["reference-bugs"].as<std::string>();
+    std::string cur;
+    for (char ch : list + ",") {
+      if (ch != ',') {
+        cur.push_back(ch);
+        continue;
+      }
+      const auto& names = reference_bug_names();
+      if (cur == "all") {
+        in.reference_bugs = names;
+      } else if (std::find(names.begin(), names.end(), cur) != names.end()) {
+        in.reference_bugs.push_back(cur);
+      } else {
+        throw UsageError(fmt::format("option --reference-bugs: '{}' unknown; allowed: {}, all", cur,
+                                     fmt::join(names, ", ")));
+      }
+      cur.clear();
+    }
+    for (const auto& b : in.reference_bugs)
+      if (b == "published-deps") c.published_deps = true;
+  }
   c.seq_len = vm["seq-len"].as<int64_t>();
   if (c.seq_len <= 0 || c.seq_len > limits::kMaxSeqLen)
     throw UsageError(fmt::format("option --seq-len: value {} outside the allowed range [1, {}]",
@@ -187,7 +222,8 @@ OutputFolder::OutputFolder(const std::string& out) {
           e.path().extension() != ".vcd")
         throw InputError(fmt::format(
             "{}: --out holds '{}', which is not a report file; the folder is replaced as a whole, "
-            "so choose a new folder or one holding only report.json, report.csv, ops.csv, timeline.csv, "
+            "so choose a new folder or one holding only report.json, report.csv, ops.csv, "
+            "timeline.csv, "
             "*.vcd",
             out, f));
     }

@@ -25,7 +25,12 @@ struct Inputs {
   AcceleratorConfig accel;
   ModelDesc model;
   CompileOptions compile;
+  // --reference-bugs: published behaviours turned back on (reference profile), by name.
+  std::vector<std::string> reference_bugs;
 };
+
+// The names --reference-bugs accepts (docs/fidelity.md).
+const std::vector<std::string>& reference_bug_names();
 
 // --model, --accel, --profile, --seq-len, --batch, --sparsity, --weight-sparsity,
 // --loop-order, --tiles-per-instruction, --models-dir, --allow-outside-design-space

@@ -22,6 +22,9 @@ struct CompileOptions {
   // prefetched weights and other live activations); 0: no blocks (every op one block). See
   // docs/memory.md.
   double block_budget = 0.5;
+  // Reference profile, published bug (ops.py): layer norms wait for nothing and Q/K/V for their
+  // weights only (the layer input is assumed resident).
+  bool published_deps = false;
   // Refuse to materialise more instructions than this (use a coarser tiles_per_instruction).
   uint64_t max_instructions = 50'000'000;
 };

@@ -563,6 +563,8 @@ uint64_t ControlBlock::transfer(Opcode op, uint32_t part, uint64_t now) {
       ten.cls == TensorClass::activation ? proto::Buffer::activation : proto::Buffer::weight;
   xfer_.data_bytes = part_data_bytes_of(part);
   xfer_.mask_bytes = part_mask_bytes_of(part);
+  xfer_.elements = part_elements(ten, part_grid(ten), key.part);
+  xfer_.sparsity = ten.sparsity;
   xfer_.sequential = true;
   const bool load = op == Opcode::LOAD_W || op == Opcode::LOAD_A;
   xfer_gp_.set_command(load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);

@@ -24,7 +24,7 @@ uint64_t mix64(uint64_t x) {  // splitmix64 finalizer: deterministic scattered a
 MainMemory::MainMemory(sc_core::sc_module_name name, const MainMemoryConfig& cfg,
                        const Technology& tech, const MemoryTimingTable& timing,
                        const SimOptions& opts, const MainMemoryOptions& mopts)
-    : sc_module(name), socket("socket"), cfg_(cfg), mopts_(mopts) {
+    : sc_module(name), socket("socket"), cfg_(cfg), mopts_(mopts), bugs_(opts.bugs) {
   if (cfg.banks <= 0 || cfg.ranks <= 0 || cfg.channels <= 0)
     throw InputError(fmt::format("main memory: banks {}, ranks {}, channels {} must be > 0",
                                  cfg.banks, cfg.ranks, cfg.channels));
@@ -246,14 +246,15 @@ double MainMemory::bulk_access(double t, uint64_t g0, uint64_t n, bool write) {
 }
 
 double MainMemory::access(double request_ps, uint64_t address, uint64_t bytes, bool write,
-                          bool sequential) {
+                          bool sequential, double energy_nj) {
   if (stats_.first_request_ps < 0 || request_ps < stats_.first_request_ps)
     stats_.first_request_ps = request_ps;
   (write ? stats_.writes : stats_.reads) += 1;
   (write ? stats_.bytes_written : stats_.bytes_read) += bytes;
   uint64_t accesses = (bytes + kMainMemoryAccessBytes - 1) / kMainMemoryAccessBytes;
   stats_.accesses_64b += accesses;
-  stats_.dynamic_energy_nj += static_cast<double>(accesses) * energy_per_access_nj_;
+  stats_.dynamic_energy_nj +=
+      energy_nj >= 0 ? energy_nj : static_cast<double>(accesses) * energy_per_access_nj_;
   double end = request_ps;
   if (bytes == 0) {
   } else if (ideal_) {
@@ -288,10 +289,28 @@ void MainMemory::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& del
     return;
   }
   bool sequential = true;
-  if (auto* ext = gp.get_extension<proto::TransferExt>()) sequential = ext->sequential;
+  double energy_nj = -1;  // default: per 64-byte access
+  if (auto* ext = gp.get_extension<proto::TransferExt>()) {
+    sequential = ext->sequential;
+    // Published load energy, when asked for (reference profile, --reference-bugs): per 64
+    // elements x (1 - s) instead of per 64 bytes of data and mask, and/or charged twice.
+    const bool load = ext->opcode == Opcode::LOAD_W || ext->opcode == Opcode::LOAD_A;
+    const ReferenceBugs& bugs = bugs_;
+    if (load && (bugs.mm_energy_per_element || bugs.double_load_energy)) {
+      const uint64_t bytes = gp.get_data_length();
+      energy_nj =
+          bugs.mm_energy_per_element
+              ? energy_per_access_nj_ * static_cast<double>(ext->elements) * (1.0 - ext->sparsity) /
+                    64.0
+              : static_cast<double>((bytes + kMainMemoryAccessBytes - 1) / kMainMemoryAccessBytes) *
+                    energy_per_access_nj_;
+      if (bugs.double_load_energy) energy_nj *= 2;
+    }
+  }
   sc_core::sc_time now = sc_core::sc_time_stamp();
   double req_ps = (now + delay).to_seconds() * 1e12;
-  double end_ps = access(req_ps, gp.get_address(), gp.get_data_length(), write, sequential);
+  double end_ps =
+      access(req_ps, gp.get_address(), gp.get_data_length(), write, sequential, energy_nj);
   double d_ps = std::ceil(end_ps - now.to_seconds() * 1e12 - 1e-6);
   delay = sc_core::sc_time(std::max(0.0, d_ps), sc_core::SC_PS);
   gp.set_response_status(tlm::TLM_OK_RESPONSE);

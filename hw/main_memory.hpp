@@ -74,8 +74,9 @@ class MainMemory : public sc_core::sc_module {
   static void check_layout(const MainMemoryConfig& cfg, const DesignSpace& space);
 
   // Direct call: serves a transfer requested at request_ps; returns its completion (ps).
+  // energy_nj < 0: the default, per 64-byte access.
   double access(double request_ps, uint64_t address, uint64_t bytes, bool write,
-                bool sequential = true);
+                bool sequential = true, double energy_nj = -1);
 
   MemAddress decode(uint64_t address) const;
   uint64_t encode(const MemAddress& a) const;
@@ -114,6 +115,7 @@ class MainMemory : public sc_core::sc_module {
   MainMemoryConfig cfg_;
   MemoryTiming t_;
   MainMemoryOptions mopts_;
+  ReferenceBugs bugs_;
   bool ideal_;
   bool refresh_;
   double bytes_per_s_;

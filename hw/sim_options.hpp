@@ -18,6 +18,15 @@ enum class MemoryModel { detailed, ideal };
 
 enum class EvictionPolicy { lru, fifo };
 
+// Published-simulator behaviours that the reference profile fixes as bugs; each can be turned
+// back on (`acceltran simulate --reference-bugs LIST`, docs/fidelity.md).
+struct ReferenceBugs {
+  bool softmax_overassign = false;        // pe.py assign_op: every free softmax module of a PE
+  bool double_load_energy = false;        // loads charged in the data and the mask buffer
+  bool mm_energy_per_element = false;     // load energy per 64 elements x (1 - s), no mask bytes
+  bool store_energy_per_element = false;  // STORE_A buffer energy per 64 elements
+};
+
 struct SimOptions {
   Profile profile = Profile::bert;
   BandwidthConvention bandwidth = BandwidthConvention::bytes;
@@ -26,6 +35,7 @@ struct SimOptions {
   bool leakage_when_idle = false;  // false: idle units are power-gated (published model)
   double activation_sparsity = 0.5;
   double weight_sparsity = 0.5;
+  ReferenceBugs bugs;
 };
 
 }  // namespace acceltran

@@ -239,7 +239,7 @@ double SramBuffer::leakage_energy_nj(uint64_t elapsed_cycles) const {
   return leakage_mw() / clock_mhz_ * static_cast<double>(elapsed_cycles);
 }
 
-uint64_t SramBuffer::access(uint64_t request_cycle, uint64_t bytes, bool write) {
+uint64_t SramBuffer::access(uint64_t request_cycle, uint64_t bytes, bool write, double energy_nj) {
   if (opts_.profile == Profile::bert) {
     // Banked ports stream: the ports are busy bytes / (banks x width) cycles, kept fractional so
     // that many small transfers cost what one large one does; done at the next clock edge.
@@ -260,7 +260,7 @@ uint64_t SramBuffer::access(uint64_t request_cycle, uint64_t bytes, bool write) 
   ++stats_.port_accesses;
   uint64_t blocks = (bytes + fig_.block_bytes - 1) / fig_.block_bytes;
   stats_.blocks_accessed += blocks;
-  stats_.dynamic_energy_nj += access_energy_nj(bytes);
+  stats_.dynamic_energy_nj += energy_nj >= 0 ? energy_nj : access_energy_nj(bytes);
   (write ? stats_.bytes_written : stats_.bytes_read) += bytes;
   return port_free_cycle_;
 }
@@ -282,7 +282,13 @@ bool SramBuffer::serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
     gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
     return false;
   }
-  uint64_t done = access(req, bytes, write);
+  // Published STORE_A energy, when asked for (--reference-bugs store-energy-per-element): per 64
+  // elements, not per 64-byte block of the zero-free data.
+  double energy_nj = -1;
+  if (opts_.bugs.store_energy_per_element && write)
+    if (auto* ext = gp.get_extension<proto::TransferExt>(); ext && ext->opcode == Opcode::STORE_A)
+      energy_nj = energy_per_block_nj() * static_cast<double>(ext->elements) / 64.0;
+  uint64_t done = access(req, bytes, write, energy_nj);
   sc_core::sc_time t_done = proto::cycles_to_time(done, clock_mhz_);
   delay = t_done > now ? t_done - now : sc_core::SC_ZERO_TIME;
   gp.set_response_status(tlm::TLM_OK_RESPONSE);

@@ -116,7 +116,8 @@ class SramBuffer : public sc_core::sc_module {
 
   // --- port (direct call; b_transport uses it) ---
   // Reserves the port at or after request_cycle; returns the completion cycle.
-  uint64_t access(uint64_t request_cycle, uint64_t bytes, bool write);
+  // energy_nj < 0: the default, per block_bytes block.
+  uint64_t access(uint64_t request_cycle, uint64_t bytes, bool write, double energy_nj = -1);
 
   // --- figures ---
   proto::Buffer buffer_kind() const { return kind_; }

@@ -81,7 +81,39 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
   r.completion_cycle = request_cycle;
   r.tiles = job.tile_count;
   const uint64_t width = bert && job.issue_width ? job.issue_width : ~0ULL;
-  for (uint64_t t = 0; t < job.tile_count; ++t) {
+  // Published bug (pe.py assign_op has no break), when asked for: a softmax tile takes every
+  // module of the lowest-index PE that has one free, and all of them are charged.
+  const bool overassign =
+      !bert && opts_.bugs.softmax_overassign && accepted_ == Opcode::SOFTMAX && job.pe < 0;
+  for (uint64_t t = 0; overassign && t < job.tile_count; ++t) {
+    size_t first = 0;
+    for (size_t u = 1; u < free_.size(); ++u)
+      if (free_[u] < free_[first]) first = u;
+    const uint64_t start = std::max(request_cycle, free_[first]);
+    size_t pe = 0;
+    while (pe + 1 < static_cast<size_t>(pes_)) {  // lowest PE with a module free at `start`
+      bool any = false;
+      for (int m = 0; m < per_pe_; ++m) any = any || free_[pe * per_pe_ + m] <= start;
+      if (any) break;
+      ++pe;
+    }
+    for (int m = 0; m < per_pe_; ++m) {
+      uint64_t& f = free_[pe * per_pe_ + m];
+      if (f > start) continue;
+      f = start + tt.held;
+      r.busy_unit_cycles += tt.held;
+      busy_ += tt.charged;
+    }
+    r.first_start_cycle = std::min(r.first_start_cycle, start);
+    r.completion_cycle = std::max(r.completion_cycle, start + tt.held);
+  }
+  if (overassign) {  // the heap is stale: rebuild it for later jobs
+    heap_.clear();
+    for (size_t u = 0; u < free_.size(); ++u)
+      heap_.emplace_back(free_[u], static_cast<uint32_t>(u));
+    std::make_heap(heap_.begin(), heap_.end(), kMinHeap);
+  }
+  for (uint64_t t = 0; !overassign && t < job.tile_count; ++t) {
     const size_t u = pick_unit(job.pe);
     const uint64_t issue = request_cycle + (width == ~0ULL ? 0 : t / width);
     const uint64_t start = std::max(issue, free_[u]);

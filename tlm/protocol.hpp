@@ -78,6 +78,8 @@ struct TransferExt : tlm::tlm_extension<TransferExt> {
   uint64_t data_bytes = 0;
   uint64_t mask_bytes = 0;
   bool sequential = true;  // streaming access (row-buffer friendly) vs scattered
+  uint64_t elements = 0;   // elements moved (published per-element energy conventions)
+  double sparsity = 0;     // their zero fraction
 
   tlm::tlm_extension_base* clone() const override { return new TransferExt(*this); }
   void copy_from(const tlm::tlm_extension_base& e) override {

@@ -364,3 +364,40 @@ TEST_CASE("timeline.csv power integrates to the reported total energy", "[sim]")
   CHECK(nj == Approx(j["energy_nj"]["total"].get<double>()).epsilon(1e-6));
   CHECK(j["power_w"]["peak"].get<double>() == Approx(peak));
 }
+
+TEST_CASE("reference profile: published bugs can be turned back on one by one", "[sim][fidelity]") {
+  TempDir d;
+  const auto base = run_sim(d, "--profile reference", "base");
+  auto with = [&](const std::string& bug) {
+    return run_sim(d, "--profile reference --reference-bugs " + bug, bug);
+  };
+  auto nj = [](const json& j, const char* block) {
+    return j["energy_nj"][block]["total"].get<double>();
+  };
+  // Softmax over-assignment: all 4 modules of a PE per tile, 4x the softmax energy, slower.
+  const auto sm = with("softmax-overassign");
+  CHECK(nj(sm, "softmax") == Approx(4 * nj(base, "softmax")));
+  CHECK(sm["cycles"].get<uint64_t>() > base["cycles"].get<uint64_t>());
+  // Loads charged twice: main-memory energy grows by the load energy (all but the STORE_M).
+  const auto twice = with("double-load-energy");
+  CHECK(nj(twice, "main_memory") > 1.9 * nj(base, "main_memory"));
+  CHECK(twice["cycles"] == base["cycles"]);
+  // Per-element load energy: about (1 - s) x 20 / 8 ... fewer, no mask bytes.
+  const auto elem = with("mm-energy-per-element");
+  CHECK(nj(elem, "main_memory") < 0.5 * nj(base, "main_memory"));
+  // Store energy per 64 elements: the mask buffer pays more, the activation buffer less.
+  const auto store = with("store-energy-per-element");
+  CHECK(nj(store, "mask_buffer") > nj(base, "mask_buffer"));
+  CHECK(nj(store, "activation_buffer") < nj(base, "activation_buffer"));
+  // Published dependencies: layer norms and Q/K/V start earlier.
+  const auto deps = with("published-deps");
+  CHECK(deps["cycles"].get<uint64_t>() < base["cycles"].get<uint64_t>());
+  // Bad uses are usage errors.
+  auto r = testutil::run_cli("simulate --reference-bugs all --out " + (d.path / "x").string());
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("applies to --profile reference") != std::string::npos);
+  r = testutil::run_cli("simulate --profile reference --reference-bugs nope --out " +
+                        (d.path / "x").string());
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("'nope' unknown; allowed: softmax-overassign") != std::string::npos);
+}
