@@ -18,58 +18,6 @@
 
 namespace acceltran {
 
-namespace {
-
-// Signals a hardware engineer reads in GTKWave (docs/user-guide.md).
-struct Tracer : sc_core::sc_module {
-  sc_core::sc_signal<uint32_t> busy_lanes{"busy_lanes"}, busy_softmax{"busy_softmax"},
-      busy_layer_norm{"busy_layer_norm"}, dynatran_active{"dynatran_active"};
-  sc_core::sc_signal<uint64_t> activation_buffer_bytes{"activation_buffer_bytes"},
-      weight_buffer_bytes{"weight_buffer_bytes"}, mask_buffer_bytes{"mask_buffer_bytes"};
-  sc_core::sc_signal<bool> memory_busy{"memory_busy"};
-  sc_core::sc_signal<uint64_t> memory_bytes{"memory_bytes"};
-  sc_core::sc_signal<uint32_t> dma_in_flight{"dma_in_flight"};
-  sc_core::sc_signal<uint64_t> issued{"issued"}, completed{"completed"};
-  sc_core::sc_signal<int32_t> layer{"layer"};
-  sc_core::sc_signal<uint32_t> op_id{"op_id"};
-  sc_core::sc_trace_file* tf = nullptr;
-
-  explicit Tracer(sc_core::sc_module_name n, const std::string& path) : sc_module(n) {
-    std::string base = path;
-    if (base.size() > 4 && base.substr(base.size() - 4) == ".vcd") base.resize(base.size() - 4);
-    tf = sc_core::sc_create_vcd_trace_file(base.c_str());
-    if (!tf) throw InputError(fmt::format("{}: cannot create the VCD file", path));
-    tf->set_time_unit(1, sc_core::SC_PS);
-    sc_core::sc_trace(tf, busy_lanes, "busy_lanes");
-    sc_core::sc_trace(tf, busy_softmax, "busy_softmax");
-    sc_core::sc_trace(tf, busy_layer_norm, "busy_layer_norm");
-    sc_core::sc_trace(tf, dynatran_active, "dynatran_active");
-    sc_core::sc_trace(tf, activation_buffer_bytes, "activation_buffer_bytes");
-    sc_core::sc_trace(tf, weight_buffer_bytes, "weight_buffer_bytes");
-    sc_core::sc_trace(tf, mask_buffer_bytes, "mask_buffer_bytes");
-    sc_core::sc_trace(tf, memory_busy, "memory_busy");
-    sc_core::sc_trace(tf, memory_bytes, "memory_bytes");
-    sc_core::sc_trace(tf, dma_in_flight, "dma_in_flight");
-    sc_core::sc_trace(tf, issued, "issued");
-    sc_core::sc_trace(tf, completed, "completed");
-    sc_core::sc_trace(tf, layer, "layer");
-    sc_core::sc_trace(tf, op_id, "op_id");
-  }
-  ~Tracer() override {
-    if (tf) sc_core::sc_close_vcd_trace_file(tf);
-  }
-};
-
-template <typename Pool>
-uint32_t busy_units(const Pool& pool, int pes, int per_pe, uint64_t now) {
-  uint32_t n = 0;
-  for (int p = 0; p < pes; ++p)
-    for (int u = 0; u < per_pe; ++u) n += pool(p, u) > now;
-  return n;
-}
-
-}  // namespace
-
 SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Technology& tech,
                    const RunOptions& o) {
   using namespace sc_core;
@@ -126,36 +74,20 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
 
   std::unique_ptr<Tracer> tracer;
   if (!o.trace.vcd_path.empty()) {
-    tracer = std::make_unique<Tracer>("trace", o.trace.vcd_path);
+    TracedBlocks tb;
+    tb.program = &prog;
+    tb.control = ctrl.get();
+    tb.pe_array = pe.get();
+    tb.softmax = softmax.get();
+    tb.layer_norm = lnorm.get();
+    tb.activation_buffer = act.get();
+    tb.weight_buffer = wgt.get();
+    tb.mask_buffer = msk.get();
+    tb.dma = dma.get();
+    tb.main_memory = mem.get();
+    tracer = std::make_unique<Tracer>("trace", o.trace, tb, tech.clock_mhz);
     Tracer* tr = tracer.get();
-    PeArray* pa = pe.get();
-    SoftmaxEngine* sm = softmax.get();
-    LayerNormEngine* ln = lnorm.get();
-    SramBuffer *a = act.get(), *w = wgt.get(), *m = msk.get();
-    const DmaStats* ds = &dma->stats();
-    ControlBlock* cb = ctrl.get();
-    const TraceOptions win = o.trace;
-    ctrl->on_event = [=](uint64_t now) {
-      if (now < win.window_begin_cycle || now > win.window_end_cycle) return;
-      uint32_t lanes = busy_units([&](int p, int u) { return pa->lane_free_cycle(p, u); },
-                                  pa->pes(), pa->lanes_per_pe(), now);
-      tr->busy_lanes.write(lanes);
-      tr->dynatran_active.write(lanes);
-      tr->busy_softmax.write(busy_units([&](int p, int u) { return sm->unit_free_cycle(p, u); },
-                                        sm->pes(), sm->units_per_pe(), now));
-      tr->busy_layer_norm.write(busy_units([&](int p, int u) { return ln->unit_free_cycle(p, u); },
-                                           ln->pes(), ln->units_per_pe(), now));
-      tr->activation_buffer_bytes.write(a->used_bytes());
-      tr->weight_buffer_bytes.write(w->used_bytes());
-      tr->mask_buffer_bytes.write(m->used_bytes());
-      tr->dma_in_flight.write(cb->in_flight(EngineClass::dma));
-      tr->memory_busy.write(cb->in_flight(EngineClass::dma) > 0);
-      tr->memory_bytes.write(ds->bytes_from_memory + ds->bytes_to_memory);
-      tr->issued.write(cb->issued_total());
-      tr->completed.write(cb->completed_total());
-      tr->layer.write(cb->current_layer());
-      tr->op_id.write(cb->current_op());
-    };
+    ctrl->on_event = [tr](uint64_t now) { tr->on_control_event(now); };
   }
   // Buffer occupancy samples for the timeline, taken at control-block events.
   std::vector<std::array<uint64_t, 4>> occupancy;  // cycle, act, weight, mask
