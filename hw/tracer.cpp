@@ -154,7 +154,8 @@ void Tracer::sample(uint64_t now) {
   control_.issued = cb.issued_total();
   control_.completed = cb.completed_total();
   control_.layer = cb.current_layer();
-  control_.op_id = cb.issued_total() > 0 ? static_cast<int32_t>(cb.current_op()) : -1;
+  // -1 until the first tile job is dispatched.
+  control_.op_id = cb.stats().dispatches > 0 ? static_cast<int32_t>(cb.current_op()) : -1;
   control_.compute_in_flight = cb.in_flight(EngineClass::lanes) +
                                cb.in_flight(EngineClass::softmax) +
                                cb.in_flight(EngineClass::layer_norm);

@@ -150,6 +150,11 @@ TEST_CASE("VCD of BERT-Tiny/Edge: a scope per block, every signal changes, layer
   CHECK(layers.count(0) == 1);
   CHECK(layers.count(1) == 1);
   CHECK(*layers.rbegin() == 1);
+  // op_id is -1 until the first tile job, then the ids of the ops.
+  std::set<int64_t> ops;
+  for (const auto& b : v.values.at("control.op_id")) ops.insert(as_signed(b, 32));
+  CHECK(*ops.begin() == -1);
+  CHECK(ops.size() > 10);
   // The units' own state is sampled, not only the control block's instruction events: the
   // softmax and layer-norm units go idle at cycles where no instruction completes.
   CHECK(v.stamps.size() > 2 * 116);
