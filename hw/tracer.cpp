@@ -18,24 +18,6 @@
 
 namespace acceltran {
 
-namespace {
-
-// Units of a pool busy at `now`; queues the cycles where a busy one becomes free.
-template <typename FreeAt, typename Queue>
-uint32_t busy_count(int n, FreeAt free_at, uint64_t now, Queue queue) {
-  uint32_t busy = 0;
-  for (int i = 0; i < n; ++i) {
-    const uint64_t f = free_at(i);
-    if (f > now) {
-      ++busy;
-      queue(f);
-    }
-  }
-  return busy;
-}
-
-}  // namespace
-
 Tracer::Tracer(sc_core::sc_module_name n, const TraceOptions& opts, const TracedBlocks& blocks,
                double clock_mhz)
     : sc_module(n), opts_(opts), b_(blocks), clock_mhz_(clock_mhz) {
@@ -103,39 +85,35 @@ void Tracer::queue(uint64_t cycle) {
 }
 
 void Tracer::sampler() {
+  // One delta first: the control block's first issue at cycle 0 is then visible.
+  wait(sc_core::SC_ZERO_TIME);
+  refresh_due_ = true;
   for (;;) {
-    if (pending_.empty()) {
-      wait(wake_);
-      continue;
-    }
     const uint64_t now = proto::time_to_cycles(sc_core::sc_time_stamp(), clock_mhz_);
-    const uint64_t next = *pending_.begin();
-    if (next > now) {
-      wait(proto::cycles_to_time(next, clock_mhz_) - sc_core::sc_time_stamp(), wake_);
-      continue;
+    bool due = false;
+    while (!pending_.empty() && *pending_.begin() <= now) {
+      pending_.erase(pending_.begin());
+      due = true;
     }
-    while (!pending_.empty() && *pending_.begin() <= now) pending_.erase(pending_.begin());
-    sample(now);
+    if (in_window(now) && (refresh_due_ || now == opts_.window_begin_cycle)) {
+      refresh(now);
+      due = true;
+    }
+    refresh_due_ = false;
+    if (due) sample(now);
+    if (pending_.empty())
+      wait(wake_);
+    else
+      wait(proto::cycles_to_time(*pending_.begin(), clock_mhz_) - sc_core::sc_time_stamp(), wake_);
   }
 }
 
 void Tracer::on_control_event(uint64_t now) {
   if (!in_window(now)) return;
-  // Lanes given a new job since the last sample ran the op the control block dispatched last.
-  const PeArray& pe = *b_.pe_array;
-  const int per_pe = pe.lanes_per_pe();
-  const auto& ops = b_.program->ops;
-  const uint32_t op = b_.control->current_op();
-  const char prunes = op < ops.size() && ops[op].prune ? 1 : 0;
-  for (size_t i = 0; i < lane_seen_free_.size(); ++i) {
-    const uint64_t f =
-        pe.lane_free_cycle(static_cast<int>(i) / per_pe, static_cast<int>(i) % per_pe);
-    if (f != lane_seen_free_[i]) {
-      lane_seen_free_[i] = f;
-      lane_prunes_[i] = prunes;
-    }
-  }
-  sample(now);
+  // The control block issues what became ready after this call, at the same cycle: the
+  // sampler reads the blocks one delta cycle later, once that is done.
+  refresh_due_ = true;
+  wake_.notify(sc_core::SC_ZERO_TIME);
   if (b_.control->completed_total() == b_.program->instrs.size()) {
     // The run is over: no sample after its last cycle.
     run_done_ = true;
@@ -146,9 +124,43 @@ void Tracer::on_control_event(uint64_t now) {
   }
 }
 
+void Tracer::refresh(uint64_t now) {
+  // Lanes given a new job since the last refresh run the op the control block dispatched last.
+  const PeArray& pe = *b_.pe_array;
+  const int per_pe = pe.lanes_per_pe();
+  const auto& ops = b_.program->ops;
+  const uint32_t op = b_.control->current_op();
+  const char prunes = op < ops.size() && ops[op].prune ? 1 : 0;
+  for (auto& v : free_) v.clear();
+  for (size_t i = 0; i < lane_seen_free_.size(); ++i) {
+    const uint64_t f =
+        pe.lane_free_cycle(static_cast<int>(i) / per_pe, static_cast<int>(i) % per_pe);
+    if (f != lane_seen_free_[i]) {
+      lane_seen_free_[i] = f;
+      lane_prunes_[i] = prunes;
+    }
+    if (f > now) {
+      free_[kLanes].push_back(f);
+      if (lane_prunes_[i]) free_[kPruning].push_back(f);
+    }
+  }
+  for (auto [pool, k] : {std::pair{b_.softmax, kSoftmax}, std::pair{b_.layer_norm, kLayerNorm}}) {
+    const int per = pool->units_per_pe();
+    for (int i = 0; i < pool->pes() * per; ++i) {
+      const uint64_t f = pool->unit_free_cycle(i / per, i % per);
+      if (f > now) free_[k].push_back(f);
+    }
+  }
+  for (int e = 0; e < b_.dma->engines(); ++e)
+    if (b_.dma->engine_free_cycle(e) > now) free_[kDma].push_back(b_.dma->engine_free_cycle(e));
+  for (auto& v : free_) {
+    std::sort(v.begin(), v.end());
+    for (size_t i = 0; i < v.size(); ++i)
+      if (i == 0 || v[i] != v[i - 1]) queue(v[i]);
+  }
+}
+
 void Tracer::sample(uint64_t now) {
-  if (!in_window(now)) return;
-  auto q = [this](uint64_t c) { queue(c); };
   const ControlBlock& cb = *b_.control;
   control_.cycle = now;
   control_.issued = cb.issued_total();
@@ -159,35 +171,22 @@ void Tracer::sample(uint64_t now) {
   control_.compute_in_flight = cb.in_flight(EngineClass::lanes) +
                                cb.in_flight(EngineClass::softmax) +
                                cb.in_flight(EngineClass::layer_norm);
-
-  const PeArray& pe = *b_.pe_array;
-  const int per_pe = pe.lanes_per_pe();
-  uint32_t lanes = 0, pruning = 0;
-  for (size_t i = 0; i < lane_seen_free_.size(); ++i) {
-    const uint64_t f =
-        pe.lane_free_cycle(static_cast<int>(i) / per_pe, static_cast<int>(i) % per_pe);
-    if (f > now) {
-      ++lanes;
-      pruning += lane_prunes_[i] ? 1 : 0;
-      queue(f);
-    }
-  }
-  pe_busy_lanes_ = lanes;
-  dynatran_active_lanes_ = pruning;
-  for (auto [pool, out] : {std::pair{b_.softmax, &softmax_busy_units_},
-                           std::pair{b_.layer_norm, &layer_norm_busy_units_}}) {
-    const int per = pool->units_per_pe();
-    *out = busy_count(
-        pool->pes() * per, [&](int i) { return pool->unit_free_cycle(i / per, i % per); }, now, q);
-  }
+  // Units busy at `now`: those whose free cycle (as of the last refresh) is later.
+  auto busy = [&](int k) {
+    const auto& v = free_[static_cast<size_t>(k)];
+    return static_cast<uint32_t>(v.end() - std::upper_bound(v.begin(), v.end(), now));
+  };
+  pe_busy_lanes_ = busy(kLanes);
+  dynatran_active_lanes_ = busy(kPruning);
+  softmax_busy_units_ = busy(kSoftmax);
+  layer_norm_busy_units_ = busy(kLayerNorm);
   activation_used_bytes_ = b_.activation_buffer->used_bytes();
   weight_used_bytes_ = b_.weight_buffer->used_bytes();
   mask_used_bytes_ = b_.mask_buffer->used_bytes();
 
   const Dma& dma = *b_.dma;
   dma_in_flight_ = cb.in_flight(EngineClass::dma);
-  dma_busy_engines_ = busy_count(
-      dma.engines(), [&](int e) { return dma.engine_free_cycle(e); }, now, q);
+  dma_busy_engines_ = busy(kDma);
   dma_bytes_ = dma.stats().bytes_from_memory + dma.stats().bytes_to_memory;
 
   const MainMemory& mem = *b_.main_memory;

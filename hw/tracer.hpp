@@ -9,6 +9,7 @@
 #pragma once
 #include <systemc>
 
+#include <array>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -58,6 +59,7 @@ class Tracer : public sc_core::sc_module {
   static constexpr const char* kTimescale = "1 ps";
 
  private:
+  void refresh(uint64_t now);  // reads the blocks' free cycles, queues the future ones
   void sample(uint64_t now);
   void queue(uint64_t cycle);
   void sampler();  // SC_THREAD: samples at the queued cycles
@@ -77,6 +79,11 @@ class Tracer : public sc_core::sc_module {
   // DynaTran: the op each lane last started a job of prunes its output.
   std::vector<uint64_t> lane_seen_free_;
   std::vector<char> lane_prunes_;
+  // Free cycles later than the last refresh, sorted: lanes, lanes of pruned ops, softmax and
+  // layer-norm units, DMA engines. They change only when the control block issues.
+  enum { kLanes, kPruning, kSoftmax, kLayerNorm, kDma };
+  std::array<std::vector<uint64_t>, 5> free_;
+  bool refresh_due_ = false;
 
   // Traced values (scope.signal in the VCD).
   struct {
