@@ -119,6 +119,14 @@ const std::vector<std::string> kSignals = {"control.cycle",
                                            "main_memory.busy",
                                            "main_memory.bytes"};
 
+// The value of `sig` at time stamp t (the last change at or before t), as an unsigned number.
+uint64_t value_at(const Vcd& v, const std::string& sig, uint64_t t) {
+  const auto& ts = v.times.at(sig);
+  const auto it = std::upper_bound(ts.begin(), ts.end(), t);
+  REQUIRE(it != ts.begin());
+  return std::stoull(v.values.at(sig)[static_cast<size_t>(it - ts.begin()) - 1], nullptr, 2);
+}
+
 }  // namespace
 
 TEST_CASE("VCD of BERT-Tiny/Edge: a scope per block, every signal changes, layer is signed",
@@ -164,6 +172,29 @@ TEST_CASE("VCD of BERT-Tiny/Edge: a scope per block, every signal changes, layer
   // DynaTran is active only on lanes running pruned ops: never more than the busy lanes.
   const auto& dt = v.values.at("dynatran.active_lanes");
   CHECK(std::any_of(dt.begin(), dt.end(), [](const std::string& b) { return b != "0"; }));
+  // At every time stamp: DynaTran lanes <= busy lanes <= the 1,024 lanes of acceltran-edge, and
+  // some unit changes state at time stamps where no instruction is issued or completed.
+  size_t between_events = 0;
+  uint64_t prev_issued = 0, prev_completed = 0, prev_lanes = 0, prev_sm = 0, prev_ln = 0;
+  for (uint64_t t : v.stamps) {
+    INFO(t);
+    const uint64_t lanes = value_at(v, "pe_array.busy_lanes", t);
+    CHECK(value_at(v, "dynatran.active_lanes", t) <= lanes);
+    CHECK(lanes <= 1024);
+    const uint64_t issued = value_at(v, "control.issued", t);
+    const uint64_t completed = value_at(v, "control.completed", t);
+    const uint64_t sm_units = value_at(v, "softmax.busy_units", t);
+    const uint64_t ln_units = value_at(v, "layer_norm.busy_units", t);
+    if (issued == prev_issued && completed == prev_completed &&
+        (lanes != prev_lanes || sm_units != prev_sm || ln_units != prev_ln))
+      ++between_events;
+    prev_issued = issued;
+    prev_completed = completed;
+    prev_lanes = lanes;
+    prev_sm = sm_units;
+    prev_ln = ln_units;
+  }
+  CHECK(between_events > 0);
 }
 
 TEST_CASE("VCD trace window: nothing before T0 but the initial values, nothing after T1",
