@@ -19,13 +19,9 @@
 #include "control_block.hpp"
 #include "isa.hpp"
 #include "sim_options.hpp"
+#include "tracer.hpp"
 
 namespace acceltran {
-
-struct TraceOptions {
-  std::string vcd_path;  // empty: no VCD
-  uint64_t window_begin_cycle = 0, window_end_cycle = ~uint64_t{0};
-};
 
 struct BlockEnergy {
   double dynamic_nj = 0, leakage_nj = 0;

@@ -54,6 +54,7 @@ class Dma : public sc_core::sc_module {
       const MemoryTimingTable& timing, const SimOptions& opts, const DmaOptions& dopts = {});
 
   int engines() const { return static_cast<int>(engine_free_cycle_.size()); }
+  uint64_t engine_free_cycle(int e) const { return engine_free_cycle_[static_cast<size_t>(e)]; }
   uint64_t setup_cycles() const { return setup_cycles_; }
   const DmaStats& stats() const { return stats_; }
 

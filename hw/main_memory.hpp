@@ -97,6 +97,12 @@ class MainMemory : public sc_core::sc_module {
     return stats_.dynamic_energy_nj + background_energy_nj(elapsed_ps);
   }
   const MainMemoryStats& stats() const { return stats_; }
+  // Time (ps) until which a transfer already requested still occupies a channel (VCD tracing).
+  double busy_until_ps() const {
+    double t = pipe_free_ps_;
+    for (double c : bus_free_ps_) t = c > t ? c : t;
+    return t;
+  }
 
  private:
   struct Bank {

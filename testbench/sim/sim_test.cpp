@@ -324,9 +324,8 @@ TEST_CASE("VCD trace converts with vcd2fst and holds the expected signals", "[si
   std::string text = slurp(vcd);
   CHECK(text.find("$timescale") != std::string::npos);
   for (const char* sig :
-       {"busy_lanes", "busy_softmax", "busy_layer_norm", "dynatran_active",
-        "activation_buffer_bytes", "weight_buffer_bytes", "mask_buffer_bytes", "memory_busy",
-        "memory_bytes", "dma_in_flight", "issued", "completed", "layer", "op_id"})
+       {"cycle", "issued", "completed", "layer", "op_id", "compute_in_flight", "busy_lanes",
+        "busy_units", "active_lanes", "used_bytes", "in_flight", "busy_engines", "bytes", "busy"})
     CHECK(text.find(std::string(" ") + sig + " ") != std::string::npos);
   auto fst = (d.path / "tiny.fst").string();
   int rc = std::system(("vcd2fst " + vcd + " " + fst + " >/dev/null 2>&1").c_str());

@@ -1,0 +1,87 @@
+#include "accelerator_top.hpp"
+
+#include <fmt/format.h>
+
+#include "parts.hpp"
+
+namespace acceltran {
+
+Accelerator::Accelerator(sc_core::sc_module_name name, const Program& prog,
+                         const AcceleratorConfig& cfg, const Technology& tech, const RunOptions& o)
+    : sc_module(name),
+      timing(load_memory_timing(o.memory_timing_path.empty() ? default_memory_timing_path()
+                                                             : o.memory_timing_path)) {
+  pe = std::make_unique<PeArray>("pe_array", cfg, tech, o.sim);
+  softmax = std::make_unique<SoftmaxEngine>("softmax", cfg, tech, o.sim);
+  lnorm = std::make_unique<LayerNormEngine>("layer_norm", cfg, tech, o.sim);
+  act = SramBuffer::from_config("activation_buffer", proto::Buffer::activation, cfg, tech, o.sim);
+  wgt = SramBuffer::from_config("weight_buffer", proto::Buffer::weight, cfg, tech, o.sim);
+  msk = SramBuffer::from_config("mask_buffer", proto::Buffer::mask, cfg, tech, o.sim);
+  const MainMemoryOptions mopts;
+  mem = std::make_unique<MainMemory>("main_memory", cfg.main_memory, tech, timing, o.sim, mopts);
+  dma = std::make_unique<Dma>("dma", cfg, tech, timing, o.sim);
+  // Every tile job's block must fit on chip at once (the compiler splits ops into such blocks;
+  // a hand-written stream may not).
+  for (const auto& op : prog.ops) {
+    const BlockGrid g = block_grid(op);
+    const WorkingSet ws = block_working_set(prog, op, block_box(op, g, 0));
+    if (ws.activation_bytes > act->capacity_bytes() || ws.weight_bytes > wgt->capacity_bytes() ||
+        ws.mask_bytes > msk->capacity_bytes())
+      throw InputError(fmt::format(
+          "{}: op '{}' needs {} activation bytes, {} weight bytes and {} mask bytes on chip at "
+          "once (one block of {}x{}x{}x{} tiles), but the activation buffer holds {}, the weight "
+          "buffer {} and the mask buffer {} bytes; use larger buffers or a smaller batch / "
+          "sequence",
+          cfg.source, op.name, ws.activation_bytes, ws.weight_bytes, ws.mask_bytes, g.size[0],
+          g.size[1], g.size[2], g.size[3], act->capacity_bytes(), wgt->capacity_bytes(),
+          msk->capacity_bytes()));
+  }
+  ctrl =
+      std::make_unique<ControlBlock>("control_block", prog, cfg, tech, o.control, *act, *wgt, *msk);
+  ctrl->pe_socket.bind(pe->target);
+  ctrl->softmax_socket.bind(softmax->target);
+  ctrl->layer_norm_socket.bind(lnorm->target);
+  ctrl->dma_socket.bind(dma->socket);
+  dma->memory_socket.bind(mem->socket);
+  dma->activation_socket.bind(act->socket);
+  dma->weight_socket.bind(wgt->socket);
+  dma->mask_socket.bind(msk->socket);
+  // The engines' operand, partial-sum and output traffic goes through the buffers' ports.
+  pe->activation_port.bind(act->core_socket);
+  pe->weight_port.bind(wgt->core_socket);
+  pe->mask_port.bind(msk->core_socket);
+  for (UnitPoolEngine* e :
+       {static_cast<UnitPoolEngine*>(softmax.get()), static_cast<UnitPoolEngine*>(lnorm.get())}) {
+    e->activation_port.bind(act->core_socket);
+    e->weight_port.bind(wgt->core_socket);
+    e->mask_port.bind(msk->core_socket);
+  }
+
+  if (!o.trace.vcd_path.empty()) {
+    TracedBlocks tb;
+    tb.program = &prog;
+    tb.control = ctrl.get();
+    tb.pe_array = pe.get();
+    tb.softmax = softmax.get();
+    tb.layer_norm = lnorm.get();
+    tb.activation_buffer = act.get();
+    tb.weight_buffer = wgt.get();
+    tb.mask_buffer = msk.get();
+    tb.dma = dma.get();
+    tb.main_memory = mem.get();
+    tracer = std::make_unique<Tracer>("trace", o.trace, tb, tech.clock_mhz);
+    Tracer* tr = tracer.get();
+    ctrl->on_event = [tr](uint64_t now) { tr->on_control_event(now); };
+  }
+  // Buffer occupancy samples for the timeline, taken at control-block events.
+  {
+    auto prev = std::move(ctrl->on_event);
+    SramBuffer *a = act.get(), *w = wgt.get(), *m = msk.get();
+    ctrl->on_event = [prev, a, w, m, this](uint64_t now) {
+      if (prev) prev(now);
+      occupancy.push_back({now, a->used_bytes(), w->used_bytes(), m->used_bytes()});
+    };
+  }
+}
+
+}  // namespace acceltran

@@ -1,0 +1,45 @@
+// The top-level sc_module: owns every block, binds their TLM sockets, checks that each op's
+// blocks fit on chip, attaches the VCD tracer (with --vcd) and records the buffer occupancy
+// the timeline needs. The report is assembled afterwards from the blocks' own statistics by
+// build_report (report_builder.hpp).
+#pragma once
+#include <systemc>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "accelerator.hpp"
+#include "control_block.hpp"
+#include "dma.hpp"
+#include "layer_norm_engine.hpp"
+#include "main_memory.hpp"
+#include "memory_timing.hpp"
+#include "pe_array.hpp"
+#include "softmax_engine.hpp"
+#include "sram_buffer.hpp"
+#include "tracer.hpp"
+
+namespace acceltran {
+
+class Accelerator : public sc_core::sc_module {
+ public:
+  // Throws InputError when an op's block does not fit in the buffers or the VCD cannot be made.
+  Accelerator(sc_core::sc_module_name name, const Program& prog, const AcceleratorConfig& cfg,
+              const Technology& tech, const RunOptions& opts);
+
+  const MemoryTimingTable timing;
+  std::unique_ptr<PeArray> pe;
+  std::unique_ptr<SoftmaxEngine> softmax;
+  std::unique_ptr<LayerNormEngine> lnorm;
+  std::unique_ptr<SramBuffer> act, wgt, msk;
+  std::unique_ptr<MainMemory> mem;
+  std::unique_ptr<Dma> dma;
+  std::unique_ptr<ControlBlock> ctrl;
+  std::unique_ptr<Tracer> tracer;  // only with --vcd
+  // Buffer occupancy at each control-block event: cycle, activation, weight, mask bytes.
+  std::vector<std::array<uint64_t, 4>> occupancy;
+};
+
+}  // namespace acceltran

@@ -1,0 +1,13 @@
+// Assembles a run's SimResult (report.json, report.csv, ops.csv, timeline.csv) from the blocks'
+// own statistics after sc_start: energy per block, utilization, stalls, memory traffic, bounds,
+// per-op figures and the timeline.
+#pragma once
+#include "accelerator.hpp"
+#include "accelerator_top.hpp"
+
+namespace acceltran {
+
+SimResult build_report(const Accelerator& top, const Program& prog, const AcceleratorConfig& cfg,
+                       const Technology& tech, const RunOptions& opts);
+
+}  // namespace acceltran

@@ -1,0 +1,201 @@
+#include "tracer.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "control_block.hpp"
+#include "dma.hpp"
+#include "errors.hpp"
+#include "main_memory.hpp"
+#include "pe_array.hpp"
+#include "protocol.hpp"
+#include "sram_buffer.hpp"
+#include "unit_pool_engine.hpp"
+
+namespace acceltran {
+
+Tracer::Tracer(sc_core::sc_module_name n, const TraceOptions& opts, const TracedBlocks& blocks,
+               double clock_mhz)
+    : sc_module(n), opts_(opts), b_(blocks), clock_mhz_(clock_mhz) {
+  using namespace sc_core;
+  std::string base = opts_.vcd_path;
+  if (base.size() > 4 && base.substr(base.size() - 4) == ".vcd") base.resize(base.size() - 4);
+  file_ = base + ".vcd";
+  // SystemC announces the time unit as an info report on stdout (I703, message type "tracing
+  // timescale unit set"): not ours to print.
+  sc_report_handler::set_actions("tracing timescale unit set", SC_DO_NOTHING);
+  tf_ = sc_create_vcd_trace_file(base.c_str());
+  if (!tf_) throw InputError(fmt::format("{}: cannot create the VCD file", opts_.vcd_path));
+  tf_->set_time_unit(1, SC_PS);
+  // SystemC 2.3.2+ turns the dots of a traced name into VCD scopes.
+  sc_trace(tf_, control_.cycle, "control.cycle");
+  sc_trace(tf_, control_.issued, "control.issued");
+  sc_trace(tf_, control_.completed, "control.completed");
+  sc_trace(tf_, control_.layer, "control.layer");
+  sc_trace(tf_, control_.op_id, "control.op_id");
+  sc_trace(tf_, control_.compute_in_flight, "control.compute_in_flight");
+  sc_trace(tf_, pe_busy_lanes_, "pe_array.busy_lanes");
+  sc_trace(tf_, softmax_busy_units_, "softmax.busy_units");
+  sc_trace(tf_, layer_norm_busy_units_, "layer_norm.busy_units");
+  sc_trace(tf_, dynatran_active_lanes_, "dynatran.active_lanes");
+  sc_trace(tf_, activation_used_bytes_, "activation_buffer.used_bytes");
+  sc_trace(tf_, weight_used_bytes_, "weight_buffer.used_bytes");
+  sc_trace(tf_, mask_used_bytes_, "mask_buffer.used_bytes");
+  sc_trace(tf_, dma_in_flight_, "dma.in_flight");
+  sc_trace(tf_, dma_busy_engines_, "dma.busy_engines");
+  sc_trace(tf_, dma_bytes_, "dma.bytes");
+  sc_trace(tf_, memory_busy_, "main_memory.busy");
+  sc_trace(tf_, memory_bytes_, "main_memory.bytes");
+  const size_t lanes =
+      static_cast<size_t>(b_.pe_array->pes()) * static_cast<size_t>(b_.pe_array->lanes_per_pe());
+  lane_seen_free_.assign(lanes, 0);
+  lane_prunes_.assign(lanes, 0);
+  pending_.insert(opts_.window_begin_cycle);
+  SC_HAS_PROCESS(Tracer);
+  SC_THREAD(sampler);
+}
+
+Tracer::~Tracer() {
+  if (!tf_) return;
+  sc_core::sc_close_vcd_trace_file(tf_);
+  if (opts_.window_end_cycle == ~uint64_t{0}) return;
+  // The writer may close with a time stamp past T1: cut the file at T1.
+  const double end_ps = static_cast<double>(opts_.window_end_cycle) * 1e6 / clock_mhz_;
+  std::ifstream in(file_);
+  if (!in) return;
+  std::ostringstream kept;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] == '#' && std::strtod(line.c_str() + 1, nullptr) > end_ps + 0.5)
+      break;
+    kept << line << '\n';
+  }
+  in.close();
+  std::ofstream(file_, std::ios::trunc) << kept.str();
+}
+
+void Tracer::queue(uint64_t cycle) {
+  if (!in_window(cycle) || (run_done_ && cycle > run_end_cycle_)) return;
+  const bool earliest = pending_.empty() || cycle < *pending_.begin();
+  if (pending_.insert(cycle).second && earliest) wake_.notify(sc_core::SC_ZERO_TIME);
+}
+
+void Tracer::sampler() {
+  // One delta first: the control block's first issue at cycle 0 is then visible.
+  wait(sc_core::SC_ZERO_TIME);
+  refresh_due_ = true;
+  for (;;) {
+    const uint64_t now = proto::time_to_cycles(sc_core::sc_time_stamp(), clock_mhz_);
+    bool due = false;
+    while (!pending_.empty() && *pending_.begin() <= now) {
+      pending_.erase(pending_.begin());
+      due = true;
+    }
+    if (in_window(now) && (refresh_due_ || now == opts_.window_begin_cycle)) {
+      refresh(now);
+      due = true;
+    }
+    refresh_due_ = false;
+    if (due) sample(now);
+    if (pending_.empty())
+      wait(wake_);
+    else
+      wait(proto::cycles_to_time(*pending_.begin(), clock_mhz_) - sc_core::sc_time_stamp(), wake_);
+  }
+}
+
+void Tracer::on_control_event(uint64_t now) {
+  if (!in_window(now)) return;
+  // The control block issues what became ready after this call, at the same cycle: the
+  // sampler reads the blocks one delta cycle later, once that is done.
+  refresh_due_ = true;
+  wake_.notify(sc_core::SC_ZERO_TIME);
+  if (b_.control->completed_total() == b_.program->instrs.size()) {
+    // The run is over: no sample after its last cycle.
+    run_done_ = true;
+    run_end_cycle_ = now;
+    pending_.erase(pending_.upper_bound(now), pending_.end());
+  } else if (opts_.window_end_cycle != ~uint64_t{0}) {
+    queue(opts_.window_end_cycle);  // T1 itself is sampled, so the dump ends there
+  }
+}
+
+void Tracer::refresh(uint64_t now) {
+  // Lanes given a new job since the last refresh run the op the control block dispatched last.
+  const PeArray& pe = *b_.pe_array;
+  const int per_pe = pe.lanes_per_pe();
+  const auto& ops = b_.program->ops;
+  const uint32_t op = b_.control->current_op();
+  const char prunes = op < ops.size() && ops[op].prune ? 1 : 0;
+  for (auto& v : free_) v.clear();
+  for (size_t i = 0; i < lane_seen_free_.size(); ++i) {
+    const uint64_t f =
+        pe.lane_free_cycle(static_cast<int>(i) / per_pe, static_cast<int>(i) % per_pe);
+    if (f != lane_seen_free_[i]) {
+      lane_seen_free_[i] = f;
+      lane_prunes_[i] = prunes;
+    }
+    if (f > now) {
+      free_[kLanes].push_back(f);
+      if (lane_prunes_[i]) free_[kPruning].push_back(f);
+    }
+  }
+  for (auto [pool, k] : {std::pair{b_.softmax, kSoftmax}, std::pair{b_.layer_norm, kLayerNorm}}) {
+    const int per = pool->units_per_pe();
+    for (int i = 0; i < pool->pes() * per; ++i) {
+      const uint64_t f = pool->unit_free_cycle(i / per, i % per);
+      if (f > now) free_[k].push_back(f);
+    }
+  }
+  for (int e = 0; e < b_.dma->engines(); ++e)
+    if (b_.dma->engine_free_cycle(e) > now) free_[kDma].push_back(b_.dma->engine_free_cycle(e));
+  for (auto& v : free_) {
+    std::sort(v.begin(), v.end());
+    for (size_t i = 0; i < v.size(); ++i)
+      if (i == 0 || v[i] != v[i - 1]) queue(v[i]);
+  }
+}
+
+void Tracer::sample(uint64_t now) {
+  const ControlBlock& cb = *b_.control;
+  control_.cycle = now;
+  control_.issued = cb.issued_total();
+  control_.completed = cb.completed_total();
+  control_.layer = cb.current_layer();
+  // -1 until the first tile job is dispatched.
+  control_.op_id = cb.stats().dispatches > 0 ? static_cast<int32_t>(cb.current_op()) : -1;
+  control_.compute_in_flight = cb.in_flight(EngineClass::lanes) +
+                               cb.in_flight(EngineClass::softmax) +
+                               cb.in_flight(EngineClass::layer_norm);
+  // Units busy at `now`: those whose free cycle (as of the last refresh) is later.
+  auto busy = [&](int k) {
+    const auto& v = free_[static_cast<size_t>(k)];
+    return static_cast<uint32_t>(v.end() - std::upper_bound(v.begin(), v.end(), now));
+  };
+  pe_busy_lanes_ = busy(kLanes);
+  dynatran_active_lanes_ = busy(kPruning);
+  softmax_busy_units_ = busy(kSoftmax);
+  layer_norm_busy_units_ = busy(kLayerNorm);
+  activation_used_bytes_ = b_.activation_buffer->used_bytes();
+  weight_used_bytes_ = b_.weight_buffer->used_bytes();
+  mask_used_bytes_ = b_.mask_buffer->used_bytes();
+
+  const Dma& dma = *b_.dma;
+  dma_in_flight_ = cb.in_flight(EngineClass::dma);
+  dma_busy_engines_ = busy(kDma);
+  dma_bytes_ = dma.stats().bytes_from_memory + dma.stats().bytes_to_memory;
+
+  const MainMemory& mem = *b_.main_memory;
+  const double now_ps = static_cast<double>(now) * 1e6 / clock_mhz_;
+  const double until_ps = mem.busy_until_ps();
+  memory_busy_ = until_ps > now_ps + 0.5;
+  if (memory_busy_)
+    queue(std::max(now + 1, static_cast<uint64_t>(std::ceil(until_ps * clock_mhz_ * 1e-6 - 1e-9))));
+  memory_bytes_ = mem.stats().bytes_read + mem.stats().bytes_written;
+}
+
+}  // namespace acceltran
