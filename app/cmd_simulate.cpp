@@ -119,6 +119,8 @@ int cmd_simulate(const std::vector<std::string>& args) {
     if (b == "double-load-energy") rb.double_load_energy = true;
     if (b == "mm-energy-per-element") rb.mm_energy_per_element = true;
     if (b == "store-energy-per-element") rb.store_energy_per_element = true;
+    if (b == "buffer-leakage-gated") rb.buffer_leakage_gated = true;
+    if (b == "unclocked-submodules") rb.unclocked_submodules = true;
   }
   ro.timeline_samples = vm["timeline-samples"].as<uint64_t>();
 

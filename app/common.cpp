@@ -29,7 +29,8 @@ void add_input_options(po::options_description& desc) {
     ("reference-bugs", po::value<std::string>(),
      "with --profile reference: published behaviours the profile fixes, turned back on, as a "
      "comma list or 'all': softmax-overassign, double-load-energy, mm-energy-per-element, "
-     "store-energy-per-element, published-deps (docs/fidelity.md)")
+     "store-energy-per-element, buffer-leakage-gated, unclocked-submodules, published-deps "
+     "(docs/fidelity.md)")
     ("seq-len", po::value<int64_t>()->default_value(128), "sequence length")
     ("batch", po::value<int64_t>()->default_value(0), "batch size (0: the accelerator's batch_size)")
     ("sparsity", po::value<double>(),
@@ -51,8 +52,9 @@ void add_input_options(po::options_description& desc) {
 }
 
 const std::vector<std::string>& reference_bug_names() {
-  static const std::vector<std::string> names{"softmax-overassign", "double-load-energy",
+  static const std::vector<std::string> names{"softmax-overassign",    "double-load-energy",
                                               "mm-energy-per-element", "store-energy-per-element",
+                                              "buffer-leakage-gated",  "unclocked-submodules",
                                               "published-deps"};
   return names;
 }

@@ -46,7 +46,16 @@ SimResult build_report(const Accelerator& top, const Program& prog, const Accele
   add("softmax", ss.dynamic_nj(), ss.leakage_nj());
   add("layer_norm", ls.dynamic_nj(), ls.leakage_nj());
   add("dataflow", ps.dataflow.dynamic_nj, ps.dataflow.leakage_nj);
-  {
+  // Published bugs, when asked for (reference profile, --reference-bugs): sub-modules that are
+  // never clocked (operand reads, DMA) cost nothing; buffers leak only while transferring.
+  const bool unclocked = o.sim.bugs.unclocked_submodules;
+  auto buffer_leak = [&](const SramBuffer* b) {
+    return o.sim.bugs.buffer_leakage_gated ? b->leakage_energy_nj(b->stats().port_busy_cycles)
+                                           : b->leakage_energy_nj(T);
+  };
+  if (unclocked) {
+    add("dma", 0.0, 0.0);
+  } else {
     const double busy = static_cast<double>(ds.busy_engine_cycles);
     double leak = busy * tech.nj_per_cycle(tech.dma.leakage_mw);
     if (o.sim.leakage_when_idle) {
@@ -60,15 +69,18 @@ SimResult build_report(const Accelerator& top, const Program& prog, const Accele
   // profile: the engines' operand reads are charged from their counts (published rule).
   const bool ref = o.sim.profile == Profile::reference;
   const double engine_act_nj =
-      ref ? act->access_energy_nj(ss.activation_read_bytes + ls.activation_read_bytes) : 0.0;
+      ref && !unclocked ? act->access_energy_nj(ss.activation_read_bytes + ls.activation_read_bytes)
+                        : 0.0;
   const double engine_mask_nj =
-      ref ? msk->access_energy_nj(ss.mask_read_bytes + ls.mask_read_bytes) : 0.0;
-  add("activation_buffer", act->stats().dynamic_energy_nj + ps.activation_read_nj + engine_act_nj,
-      act->leakage_energy_nj(T));
-  add("weight_buffer", wgt->stats().dynamic_energy_nj + ps.weight_read_nj,
-      wgt->leakage_energy_nj(T));
-  add("mask_buffer", msk->stats().dynamic_energy_nj + ps.mask_read_nj + engine_mask_nj,
-      msk->leakage_energy_nj(T));
+      ref && !unclocked ? msk->access_energy_nj(ss.mask_read_bytes + ls.mask_read_bytes) : 0.0;
+  const double pe_read_nj = unclocked ? 0.0 : 1.0;  // scales the PE array's operand reads
+  add("activation_buffer",
+      act->stats().dynamic_energy_nj + pe_read_nj * ps.activation_read_nj + engine_act_nj,
+      buffer_leak(act.get()));
+  add("weight_buffer", wgt->stats().dynamic_energy_nj + pe_read_nj * ps.weight_read_nj,
+      buffer_leak(wgt.get()));
+  add("mask_buffer", msk->stats().dynamic_energy_nj + pe_read_nj * ps.mask_read_nj + engine_mask_nj,
+      buffer_leak(msk.get()));
   add("main_memory", ms.dynamic_energy_nj, mem->background_energy_nj(elapsed_ps));
   for (const auto& [name, e] : r.energy) r.energy_total_nj += e.total_nj();
   r.energy_per_seq_mj = r.batch > 0 ? r.energy_total_nj / r.batch * 1e-6 : 0;
@@ -242,10 +254,10 @@ SimResult build_report(const Accelerator& top, const Program& prog, const Accele
   // Buffers: leakage all the time, port transfers with the DMA, operand reads with the engines.
   // (Default profile: the port traffic of the buffers is mostly the engines'.)
   for (const SramBuffer* b : {act.get(), wgt.get(), msk.get()}) {
-    spread(b->leakage_energy_nj(T), kUniform);
+    spread(buffer_leak(b), kUniform);
     spread(b->stats().dynamic_energy_nj, ref ? kDma : kLanes);
   }
-  spread(ps.buffer_read_nj() + engine_act_nj + engine_mask_nj, kLanes);
+  spread(pe_read_nj * ps.buffer_read_nj() + engine_act_nj + engine_mask_nj, kLanes);
   size_t occ = 0;
   std::array<uint64_t, 4> last_occ{0, 0, 0, 0};
   for (size_t b0 = 0; b0 < nb && b0 * bucket <= T; ++b0) {

@@ -25,6 +25,8 @@ struct ReferenceBugs {
   bool double_load_energy = false;        // loads charged in the data and the mask buffer
   bool mm_energy_per_element = false;     // load energy per 64 elements x (1 - s), no mask bytes
   bool store_energy_per_element = false;  // STORE_A buffer energy per 64 elements
+  bool buffer_leakage_gated = false;      // buffers leak only while they transfer
+  bool unclocked_submodules = false;      // no operand-read, dataflow-routing or DMA energy
 };
 
 struct SimOptions {

@@ -388,6 +388,14 @@ TEST_CASE("reference profile: published bugs can be turned back on one by one", 
   const auto store = with("store-energy-per-element");
   CHECK(nj(store, "mask_buffer") > nj(base, "mask_buffer"));
   CHECK(nj(store, "activation_buffer") < nj(base, "activation_buffer"));
+  // Gated buffer leakage: buffers leak only while their ports are busy.
+  const auto gated = with("buffer-leakage-gated");
+  CHECK(gated["energy_nj"]["weight_buffer"]["leakage"].get<double>() <
+        0.2 * base["energy_nj"]["weight_buffer"]["leakage"].get<double>());
+  // Unclocked sub-modules: no DMA energy, no operand-read energy.
+  const auto unclocked = with("unclocked-submodules");
+  CHECK(nj(unclocked, "dma") == 0.0);
+  CHECK(nj(unclocked, "activation_buffer") < nj(base, "activation_buffer"));
   // Published dependencies: layer norms and Q/K/V start earlier.
   const auto deps = with("published-deps");
   CHECK(deps["cycles"].get<uint64_t>() < base["cycles"].get<uint64_t>());
