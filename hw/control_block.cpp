@@ -596,9 +596,6 @@ uint64_t ControlBlock::dispatch(const Instruction& in, uint64_t now) {
   const uint64_t start_slot = std::max(now * width, issue_cursor_[slot]);
   const uint64_t request = start_slot / width;
   issue_cursor_[slot] = start_slot + in.tile_count;
-  auto& socket = in.opcode == Opcode::SOFTMAX     ? softmax_socket
-                 : in.opcode == Opcode::LAYERNORM ? layer_norm_socket
-                                                  : pe_socket;
   const auto& ts = prog_.tensors;
   const Tensor& a = ts[op.inputs[0]];
   const Tensor* b = op.inputs.size() > 1 && input_mode(op, 1) != 'a' ? &ts[op.inputs[1]] : nullptr;
@@ -622,21 +619,9 @@ uint64_t ControlBlock::dispatch(const Instruction& in, uint64_t now) {
   job_.busy_unit_cycles = 0;
   job_.operand_reads_saved = 0;
   job_.traffic = proto::JobTraffic{};
-  job_gp_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  const sc_core::sc_time stamp = sc_core::sc_time_stamp();
-  sc_core::sc_time delay = cycles_to_time(request, clock_mhz_) - stamp;
-  socket->b_transport(job_gp_, delay);
-  if (job_gp_.is_response_error())
-    throw std::runtime_error(fmt::format("engine rejected {} of op {}: {}", to_string(in.opcode),
-                                         op.name, job_gp_.get_response_string()));
-  const uint64_t completion = std::max(request, time_to_cycles(stamp + delay, clock_mhz_));
-  stats_.dispatches += 1;
-  stats_.tiles[static_cast<int>(in.opcode)] += in.tile_count;
-  OpRunStats& os = stats_.ops[op.id];
+  const uint64_t completion = std::max(request, send_job(in, request));
   const proto::JobTraffic& t = job_.traffic;
-  os.first_cycle = std::min(os.first_cycle, std::min(t.start_cycle, completion));
-  os.last_cycle = std::max(os.last_cycle, completion);
-  os.tiles += in.tile_count;
+  OpRunStats& os = stats_.ops[op.id];
   os.dense_macs += t.dense_macs;
   os.effectual_macs += t.effectual_macs;
   os.operand_bytes += t.operand_bytes;
@@ -644,11 +629,38 @@ uint64_t ControlBlock::dispatch(const Instruction& in, uint64_t now) {
   os.output_bytes += t.output_bytes;
   os.param_bytes += t.param_bytes;
   os.unit_energy_nj += t.unit_energy_nj;
-  const EngineClass ec = engine_of(in.opcode);
-  stats_.busy[static_cast<int>(ec)].push_back(
-      BusyInterval{std::min(t.start_cycle, completion), completion, job_.busy_unit_cycles});
-  in_flight_[static_cast<int>(ec)] += 1;
+  record_dispatch(in, std::min(t.start_cycle, completion), completion, job_.busy_unit_cycles);
   return completion;
+}
+
+// One tile-job transaction to the engine of `in`, requested at `request`; its completion cycle.
+uint64_t ControlBlock::send_job(const Instruction& in, uint64_t request) {
+  auto& socket = in.opcode == Opcode::SOFTMAX     ? softmax_socket
+                 : in.opcode == Opcode::LAYERNORM ? layer_norm_socket
+                                                  : pe_socket;
+  job_gp_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  const sc_core::sc_time stamp = sc_core::sc_time_stamp();
+  sc_core::sc_time delay = cycles_to_time(request, clock_mhz_) - stamp;
+  socket->b_transport(job_gp_, delay);
+  if (job_gp_.is_response_error())
+    throw std::runtime_error(fmt::format("engine rejected {} of op {}: {}", to_string(in.opcode),
+                                         prog_.ops[in.op].name, job_gp_.get_response_string()));
+  stats_.dispatches += 1;
+  return time_to_cycles(stamp + delay, clock_mhz_);
+}
+
+// Bookkeeping of an issued tile-job instruction: tiles, the op's span, the engine's busy
+// interval and in-flight count.
+void ControlBlock::record_dispatch(const Instruction& in, uint64_t start, uint64_t completion,
+                                   uint64_t busy_unit_cycles) {
+  stats_.tiles[static_cast<int>(in.opcode)] += in.tile_count;
+  OpRunStats& os = stats_.ops[in.op];
+  os.first_cycle = std::min(os.first_cycle, start);
+  os.last_cycle = std::max(os.last_cycle, completion);
+  os.tiles += in.tile_count;
+  const EngineClass ec = engine_of(in.opcode);
+  stats_.busy[static_cast<int>(ec)].push_back(BusyInterval{start, completion, busy_unit_cycles});
+  in_flight_[static_cast<int>(ec)] += 1;
 }
 
 // Reference profile: the published batching, one transaction per issue_width tiles.
@@ -657,9 +669,6 @@ uint64_t ControlBlock::dispatch_groups(const Instruction& in, uint64_t now) {
   const size_t slot = static_cast<size_t>(op.layer + 1) * slots_per_layer_ + (op.head + 1);
   const uint64_t start = std::max(now, issue_cursor_[slot]);
   const uint64_t width = static_cast<uint64_t>(cfg_.issue_width);
-  auto& socket = in.opcode == Opcode::SOFTMAX     ? softmax_socket
-                 : in.opcode == Opcode::LAYERNORM ? layer_norm_socket
-                                                  : pe_socket;
   job_.op = &op;
   job_.opcode = in.opcode;
   job_.loop_order = prog_.info.loop_order;
@@ -670,33 +679,16 @@ uint64_t ControlBlock::dispatch_groups(const Instruction& in, uint64_t now) {
   job_.issue_width = 0;
   uint64_t completion = start, busy = 0;
   const uint64_t end = in.first_tile + in.tile_count;
-  const sc_core::sc_time stamp = sc_core::sc_time_stamp();
-  OpRunStats& os = stats_.ops[op.id];
   for (uint64_t first = in.first_tile; first < end; first += width) {
-    const uint64_t request = start + (first - in.first_tile) / width;
     job_.first_tile = first;
     job_.tile_count = std::min(width, end - first);
     job_.busy_unit_cycles = 0;
     job_.operand_reads_saved = 0;
-    job_gp_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-    sc_core::sc_time delay = cycles_to_time(request, clock_mhz_) - stamp;
-    socket->b_transport(job_gp_, delay);
-    if (job_gp_.is_response_error())
-      throw std::runtime_error(fmt::format("engine rejected {} of op {}: {}", to_string(in.opcode),
-                                           op.name, job_gp_.get_response_string()));
-    const uint64_t done = time_to_cycles(stamp + delay, clock_mhz_);
-    completion = std::max(completion, done);
+    completion = std::max(completion, send_job(in, start + (first - in.first_tile) / width));
     busy += job_.busy_unit_cycles;
-    stats_.dispatches += 1;
   }
   issue_cursor_[slot] = start + (in.tile_count + width - 1) / width;
-  stats_.tiles[static_cast<int>(in.opcode)] += in.tile_count;
-  os.first_cycle = std::min(os.first_cycle, start);
-  os.last_cycle = std::max(os.last_cycle, completion);
-  os.tiles += in.tile_count;
-  const EngineClass ec = engine_of(in.opcode);
-  stats_.busy[static_cast<int>(ec)].push_back(BusyInterval{start, completion, busy});
-  in_flight_[static_cast<int>(ec)] += 1;
+  record_dispatch(in, start, completion, busy);
   return completion;
 }
 

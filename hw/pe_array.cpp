@@ -40,7 +40,7 @@ PeArray::PeArray(sc_core::sc_module_name name, const AcceleratorConfig& cfg, con
       fifo_words_(cfg.fifo_depth_words > 0 ? cfg.fifo_depth_words : tech.fifo_depth_words) {
   if (pes_ <= 0 || lanes_ <= 0 || macs_ <= 0)
     throw std::invalid_argument("PeArray: pe, lanes_per_pe and mac_per_lane must be positive");
-  tech_.lane(macs_, cfg_.non_linearity);  // throws early if the technology lacks the figures
+  lane_fig_ = tech_.lane(macs_, cfg_.non_linearity);  // throws early if the figures are missing
   const size_t lanes = static_cast<size_t>(pes_) * lanes_;
   lane_free_.assign(lanes, 0);
   lane_prev_.assign(lanes, TileIndex{});
@@ -254,8 +254,7 @@ PeArrayStats PeArray::stats(uint64_t elapsed_cycles) const {
   PeArrayStats s = counts_;
   const uint64_t lanes = static_cast<uint64_t>(cfg_.total_lanes());
   const bool idle = opts_.leakage_when_idle;
-  s.lanes = energy_of(tech_, tech_.lane(macs_, cfg_.non_linearity), lane_busy_, lanes, idle,
-                      elapsed_cycles);
+  s.lanes = energy_of(tech_, lane_fig_, lane_busy_, lanes, idle, elapsed_cycles);
   s.pre_sparsity = energy_of(tech_, tech_.pre_sparsity, pre_busy_, lanes, idle, elapsed_cycles);
   s.post_sparsity = energy_of(tech_, tech_.post_sparsity, post_busy_, lanes, idle, elapsed_cycles);
   s.fifo = energy_of(tech_, tech_.fifo, fifo_busy_, lanes, idle, elapsed_cycles);
@@ -316,7 +315,7 @@ LaneJobResult PeArray::dispatch_block(proto::TileJobExt& job, uint64_t request_c
   const uint64_t b_bytes = zero_free_bytes(b_elems, wb, sb), b_mask = mask_bytes_for(b_elems);
   const uint64_t o_bytes = zero_free_bytes(out_elems, wb, job.output_sparsity);
   const uint64_t o_mask = mask_bytes_for(out_elems);
-  const uint64_t psum_bytes = (out_elems * static_cast<uint64_t>(wb) + 7) / 8;  // dense words
+  const uint64_t psum_bytes = zero_free_bytes(out_elems, wb, 0.0);  // dense words
   const bool fifo_a = a_elems <= static_cast<uint64_t>(fifo_words_);
   const bool fifo_b = b_elems <= static_cast<uint64_t>(fifo_words_);
   const bool b_has_b = !matmul || op.b_operand_batched;  // B depends on the batch index
@@ -394,8 +393,7 @@ LaneJobResult PeArray::dispatch_block(proto::TileJobExt& job, uint64_t request_c
         bl.piece = rp;
       }
     }
-    bl.pieces_per_run = (R + bl.piece - 1) / bl.piece;
-    const uint64_t pieces = runs * bl.pieces_per_run;
+    const uint64_t pieces = runs * ((R + bl.piece - 1) / bl.piece);
     const size_t want = static_cast<size_t>(std::min<uint64_t>(pieces, L));
     auto earlier = [this](uint32_t a, uint32_t b) {
       return lane_free_[a] != lane_free_[b] ? lane_free_[a] < lane_free_[b] : a < b;
@@ -561,9 +559,8 @@ LaneJobResult PeArray::dispatch_block(proto::TileJobExt& job, uint64_t request_c
   jt.psum_bytes += (psum_rd + psum_wr) * psum_bytes;
   jt.output_bytes += finals * (o_bytes + o_mask);
   jt.param_bytes += params;
-  const double lane_mw = tech_.lane(macs_, cfg_.non_linearity).dynamic_mw;
   jt.unit_energy_nj +=
-      tech_.nj_per_cycle(lane_mw + tech_.fifo.dynamic_mw) *
+      tech_.nj_per_cycle(lane_fig_.dynamic_mw + tech_.fifo.dynamic_mw) *
           static_cast<double>(tiles * tt.charged) +
       tech_.nj_per_cycle(tech_.pre_sparsity.dynamic_mw) * static_cast<double>(tiles * tt.pre_walk) +
       tech_.nj_per_cycle(tech_.post_sparsity.dynamic_mw) *

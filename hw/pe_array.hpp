@@ -143,8 +143,7 @@ class PeArray : public sc_core::sc_module {
   LaneJobResult dispatch_block(proto::TileJobExt& job, uint64_t request_cycle);
   struct BlockLanes {
     std::vector<uint32_t> lanes;  // lane of piece g is lanes[g % lanes.size()]
-    uint64_t piece = 1;           // tiles per piece (a run is cut into pieces_per_run pieces)
-    uint64_t pieces_per_run = 1;
+    uint64_t piece = 1;           // tiles per piece (a run is cut into ⌈R / piece⌉ pieces)
     uint64_t tiles_left = 0;
     uint64_t raw_a = 0, raw_b = 0, bc_a = 0, bc_b = 0;  // operand reads before / saved by broadcast
   };
@@ -159,6 +158,7 @@ class PeArray : public sc_core::sc_module {
   SimOptions opts_;
   int pes_, lanes_, macs_;
   int fifo_words_;
+  ModuleFigures lane_fig_;  // one lane of mac_per_lane MACs with the configured non-linearity
   // Lane pool (index pe * lanes + lane).
   std::vector<uint64_t> lane_free_;
   std::vector<TileIndex> lane_prev_;

@@ -71,10 +71,8 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
   const bool bert = opts_.profile == Profile::bert;
   const UnitTileTiming tt = tile_timing(job.activation_sparsity);
   const uint64_t elems = static_cast<uint64_t>(cfg_.tile.b) * cfg_.tile.x * cfg_.tile.y;
-  const uint64_t data = static_cast<uint64_t>(std::ceil(
-      static_cast<double>(elems) * tech_.word_bits() * (1.0 - job.activation_sparsity) / 8.0 -
-      1e-9));
-  const uint64_t mask = (elems + 7) / 8;
+  const uint64_t data = zero_free_bytes(elems, tech_.word_bits(), job.activation_sparsity);
+  const uint64_t mask = mask_bytes_for(elems);
   UnitJobResult r;
   r.request_cycle = request_cycle;
   r.first_start_cycle = job.tile_count ? ~0ULL : request_cycle;
