@@ -1,4 +1,4 @@
-// The VCD trace (hw/tracer.cpp): one scope per block, signed values, every signal driven by its
+// The VCD trace (hw/control/tracer.cpp): one scope per block, signed values, every signal driven by its
 // block, the trace window honoured at both ends. The VCD is parsed here, not just grepped.
 #include <algorithm>
 #include <catch2/catch.hpp>
