@@ -11,6 +11,8 @@
 #include "common.hpp"
 #include "isa_text.hpp"
 #include "report.hpp"
+#include "safetensors.hpp"
+#include "weights.hpp"
 
 namespace acceltran::cli {
 
@@ -43,8 +45,24 @@ int cmd_simulate(const std::vector<std::string>& args) {
     ("program", po::value<std::string>(),
      "run an instruction file written by `acceltran compile -o` instead of compiling --model")
     ("threshold", po::value<double>(),
-     "DynaTran threshold tau (Q4.16 value); sets the activation sparsity to P(|x| <= tau) for "
-     "unit-variance activations, erf(tau/sqrt(2)) (excludes --sparsity)")
+     "DynaTran threshold tau (Q4.16 value). Performance mode: sets the activation sparsity to "
+     "P(|x| <= tau) for unit-variance activations, erf(tau/sqrt(2)) (excludes --sparsity). "
+     "With --functional: the comparators' tau (default 0)")
+    ("functional", po::bool_switch(),
+     "real values flow through the hardware (Q4.16 lanes, DynaTran module); per-tile sparsity "
+     "and effectual MACs come from the data; per-layer error against a float32 reference")
+    ("weights", po::value<std::string>(),
+     "--functional: a Hugging Face BERT checkpoint (.safetensors; config from --model)")
+    ("tokens", po::value<std::string>(),
+     "--functional: token ids, one sequence per line (sets --batch and --seq-len when not given)")
+    ("seed", po::value<uint64_t>()->default_value(1),
+     "--functional: seed of the synthetic weights (without --weights) and random tokens")
+    ("prune", po::value<std::string>()->default_value("dynatran"),
+     "--functional: dynatran (|x| <= tau -> 0 per output tile) or topk (--topk K per row)")
+    ("topk", po::value<int64_t>(), "--prune topk: values kept per row (segment)")
+    ("dump-outputs", po::value<std::string>(),
+     "--functional: write the final hidden states (batch x seq x hidden) to FILE.npy or "
+     "FILE.safetensors")
     ("out", po::value<std::string>()->default_value("out"),
      "folder for report.json, report.csv, ops.csv and timeline.csv")
     ("vcd", po::value<std::string>(), "write a VCD trace (open it in GTKWave)")
@@ -68,11 +86,97 @@ int cmd_simulate(const std::vector<std::string>& args) {
   po::variables_map vm;
   int rc = 0;
   if (!parse_args(args, desc, kUsage, vm, &rc)) return rc;
-  if (vm.count("threshold") && vm.count("sparsity"))
+  const bool functional = vm["functional"].as<bool>();
+  for (const char* k : {"weights", "tokens", "topk", "dump-outputs"})
+    if (vm.count(k) && !functional)
+      throw UsageError(fmt::format("option --{} needs --functional", k));
+  if (!functional && !vm["prune"].defaulted())
+    throw UsageError("option --prune needs --functional");
+  if (!functional && vm.count("threshold") && vm.count("sparsity"))
     throw UsageError("options --threshold and --sparsity exclude each other");
+  if (vm.count("dump-outputs")) {
+    const std::string d = vm["dump-outputs"].as<std::string>();
+    const bool npy = d.size() > 4 && d.substr(d.size() - 4) == ".npy";
+    const bool st = d.size() > 12 && d.substr(d.size() - 12) == ".safetensors";
+    if (!npy && !st)
+      throw UsageError(
+          fmt::format("option --dump-outputs: '{}' must end in .npy or .safetensors", d));
+  }
+  if (functional && vm.count("program"))
+    throw UsageError("option --functional compiles the model itself: it excludes --program");
+
+  // Functional inputs: the model's BERT view, weights, tokens (which may set batch and length).
+  BertConfig bcfg;
+  BertWeights weights;
+  FunctionalInput fin;
+  if (functional) {
+    bcfg = load_bert_config(vm["model"].as<std::string>());
+    const uint64_t seed = vm["seed"].as<uint64_t>();
+    if (vm.count("tokens")) {
+      const TokenBatch tb = read_tokens(vm["tokens"].as<std::string>(), bcfg);
+      const int64_t n = static_cast<int64_t>(tb.sequences.size());
+      const int64_t len = static_cast<int64_t>(tb.sequences[0].size());
+      for (size_t q = 1; q < tb.sequences.size(); ++q)
+        if (static_cast<int64_t>(tb.sequences[q].size()) != len)
+          throw InputError(fmt::format(
+              "{}: sequence {} has {} tokens, sequence 1 has {}; all sequences of a batch must "
+              "have the same length (no padding mask)",
+              tb.source, q + 1, tb.sequences[q].size(), len));
+      if (vm["seq-len"].defaulted()) vm.at("seq-len").value() = boost::any(len);
+      if (vm["batch"].as<int64_t>() == 0) vm.at("batch").value() = boost::any(n);
+      fin.tokens = tb.sequences;
+      fin.tokens_source = tb.source;
+    }
+    const std::string pm = vm["prune"].as<std::string>();
+    if (pm == "dynatran") {
+      fin.prune.kind = PruneMode::Kind::dynatran;
+      if (vm.count("topk")) throw UsageError("option --topk needs --prune topk");
+      fin.prune.tau = vm.count("threshold") ? vm["threshold"].as<double>() : 0.0;
+      if (!(fin.prune.tau >= 0 && fin.prune.tau < 8))
+        throw UsageError(fmt::format("option --threshold: value {} outside the Q4.16 range [0, 8)",
+                                     fin.prune.tau));
+    } else if (pm == "topk") {
+      fin.prune.kind = PruneMode::Kind::topk;
+      if (!vm.count("topk")) throw UsageError("option --prune topk needs --topk K");
+      if (vm.count("threshold"))
+        throw UsageError("option --threshold is DynaTran's: not with --prune topk");
+      fin.prune.topk = vm["topk"].as<int64_t>();
+      if (fin.prune.topk < 1)
+        throw UsageError(fmt::format("option --topk: value {} must be >= 1", fin.prune.topk));
+    } else {
+      throw UsageError(
+          fmt::format("option --prune: value '{}' unknown; allowed: dynatran, topk", pm));
+    }
+    weights = vm.count("weights") ? load_bert_weights(vm["weights"].as<std::string>(), bcfg)
+                                  : synthetic_bert_weights(bcfg, seed);
+    fin.weights = &weights;
+  }
 
   Inputs in = load_inputs(vm);
-  if (vm.count("threshold")) {
+  if (functional) {
+    if (in.compile.profile != "bert")
+      throw UsageError("option --functional runs the default profile (--profile bert) only");
+    if (fin.tokens.empty()) {
+      const int64_t batch = in.compile.batch > 0 ? in.compile.batch : in.accel.batch_size;
+      const TokenBatch tb =
+          random_tokens(batch, in.compile.seq_len, bcfg, vm["seed"].as<uint64_t>());
+      fin.tokens = tb.sequences;
+      fin.tokens_source = tb.source;
+    }
+    // Weight zeros are known exactly: their fraction sizes the weights' zero-free transfers.
+    uint64_t wz = 0, wn = 0;
+    auto count = [&](const FloatTensor& t) {
+      for (float x : t.data) wz += std::fabs(x) < 0.5 / 65536.0;
+      wn += t.data.size();
+    };
+    for (const auto& L : weights.layers)
+      for (const FloatTensor* t :
+           {&L.query_w, &L.key_w, &L.value_w, &L.attn_out_w, &L.inter_w, &L.out_w})
+        count(*t);
+    if (!vm.count("weight-sparsity") && wn > 0)
+      in.compile.weight_sparsity = static_cast<double>(wz) / static_cast<double>(wn);
+  }
+  if (!functional && vm.count("threshold")) {
     const double tau = vm["threshold"].as<double>();
     if (!(tau >= 0 && tau < 8))
       throw UsageError(
@@ -82,6 +186,7 @@ int cmd_simulate(const std::vector<std::string>& args) {
   }
   const bool reference = in.compile.profile == "reference";
   RunOptions ro;
+  if (functional) ro.functional = &fin;
   ro.sim.profile = reference ? Profile::reference : Profile::bert;
   auto tri = [&](const char* key) {
     const std::string v = vm[key].as<std::string>();
@@ -202,6 +307,20 @@ int cmd_simulate(const std::vector<std::string>& args) {
     return 1;
   }
   write_report_files(out.staging(), r, ri);
+  if (functional && vm.count("dump-outputs")) {
+    const std::string path = vm["dump-outputs"].as<std::string>();
+    FloatTensor t({r.functional.batch, r.functional.seq_len, r.functional.hidden});
+    t.data = r.functional.output;
+    if (path.size() > 4 && path.substr(path.size() - 4) == ".npy")
+      write_npy(path, t);
+    else if (path.size() > 12 && path.substr(path.size() - 12) == ".safetensors")
+      write_safetensors(path, {{"last_hidden_state", t}});
+    else
+      throw UsageError(
+          fmt::format("option --dump-outputs: '{}' must end in .npy or .safetensors", path));
+    fmt::print("  outputs: {} (last_hidden_state, {} x {} x {})\n", path, t.shape[0], t.shape[1],
+               t.shape[2]);
+  }
   out.commit();
   fmt::print("  report: {0}/report.json, {0}/report.csv, {0}/ops.csv, {0}/timeline.csv{1}\n",
              out_dir, vcd_shown.empty() ? "" : ", VCD: " + vcd_shown);

@@ -108,6 +108,38 @@ ordered_json report_json(const SimResult& r, const ReportInputs& in) {
                   {"store_bytes", op.run.store_bytes},
                   {"energy_nj", op.energy_nj}});
   j["ops"] = oj;
+  if (r.functional.enabled) {
+    const FunctionalResult& f = r.functional;
+    ordered_json fj;
+    fj["weights"] = f.weights;
+    fj["synthetic_weights"] = f.synthetic;
+    fj["tokens"] = f.tokens;
+    fj["prune"] = f.prune;
+    fj["tau"] = f.tau;
+    if (f.topk > 0) fj["topk"] = f.topk;
+    fj["pruned_sparsity"] = f.pruned_sparsity();
+    fj["pruned_elements"] = f.pruned_elements;
+    fj["saturated_values"] = f.saturated;
+    fj["dynatran_blocks"] = f.dynatran_blocks;
+    fj["dynatran_values_pruned"] = f.dynatran_pruned;
+    fj["topk_network_cycles"] = f.topk_cycles;
+    ordered_json le = ordered_json::array();
+    for (const auto& l : f.layers)
+      le.push_back({{"output", l.name},
+                    {"max_abs_error", l.max_abs},
+                    {"relative_error", l.relative},
+                    {"cosine", l.cosine}});
+    fj["error_vs_float_reference"] = le;
+    ordered_json pt = ordered_json::array();
+    for (const auto& t : f.pruned)
+      pt.push_back({{"op", t.op},
+                    {"layer", t.layer},
+                    {"elements", t.elements},
+                    {"zeros", t.zeros},
+                    {"sparsity", t.sparsity()}});
+    fj["pruned_tensors"] = pt;
+    j["functional"] = fj;
+  }
   return j;
 }
 
@@ -153,6 +185,17 @@ void print_report(const SimResult& r, const ReportInputs& in, double wall) {
   }
   fmt::print("  instructions: {} of {} completed, {} tiles in {} tile-job transactions\n", done,
              total, r.tiles_dispatched, r.dispatches);
+  if (r.functional.enabled) {
+    const FunctionalResult& f = r.functional;
+    fmt::print("  functional: {} weights ({}), tokens {}, {}\n",
+               f.synthetic ? "synthetic" : "checkpoint", f.weights, f.tokens, f.prune);
+    fmt::print("    sparsity of pruned tensors {:.4f} ({} values), {} values saturated\n",
+               f.pruned_sparsity(), f.pruned_elements, f.saturated);
+    fmt::print("    error vs the float32 reference    max |err|   relative     cosine\n");
+    for (const auto& l : f.layers)
+      fmt::print("      {:<30} {:>10.3g} {:>10.3g} {:>10.6f}\n", l.name, l.max_abs, l.relative,
+                 l.cosine);
+  }
   fmt::print("  simulated in {:.3f} s wall time\n", wall);
 }
 

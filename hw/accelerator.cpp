@@ -1,6 +1,13 @@
 #include "accelerator.hpp"
 
 #include "accelerator_top.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "fixed_point.hpp"
+#include "float_reference.hpp"
 #include "report_builder.hpp"
 
 namespace acceltran {
@@ -10,7 +17,79 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
   // Heap: the sc_modules must outlive sc_start.
   auto top = std::make_unique<Accelerator>("accelerator", prog, cfg, tech, o);
   sc_core::sc_start();
-  return build_report(*top, prog, cfg, tech, o);
+  SimResult r = build_report(*top, prog, cfg, tech, o);
+  if (o.functional && r.finished) r.functional = functional_result(*top->datapath, *top->dynatran);
+  return r;
+}
+
+FunctionalResult functional_result(const Datapath& dp, const DynaTranUnit& dt) {
+  const Program& prog = dp.program();
+  const FunctionalInput& in = dp.input();
+  const BertWeights& W = *in.weights;
+  FunctionalResult f;
+  f.enabled = true;
+  f.weights = W.source;
+  f.synthetic = W.synthetic;
+  f.tokens = in.tokens_source;
+  f.tau = in.prune.tau;
+  f.topk = in.prune.topk;
+  f.prune = in.prune.kind == PruneMode::Kind::topk ? fmt::format("topk k={}", in.prune.topk)
+                                                   : fmt::format("dynatran tau={}", in.prune.tau);
+  const int64_t B = prog.info.batch, S = prog.info.seq_len, h = W.config.hidden;
+  f.batch = B;
+  f.seq_len = S;
+  f.hidden = h;
+  for (const Op& op : prog.ops) {
+    const OpValues& v = dp.op_values()[op.id];
+    f.saturated += v.saturated;
+    if (!op.prune) continue;
+    f.pruned.push_back({op.name, op.layer, v.elements, v.zeros});
+    f.pruned_elements += v.elements;
+    f.pruned_zeros += v.zeros;
+  }
+  f.dynatran_blocks = dt.stats().blocks;
+  f.dynatran_pruned = dt.stats().pruned;
+  f.topk_cycles = dt.stats().topk_cycles;
+  // Layer outputs of the functional run, by name.
+  std::vector<TensorId> outs;
+  for (const Op& op : prog.ops)
+    if (op.name == "emb.ln" || op.name.find(".ffn.ln") != std::string::npos)
+      outs.push_back(op.output);
+  // The float reference (unpruned: the model's own output), one sequence at a time.
+  struct Acc {
+    double max_abs = 0, d2 = 0, r2 = 0, f2 = 0, fr = 0;
+  };
+  std::vector<Acc> acc(outs.size());
+  for (int64_t s = 0; s < B; ++s) {
+    const ReferenceResult ref = run_float_reference(W, in.tokens[static_cast<size_t>(s)]);
+    for (size_t l = 0; l < outs.size() && l < ref.hidden.size(); ++l) {
+      const std::vector<int32_t>& v = dp.values(outs[l]);
+      const float* rr = ref.hidden[l].data.data();
+      Acc& a = acc[l];
+      for (int64_t e = 0; e < S * h; ++e) {
+        const double x = fx::to_double(v[static_cast<size_t>(s * S * h + e)]), y = rr[e];
+        a.max_abs = std::max(a.max_abs, std::fabs(x - y));
+        a.d2 += (x - y) * (x - y);
+        a.r2 += y * y;
+        a.f2 += x * x;
+        a.fr += x * y;
+      }
+    }
+  }
+  for (size_t l = 0; l < outs.size(); ++l) {
+    LayerError e;
+    e.name = l == 0 ? "embeddings" : fmt::format("layer {}", l - 1);
+    e.max_abs = acc[l].max_abs;
+    e.relative = acc[l].r2 > 0 ? std::sqrt(acc[l].d2 / acc[l].r2) : 0;
+    e.cosine = acc[l].f2 > 0 && acc[l].r2 > 0 ? acc[l].fr / std::sqrt(acc[l].f2 * acc[l].r2) : 0;
+    f.layers.push_back(e);
+  }
+  if (!outs.empty()) {
+    const std::vector<int32_t>& v = dp.values(outs.back());
+    f.output.resize(v.size());
+    for (size_t e = 0; e < v.size(); ++e) f.output[e] = static_cast<float>(fx::to_double(v[e]));
+  }
+  return f;
 }
 
 }  // namespace acceltran

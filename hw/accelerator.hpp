@@ -17,6 +17,7 @@
 
 #include "config.hpp"
 #include "control_block.hpp"
+#include "datapath.hpp"
 #include "isa.hpp"
 #include "sim_options.hpp"
 #include "tracer.hpp"
@@ -43,6 +44,37 @@ struct OpReport {
   OpRunStats run;
   uint64_t macs = 0;     // unpadded multiply-accumulates of the op
   double energy_nj = 0;  // units + its buffer traffic + its main-memory traffic (attributed)
+};
+
+// A functional run (`simulate --functional`): the data path's measurements and its comparison
+// with the independent float32 reference (compiler/float_reference.hpp).
+struct LayerError {
+  std::string name;                              // "embeddings", "layer 0", ...
+  double max_abs = 0, relative = 0, cosine = 0;  // over the batch: max |f - r|, |f - r| / |r|
+};
+struct PrunedTensor {
+  std::string op;
+  int layer = -1;
+  uint64_t elements = 0, zeros = 0;
+  double sparsity() const {
+    return elements ? static_cast<double>(zeros) / static_cast<double>(elements) : 0;
+  }
+};
+struct FunctionalResult {
+  bool enabled = false;
+  std::string weights, tokens, prune;  // sources and "dynatran tau=..." / "topk k=..."
+  bool synthetic = false;
+  double tau = 0;
+  int64_t topk = 0;
+  std::vector<LayerError> layers;    // embeddings, then every layer's output
+  std::vector<PrunedTensor> pruned;  // every op whose output the post-sparsity units prune
+  uint64_t pruned_elements = 0, pruned_zeros = 0, saturated = 0;
+  uint64_t dynatran_blocks = 0, dynatran_pruned = 0, topk_cycles = 0;
+  int64_t batch = 0, seq_len = 0, hidden = 0;
+  std::vector<float> output;  // final hidden states, batch x seq_len x hidden
+  double pruned_sparsity() const {
+    return pruned_elements ? static_cast<double>(pruned_zeros) / pruned_elements : 0;
+  }
 };
 
 // Everything a report needs, with units in the names.
@@ -75,6 +107,7 @@ struct SimResult {
   double efficiency = 0;
   std::vector<OpReport> ops;
   std::vector<TimelineSample> timeline;
+  FunctionalResult functional;
 };
 
 struct RunOptions {
@@ -82,11 +115,17 @@ struct RunOptions {
   ControlOptions control;
   TraceOptions trace;
   uint64_t timeline_samples = 200;
-  std::string memory_timing_path;  // empty: models/memory.yaml
+  std::string memory_timing_path;               // empty: models/memory.yaml
+  const FunctionalInput* functional = nullptr;  // set: a functional run (default profile)
 };
 
 // Elaborates the accelerator for `prog`, runs it to completion (or deadlock) and returns the
 // report. A SystemC process elaborates once: call this at most once per process.
+class Datapath;
+class DynaTranUnit;
+// The functional part of a finished run's result (the float reference runs here).
+FunctionalResult functional_result(const Datapath& dp, const DynaTranUnit& dt);
+
 SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Technology& tech,
                    const RunOptions& opts);
 

@@ -57,6 +57,16 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const Program& prog,
     e->mask_port.bind(msk->core_socket);
   }
 
+  if (o.functional) {  // values flow: the data path, and DynaTran as its own module
+    datapath = std::make_unique<Datapath>(prog, *o.functional);
+    dynatran = std::make_unique<DynaTranUnit>("dynatran", o.functional->prune);
+    pe->dynatran_port.bind(dynatran->target);
+    softmax->dynatran_port.bind(dynatran->target);
+    pe->set_datapath(datapath.get());
+    softmax->set_datapath(datapath.get());
+    lnorm->set_datapath(datapath.get());
+  }
+
   if (!o.trace.vcd_path.empty()) {
     TracedBlocks tb;
     tb.program = &prog;
@@ -69,6 +79,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const Program& prog,
     tb.mask_buffer = msk.get();
     tb.dma = dma.get();
     tb.main_memory = mem.get();
+    tb.dynatran = dynatran.get();
     tracer = std::make_unique<Tracer>("trace", o.trace, tb, tech.clock_mhz);
     Tracer* tr = tracer.get();
     ctrl->on_event = [tr](uint64_t now) { tr->on_control_event(now); };

@@ -47,7 +47,7 @@ int32_t rsqrt_q30(uint64_t v, int* e_out) {
   return static_cast<int32_t>(y);
 }
 
-void layer_norm(const int32_t* in, int32_t* out, int rows, int cols) {
+void layer_norm(const int32_t* in, int32_t* out, int rows, int cols, uint64_t eps_q48) {
   for (int r = 0; r < rows; ++r) {
     const int32_t* x = in + static_cast<size_t>(r) * cols;
     int32_t* y = out + static_cast<size_t>(r) * cols;
@@ -58,9 +58,9 @@ void layer_norm(const int32_t* in, int32_t* out, int rows, int cols) {
     __int128 ss = 0;
     for (int c = 0; c < cols; ++c) {
       const int64_t d = int64_t{x[c]} * 256 - mean24;  // * 256, not << 8: x may be negative
-      ss += static_cast<__int128>(d) * d;  // Q48
+      ss += static_cast<__int128>(d) * d;              // Q48
     }
-    const uint64_t var48 = static_cast<uint64_t>(ss / cols) + (uint64_t{1} << 32);  // + eps
+    const uint64_t var48 = static_cast<uint64_t>(ss / cols) + eps_q48;
     int e = 0;
     const int64_t r30 = rsqrt_q30(var48, &e);
     // out(Q16) = d(Q24) * r30(Q30) * 2^-e -> shift by 24 + 30 - 16 + e = 38 + e.

@@ -31,7 +31,10 @@ namespace fx {
 // 1 / sqrt(v) for v > 0 given in Q48 (v / 2^48), result in Q30 scaled by 2^-e: returns y30 and
 // e such that 1/sqrt(v) ~= y30 / 2^30 / 2^e.
 int32_t rsqrt_q30(uint64_t v_q48, int* e);
-void layer_norm(const int32_t* in, int32_t* out, int rows, int cols);
+// eps_q48: the variance epsilon in Q48 (default 2^-16; functional runs pass the model's
+// layer_norm_eps, at least one LSB).
+void layer_norm(const int32_t* in, int32_t* out, int rows, int cols,
+                uint64_t eps_q48 = uint64_t{1} << 32);
 inline std::vector<int32_t> layer_norm(const std::vector<int32_t>& in, int rows, int cols) {
   std::vector<int32_t> out(in.size());
   layer_norm(in.data(), out.data(), rows, cols);

@@ -31,6 +31,7 @@ PeArray::PeArray(sc_core::sc_module_name name, const AcceleratorConfig& cfg, con
       activation_port("activation_port"),
       weight_port("weight_port"),
       mask_port("mask_port"),
+      dynatran_port("dynatran_port"),
       cfg_(cfg),
       tech_(tech),
       opts_(opts),
@@ -55,6 +56,13 @@ PeArray::PeArray(sc_core::sc_module_name name, const AcceleratorConfig& cfg, con
   for (size_t l = 0; l < lanes; ++l) lane_order_[l] = static_cast<uint32_t>(l);
   touched_.reserve(lanes);
   target.register_b_transport(this, &PeArray::b_transport);
+}
+
+void PeArray::set_datapath(Datapath* d) {
+  datapath_ = d;
+  post_ = d ? std::make_unique<DynaTranPort<tlm_utils::simple_initiator_socket_optional<PeArray>>>(
+                  dynatran_port)
+            : nullptr;
 }
 
 LaneTileTiming PeArray::tile_timing(const Op& op, Opcode opcode, double sa, double sw,
@@ -285,8 +293,38 @@ LaneJobResult PeArray::dispatch_block(proto::TileJobExt& job, uint64_t request_c
   const uint64_t T = box.tiles();
   if (job.first_tile + job.tile_count > T)
     throw std::invalid_argument("PeArray: tile range beyond the block");
-  const double sa = job.activation_sparsity, sb = job.weight_sparsity;
+  double sa = job.activation_sparsity, sb = job.weight_sparsity, so = job.output_sparsity;
+  // Functional run: the data path computes the job's tiles; the pre-sparsity units' effectual
+  // MACs set each tile's cycles, the measured zeros the zero-free byte counts.
+  const bool fn = datapath_ != nullptr;
+  if (fn) {
+    if (matmul) eff_.resize(job.tile_count);
+    const JobData jd =
+        datapath_->run_lane_job(op, job.block, job.loop_order, job.first_tile, job.tile_count,
+                                matmul ? eff_.data() : nullptr, post_.get());
+    sa = jd.a_sparsity;
+    sb = jd.b_sparsity;
+    so = jd.out_sparsity();
+  }
   const LaneTileTiming tt = tile_timing(op, opcode, sa, sb, nullptr);
+  const bool per_tile = fn && matmul;
+  if (per_tile) {
+    held_prefix_.resize(job.tile_count + 1);
+    held_prefix_[0] = 0;
+    for (uint64_t t = 0; t < job.tile_count; ++t)
+      held_prefix_[t + 1] = held_prefix_[t] + tile_timing(op, opcode, sa, sb, eff_.data() + t).held;
+  }
+  // Lane cycles of the job's tiles [u0, u1) (block enumeration) and of all its tiles.
+  auto held_of = [&](uint64_t u0, uint64_t u1) {
+    return per_tile ? held_prefix_[u1 - job.first_tile] - held_prefix_[u0 - job.first_tile]
+                    : (u1 - u0) * tt.held;
+  };
+  const uint64_t held_all = held_of(job.first_tile, job.first_tile + job.tile_count);
+  uint64_t eff_all = job.tile_count * tt.effectual_macs;
+  if (per_tile) {
+    eff_all = 0;
+    for (uint64_t t = 0; t < job.tile_count; ++t) eff_all += eff_[t];
+  }
 
   // Loop nest of the block: dims in loop order with extent > 1 (0:b 1:i 2:j 3:k).
   const int64_t ext[4] = {box.eb(), box.ei(), box.ej(), box.ek()};
@@ -313,7 +351,7 @@ LaneJobResult PeArray::dispatch_block(proto::TileJobExt& job, uint64_t request_c
   const uint64_t b_elems = matmul ? (op.b_operand_batched ? tb * tx * ty : tx * ty) : out_elems;
   const uint64_t a_bytes = zero_free_bytes(a_elems, wb, sa), a_mask = mask_bytes_for(a_elems);
   const uint64_t b_bytes = zero_free_bytes(b_elems, wb, sb), b_mask = mask_bytes_for(b_elems);
-  const uint64_t o_bytes = zero_free_bytes(out_elems, wb, job.output_sparsity);
+  const uint64_t o_bytes = zero_free_bytes(out_elems, wb, so);
   const uint64_t o_mask = mask_bytes_for(out_elems);
   const uint64_t psum_bytes = zero_free_bytes(out_elems, wb, 0.0);  // dense words
   const bool fifo_a = a_elems <= static_cast<uint64_t>(fifo_words_);
@@ -424,7 +462,7 @@ LaneJobResult PeArray::dispatch_block(proto::TileJobExt& job, uint64_t request_c
     const uint32_t lane = bl.lanes[(pc * runs + q) % nl];  // piece-major: neighbours share pc
     const uint64_t issue = request_cycle + (w == ~0ULL ? 0 : (u0 - f) / w);
     const uint64_t start = std::max(lane_free_[lane], issue);
-    lane_free_[lane] = start + c * tt.held;
+    lane_free_[lane] = start + held_of(u0, u1);
     touched_.push_back(lane);
     r.first_start_cycle = std::min(r.first_start_cycle, start);
     r.completion_cycle = std::max(r.completion_cycle, lane_free_[lane]);
@@ -475,7 +513,7 @@ LaneJobResult PeArray::dispatch_block(proto::TileJobExt& job, uint64_t request_c
     reads_b -= bc_b;
     cnt.matmul_tiles += tiles;
     cnt.dense_macs += tiles * tb * tx * tx * ty;
-    cnt.effectual_macs += tiles * tt.effectual_macs;
+    cnt.effectual_macs += eff_all;
   } else {
     (opcode == Opcode::EWISE ? cnt.ewise_tiles : cnt.act_tiles) += tiles;
   }
@@ -530,15 +568,24 @@ LaneJobResult PeArray::dispatch_block(proto::TileJobExt& job, uint64_t request_c
     for (uint32_t lane : touched_) lane_free_[lane] = std::max(lane_free_[lane], ports_done);
     r.completion_cycle = ports_done;
   }
+  if (fn && post_) {  // top-k: the sorting networks run after the block's lanes
+    const uint64_t topk = post_->take_topk_cycles();
+    if (topk > 0) {
+      const uint64_t done = r.completion_cycle + div_up(topk, std::max<uint64_t>(nl, 1));
+      for (uint32_t lane : touched_) lane_free_[lane] = std::max(lane_free_[lane], done);
+      r.completion_cycle = done;
+      post_busy_ += topk;
+    }
+  }
   for (uint32_t lane : touched_) {
     const size_t pe = lane / static_cast<uint32_t>(lanes_);
     pe_free_[pe] = std::max(pe_free_[pe], lane_free_[lane]);
   }
-  r.busy_unit_cycles = tiles * tt.held;
-  lane_busy_ += tiles * tt.charged;
+  r.busy_unit_cycles = held_all;
+  lane_busy_ += held_all;  // held = charged in the default profile
   pre_busy_ += tiles * tt.pre_walk;
   post_busy_ += tiles * tt.post_walk;
-  fifo_busy_ += tiles * tt.charged;
+  fifo_busy_ += held_all;
   dataflow_busy_ += kDataflowCycles * reads;
   ++cnt.jobs;
   cnt.tiles += tiles;
@@ -553,7 +600,7 @@ LaneJobResult PeArray::dispatch_block(proto::TileJobExt& job, uint64_t request_c
   jt.start_cycle = std::min(jt.start_cycle, r.first_start_cycle);
   if (matmul) {
     jt.dense_macs += tiles * tb * tx * tx * ty;
-    jt.effectual_macs += tiles * tt.effectual_macs;
+    jt.effectual_macs += eff_all;
   }
   jt.operand_bytes += a_data + b_data + reads_a * a_mask + reads_b * b_mask;
   jt.psum_bytes += (psum_rd + psum_wr) * psum_bytes;
@@ -561,7 +608,7 @@ LaneJobResult PeArray::dispatch_block(proto::TileJobExt& job, uint64_t request_c
   jt.param_bytes += params;
   jt.unit_energy_nj +=
       tech_.nj_per_cycle(lane_fig_.dynamic_mw + tech_.fifo.dynamic_mw) *
-          static_cast<double>(tiles * tt.charged) +
+          static_cast<double>(held_all) +
       tech_.nj_per_cycle(tech_.pre_sparsity.dynamic_mw) * static_cast<double>(tiles * tt.pre_walk) +
       tech_.nj_per_cycle(tech_.post_sparsity.dynamic_mw) *
           static_cast<double>(tiles * tt.post_walk) +

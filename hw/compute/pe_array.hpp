@@ -31,11 +31,14 @@
 #include <tlm_utils/simple_target_socket.h>
 
 #include <cstdint>
+#include <memory>
 #include <systemc>
 #include <unordered_map>
 #include <vector>
 
 #include "config.hpp"
+#include "datapath.hpp"
+#include "dynatran_unit.hpp"
 #include "energy.hpp"
 #include "protocol.hpp"
 #include "sim_options.hpp"
@@ -108,6 +111,8 @@ class PeArray : public sc_core::sc_module {
  public:
   tlm_utils::simple_target_socket<PeArray> target;
   tlm_utils::simple_initiator_socket_optional<PeArray> activation_port, weight_port, mask_port;
+  // Functional runs: finalised output tiles of pruned ops go to the DynaTran module.
+  tlm_utils::simple_initiator_socket_optional<PeArray> dynatran_port;
 
   static constexpr uint64_t kPipelineDepth = 5;   // lane pipeline (BRIEF 2.1)
   static constexpr uint64_t kDataflowCycles = 2;  // dataflow module busy per operand tile routed
@@ -137,6 +142,9 @@ class PeArray : public sc_core::sc_module {
   int lanes_per_pe() const { return lanes_; }
   const AcceleratorConfig& config() const { return cfg_; }
   int fifo_depth_words() const { return fifo_words_; }
+  // Functional runs: tile jobs compute their values in `d` and take their per-tile effectual
+  // MACs and zero fractions from the data (default profile only).
+  void set_datapath(Datapath* d);
 
  private:
   // Default profile: one job of a buffer-level block (see the header comment).
@@ -183,6 +191,9 @@ class PeArray : public sc_core::sc_module {
   PeArrayStats counts_;
   uint64_t lane_busy_ = 0, pre_busy_ = 0, post_busy_ = 0, fifo_busy_ = 0, dataflow_busy_ = 0;
   LaneJobResult last_;
+  Datapath* datapath_ = nullptr;
+  std::unique_ptr<DynaTranPort<tlm_utils::simple_initiator_socket_optional<PeArray>>> post_;
+  std::vector<uint64_t> eff_, held_prefix_;  // functional: per tile of a job (scratch)
 };
 
 }  // namespace acceltran

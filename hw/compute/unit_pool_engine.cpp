@@ -24,6 +24,7 @@ UnitPoolEngine::UnitPoolEngine(sc_core::sc_module_name name, const AcceleratorCo
       activation_port("activation_port"),
       weight_port("weight_port"),
       mask_port("mask_port"),
+      dynatran_port("dynatran_port"),
       cfg_(cfg),
       tech_(tech),
       opts_(opts),
@@ -69,9 +70,16 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
   if (job.op && job.first_tile + job.tile_count > job.op->tile_count())
     throw std::invalid_argument(std::string(name()) + ": tile range beyond the op's tile grid");
   const bool bert = opts_.profile == Profile::bert;
-  const UnitTileTiming tt = tile_timing(job.activation_sparsity);
+  double sa = job.activation_sparsity, so = job.output_sparsity;
+  if (datapath_ && job.op) {  // functional run: the modules compute the job's row panels
+    const JobData jd = datapath_->run_row_job(*job.op, job.block, job.loop_order, job.first_tile,
+                                              job.tile_count, post_.get());
+    sa = jd.a_sparsity;
+    so = jd.out_sparsity();
+  }
+  const UnitTileTiming tt = tile_timing(sa);
   const uint64_t elems = static_cast<uint64_t>(cfg_.tile.b) * cfg_.tile.x * cfg_.tile.y;
-  const uint64_t data = zero_free_bytes(elems, tech_.word_bits(), job.activation_sparsity);
+  const uint64_t data = zero_free_bytes(elems, tech_.word_bits(), sa);
   const uint64_t mask = mask_bytes_for(elems);
   UnitJobResult r;
   r.request_cycle = request_cycle;
@@ -130,7 +138,7 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
   if (bert) {
     // Ports: input tiles in, output tiles out (zero-free + mask), gamma/beta from the weight
     // buffer. The job ends when its modules and the ports are done.
-    const uint64_t out = zero_free_bytes(elems, tech_.word_bits(), job.output_sparsity);
+    const uint64_t out = zero_free_bytes(elems, tech_.word_bits(), so);
     const uint64_t params =
         job.tile_count * job.param_words_per_tile * static_cast<uint64_t>(tech_.word_bits()) / 8;
     const uint64_t n = job.tile_count;
@@ -160,6 +168,14 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
   job.busy_unit_cycles += r.busy_unit_cycles;
   last_ = r;
   return r;
+}
+
+void UnitPoolEngine::set_datapath(Datapath* d) {
+  datapath_ = d;
+  post_ = d ? std::make_unique<
+                  DynaTranPort<tlm_utils::simple_initiator_socket_optional<UnitPoolEngine>>>(
+                  dynatran_port)
+            : nullptr;
 }
 
 UnitPoolStats UnitPoolEngine::stats(uint64_t elapsed_cycles) const {

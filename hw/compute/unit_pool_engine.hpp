@@ -13,11 +13,14 @@
 #include <tlm_utils/simple_target_socket.h>
 
 #include <cstdint>
+#include <memory>
 #include <systemc>
 #include <utility>
 #include <vector>
 
 #include "config.hpp"
+#include "datapath.hpp"
+#include "dynatran_unit.hpp"
 #include "energy.hpp"
 #include "protocol.hpp"
 #include "sim_options.hpp"
@@ -50,6 +53,10 @@ class UnitPoolEngine : public sc_core::sc_module {
   tlm_utils::simple_target_socket<UnitPoolEngine> target;
   tlm_utils::simple_initiator_socket_optional<UnitPoolEngine> activation_port, weight_port,
       mask_port;
+  // Functional runs: outputs of pruned ops (softmax probabilities) go to the DynaTran module.
+  tlm_utils::simple_initiator_socket_optional<UnitPoolEngine> dynatran_port;
+  // Functional runs: jobs compute their row panels in `d` (default profile only).
+  void set_datapath(Datapath* d);
 
   UnitJobResult dispatch(proto::TileJobExt& job, uint64_t request_cycle);
   const UnitJobResult& last_result() const { return last_; }
@@ -84,6 +91,8 @@ class UnitPoolEngine : public sc_core::sc_module {
   uint64_t busy_ = 0;
   UnitJobResult last_;
   tlm::tlm_generic_payload port_gp_;
+  Datapath* datapath_ = nullptr;
+  std::unique_ptr<DynaTranPort<tlm_utils::simple_initiator_socket_optional<UnitPoolEngine>>> post_;
 };
 
 }  // namespace acceltran

@@ -9,6 +9,7 @@
 
 #include "control_block.hpp"
 #include "dma.hpp"
+#include "dynatran_unit.hpp"
 #include "errors.hpp"
 #include "main_memory.hpp"
 #include "pe_array.hpp"
@@ -42,6 +43,11 @@ Tracer::Tracer(sc_core::sc_module_name n, const TraceOptions& opts, const Traced
   sc_trace(tf_, softmax_busy_units_, "softmax.busy_units");
   sc_trace(tf_, layer_norm_busy_units_, "layer_norm.busy_units");
   sc_trace(tf_, dynatran_active_lanes_, "dynatran.active_lanes");
+  if (b_.dynatran) {
+    sc_trace(tf_, dynatran_blocks_, "dynatran.blocks_pruned");
+    sc_trace(tf_, dynatran_zeros_, "dynatran.zeros");
+    sc_trace(tf_, dynatran_sparsity_permille_, "dynatran.sparsity_permille");
+  }
   sc_trace(tf_, activation_used_bytes_, "activation_buffer.used_bytes");
   sc_trace(tf_, weight_used_bytes_, "weight_buffer.used_bytes");
   sc_trace(tf_, mask_used_bytes_, "mask_buffer.used_bytes");
@@ -178,6 +184,14 @@ void Tracer::sample(uint64_t now) {
   };
   pe_busy_lanes_ = busy(kLanes);
   dynatran_active_lanes_ = busy(kPruning);
+  if (b_.dynatran) {
+    const DynaTranStats& d = b_.dynatran->stats();
+    const uint64_t de = d.elements - dynatran_elements_, dz = d.zeros - dynatran_zeros_;
+    if (de > 0) dynatran_sparsity_permille_ = static_cast<uint32_t>(dz * 1000 / de);
+    dynatran_blocks_ = d.blocks;
+    dynatran_zeros_ = d.zeros;
+    dynatran_elements_ = d.elements;
+  }
   softmax_busy_units_ = busy(kSoftmax);
   layer_norm_busy_units_ = busy(kLayerNorm);
   activation_used_bytes_ = b_.activation_buffer->used_bytes();

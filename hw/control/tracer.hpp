@@ -32,6 +32,7 @@ struct TraceOptions {
 };
 
 // The blocks a tracer reads (none of them is written).
+class DynaTranUnit;
 struct TracedBlocks {
   const Program* program = nullptr;
   const ControlBlock* control = nullptr;
@@ -43,6 +44,7 @@ struct TracedBlocks {
   const SramBuffer* mask_buffer = nullptr;
   const Dma* dma = nullptr;
   const MainMemory* main_memory = nullptr;
+  const DynaTranUnit* dynatran = nullptr;  // functional runs only
 };
 
 class Tracer : public sc_core::sc_module {
@@ -94,6 +96,10 @@ class Tracer : public sc_core::sc_module {
   } control_;
   uint32_t pe_busy_lanes_ = 0, softmax_busy_units_ = 0, layer_norm_busy_units_ = 0;
   uint32_t dynatran_active_lanes_ = 0;
+  // Functional runs: blocks pruned and zeros produced so far, and the zero fraction (per mille)
+  // of the blocks pruned since the previous sample.
+  uint64_t dynatran_blocks_ = 0, dynatran_zeros_ = 0, dynatran_elements_ = 0;
+  uint32_t dynatran_sparsity_permille_ = 0;
   uint64_t activation_used_bytes_ = 0, weight_used_bytes_ = 0, mask_used_bytes_ = 0;
   uint32_t dma_in_flight_ = 0, dma_busy_engines_ = 0;
   uint64_t dma_bytes_ = 0;

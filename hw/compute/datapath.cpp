@@ -1,0 +1,638 @@
+#include "datapath.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "errors.hpp"
+#include "fixed_point.hpp"
+#include "layer_norm_engine.hpp"
+#include "parts.hpp"
+#include "softmax_engine.hpp"
+
+namespace acceltran {
+
+namespace fx {
+
+int32_t gelu(int32_t x) {
+  // 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), tanh(|u|) = (1 - e) / (1 + e) with
+  // e = exp(-2|u|) from the softmax module's exp unit; tanh = 1 for |u| >= 8.
+  constexpr int64_t kC = 52290;  // sqrt(2/pi) * 2^16
+  constexpr int64_t kA = 2930;   // 0.044715 * 2^16
+  const int64_t x3 = shift_round(shift_round(int64_t{x} * x, kFracBits) * x, kFracBits);  // Q16
+  const int64_t inner = x + shift_round(kA * x3, kFracBits);
+  const int64_t u = shift_round(kC * inner, kFracBits);  // Q16
+  const int64_t au = u < 0 ? -u : u;
+  int64_t t;  // tanh(|u|), Q16
+  if (au >= 8 * int64_t{kOne}) {
+    t = kOne;
+  } else {
+    const int64_t e = exp_neg(static_cast<int32_t>(-2 * au));
+    t = ((int64_t{kOne} - e) * kOne + (int64_t{kOne} + e) / 2) / (int64_t{kOne} + e);
+  }
+  if (u < 0) t = -t;
+  return saturate(shift_round(int64_t{x} * (kOne + t), kFracBits + 1));
+}
+
+}  // namespace fx
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+char input_mode_of(const Op& op, size_t n) {
+  if (n < op.in_rows.size()) return op.in_rows[n];
+  return op.kind == OpKind::matmul && n == 1 ? 'k' : 'm';
+}
+int64_t input_col_of(const Op& op, size_t n) {
+  return n < op.in_col.size() ? op.in_col[n] : 0;
+}
+
+// Loop-order enumeration of a block's tiles (dims with extent > 1, outermost first).
+struct BlockEnum {
+  int64_t origin[4], ext[4];
+  int dims[4], nd = 0;
+  int64_t stride[4] = {0, 0, 0, 0};  // per dim (b, i, j, k); 0 for dims of extent 1
+  BlockEnum(const Op& op, uint32_t block, const LoopOrder& order) {
+    const BlockBox box = block_box(op, block);
+    origin[0] = box.b0, origin[1] = box.i0, origin[2] = box.j0, origin[3] = box.k0;
+    ext[0] = box.eb(), ext[1] = box.ei(), ext[2] = box.ej(), ext[3] = box.ek();
+    for (char c : order.dims) {
+      const int d = c == 'b' ? 0 : c == 'i' ? 1 : c == 'j' ? 2 : 3;
+      if (ext[d] > 1) dims[nd++] = d;
+    }
+    for (int p = nd - 1, acc = 1; p >= 0; --p) {
+      stride[dims[p]] = acc;
+      acc *= static_cast<int>(ext[dims[p]]);
+    }
+  }
+  uint64_t tiles() const { return static_cast<uint64_t>(ext[0] * ext[1] * ext[2] * ext[3]); }
+  TileIndex at(uint64_t u) const {
+    int64_t c[4] = {origin[0], origin[1], origin[2], origin[3]};
+    for (int p = 0; p < nd; ++p) {
+      const int d = dims[p];
+      c[d] += static_cast<int64_t>(u / static_cast<uint64_t>(stride[d])) % ext[d];
+    }
+    return TileIndex{c[0], c[1], c[2], c[3]};
+  }
+  // Cuts [f, e) into boxes, each a contiguous range of the enumeration: the dims inside a level
+  // whole, one dim partial, the dims outside fixed. fn(lo, hi, first_u).
+  template <typename Fn>
+  void boxes(uint64_t f, uint64_t e, Fn&& fn) const {
+    while (f < e) {
+      int64_t digit[4];
+      for (int p = 0; p < nd; ++p)
+        digit[p] = static_cast<int64_t>(f / static_cast<uint64_t>(stride[dims[p]])) % ext[dims[p]];
+      int64_t lo[4] = {origin[0], origin[1], origin[2], origin[3]};
+      int64_t hi[4] = {origin[0] + 1, origin[1] + 1, origin[2] + 1, origin[3] + 1};
+      if (nd == 0) {
+        fn(lo, hi, f);
+        ++f;
+        continue;
+      }
+      int p = nd - 1;
+      while (p > 0 && digit[p] == 0 && f + static_cast<uint64_t>(stride[dims[p - 1]]) <= e) --p;
+      const uint64_t st = static_cast<uint64_t>(stride[dims[p]]);
+      const int64_t c =
+          std::min<int64_t>(ext[dims[p]] - digit[p], static_cast<int64_t>((e - f) / st));
+      for (int q = 0; q < nd; ++q) {
+        const int d = dims[q];
+        if (q < p) {
+          lo[d] = origin[d] + digit[q];
+          hi[d] = lo[d] + 1;
+        } else if (q == p) {
+          lo[d] = origin[d] + digit[q];
+          hi[d] = lo[d] + c;
+        } else {
+          lo[d] = origin[d];
+          hi[d] = origin[d] + ext[d];
+        }
+      }
+      fn(lo, hi, f);
+      f += static_cast<uint64_t>(c) * st;
+    }
+  }
+};
+
+}  // namespace
+
+Datapath::Datapath(const Program& prog, const FunctionalInput& in)
+    : prog_(prog), in_(in), tb_(prog.info.tile.b), tx_(prog.info.tile.x), ty_(prog.info.tile.y) {
+  if (prog.info.profile != "bert")
+    throw InputError("--functional: the data path runs the default profile only (--profile bert)");
+  if (!in.weights) throw std::logic_error("Datapath: no weights");
+  if (in.prune.kind == PruneMode::Kind::dynatran) {
+    if (!(in.prune.tau >= 0) || in.prune.tau >= 8.0)
+      throw InputError(
+          fmt::format("--threshold {}: tau must be in [0, 8) (a Q4.16 value)", in.prune.tau));
+    tau_q_ = fx::from_double(in.prune.tau);
+  } else if (in.prune.topk < 1) {
+    throw InputError(fmt::format("--topk {}: must be >= 1", in.prune.topk));
+  }
+  const int64_t B = prog.info.batch, S = prog.info.seq_len;
+  if (static_cast<int64_t>(in.tokens.size()) != B)
+    throw InputError(
+        fmt::format("{}: {} sequences for a batch of {}", in.tokens_source, in.tokens.size(), B));
+  for (size_t s = 0; s < in.tokens.size(); ++s)
+    if (static_cast<int64_t>(in.tokens[s].size()) != S)
+      throw InputError(fmt::format("{}: sequence {} has {} tokens, the run's sequence length is {}",
+                                   in.tokens_source, s + 1, in.tokens[s].size(), S));
+  const size_t nt = prog.tensors.size();
+  vals_.resize(nt);
+  written_.resize(nt);
+  acc_.resize(prog.ops.size());
+  opv_.resize(prog.ops.size());
+  rows_done_.resize(prog.ops.size());
+  tiles_done_.assign(prog.ops.size(), 0);
+  readers_left_.assign(nt, 0);
+  keep_.assign(nt, false);
+  for (const Op& op : prog.ops) {
+    for (TensorId t : op.inputs) ++readers_left_[t];
+    const bool layer_out =
+        op.name == "emb.ln" ||
+        (op.name.size() > 7 && op.name.compare(op.name.size() - 7, 7, ".ffn.ln") == 0);
+    if (layer_out) keep_[op.output] = true;
+    if (op.kind == OpKind::activation) {
+      const std::string& act = in.weights->config.hidden_act;
+      if (act != "gelu" && act != "gelu_new" && act != "gelu_pytorch_tanh" && act != "relu")
+        throw InputError(fmt::format(
+            "{}: hidden_act '{}': the functional data path computes gelu (tanh form) and relu",
+            in.weights->config.source, act));
+    }
+    if (op.kind == OpKind::matmul && op.out_rows != 'm')
+      throw InputError(fmt::format(
+          "--functional: op {} writes a transposed output; only BERT encoders (sdp heads) run "
+          "functionally",
+          op.name));
+  }
+  load_parameters();
+}
+
+void Datapath::mark_written(TensorId t, int64_t b0, int64_t b1, int64_t r0, int64_t r1, int64_t c0,
+                            int64_t c1) {
+  const Tensor& T = prog_.tensors[t];
+  const int64_t rt = ceil_div(T.rows, tx_), ct = ceil_div(T.cols, ty_);
+  auto& w = written_[t];
+  if (w.empty()) w.assign(static_cast<size_t>(T.batch * rt * ct), 0);
+  for (int64_t b = b0; b < b1; ++b)
+    for (int64_t r = r0 / tx_; r < ceil_div(r1, tx_); ++r)
+      for (int64_t c = c0 / ty_; c < ceil_div(c1, ty_); ++c)
+        w[static_cast<size_t>((b * rt + r) * ct + c)] = 1;
+}
+
+void Datapath::check_written(const Op& op, TensorId t, int64_t b0, int64_t b1, int64_t r0,
+                             int64_t r1, int64_t c0, int64_t c1) const {
+  const Tensor& T = prog_.tensors[t];
+  const int64_t rt = ceil_div(T.rows, tx_), ct = ceil_div(T.cols, ty_);
+  const auto& w = written_[t];
+  bool ok = !w.empty() && !vals_[t].empty();
+  for (int64_t b = b0; ok && b < b1; ++b)
+    for (int64_t r = r0 / tx_; ok && r < ceil_div(r1, tx_); ++r)
+      for (int64_t c = c0 / ty_; ok && c < ceil_div(c1, ty_); ++c)
+        ok = w[static_cast<size_t>((b * rt + r) * ct + c)] != 0;
+  if (!ok)
+    throw std::logic_error(fmt::format(
+        "functional data path: op {} read {} [batch {}..{}, rows {}..{}, cols {}..{}] before "
+        "it was written (a missing dependency)",
+        op.name, T.name, b0, b1 - 1, r0, r1 - 1, c0, c1 - 1));
+}
+
+void Datapath::load_parameters() {
+  const BertWeights& W = *in_.weights;
+  const BertConfig& cfg = W.config;
+  const int64_t h = cfg.hidden, d = cfg.head_dim, nh = cfg.heads;
+  const double qscale = 1.0 / std::sqrt(static_cast<double>(d));
+  for (const Tensor& T : prog_.tensors) {
+    if (T.cls == TensorClass::activation) continue;
+    std::vector<int32_t>& v = vals_[T.id];
+    v.assign(T.elements(), 0);
+    auto expect = [&](int64_t batch, int64_t rows, int64_t cols) {
+      if (T.batch != batch || T.rows != rows || T.cols != cols)
+        throw InputError(
+            fmt::format("{}: tensor {} is {}x{}x{} in the program, the weights give {}x{}x{}",
+                        W.source, T.name, T.batch, T.rows, T.cols, batch, rows, cols));
+    };
+    auto q = [](float x) { return fx::from_double(static_cast<double>(x)); };
+    const std::string& n = T.name;
+    int layer = -1;
+    std::string local = n;
+    if (n.size() > 1 && n[0] == 'L') {
+      const size_t dot = n.find('.');
+      layer = std::stoi(n.substr(1, dot - 1));
+      local = n.substr(dot + 1);
+      if (layer >= static_cast<int>(W.layers.size()))
+        throw InputError(fmt::format("{}: the program has layer {}, the weights {} layers",
+                                     W.source, layer, W.layers.size()));
+    }
+    // Linear layer: program weight (k x n) = HF weight [n, k] transposed.
+    auto linear = [&](const FloatTensor& w, const FloatTensor& b, bool is_bias) {
+      const int64_t out = w.shape[0], inn = w.shape[1];
+      if (is_bias) {
+        expect(1, 1, out);
+        for (int64_t c = 0; c < out; ++c) v[static_cast<size_t>(c)] = q(b.data[c]);
+      } else {
+        expect(1, inn, out);
+        for (int64_t r = 0; r < inn; ++r)
+          for (int64_t c = 0; c < out; ++c)
+            v[static_cast<size_t>(r * out + c)] = q(w.data[static_cast<size_t>(c * inn + r)]);
+      }
+    };
+    auto gamma_beta = [&](const FloatTensor& g, const FloatTensor& b) {
+      expect(1, 2, h);
+      for (int64_t c = 0; c < h; ++c) {
+        v[static_cast<size_t>(c)] = q(g.data[c]);
+        v[static_cast<size_t>(h + c)] = q(b.data[c]);
+      }
+    };
+    if (n == "emb.word_rows") {
+      expect(prog_.info.batch, prog_.info.seq_len, h);
+      for (size_t s = 0; s < in_.tokens.size(); ++s)
+        for (size_t p = 0; p < in_.tokens[s].size(); ++p) {
+          const int64_t id = in_.tokens[s][p];
+          if (id < 0 || id >= cfg.vocab_size)
+            throw InputError(fmt::format("{}: token id {} outside the vocabulary [0, {})",
+                                         in_.tokens_source, id, cfg.vocab_size));
+          for (int64_t c = 0; c < h; ++c)
+            v[static_cast<size_t>(
+                (static_cast<int64_t>(s) * prog_.info.seq_len + static_cast<int64_t>(p)) * h + c)] =
+                q(W.word_emb.data[static_cast<size_t>(id * h + c)]);
+        }
+    } else if (n == "emb.position_rows") {
+      expect(1, prog_.info.seq_len, h);
+      if (prog_.info.seq_len > cfg.max_position)
+        throw InputError(fmt::format("{}: sequence length {} exceeds max_position_embeddings {}",
+                                     cfg.source, prog_.info.seq_len, cfg.max_position));
+      for (size_t i = 0; i < v.size(); ++i) v[i] = q(W.pos_emb.data[i]);
+    } else if (n == "emb.type_rows") {
+      expect(1, cfg.type_vocab, h);
+      for (size_t i = 0; i < v.size(); ++i) v[i] = q(W.type_emb.data[i]);
+    } else if (n == "emb.ln.gb") {
+      gamma_beta(W.emb_ln_gamma, W.emb_ln_beta);
+    } else if (layer >= 0 && (local == "attn.qkv.w" || local == "attn.qkv.b")) {
+      const BertLayerWeights& L = W.layers[static_cast<size_t>(layer)];
+      const bool bias = local == "attn.qkv.b";
+      if (bias)
+        expect(1, 1, 3 * h);
+      else
+        expect(1, h, 3 * h);
+      const FloatTensor* ws[3] = {&L.query_w, &L.key_w, &L.value_w};
+      const FloatTensor* bs[3] = {&L.query_b, &L.key_b, &L.value_b};
+      for (int64_t hh = 0; hh < nh; ++hh)
+        for (int m = 0; m < 3; ++m) {
+          const double sc = m == 0 ? qscale : 1.0;
+          const int64_t col0 = 3 * d * hh + m * d;
+          for (int64_t c = 0; c < d; ++c) {
+            const int64_t o = hh * d + c;  // HF output feature
+            if (bias) {
+              v[static_cast<size_t>(col0 + c)] = fx::from_double(bs[m]->data[o] * sc);
+            } else {
+              for (int64_t r = 0; r < h; ++r)
+                v[static_cast<size_t>(r * 3 * h + col0 + c)] =
+                    fx::from_double(ws[m]->data[static_cast<size_t>(o * h + r)] * sc);
+            }
+          }
+        }
+    } else if (layer >= 0 && (local == "attn.o.w" || local == "attn.o.b")) {
+      const BertLayerWeights& L = W.layers[static_cast<size_t>(layer)];
+      linear(L.attn_out_w, L.attn_out_b, local == "attn.o.b");
+    } else if (layer >= 0 && (local == "ffn0.up.w" || local == "ffn0.up.b")) {
+      const BertLayerWeights& L = W.layers[static_cast<size_t>(layer)];
+      linear(L.inter_w, L.inter_b, local == "ffn0.up.b");
+    } else if (layer >= 0 && (local == "ffn.down.w" || local == "ffn.down.b")) {
+      const BertLayerWeights& L = W.layers[static_cast<size_t>(layer)];
+      linear(L.out_w, L.out_b, local == "ffn.down.b");
+    } else if (layer >= 0 && local == "attn.ln.gb") {
+      const BertLayerWeights& L = W.layers[static_cast<size_t>(layer)];
+      gamma_beta(L.attn_ln_gamma, L.attn_ln_beta);
+    } else if (layer >= 0 && local == "ffn.ln.gb") {
+      const BertLayerWeights& L = W.layers[static_cast<size_t>(layer)];
+      gamma_beta(L.out_ln_gamma, L.out_ln_beta);
+    } else {
+      throw InputError(
+          fmt::format("--functional: no weights for tensor {} (only BERT encoders: sdp heads, one "
+                      "feed-forward layer, equal hidden sizes)",
+                      n));
+    }
+    mark_written(T.id, 0, T.batch, 0, T.rows, 0, T.cols);
+  }
+}
+
+int32_t* Datapath::out_ptr(const Op& op, int64_t b, int64_t r, int64_t c) {
+  const Tensor& T = prog_.tensors[op.output];
+  auto& v = vals_[op.output];
+  if (v.empty()) v.assign(T.elements(), 0);
+  return v.data() + ((b * T.rows + r) * T.cols + op.out_col + c);
+}
+
+void Datapath::count_output(const Op& op, int64_t b0, int64_t b1, int64_t r0, int64_t r1,
+                            int64_t c0, int64_t c1, JobData& jd) {
+  uint64_t zeros = 0;
+  for (int64_t b = b0; b < b1; ++b)
+    for (int64_t r = r0; r < r1; ++r) {
+      const int32_t* p = out_ptr(op, b, r, c0);
+      for (int64_t c = 0; c < c1 - c0; ++c) zeros += p[c] == 0;
+    }
+  const uint64_t n = static_cast<uint64_t>((b1 - b0) * (r1 - r0) * (c1 - c0));
+  jd.out_elements += n;
+  jd.out_zeros += zeros;
+  opv_[op.id].elements += n;
+  opv_[op.id].zeros += zeros;
+}
+
+JobData Datapath::run_lane_job(const Op& op, uint32_t block, const LoopOrder& order, uint64_t first,
+                               uint64_t count, uint64_t* eff, PostSparsity* post) {
+  JobData jd;
+  const BlockEnum be(op, block, order);
+  if (first + count > be.tiles()) throw std::invalid_argument("Datapath: tiles beyond the block");
+  if (op.kind == OpKind::matmul) {
+    if (eff) std::fill(eff, eff + count, 0);
+    Acc& a = acc_[op.id];
+    if (a.sum.empty()) {
+      a.sum.assign(static_cast<size_t>(op.b * op.m * op.n), 0.0);
+      a.kdone.assign(static_cast<size_t>(op.grid_b * op.grid_i * op.grid_j), 0);
+      if (in_.prune.kind == PruneMode::Kind::topk && op.prune)
+        a.jdone.assign(static_cast<size_t>(op.grid_b * op.grid_i), 0);
+    }
+    read_a_ = read_b_ = zeros_a_ = zeros_b_ = 0;
+    be.boxes(first, first + count, [&](const int64_t* lo, const int64_t* hi, uint64_t u0) {
+      matmul_box(op, lo, hi, u0, be.stride, eff, first, jd, post);
+    });
+    jd.a_sparsity = read_a_ ? zeros_a_ / read_a_ : 0;
+    jd.b_sparsity = read_b_ ? zeros_b_ / read_b_ : 0;
+  } else {
+    double za = 0, zb = 0, rd = 0;
+    for (uint64_t u = first; u < first + count; ++u) elementwise_tile(op, be.at(u), jd, za, zb, rd);
+    jd.a_sparsity = rd ? za / rd : 0;
+    jd.b_sparsity = rd ? zb / rd : 0;
+  }
+  op_progress(op, count);
+  return jd;
+}
+
+void Datapath::matmul_box(const Op& op, const int64_t lo[4], const int64_t hi[4], uint64_t u0,
+                          const int64_t ustride[4], uint64_t* eff, uint64_t first, JobData& jd,
+                          PostSparsity* post) {
+  const Tensor& TA = prog_.tensors[op.inputs[0]];
+  const Tensor& TB = prog_.tensors[op.inputs[1]];
+  const char mb = input_mode_of(op, 1);
+  const int64_t ca = input_col_of(op, 0), cb = input_col_of(op, 1);
+  const int64_t r0 = lo[1] * tx_, r1 = std::min(hi[1] * tx_, op.m);
+  const int64_t j0 = lo[2] * ty_, j1 = std::min(hi[2] * ty_, op.n);
+  const int64_t k0 = lo[3] * tx_, k1 = std::min(hi[3] * tx_, op.k);
+  const int64_t R = r1 - r0, N = j1 - j0, K = k1 - k0;
+  const int64_t nit = hi[1] - lo[1], njt = hi[2] - lo[2];
+  std::vector<int32_t> cA(static_cast<size_t>(nit * K)), cB(static_cast<size_t>(njt * K));
+  pa_.resize(static_cast<size_t>(R * K));
+  pb_.resize(static_cast<size_t>(K * N));
+  Acc& acc = acc_[op.id];
+  for (int64_t b = lo[0] * tb_; b < std::min(hi[0] * tb_, op.b); ++b) {
+    const int64_t bA = TA.batch > 1 ? b : 0, bB = TB.batch > 1 ? b : 0;
+    check_written(op, TA.id, bA, bA + 1, r0, r1, ca + k0, ca + k1);
+    if (mb == 'n')
+      check_written(op, TB.id, bB, bB + 1, j0, j1, cb + k0, cb + k1);
+    else
+      check_written(op, TB.id, bB, bB + 1, k0, k1, cb + j0, cb + j1);
+    const int32_t* A = vals_[TA.id].data();
+    const int32_t* Bv = vals_[TB.id].data();
+    std::fill(cA.begin(), cA.end(), 0);
+    std::fill(cB.begin(), cB.end(), 0);
+    uint64_t za = 0, zb = 0;
+    for (int64_t r = 0; r < R; ++r) {
+      const int32_t* src = A + ((bA * TA.rows + r0 + r) * TA.cols + ca + k0);
+      int32_t* cnt = cA.data() + (r / tx_) * K;
+      double* dst = pa_.data() + r * K;
+      for (int64_t kk = 0; kk < K; ++kk) {
+        dst[kk] = src[kk];
+        cnt[kk] += src[kk] != 0;
+        za += src[kk] == 0;
+      }
+    }
+    for (int64_t kk = 0; kk < K; ++kk) {
+      double* dst = pb_.data() + kk * N;
+      for (int64_t c = 0; c < N; ++c) {
+        const int32_t x = mb == 'n' ? Bv[(bB * TB.rows + j0 + c) * TB.cols + cb + k0 + kk]
+                                    : Bv[(bB * TB.rows + k0 + kk) * TB.cols + cb + j0 + c];
+        dst[c] = x;
+        cB[static_cast<size_t>((c / ty_) * K + kk)] += x != 0;
+        zb += x == 0;
+      }
+    }
+    read_a_ += static_cast<double>(R * K);
+    read_b_ += static_cast<double>(K * N);
+    zeros_a_ += static_cast<double>(za);
+    zeros_b_ += static_cast<double>(zb);
+    // The lanes: exact integer products summed in double (|sum| < 2^53).
+    double* out = acc.sum.data() + (b * op.m + r0) * op.n + j0;
+    for (int64_t r = 0; r < R; ++r) {
+      double* o = out + r * op.n;
+      const double* ar = pa_.data() + r * K;
+      for (int64_t kk = 0; kk < K; ++kk) {
+        const double x = ar[kk];
+        if (x == 0) continue;
+        const double* br = pb_.data() + kk * N;
+        for (int64_t c = 0; c < N; ++c) o[c] += x * br[c];
+      }
+    }
+    // The pre-sparsity units: effectual MACs per tile from the two masks.
+    if (eff) {
+      const int64_t bt = b / tb_;
+      for (int64_t it = lo[1]; it < hi[1]; ++it)
+        for (int64_t jt = lo[2]; jt < hi[2]; ++jt)
+          for (int64_t kt = lo[3]; kt < hi[3]; ++kt) {
+            const int64_t kb = kt * tx_ - k0, ke = std::min(kb + tx_, K);
+            uint64_t e = 0;
+            const int32_t* pa = cA.data() + (it - lo[1]) * K;
+            const int32_t* pb = cB.data() + (jt - lo[2]) * K;
+            for (int64_t kk = kb; kk < ke; ++kk)
+              e += static_cast<uint64_t>(pa[kk]) * static_cast<uint64_t>(pb[kk]);
+            const uint64_t u =
+                u0 + static_cast<uint64_t>((bt - lo[0]) * ustride[0] + (it - lo[1]) * ustride[1] +
+                                           (jt - lo[2]) * ustride[2] + (kt - lo[3]) * ustride[3]);
+            eff[u - first] += e;
+            opv_[op.id].effectual_macs += e;
+          }
+    }
+  }
+  // Output tiles that have all their k tiles are final.
+  for (int64_t bt = lo[0]; bt < hi[0]; ++bt)
+    for (int64_t it = lo[1]; it < hi[1]; ++it)
+      for (int64_t jt = lo[2]; jt < hi[2]; ++jt) {
+        uint16_t& kd = acc.kdone[static_cast<size_t>((bt * op.grid_i + it) * op.grid_j + jt)];
+        kd = static_cast<uint16_t>(kd + (hi[3] - lo[3]));
+        if (kd == op.grid_k) finalize_tile(op, bt, it, jt, jd, post);
+      }
+}
+
+void Datapath::finalize_tile(const Op& op, int64_t bt, int64_t it, int64_t jt, JobData& jd,
+                             PostSparsity* post) {
+  const Acc& acc = acc_[op.id];
+  const int64_t b0 = bt * tb_, b1 = std::min(b0 + tb_, op.b);
+  const int64_t r0 = it * tx_, r1 = std::min(r0 + tx_, op.m);
+  const int64_t c0 = jt * ty_, c1 = std::min(c0 + ty_, op.n);
+  const int32_t* bias = op.inputs.size() > 2 ? vals_[op.inputs[2]].data() : nullptr;
+  const Tensor& TO = prog_.tensors[op.output];
+  OpValues& ov = opv_[op.id];
+  for (int64_t b = b0; b < b1; ++b) {
+    for (int64_t r = r0; r < r1; ++r) {
+      int32_t* o = out_ptr(op, b, r, 0);
+      const double* s = acc.sum.data() + (b * op.m + r) * op.n;
+      for (int64_t c = c0; c < c1; ++c) {
+        int64_t v = fx::shift_round(static_cast<int64_t>(s[c]), fx::kFracBits);
+        if (bias) v += bias[c];
+        ov.saturated += !fx::in_range(v);
+        o[c] = fx::saturate(v);
+      }
+    }
+    mark_written(op.output, b, b + 1, r0, r1, op.out_col + c0, op.out_col + c1);
+  }
+  const bool topk = in_.prune.kind == PruneMode::Kind::topk;
+  if (op.prune && !topk && post)
+    for (int64_t b = b0; b < b1; ++b)
+      post->prune_block(op, out_ptr(op, b, r0, c0), static_cast<int>(r1 - r0),
+                        static_cast<int>(c1 - c0), static_cast<int>(TO.cols), 0);
+  if (op.prune && topk) {
+    uint16_t& jd_ = acc_[op.id].jdone[static_cast<size_t>(bt * op.grid_i + it)];
+    if (++jd_ == op.grid_j) topk_panel(op, bt, it, jd, post);
+    return;
+  }
+  count_output(op, b0, b1, r0, r1, c0, c1, jd);
+}
+
+void Datapath::topk_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, PostSparsity* post) {
+  const int64_t b0 = bt * tb_, b1 = std::min(b0 + tb_, op.b);
+  const int64_t r0 = it * tx_, r1 = std::min(r0 + tx_, op.m);
+  const Tensor& TO = prog_.tensors[op.output];
+  // Row segments: a head's slice of the fused Q/K/V, otherwise the op's whole row.
+  const int64_t seg = TO.part_cols > 0 && TO.part_cols < op.n ? TO.part_cols : op.n;
+  if (post)
+    for (int64_t b = b0; b < b1; ++b)
+      post->prune_block(op, out_ptr(op, b, r0, 0), static_cast<int>(r1 - r0),
+                        static_cast<int>(op.n), static_cast<int>(TO.cols), static_cast<int>(seg));
+  count_output(op, b0, b1, r0, r1, 0, op.n, jd);
+}
+
+void Datapath::elementwise_tile(const Op& op, const TileIndex& t, JobData& jd, double& zeros_a,
+                                double& zeros_b, double& read) {
+  const int64_t b0 = t.b * tb_, b1 = std::min(b0 + tb_, op.b);
+  const int64_t r0 = t.i * tx_, r1 = std::min(r0 + tx_, op.m);
+  const int64_t c0 = t.j * ty_, c1 = std::min(c0 + ty_, op.n);
+  const bool act = op.kind == OpKind::activation;
+  const bool relu = act && in_.weights->config.hidden_act == "relu";
+  OpValues& ov = opv_[op.id];
+  for (int64_t b = b0; b < b1; ++b) {
+    for (size_t n = 0; n < op.inputs.size(); ++n) {
+      const Tensor& T = prog_.tensors[op.inputs[n]];
+      const int64_t bi = T.batch > 1 ? b : 0;
+      const int64_t ci = input_col_of(op, n);
+      if (input_mode_of(op, n) == 'a')
+        check_written(op, T.id, 0, 1, 0, 1, ci + c0, ci + c1);
+      else
+        check_written(op, T.id, bi, bi + 1, r0, r1, ci + c0, ci + c1);
+    }
+    for (int64_t r = r0; r < r1; ++r) {
+      int32_t* o = out_ptr(op, b, r, 0);
+      for (int64_t c = c0; c < c1; ++c) {
+        int64_t sum = 0;
+        for (size_t n = 0; n < op.inputs.size(); ++n) {
+          const Tensor& T = prog_.tensors[op.inputs[n]];
+          const int64_t bi = T.batch > 1 ? b : 0;
+          // 'a': a whole small tensor (token-type rows): row 0, token type 0.
+          const int64_t ri = input_mode_of(op, n) == 'a' ? 0 : r;
+          const int32_t x =
+              vals_[T.id]
+                   [static_cast<size_t>((bi * T.rows + ri) * T.cols + input_col_of(op, n) + c)];
+          (n == 0 ? zeros_a : zeros_b) += x == 0;
+          sum += x;
+        }
+        read += 1;
+        if (act) {
+          const int32_t x = static_cast<int32_t>(sum);
+          o[c] = relu ? (x > 0 ? x : 0) : fx::gelu(x);
+        } else {
+          ov.saturated += !fx::in_range(sum);
+          o[c] = fx::saturate(sum);
+        }
+      }
+    }
+    mark_written(op.output, b, b + 1, r0, r1, op.out_col + c0, op.out_col + c1);
+  }
+  count_output(op, b0, b1, r0, r1, c0, c1, jd);
+}
+
+JobData Datapath::run_row_job(const Op& op, uint32_t block, const LoopOrder& order, uint64_t first,
+                              uint64_t count, PostSparsity* post) {
+  JobData jd;
+  const BlockEnum be(op, block, order);
+  if (first + count > be.tiles()) throw std::invalid_argument("Datapath: tiles beyond the block");
+  auto& done = rows_done_[op.id];
+  if (done.empty()) done.assign(static_cast<size_t>(op.grid_b * op.grid_i), 0);
+  double zin = 0, rd = 0;
+  for (uint64_t u = first; u < first + count; ++u) {
+    const TileIndex t = be.at(u);
+    uint8_t& d = done[static_cast<size_t>(t.b * op.grid_i + t.i)];
+    if (d) continue;
+    d = 1;
+    row_panel(op, t.b, t.i, jd, zin, rd, post);
+  }
+  jd.a_sparsity = rd ? zin / rd : 0;
+  op_progress(op, count);
+  return jd;
+}
+
+void Datapath::row_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, double& zeros_in,
+                         double& read, PostSparsity* post) {
+  const int64_t b0 = bt * tb_, b1 = std::min(b0 + tb_, op.b);
+  const int64_t r0 = it * tx_, r1 = std::min(r0 + tx_, op.m);
+  const int64_t R = r1 - r0, n = op.n;
+  const Tensor& TI = prog_.tensors[op.inputs[0]];
+  const Tensor& TO = prog_.tensors[op.output];
+  scratch_.resize(static_cast<size_t>(R * n));
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t bi = TI.batch > 1 ? b : 0;
+    check_written(op, TI.id, bi, bi + 1, r0, r1, 0, n);
+    const int32_t* x = vals_[TI.id].data() + (bi * TI.rows + r0) * TI.cols;
+    for (int64_t e = 0; e < R * n; ++e) zeros_in += x[e] == 0;
+    read += static_cast<double>(R * n);
+    int32_t* y = out_ptr(op, b, r0, 0);
+    if (op.kind == OpKind::softmax) {
+      fx::softmax(x, y, static_cast<int>(R), static_cast<int>(n));
+    } else {
+      const double eps = in_.weights->config.layer_norm_eps * std::ldexp(1.0, 48);
+      fx::layer_norm(x, scratch_.data(), static_cast<int>(R), static_cast<int>(n),
+                     std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(eps))));
+      const int32_t* gb = vals_[op.inputs[1]].data();  // gamma row 0, beta row 1
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t c = 0; c < n; ++c) {
+          const int64_t v =
+              int64_t{fx::mul(gb[c], scratch_[static_cast<size_t>(r * n + c)])} + gb[n + c];
+          opv_[op.id].saturated += !fx::in_range(v);
+          y[r * TO.cols + c] = fx::saturate(v);
+        }
+    }
+    mark_written(op.output, b, b + 1, r0, r1, 0, n);
+    if (op.prune && post)
+      post->prune_block(op, y, static_cast<int>(R), static_cast<int>(n), static_cast<int>(TO.cols),
+                        in_.prune.kind == PruneMode::Kind::topk ? static_cast<int>(n) : 0);
+  }
+  count_output(op, b0, b1, r0, r1, 0, n, jd);
+}
+
+void Datapath::op_progress(const Op& op, uint64_t tiles) {
+  tiles_done_[op.id] += tiles;
+  if (tiles_done_[op.id] < op.tile_count()) return;
+  acc_[op.id] = Acc{};
+  rows_done_[op.id].clear();
+  rows_done_[op.id].shrink_to_fit();
+  for (TensorId t : op.inputs) {
+    if (--readers_left_[t] > 0 || keep_[t]) continue;
+    if (prog_.tensors[t].cls != TensorClass::activation) continue;
+    vals_[t].clear();
+    vals_[t].shrink_to_fit();
+  }
+}
+
+}  // namespace acceltran

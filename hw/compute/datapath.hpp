@@ -1,0 +1,149 @@
+// The functional data path (`acceltran simulate --functional`): the values of every tensor of a
+// run, in the hardware's Q4.16 words, and the arithmetic of the engines that produce them.
+//
+// The store stands for the contents of main memory and the on-chip buffers (a value is the same
+// wherever it resides; residency, spills and reloads are timed by the control block and the
+// memory blocks). The engines call it when they run a tile job, so values are produced in the
+// order the simulated hardware produces them, and a tile job reads only what its dependencies
+// have written (checked: reading an element no job has written is an error).
+//
+//   MAC lanes (PeArray): matmul tiles multiply Q4.16 x Q4.16 into a wide accumulator (exact: the
+//     products and their sums are integers below 2^53, accumulated in double); when an output
+//     tile has all its k tiles, it is rounded (round half up, >> 16), the bias added, saturated
+//     to 20 bits, and handed to the post-sparsity unit (DynaTran) if the op is pruned. The
+//     pre-sparsity unit's count of effectual MACs per tile (both operands non-zero) comes from
+//     the operands' masks: sum over k of nnz(A column k) x nnz(B row k).
+//   EWISE (adds) and ACT (GELU, tanh form, hw/compute/fixed_point.hpp) tiles element-wise.
+//   Softmax and layer-norm modules: whole row panels (a block never splits a row), with the
+//     Q4.16 approximations of hw/compute/softmax_engine.cpp and layer_norm_engine.cpp.
+//
+// Weights come from BertWeights (a checkpoint or synthetic), converted to Q4.16 once; the
+// 1/sqrt(head_dim) attention scale is folded into the query weights and bias.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "isa.hpp"
+#include "weights.hpp"
+
+namespace acceltran {
+
+// How the post-sparsity units prune: DynaTran (|x| <= tau -> 0, per output tile) or top-k (the k
+// largest |x| of every row segment stay; needs whole rows).
+struct PruneMode {
+  enum class Kind { dynatran, topk };
+  Kind kind = Kind::dynatran;
+  double tau = 0;    // dynatran: threshold (value, converted to Q4.16)
+  int64_t topk = 0;  // topk: values kept per row segment
+};
+
+struct FunctionalInput {
+  const BertWeights* weights = nullptr;
+  std::vector<std::vector<int32_t>> tokens;  // batch sequences of seq_len ids
+  std::string tokens_source;
+  PruneMode prune;
+};
+
+// The post-sparsity unit as the data path sees it: prunes a rows x cols block (row stride ld) in
+// place and returns its zeros after pruning; `segment` is the width of a top-k row segment.
+// Implemented by the engines, which send the block to the DynaTran module over TLM.
+class PostSparsity {
+ public:
+  virtual ~PostSparsity() = default;
+  virtual uint64_t prune_block(const Op& op, int32_t* data, int rows, int cols, int ld,
+                               int segment) = 0;
+};
+
+// What a tile job did to the data: the measured zero fractions of the operands it read (for the
+// zero-free byte counts) and of the outputs it finalised.
+struct JobData {
+  double a_sparsity = 0, b_sparsity = 0;  // operands read (A; B or the second addend)
+  uint64_t out_elements = 0, out_zeros = 0;
+  double out_sparsity() const {
+    return out_elements ? static_cast<double>(out_zeros) / static_cast<double>(out_elements) : 0;
+  }
+};
+
+// Measured per op: output elements and zeros (after pruning), saturations, effectual MACs.
+struct OpValues {
+  uint64_t elements = 0, zeros = 0, saturated = 0, effectual_macs = 0;
+  double sparsity() const {
+    return elements ? static_cast<double>(zeros) / static_cast<double>(elements) : 0;
+  }
+};
+
+namespace fx {
+// GELU in Q4.16, tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), tanh from the exp
+// unit of the softmax modules; error bound in docs/dynatran.md (measured by a testbench).
+int32_t gelu(int32_t x);
+}  // namespace fx
+
+class Datapath {
+ public:
+  // Throws InputError when the program is not a BERT encoder of the weights' shape (default
+  // profile only), or the tokens disagree with its batch and sequence length.
+  Datapath(const Program& prog, const FunctionalInput& in);
+
+  // MAC lanes: tiles [first, first + count) of `block` of `op` (MATMUL, EWISE or ACT) in the
+  // block's loop-order enumeration. For matmuls, eff[t] receives the effectual MACs of tile
+  // first + t. Finalised outputs of a pruned op go through `post`.
+  JobData run_lane_job(const Op& op, uint32_t block, const LoopOrder& order, uint64_t first,
+                       uint64_t count, uint64_t* eff, PostSparsity* post);
+  // Softmax / layer-norm modules: the row panels touched by the tiles of the job.
+  JobData run_row_job(const Op& op, uint32_t block, const LoopOrder& order, uint64_t first,
+                      uint64_t count, PostSparsity* post);
+
+  const std::vector<int32_t>& values(TensorId t) const { return vals_[t]; }
+  const Program& program() const { return prog_; }
+  const std::vector<OpValues>& op_values() const { return opv_; }
+  int32_t tau_q() const { return tau_q_; }
+  const FunctionalInput& input() const { return in_; }
+
+ private:
+  struct Acc {                    // per matmul op, while it runs
+    std::vector<double> sum;      // b x m x n, exact integer sums of Q8.32 products
+    std::vector<uint16_t> kdone;  // per output tile: k tiles accumulated
+    std::vector<uint16_t> jdone;  // per row panel (b tile, i tile): output tiles final (top-k)
+  };
+  void load_parameters();
+  int32_t* out_ptr(const Op& op, int64_t b, int64_t r, int64_t c);
+  // Written bitmap per tensor at (batch, tile_x rows, tile_y columns) granularity.
+  void check_written(const Op& op, TensorId t, int64_t b0, int64_t b1, int64_t r0, int64_t r1,
+                     int64_t c0, int64_t c1) const;
+  void mark_written(TensorId t, int64_t b0, int64_t b1, int64_t r0, int64_t r1, int64_t c0,
+                    int64_t c1);
+  void matmul_box(const Op& op, const int64_t lo[4], const int64_t hi[4], uint64_t u0,
+                  const int64_t ustride[4], uint64_t* eff, uint64_t first, JobData& jd,
+                  PostSparsity* post);
+  void finalize_tile(const Op& op, int64_t bt, int64_t it, int64_t jt, JobData& jd,
+                     PostSparsity* post);
+  void topk_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, PostSparsity* post);
+  void elementwise_tile(const Op& op, const TileIndex& t, JobData& jd, double& zeros_a,
+                        double& zeros_b, double& read);
+  void row_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, double& zeros_in, double& read,
+                 PostSparsity* post);
+  // Counts an op's tiles; when all have run, frees its accumulator and the inputs no later op
+  // reads (layer outputs are kept for the report).
+  void op_progress(const Op& op, uint64_t tiles);
+  void count_output(const Op& op, int64_t b0, int64_t b1, int64_t r0, int64_t r1, int64_t c0,
+                    int64_t c1, JobData& jd);
+
+  const Program& prog_;
+  FunctionalInput in_;
+  int32_t tau_q_ = 0;
+  int64_t tb_, tx_, ty_;
+  std::vector<std::vector<int32_t>> vals_;
+  std::vector<std::vector<uint8_t>> written_;
+  std::vector<Acc> acc_;
+  std::vector<OpValues> opv_;
+  std::vector<std::vector<uint8_t>> rows_done_;  // per row op: row panel computed
+  std::vector<uint64_t> tiles_done_;
+  std::vector<uint32_t> readers_left_;  // per tensor: ops reading it that have not finished
+  std::vector<bool> keep_;              // per tensor: a layer output (kept for the report)
+  double read_a_ = 0, read_b_ = 0, zeros_a_ = 0, zeros_b_ = 0;
+  std::vector<double> pa_, pb_;  // packed operands (scratch)
+  std::vector<int32_t> scratch_;
+};
+
+}  // namespace acceltran

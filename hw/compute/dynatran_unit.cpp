@@ -1,0 +1,85 @@
+#include "dynatran_unit.hpp"
+
+#include <algorithm>
+
+#include "dynatran.hpp"
+#include "fixed_point.hpp"
+
+namespace acceltran {
+
+DynaTranUnit::DynaTranUnit(sc_core::sc_module_name name, const PruneMode& mode)
+    : sc_core::sc_module(name), target("target"), mode_(mode), tau_q_(fx::from_double(mode.tau)) {
+  target.register_b_transport(this, &DynaTranUnit::b_transport);
+}
+
+void DynaTranUnit::prune(int32_t* data, PruneTileExt& e) {
+  e.mask.assign(static_cast<size_t>(e.rows) * static_cast<size_t>(e.cols), 0);
+  e.zeros = 0;
+  e.topk_cycles = 0;
+  uint64_t pruned = 0;
+  const bool topk = mode_.kind == PruneMode::Kind::topk && e.segment > 0;
+  for (int r = 0; r < e.rows; ++r) {
+    int32_t* x = data + static_cast<size_t>(r) * static_cast<size_t>(e.ld);
+    uint8_t* m = e.mask.data() + static_cast<size_t>(r) * static_cast<size_t>(e.cols);
+    if (!topk) {
+      for (int c = 0; c < e.cols; ++c) {
+        const bool keep = fx::abs_wide(x[c]) > tau_q_;
+        pruned += !keep && x[c] != 0;
+        if (!keep) x[c] = 0;
+        m[c] = keep;
+      }
+    } else {
+      for (int s0 = 0; s0 < e.cols; s0 += e.segment) {
+        const int n = std::min(e.segment, e.cols - s0);
+        idx_.resize(static_cast<size_t>(n));
+        for (int c = 0; c < n; ++c) idx_[static_cast<size_t>(c)] = s0 + c;
+        const int keep = static_cast<int>(std::min<int64_t>(mode_.topk, n));
+        // The k largest |x| (ties: the leftmost), as the sorting network orders them.
+        std::stable_sort(idx_.begin(), idx_.end(),
+                         [&](int a, int b) { return fx::abs_wide(x[a]) > fx::abs_wide(x[b]); });
+        for (int t = keep; t < n; ++t) {
+          const int c = idx_[static_cast<size_t>(t)];
+          pruned += x[c] != 0;
+          x[c] = 0;
+        }
+        for (int c = s0; c < s0 + n; ++c) m[c] = x[c] != 0;
+      }
+    }
+    for (int c = 0; c < e.cols; ++c) e.zeros += m[c] == 0;
+  }
+  if (topk)  // one network per segment width, segments of the block pipelined row by row
+    e.topk_cycles =
+        dynatran::topk_latency_cycles(e.rows * ((e.cols + e.segment - 1) / e.segment), e.segment);
+  ++stats_.blocks;
+  stats_.elements += static_cast<uint64_t>(e.rows) * static_cast<uint64_t>(e.cols);
+  stats_.zeros += e.zeros;
+  stats_.pruned += pruned;
+  stats_.topk_cycles += e.topk_cycles;
+}
+
+void DynaTranUnit::b_transport(int, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+  (void)delay;  // the lanes' post-sparsity walk times the comparators (charged by the PeArray)
+  auto* e = gp.get_extension<PruneTileExt>();
+  if (!e) {
+    gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    return;
+  }
+  if (gp.get_command() != tlm::TLM_WRITE_COMMAND) {
+    gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+    return;
+  }
+  const uint64_t need =
+      e->rows > 0 && e->cols > 0 ? (static_cast<uint64_t>(e->rows - 1) * e->ld + e->cols) * 4 : 0;
+  if (!gp.get_data_ptr() || gp.get_data_length() < need || e->cols > e->ld) {
+    gp.set_response_status(tlm::TLM_BURST_ERROR_RESPONSE);
+    return;
+  }
+  if (gp.get_byte_enable_ptr()) {
+    gp.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
+    return;
+  }
+  prune(reinterpret_cast<int32_t*>(gp.get_data_ptr()), *e);
+  gp.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+}  // namespace acceltran
