@@ -1,0 +1,150 @@
+// Functional runs (`simulate --functional`): values through the modelled hardware, checked
+// against the float32 reference, DynaTran's measured sparsity, top-k, outputs, bad input.
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "../compiler/test_util.hpp"
+
+using nlohmann::json;
+using testutil::run_cli;
+using testutil::TempDir;
+
+namespace {
+
+const std::string kFixture =
+    std::string(ACCELTRAN_SOURCE_DIR_FOR_TESTS) + "/testbench/fixtures/bert-2l-64";
+const std::string kFixtureArgs = "--functional --model " + kFixture + "/config.json --weights " +
+                                 kFixture + "/model.safetensors --tokens " + kFixture +
+                                 "/tokens.txt --allow-outside-design-space";
+
+json run_fn(const TempDir& d, const std::string& args, const std::string& sub = "out") {
+  const std::string out = (d.path / sub).string();
+  const auto r = run_cli("simulate " + args + " --out " + out);
+  INFO("args: " << args << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::ifstream in(out + "/report.json");
+  REQUIRE(in.good());
+  const json j = json::parse(in);
+  REQUIRE(j["finished"] == true);
+  REQUIRE(j.contains("functional"));
+  return j;
+}
+
+}  // namespace
+
+TEST_CASE("functional: tau = 0 on the fixture matches the float reference (cosine >= 0.999)",
+          "[functional]") {
+  TempDir d;
+  const json j = run_fn(d, kFixtureArgs);
+  const json& f = j["functional"];
+  CHECK(f["synthetic_weights"] == false);
+  CHECK(f["saturated_values"] == 0);
+  REQUIRE(f["error_vs_float_reference"].size() == 3);  // embeddings + 2 layers
+  for (const auto& l : f["error_vs_float_reference"]) {
+    INFO(l.dump());
+    CHECK(l["cosine"].get<double>() >= 0.999);
+    // Documented bound (docs/dynatran.md): Q4.16 rounding through two layers.
+    CHECK(l["max_abs_error"].get<double>() <= 0.01);
+    CHECK(l["relative_error"].get<double>() <= 0.01);
+  }
+  // Every pruned op reports its measured sparsity; at tau = 0 only exact zeros count.
+  CHECK(f["pruned_tensors"].size() == 2 * (1 + 2 * 3 + 3));  // qkv, 2 heads x3, o, up, down
+  CHECK(f["pruned_sparsity"].get<double>() < 0.05);
+  // The effectual MACs come from the data: nearly dense at tau = 0.
+  const double dense = j["compute"]["dense_macs"], eff = j["compute"]["effectual_macs"];
+  CHECK(eff > 0.9 * dense);
+  CHECK(eff <= dense);
+}
+
+TEST_CASE("functional: measured sparsity and effectual MACs follow tau monotonically",
+          "[functional]") {
+  TempDir d;
+  double prev_s = -1, prev_eff = 1e300, prev_err = -1;
+  int n = 0;
+  for (double tau : {0.0, 0.005, 0.02, 0.05, 0.2}) {
+    const json j =
+        run_fn(d, fmt::format("--functional --threshold {}", tau), fmt::format("o{}", n++));
+    const json& f = j["functional"];
+    const double s = f["pruned_sparsity"], eff = j["compute"]["effectual_macs"];
+    const double err = f["error_vs_float_reference"].back()["relative_error"];
+    INFO("tau " << tau << ": sparsity " << s << ", effectual " << eff << ", error " << err);
+    CHECK(s > prev_s);
+    CHECK(eff < prev_eff);
+    CHECK(err >= prev_err);
+    for (const auto& t : f["pruned_tensors"])
+      CHECK(t["zeros"].get<uint64_t>() <= t["elements"].get<uint64_t>());
+    prev_s = s;
+    prev_eff = eff;
+    prev_err = err;
+  }
+  CHECK(prev_s > 0.5);  // tau = 0.2 prunes most of the small synthetic activations
+}
+
+TEST_CASE("functional: top-k keeps k values per row segment", "[functional]") {
+  TempDir d;
+  const json j = run_fn(d, kFixtureArgs + " --prune topk --topk 8");
+  const json& f = j["functional"];
+  CHECK(f["prune"] == "topk k=8");
+  CHECK(f["topk_network_cycles"].get<uint64_t>() > 0);
+  for (const auto& t : f["pruned_tensors"]) {
+    const std::string op = t["op"];
+    const double s = t["sparsity"];
+    INFO(op << " sparsity " << s);
+    // Row segments: 32-wide head slices (qkv, pv), 16 keys (qk, softmax), 64 / 256 features.
+    double expect = 1 - 8.0 / 64;
+    if (op.find("qkv") != std::string::npos || op.find(".pv") != std::string::npos)
+      expect = 1 - 8.0 / 32;
+    const bool qk = op.size() > 3 && op.compare(op.size() - 3, 3, ".qk") == 0;
+    if (qk || op.find("softmax") != std::string::npos) expect = 1 - 8.0 / 16;
+    if (op.find("up") != std::string::npos) expect = 1 - 8.0 / 256;
+    CHECK(s >= expect - 1e-9);
+    CHECK(s <= expect + 0.05);  // a few kept values may be exact zeros
+  }
+}
+
+TEST_CASE("functional: --dump-outputs writes the final hidden states", "[functional]") {
+  TempDir d;
+  const std::string npy = (d.path / "h.npy").string();
+  const std::string st = (d.path / "h.safetensors").string();
+  run_fn(d, kFixtureArgs + " --dump-outputs " + npy, "a");
+  run_fn(d, kFixtureArgs + " --dump-outputs " + st, "b");
+  // 2 sequences x 16 tokens x 64 features of float32 after the .npy header (128 bytes).
+  CHECK(std::filesystem::file_size(npy) == 128 + 2 * 16 * 64 * 4);
+  CHECK(std::filesystem::file_size(st) > 2 * 16 * 64 * 4);
+  const auto bad = run_cli("simulate " + kFixtureArgs + " --dump-outputs " +
+                           (d.path / "h.txt").string() + " --out " + (d.path / "c").string());
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("must end in .npy or .safetensors") != std::string::npos);
+}
+
+TEST_CASE("functional: bad functional input gives one clear error", "[functional]") {
+  TempDir d;
+  const std::string out = " --out " + (d.path / "o").string();
+  struct Case {
+    std::string args, needle;
+    int rc;
+  };
+  const std::vector<Case> cases = {
+      {"--weights x.safetensors", "needs --functional", 2},
+      {"--functional --profile reference", "default profile", 2},
+      {"--functional --prune topk", "needs --topk", 2},
+      {"--functional --prune best", "allowed: dynatran, topk", 2},
+      {"--functional --threshold 9", "outside the Q4.16 range", 2},
+      {"--functional --model " + kFixture + "/config.json --weights " + kFixture + "/tokens.txt",
+       "tokens.txt", 1},
+      {"--functional --model bert-tiny --weights " + kFixture + "/model.safetensors",
+       "model.safetensors", 1},
+  };
+  for (const auto& c : cases) {
+    const auto r = run_cli("simulate " + c.args + out);
+    INFO(c.args << "\nstderr: " << r.err);
+    CHECK(r.exit_code == c.rc);
+    CHECK(r.err.rfind("error: ", 0) == 0);
+    CHECK(r.err.find(c.needle) != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  }
+}
