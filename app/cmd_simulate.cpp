@@ -9,10 +9,10 @@
 #include "accelerator.hpp"
 #include "commands.hpp"
 #include "common.hpp"
+#include "functional.hpp"
 #include "isa_text.hpp"
 #include "report.hpp"
 #include "safetensors.hpp"
-#include "weights.hpp"
 
 namespace acceltran::cli {
 
@@ -40,6 +40,7 @@ T pick(const po::variables_map& vm, const char* key,
 int cmd_simulate(const std::vector<std::string>& args) {
   po::options_description desc("simulate options");
   add_input_options(desc);
+  add_functional_options(desc);
   // clang-format off
   desc.add_options()
     ("program", po::value<std::string>(),
@@ -51,15 +52,6 @@ int cmd_simulate(const std::vector<std::string>& args) {
     ("functional", po::bool_switch(),
      "real values flow through the hardware (Q4.16 lanes, DynaTran module); per-tile sparsity "
      "and effectual MACs come from the data; per-layer error against a float32 reference")
-    ("weights", po::value<std::string>(),
-     "--functional: a Hugging Face BERT checkpoint (.safetensors; config from --model)")
-    ("tokens", po::value<std::string>(),
-     "--functional: token ids, one sequence per line (sets --batch and --seq-len when not given)")
-    ("seed", po::value<uint64_t>()->default_value(1),
-     "--functional: seed of the synthetic weights (without --weights) and random tokens")
-    ("prune", po::value<std::string>()->default_value("dynatran"),
-     "--functional: dynatran (|x| <= tau -> 0 per output tile) or topk (--topk K per row)")
-    ("topk", po::value<int64_t>(), "--prune topk: values kept per row (segment)")
     ("dump-outputs", po::value<std::string>(),
      "--functional: write the final hidden states (batch x seq x hidden) to FILE.npy or "
      "FILE.safetensors")
@@ -105,77 +97,11 @@ int cmd_simulate(const std::vector<std::string>& args) {
   if (functional && vm.count("program"))
     throw UsageError("option --functional compiles the model itself: it excludes --program");
 
-  // Functional inputs: the model's BERT view, weights, tokens (which may set batch and length).
-  BertConfig bcfg;
-  BertWeights weights;
-  FunctionalInput fin;
-  if (functional) {
-    bcfg = load_bert_config(vm["model"].as<std::string>());
-    const uint64_t seed = vm["seed"].as<uint64_t>();
-    if (vm.count("tokens")) {
-      const TokenBatch tb = read_tokens(vm["tokens"].as<std::string>(), bcfg);
-      const int64_t n = static_cast<int64_t>(tb.sequences.size());
-      const int64_t len = static_cast<int64_t>(tb.sequences[0].size());
-      for (size_t q = 1; q < tb.sequences.size(); ++q)
-        if (static_cast<int64_t>(tb.sequences[q].size()) != len)
-          throw InputError(fmt::format(
-              "{}: sequence {} has {} tokens, sequence 1 has {}; all sequences of a batch must "
-              "have the same length (no padding mask)",
-              tb.source, q + 1, tb.sequences[q].size(), len));
-      if (vm["seq-len"].defaulted()) vm.at("seq-len").value() = boost::any(len);
-      if (vm["batch"].as<int64_t>() == 0) vm.at("batch").value() = boost::any(n);
-      fin.tokens = tb.sequences;
-      fin.tokens_source = tb.source;
-    }
-    const std::string pm = vm["prune"].as<std::string>();
-    if (pm == "dynatran") {
-      fin.prune.kind = PruneMode::Kind::dynatran;
-      if (vm.count("topk")) throw UsageError("option --topk needs --prune topk");
-      fin.prune.tau = vm.count("threshold") ? vm["threshold"].as<double>() : 0.0;
-      if (!(fin.prune.tau >= 0 && fin.prune.tau < 8))
-        throw UsageError(fmt::format("option --threshold: value {} outside the Q4.16 range [0, 8)",
-                                     fin.prune.tau));
-    } else if (pm == "topk") {
-      fin.prune.kind = PruneMode::Kind::topk;
-      if (!vm.count("topk")) throw UsageError("option --prune topk needs --topk K");
-      if (vm.count("threshold"))
-        throw UsageError("option --threshold is DynaTran's: not with --prune topk");
-      fin.prune.topk = vm["topk"].as<int64_t>();
-      if (fin.prune.topk < 1)
-        throw UsageError(fmt::format("option --topk: value {} must be >= 1", fin.prune.topk));
-    } else {
-      throw UsageError(
-          fmt::format("option --prune: value '{}' unknown; allowed: dynatran, topk", pm));
-    }
-    weights = vm.count("weights") ? load_bert_weights(vm["weights"].as<std::string>(), bcfg)
-                                  : synthetic_bert_weights(bcfg, seed);
-    fin.weights = &weights;
-  }
-
+  FunctionalSetup fs;
+  if (functional) prepare_functional(vm, fs);
   Inputs in = load_inputs(vm);
-  if (functional) {
-    if (in.compile.profile != "bert")
-      throw UsageError("option --functional runs the default profile (--profile bert) only");
-    if (fin.tokens.empty()) {
-      const int64_t batch = in.compile.batch > 0 ? in.compile.batch : in.accel.batch_size;
-      const TokenBatch tb =
-          random_tokens(batch, in.compile.seq_len, bcfg, vm["seed"].as<uint64_t>());
-      fin.tokens = tb.sequences;
-      fin.tokens_source = tb.source;
-    }
-    // Weight zeros are known exactly: their fraction sizes the weights' zero-free transfers.
-    uint64_t wz = 0, wn = 0;
-    auto count = [&](const FloatTensor& t) {
-      for (float x : t.data) wz += std::fabs(x) < 0.5 / 65536.0;
-      wn += t.data.size();
-    };
-    for (const auto& L : weights.layers)
-      for (const FloatTensor* t :
-           {&L.query_w, &L.key_w, &L.value_w, &L.attn_out_w, &L.inter_w, &L.out_w})
-        count(*t);
-    if (!vm.count("weight-sparsity") && wn > 0)
-      in.compile.weight_sparsity = static_cast<double>(wz) / static_cast<double>(wn);
-  }
+  if (functional) finish_functional(vm, in, fs);
+  FunctionalInput& fin = fs.in;
   if (!functional && vm.count("threshold")) {
     const double tau = vm["threshold"].as<double>();
     if (!(tau >= 0 && tau < 8))

@@ -23,6 +23,7 @@ commands:
   simulate   run a transformer on an accelerator and report cycles, energy, power, area
   sweep      run a set of simulations over a design-space grid (local or Slurm)
   plot       draw PNG figures from a simulate or sweep output folder
+  calibrate  find the DynaTran threshold tau that reaches a target sparsity
 
 `acceltran <command> --help` lists the options of a command with their defaults.
 )";
@@ -46,6 +47,7 @@ int sc_main(int argc, char* argv[]) {
     if (cmd == "simulate") return acceltran::cli::cmd_simulate(args);
     if (cmd == "sweep") return acceltran::cli::cmd_sweep(args);
     if (cmd == "plot") return acceltran::cli::cmd_plot(args);
+    if (cmd == "calibrate") return acceltran::cli::cmd_calibrate(args);
   } catch (const acceltran::cli::UsageError& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 2;
@@ -56,7 +58,7 @@ int sc_main(int argc, char* argv[]) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
   }
-  fmt::print(stderr, "error: unknown command '{}'; commands: compile, simulate, sweep, plot\n",
+  fmt::print(stderr, "error: unknown command '{}'; commands: compile, simulate, sweep, plot, calibrate\n",
              cmd);
   return 2;
 }

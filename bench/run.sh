@@ -20,6 +20,10 @@ run() {
 run "BERT-Tiny/Edge"                      --model bert-tiny  --accel edge
 run "BERT-Tiny/Edge reference"            --model bert-tiny  --accel edge   --profile reference
 run "BERT-Base/Server"                    --model bert-base  --accel server
+# Functional runs (values through the hardware + the float32 reference). Targets: Tiny/Edge
+# < 2 s; Base/Server < 60 s and < 2 GiB peak RSS on 2 cores.
+run "BERT-Tiny/Edge functional"           --model bert-tiny  --accel edge   --functional
+run "BERT-Base/Server functional"         --model bert-base  --accel server --functional
 run "BERT-Base/Server reference"          --model bert-base  --accel server --profile reference
 run "BERT-Large/Server seq 512"           --model bert-large --accel server --seq-len 512
 run "BERT-Tiny/Edge b32 s512 4/8/0.5 MB"  --model bert-tiny  --accel edge   --seq-len 512 --batch 32 --set batch_size=32 --set activation_buffer_mb=4 --set weight_buffer_mb=8 --set mask_buffer_mb=0.5

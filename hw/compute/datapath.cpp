@@ -635,4 +635,18 @@ void Datapath::op_progress(const Op& op, uint64_t tiles) {
   }
 }
 
+void run_datapath(Datapath& dp, PostSparsity& post) {
+  const Program& prog = dp.program();
+  for (const Op& op : prog.ops) {
+    const BlockGrid g = block_grid(op);
+    for (uint32_t blk = 0; blk < g.blocks(); ++blk) {
+      const uint64_t n = block_box(op, g, blk).tiles();
+      if (op.kind == OpKind::softmax || op.kind == OpKind::layer_norm)
+        dp.run_row_job(op, blk, prog.info.loop_order, 0, n, &post);
+      else
+        dp.run_lane_job(op, blk, prog.info.loop_order, 0, n, nullptr, &post);
+    }
+  }
+}
+
 }  // namespace acceltran

@@ -146,4 +146,8 @@ class Datapath {
   std::vector<int32_t> scratch_;
 };
 
+// Runs every op of the program through the data path alone (no kernel, no timing), blocks in
+// program order: the values and measured sparsities of a functional run, for calibration.
+void run_datapath(Datapath& dp, PostSparsity& post);
+
 }  // namespace acceltran

@@ -45,14 +45,31 @@ class DynaTranUnit : public sc_core::sc_module {
   const DynaTranStats& stats() const { return stats_; }
   int32_t tau_q() const { return tau_q_; }
 
-  // The function the module applies (also used by block testbenches).
+  // The function the module applies (also used by block testbenches): prunes and counts.
   void prune(int32_t* data, PruneTileExt& ext);
+  // The comparators alone (no statistics): returns the values set to zero. `idx` is scratch.
+  static uint64_t apply(const PruneMode& mode, int32_t tau_q, int32_t* data, PruneTileExt& ext,
+                        std::vector<int>& idx);
 
  private:
   void b_transport(int id, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
   PruneMode mode_;
   int32_t tau_q_;
   DynaTranStats stats_;
+  std::vector<int> idx_;
+};
+
+// The DynaTran comparators without a kernel: for runs of the data path alone (`calibrate`).
+class StandalonePruner : public PostSparsity {
+ public:
+  explicit StandalonePruner(const PruneMode& mode);
+  uint64_t prune_block(const Op& op, int32_t* data, int rows, int cols, int ld,
+                       int segment) override;
+
+ private:
+  PruneMode mode_;
+  int32_t tau_q_;
+  PruneTileExt ext_;
   std::vector<int> idx_;
 };
 

@@ -148,3 +148,24 @@ TEST_CASE("functional: bad functional input gives one clear error", "[functional
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   }
 }
+
+TEST_CASE("functional: calibrate finds tau for a target sparsity, and simulate agrees",
+          "[functional]") {
+  const auto r = run_cli("calibrate --target-sparsity 0.4 --seq-len 32");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto at = r.out.find("tau = ");
+  REQUIRE(at != std::string::npos);
+  const double tau = std::stod(r.out.substr(at + 6));
+  const auto m = r.out.find("measured ");
+  REQUIRE(m != std::string::npos);
+  const double measured = std::stod(r.out.substr(m + 9));
+  CHECK(std::abs(measured - 0.4) <= 0.001);
+  CHECK(tau > 0);
+  TempDir d;
+  const json j = run_fn(d, fmt::format("--functional --seq-len 32 --threshold {:.6f}", tau));
+  CHECK(std::abs(j["functional"]["pruned_sparsity"].get<double>() - measured) < 1e-3);
+  const auto bad = run_cli("calibrate --target-sparsity 1.5");
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("outside (0, 1)") != std::string::npos);
+}

@@ -1,0 +1,28 @@
+// Functional runs' inputs (`simulate --functional`, `calibrate`): the model's BERT view,
+// weights (checkpoint or synthetic), tokens (file or seeded) and the pruning mode.
+#pragma once
+#include "common.hpp"
+#include "datapath.hpp"
+#include "weights.hpp"
+
+namespace acceltran::cli {
+
+struct FunctionalSetup {
+  BertConfig cfg;
+  BertWeights weights;
+  FunctionalInput in;  // in.weights points at `weights`: do not copy or move a setup
+  FunctionalSetup() = default;
+  FunctionalSetup(const FunctionalSetup&) = delete;
+  FunctionalSetup& operator=(const FunctionalSetup&) = delete;
+};
+
+// --weights, --tokens, --seed, --prune, --topk.
+void add_functional_options(po::options_description& desc);
+// Before load_inputs(): reads the config, weights and tokens; a token file sets --batch and
+// --seq-len when they were not given.
+void prepare_functional(po::variables_map& vm, FunctionalSetup& fs);
+// After load_inputs(): the default profile only; seeded tokens when no file was given; the
+// weights' exact zero fraction as the compile-time weight sparsity (unless given).
+void finish_functional(const po::variables_map& vm, Inputs& in, FunctionalSetup& fs);
+
+}  // namespace acceltran::cli
