@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -37,6 +40,9 @@ void add_input_options(po::options_description& desc) {
      "activation sparsity in [0,1) (default: technology.yaml default_sparsity.activation)")
     ("weight-sparsity", po::value<double>(),
      "weight sparsity in [0,1) (default: technology.yaml default_sparsity.weight)")
+    ("sparsity-profile", po::value<std::string>(),
+     "per-tensor sparsities measured by a functional run: its report.json (replaces --sparsity "
+     "and --weight-sparsity)")
     ("loop-order", po::value<std::string>(), "override the accelerator's loop order, e.g. k_i_j_b")
     ("tiles-per-instruction", po::value<uint64_t>()->default_value(0),
      "tiles per tile-job instruction (0: one instruction per op, 1: one per tile)")
@@ -49,6 +55,37 @@ void add_input_options(po::options_description& desc) {
     ("allow-outside-design-space", po::bool_switch(),
      "accept accelerator values outside models/design_space.yaml (nonsense is still rejected)");
   // clang-format on
+}
+
+std::map<std::string, double> load_sparsity_profile(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw InputError(fmt::format("{}: cannot read the sparsity profile", path));
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(fmt::format("{}: not JSON ({})", path, e.what()));
+  }
+  const nlohmann::json* m = nullptr;
+  if (j.is_object() && j.contains("functional") && j["functional"].is_object() &&
+      j["functional"].contains("tensor_sparsity"))
+    m = &j["functional"]["tensor_sparsity"];
+  else if (j.is_object() && j.contains("tensor_sparsity"))
+    m = &j["tensor_sparsity"];
+  if (!m || !m->is_object() || m->empty())
+    throw InputError(fmt::format(
+        "{}: key 'functional.tensor_sparsity' missing: give the report.json of a `simulate "
+        "--functional` run (or an object with 'tensor_sparsity': {{tensor name: sparsity}})",
+        path));
+  std::map<std::string, double> out;
+  for (const auto& [name, v] : m->items()) {
+    if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1))
+      throw InputError(
+          fmt::format("{}: key 'tensor_sparsity.{}': value {} is not a sparsity in [0, 1)", path,
+                      name, v.dump()));
+    out[name] = v.get<double>();
+  }
+  return out;
 }
 
 const std::vector<std::string>& reference_bug_names() {
@@ -134,6 +171,17 @@ Inputs load_inputs(const po::variables_map& vm) {
       throw UsageError(
           fmt::format("option --{}: value {} outside the allowed range [0, 1)", key, s));
     (std::string(key) == "sparsity" ? c.activation_sparsity : c.weight_sparsity) = s;
+  }
+  if (vm.count("sparsity-profile")) {
+    const std::string path = vm["sparsity-profile"].as<std::string>();
+    for (const char* key : {"sparsity", "weight-sparsity", "threshold"})
+      if (vm.count(key))
+        throw UsageError(
+            fmt::format("options --sparsity-profile and --{} exclude each other", key));
+    if (vm.count("functional") && vm["functional"].as<bool>())
+      throw UsageError("option --sparsity-profile is for performance runs: not with --functional");
+    c.tensor_sparsity = load_sparsity_profile(path);
+    c.tensor_sparsity_source = path;
   }
   c.tiles_per_instruction = vm["tiles-per-instruction"].as<uint64_t>();
   return in;

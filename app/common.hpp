@@ -1,6 +1,7 @@
 // Options and input loading shared by the subcommands.
 #pragma once
 #include <boost/program_options.hpp>
+#include <map>
 #include <string>
 
 #include "compiler.hpp"
@@ -28,6 +29,9 @@ struct Inputs {
   // --reference-bugs: published behaviours turned back on (reference profile), by name.
   std::vector<std::string> reference_bugs;
 };
+
+// --sparsity-profile: tensor name -> sparsity from a functional run's report.json.
+std::map<std::string, double> load_sparsity_profile(const std::string& path);
 
 // The names --reference-bugs accepts (docs/fidelity.md).
 const std::vector<std::string>& reference_bug_names();

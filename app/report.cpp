@@ -138,6 +138,9 @@ ordered_json report_json(const SimResult& r, const ReportInputs& in) {
                     {"zeros", t.zeros},
                     {"sparsity", t.sparsity()}});
     fj["pruned_tensors"] = pt;
+    ordered_json ts = ordered_json::object();
+    for (const auto& [name, sp] : f.tensor_sparsity) ts[name] = sp;
+    fj["tensor_sparsity"] = ts;  // input of --sparsity-profile
     j["functional"] = fj;
   }
   return j;

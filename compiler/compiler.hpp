@@ -1,5 +1,6 @@
 // The compiler front end: model description -> operation graph -> tiled instruction stream.
 #pragma once
+#include <map>
 #include <string>
 
 #include "config.hpp"
@@ -25,6 +26,10 @@ struct CompileOptions {
   // Reference profile, published bug (ops.py): layer norms wait for nothing and Q/K/V for their
   // weights only (the layer input is assumed resident).
   bool published_deps = false;
+  // Measured zero fraction per tensor name (`--sparsity-profile`, from a functional run's
+  // report): replaces the global sparsities; every tensor of the program must have an entry.
+  std::map<std::string, double> tensor_sparsity;
+  std::string tensor_sparsity_source;  // the file, for errors
   // Refuse to materialise more instructions than this (use a coarser tiles_per_instruction).
   uint64_t max_instructions = 50'000'000;
 };

@@ -45,7 +45,18 @@ Program compile_within_limits(const ModelDesc& model, const AcceleratorConfig& a
         "{} on {}: the instruction stream would take about {:.1f} GiB, more than the limit {} GiB; "
         "use a larger --tiles-per-instruction (0 = one instruction per op)",
         model.source, accel.source, bytes / double(1ull << 30), limits::kMaxProgramBytes >> 30));
-  return compile_program(model, accel, tech, opts);
+  Program prog = compile_program(model, accel, tech, opts);
+  // A sparsity profile must describe this program: no entry may be left unused.
+  for (const auto& [name, s] : opts.tensor_sparsity) {
+    bool found = false;
+    for (const Tensor& t : prog.tensors) found = found || t.name == name;
+    if (!found)
+      throw InputError(fmt::format(
+          "{}: sparsity profile entry '{}' matches no tensor of {} on {} (made for another "
+          "model or accelerator?)",
+          opts.tensor_sparsity_source, name, model.source, accel.source));
+  }
+  return prog;
 }
 
 }  // namespace acceltran

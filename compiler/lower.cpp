@@ -95,7 +95,16 @@ class Lowering {
     t.rows = r;
     t.cols = c;
     t.sparsity = sparsity;
-    t.data_bytes = zero_free_bytes(t.elements(), prog_.info.word_bits, sparsity);
+    if (!opts_.tensor_sparsity.empty()) {  // measured by a functional run
+      const auto it = opts_.tensor_sparsity.find(t.name);
+      if (it == opts_.tensor_sparsity.end())
+        throw InputError(fmt::format(
+            "{}: sparsity profile has no entry for tensor '{}' (made for another model, "
+            "accelerator or profile?)",
+            opts_.tensor_sparsity_source, t.name));
+      t.sparsity = it->second;
+    }
+    t.data_bytes = zero_free_bytes(t.elements(), prog_.info.word_bits, t.sparsity);
     t.mask_bytes = mask_bytes_for(t.elements());
     if (!reference_ && cls != TensorClass::weight && r > 1) {
       // Row panels: tile_b batches x tile_x rows x all columns, the unit a block reads/writes.

@@ -47,6 +47,8 @@ FunctionalResult functional_result(const Datapath& dp, const DynaTranUnit& dt) {
     f.pruned_elements += v.elements;
     f.pruned_zeros += v.zeros;
   }
+  for (const Tensor& t : prog.tensors)
+    f.tensor_sparsity.emplace_back(t.name, dp.tensor_sparsity(t.id));
   f.dynatran_blocks = dt.stats().blocks;
   f.dynatran_pruned = dt.stats().pruned;
   f.topk_cycles = dt.stats().topk_cycles;

@@ -72,6 +72,7 @@ struct FunctionalResult {
   uint64_t dynatran_blocks = 0, dynatran_pruned = 0, topk_cycles = 0;
   int64_t batch = 0, seq_len = 0, hidden = 0;
   std::vector<float> output;  // final hidden states, batch x seq_len x hidden
+  std::vector<std::pair<std::string, double>> tensor_sparsity;  // every tensor, measured
   double pruned_sparsity() const {
     return pruned_elements ? static_cast<double>(pruned_zeros) / pruned_elements : 0;
   }

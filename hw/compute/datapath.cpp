@@ -148,6 +148,8 @@ Datapath::Datapath(const Program& prog, const FunctionalInput& in)
   opv_.resize(prog.ops.size());
   rows_done_.resize(prog.ops.size());
   tiles_done_.assign(prog.ops.size(), 0);
+  tensor_z_.assign(nt, 0);
+  tensor_n_.assign(nt, 0);
   readers_left_.assign(nt, 0);
   keep_.assign(nt, false);
   for (const Op& op : prog.ops) {
@@ -318,6 +320,8 @@ void Datapath::load_parameters() {
                       n));
     }
     mark_written(T.id, 0, T.batch, 0, T.rows, 0, T.cols);
+    tensor_n_[T.id] = v.size();
+    tensor_z_[T.id] = static_cast<uint64_t>(std::count(v.begin(), v.end(), 0));
   }
 }
 
@@ -341,6 +345,8 @@ void Datapath::count_output(const Op& op, int64_t b0, int64_t b1, int64_t r0, in
   jd.out_zeros += zeros;
   opv_[op.id].elements += n;
   opv_[op.id].zeros += zeros;
+  tensor_n_[op.output] += n;
+  tensor_z_[op.output] += zeros;
 }
 
 JobData Datapath::run_lane_job(const Op& op, uint32_t block, const LoopOrder& order, uint64_t first,

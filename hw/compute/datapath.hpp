@@ -98,6 +98,11 @@ class Datapath {
   const Program& program() const { return prog_; }
   const std::vector<OpValues>& op_values() const { return opv_; }
   int32_t tau_q() const { return tau_q_; }
+  // Measured zero fraction of every tensor: weights as loaded, activations as written (after
+  // pruning); for `--sparsity-profile`.
+  double tensor_sparsity(TensorId t) const {
+    return tensor_n_[t] ? static_cast<double>(tensor_z_[t]) / static_cast<double>(tensor_n_[t]) : 0;
+  }
   const FunctionalInput& input() const { return in_; }
 
  private:
@@ -139,8 +144,9 @@ class Datapath {
   std::vector<OpValues> opv_;
   std::vector<std::vector<uint8_t>> rows_done_;  // per row op: row panel computed
   std::vector<uint64_t> tiles_done_;
-  std::vector<uint32_t> readers_left_;  // per tensor: ops reading it that have not finished
-  std::vector<bool> keep_;              // per tensor: a layer output (kept for the report)
+  std::vector<uint64_t> tensor_z_, tensor_n_;  // per tensor: zeros and elements measured
+  std::vector<uint32_t> readers_left_;         // per tensor: ops reading it that have not finished
+  std::vector<bool> keep_;                     // per tensor: a layer output (kept for the report)
   double read_a_ = 0, read_b_ = 0, zeros_a_ = 0, zeros_b_ = 0;
   std::vector<double> pa_, pb_;  // packed operands (scratch)
   std::vector<int32_t> scratch_;

@@ -169,3 +169,46 @@ TEST_CASE("functional: calibrate finds tau for a target sparsity, and simulate a
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("outside (0, 1)") != std::string::npos);
 }
+
+TEST_CASE("functional: --sparsity-profile replays a functional run's measured sparsities",
+          "[functional]") {
+  TempDir d;
+  const json f = run_fn(d, "--functional --threshold 0.01 --seq-len 64", "f");
+  const std::string profile = (d.path / "f" / "report.json").string();
+  const auto r = run_cli("simulate --seq-len 64 --sparsity-profile " + profile + " --out " +
+                         (d.path / "p").string());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::ifstream in((d.path / "p" / "report.json").string());
+  const json p = json::parse(in);
+  // Same per-tensor zero fractions, averaged instead of per tile: within 2 % of the functional
+  // run's cycles and energy.
+  const double fc = f["cycles"], pc = p["cycles"];
+  CHECK(std::abs(pc - fc) <= 0.02 * fc);
+  const double fe = f["energy_nj"]["total"], pe = p["energy_nj"]["total"];
+  CHECK(std::abs(pe - fe) <= 0.02 * fe);
+  // A profile of another shape, and a file that is no profile, are refused.
+  const auto other = run_cli("simulate --sparsity-profile " + profile +
+                             " --model bert-mini --out " + (d.path / "q").string());
+  CHECK(other.exit_code == 1);
+  CHECK(other.err.find("sparsity profile") != std::string::npos);
+  const std::string junk = d.write("junk.json", "{\"cycles\": 3}");
+  const auto bad =
+      run_cli("simulate --sparsity-profile " + junk + " --out " + (d.path / "q").string());
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("functional.tensor_sparsity") != std::string::npos);
+  const auto both = run_cli("simulate --sparsity 0.3 --sparsity-profile " + profile);
+  CHECK(both.exit_code == 2);
+}
+
+TEST_CASE("functional: the VCD shows DynaTran's real activity", "[functional]") {
+  TempDir d;
+  const std::string vcd = (d.path / "t.vcd").string();
+  run_fn(d, "--functional --threshold 0.02 --seq-len 32 --vcd " + vcd);
+  std::ifstream in(vcd);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  CHECK(text.find("blocks_pruned") != std::string::npos);
+  CHECK(text.find("sparsity_permille") != std::string::npos);
+}
