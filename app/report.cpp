@@ -147,10 +147,13 @@ ordered_json report_json(const SimResult& r, const ReportInputs& in) {
 }
 
 void print_report(const SimResult& r, const ReportInputs& in, double wall) {
-  fmt::print(
-      "AccelTran-SC {} — {} on {} (profile {}, batch {}, sequence {}, sparsity {:.2f}/{:.2f})\n",
-      in.version, in.model, in.accelerator, in.profile, in.batch, in.seq_len,
-      in.activation_sparsity, in.weight_sparsity);
+  const std::string sparsity =
+      r.functional.enabled
+          ? fmt::format("functional, sparsity measured: {:.3f} of the pruned tensors",
+                        r.functional.pruned_sparsity())
+          : fmt::format("sparsity {:.2f}/{:.2f}", in.activation_sparsity, in.weight_sparsity);
+  fmt::print("AccelTran-SC {} — {} on {} (profile {}, batch {}, sequence {}, {})\n", in.version,
+             in.model, in.accelerator, in.profile, in.batch, in.seq_len, sparsity);
   if (!r.finished) fmt::print("  DID NOT FINISH: {}\n", r.deadlock);
   fmt::print("  cycles              {:>16}   ({:.3f} us at {:g} MHz)\n", r.cycles, r.latency_us,
              r.clock_mhz);

@@ -77,6 +77,8 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
     sa = jd.a_sparsity;
     so = jd.out_sparsity();
   }
+  uint64_t topk_cycles = 0;  // top-k: the sorting network after the modules (functional)
+  if (post_) topk_cycles = post_->take_topk_cycles();
   const UnitTileTiming tt = tile_timing(sa);
   const uint64_t elems = static_cast<uint64_t>(cfg_.tile.b) * cfg_.tile.x * cfg_.tile.y;
   const uint64_t data = zero_free_bytes(elems, tech_.word_bits(), sa);
@@ -132,6 +134,10 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
     r.completion_cycle = std::max(r.completion_cycle, free_[u]);
     r.busy_unit_cycles += tt.held;
     busy_ += tt.charged;
+  }
+  if (topk_cycles > 0) {  // spread over the modules the job used
+    const uint64_t used = std::max<uint64_t>(1, std::min<uint64_t>(job.tile_count, free_.size()));
+    r.completion_cycle += (topk_cycles + used - 1) / used;
   }
   r.activation_read_bytes = job.tile_count * data;
   r.mask_read_bytes = job.tile_count * mask;
