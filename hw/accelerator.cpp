@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <exception>
+#include <thread>
 
 #include "fixed_point.hpp"
 #include "float_reference.hpp"
@@ -16,13 +18,35 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
                    const RunOptions& o) {
   // Heap: the sc_modules must outlive sc_start.
   auto top = std::make_unique<Accelerator>("accelerator", prog, cfg, tech, o);
-  sc_core::sc_start();
+  // Functional runs: the float reference (plain C++, read-only weights) runs on another thread
+  // while the kernel runs the hardware.
+  std::vector<ReferenceResult> refs;
+  std::exception_ptr ref_error;
+  std::thread ref_thread;
+  if (o.functional)
+    ref_thread = std::thread([&refs, &ref_error, in = o.functional] {
+      try {
+        for (const auto& seq : in->tokens) refs.push_back(run_float_reference(*in->weights, seq));
+      } catch (...) {
+        ref_error = std::current_exception();
+      }
+    });
+  try {
+    sc_core::sc_start();
+  } catch (...) {
+    if (ref_thread.joinable()) ref_thread.join();
+    throw;
+  }
+  if (ref_thread.joinable()) ref_thread.join();
+  if (ref_error) std::rethrow_exception(ref_error);
   SimResult r = build_report(*top, prog, cfg, tech, o);
-  if (o.functional && r.finished) r.functional = functional_result(*top->datapath, *top->dynatran);
+  if (o.functional && r.finished)
+    r.functional = functional_result(*top->datapath, *top->dynatran, refs);
   return r;
 }
 
-FunctionalResult functional_result(const Datapath& dp, const DynaTranUnit& dt) {
+FunctionalResult functional_result(const Datapath& dp, const DynaTranUnit& dt,
+                                   const std::vector<ReferenceResult>& refs) {
   const Program& prog = dp.program();
   const FunctionalInput& in = dp.input();
   const BertWeights& W = *in.weights;
@@ -63,7 +87,7 @@ FunctionalResult functional_result(const Datapath& dp, const DynaTranUnit& dt) {
   };
   std::vector<Acc> acc(outs.size());
   for (int64_t s = 0; s < B; ++s) {
-    const ReferenceResult ref = run_float_reference(W, in.tokens[static_cast<size_t>(s)]);
+    const ReferenceResult& ref = refs.at(static_cast<size_t>(s));
     for (size_t l = 0; l < outs.size() && l < ref.hidden.size(); ++l) {
       const std::vector<int32_t>& v = dp.values(outs[l]);
       const float* rr = ref.hidden[l].data.data();

@@ -125,7 +125,9 @@ struct RunOptions {
 class Datapath;
 class DynaTranUnit;
 // The functional part of a finished run's result (the float reference runs here).
-FunctionalResult functional_result(const Datapath& dp, const DynaTranUnit& dt);
+struct ReferenceResult;
+FunctionalResult functional_result(const Datapath& dp, const DynaTranUnit& dt,
+                                   const std::vector<ReferenceResult>& refs);
 
 SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Technology& tech,
                    const RunOptions& opts);
