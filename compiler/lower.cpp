@@ -548,6 +548,9 @@ class Lowering {
     if (width != h) {  // projection between layers of different hidden size
       TensorId w = weight(nm("proj_in.w"), l, width, h);
       x = matmul(nm("proj_in"), l, -1, x, w, S_, width, h, false);
+      // Published (dict2ops.py): an activation follows, sized from the projection's input.
+      x = unary(OpKind::activation, nm("proj_in.act"), l, -1, {x}, S_, width, false,
+                act_sparsity(false));
       width = h;
     }
     std::vector<TensorId> head_outs;

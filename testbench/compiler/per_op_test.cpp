@@ -85,7 +85,7 @@ TEST_CASE("per-op: BERT-Tiny on Edge, reference profile, matches the published o
   CHECK(tiles == 61952);
 }
 
-TEST_CASE("per-op: every op has a published counterpart; --reference-fixes adds the others",
+TEST_CASE("per-op: every op has a published counterpart, --reference-fixes adds the others",
           "[compiler][fidelity]") {
   auto extra_ops = [](const Program& p, uint64_t* extra_tiles) {
     std::vector<std::string> extra;
@@ -154,6 +154,13 @@ TEST_CASE("per-op: published names of other head types and of FFN stacks", "[com
   CHECK(name["L0.ffn.ln"] == "ln_0_2");
   // Width change 128 -> 256 between the layers: the published ff_1_proj.
   CHECK(name["L1.proj_in"] == "ff_1_proj");
+  // ... followed by an activation sized from its input (4, 128, 128): 256 tiles.
+  CHECK(name["L1.proj_in.act"] == "nl_0_2");
+  for (const auto& r : per_op_stats(p))
+    if (r.name == "L1.proj_in.act") {
+      CHECK(r.kind == OpKind::activation);
+      CHECK(r.tiles == 4 * 8 * 8);
+    }
   CHECK(name["L1.H1.softmax"] == "sa_sdp_64_2_2_sftm");
 }
 

@@ -69,3 +69,40 @@ TEST_CASE("reference_variants.py: an unknown variant is an error", "[compiler][f
   CHECK(WIFEXITED(rc));
   CHECK(WEXITSTATUS(rc) == 1);
 }
+
+// tools/reference_steps.py: the prefixes of the reference stream end in order, and the whole
+// stream ends at the cycle of the plain run.
+TEST_CASE("reference_steps.py: every prefix simulates, the last one is the whole run",
+          "[compiler][fidelity]") {
+  testutil::TempDir d;
+  const std::string steps =
+      (std::filesystem::path(tool()).parent_path() / "reference_steps.py").string();
+  const std::string cmd = fmt::format("python3 {} --bin {} > {} 2>&1", steps, testutil::kBin,
+                                      (d.path / "steps.txt").string());
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  auto r = testutil::run_cli("simulate --profile reference --out " + (d.path / "run").string());
+  REQUIRE(r.exit_code == 0);
+  const uint64_t cycles = report(d.path / "run")["cycles"].get<uint64_t>();
+  std::ifstream in(d.path / "steps.txt");
+  std::string line;
+  uint64_t last_end = 0, rows = 0;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    int64_t i = 0, end = 0, adds = 0;
+    std::string opcode, name, size;
+    if (!(ls >> i >> opcode >> name >> size >> end >> adds)) continue;
+    CHECK(i == static_cast<int64_t>(rows));
+    // In-order streams: a longer prefix never ends earlier than a shorter one.
+    CHECK(adds >= 0);
+    CHECK(end >= static_cast<int64_t>(last_end));
+    last_end = static_cast<uint64_t>(end);
+    ++rows;
+  }
+  CHECK(rows == 101);  // the BERT-Tiny/Edge reference stream
+  CHECK(last_end == cycles);
+  std::ifstream again(d.path / "steps.txt");
+  std::stringstream all;
+  all << again.rdbuf();
+  CHECK(all.str().find(fmt::format("cycles added per class (total {})", cycles)) !=
+        std::string::npos);
+}
