@@ -10,13 +10,16 @@ usage: tools/reference_steps.py [--bin build/bin/acceltran] [--model bert-tiny] 
                                 [-- SIMULATE OPTIONS ...]
 Standard library only.
 """
-import argparse
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_variants import common_arguments  # noqa: E402
 
 COMPUTE = ("MATMUL", "SOFTMAX", "LAYERNORM", "ACT", "EWISE")
 
@@ -59,11 +62,7 @@ def step_class(opcode, name):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "build", "bin",
-                                                  "acceltran"))
-    ap.add_argument("--model", default="bert-tiny")
-    ap.add_argument("--accel", default="edge")
+    ap = common_arguments(__doc__)
     ap.add_argument("simulate_options", nargs="*")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="acceltran-steps-")

@@ -57,12 +57,18 @@ def blocks(rep):
     return {k: v["total"] for k, v in rep["energy_nj"].items() if isinstance(v, dict)}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def common_arguments(doc):
+    """The parser of the reference tools: --bin, --model, --accel."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "build", "bin",
                                                   "acceltran"))
     ap.add_argument("--model", default="bert-tiny")
     ap.add_argument("--accel", default="edge")
+    return ap
+
+
+def main():
+    ap = common_arguments(__doc__)
     ap.add_argument("--keep", help="folder for the reports")
     ap.add_argument("variants", nargs="*")
     a = ap.parse_args()
