@@ -33,7 +33,8 @@ nlohmann::json report(const std::filesystem::path& dir) {
 TEST_CASE("reference_variants.py: one run per switch, each differing from the reference run",
           "[compiler][fidelity]") {
   testutil::TempDir d;
-  const std::string variants = "fix:store-output bug:double-load-energy opt:lru fix:all";
+  const std::string variants =
+      "fix:store-output bug:double-load-energy bug:unstored-outputs opt:lru fix:all";
   const std::string cmd =
       fmt::format("python3 {} --bin {} --keep {} {} > {} 2>&1", tool(), testutil::kBin,
                   d.path.string(), variants, (d.path / "table.txt").string());
@@ -46,7 +47,8 @@ TEST_CASE("reference_variants.py: one run per switch, each differing from the re
   // The reference run is the plain `simulate --profile reference` run.
   CHECK(base["inputs"]["profile"] == "reference");
   // Each row prints its run's cycles, and each switch reached the simulator.
-  for (const char* v : {"fix_store-output", "bug_double-load-energy", "opt_lru", "fix_all"}) {
+  for (const char* v : {"fix_store-output", "bug_double-load-energy", "bug_unstored-outputs",
+                        "opt_lru", "fix_all"}) {
     const auto r = report(d.path / v);
     CHECK(table.str().find(fmt::format(" {} ", r["cycles"].get<uint64_t>())) != std::string::npos);
   }
@@ -59,6 +61,11 @@ TEST_CASE("reference_variants.py: one run per switch, each differing from the re
   CHECK(dl["energy_nj"]["main_memory"]["total"].get<double>() ==
         Approx(2 * base["energy_nj"]["main_memory"]["total"].get<double>()).epsilon(1e-9));
   CHECK(report(d.path / "opt_lru")["cycles"] == base["cycles"]);
+  // unstored-outputs: no STORE_A of layer norms and activations, fewer bytes into the buffers.
+  const auto un = report(d.path / "bug_unstored-outputs");
+  CHECK(un["cycles"].get<uint64_t>() < base["cycles"].get<uint64_t>());
+  CHECK(un["memory"]["activation_buffer_port_bytes"].get<double>() <
+        base["memory"]["activation_buffer_port_bytes"].get<double>());
   CHECK(report(d.path / "fix_all")["cycles"] != base["cycles"]);
 }
 
