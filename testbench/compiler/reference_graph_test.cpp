@@ -187,3 +187,26 @@ TEST_CASE("reference graph: --reference-fixes restores this project's op graph",
     }
   }
 }
+
+TEST_CASE("reference graph: --reference-fixes names are checked", "[compiler][cli][fidelity]") {
+  auto r = testutil::run_cli("compile --reference-fixes head-sum");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("option --reference-fixes applies to --profile reference") != std::string::npos);
+  r = testutil::run_cli("compile --profile reference --reference-fixes head-sum,nope");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("option --reference-fixes: 'nope' unknown; allowed: emb-ln, head-sum, "
+                   "store-output, serial-heads, loads-per-op, all") != std::string::npos);
+  r = testutil::run_cli("compile --profile reference --reference-bugs unstored-outputs,nope");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("'nope' unknown; allowed: softmax-overassign") != std::string::npos);
+  // 'all' and a list give the same stream.
+  auto all = testutil::run_cli("compile --profile reference --reference-fixes all --stats");
+  auto list = testutil::run_cli(
+      "compile --profile reference --stats --reference-fixes "
+      "emb-ln,head-sum,store-output,serial-heads,loads-per-op");
+  REQUIRE(all.exit_code == 0);
+  REQUIRE(list.exit_code == 0);
+  // 43 ops; 43 tile jobs, 43 STORE_A, 21 LOAD_W and the STORE_M.
+  CHECK(all.out.find("43 ops, 108 instructions") != std::string::npos);
+  CHECK(list.out.find("43 ops, 108 instructions") != std::string::npos);
+}
