@@ -32,7 +32,12 @@ void add_input_options(po::options_description& desc) {
     ("reference-bugs", po::value<std::string>(),
      "with --profile reference: published behaviours the profile fixes, turned back on, as a "
      "comma list or 'all': softmax-overassign, double-load-energy, mm-energy-per-element, "
-     "store-energy-per-element, buffer-leakage-gated, unclocked-submodules, published-deps "
+     "store-energy-per-element, buffer-leakage-gated, unclocked-submodules, published-deps, "
+     "unstored-outputs "
+     "(docs/fidelity.md)")
+    ("reference-fixes", po::value<std::string>(),
+     "with --profile reference: published op-graph conventions replaced by this project's, as a "
+     "comma list or 'all': emb-ln, head-sum, store-output, serial-heads, loads-per-op "
      "(docs/fidelity.md)")
     ("seq-len", po::value<int64_t>()->default_value(128), "sequence length")
     ("batch", po::value<int64_t>()->default_value(0), "batch size (0: the accelerator's batch_size)")
@@ -92,9 +97,41 @@ const std::vector<std::string>& reference_bug_names() {
   static const std::vector<std::string> names{"softmax-overassign",    "double-load-energy",
                                               "mm-energy-per-element", "store-energy-per-element",
                                               "buffer-leakage-gated",  "unclocked-submodules",
-                                              "published-deps"};
+                                              "published-deps",        "unstored-outputs"};
   return names;
 }
+
+const std::vector<std::string>& reference_fix_names() {
+  static const std::vector<std::string> names{"emb-ln", "head-sum", "store-output", "serial-heads",
+                                              "loads-per-op"};
+  return names;
+}
+
+namespace {
+
+// A comma list of names from `names`, or 'all'.
+std::vector<std::string> name_list(const po::variables_map& vm, const char* option,
+                                   const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char ch : vm[option].as<std::string>() + ",") {
+    if (ch != ',') {
+      cur.push_back(ch);
+      continue;
+    }
+    if (cur == "all")
+      out = names;
+    else if (std::find(names.begin(), names.end(), cur) != names.end())
+      out.push_back(cur);
+    else
+      throw UsageError(fmt::format("option --{}: '{}' unknown; allowed: {}, all", option, cur,
+                                   fmt::join(names, ", ")));
+    cur.clear();
+  }
+  return out;
+}
+
+}  // namespace
 
 Inputs load_inputs(const po::variables_map& vm) {
   if (vm.count("models-dir"))
@@ -124,26 +161,23 @@ Inputs load_inputs(const po::variables_map& vm) {
   if (vm.count("reference-bugs")) {
     if (c.profile != "reference")
       throw UsageError("option --reference-bugs applies to --profile reference");
-    const std::string list = vm["reference-bugs"].as<std::string>();
-    std::string cur;
-    for (char ch : list + ",") {
-      if (ch != ',') {
-        cur.push_back(ch);
-        continue;
-      }
-      const auto& names = reference_bug_names();
-      if (cur == "all") {
-        in.reference_bugs = names;
-      } else if (std::find(names.begin(), names.end(), cur) != names.end()) {
-        in.reference_bugs.push_back(cur);
-      } else {
-        throw UsageError(fmt::format("option --reference-bugs: '{}' unknown; allowed: {}, all", cur,
-                                     fmt::join(names, ", ")));
-      }
-      cur.clear();
-    }
-    for (const auto& b : in.reference_bugs)
+    in.reference_bugs = name_list(vm, "reference-bugs", reference_bug_names());
+    for (const auto& b : in.reference_bugs) {
       if (b == "published-deps") c.published_deps = true;
+      if (b == "unstored-outputs") c.published_unstored = true;
+    }
+  }
+  if (vm.count("reference-fixes")) {
+    if (c.profile != "reference")
+      throw UsageError("option --reference-fixes applies to --profile reference");
+    ReferenceFixes& f = c.reference_fixes;
+    for (const auto& n : name_list(vm, "reference-fixes", reference_fix_names())) {
+      if (n == "emb-ln") f.emb_ln = true;
+      if (n == "head-sum") f.head_sum = true;
+      if (n == "store-output") f.store_output = true;
+      if (n == "serial-heads") f.serial_heads = true;
+      if (n == "loads-per-op") f.loads_per_op = true;
+    }
   }
   c.seq_len = vm["seq-len"].as<int64_t>();
   if (c.seq_len <= 0 || c.seq_len > limits::kMaxSeqLen)

@@ -33,8 +33,9 @@ struct Inputs {
 // --sparsity-profile: tensor name -> sparsity from a functional run's report.json.
 std::map<std::string, double> load_sparsity_profile(const std::string& path);
 
-// The names --reference-bugs accepts (docs/fidelity.md).
+// The names --reference-bugs and --reference-fixes accept (docs/fidelity.md).
 const std::vector<std::string>& reference_bug_names();
+const std::vector<std::string>& reference_fix_names();
 
 // --model, --accel, --profile, --seq-len, --batch, --sparsity, --weight-sparsity,
 // --loop-order, --tiles-per-instruction, --models-dir, --allow-outside-design-space

@@ -112,7 +112,7 @@ class Lowering {
       t.part_rows = prog_.info.tile.x;
     }
     prog_.tensors.push_back(t);
-    producer_.push_back(kNone);
+    producer_.emplace_back();
     return t.id;
   }
 
@@ -373,10 +373,10 @@ class Lowering {
     return in.id;
   }
 
-  // Instruction that makes tensor t available: its LOAD_W (emitted on first use) or the
-  // STORE_A of its producer.
-  InstrId ready(TensorId t, OpId consumer) {
-    if (producer_[t] != kNone) return producer_[t];
+  // Instructions that make tensor t available: its LOAD_W (emitted on first use), the STORE_A
+  // of its producer or, for an output the published graph never stores, its tile jobs.
+  const std::vector<InstrId>& ready(TensorId t, OpId consumer) {
+    if (!producer_[t].empty()) return producer_[t];
     const Tensor& ten = prog_.tensors[t];
     if (ten.cls == TensorClass::activation)
       throw std::logic_error(
@@ -387,7 +387,7 @@ class Lowering {
     in.tensor = t;
     in.data_bytes = ten.data_bytes;
     in.mask_bytes = ten.mask_bytes;
-    producer_[t] = push(in, {});
+    producer_[t] = {push(in, {})};
     return producer_[t];
   }
 
@@ -403,11 +403,11 @@ class Lowering {
     const bool skip_inputs = opts_.published_deps && (op.kind == OpKind::layer_norm || qkv);
     for (TensorId t : op.inputs) {
       if (skip_inputs && prog_.tensors[t].cls != TensorClass::weight) {
-        if (producer_[t] == kNone) ready(t, op.id);  // an embedding table is still loaded
+        if (producer_[t].empty()) ready(t, op.id);  // an embedding table is still loaded
         continue;
       }
-      InstrId d = ready(t, op.id);
-      if (std::find(deps.begin(), deps.end(), d) == deps.end()) deps.push_back(d);
+      for (InstrId d : ready(t, op.id))
+        if (std::find(deps.begin(), deps.end(), d) == deps.end()) deps.push_back(d);
     }
     const uint64_t total = op.tile_count();
     const uint64_t chunk = opts_.tiles_per_instruction == 0 ? total : opts_.tiles_per_instruction;
@@ -421,6 +421,15 @@ class Lowering {
       in.tile_count = std::min(chunk, total - first);
       parts.push_back(push(in, deps));
     }
+    // Published bug (dict2ops.py), when asked for: layer-norm, activation and add outputs are
+    // never stored; their readers wait for the tile jobs.
+    const bool stored =
+        !opts_.published_unstored ||
+        (op.kind != OpKind::layer_norm && op.kind != OpKind::activation && op.kind != OpKind::add);
+    if (!stored) {
+      producer_[op.output] = parts;
+      return;
+    }
     const Tensor& out = prog_.tensors[op.output];
     Instruction st;
     st.opcode = Opcode::STORE_A;
@@ -428,7 +437,7 @@ class Lowering {
     st.tensor = op.output;
     st.data_bytes = out.data_bytes;
     st.mask_bytes = out.mask_bytes;
-    producer_[op.output] = push(st, parts);
+    producer_[op.output] = {push(st, parts)};
   }
 
   void emit_store_m(TensorId t) {
@@ -446,12 +455,14 @@ class Lowering {
       }
       return;
     }
+    // Published: nothing is written back; the run ends with the last compute op.
+    if (!fixes().store_output) return;
     Instruction in;
     in.opcode = Opcode::STORE_M;
     in.tensor = t;
     in.data_bytes = ten.data_bytes;
     in.mask_bytes = ten.mask_bytes;
-    push(in, {producer_[t]});
+    push(in, producer_[t]);
   }
 
   // ---------------------------------------------------------------- the model
@@ -459,8 +470,17 @@ class Lowering {
     const int64_t h = model_.layers[0].hidden;
     const double ws = prog_.info.weight_sparsity;
     if (reference_) {
-      // The published simulator loads the whole word-embedding table.
-      TensorId table = tensor("emb.table", TensorClass::embedding, -1, 1, model_.vocab_size, h, ws);
+      // The published simulator loads the whole word-embedding table and the S position rows
+      // as one tensor, without the batch dimension, and has no embedding layer norm: the first
+      // layer reads the table.
+      TensorId table =
+          tensor("emb.table", TensorClass::embedding, -1, 1, model_.vocab_size + S_, h, ws);
+      if (!fixes().emb_ln) {
+        // Published: `emb` is the first memory op; its consumer is the next op (the first
+        // layer's first projection).
+        ready(table, static_cast<OpId>(prog_.ops.size()));
+        return table;
+      }
       return unary(OpKind::layer_norm, "emb.ln", -1, -1, {table}, S_, h, false,
                    act_sparsity(false));
     }
@@ -537,12 +557,20 @@ class Lowering {
     if (width != h) {  // projection between layers of different hidden size
       TensorId w = weight(nm("proj_in.w"), l, width, h);
       x = matmul(nm("proj_in"), l, -1, x, w, S_, width, h, false);
+      // Published (dict2ops.py): an activation follows, sized from the projection's input.
+      x = unary(OpKind::activation, nm("proj_in.act"), l, -1, {x}, S_, width, false,
+                act_sparsity(false));
       width = h;
     }
     std::vector<TensorId> head_outs;
+    const InstrId heads_begin = static_cast<InstrId>(prog_.instrs.size());
     for (size_t hh = 0; hh < L.heads.size(); ++hh)
       head_outs.push_back(head(l, static_cast<int>(hh), L.heads[hh], x, h, kNone, 0, 0));
+    if (!fixes().serial_heads) interleave_heads(heads_begin);
     std::vector<TensorId> sum_in = head_outs;
+    // Published: the head outputs are not summed; ln_<l>_1 follows the heads (it reads the last
+    // head's output here).
+    if (!fixes().head_sum) sum_in = {head_outs.back()};
     // Sum of the head outputs as a tree of two-input adds: each add needs only three tensors on
     // chip, and the tree is log2(heads) adds deep.
     int adds = 0;
@@ -583,13 +611,27 @@ class Lowering {
                 int64_t col, int64_t qcol) {
     const int64_t d = hd.dim;
     auto nm = [&](const std::string& s) { return fmt::format("L{}.H{}.{}", l, hh, s); };
+    std::vector<TensorId> early_w;  // q, k, v weights loaded ahead (reference profile)
     // Reference profile: one projection per head and matrix. Default profile: the slices of the
     // layer's fused Q/K/V projection `x`.
     auto proj = [&](const char* what) {
       if (!reference_) return x;
-      TensorId w = weight(nm(std::string(what) + ".w"), l, h, d);
+      const std::string wn = nm(std::string(what) + ".w");
+      auto it = std::find_if(early_w.begin(), early_w.end(),
+                             [&](TensorId t) { return prog_.tensors[t].name == wn; });
+      TensorId w = it != early_w.end() ? *it : weight(wn, l, h, d);
       return matmul(nm(what), l, hh, x, w, S_, h, d, false);
     };
+    // Published memory order (ops.py): a head loads its q, k and v weights before its first
+    // store, so k and v load while q computes.
+    if (reference_ && !fixes().loads_per_op &&
+        (hd.type == HeadType::sdp || hd.type == HeadType::wma)) {
+      const OpId first = static_cast<OpId>(prog_.ops.size());  // q, k, v are the next three ops
+      for (const char* what : {"q", "k", "v"}) {
+        early_w.push_back(weight(nm(std::string(what) + ".w"), l, h, d));
+        ready(early_w.back(), first + static_cast<OpId>(early_w.size() - 1));
+      }
+    }
     MatmulExtra into;  // the last product of the head writes its slice of the concatenation
     into.into = ctx_all;
     into.col = col;
@@ -656,7 +698,53 @@ class Lowering {
   const AcceleratorConfig& accel_;
   const CompileOptions& opts_;
   Program prog_;
-  std::vector<InstrId> producer_;  // per tensor: instruction that makes it available (reference)
+  const ReferenceFixes& fixes() const { return opts_.reference_fixes; }
+
+  // Published: the heads of a layer are concurrent lists, each issuing one memory op and a batch
+  // of tiles per cycle. Here: the instructions [begin, end) of the layer's heads interleaved,
+  // one instruction of each head in turn, each head's own order kept (heads share no data, so
+  // every dependency still points backwards).
+  void interleave_heads(InstrId begin) {
+    const InstrId end = static_cast<InstrId>(prog_.instrs.size());
+    std::vector<std::vector<InstrId>> lists;
+    std::vector<int> heads;
+    for (InstrId i = begin; i < end; ++i) {
+      const int hh = prog_.ops[prog_.instrs[i].op].head;
+      auto it = std::find(heads.begin(), heads.end(), hh);
+      if (it == heads.end()) {
+        heads.push_back(hh);
+        lists.emplace_back();
+        it = heads.end() - 1;
+      }
+      lists[it - heads.begin()].push_back(i);
+    }
+    if (lists.size() < 2) return;
+    std::vector<InstrId> order;
+    for (size_t n = 0; order.size() < end - begin; ++n)
+      for (const auto& li : lists)
+        if (n < li.size()) order.push_back(li[n]);
+    std::vector<InstrId> new_id(end - begin);
+    for (size_t n = 0; n < order.size(); ++n) new_id[order[n] - begin] = begin + n;
+    auto remap = [&](InstrId d) { return d >= begin && d < end ? new_id[d - begin] : d; };
+    const uint32_t dep_base = prog_.instrs[begin].dep_begin;
+    std::vector<InstrId> deps;
+    std::vector<Instruction> instrs;
+    for (InstrId old : order) {
+      Instruction in = prog_.instrs[old];
+      const auto first = prog_.deps.begin() + in.dep_begin;
+      in.id = new_id[old - begin];
+      in.dep_begin = dep_base + static_cast<uint32_t>(deps.size());
+      for (auto d = first; d != first + in.dep_count; ++d) deps.push_back(remap(*d));
+      instrs.push_back(in);
+    }
+    std::copy(instrs.begin(), instrs.end(), prog_.instrs.begin() + begin);
+    std::copy(deps.begin(), deps.end(), prog_.deps.begin() + dep_base);
+    for (auto& ids : producer_)
+      for (InstrId& d : ids) d = remap(d);
+  }
+
+  // Per tensor: the instructions that make it available (reference profile).
+  std::vector<std::vector<InstrId>> producer_;
   std::unordered_map<uint64_t, std::vector<InstrId>> writers_;  // (tensor, part) -> tile jobs
   std::unordered_map<uint64_t, InstrId> loads_;                 // (tensor, part) -> its LOAD_W
   bool reference_ = false;

@@ -95,6 +95,7 @@ std::string head_type(const Program& p, int layer, int head) {
 }
 
 std::string published_name(const Program& p, const Op& op, int ffn_products_in_layer,
+                           int ffn_products_in_previous_layer,
                            std::map<std::pair<int, int>, std::string>& types) {
   int l = 0, h = 0;
   std::string w;
@@ -121,6 +122,9 @@ std::string published_name(const Program& p, const Op& op, int ffn_products_in_l
   if (w == "attn.ln") return fmt::format("ln_{}_1", l);
   if (w == "ffn.ln") return fmt::format("ln_{}_2", l);
   if (w == "proj_in") return fmt::format("ff_{}_proj", l);
+  // dict2ops.py names the projection's activation after the previous layer's last FFN product
+  // (nl_<l-1>_<number of its up projections>).
+  if (w == "proj_in.act") return fmt::format("nl_{}_{}", l - 1, ffn_products_in_previous_layer - 1);
   const bool act = w.size() > 4 && w.compare(w.size() - 4, 4, ".act") == 0;
   const std::string base = act ? w.substr(0, w.size() - 4) : w;
   int n = 0;  // 1-based FFN product number
@@ -158,7 +162,7 @@ std::vector<OpRow> per_op_stats(const Program& p) {
     r.layer = op.layer;
     r.head = op.head;
     r.macs = op.macs();
-    r.published_name = published_name(p, op, products[op.layer], types);
+    r.published_name = published_name(p, op, products[op.layer], products[op.layer - 1], types);
   }
   for (const auto& in : p.instrs)
     if (is_compute(in.opcode)) rows[in.op].tiles += in.tile_count;

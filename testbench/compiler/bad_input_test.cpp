@@ -177,7 +177,7 @@ TEST_CASE("bad inputs: non-zero exit and a message naming the problem", "[compil
   run_cases(cases);
 }
 
-TEST_CASE("compile -o writes a stream that reads back; --help lists defaults", "[compiler][cli]") {
+TEST_CASE("compile -o writes a stream that reads back, --help lists defaults", "[compiler][cli]") {
   testutil::TempDir d;
   auto out = (d.path / "prog.txt").string();
   auto r = testutil::run_cli("compile --profile reference -o " + out);
@@ -191,9 +191,10 @@ TEST_CASE("compile -o writes a stream that reads back; --help lists defaults", "
        {"--model", "--accel", "--profile", "--seq-len", "--batch", "--sparsity", "--output",
         "--stats", "--tiles-per-instruction", "(=bert-tiny)", "(=edge)"})
     CHECK(h.out.find(opt) != std::string::npos);
+  // A sweep without its spec: a usage error naming what is missing.
   auto sim = testutil::run_cli("sweep");
   CHECK(sim.exit_code == 2);
-  CHECK(sim.err.find("not yet available") != std::string::npos);
+  CHECK(sim.err.find("error: missing the sweep spec (SPEC.yaml)") != std::string::npos);
 }
 
 TEST_CASE("bad command lines and run options: exit 2 or 1 and one clear line", "[compiler][cli]") {

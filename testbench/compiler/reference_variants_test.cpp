@@ -1,11 +1,14 @@
-// tools/reference_variants.py: each rewrite of the reference stream is a valid stream that the
-// simulator runs to completion, and it changes exactly what docs/fidelity.md says it changes.
+// tools/reference_variants.py: one simulation per reference-profile switch (docs/fidelity.md,
+// the "effect" column); each row is the run it names.
 #include <catch2/catch.hpp>
 
 #include <fmt/format.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "test_util.hpp"
@@ -20,83 +23,50 @@ std::string tool() {
       .string();
 }
 
-Program read(const std::filesystem::path& p) {
-  return read_program_file(p.string());
-}
-
-size_t count_named(const Program& p, const std::string& op_name) {
-  size_t n = 0;
-  for (const auto& in : p.instrs)
-    if (in.op != kNone && p.ops[in.op].name == op_name) ++n;
-  return n;
+nlohmann::json report(const std::filesystem::path& dir) {
+  std::ifstream f(dir / "report.json");
+  return nlohmann::json::parse(f);
 }
 
 }  // namespace
 
-TEST_CASE("reference_variants.py: every variant simulates and rewrites what it says",
+TEST_CASE("reference_variants.py: one run per switch, each differing from the reference run",
           "[compiler][fidelity]") {
   testutil::TempDir d;
+  const std::string variants =
+      "fix:store-output bug:double-load-energy bug:unstored-outputs opt:lru fix:all";
   const std::string cmd =
-      fmt::format("python3 {} --bin {} --keep {} > {} 2>&1", tool(), testutil::kBin,
-                  d.path.string(), (d.path / "table.txt").string());
+      fmt::format("python3 {} --bin {} --keep {} {} > {} 2>&1", tool(), testutil::kBin,
+                  d.path.string(), variants, (d.path / "table.txt").string());
   REQUIRE(std::system(cmd.c_str()) == 0);
   std::ifstream t(d.path / "table.txt");
   std::stringstream table;
   table << t.rdbuf();
   INFO(table.str());
-  CHECK(table.str().find("all of the above") != std::string::npos);
-
-  const Program base = read(d.path / "reference.txt");
-  REQUIRE(base.instrs.size() == 108);
-
-  // no-emb-ln: the layer norm and its store are gone, the heads read the embedding table.
-  const Program e = read(d.path / "no-emb-ln.txt");
-  CHECK(e.instrs.size() == base.instrs.size() - 2);
-  CHECK(e.ops.size() == base.ops.size() - 1);  // the op is gone (ops are renumbered)
-  CHECK(count_named(e, "emb.ln") == 0);  // the table's LOAD_W now serves the next op
-  for (const auto& op : e.ops)
-    if (op.name == "L0.H0.q") CHECK(e.tensors[op.inputs[0]].name == "emb.table");
-
-  // no-head-sum: the two attn.add ops lose their EWISE and STORE_A.
-  const Program h = read(d.path / "no-head-sum.txt");
-  CHECK(h.instrs.size() == base.instrs.size() - 4);
-  CHECK(count_named(h, "L0.attn.add") == 0);
-
-  // no-store-m: one instruction fewer, no STORE_M.
-  const Program m = read(d.path / "no-store-m.txt");
-  CHECK(m.instrs.size() == base.instrs.size() - 1);
-  for (const auto& in : m.instrs) CHECK(in.opcode != Opcode::STORE_M);
-
-  // qkv-loads-first: a head's three weight loads come before its first tile job.
-  const Program q = read(d.path / "qkv-loads-first.txt");
-  REQUIRE(q.instrs.size() == base.instrs.size());
-  for (size_t n = 0; n + 3 < q.instrs.size(); ++n)
-    if (q.instrs[n].opcode == Opcode::LOAD_W && q.tensors[q.instrs[n].tensor].name == "L0.H0.q.w") {
-      CHECK(q.tensors[q.instrs[n + 1].tensor].name == "L0.H0.k.w");
-      CHECK(q.tensors[q.instrs[n + 2].tensor].name == "L0.H0.v.w");
-      CHECK(q.instrs[n + 3].opcode == Opcode::MATMUL);
-    }
-
-  // heads-parallel: the tile jobs of the two heads of a layer alternate.
-  const Program hp = read(d.path / "heads-parallel.txt");
-  int last_head = -2, alternations = 0;
-  for (const auto& in : hp.instrs)
-    if (is_compute(in.opcode) && hp.ops[in.op].head >= 0) {
-      if (last_head >= 0 && hp.ops[in.op].head != last_head) ++alternations;
-      last_head = hp.ops[in.op].head;
-    }
-  CHECK(alternations > 20);
-
-  // emb-rows: the table grows by the 128 position rows.
-  const Program r = read(d.path / "emb-rows.txt");
-  CHECK(r.tensors[0].rows == 30522 + 128);
-  CHECK(r.tensors[0].data_bytes == (30522 + 128) * 128 * 10 / 8);
-
-  // Every variant ran: its report exists.
-  for (const char* v :
-       {"base", "emb-rows", "no-emb-ln", "no-head-sum", "no-ln-act-store", "no-store-m",
-        "qkv-loads-first", "heads-parallel", "published-deps", "all8"})
-    CHECK(std::filesystem::exists(d.path / v / "report.json"));
+  const auto base = report(d.path / "reference");
+  // The reference run is the plain `simulate --profile reference` run.
+  CHECK(base["inputs"]["profile"] == "reference");
+  // Each row prints its run's cycles, and each switch reached the simulator.
+  for (const char* v : {"fix_store-output", "bug_double-load-energy", "bug_unstored-outputs",
+                        "opt_lru", "fix_all"}) {
+    const auto r = report(d.path / v);
+    CHECK(table.str().find(fmt::format(" {} ", r["cycles"].get<uint64_t>())) != std::string::npos);
+  }
+  // store-output adds the STORE_M: more cycles and main-memory energy; double-load-energy
+  // charges main-memory loads twice; LRU eviction changes nothing (nothing is evicted).
+  const auto so = report(d.path / "fix_store-output");
+  CHECK(so["cycles"].get<uint64_t>() > base["cycles"].get<uint64_t>());
+  const auto dl = report(d.path / "bug_double-load-energy");
+  CHECK(dl["cycles"] == base["cycles"]);
+  CHECK(dl["energy_nj"]["main_memory"]["total"].get<double>() ==
+        Approx(2 * base["energy_nj"]["main_memory"]["total"].get<double>()).epsilon(1e-9));
+  CHECK(report(d.path / "opt_lru")["cycles"] == base["cycles"]);
+  // unstored-outputs: no STORE_A of layer norms and activations, fewer bytes into the buffers.
+  const auto un = report(d.path / "bug_unstored-outputs");
+  CHECK(un["cycles"].get<uint64_t>() < base["cycles"].get<uint64_t>());
+  CHECK(un["memory"]["activation_buffer_port_bytes"].get<double>() <
+        base["memory"]["activation_buffer_port_bytes"].get<double>());
+  CHECK(report(d.path / "fix_all")["cycles"] != base["cycles"]);
 }
 
 TEST_CASE("reference_variants.py: an unknown variant is an error", "[compiler][fidelity]") {
@@ -105,4 +75,41 @@ TEST_CASE("reference_variants.py: an unknown variant is an error", "[compiler][f
   const int rc = std::system(cmd.c_str());
   CHECK(WIFEXITED(rc));
   CHECK(WEXITSTATUS(rc) == 1);
+}
+
+// tools/reference_steps.py: the prefixes of the reference stream end in order, and the whole
+// stream ends at the cycle of the plain run.
+TEST_CASE("reference_steps.py: every prefix simulates, the last one is the whole run",
+          "[compiler][fidelity]") {
+  testutil::TempDir d;
+  const std::string steps =
+      (std::filesystem::path(tool()).parent_path() / "reference_steps.py").string();
+  const std::string cmd = fmt::format("python3 {} --bin {} > {} 2>&1", steps, testutil::kBin,
+                                      (d.path / "steps.txt").string());
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  auto r = testutil::run_cli("simulate --profile reference --out " + (d.path / "run").string());
+  REQUIRE(r.exit_code == 0);
+  const uint64_t cycles = report(d.path / "run")["cycles"].get<uint64_t>();
+  std::ifstream in(d.path / "steps.txt");
+  std::string line;
+  uint64_t last_end = 0, rows = 0;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    int64_t i = 0, end = 0, adds = 0;
+    std::string opcode, name, size;
+    if (!(ls >> i >> opcode >> name >> size >> end >> adds)) continue;
+    CHECK(i == static_cast<int64_t>(rows));
+    // In-order streams: a longer prefix never ends earlier than a shorter one.
+    CHECK(adds >= 0);
+    CHECK(end >= static_cast<int64_t>(last_end));
+    last_end = static_cast<uint64_t>(end);
+    ++rows;
+  }
+  CHECK(rows == 101);  // the BERT-Tiny/Edge reference stream
+  CHECK(last_end == cycles);
+  std::ifstream again(d.path / "steps.txt");
+  std::stringstream all;
+  all << again.rdbuf();
+  CHECK(all.str().find(fmt::format("cycles added per class (total {})", cycles)) !=
+        std::string::npos);
 }
