@@ -152,6 +152,7 @@ int cmd_simulate(const std::vector<std::string>& args) {
     if (b == "store-energy-per-element") rb.store_energy_per_element = true;
     if (b == "buffer-leakage-gated") rb.buffer_leakage_gated = true;
     if (b == "unclocked-submodules") rb.unclocked_submodules = true;
+    if (b == "batch-duplicates") ro.control.batch_duplicates = true;
   }
   ro.timeline_samples = vm["timeline-samples"].as<uint64_t>();
 

@@ -33,7 +33,7 @@ void add_input_options(po::options_description& desc) {
      "with --profile reference: published behaviours the profile fixes, turned back on, as a "
      "comma list or 'all': softmax-overassign, double-load-energy, mm-energy-per-element, "
      "store-energy-per-element, buffer-leakage-gated, unclocked-submodules, published-deps, "
-     "unstored-outputs "
+     "unstored-outputs, batch-duplicates "
      "(docs/fidelity.md)")
     ("reference-fixes", po::value<std::string>(),
      "with --profile reference: published op-graph conventions replaced by this project's, as a "
@@ -97,7 +97,8 @@ const std::vector<std::string>& reference_bug_names() {
   static const std::vector<std::string> names{"softmax-overassign",    "double-load-energy",
                                               "mm-energy-per-element", "store-energy-per-element",
                                               "buffer-leakage-gated",  "unclocked-submodules",
-                                              "published-deps",        "unstored-outputs"};
+                                              "published-deps",        "unstored-outputs",
+                                              "batch-duplicates"};
   return names;
 }
 

@@ -36,6 +36,9 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
       clock_mhz_(tech.clock_mhz) {
   const size_t n = prog.instrs.size();
   reference_ = prog.info.profile == "reference";
+  stored_.assign(prog.tensors.size(), 0);
+  for (const auto& in : prog.instrs)
+    if (in.opcode == Opcode::STORE_A) stored_[in.tensor] = 1;
   state_.assign(n, State::waiting);
   blocked_.assign(n, Block::none);
   stats_.ops.resize(prog.ops.size());
@@ -679,9 +682,10 @@ uint64_t ControlBlock::dispatch_groups(const Instruction& in, uint64_t now) {
   job_.issue_width = 0;
   uint64_t completion = start, busy = 0;
   const uint64_t end = in.first_tile + in.tile_count;
+  const uint64_t group = copts_.batch_duplicates && op.head < 0 ? width + 1 : width;
   for (uint64_t first = in.first_tile; first < end; first += width) {
     job_.first_tile = first;
-    job_.tile_count = std::min(width, end - first);
+    job_.tile_count = std::min(group, end - first);
     job_.busy_unit_cycles = 0;
     job_.operand_reads_saved = 0;
     completion = std::max(completion, send_job(in, start + (first - in.first_tile) / width));
@@ -712,7 +716,12 @@ void ControlBlock::complete(uint32_t id, uint64_t now) {
     const uint32_t* io_end = io_.data() + io_begin_[id + 1];
     for (const uint32_t* x = io_.data() + io_begin_[id]; x != io_end; ++x) {
       if (*x & kWrite) {
-        if (!reference_) unpin(*x & ~kWrite);
+        // Reference profile: an output is pinned from its allocation until its STORE_A; one
+        // that is never stored (--reference-bugs unstored-outputs) until its op's last tile job.
+        const uint32_t p = *x & ~kWrite;
+        if (!reference_ || (!stored_[part_tensor_[p]] &&
+                            in.first_tile + in.tile_count == prog_.ops[in.op].tile_count()))
+          unpin(p);
         continue;
       }
       unpin(*x);

@@ -44,6 +44,11 @@ namespace acceltran {
 struct ControlOptions {
   bool in_order = false;     // reference profile scheduling
   uint32_t lookahead = 256;  // instructions past the oldest unfinished one that may issue
+  // Reference profile, published bug (simulator.py get_op_list / update_op_idx), when asked for:
+  // a batch of compute tiles outside the attention heads takes issue_width + 1 tiles of its op
+  // while the index advances by issue_width, so the last tile of every batch but the op's last
+  // is issued twice.
+  bool batch_duplicates = false;
   std::function<void(uint64_t done, uint64_t total, uint64_t cycle)> progress;  // may be empty
 };
 
@@ -168,6 +173,7 @@ class ControlBlock : public sc_core::sc_module {
   std::vector<Block> blocked_;
   std::vector<uint32_t> part_base_;    // per tensor: global index of its part 0
   std::vector<TensorId> part_tensor_;  // per global part: its tensor
+  std::vector<uint8_t> stored_;        // per tensor: written by a STORE_A (reference profile)
   std::vector<PartState> parts_;
   std::vector<uint32_t> io_begin_, io_;   // per instruction: parts read (and written | kWrite)
   std::vector<uint32_t> fresh_;           // scratch: output parts allocated by this issue

@@ -399,6 +399,15 @@ TEST_CASE("reference profile: published bugs can be turned back on one by one", 
   // Published dependencies: layer norms and Q/K/V start earlier.
   const auto deps = with("published-deps");
   CHECK(deps["cycles"].get<uint64_t>() < base["cycles"].get<uint64_t>());
+  // Batch duplicates (rule C4): outside the heads, each group of issue_width (8) tiles is sent
+  // with the next group's first tile too: 1,023 extra tiles of 4,096 MACs for each of the four
+  // FFN products (the only matmuls outside the heads), plus extra layer-norm tiles.
+  const auto dup = with("batch-duplicates");
+  CHECK(dup["compute"]["dense_macs"].get<double>() ==
+        base["compute"]["dense_macs"].get<double>() + 4.0 * 1023 * 4096);
+  CHECK(nj(dup, "layer_norm") > nj(base, "layer_norm"));
+  CHECK(nj(dup, "softmax") == nj(base, "softmax"));  // softmax runs inside the heads
+  CHECK(dup["cycles"].get<uint64_t>() > base["cycles"].get<uint64_t>());
   // Bad uses are usage errors.
   auto r = testutil::run_cli("simulate --reference-bugs all --out " + (d.path / "x").string());
   CHECK(r.exit_code == 2);
@@ -407,4 +416,15 @@ TEST_CASE("reference profile: published bugs can be turned back on one by one", 
                         (d.path / "x").string());
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("'nope' unknown; allowed: softmax-overassign") != std::string::npos);
+}
+
+TEST_CASE("reference profile: unstored outputs are unpinned by their op's last tile job",
+          "[sim][fidelity]") {
+  // Without the unpin, BERT-Base/Server with --reference-bugs unstored-outputs stops with a
+  // deadlock report (the outputs that are never stored stay pinned).
+  TempDir d;
+  const auto j = run_sim(d,
+                         "--model bert-base --accel server --profile reference --reference-bugs "
+                         "unstored-outputs");
+  CHECK(j["finished"] == true);
 }
