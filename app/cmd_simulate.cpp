@@ -228,6 +228,8 @@ int cmd_simulate(const std::vector<std::string>& args) {
   ri.activation_sparsity = prog.info.activation_sparsity;
   ri.weight_sparsity = prog.info.weight_sparsity;
   ri.loop_order = prog.info.loop_order.str();
+  ri.reference_bugs = in.reference_bugs;
+  ri.reference_fixes = in.reference_fixes;
   print_report(r, ri, wall);
   if (!r.finished) {  // a failed run leaves --out as it was
     fmt::print(stderr, "error: {}\n", r.deadlock);

@@ -172,7 +172,8 @@ Inputs load_inputs(const po::variables_map& vm) {
     if (c.profile != "reference")
       throw UsageError("option --reference-fixes applies to --profile reference");
     ReferenceFixes& f = c.reference_fixes;
-    for (const auto& n : name_list(vm, "reference-fixes", reference_fix_names())) {
+    in.reference_fixes = name_list(vm, "reference-fixes", reference_fix_names());
+    for (const auto& n : in.reference_fixes) {
       if (n == "emb-ln") f.emb_ln = true;
       if (n == "head-sum") f.head_sum = true;
       if (n == "store-output") f.store_output = true;

@@ -28,6 +28,7 @@ struct Inputs {
   CompileOptions compile;
   // --reference-bugs: published behaviours turned back on (reference profile), by name.
   std::vector<std::string> reference_bugs;
+  std::vector<std::string> reference_fixes;  // --reference-fixes, by name
 };
 
 // --sparsity-profile: tensor name -> sparsity from a functional run's report.json.

@@ -25,6 +25,10 @@ ordered_json report_json(const SimResult& r, const ReportInputs& in) {
                  {"weight_sparsity", in.weight_sparsity},
                  {"loop_order", in.loop_order},
                  {"version", in.version}};
+  if (in.profile == "reference") {
+    j["inputs"]["reference_bugs"] = in.reference_bugs;
+    j["inputs"]["reference_fixes"] = in.reference_fixes;
+  }
   j["finished"] = r.finished;
   if (!r.deadlock.empty()) j["deadlock"] = r.deadlock;
   j["cycles"] = r.cycles;

@@ -3,6 +3,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "accelerator.hpp"
 
@@ -13,6 +14,8 @@ struct ReportInputs {
   int64_t seq_len = 0, batch = 0;
   double activation_sparsity = 0, weight_sparsity = 0;
   std::string loop_order;
+  // Reference profile: the --reference-bugs and --reference-fixes names of the run.
+  std::vector<std::string> reference_bugs, reference_fixes;
 };
 
 nlohmann::ordered_json report_json(const SimResult& r, const ReportInputs& in);
