@@ -26,37 +26,28 @@ Dma::Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Techn
                                                        : timing.dma_setup_cycles;
   nj_per_busy_cycle_ = tech.nj_per_cycle(tech.dma.dynamic_mw + tech.dma.leakage_mw);
   socket.register_b_transport(this, &Dma::b_transport);
+  sub_gp_.set_extension(&sub_ext_);
+}
+
+Dma::~Dma() {
+  sub_gp_.clear_extension(&sub_ext_);
 }
 
 sc_core::sc_time Dma::issue(tlm_utils::simple_initiator_socket<Dma>& s, bool write,
                             uint64_t address, uint64_t bytes, const proto::TransferExt& ext,
                             sc_core::sc_time at) {
   sc_core::sc_time now = sc_core::sc_time_stamp();
-  if (bytes == 0) return at;
-  tlm::tlm_generic_payload gp;
-  proto::TransferExt sub = ext;
-  gp.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-  gp.set_address(address);
-  gp.set_data_ptr(nullptr);
-  gp.set_data_length(static_cast<unsigned int>(bytes));
-  gp.set_streaming_width(static_cast<unsigned int>(bytes));
-  gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  gp.set_extension(&sub);
-  {
-    // `sub` lives on the stack: detach it before gp is destroyed, also when the target throws.
-    struct Detach {
-      tlm::tlm_generic_payload& gp;
-      proto::TransferExt* ext;
-      ~Detach() { gp.clear_extension(ext); }
-    } detach{gp, &sub};
-    sc_core::sc_time d = at - now;
-    s->b_transport(gp, d);
-    at = now + d;
+  if (bytes == 0 || failed()) return at;
+  sub_ext_ = ext;
+  proto::set_transfer(sub_gp_, write, address, static_cast<unsigned int>(bytes));
+  sc_core::sc_time d = at - now;
+  s->b_transport(sub_gp_, d);
+  if (sub_gp_.is_response_error()) {
+    last_error_ = fmt::format("{}: {} answered {} to a {}", name(), s.name(),
+                              sub_gp_.get_response_string(), proto::describe(sub_gp_));
+    return at;
   }
-  if (gp.is_response_error())
-    throw std::runtime_error(
-        fmt::format("{}: sub-transfer failed: {}", name(), gp.get_response_string()));
-  return at;
+  return now + d;
 }
 
 void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
@@ -65,6 +56,23 @@ void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
     gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
   }
+  const bool load = ext->opcode == Opcode::LOAD_W || ext->opcode == Opcode::LOAD_A;
+  const unsigned len = gp.get_data_length();
+  tlm::tlm_response_status st = tlm::TLM_OK_RESPONSE;
+  if (gp.get_command() != (load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND))
+    st = tlm::TLM_COMMAND_ERROR_RESPONSE;
+  else if (len == 0 || gp.get_streaming_width() != len)
+    st = tlm::TLM_BURST_ERROR_RESPONSE;
+  else if (gp.get_byte_enable_ptr() || gp.get_byte_enable_length())
+    st = tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE;
+  else if (!gp.get_data_ptr())
+    st = tlm::TLM_GENERIC_ERROR_RESPONSE;
+  if (st != tlm::TLM_OK_RESPONSE) {
+    gp.set_response_status(st);
+    return;
+  }
+  sub_gp_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  last_error_.clear();
   const sc_core::sc_time now = sc_core::sc_time_stamp();
   // Request cycle: the first clock edge at or after the request time.
   uint64_t req =
@@ -72,7 +80,7 @@ void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
   auto eng = std::min_element(engine_free_cycle_.begin(), engine_free_cycle_.end());
   uint64_t start = std::max(req, *eng);
   sc_core::sc_time at = proto::cycles_to_time(start + setup_cycles_, clock_mhz_);
-  const uint64_t data = ext->data_bytes ? ext->data_bytes : gp.get_data_length();
+  const uint64_t data = ext->data_bytes;
   const uint64_t mask = ext->mask_bytes;
   const uint64_t addr = gp.get_address();
   sc_core::sc_time done = at;
@@ -105,6 +113,10 @@ void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
     default:
       gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
       return;
+  }
+  if (failed()) {  // a buffer or the memory refused: the command ends with its response
+    gp.set_response_status(sub_gp_.get_response_status());
+    return;
   }
   // Whole cycles at the block boundary: round the completion up to the next clock edge.
   uint64_t end = static_cast<uint64_t>(std::ceil(done.to_seconds() * clock_mhz_ * 1e6 - 1e-3));
