@@ -112,6 +112,7 @@ void ProtocolChecker::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time
 }
 
 void ProtocolChecker::on_completed(tlm::tlm_generic_payload& gp, const char* call) {
+  if (!nb_.count(&gp)) return;  // not a transaction in progress: already reported
   if (gp.get_response_status() == tlm::TLM_INCOMPLETE_RESPONSE)
     violation("response status",
               std::string("TLM_COMPLETED without a response status from ") + call, &gp);
