@@ -16,7 +16,8 @@ Dma::Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Techn
       activation_socket("activation_socket"),
       weight_socket("weight_socket"),
       mask_socket("mask_socket"),
-      clock_mhz_(tech.clock_mhz) {
+      clock_mhz_(tech.clock_mhz),
+      burst_bytes_(dopts.burst_bytes) {
   int n = dopts.engines > 0 ? dopts.engines : cfg.pe;
   if (n <= 0) throw InputError(fmt::format("dma: engine count {} must be > 0", n));
   engine_free_cycle_.assign(static_cast<size_t>(n), 0);
@@ -26,6 +27,7 @@ Dma::Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Techn
                                                        : timing.dma_setup_cycles;
   nj_per_busy_cycle_ = tech.nj_per_cycle(tech.dma.dynamic_mw + tech.dma.leakage_mw);
   socket.register_b_transport(this, &Dma::b_transport);
+  memory_socket.register_nb_transport_bw(this, &Dma::nb_transport_bw);
   sub_gp_.set_extension(&sub_ext_);
 }
 
@@ -38,6 +40,7 @@ sc_core::sc_time Dma::issue(tlm_utils::simple_initiator_socket<Dma>& s, bool wri
                             sc_core::sc_time at) {
   sc_core::sc_time now = sc_core::sc_time_stamp();
   if (bytes == 0 || failed()) return at;
+  if (burst_bytes_ > 0 && &s == &memory_socket) return issue_bursts(write, address, bytes, ext, at);
   sub_ext_ = ext;
   proto::set_transfer(sub_gp_, write, address, static_cast<unsigned int>(bytes));
   sc_core::sc_time d = at - now;
@@ -48,6 +51,92 @@ sc_core::sc_time Dma::issue(tlm_utils::simple_initiator_socket<Dma>& s, bool wri
     return at;
   }
   return now + d;
+}
+
+// ---------------------------------------------------------------- AT burst option
+proto::TransferExt* Dma::BurstPool::ext_of(tlm::tlm_generic_payload& gp) {
+  return gp.get_extension<proto::TransferExt>();
+}
+
+tlm::tlm_generic_payload* Dma::BurstPool::get() {
+  if (idle.empty()) {  // grows to the most bursts in flight at once, then reuses them
+    auto* gp = new tlm::tlm_generic_payload(this);
+    gp->set_extension(new proto::TransferExt);
+    all.push_back(gp);
+    idle.push_back(gp);
+  }
+  tlm::tlm_generic_payload* gp = idle.back();
+  idle.pop_back();
+  return gp;
+}
+
+Dma::BurstPool::~BurstPool() {
+  for (auto* gp : all) delete gp;  // deletes its TransferExt too
+}
+
+sc_core::sc_time Dma::issue_bursts(bool write, uint64_t address, uint64_t bytes,
+                                   const proto::TransferExt& ext, sc_core::sc_time at) {
+  unsigned char* data = proto::scratch_data(bytes);
+  sc_core::sc_time last = at;
+  for (uint64_t off = 0; off < bytes && !failed(); off += burst_bytes_) {
+    while (request_open_) sc_core::wait(end_req_);  // request exclusion
+    const unsigned n = static_cast<unsigned>(std::min<uint64_t>(burst_bytes_, bytes - off));
+    tlm::tlm_generic_payload* gp = pool_.get();
+    gp->acquire();
+    *pool_.ext_of(*gp) = ext;
+    proto::set_transfer(*gp, write, address + off, n);
+    gp->set_data_ptr(data + off);
+    tlm::tlm_phase phase = tlm::BEGIN_REQ;
+    const sc_core::sc_time now = sc_core::sc_time_stamp();
+    sc_core::sc_time d = at > now ? at - now : sc_core::SC_ZERO_TIME;
+    request_open_ = true;
+    ++responses_due_;
+    const tlm::tlm_sync_enum r = memory_socket->nb_transport_fw(*gp, phase, d);
+    if (r == tlm::TLM_COMPLETED) {
+      request_open_ = false;
+      on_response(*gp);
+    } else if (r == tlm::TLM_UPDATED && phase == tlm::END_REQ) {
+      request_open_ = false;
+    } else if (r == tlm::TLM_UPDATED && phase == tlm::BEGIN_RESP) {
+      request_open_ = false;  // BEGIN_RESP implies END_REQ; END_RESP on the forward path
+      on_response(*gp);
+      tlm::tlm_phase end = tlm::END_RESP;
+      sc_core::sc_time z = sc_core::SC_ZERO_TIME;
+      memory_socket->nb_transport_fw(*gp, end, z);
+    }
+    gp->release();
+  }
+  while (responses_due_ > 0) sc_core::wait(response_);
+  last = sc_core::sc_time_stamp();
+  return std::max(last, at);
+}
+
+void Dma::on_response(tlm::tlm_generic_payload& gp) {
+  if (gp.is_response_error() && !failed()) {
+    sub_gp_.set_response_status(gp.get_response_status());
+    last_error_ = fmt::format("{}: {} answered {} to a {}", name(), memory_socket.name(),
+                              gp.get_response_string(), proto::describe(gp));
+  }
+  --responses_due_;
+  response_.notify();
+}
+
+tlm::tlm_sync_enum Dma::nb_transport_bw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
+                                        sc_core::sc_time&) {
+  if (phase == tlm::END_REQ) {
+    request_open_ = false;
+    end_req_.notify();
+    return tlm::TLM_ACCEPTED;
+  }
+  if (phase == tlm::BEGIN_RESP) {
+    if (request_open_) {  // BEGIN_RESP implies END_REQ
+      request_open_ = false;
+      end_req_.notify();
+    }
+    on_response(gp);
+    return tlm::TLM_COMPLETED;  // response taken at once: END_RESP implied
+  }
+  return tlm::TLM_ACCEPTED;
 }
 
 void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
@@ -132,7 +221,8 @@ void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
   intervals_.emplace_back(start, end);
   stats_.max_in_flight = std::max<uint64_t>(stats_.max_in_flight, intervals_.size());
   sc_core::sc_time t_end = proto::cycles_to_time(end, clock_mhz_);
-  delay = t_end > now ? t_end - now : sc_core::SC_ZERO_TIME;
+  const sc_core::sc_time now_after = sc_core::sc_time_stamp();  // later with AT bursts
+  delay = t_end > now_after ? t_end - now_after : sc_core::SC_ZERO_TIME;
   gp.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 

@@ -40,6 +40,13 @@ namespace acceltran {
 struct DmaOptions {
   int engines = 0;            // 0: one engine per PE (the published model)
   int64_t setup_cycles = -1;  // -1: memory.yaml dma.setup_cycles
+  // Approximately-timed burst option: > 0 splits the memory side of each command into
+  // burst_bytes-sized nb_transport transactions (BEGIN_REQ / END_REQ / BEGIN_RESP / END_RESP,
+  // payloads from the DMA's memory manager), so that a standard AT memory model can serve
+  // memory_socket. The command's b_transport then waits for the last response (a blocking
+  // target: its initiator must allow that; the control block does not yet). 0: one
+  // b_transport per memory side (the default, loosely timed, no waiting).
+  uint32_t burst_bytes = 0;
 };
 
 struct DmaStats {
@@ -87,6 +94,26 @@ class Dma : public sc_core::sc_module {
   tlm::tlm_generic_payload sub_gp_;  // sub-transfers (sub_ext_ attached for life)
   proto::TransferExt sub_ext_;
   std::string last_error_;
+
+  // AT burst option (DmaOptions::burst_bytes).
+  struct BurstPool : tlm::tlm_mm_interface {  // the memory manager: reusable payloads
+    std::vector<tlm::tlm_generic_payload*> idle, all;
+    proto::TransferExt* ext_of(tlm::tlm_generic_payload& gp);
+    tlm::tlm_generic_payload* get();
+    void free(tlm::tlm_generic_payload* gp) override { idle.push_back(gp); }
+    ~BurstPool() override;
+  };
+  // The memory side as bursts from absolute time `at`; returns the last response's time.
+  sc_core::sc_time issue_bursts(bool write, uint64_t address, uint64_t bytes,
+                                const proto::TransferExt& ext, sc_core::sc_time at);
+  tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
+                                     sc_core::sc_time& delay);
+  void on_response(tlm::tlm_generic_payload& gp);
+  uint32_t burst_bytes_;
+  BurstPool pool_;
+  bool request_open_ = false;  // a BEGIN_REQ without its END_REQ yet (request exclusion)
+  uint64_t responses_due_ = 0;
+  sc_core::sc_event end_req_, response_;
 };
 
 }  // namespace acceltran
