@@ -569,9 +569,9 @@ uint64_t ControlBlock::transfer(Opcode op, uint32_t part, uint64_t now) {
   const bool load = op == Opcode::LOAD_W || op == Opcode::LOAD_A;
   // Data followed by its mask at the part's home address (a scratch data array: performance
   // mode; tlm/protocol.hpp).
-  proto::set_transfer(xfer_gp_, !load, parts_[part].address,
-                      static_cast<unsigned>(std::min<uint64_t>(
-                          xfer_.data_bytes + xfer_.mask_bytes, 0xffffffffu)));
+  proto::set_transfer(
+      xfer_gp_, !load, parts_[part].address,
+      static_cast<unsigned>(std::min<uint64_t>(xfer_.data_bytes + xfer_.mask_bytes, 0xffffffffu)));
   sc_core::sc_time delay = cycles_to_time(now, clock_mhz_) - sc_core::sc_time_stamp();
   dma_socket->b_transport(xfer_gp_, delay);
   if (xfer_gp_.is_response_error())
@@ -646,8 +646,8 @@ uint64_t ControlBlock::send_job(const Instruction& in, uint64_t request) {
   if (job_gp_.is_response_error())
     throw std::runtime_error(fmt::format(
         "{}: {} answered {} to the {} tile job of op '{}' (instruction {}, tiles {}..{})", name(),
-        socket.name(), job_gp_.get_response_string(), to_string(in.opcode),
-        prog_.ops[in.op].name, in.id, job_.first_tile, job_.first_tile + job_.tile_count - 1));
+        socket.name(), job_gp_.get_response_string(), to_string(in.opcode), prog_.ops[in.op].name,
+        in.id, job_.first_tile, job_.first_tile + job_.tile_count - 1));
   stats_.dispatches += 1;
   return time_to_cycles(stamp + delay, clock_mhz_);
 }
