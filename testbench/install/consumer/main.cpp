@@ -52,12 +52,13 @@ int sc_main(int, char*[]) {
   checker.initiator_socket.bind(mem.socket);
   mover.to_buffer.bind(wgt->socket);
   sc_core::sc_start();
-  std::printf("moved 4096 bytes: %s, done at cycle %llu, memory read %llu bytes, buffer wrote %llu "
-              "bytes, %llu protocol violations\n",
-              mover.ok ? "ok" : "FAILED", static_cast<unsigned long long>(mover.done_cycle),
-              static_cast<unsigned long long>(mem.stats().bytes_read),
-              static_cast<unsigned long long>(wgt->stats().bytes_written),
-              static_cast<unsigned long long>(checker.violations()));
+  std::printf(
+      "moved 4096 bytes: %s, done at cycle %llu, memory read %llu bytes, buffer wrote %llu "
+      "bytes, %llu protocol violations\n",
+      mover.ok ? "ok" : "FAILED", static_cast<unsigned long long>(mover.done_cycle),
+      static_cast<unsigned long long>(mem.stats().bytes_read),
+      static_cast<unsigned long long>(wgt->stats().bytes_written),
+      static_cast<unsigned long long>(checker.violations()));
   return mover.ok && checker.violations() == 0 && mem.stats().bytes_read == 4096 &&
                  wgt->stats().bytes_written == 4096 && mover.done_cycle > 0
              ? 0
