@@ -77,7 +77,7 @@ Dma::BurstPool::~BurstPool() {
 sc_core::sc_time Dma::issue_bursts(bool write, uint64_t address, uint64_t bytes,
                                    const proto::TransferExt& ext, sc_core::sc_time at) {
   unsigned char* data = proto::scratch_data(bytes);
-  sc_core::sc_time last = at;
+  last_response_ = at;
   for (uint64_t off = 0; off < bytes && !failed(); off += burst_bytes_) {
     while (request_open_) sc_core::wait(end_req_);  // request exclusion
     const unsigned n = static_cast<unsigned>(std::min<uint64_t>(burst_bytes_, bytes - off));
@@ -92,37 +92,38 @@ sc_core::sc_time Dma::issue_bursts(bool write, uint64_t address, uint64_t bytes,
     request_open_ = true;
     ++responses_due_;
     const tlm::tlm_sync_enum r = memory_socket->nb_transport_fw(*gp, phase, d);
-    if (r == tlm::TLM_COMPLETED) {
+    if (r == tlm::TLM_COMPLETED) {  // early completion: the response is due at now + d
       request_open_ = false;
-      on_response(*gp);
+      on_response(*gp, now + d);
     } else if (r == tlm::TLM_UPDATED && phase == tlm::END_REQ) {
       request_open_ = false;
     } else if (r == tlm::TLM_UPDATED && phase == tlm::BEGIN_RESP) {
       request_open_ = false;  // BEGIN_RESP implies END_REQ; END_RESP on the forward path
-      on_response(*gp);
+      on_response(*gp, now + d);
       tlm::tlm_phase end = tlm::END_RESP;
       sc_core::sc_time z = sc_core::SC_ZERO_TIME;
       memory_socket->nb_transport_fw(*gp, end, z);
     }
     gp->release();
   }
+  // A target that answers later (BEGIN_RESP on the backward path) makes the command wait.
   while (responses_due_ > 0) sc_core::wait(response_);
-  last = sc_core::sc_time_stamp();
-  return std::max(last, at);
+  return last_response_;
 }
 
-void Dma::on_response(tlm::tlm_generic_payload& gp) {
+void Dma::on_response(tlm::tlm_generic_payload& gp, const sc_core::sc_time& when) {
   if (gp.is_response_error() && !failed()) {
     sub_gp_.set_response_status(gp.get_response_status());
     last_error_ = fmt::format("{}: {} answered {} to a {}", name(), memory_socket.name(),
                               gp.get_response_string(), proto::describe(gp));
   }
+  last_response_ = std::max(last_response_, when);
   --responses_due_;
   response_.notify();
 }
 
 tlm::tlm_sync_enum Dma::nb_transport_bw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
-                                        sc_core::sc_time&) {
+                                        sc_core::sc_time& delay) {
   if (phase == tlm::END_REQ) {
     request_open_ = false;
     end_req_.notify();
@@ -133,7 +134,7 @@ tlm::tlm_sync_enum Dma::nb_transport_bw(tlm::tlm_generic_payload& gp, tlm::tlm_p
       request_open_ = false;
       end_req_.notify();
     }
-    on_response(gp);
+    on_response(gp, sc_core::sc_time_stamp() + delay);
     return tlm::TLM_COMPLETED;  // response taken at once: END_RESP implied
   }
   return tlm::TLM_ACCEPTED;

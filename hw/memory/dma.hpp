@@ -43,9 +43,11 @@ struct DmaOptions {
   // Approximately-timed burst option: > 0 splits the memory side of each command into
   // burst_bytes-sized nb_transport transactions (BEGIN_REQ / END_REQ / BEGIN_RESP / END_RESP,
   // payloads from the DMA's memory manager), so that a standard AT memory model can serve
-  // memory_socket. The command's b_transport then waits for the last response (a blocking
-  // target: its initiator must allow that; the control block does not yet). 0: one
-  // b_transport per memory side (the default, loosely timed, no waiting).
+  // memory_socket. A target that completes each burst on the forward call (TLM_COMPLETED or
+  // TLM_UPDATED with BEGIN_RESP, with an annotated delay) lets the command return at once, as
+  // every block here does; one that answers later on the backward path makes the command's
+  // b_transport wait for the last response (a blocking target: its initiator must allow that,
+  // the control block does not yet). 0: one b_transport per memory side (the default).
   uint32_t burst_bytes = 0;
 };
 
@@ -108,11 +110,13 @@ class Dma : public sc_core::sc_module {
                                 const proto::TransferExt& ext, sc_core::sc_time at);
   tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
                                      sc_core::sc_time& delay);
-  void on_response(tlm::tlm_generic_payload& gp);
+  // A burst's response, due at absolute time `when`.
+  void on_response(tlm::tlm_generic_payload& gp, const sc_core::sc_time& when);
   uint32_t burst_bytes_;
   BurstPool pool_;
   bool request_open_ = false;  // a BEGIN_REQ without its END_REQ yet (request exclusion)
   uint64_t responses_due_ = 0;
+  sc_core::sc_time last_response_;  // latest response time of the current command
   sc_core::sc_event end_req_, response_;
 };
 

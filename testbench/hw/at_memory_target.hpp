@@ -5,6 +5,9 @@
 //  * BEGIN_RESP on the backward path when the data are through; the initiator answers
 //    TLM_COMPLETED or TLM_ACCEPTED and then END_RESP. One response in flight at a time
 //    (response exclusion): later ones wait.
+//  * With `early_completion`, BEGIN_REQ is answered TLM_COMPLETED at once with the response time
+//    in the annotated delay (the base protocol's early completion): no phase needs time to
+//    pass, as the control block requires of the DMA today.
 //  * Only reads and writes within [0, capacity) without byte enables, streaming width = length;
 //    anything else gets the standard error response (proto::check_access).
 // The target acquires a transaction (memory manager) while it holds it.
@@ -27,15 +30,17 @@ struct AtMemoryTarget : sc_core::sc_module {
   uint64_t capacity_bytes;
   sc_core::sc_time latency;
   double bytes_per_ns;
+  bool early_completion;
   uint64_t requests = 0, bytes = 0;
 
   AtMemoryTarget(sc_core::sc_module_name n, uint64_t capacity, sc_core::sc_time lat,
-                 double bytes_per_ns_)
+                 double bytes_per_ns_, bool early = false)
       : sc_module(n),
         socket("socket"),
         capacity_bytes(capacity),
         latency(lat),
         bytes_per_ns(bytes_per_ns_),
+        early_completion(early),
         peq_(this, &AtMemoryTarget::on_peq) {
     socket.register_nb_transport_fw(this, &AtMemoryTarget::nb_transport_fw);
   }
@@ -44,7 +49,7 @@ struct AtMemoryTarget : sc_core::sc_module {
   tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
                                      sc_core::sc_time& delay) {
     if (phase == tlm::BEGIN_REQ) {
-      if (gp.has_mm()) gp.acquire();
+      if (gp.has_mm() && !early_completion) gp.acquire();
       ++requests;
       const tlm::tlm_response_status st = proto::check_access(gp, capacity_bytes);
       gp.set_response_status(st);
@@ -54,6 +59,10 @@ struct AtMemoryTarget : sc_core::sc_module {
         bytes += gp.get_data_length();
         done += sc_core::sc_time(gp.get_data_length() / bytes_per_ns, sc_core::SC_NS);
         bus_free_ = done - latency;
+      }
+      if (early_completion) {
+        delay = done - sc_core::sc_time_stamp();
+        return tlm::TLM_COMPLETED;
       }
       peq_.notify(gp, tlm::BEGIN_RESP, done - sc_core::sc_time_stamp());
       phase = tlm::END_REQ;
