@@ -334,3 +334,16 @@ TEST_CASE("protocol: transport_dbg reads back what a functional run wrote, and D
   CHECK(mem.stats().writes == 1);
   CHECK(mem.stats().reads == 0);
 }
+
+TEST_CASE("protocol: the scratch data array grows on demand and never moves a pointer in use",
+          "[protocol]") {
+  unsigned char* small = proto::scratch_data(16);
+  REQUIRE(small != nullptr);
+  CHECK(proto::scratch_data(4096) == small);  // within the first region: no allocation
+  unsigned char* big = proto::scratch_data(3 * 1024 * 1024);
+  CHECK(big != small);
+  CHECK(big[3 * 1024 * 1024 - 1] == 0);  // zero-filled to the requested length
+  small[0] = 1;                          // the older region is still valid
+  CHECK(small[0] == 1);
+  CHECK(proto::scratch_data(64) == big);  // the newest region serves every smaller request
+}
