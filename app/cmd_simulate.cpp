@@ -61,6 +61,8 @@ int cmd_simulate(const std::vector<std::string>& args) {
     ("trace-window", po::value<std::string>(), "limit the VCD to cycles T0:T1")
     ("timeline-samples", po::value<uint64_t>()->default_value(200), "rows of timeline.csv")
     ("progress", po::bool_switch(), "progress bar on stderr")
+    ("check-protocol", po::bool_switch(),
+     "a TLM-2.0 base-protocol checker on every socket (the first violation ends the run)")
     ("lookahead", po::value<uint32_t>()->default_value(16),
      "ops past the oldest unfinished one whose instructions may issue (default scheduler)")
     ("in-order", po::value<std::string>()->default_value("auto"),
@@ -144,6 +146,7 @@ int cmd_simulate(const std::vector<std::string>& args) {
           : pick<EvictionPolicy>(vm, "eviction",
                                  {{"lru", EvictionPolicy::lru}, {"fifo", EvictionPolicy::fifo}});
   ro.sim.leakage_when_idle = vm["leakage-when-idle"].as<bool>();
+  ro.sim.check_protocol = vm["check-protocol"].as<bool>();
   for (const auto& b : in.reference_bugs) {
     ReferenceBugs& rb = ro.sim.bugs;
     if (b == "softmax-overassign") rb.softmax_overassign = true;

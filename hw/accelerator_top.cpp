@@ -10,7 +10,8 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const Program& prog,
                          const AcceleratorConfig& cfg, const Technology& tech, const RunOptions& o)
     : sc_module(name),
       timing(load_memory_timing(o.memory_timing_path.empty() ? default_memory_timing_path()
-                                                             : o.memory_timing_path)) {
+                                                             : o.memory_timing_path)),
+      checkers(o.sim.check_protocol, proto::ProtocolChecker::Policy::error, true) {
   pe = std::make_unique<PeArray>("pe_array", cfg, tech, o.sim);
   softmax = std::make_unique<SoftmaxEngine>("softmax", cfg, tech, o.sim);
   lnorm = std::make_unique<LayerNormEngine>("layer_norm", cfg, tech, o.sim);
@@ -38,23 +39,26 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const Program& prog,
   }
   ctrl =
       std::make_unique<ControlBlock>("control_block", prog, cfg, tech, o.control, *act, *wgt, *msk);
-  ctrl->pe_socket.bind(pe->target);
-  ctrl->softmax_socket.bind(softmax->target);
-  ctrl->layer_norm_socket.bind(lnorm->target);
-  ctrl->dma_socket.bind(dma->socket);
-  dma->memory_socket.bind(mem->socket);
-  dma->activation_socket.bind(act->socket);
-  dma->weight_socket.bind(wgt->socket);
-  dma->mask_socket.bind(msk->socket);
+  // Each initiator/target pair, through a protocol checker with --check-protocol.
+  auto& c = checkers;
+  c.connect(ctrl->pe_socket, pe->target, "check_pe");
+  c.connect(ctrl->softmax_socket, softmax->target, "check_softmax");
+  c.connect(ctrl->layer_norm_socket, lnorm->target, "check_layer_norm");
+  c.connect(ctrl->dma_socket, dma->socket, "check_dma");
+  c.connect(dma->memory_socket, mem->socket, "check_dma_memory");
+  c.connect(dma->activation_socket, act->socket, "check_dma_activation");
+  c.connect(dma->weight_socket, wgt->socket, "check_dma_weight");
+  c.connect(dma->mask_socket, msk->socket, "check_dma_mask");
   // The engines' operand, partial-sum and output traffic goes through the buffers' ports.
-  pe->activation_port.bind(act->core_socket);
-  pe->weight_port.bind(wgt->core_socket);
-  pe->mask_port.bind(msk->core_socket);
+  c.connect(pe->activation_port, act->core_socket, "check_pe_activation");
+  c.connect(pe->weight_port, wgt->core_socket, "check_pe_weight");
+  c.connect(pe->mask_port, msk->core_socket, "check_pe_mask");
   for (UnitPoolEngine* e :
        {static_cast<UnitPoolEngine*>(softmax.get()), static_cast<UnitPoolEngine*>(lnorm.get())}) {
-    e->activation_port.bind(act->core_socket);
-    e->weight_port.bind(wgt->core_socket);
-    e->mask_port.bind(msk->core_socket);
+    const std::string n = std::string("check_") + e->basename();
+    c.connect(e->activation_port, act->core_socket, (n + "_activation").c_str());
+    c.connect(e->weight_port, wgt->core_socket, (n + "_weight").c_str());
+    c.connect(e->mask_port, msk->core_socket, (n + "_mask").c_str());
   }
 
   if (o.functional) {  // values flow: the data path, and DynaTran as its own module

@@ -18,6 +18,7 @@
 #include "main_memory.hpp"
 #include "memory_timing.hpp"
 #include "pe_array.hpp"
+#include "protocol_checker.hpp"
 #include "softmax_engine.hpp"
 #include "sram_buffer.hpp"
 #include "tracer.hpp"
@@ -43,6 +44,8 @@ class Accelerator : public sc_core::sc_module {
   std::unique_ptr<DynaTranUnit> dynatran;  // only in functional runs
   // Buffer occupancy at each control-block event: cycle, activation, weight, mask bytes.
   std::vector<std::array<uint64_t, 4>> occupancy;
+  // Between each initiator/target pair with --check-protocol (prints its summary when destroyed).
+  proto::ProtocolCheckers checkers;
 };
 
 }  // namespace acceltran

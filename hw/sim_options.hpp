@@ -38,6 +38,7 @@ struct SimOptions {
   double activation_sparsity = 0.5;
   double weight_sparsity = 0.5;
   ReferenceBugs bugs;
+  bool check_protocol = false;  // a base-protocol checker on every socket (--check-protocol)
 };
 
 }  // namespace acceltran

@@ -8,18 +8,34 @@
 //    delay = completion time - sc_time_stamp().
 //  * The initiator (the control block or the DMA) turns completion times into kernel events,
 //    so simulated time advances from event to event, never cycle by cycle.
-//  * gp.command: TLM_READ_COMMAND for transfers toward the accelerator core (loads),
-//    TLM_WRITE_COMMAND for stores, spills and tile jobs. gp.address: a byte address in main
-//    memory (transfers) or 0 (jobs). gp.data_length: bytes moved (transfers) or 0. gp.data_ptr
-//    may be null: in performance mode no data values travel.
+//  * Every transaction is legal under the TLM-2.0 base protocol (IEEE 1666-2011 section 14):
+//     - tile jobs (TileJobExt): TLM_IGNORE_COMMAND, address 0, a kJobDescriptorBytes data array
+//       (a reusable scratch buffer), streaming width = data length, no byte enables
+//       (set_tile_job);
+//     - transfers (TransferExt on the DMA and memory sockets; none on the buffer ports):
+//       TLM_READ_COMMAND for loads toward the core, TLM_WRITE_COMMAND for stores and spills,
+//       the main-memory byte address (DMA, main memory) or 0 (buffers), data length = bytes
+//       moved, streaming width = data length, no byte enables (set_transfer). In performance
+//       mode the data pointer is scratch_data(): a zero-filled process-wide region at least
+//       data-length bytes long whose contents mean nothing;
+//     - buffer-port traffic of the compute engines (port_transfer): a stream through the
+//       port, address 0, streaming width kPortWindowBytes (one buffer block) <= data length.
+//  * Targets check what they are given (check_access, serve_tile_job) and answer with the
+//    standard error responses; initiators turn an error response into a simulation error
+//    (std::runtime_error) naming the block, the transaction and the response (describe()).
 //  * Exactly one of the extensions below says what the transaction is.
 #pragma once
 #include <systemc>
 #include <tlm>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <new>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "isa.hpp"
 
@@ -110,9 +126,108 @@ inline uint64_t time_to_cycles(const sc_core::sc_time& t, double clock_mhz) {
   return static_cast<uint64_t>(c + 0.5);
 }
 
+// A zero-filled data array of at least `bytes` bytes for performance-mode transactions (no data
+// values travel, but the base protocol requires a data pointer to data_length bytes, and a
+// standard target or checker may read or write through it). One process-wide region grows on
+// demand (calloc: untouched pages cost no memory); older regions stay allocated until exit, so
+// a pointer handed to an outstanding transaction never dangles. No allocation once the largest
+// transaction has been seen.
+inline unsigned char* scratch_data(uint64_t bytes) {
+  struct Free {
+    void operator()(unsigned char* p) const { std::free(p); }
+  };
+  static std::vector<std::unique_ptr<unsigned char, Free>> regions;
+  static uint64_t size = 0;
+  if (bytes > size || regions.empty()) {
+    uint64_t n = size * 2 > bytes ? size * 2 : bytes;
+    n = n < 4096 ? 4096 : n;
+    auto* p = static_cast<unsigned char*>(std::calloc(n, 1));
+    if (!p) throw std::bad_alloc();
+    regions.emplace_back(p);
+    size = n;
+  }
+  return regions.back().get();
+}
+
+// Bytes of a tile job's data array (a descriptor slot; the TileJobExt carries the job).
+constexpr unsigned kJobDescriptorBytes = 16;
+// Streaming width of the engines' buffer-port traffic: one 64-byte buffer block.
+constexpr unsigned kPortWindowBytes = 64;
+
+// The attributes of a tile job (the TileJobExt is attached by the caller).
+inline void set_tile_job(tlm::tlm_generic_payload& gp) {
+  gp.set_command(tlm::TLM_IGNORE_COMMAND);
+  gp.set_address(0);
+  gp.set_data_ptr(scratch_data(kJobDescriptorBytes));
+  gp.set_data_length(kJobDescriptorBytes);
+  gp.set_streaming_width(kJobDescriptorBytes);
+  gp.set_byte_enable_ptr(nullptr);
+  gp.set_byte_enable_length(0);
+  gp.set_dmi_allowed(false);
+  gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+}
+
+// The attributes of a performance-mode transfer of `bytes` bytes at `address`.
+inline void set_transfer(tlm::tlm_generic_payload& gp, bool write, uint64_t address, unsigned bytes,
+                         unsigned streaming_width = 0) {
+  gp.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+  gp.set_address(address);
+  gp.set_data_ptr(scratch_data(bytes));
+  gp.set_data_length(bytes);
+  gp.set_streaming_width(streaming_width ? streaming_width : bytes);
+  gp.set_byte_enable_ptr(nullptr);
+  gp.set_byte_enable_length(0);
+  gp.set_dmi_allowed(false);
+  gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+}
+
+inline const char* command_name(tlm::tlm_command c) {
+  return c == tlm::TLM_READ_COMMAND     ? "read"
+         : c == tlm::TLM_WRITE_COMMAND  ? "write"
+         : c == tlm::TLM_IGNORE_COMMAND ? "ignore"
+                                        : "unknown command";
+}
+
+// "read of 4096 bytes at 0x1000" (for error messages).
+inline std::string describe(const tlm::tlm_generic_payload& gp) {
+  char addr[32];
+  std::snprintf(addr, sizeof addr, "0x%llx", static_cast<unsigned long long>(gp.get_address()));
+  return std::string(command_name(gp.get_command())) + " of " +
+         std::to_string(gp.get_data_length()) + " bytes at " + addr;
+}
+
+// Target-side checks of a read or write of the byte range [0, capacity_bytes), in the order
+// address, command, burst (data length, streaming width), byte enables, data pointer. Returns
+// TLM_OK_RESPONSE when the target can serve it, else the standard error response:
+//   TLM_ADDRESS_ERROR_RESPONSE    bytes outside [0, capacity) (the streaming window, see below)
+//   TLM_COMMAND_ERROR_RESPONSE    not a read or a write
+//   TLM_BURST_ERROR_RESPONSE      data length 0, streaming width 0 or > data length, or a
+//                                 streaming width < data length where `streaming` is false
+//   TLM_BYTE_ENABLE_ERROR_RESPONSE byte enables (the memories do not implement them)
+//   TLM_GENERIC_ERROR_RESPONSE    null data pointer
+// With streaming (a port), the bytes touched are [address, address + streaming width).
+inline tlm::tlm_response_status check_access(const tlm::tlm_generic_payload& gp,
+                                             uint64_t capacity_bytes, bool streaming = false) {
+  const uint64_t len = gp.get_data_length(), sw = gp.get_streaming_width();
+  const uint64_t window = sw && sw < len ? sw : len;
+  const uint64_t a = gp.get_address();
+  if (a >= capacity_bytes || window > capacity_bytes - a) return tlm::TLM_ADDRESS_ERROR_RESPONSE;
+  const tlm::tlm_command c = gp.get_command();
+  if (c != tlm::TLM_READ_COMMAND && c != tlm::TLM_WRITE_COMMAND)
+    return tlm::TLM_COMMAND_ERROR_RESPONSE;
+  if (len == 0 || sw == 0 || sw > len || (sw < len && !streaming))
+    return tlm::TLM_BURST_ERROR_RESPONSE;
+  if (gp.get_byte_enable_ptr() || gp.get_byte_enable_length())
+    return tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE;
+  if (!gp.get_data_ptr()) return tlm::TLM_GENERIC_ERROR_RESPONSE;
+  return tlm::TLM_OK_RESPONSE;
+}
+
 // An engine's traffic through a buffer's ports: moves `bytes` starting at `request_cycle` over
 // the (optional) initiator socket `port`; returns the cycle the ports finish. An unbound port (a
-// block tested alone) is free. One transaction per GiB (data_length is 32 bits).
+// block tested alone) is free. One transaction per GiB (data_length is 32 bits); each is a
+// stream through the port (address 0, streaming width kPortWindowBytes) with a scratch data
+// array. An error response is a std::runtime_error naming the transaction and the response.
 template <typename Socket>
 uint64_t port_transfer(Socket& port, tlm::tlm_generic_payload& gp, uint64_t request_cycle,
                        uint64_t bytes, bool write, double clock_mhz) {
@@ -122,15 +237,13 @@ uint64_t port_transfer(Socket& port, tlm::tlm_generic_payload& gp, uint64_t requ
   uint64_t done = request_cycle;
   for (uint64_t left = bytes; left > 0;) {
     const uint64_t chunk = left < (1ULL << 30) ? left : (1ULL << 30);
-    gp.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-    gp.set_address(0);
-    gp.set_data_length(static_cast<unsigned>(chunk));
-    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    const unsigned n = static_cast<unsigned>(chunk);
+    set_transfer(gp, write, 0, n, n < kPortWindowBytes ? n : kPortWindowBytes);
     sc_core::sc_time delay = at > now ? at - now : sc_core::SC_ZERO_TIME;
     port->b_transport(gp, delay);
     if (gp.is_response_error())
-      throw std::runtime_error(std::string("buffer port rejected a ") + (write ? "write" : "read") +
-                               ": " + gp.get_response_string());
+      throw std::runtime_error(std::string(port.name()) + ": buffer port answered " +
+                               gp.get_response_string() + " to a " + describe(gp));
     const uint64_t c = time_to_cycles(now + delay, clock_mhz);
     done = c > done ? c : done;
     left -= chunk;
@@ -138,16 +251,36 @@ uint64_t port_transfer(Socket& port, tlm::tlm_generic_payload& gp, uint64_t requ
   return done;
 }
 
-// The target side of the convention for tile-job engines: reads the TileJobExt, converts the
-// request time to a cycle, lets `dispatch(job, request_cycle)` reserve the units and return the
-// completion cycle, and annotates `delay` with the completion time. A missing extension is a
-// generic error; std::invalid_argument from dispatch (wrong opcode, tiles out of range) is a
-// command error.
+// The target side of the convention for tile-job engines: checks the attributes, reads the
+// TileJobExt, converts the request time to a cycle, lets `dispatch(job, request_cycle)` reserve
+// the units and return the completion cycle, and annotates `delay` with the completion time.
+// Responses: address != 0: TLM_ADDRESS_ERROR_RESPONSE; not TLM_IGNORE_COMMAND:
+// TLM_COMMAND_ERROR_RESPONSE; data length 0 or streaming width != data length:
+// TLM_BURST_ERROR_RESPONSE; byte enables: TLM_BYTE_ENABLE_ERROR_RESPONSE; null data pointer or
+// missing extension: TLM_GENERIC_ERROR_RESPONSE; std::invalid_argument from dispatch (wrong
+// opcode, tiles out of range): TLM_COMMAND_ERROR_RESPONSE.
 template <typename Dispatch>
 void serve_tile_job(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, double clock_mhz,
                     Dispatch&& dispatch) {
+  const unsigned len = gp.get_data_length();
+  if (gp.get_address() != 0) {
+    gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return;
+  }
+  if (gp.get_command() != tlm::TLM_IGNORE_COMMAND) {
+    gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+    return;
+  }
+  if (len == 0 || gp.get_streaming_width() != len) {
+    gp.set_response_status(tlm::TLM_BURST_ERROR_RESPONSE);
+    return;
+  }
+  if (gp.get_byte_enable_ptr() || gp.get_byte_enable_length()) {
+    gp.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
+    return;
+  }
   auto* job = gp.get_extension<TileJobExt>();
-  if (!job || !job->op) {
+  if (!gp.get_data_ptr() || !job || !job->op) {
     gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
   }

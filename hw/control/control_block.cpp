@@ -570,17 +570,18 @@ uint64_t ControlBlock::transfer(Opcode op, uint32_t part, uint64_t now) {
   xfer_.sparsity = ten.sparsity;
   xfer_.sequential = true;
   const bool load = op == Opcode::LOAD_W || op == Opcode::LOAD_A;
-  xfer_gp_.set_command(load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
-  xfer_gp_.set_address(parts_[part].address);
-  xfer_gp_.set_data_ptr(nullptr);
-  xfer_gp_.set_data_length(
-      static_cast<unsigned>(std::min<uint64_t>(xfer_.data_bytes, 0xffffffffu)));
-  xfer_gp_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  // Data followed by its mask at the part's home address (a scratch data array: performance
+  // mode; tlm/protocol.hpp).
+  proto::set_transfer(
+      xfer_gp_, !load, parts_[part].address,
+      static_cast<unsigned>(std::min<uint64_t>(xfer_.data_bytes + xfer_.mask_bytes, 0xffffffffu)));
   sc_core::sc_time delay = cycles_to_time(now, clock_mhz_) - sc_core::sc_time_stamp();
   dma_socket->b_transport(xfer_gp_, delay);
   if (xfer_gp_.is_response_error())
-    throw std::runtime_error(fmt::format("DMA rejected {} of tensor {}: {}", to_string(op),
-                                         ten.name, xfer_gp_.get_response_string()));
+    throw std::runtime_error(fmt::format("{}: {} answered {} to {} of tensor '{}' part {} ({})",
+                                         name(), dma_socket.name(), xfer_gp_.get_response_string(),
+                                         to_string(op), ten.name, key.part,
+                                         proto::describe(xfer_gp_)));
   const uint64_t done = time_to_cycles(sc_core::sc_time_stamp() + delay, clock_mhz_);
   stats_.busy[static_cast<int>(EngineClass::dma)].push_back(BusyInterval{now, done, done - now});
   if (op == Opcode::STORE_M)
@@ -641,13 +642,15 @@ uint64_t ControlBlock::send_job(const Instruction& in, uint64_t request) {
   auto& socket = in.opcode == Opcode::SOFTMAX     ? softmax_socket
                  : in.opcode == Opcode::LAYERNORM ? layer_norm_socket
                                                   : pe_socket;
-  job_gp_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  proto::set_tile_job(job_gp_);  // TLM_IGNORE_COMMAND with the TileJobExt (tlm/protocol.hpp)
   const sc_core::sc_time stamp = sc_core::sc_time_stamp();
   sc_core::sc_time delay = cycles_to_time(request, clock_mhz_) - stamp;
   socket->b_transport(job_gp_, delay);
   if (job_gp_.is_response_error())
-    throw std::runtime_error(fmt::format("engine rejected {} of op {}: {}", to_string(in.opcode),
-                                         prog_.ops[in.op].name, job_gp_.get_response_string()));
+    throw std::runtime_error(fmt::format(
+        "{}: {} answered {} to the {} tile job of op '{}' (instruction {}, tiles {}..{})", name(),
+        socket.name(), job_gp_.get_response_string(), to_string(in.opcode), prog_.ops[in.op].name,
+        in.id, job_.first_tile, job_.first_tile + job_.tile_count - 1));
   stats_.dispatches += 1;
   return time_to_cycles(stamp + delay, clock_mhz_);
 }

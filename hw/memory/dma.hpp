@@ -11,6 +11,14 @@
 // then issues the memory side and the buffer side at the same time (streaming overlap); it
 // completes at the later of the two. Like every target it never waits: it returns
 // delay = completion - now.
+//
+// Target checks (tlm/protocol.hpp conventions): no TransferExt or a non-memory opcode:
+// TLM_GENERIC_ERROR_RESPONSE; a read for a store or a write for a load (or any other command):
+// TLM_COMMAND_ERROR_RESPONSE; data length 0 or streaming width != data length:
+// TLM_BURST_ERROR_RESPONSE; byte enables: TLM_BYTE_ENABLE_ERROR_RESPONSE; null data pointer:
+// TLM_GENERIC_ERROR_RESPONSE. A sub-transfer answered with an error response ends the command
+// with that response (nothing further issued); last_error() says which socket, transaction and
+// response. Sub-transfers reuse one payload with a scratch data array (no allocation).
 #pragma once
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
@@ -19,6 +27,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "config.hpp"
@@ -31,6 +40,15 @@ namespace acceltran {
 struct DmaOptions {
   int engines = 0;            // 0: one engine per PE (the published model)
   int64_t setup_cycles = -1;  // -1: memory.yaml dma.setup_cycles
+  // Approximately-timed burst option: > 0 splits the memory side of each command into
+  // burst_bytes-sized nb_transport transactions (BEGIN_REQ / END_REQ / BEGIN_RESP / END_RESP,
+  // payloads from the DMA's memory manager), so that a standard AT memory model can serve
+  // memory_socket. A target that completes each burst on the forward call (TLM_COMPLETED or
+  // TLM_UPDATED with BEGIN_RESP, with an annotated delay) lets the command return at once, as
+  // every block here does; one that answers later on the backward path makes the command's
+  // b_transport wait for the last response (a blocking target: its initiator must allow that,
+  // the control block does not yet). 0: one b_transport per memory side (the default).
+  uint32_t burst_bytes = 0;
 };
 
 struct DmaStats {
@@ -57,12 +75,17 @@ class Dma : public sc_core::sc_module {
   uint64_t engine_free_cycle(int e) const { return engine_free_cycle_[static_cast<size_t>(e)]; }
   uint64_t setup_cycles() const { return setup_cycles_; }
   const DmaStats& stats() const { return stats_; }
+  // The sub-transfer error that ended the last failed command ("" if none).
+  const std::string& last_error() const { return last_error_; }
+  ~Dma() override;
 
  private:
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
   // Issues one sub-transfer at absolute time `at`; returns its absolute completion time.
+  // A sub-transfer answered with an error leaves its response in sub_gp_ (see failed()).
   sc_core::sc_time issue(tlm_utils::simple_initiator_socket<Dma>& s, bool write, uint64_t address,
                          uint64_t bytes, const proto::TransferExt& ext, sc_core::sc_time at);
+  bool failed() const { return sub_gp_.get_response_status() < tlm::TLM_INCOMPLETE_RESPONSE; }
 
   double clock_mhz_;
   double nj_per_busy_cycle_;
@@ -70,6 +93,31 @@ class Dma : public sc_core::sc_module {
   std::vector<uint64_t> engine_free_cycle_;
   std::vector<std::pair<uint64_t, uint64_t>> intervals_;  // for max_in_flight (start, end)
   DmaStats stats_;
+  tlm::tlm_generic_payload sub_gp_;  // sub-transfers (sub_ext_ attached for life)
+  proto::TransferExt sub_ext_;
+  std::string last_error_;
+
+  // AT burst option (DmaOptions::burst_bytes).
+  struct BurstPool : tlm::tlm_mm_interface {  // the memory manager: reusable payloads
+    std::vector<tlm::tlm_generic_payload*> idle, all;
+    proto::TransferExt* ext_of(tlm::tlm_generic_payload& gp);
+    tlm::tlm_generic_payload* get();
+    void free(tlm::tlm_generic_payload* gp) override { idle.push_back(gp); }
+    ~BurstPool() override;
+  };
+  // The memory side as bursts from absolute time `at`; returns the last response's time.
+  sc_core::sc_time issue_bursts(bool write, uint64_t address, uint64_t bytes,
+                                const proto::TransferExt& ext, sc_core::sc_time at);
+  tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
+                                     sc_core::sc_time& delay);
+  // A burst's response, due at absolute time `when`.
+  void on_response(tlm::tlm_generic_payload& gp, const sc_core::sc_time& when);
+  uint32_t burst_bytes_;
+  BurstPool pool_;
+  bool request_open_ = false;  // a BEGIN_REQ without its END_REQ yet (request exclusion)
+  uint64_t responses_due_ = 0;
+  sc_core::sc_time last_response_;  // latest response time of the current command
+  sc_core::sc_event end_req_, response_;
 };
 
 }  // namespace acceltran

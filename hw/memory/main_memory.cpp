@@ -59,8 +59,14 @@ MainMemory::MainMemory(sc_core::sc_module_name name, const MainMemoryConfig& cfg
   tREFI_ = t_.tREFI_ns * 1e3;
   tRFC_ = t_.tRFC_ns * 1e3;
   banks_.resize(static_cast<size_t>(cfg.channels) * cfg.ranks * cfg.banks);
+  if (mopts.address_bits < 12 || mopts.address_bits > 63)
+    throw InputError(
+        fmt::format("main memory: address_bits {} must be in [12, 63]", mopts.address_bits));
+  capacity_bytes_ = uint64_t{1} << mopts.address_bits;
   bus_free_ps_.assign(cfg.channels, 0.0);
   socket.register_b_transport(this, &MainMemory::b_transport);
+  socket.register_transport_dbg(this, &MainMemory::transport_dbg);
+  socket.register_get_direct_mem_ptr(this, &MainMemory::get_direct_mem_ptr);
 }
 
 void MainMemory::check_layout(const MainMemoryConfig& cfg, const DesignSpace& space) {
@@ -283,11 +289,12 @@ double MainMemory::access(double request_ps, uint64_t address, uint64_t bytes, b
 }
 
 void MainMemory::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
-  bool write = gp.get_command() == tlm::TLM_WRITE_COMMAND;
-  if (!write && gp.get_command() != tlm::TLM_READ_COMMAND) {
-    gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+  const tlm::tlm_response_status st = proto::check_access(gp, capacity_bytes_);
+  if (st != tlm::TLM_OK_RESPONSE) {
+    gp.set_response_status(st);
     return;
   }
+  bool write = gp.get_command() == tlm::TLM_WRITE_COMMAND;
   bool sequential = true;
   double energy_nj = -1;  // default: per 64-byte access
   if (auto* ext = gp.get_extension<proto::TransferExt>()) {
@@ -313,7 +320,39 @@ void MainMemory::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& del
       access(req_ps, gp.get_address(), gp.get_data_length(), write, sequential, energy_nj);
   double d_ps = std::ceil(end_ps - now.to_seconds() * 1e12 - 1e-6);
   delay = sc_core::sc_time(std::max(0.0, d_ps), sc_core::SC_PS);
+  if (store_) {
+    copy_contents(*store_, write, gp.get_address(), gp.get_data_ptr(), gp.get_data_length(),
+                  gp.get_data_length());
+    gp.set_dmi_allowed(true);
+  }
   gp.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+// Debug access (no time, energy or statistics): the store's bytes in [address, capacity).
+unsigned int MainMemory::transport_dbg(tlm::tlm_generic_payload& gp) {
+  return debug_transport(store_, gp, capacity_bytes_);
+}
+
+// DMI to the store page holding the address, read and write, with the latency of a row miss
+// (tRCD + tCL / tCWL). DMI bypasses the timing, energy and statistics of the memory model: it is
+// for loaders and debuggers, not for traffic whose cost should be counted.
+bool MainMemory::get_direct_mem_ptr(tlm::tlm_generic_payload& gp, tlm::tlm_dmi& dmi) {
+  const uint64_t a = gp.get_address();
+  uint64_t start = 0, end = 0;
+  unsigned char* p = store_ && a < capacity_bytes_ ? store_->direct(a, start, end) : nullptr;
+  if (!p) {  // no DMI anywhere in the memory
+    dmi.set_start_address(0);
+    dmi.set_end_address(capacity_bytes_ - 1);
+    dmi.allow_none();
+    return false;
+  }
+  dmi.set_dmi_ptr(p);
+  dmi.set_start_address(start);
+  dmi.set_end_address(std::min(end, capacity_bytes_ - 1));
+  dmi.allow_read_write();
+  dmi.set_read_latency(sc_core::sc_time(tRCD_ + tCL_, sc_core::SC_PS));
+  dmi.set_write_latency(sc_core::sc_time(tRCD_ + tCWL_, sc_core::SC_PS));
+  return true;
 }
 
 }  // namespace acceltran

@@ -9,6 +9,14 @@
 //   offset-in-burst : channel : column : rank : bank : row
 // so consecutive bursts alternate channels, a row of one bank is filled next, then the next
 // rank, then the next bank.
+//
+// Capacity: the memory decodes address_bits-bit byte addresses (default 36: 64 GiB, above the
+// largest footprint of the design space, BERT-Large at batch 32, sequence 512 on Server,
+// which passes 2 GiB). Requests are checked with
+// proto::check_access over [0, capacity) and answered with the standard error responses
+// (whole transfers: streaming width = data length). transport_dbg reads and writes the
+// attached DataStore (0 bytes without one); get_direct_mem_ptr grants read/write DMI to the
+// store's pages (none without a store).
 #pragma once
 #include <tlm_utils/simple_target_socket.h>
 #include <systemc>
@@ -19,6 +27,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "data_store.hpp"
 #include "memory_timing.hpp"
 #include "protocol.hpp"
 #include "sim_options.hpp"
@@ -34,6 +43,7 @@ struct MainMemoryOptions {
   uint64_t bulk_threshold_bytes = 16384;
   bool refresh = true;            // refresh windows (types with tREFI > 0, detailed model)
   bool background_power = false;  // add background_mw and refresh energy to total_energy_nj
+  int address_bits = 36;          // capacity 2^address_bits bytes (see above)
 };
 
 struct MemAddress {
@@ -78,6 +88,11 @@ class MainMemory : public sc_core::sc_module {
   double access(double request_ps, uint64_t address, uint64_t bytes, bool write,
                 bool sequential = true, double energy_nj = -1);
 
+  // Functional mode (data_store.hpp): attaches a store (not owned; nullptr: performance mode).
+  void attach_store(DataStore* store) { store_ = store; }
+  DataStore* store() const { return store_; }
+  uint64_t capacity_bytes() const { return capacity_bytes_; }
+
   MemAddress decode(uint64_t address) const;
   uint64_t encode(const MemAddress& a) const;
 
@@ -110,6 +125,8 @@ class MainMemory : public sc_core::sc_module {
     double act_ps = -1e18, ready_ps = 0, last_use_ps = 0, wr_end_ps = -1e18;
   };
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  unsigned int transport_dbg(tlm::tlm_generic_payload& gp);
+  bool get_direct_mem_ptr(tlm::tlm_generic_payload& gp, tlm::tlm_dmi& dmi);
   double burst_access(double t, uint64_t burst_index, bool write);
   double bulk_access(double t, uint64_t first_burst, uint64_t n_bursts, bool write);
   double after_refresh(double t) const;
@@ -128,6 +145,8 @@ class MainMemory : public sc_core::sc_module {
   double burst_ps_;
   uint64_t bursts_per_row_;
   double energy_per_access_nj_;
+  uint64_t capacity_bytes_;
+  DataStore* store_ = nullptr;
   double tRCD_, tCL_, tCWL_, tRP_, tRAS_, tWR_, tREFI_, tRFC_;  // ps
   std::vector<Bank> banks_;
   std::vector<double> bus_free_ps_;  // per channel

@@ -67,7 +67,9 @@ SramBuffer::SramBuffer(sc_core::sc_module_name name, proto::Buffer kind, double 
   port_bytes_per_cycle_ =
       bytes_per_second(port_bandwidth_gbps, opts.bandwidth, word_bits) / (clock_mhz * 1e6);
   socket.register_b_transport(this, &SramBuffer::b_transport);
+  socket.register_transport_dbg(this, &SramBuffer::transport_dbg);
   core_socket.register_b_transport(this, &SramBuffer::core_b_transport);
+  core_socket.register_transport_dbg(this, &SramBuffer::core_transport_dbg);
 }
 
 uint64_t SramBuffer::now_or(uint64_t c) const {
@@ -266,22 +268,29 @@ uint64_t SramBuffer::access(uint64_t request_cycle, uint64_t bytes, bool write, 
 }
 
 // Engines stream operands, partial sums and outputs through the ports: a request moves any
-// number of bytes (tiles pass through; residency is the control block's business).
+// number of bytes through its streaming window (tiles pass through; residency is the control
+// block's business).
 void SramBuffer::core_b_transport(int, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
-  serve(gp, delay);
+  serve(gp, delay, true);
 }
 
-bool SramBuffer::serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+// DMA transfers: whole transfers into or out of [0, capacity).
+void SramBuffer::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+  serve(gp, delay, false);
+}
+
+void SramBuffer::serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, bool streaming) {
+  const tlm::tlm_response_status st = proto::check_access(gp, capacity_bytes_, streaming);
+  if (st != tlm::TLM_OK_RESPONSE) {
+    gp.set_response_status(st);
+    return;
+  }
   sc_core::sc_time now = sc_core::sc_time_stamp();
   // Request cycle: the first clock edge at or after the request time.
   uint64_t req =
       static_cast<uint64_t>(std::ceil((now + delay).to_seconds() * clock_mhz_ * 1e6 - 1e-3));
   uint64_t bytes = gp.get_data_length();
   bool write = gp.get_command() == tlm::TLM_WRITE_COMMAND;
-  if (!write && gp.get_command() != tlm::TLM_READ_COMMAND) {
-    gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
-    return false;
-  }
   // Published STORE_A energy, when asked for (--reference-bugs store-energy-per-element): per 64
   // elements, not per 64-byte block of the zero-free data.
   double energy_nj = -1;
@@ -289,24 +298,22 @@ bool SramBuffer::serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
     if (auto* ext = gp.get_extension<proto::TransferExt>(); ext && ext->opcode == Opcode::STORE_A)
       energy_nj = energy_per_block_nj() * static_cast<double>(ext->elements) / 64.0;
   uint64_t done = access(req, bytes, write, energy_nj);
+  if (store_)
+    copy_contents(*store_, write, gp.get_address(), gp.get_data_ptr(), bytes,
+                  gp.get_streaming_width());
   sc_core::sc_time t_done = proto::cycles_to_time(done, clock_mhz_);
   delay = t_done > now ? t_done - now : sc_core::SC_ZERO_TIME;
   gp.set_response_status(tlm::TLM_OK_RESPONSE);
-  return true;
 }
 
-void SramBuffer::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
-  uint64_t bytes = gp.get_data_length();
-  bool write = gp.get_command() == tlm::TLM_WRITE_COMMAND;
-  if (bytes > capacity_bytes_) {
-    auto* ext = gp.get_extension<proto::TransferExt>();
-    throw InputError(fmt::format(
-        "{}: {} of {} moves {} bytes ({:.3f} MB) but the whole {} buffer holds {} bytes ({} MB)",
-        name(), ext ? to_string(ext->opcode) : (write ? "write" : "read"),
-        ext && ext->tensor != kNone ? fmt::format("tensor {}", ext->tensor) : std::string("data"),
-        bytes, bytes / 1048576.0, proto::to_string(kind_), capacity_bytes_, size_mb_));
-  }
-  serve(gp, delay);
+// Debug access (no time, no energy, no statistics): the attached store's bytes in
+// [address, capacity); 0 bytes without a store or for other commands.
+unsigned int SramBuffer::transport_dbg(tlm::tlm_generic_payload& gp) {
+  return debug_transport(store_, gp, capacity_bytes_);
+}
+
+unsigned int SramBuffer::core_transport_dbg(int, tlm::tlm_generic_payload& gp) {
+  return transport_dbg(gp);
 }
 
 }  // namespace acceltran

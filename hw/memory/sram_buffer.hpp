@@ -8,7 +8,12 @@
 //    (protocol.hpp; the target never waits). Default profile: `banks` banks with a port of
 //    bank_width_bytes each, data interleaved over all banks, so every transfer spreads over all
 //    ports and transfers contend for them in request order. Reference profile: one port of
-//    technology buffers.port_bandwidth_gbps;
+//    technology buffers.port_bandwidth_gbps. Both sockets check each request
+//    (proto::check_access over [0, capacity)) and answer the standard error responses; the
+//    DMA socket takes whole transfers (streaming width = data length), `core_socket` streams
+//    (streaming width <= data length, the window [address, address + width) in the buffer).
+//    transport_dbg on both sockets reads and writes the attached DataStore (data_store.hpp;
+//    none in performance mode: 0 bytes);
 //  * a direct C++ API for the control block's bookkeeping: a residency table keyed by
 //    (tensor, part) with pins, LRU/FIFO eviction and spill reporting.
 #pragma once
@@ -27,6 +32,7 @@
 
 #include "compiler.hpp"
 #include "config.hpp"
+#include "data_store.hpp"
 #include "protocol.hpp"
 #include "sim_options.hpp"
 
@@ -119,6 +125,12 @@ class SramBuffer : public sc_core::sc_module {
   // energy_nj < 0: the default, per block_bytes block.
   uint64_t access(uint64_t request_cycle, uint64_t bytes, bool write, double energy_nj = -1);
 
+  // --- contents (functional mode; see data_store.hpp) ---
+  // Attaches a store (not owned; nullptr: performance mode, the default). Writes through the
+  // sockets then copy their data into it, reads copy out of it.
+  void attach_store(DataStore* store) { store_ = store; }
+  DataStore* store() const { return store_; }
+
   // --- figures ---
   proto::Buffer buffer_kind() const { return kind_; }
   double size_mb() const { return size_mb_; }
@@ -150,9 +162,11 @@ class SramBuffer : public sc_core::sc_module {
   };
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
   void core_b_transport(int id, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
-  // Port timing of a request (request cycle from the payload's time); returns false on a bad
-  // command.
-  bool serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  unsigned int transport_dbg(tlm::tlm_generic_payload& gp);
+  unsigned int core_transport_dbg(int id, tlm::tlm_generic_payload& gp);
+  // Checks the request (streaming: a port stream may be longer than its window) and serves it:
+  // port timing from the payload's time, contents when a store is attached.
+  void serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, bool streaming);
   uint64_t now_or(uint64_t c) const;
   void advance_occupancy(uint64_t now_cycle);
   void set_used(uint64_t bytes, uint64_t now_cycle);
@@ -180,6 +194,7 @@ class SramBuffer : public sc_core::sc_module {
   std::map<uint64_t, ResidentKey> order_;  // unpinned entries, eviction order: smallest seq first
   uint64_t pinned_bytes_ = 0;
   NeededLater needed_later_;
+  DataStore* store_ = nullptr;
   SramStats stats_;
 };
 

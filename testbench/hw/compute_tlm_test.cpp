@@ -30,10 +30,7 @@ struct Initiator : sc_core::sc_module {
   void send(tlm_utils::simple_initiator_socket<Initiator>& s, proto::TileJobExt& j,
             sc_core::sc_time delay) {
     tlm::tlm_generic_payload gp;
-    gp.set_command(tlm::TLM_WRITE_COMMAND);
-    gp.set_address(0);
-    gp.set_data_length(0);
-    gp.set_data_ptr(nullptr);
+    proto::set_tile_job(gp);
     gp.set_extension(&j);
     s->b_transport(gp, delay);
     gp.clear_extension(&j);

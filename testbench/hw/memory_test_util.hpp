@@ -94,12 +94,7 @@ struct Driver : sc_core::sc_module {
                             proto::TransferExt* ext = nullptr,
                             sc_core::sc_time delay = sc_core::SC_ZERO_TIME) {
     tlm::tlm_generic_payload gp;
-    gp.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-    gp.set_address(address);
-    gp.set_data_ptr(nullptr);
-    gp.set_data_length(static_cast<unsigned int>(bytes));
-    gp.set_streaming_width(static_cast<unsigned int>(bytes));
-    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    proto::set_transfer(gp, write, address, static_cast<unsigned int>(bytes));
     if (ext) gp.set_extension(ext);
     struct Detach {  // ext is the caller's: detach it even when the target throws
       tlm::tlm_generic_payload& gp;
@@ -110,9 +105,11 @@ struct Driver : sc_core::sc_module {
     } detach{gp, ext};
     socket->b_transport(gp, delay);
     last_ok = gp.is_response_ok();
+    last_status = gp.get_response_status();
     return delay;
   }
   bool last_ok = false;
+  tlm::tlm_response_status last_status = tlm::TLM_INCOMPLETE_RESPONSE;
 };
 
 }  // namespace acceltran::memtest

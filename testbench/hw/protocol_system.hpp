@@ -1,0 +1,71 @@
+// The blocks of an AccelTran top level for the [protocol] testbenches, assembled by hand so
+// that a test can put its own target (an AT memory, a refusing target) or a protocol checker on
+// any socket: BERT-Tiny compiled for Edge, the real blocks, and the bindings every variant
+// shares (DMA -> buffers, control block -> softmax and layer-norm engines). The test binds
+// control block -> DMA / PE array and DMA -> memory itself.
+#pragma once
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+#include <systemc>
+
+#include <memory>
+
+#include "../compiler/test_util.hpp"
+#include "control_block.hpp"
+#include "dma.hpp"
+#include "layer_norm_engine.hpp"
+#include "main_memory.hpp"
+#include "memory_test_util.hpp"
+#include "pe_array.hpp"
+#include "softmax_engine.hpp"
+#include "sram_buffer.hpp"
+
+namespace acceltran::testbench {
+
+// A target that answers every transaction with `status`.
+struct Refuser : sc_core::sc_module {
+  tlm_utils::simple_target_socket<Refuser> socket;
+  tlm::tlm_response_status status;
+  Refuser(sc_core::sc_module_name n, tlm::tlm_response_status s)
+      : sc_module(n), socket("socket"), status(s) {
+    socket.register_b_transport(this, &Refuser::b_transport);
+  }
+  void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time&) {
+    gp.set_response_status(status);
+  }
+};
+
+// An initiator that sends nothing (binds the target socket of a block taken out of the run).
+struct Idle : sc_core::sc_module {
+  tlm_utils::simple_initiator_socket<Idle> socket;
+  explicit Idle(sc_core::sc_module_name n) : sc_module(n), socket("socket") {}
+};
+
+struct TinySystem {
+  const Program prog = testutil::compile("bert-tiny");
+  const Technology tech = memtest::tech();
+  const MemoryTimingTable timing = memtest::timing();
+  const AcceleratorConfig cfg = memtest::accel("edge");
+  const SimOptions opts;
+  std::unique_ptr<SramBuffer> act =
+      SramBuffer::from_config("act", proto::Buffer::activation, cfg, tech, opts);
+  std::unique_ptr<SramBuffer> wgt =
+      SramBuffer::from_config("wgt", proto::Buffer::weight, cfg, tech, opts);
+  std::unique_ptr<SramBuffer> msk =
+      SramBuffer::from_config("msk", proto::Buffer::mask, cfg, tech, opts);
+  Dma dma;
+  PeArray pe{"pe", cfg, tech, opts};
+  SoftmaxEngine sm{"sm", cfg, tech, opts};
+  LayerNormEngine ln{"ln", cfg, tech, opts};
+  ControlBlock ctrl{"control_block", prog, cfg, tech, ControlOptions{}, *act, *wgt, *msk};
+
+  explicit TinySystem(const DmaOptions& dopts = {}) : dma("dma", cfg, tech, timing, opts, dopts) {
+    dma.activation_socket.bind(act->socket);
+    dma.weight_socket.bind(wgt->socket);
+    dma.mask_socket.bind(msk->socket);
+    ctrl.softmax_socket.bind(sm.target);
+    ctrl.layer_norm_socket.bind(ln.target);
+  }
+};
+
+}  // namespace acceltran::testbench

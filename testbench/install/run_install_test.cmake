@@ -1,0 +1,35 @@
+# CTest driver (testbench/CMakeLists.txt, test "install: ..."): installs the build tree into a
+# temporary prefix, builds the out-of-tree consumer against the installed package, runs it, and
+# runs the installed acceltran on the installed models. Variables: BUILD_DIR, SOURCE_DIR, WORK.
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+set(prefix "${WORK}/prefix")
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  set(last_output "${out}" PARENT_SCOPE)
+endfunction()
+run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${prefix}")
+foreach(f bin/acceltran lib/cmake/AccelTranSC/AccelTranSCConfig.cmake
+          include/acceltran/protocol_checker.hpp share/acceltran/models/technology.yaml)
+  if(NOT EXISTS "${prefix}/${f}")
+    message(FATAL_ERROR "not installed: ${prefix}/${f}")
+  endif()
+endforeach()
+run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/testbench/install/consumer" -B "${WORK}/consumer"
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build "${WORK}/consumer" -j2)
+run(${CMAKE_COMMAND} -E env SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 "${WORK}/consumer/consumer")
+message(STATUS "consumer: ${last_output}")
+if(NOT last_output MATCHES "moved 4096 bytes: ok")
+  message(FATAL_ERROR "consumer output: ${last_output}")
+endif()
+run(${CMAKE_COMMAND} -E env SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
+    ACCELTRAN_MODELS_DIR=${prefix}/share/acceltran/models
+    "${prefix}/bin/acceltran" simulate --out "${WORK}/out")
+if(NOT EXISTS "${WORK}/out/report.json")
+  message(FATAL_ERROR "the installed acceltran wrote no report")
+endif()
+file(REMOVE_RECURSE "${WORK}")
