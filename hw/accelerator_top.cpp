@@ -64,8 +64,8 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const Program& prog,
   if (o.functional) {  // values flow: the data path, and DynaTran as its own module
     datapath = std::make_unique<Datapath>(prog, *o.functional);
     dynatran = std::make_unique<DynaTranUnit>("dynatran", o.functional->prune);
-    pe->dynatran_port.bind(dynatran->target);
-    softmax->dynatran_port.bind(dynatran->target);
+    c.connect(pe->dynatran_port, dynatran->target, "check_pe_dynatran");
+    c.connect(softmax->dynatran_port, dynatran->target, "check_softmax_dynatran");
     pe->set_datapath(datapath.get());
     softmax->set_datapath(datapath.get());
     lnorm->set_datapath(datapath.get());
