@@ -156,6 +156,8 @@ int cmd_simulate(const std::vector<std::string>& args) {
     if (b == "buffer-leakage-gated") rb.buffer_leakage_gated = true;
     if (b == "unclocked-submodules") rb.unclocked_submodules = true;
     if (b == "batch-duplicates") ro.control.batch_duplicates = true;
+    if (b == "mask-own-bandwidth") rb.mask_own_bandwidth = true;
+    if (b == "load-writes-free") rb.load_writes_free = true;
   }
   ro.timeline_samples = vm["timeline-samples"].as<uint64_t>();
 

@@ -33,7 +33,7 @@ void add_input_options(po::options_description& desc) {
      "with --profile reference: published behaviours the profile fixes, turned back on, as a "
      "comma list or 'all': softmax-overassign, double-load-energy, mm-energy-per-element, "
      "store-energy-per-element, buffer-leakage-gated, unclocked-submodules, published-deps, "
-     "unstored-outputs, batch-duplicates "
+     "unstored-outputs, batch-duplicates, mask-own-bandwidth, load-writes-free "
      "(docs/fidelity.md)")
     ("reference-fixes", po::value<std::string>(),
      "with --profile reference: published op-graph conventions replaced by this project's, as a "
@@ -98,7 +98,8 @@ const std::vector<std::string>& reference_bug_names() {
                                               "mm-energy-per-element", "store-energy-per-element",
                                               "buffer-leakage-gated",  "unclocked-submodules",
                                               "published-deps",        "unstored-outputs",
-                                              "batch-duplicates"};
+                                              "batch-duplicates",      "mask-own-bandwidth",
+                                              "load-writes-free"};
   return names;
 }
 

@@ -27,6 +27,8 @@ struct ReferenceBugs {
   bool store_energy_per_element = false;  // STORE_A buffer energy per 64 elements
   bool buffer_leakage_gated = false;      // buffers leak only while they transfer
   bool unclocked_submodules = false;      // no operand-read, dataflow-routing or DMA energy
+  bool mask_own_bandwidth = false;        // ideal memory: a load's mask on a pipe of its own
+  bool load_writes_free = false;          // loads charge no buffer write energy
 };
 
 struct SimOptions {

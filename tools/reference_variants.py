@@ -22,7 +22,8 @@ import tempfile
 FIXES = ["emb-ln", "head-sum", "store-output", "serial-heads", "loads-per-op"]
 BUGS = ["softmax-overassign", "double-load-energy", "mm-energy-per-element",
         "store-energy-per-element", "buffer-leakage-gated", "unclocked-submodules",
-        "published-deps", "unstored-outputs"]
+        "published-deps", "unstored-outputs", "batch-duplicates", "mask-own-bandwidth",
+        "load-writes-free"]
 OPTIONS = {
     "in-order-off": ["--in-order", "off"],
     "bytes": ["--bandwidth-convention", "bytes"],

@@ -151,6 +151,7 @@ class MainMemory : public sc_core::sc_module {
   std::vector<Bank> banks_;
   std::vector<double> bus_free_ps_;  // per channel
   double pipe_free_ps_ = 0;          // ideal model
+  double mask_pipe_free_ps_ = 0;     // ideal model, --reference-bugs mask-own-bandwidth
   MainMemoryStats stats_;
 };
 

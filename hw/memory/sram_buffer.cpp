@@ -297,6 +297,12 @@ void SramBuffer::serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, bo
   if (opts_.bugs.store_energy_per_element && write)
     if (auto* ext = gp.get_extension<proto::TransferExt>(); ext && ext->opcode == Opcode::STORE_A)
       energy_nj = energy_per_block_nj() * static_cast<double>(ext->elements) / 64.0;
+  // Published (buffer.py load), when asked for (--reference-bugs load-writes-free): writing
+  // loaded data into a buffer costs nothing.
+  if (opts_.bugs.load_writes_free && write)
+    if (auto* ext = gp.get_extension<proto::TransferExt>();
+        ext && (ext->opcode == Opcode::LOAD_W || ext->opcode == Opcode::LOAD_A))
+      energy_nj = 0;
   uint64_t done = access(req, bytes, write, energy_nj);
   if (store_)
     copy_contents(*store_, write, gp.get_address(), gp.get_data_ptr(), bytes,

@@ -167,9 +167,11 @@ TEST_CASE("sram buffer: port timing and access energy through TLM", "[memory]") 
   SimOptions o;
   SramBuffer w("weight", proto::Buffer::weight, 8, t.buffers.at("weight"),
                t.buffer_port_bandwidth_gbps, t.clock_mhz, o);
+  SimOptions words_opts;
+  words_opts.profile = Profile::reference;
+  words_opts.bandwidth = BandwidthConvention::words;
   SramBuffer ww("weight_words", proto::Buffer::weight, 8, t.buffers.at("weight"),
-                t.buffer_port_bandwidth_gbps, t.clock_mhz,
-                SimOptions{Profile::reference, BandwidthConvention::words});
+                t.buffer_port_bandwidth_gbps, t.clock_mhz, words_opts);
   sc_core::sc_time first, second, overlapped, words;
   Driver d("driver", [&](Driver& self) {
     sc_core::sc_time t0 = sc_core::sc_time_stamp();

@@ -408,6 +408,17 @@ TEST_CASE("reference profile: published bugs can be turned back on one by one", 
   CHECK(nj(dup, "layer_norm") > nj(base, "layer_norm"));
   CHECK(nj(dup, "softmax") == nj(base, "softmax"));  // softmax runs inside the heads
   CHECK(dup["cycles"].get<uint64_t>() > base["cycles"].get<uint64_t>());
+  // The mask on a main-memory pipe of its own (rule D2): loads finish earlier, the memory's
+  // energy (data + mask bytes) is the same.
+  const auto mask = with("mask-own-bandwidth");
+  CHECK(mask["cycles"].get<uint64_t>() < base["cycles"].get<uint64_t>());
+  CHECK(nj(mask, "main_memory") == Approx(nj(base, "main_memory")));
+  // Loads write the buffers for free (rule F4): the weight buffer, written only by loads in
+  // this run, has no dynamic energy; cycles do not change.
+  const auto free_writes = with("load-writes-free");
+  CHECK(free_writes["energy_nj"]["weight_buffer"]["dynamic"].get<double>() == 0.0);
+  CHECK(base["energy_nj"]["weight_buffer"]["dynamic"].get<double>() > 0.0);
+  CHECK(free_writes["cycles"] == base["cycles"]);
   // Bad uses are usage errors.
   auto r = testutil::run_cli("simulate --reference-bugs all --out " + (d.path / "x").string());
   CHECK(r.exit_code == 2);
