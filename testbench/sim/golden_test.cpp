@@ -1,5 +1,7 @@
 // Golden figures: a dozen runs across models, accelerators and profiles must give exactly the
-// figures recorded in testbench/golden/figures.json. When a change is meant to move them,
+// figures recorded in testbench/golden/figures.json (recorded without protocol checkers; every
+// run here has a base-protocol checker on every socket, which must see no violation and change
+// no figure). When a change is meant to move them,
 // regenerate the file with `python3 tools/update_golden.py` and say in the commit which
 // figures moved and why.
 #include <fmt/format.h>
@@ -22,9 +24,10 @@ TEST_CASE("golden figures of a dozen runs are reproduced exactly", "[sim][golden
     std::string args;
     for (const auto& a : run["args"]) args += " '" + a.get<std::string>() + "'";
     const auto out = (d.path / "o").string();
-    const auto r = testutil::run_cli("simulate" + args + " --out " + out);
+    const auto r = testutil::run_cli("simulate" + args + " --check-protocol --out " + out);
     INFO(run["name"].get<std::string>() << ": " << args << "\n" << r.err);
     REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find(" 0 violations") != std::string::npos);
     std::ifstream rep(out + "/report.json");
     const json j = json::parse(rep);
     const json& g = run["figures"];
