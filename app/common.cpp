@@ -53,7 +53,8 @@ void add_input_options(po::options_description& desc) {
      "tiles per tile-job instruction (0: one instruction per op, 1: one per tile)")
     ("models-dir", po::value<std::string>(),
      "folder with technology.yaml, design_space.yaml, accelerators/, transformers/ "
-     "(default: $ACCELTRAN_MODELS_DIR or the source tree's models/)")
+     "(default: $ACCELTRAN_MODELS_DIR, else <prefix>/share/acceltran/models for an installed "
+     "acceltran, else the source tree's models/)")
     ("set", po::value<std::vector<std::string>>()->composing(),
      "KEY=VALUE: override an accelerator key by its dotted path, e.g. --set pe=128 "
      "--set main_memory.type=hbm (repeatable; checked like the YAML file)")

@@ -76,6 +76,15 @@ std::string MainMemoryConfig::energy_key() const {
 
 std::string models_dir() {
   if (const char* env = std::getenv("ACCELTRAN_MODELS_DIR"); env && *env) return env;
+  // An installed executable (cmake --install) uses the models installed beside it:
+  // <prefix>/bin/acceltran -> <prefix>/share/acceltran/models.
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::filesystem::path installed =
+        exe.parent_path().parent_path() / "share" / "acceltran" / "models";
+    if (std::filesystem::is_regular_file(installed / "technology.yaml", ec)) return installed;
+  }
   return ACCELTRAN_DEFAULT_MODELS_DIR;
 }
 

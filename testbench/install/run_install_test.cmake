@@ -26,10 +26,14 @@ message(STATUS "consumer: ${last_output}")
 if(NOT last_output MATCHES "moved 4096 bytes: ok")
   message(FATAL_ERROR "consumer output: ${last_output}")
 endif()
-run(${CMAKE_COMMAND} -E env SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
-    ACCELTRAN_MODELS_DIR=${prefix}/share/acceltran/models
+# The installed acceltran finds the installed models by itself (no ACCELTRAN_MODELS_DIR).
+run(${CMAKE_COMMAND} -E env --unset=ACCELTRAN_MODELS_DIR SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
     "${prefix}/bin/acceltran" simulate --out "${WORK}/out")
 if(NOT EXISTS "${WORK}/out/report.json")
   message(FATAL_ERROR "the installed acceltran wrote no report")
+endif()
+file(READ "${WORK}/out/report.json" report)
+if(NOT report MATCHES "${prefix}/share/acceltran/models/accelerators/edge.yaml")
+  message(FATAL_ERROR "the installed acceltran did not use the installed models")
 endif()
 file(REMOVE_RECURSE "${WORK}")
