@@ -220,8 +220,15 @@ void ControlBlock::run() {
             break;
         }
       }
-      sc_core::wait(cycles_to_time(next, clock_mhz_) - sc_core::sc_time_stamp());
+      const sc_core::sc_time at = cycles_to_time(next, clock_mhz_);
+      if (at > sc_core::sc_time_stamp()) sc_core::wait(at - sc_core::sc_time_stamp());
       now = next;
+    }
+    // A blocking target (an approximately-timed memory model answering on the backward path,
+    // behind the DMA's burst option) may have let time pass inside a transaction: catch up.
+    if (const uint64_t t = time_to_cycles(sc_core::sc_time_stamp(), clock_mhz_); t > now) {
+      if (compute_in_flight_ == 0) stats_.stall_memory_cycles += t - now;
+      now = t;
     }
     while (!events_.empty() && events_.top().cycle <= now) {
       uint32_t id = events_.top().id;
@@ -575,7 +582,7 @@ uint64_t ControlBlock::transfer(Opcode op, uint32_t part, uint64_t now) {
   proto::set_transfer(
       xfer_gp_, !load, parts_[part].address,
       static_cast<unsigned>(std::min<uint64_t>(xfer_.data_bytes + xfer_.mask_bytes, 0xffffffffu)));
-  sc_core::sc_time delay = cycles_to_time(now, clock_mhz_) - sc_core::sc_time_stamp();
+  sc_core::sc_time delay = delay_until(now);
   dma_socket->b_transport(xfer_gp_, delay);
   if (xfer_gp_.is_response_error())
     throw std::runtime_error(fmt::format("{}: {} answered {} to {} of tensor '{}' part {} ({})",
@@ -637,14 +644,20 @@ uint64_t ControlBlock::dispatch(const Instruction& in, uint64_t now) {
   return completion;
 }
 
+// The annotated delay of a transaction requested at `cycle`: zero if that is already past (a
+// blocking target let time pass during an earlier transaction of this step).
+sc_core::sc_time ControlBlock::delay_until(uint64_t cycle) const {
+  const sc_core::sc_time at = cycles_to_time(cycle, clock_mhz_), now = sc_core::sc_time_stamp();
+  return at > now ? at - now : sc_core::SC_ZERO_TIME;
+}
+
 // One tile-job transaction to the engine of `in`, requested at `request`; its completion cycle.
 uint64_t ControlBlock::send_job(const Instruction& in, uint64_t request) {
   auto& socket = in.opcode == Opcode::SOFTMAX     ? softmax_socket
                  : in.opcode == Opcode::LAYERNORM ? layer_norm_socket
                                                   : pe_socket;
   proto::set_tile_job(job_gp_);  // TLM_IGNORE_COMMAND with the TileJobExt (tlm/protocol.hpp)
-  const sc_core::sc_time stamp = sc_core::sc_time_stamp();
-  sc_core::sc_time delay = cycles_to_time(request, clock_mhz_) - stamp;
+  sc_core::sc_time delay = delay_until(request);
   socket->b_transport(job_gp_, delay);
   if (job_gp_.is_response_error())
     throw std::runtime_error(fmt::format(
@@ -652,7 +665,7 @@ uint64_t ControlBlock::send_job(const Instruction& in, uint64_t request) {
         socket.name(), job_gp_.get_response_string(), to_string(in.opcode), prog_.ops[in.op].name,
         in.id, job_.first_tile, job_.first_tile + job_.tile_count - 1));
   stats_.dispatches += 1;
-  return time_to_cycles(stamp + delay, clock_mhz_);
+  return time_to_cycles(sc_core::sc_time_stamp() + delay, clock_mhz_);
 }
 
 // Bookkeeping of an issued tile-job instruction: tiles, the op's span, the engine's busy

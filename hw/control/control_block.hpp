@@ -144,6 +144,7 @@ class ControlBlock : public sc_core::sc_module {
   uint64_t dispatch(const Instruction& in, uint64_t now);
   uint64_t dispatch_groups(const Instruction& in, uint64_t now);  // reference profile
   uint64_t send_job(const Instruction& in, uint64_t request);
+  sc_core::sc_time delay_until(uint64_t cycle) const;
   void record_dispatch(const Instruction& in, uint64_t start, uint64_t completion,
                        uint64_t busy_unit_cycles);
   std::string deadlock_report(uint64_t now) const;

@@ -46,8 +46,8 @@ struct DmaOptions {
   // memory_socket. A target that completes each burst on the forward call (TLM_COMPLETED or
   // TLM_UPDATED with BEGIN_RESP, with an annotated delay) lets the command return at once, as
   // every block here does; one that answers later on the backward path makes the command's
-  // b_transport wait for the last response (a blocking target: its initiator must allow that,
-  // the control block does not yet). 0: one b_transport per memory side (the default).
+  // b_transport wait for the last response (a blocking target: the control block, an
+  // SC_THREAD, waits and catches up). 0: one b_transport per memory side (the default).
   uint32_t burst_bytes = 0;
 };
 
