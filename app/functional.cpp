@@ -1,5 +1,7 @@
 #include "functional.hpp"
 
+#include "dynatran_unit.hpp"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -86,6 +88,16 @@ void finish_functional(const po::variables_map& vm, Inputs& in, FunctionalSetup&
       count(*t);
   if (!vm.count("weight-sparsity") && wn > 0)
     in.compile.weight_sparsity = static_cast<double>(wz) / static_cast<double>(wn);
+}
+
+std::map<std::string, double> measured_tensor_sparsity(const Program& prog,
+                                                       const FunctionalInput& in) {
+  Datapath dp(prog, in);
+  StandalonePruner post(in.prune);
+  run_datapath(dp, post);
+  std::map<std::string, double> m;
+  for (const Tensor& t : prog.tensors) m[t.name] = dp.tensor_sparsity(t.id);
+  return m;
 }
 
 }  // namespace acceltran::cli

@@ -25,4 +25,10 @@ void prepare_functional(po::variables_map& vm, FunctionalSetup& fs);
 // weights' exact zero fraction as the compile-time weight sparsity (unless given).
 void finish_functional(const po::variables_map& vm, Inputs& in, FunctionalSetup& fs);
 
+// Runs the data path alone over `prog` (same values as the functional simulation) and returns
+// every tensor's measured zero fraction, for compiling the functional run's transfer sizes and
+// buffer reservations from the data.
+std::map<std::string, double> measured_tensor_sparsity(const Program& prog,
+                                                       const FunctionalInput& in);
+
 }  // namespace acceltran::cli

@@ -37,8 +37,9 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const Program& prog,
           g.size[1], g.size[2], g.size[3], act->capacity_bytes(), wgt->capacity_bytes(),
           msk->capacity_bytes()));
   }
-  ctrl =
-      std::make_unique<ControlBlock>("control_block", prog, cfg, tech, o.control, *act, *wgt, *msk);
+  ControlOptions copts = o.control;
+  copts.dense_homes = o.functional != nullptr;
+  ctrl = std::make_unique<ControlBlock>("control_block", prog, cfg, tech, copts, *act, *wgt, *msk);
   // Each initiator/target pair, through a protocol checker with --check-protocol.
   auto& c = checkers;
   c.connect(ctrl->pe_socket, pe->target, "check_pe");
@@ -69,6 +70,21 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const Program& prog,
     pe->set_datapath(datapath.get());
     softmax->set_datapath(datapath.get());
     lnorm->set_datapath(datapath.get());
+    // Main memory holds contents: every weight and embedding part's image at its home; the
+    // transfers carry the parts' bytes (spills and stores write them, loads read them back).
+    memory_contents = std::make_unique<SparseDataStore>();
+    mem->attach_store(memory_contents.get());
+    ctrl->set_contents(datapath.get());
+    std::vector<unsigned char> image;
+    for (const Tensor& t : prog.tensors) {
+      if (t.cls == TensorClass::activation) continue;
+      const PartGrid g = part_grid(t);
+      for (uint32_t p = 0; p < g.parts(); ++p) {
+        uint64_t data = 0, mask = 0;
+        datapath->pack_part(t.id, p, image, data, mask);
+        memory_contents->write(ctrl->part_address(t.id, p), image.data(), image.size());
+      }
+    }
   }
 
   if (!o.trace.vcd_path.empty()) {

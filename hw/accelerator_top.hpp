@@ -12,6 +12,7 @@
 
 #include "accelerator.hpp"
 #include "control_block.hpp"
+#include "data_store.hpp"
 #include "dma.hpp"
 #include "dynatran_unit.hpp"
 #include "layer_norm_engine.hpp"
@@ -39,9 +40,10 @@ class Accelerator : public sc_core::sc_module {
   std::unique_ptr<MainMemory> mem;
   std::unique_ptr<Dma> dma;
   std::unique_ptr<ControlBlock> ctrl;
-  std::unique_ptr<Tracer> tracer;          // only with --vcd
-  std::unique_ptr<Datapath> datapath;      // only in functional runs
-  std::unique_ptr<DynaTranUnit> dynatran;  // only in functional runs
+  std::unique_ptr<Tracer> tracer;                    // only with --vcd
+  std::unique_ptr<Datapath> datapath;                // only in functional runs
+  std::unique_ptr<DynaTranUnit> dynatran;            // only in functional runs
+  std::unique_ptr<SparseDataStore> memory_contents;  // only in functional runs
   // Buffer occupancy at each control-block event: cycle, activation, weight, mask bytes.
   std::vector<std::array<uint64_t, 4>> occupancy;
   // Between each initiator/target pair with --check-protocol (prints its summary when destroyed).

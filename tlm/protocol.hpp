@@ -96,6 +96,9 @@ struct TransferExt : tlm::tlm_extension<TransferExt> {
   bool sequential = true;  // streaming access (row-buffer friendly) vs scattered
   uint64_t elements = 0;   // elements moved (published per-element energy conventions)
   double sparsity = 0;     // their zero fraction
+  // Functional runs: the command's data array holds the part (its zero-free words, then its
+  // mask; data_bytes + mask_bytes bytes), which the DMA forwards to the memory and buffers.
+  bool contents = false;
 
   tlm::tlm_extension_base* clone() const override { return new TransferExt(*this); }
   void copy_from(const tlm::tlm_extension_base& e) override {

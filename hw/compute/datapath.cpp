@@ -661,6 +661,47 @@ void Datapath::op_progress(const Op& op, uint64_t tiles) {
   }
 }
 
+void Datapath::pack_part(TensorId t, uint32_t part, std::vector<unsigned char>& out,
+                         uint64_t& data_bytes, uint64_t& mask_bytes) const {
+  const Tensor& T = prog_.tensors[t];
+  const std::vector<int32_t>& v = vals_[t];
+  if (v.empty())
+    throw std::logic_error(fmt::format("functional data path: no values of {} to pack", T.name));
+  const PartGrid g = part_grid(T);
+  int64_t at[3];
+  int64_t rest = part;
+  for (int d = 2; d >= 0; --d) {
+    at[d] = rest % g.count[d];
+    rest /= g.count[d];
+  }
+  const int64_t b0 = at[0] * g.size[0], b1 = std::min(T.batch, b0 + g.size[0]);
+  const int64_t r0 = at[1] * g.size[1], r1 = std::min(T.rows, r0 + g.size[1]);
+  const int64_t c0 = at[2] * g.size[2], c1 = std::min(T.cols, c0 + g.size[2]);
+  const uint64_t n = static_cast<uint64_t>((b1 - b0) * (r1 - r0) * (c1 - c0));
+  uint64_t nnz = 0;
+  for (int64_t b = b0; b < b1; ++b)
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c = c0; c < c1; ++c)
+        nnz += v[static_cast<size_t>((b * T.rows + r) * T.cols + c)] != 0;
+  data_bytes = (nnz * fx::kWordBits + 7) / 8;
+  mask_bytes = (n + 7) / 8;
+  out.assign(data_bytes + mask_bytes, 0);
+  uint64_t acc = 0, e = 0;
+  int held = 0;  // bits in acc
+  size_t pos = 0;
+  for (int64_t b = b0; b < b1; ++b)
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c = c0; c < c1; ++c, ++e) {
+        const int32_t x = v[static_cast<size_t>((b * T.rows + r) * T.cols + c)];
+        if (x == 0) continue;
+        out[data_bytes + e / 8] |= static_cast<unsigned char>(1u << (e % 8));
+        acc |= uint64_t{static_cast<uint32_t>(x) & ((1u << fx::kWordBits) - 1)} << held;
+        for (held += fx::kWordBits; held >= 8; held -= 8, acc >>= 8)
+          out[pos++] = static_cast<unsigned char>(acc & 0xff);
+      }
+  if (held > 0) out[pos] = static_cast<unsigned char>(acc & 0xff);
+}
+
 void run_datapath(Datapath& dp, PostSparsity& post) {
   const Program& prog = dp.program();
   for (const Op& op : prog.ops) {

@@ -95,6 +95,12 @@ class Datapath {
                       uint64_t count, PostSparsity* post);
 
   const std::vector<int32_t>& values(TensorId t) const { return vals_[t]; }
+  // The memory image of part `part` of tensor `t` (compiler/parts.hpp: elements in batch, row,
+  // column order): its non-zero Q4.16 words packed as 20-bit little-endian fields, then its
+  // 1-bit mask (LSB first). out is resized to data_bytes + mask_bytes. Throws std::logic_error
+  // if the tensor's values are not (or no longer) held.
+  void pack_part(TensorId t, uint32_t part, std::vector<unsigned char>& out, uint64_t& data_bytes,
+                 uint64_t& mask_bytes) const;
   const Program& program() const { return prog_; }
   const std::vector<OpValues>& op_values() const { return opv_; }
   int32_t tau_q() const { return tau_q_; }

@@ -51,9 +51,10 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
     for (uint32_t p = 0; p < g.parts(); ++p) {
       PartState ps;
       ps.address = addr;
-      addr +=
-          (part_data_bytes(t, g, p, prog.info.word_bits) + part_mask_bytes(t, g, p) + kAlign - 1) /
-          kAlign * kAlign;
+      const uint64_t data = copts.dense_homes
+                                ? zero_free_bytes(part_elements(t, g, p), prog.info.word_bits, 0)
+                                : part_data_bytes(t, g, p, prog.info.word_bits);
+      addr += (data + part_mask_bytes(t, g, p) + kAlign - 1) / kAlign * kAlign;
       parts_.push_back(ps);
       part_tensor_.push_back(t.id);
     }
@@ -577,11 +578,20 @@ uint64_t ControlBlock::transfer(Opcode op, uint32_t part, uint64_t now) {
   xfer_.sparsity = ten.sparsity;
   xfer_.sequential = true;
   const bool load = op == Opcode::LOAD_W || op == Opcode::LOAD_A;
+  xfer_.contents = contents_ != nullptr;
+  if (contents_) {  // functional: the part's own bytes, sized by its values
+    contents_->pack_part(key.tensor, key.part, xfer_expect_, xfer_.data_bytes, xfer_.mask_bytes);
+    if (load)
+      xfer_data_.assign(xfer_expect_.size(), 0);  // filled by the read from main memory
+    else
+      xfer_data_ = xfer_expect_;
+  }
   // Data followed by its mask at the part's home address (a scratch data array: performance
   // mode; tlm/protocol.hpp).
   proto::set_transfer(
       xfer_gp_, !load, parts_[part].address,
       static_cast<unsigned>(std::min<uint64_t>(xfer_.data_bytes + xfer_.mask_bytes, 0xffffffffu)));
+  if (contents_) xfer_gp_.set_data_ptr(xfer_data_.data());
   sc_core::sc_time delay = delay_until(now);
   dma_socket->b_transport(xfer_gp_, delay);
   if (xfer_gp_.is_response_error())
@@ -589,6 +599,12 @@ uint64_t ControlBlock::transfer(Opcode op, uint32_t part, uint64_t now) {
                                          name(), dma_socket.name(), xfer_gp_.get_response_string(),
                                          to_string(op), ten.name, key.part,
                                          proto::describe(xfer_gp_)));
+  // Weights never change: what main memory returns must be their image. (An activation part
+  // may have been spilled before all its tiles were written; the data path keeps the values.)
+  if (contents_ && op == Opcode::LOAD_W && xfer_data_ != xfer_expect_)
+    throw std::logic_error(fmt::format(
+        "{}: {} of tensor '{}' part {} read other bytes from main memory than the part holds",
+        name(), to_string(op), ten.name, key.part));
   const uint64_t done = time_to_cycles(sc_core::sc_time_stamp() + delay, clock_mhz_);
   stats_.busy[static_cast<int>(EngineClass::dma)].push_back(BusyInterval{now, done, done - now});
   if (op == Opcode::STORE_M)

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "datapath.hpp"
 #include "isa.hpp"
 #include "protocol.hpp"
 #include "sram_buffer.hpp"
@@ -49,6 +50,9 @@ struct ControlOptions {
   // while the index advances by issue_width, so the last tile of every batch but the op's last
   // is issued twice.
   bool batch_duplicates = false;
+  // Functional runs: every part's home in main memory is reserved at its dense size (its
+  // zero-free image fits whatever its measured sparsity).
+  bool dense_homes = false;
   std::function<void(uint64_t done, uint64_t total, uint64_t cycle)> progress;  // may be empty
 };
 
@@ -98,6 +102,13 @@ class ControlBlock : public sc_core::sc_module {
                SramBuffer& weight, SramBuffer& mask);
 
   const ControlStats& stats() const { return stats_; }
+  // Functional runs: transfers carry the parts' contents (the data path packs them; a load's
+  // bytes read from main memory are checked against them).
+  void set_contents(Datapath* d) { contents_ = d; }
+  // Main-memory home of part `part` of tensor `t`.
+  uint64_t part_address(TensorId t, uint32_t part) const {
+    return parts_[part_base_[t] + part].address;
+  }
   // Trace hooks: current state for sc_signals (updated at every event).
   uint64_t issued_total() const { return issued_total_; }
   uint64_t completed_total() const { return done_; }
@@ -144,6 +155,8 @@ class ControlBlock : public sc_core::sc_module {
   uint64_t dispatch(const Instruction& in, uint64_t now);
   uint64_t dispatch_groups(const Instruction& in, uint64_t now);  // reference profile
   uint64_t send_job(const Instruction& in, uint64_t request);
+  Datapath* contents_ = nullptr;                        // functional runs: the parts' values
+  std::vector<unsigned char> xfer_data_, xfer_expect_;  // a transfer's contents
   sc_core::sc_time delay_until(uint64_t cycle) const;
   void record_dispatch(const Instruction& in, uint64_t start, uint64_t completion,
                        uint64_t busy_unit_cycles);

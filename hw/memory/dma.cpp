@@ -37,12 +37,14 @@ Dma::~Dma() {
 
 sc_core::sc_time Dma::issue(tlm_utils::simple_initiator_socket<Dma>& s, bool write,
                             uint64_t address, uint64_t bytes, const proto::TransferExt& ext,
-                            sc_core::sc_time at) {
+                            sc_core::sc_time at, unsigned char* data) {
   sc_core::sc_time now = sc_core::sc_time_stamp();
   if (bytes == 0 || failed()) return at;
-  if (burst_bytes_ > 0 && &s == &memory_socket) return issue_bursts(write, address, bytes, ext, at);
+  if (burst_bytes_ > 0 && &s == &memory_socket)
+    return issue_bursts(write, address, bytes, ext, at, data);
   sub_ext_ = ext;
   proto::set_transfer(sub_gp_, write, address, static_cast<unsigned int>(bytes));
+  if (data) sub_gp_.set_data_ptr(data);
   sc_core::sc_time d = at - now;
   s->b_transport(sub_gp_, d);
   if (sub_gp_.is_response_error()) {
@@ -75,8 +77,9 @@ Dma::BurstPool::~BurstPool() {
 }
 
 sc_core::sc_time Dma::issue_bursts(bool write, uint64_t address, uint64_t bytes,
-                                   const proto::TransferExt& ext, sc_core::sc_time at) {
-  unsigned char* data = proto::scratch_data(bytes);
+                                   const proto::TransferExt& ext, sc_core::sc_time at,
+                                   unsigned char* contents) {
+  unsigned char* data = contents ? contents : proto::scratch_data(bytes);
   last_response_ = at;
   for (uint64_t off = 0; off < bytes && !failed(); off += burst_bytes_) {
     while (request_open_) sc_core::wait(end_req_);  // request exclusion
@@ -173,30 +176,45 @@ void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
   const uint64_t data = ext->data_bytes;
   const uint64_t mask = ext->mask_bytes;
   const uint64_t addr = gp.get_address();
+  // Functional runs: the command's data array is the part (data, then mask); it travels on.
+  unsigned char* contents = nullptr;
+  if (ext->contents) {
+    if (gp.get_data_length() < data + mask) {
+      gp.set_response_status(tlm::TLM_BURST_ERROR_RESPONSE);
+      return;
+    }
+    contents = gp.get_data_ptr();
+  }
   sc_core::sc_time done = at;
   auto later = [&](const sc_core::sc_time& t) { done = std::max(done, t); };
   switch (ext->opcode) {
     case Opcode::LOAD_W:
     case Opcode::LOAD_A: {
       auto& buf = ext->opcode == Opcode::LOAD_W ? weight_socket : activation_socket;
-      // Buffers first: a transfer a buffer rejects (too large) leaves the memory untouched.
-      later(issue(buf, true, 0, data, *ext, at));
-      later(issue(mask_socket, true, 0, mask, *ext, at));
-      later(issue(memory_socket, false, addr, data + mask, *ext, at));
+      if (contents) {  // functional: the part's bytes come from memory, then go to the buffers
+        later(issue(memory_socket, false, addr, data + mask, *ext, at, contents));
+        later(issue(buf, true, 0, data, *ext, at, contents));
+        later(issue(mask_socket, true, 0, mask, *ext, at, contents + data));
+      } else {
+        // Buffers first: a transfer a buffer rejects (too large) leaves the memory untouched.
+        later(issue(buf, true, 0, data, *ext, at));
+        later(issue(mask_socket, true, 0, mask, *ext, at));
+        later(issue(memory_socket, false, addr, data + mask, *ext, at));
+      }
       stats_.bytes_from_memory += data + mask;
       stats_.bytes_to_buffers += data + mask;
       break;
     }
     case Opcode::STORE_A:
-      later(issue(activation_socket, true, 0, data, *ext, at));
-      later(issue(mask_socket, true, 0, mask, *ext, at));
+      later(issue(activation_socket, true, 0, data, *ext, at, contents));
+      later(issue(mask_socket, true, 0, mask, *ext, at, contents ? contents + data : nullptr));
       stats_.bytes_to_buffers += data + mask;
       break;
     case Opcode::SPILL:
     case Opcode::STORE_M:
-      later(issue(activation_socket, false, 0, data, *ext, at));
-      later(issue(mask_socket, false, 0, mask, *ext, at));
-      later(issue(memory_socket, true, addr, data + mask, *ext, at));
+      later(issue(activation_socket, false, 0, data, *ext, at, contents));
+      later(issue(mask_socket, false, 0, mask, *ext, at, contents ? contents + data : nullptr));
+      later(issue(memory_socket, true, addr, data + mask, *ext, at, contents));
       stats_.bytes_from_buffers += data + mask;
       stats_.bytes_to_memory += data + mask;
       break;

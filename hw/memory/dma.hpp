@@ -83,8 +83,10 @@ class Dma : public sc_core::sc_module {
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
   // Issues one sub-transfer at absolute time `at`; returns its absolute completion time.
   // A sub-transfer answered with an error leaves its response in sub_gp_ (see failed()).
+  // `data`: the bytes moved (a functional command's contents); nullptr: the scratch array.
   sc_core::sc_time issue(tlm_utils::simple_initiator_socket<Dma>& s, bool write, uint64_t address,
-                         uint64_t bytes, const proto::TransferExt& ext, sc_core::sc_time at);
+                         uint64_t bytes, const proto::TransferExt& ext, sc_core::sc_time at,
+                         unsigned char* data = nullptr);
   bool failed() const { return sub_gp_.get_response_status() < tlm::TLM_INCOMPLETE_RESPONSE; }
 
   double clock_mhz_;
@@ -107,7 +109,8 @@ class Dma : public sc_core::sc_module {
   };
   // The memory side as bursts from absolute time `at`; returns the last response's time.
   sc_core::sc_time issue_bursts(bool write, uint64_t address, uint64_t bytes,
-                                const proto::TransferExt& ext, sc_core::sc_time at);
+                                const proto::TransferExt& ext, sc_core::sc_time at,
+                                unsigned char* data);
   tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
                                      sc_core::sc_time& delay);
   // A burst's response, due at absolute time `when`.
