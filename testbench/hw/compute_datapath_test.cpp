@@ -9,11 +9,11 @@
 #include <cstdio>
 #include <vector>
 
-#include "../compiler/test_util.hpp"
 #include "datapath.hpp"
 #include "dynatran.hpp"
 #include "dynatran_unit.hpp"
 #include "fixed_point.hpp"
+#include "functional_util.hpp"
 #include "parts.hpp"
 #include "weights.hpp"
 
@@ -64,15 +64,9 @@ TEST_CASE("compute: DynaTran module prunes a hand-built tile over TLM", "[comput
 
 TEST_CASE("compute: data path effectual MACs equal a brute-force count on every tile",
           "[compute][datapath]") {
-  const Program prog = testutil::compile("bert-tiny", "bert", "edge", 0, 32);
-  const BertConfig cfg = load_bert_config(testutil::kModels + "/transformers/bert-tiny.json");
-  const BertWeights w = synthetic_bert_weights(cfg, 7);
-  FunctionalInput in;
-  in.weights = &w;
-  in.tokens = random_tokens(prog.info.batch, prog.info.seq_len, cfg, 7).sequences;
-  in.tokens_source = "random";
-  in.prune.tau = 0.02;
-  Datapath dp(prog, in);
+  const testbench::TinyFunctional tf(7, 0.02);
+  const Program& prog = tf.prog;
+  Datapath dp(prog, tf.in);
   struct Null : PostSparsity {
     uint64_t prune_block(const Op&, int32_t* d, int rows, int cols, int ld, int) override {
       uint64_t z = 0;

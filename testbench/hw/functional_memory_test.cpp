@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "../compiler/test_util.hpp"
 #include "accelerator_top.hpp"
 #include "fixed_point.hpp"
+#include "functional_util.hpp"
 #include "parts.hpp"
 #include "weights.hpp"
 
@@ -34,16 +34,10 @@ TEST_CASE("functional: transport_dbg reads back the outputs and weights a run wr
           "[functional][memory]") {
   testutil::Setup s;
   const AcceleratorConfig cfg = s.accel("edge");
-  const Program prog = testutil::compile("bert-tiny", "bert", "edge", 0, 32);
-  const BertConfig bc = load_bert_config(testutil::kModels + "/transformers/bert-tiny.json");
-  const BertWeights w = synthetic_bert_weights(bc, 3);
-  FunctionalInput in;
-  in.weights = &w;
-  in.tokens = random_tokens(prog.info.batch, prog.info.seq_len, bc, 3).sequences;
-  in.tokens_source = "random";
-  in.prune.tau = 0.02;
+  const testbench::TinyFunctional tf(3, 0.02);
+  const Program& prog = tf.prog;
   RunOptions ro;
-  ro.functional = &in;
+  ro.functional = &tf.in;
   Accelerator top("accelerator", prog, cfg, s.tech, ro);
   sc_core::sc_start();
   REQUIRE(top.ctrl->stats().finished);
