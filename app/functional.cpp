@@ -24,6 +24,12 @@ void add_functional_options(po::options_description& desc) {
 }
 
 void prepare_functional(po::variables_map& vm, FunctionalSetup& fs) {
+  for (const char* key : {"sparsity", "weight-sparsity"})
+    if (vm.count(key))
+      throw UsageError(fmt::format(
+          "option --{}: functional runs and calibration measure every tensor's sparsity from the "
+          "data",
+          key));
   fs.cfg = load_bert_config(vm["model"].as<std::string>());
   const uint64_t seed = vm["seed"].as<uint64_t>();
   if (vm.count("tokens")) {
@@ -86,8 +92,7 @@ void finish_functional(const po::variables_map& vm, Inputs& in, FunctionalSetup&
     for (const FloatTensor* t :
          {&L.query_w, &L.key_w, &L.value_w, &L.attn_out_w, &L.inter_w, &L.out_w})
       count(*t);
-  if (!vm.count("weight-sparsity") && wn > 0)
-    in.compile.weight_sparsity = static_cast<double>(wz) / static_cast<double>(wn);
+  if (wn > 0) in.compile.weight_sparsity = static_cast<double>(wz) / static_cast<double>(wn);
 }
 
 std::map<std::string, double> measured_tensor_sparsity(const Program& prog,

@@ -134,6 +134,7 @@ TEST_CASE("functional: bad functional input gives one clear error", "[functional
       {"--functional --prune topk", "needs --topk", 2},
       {"--functional --prune best", "allowed: dynatran, topk", 2},
       {"--functional --threshold 9", "outside the Q4.16 range", 2},
+      {"--functional --sparsity 0.3", "measure every tensor's sparsity", 2},
       {"--functional --model " + kFixture + "/config.json --weights " + kFixture + "/tokens.txt",
        "tokens.txt", 1},
       {"--functional --model bert-tiny --weights " + kFixture + "/model.safetensors",
