@@ -58,14 +58,12 @@ int cmd_calibrate(const std::vector<std::string>& args) {
     ("target-sparsity", po::value<double>(), "the sparsity to reach, in (0, 1)")
     ("tolerance", po::value<double>()->default_value(0.001),
      "stop when the measured sparsity is this close to the target")
-    ("threshold", po::value<double>(), "(not used: calibrate finds tau)")
     ("help,h", "show this help");
   // clang-format on
   po::variables_map vm;
   int rc = 0;
   if (!parse_args(args, desc, kUsage, vm, &rc)) return rc;
   if (!vm.count("target-sparsity")) throw UsageError("option --target-sparsity is required");
-  if (vm.count("threshold")) throw UsageError("option --threshold: calibrate finds tau itself");
   if (vm["prune"].as<std::string>() != "dynatran")
     throw UsageError("option --prune: calibrate finds DynaTran's tau (--prune dynatran)");
   const double target = vm["target-sparsity"].as<double>();
