@@ -171,13 +171,9 @@ int cmd_simulate(const std::vector<std::string>& args) {
                                    in.accel.tile.b, in.accel.tile.x, in.accel.tile.y));
   } else {
     prog = compile_within_limits(in.model, in.accel, in.tech, in.compile);
-    if (functional) {
-      // Transfers and buffer reservations are sized at compile time: a first pass of the data
-      // path measures every tensor's sparsity, and the run is compiled from it.
-      in.compile.tensor_sparsity = measured_tensor_sparsity(prog, fin);
-      in.compile.tensor_sparsity_source = "the functional pre-pass";
-      prog = compile_within_limits(in.model, in.accel, in.tech, in.compile);
-    }
+    // Transfers and buffer reservations are sized at compile time: a first pass of the data
+    // path measures every tensor's sparsity, and the run is compiled from it.
+    if (functional) compile_from_measured_sparsity(fin, in, prog);
   }
   ro.sim.activation_sparsity = prog.info.activation_sparsity;
   ro.sim.weight_sparsity = prog.info.weight_sparsity;

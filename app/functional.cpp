@@ -4,8 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
-
 namespace acceltran::cli {
 
 void add_functional_options(po::options_description& desc) {
@@ -82,27 +80,24 @@ void finish_functional(const po::variables_map& vm, Inputs& in, FunctionalSetup&
     fs.in.tokens = tb.sequences;
     fs.in.tokens_source = tb.source;
   }
-  // Weight zeros are known exactly: their fraction sizes the weights' zero-free transfers.
-  uint64_t wz = 0, wn = 0;
-  auto count = [&](const FloatTensor& t) {
-    for (float x : t.data) wz += std::fabs(x) < 0.5 / 65536.0;
-    wn += t.data.size();
-  };
-  for (const auto& L : fs.weights.layers)
-    for (const FloatTensor* t :
-         {&L.query_w, &L.key_w, &L.value_w, &L.attn_out_w, &L.inter_w, &L.out_w})
-      count(*t);
-  if (wn > 0) in.compile.weight_sparsity = static_cast<double>(wz) / static_cast<double>(wn);
 }
 
-std::map<std::string, double> measured_tensor_sparsity(const Program& prog,
-                                                       const FunctionalInput& in) {
+void compile_from_measured_sparsity(const FunctionalInput& in, Inputs& inputs, Program& prog) {
   Datapath dp(prog, in);
   StandalonePruner post(in.prune);
   run_datapath(dp, post);
-  std::map<std::string, double> m;
-  for (const Tensor& t : prog.tensors) m[t.name] = dp.tensor_sparsity(t.id);
-  return m;
+  CompileOptions& c = inputs.compile;
+  c.tensor_sparsity.clear();
+  double wz = 0, wn = 0;  // the weights' zeros as the hardware holds them (Q4.16)
+  for (const Tensor& t : prog.tensors) {
+    c.tensor_sparsity[t.name] = dp.tensor_sparsity(t.id);
+    if (t.cls != TensorClass::weight) continue;
+    wz += dp.tensor_sparsity(t.id) * static_cast<double>(t.elements());
+    wn += static_cast<double>(t.elements());
+  }
+  c.tensor_sparsity_source = "the functional pre-pass";
+  if (wn > 0) c.weight_sparsity = wz / wn;  // the report's global figure
+  prog = compile_within_limits(inputs.model, inputs.accel, inputs.tech, c);
 }
 
 }  // namespace acceltran::cli

@@ -21,14 +21,12 @@ void add_functional_options(po::options_description& desc);
 // Before load_inputs(): reads the config, weights and tokens; a token file sets --batch and
 // --seq-len when they were not given.
 void prepare_functional(po::variables_map& vm, FunctionalSetup& fs);
-// After load_inputs(): the default profile only; seeded tokens when no file was given; the
-// weights' exact zero fraction as the compile-time weight sparsity (unless given).
+// After load_inputs(): the default profile only; seeded tokens when no file was given.
 void finish_functional(const po::variables_map& vm, Inputs& in, FunctionalSetup& fs);
 
-// Runs the data path alone over `prog` (same values as the functional simulation) and returns
-// every tensor's measured zero fraction, for compiling the functional run's transfer sizes and
-// buffer reservations from the data.
-std::map<std::string, double> measured_tensor_sparsity(const Program& prog,
-                                                       const FunctionalInput& in);
+// Runs the data path alone over `prog` (same values as the functional simulation) and compiles
+// `prog` again from every tensor's measured zero fraction: the functional run's transfer sizes
+// and buffer reservations come from the data.
+void compile_from_measured_sparsity(const FunctionalInput& in, Inputs& inputs, Program& prog);
 
 }  // namespace acceltran::cli

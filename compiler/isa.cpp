@@ -1,5 +1,7 @@
 #include <fmt/format.h>
+
 #include <fmt/ranges.h>
+#include <initializer_list>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,8 +15,8 @@
 #include "compiler.hpp"
 #include "isa.hpp"
 #include "isa_text.hpp"
-#include "parts.hpp"
 #include "limits.hpp"
+#include "parts.hpp"
 #include "tiling.hpp"
 
 namespace acceltran {
@@ -190,11 +192,11 @@ void write_program(std::ostream& out, const Program& p) {
                          to_string(in.opcode), in.op, in.tensor, in.block, in.first_tile,
                          in.tile_count, id_list(p.deps_begin(in), p.deps_end(in)));
     else
-      line = fmt::format("i {} {} op={} tensor={} part={} bytes={} mask_bytes={} deps={}", in.id,
-                         to_string(in.opcode),
-                         in.op == kNone ? std::string("-") : std::to_string(in.op), in.tensor,
-                         in.part, in.data_bytes, in.mask_bytes,
-                         id_list(p.deps_begin(in), p.deps_end(in)));
+      line =
+          fmt::format("i {} {} op={} tensor={} part={} bytes={} mask_bytes={} deps={}", in.id,
+                      to_string(in.opcode),
+                      in.op == kNone ? std::string("-") : std::to_string(in.op), in.tensor, in.part,
+                      in.data_bytes, in.mask_bytes, id_list(p.deps_begin(in), p.deps_end(in)));
     // A comment with the tensor name helps people grep a stream.
     if (in.tensor < p.tensors.size()) line += fmt::format("  # {}", p.tensors[in.tensor].name);
     emit(std::move(line));
@@ -398,6 +400,18 @@ Counts read_counts(LineParser& lp) {
   return c;
 }
 
+// One of `values`, named by to_string(); anything else fails naming `what` and the names.
+template <typename E>
+E read_named(LineParser& lp, const std::string& text, const char* what,
+             std::initializer_list<E> values) {
+  std::string allowed;
+  for (E v : values) {
+    if (text == to_string(v)) return v;
+    allowed += (allowed.empty() ? "" : ", ") + std::string(to_string(v));
+  }
+  lp.fail(fmt::format("{} '{}' unknown; allowed: {}", what, text, allowed));
+}
+
 // The record's id (its position in its table, dense and in order).
 uint32_t read_id(LineParser& lp, size_t expected, const char* what) {
   const std::string key = fmt::format("{} id", what);
@@ -411,15 +425,8 @@ Tensor read_tensor(LineParser& lp, const Program& p) {
   Tensor t;
   t.id = read_id(lp, p.tensors.size(), "tensor");
   t.name = lp.name(2, "tensor name");
-  const std::string& cls = lp.str("class");
-  if (cls == "weight")
-    t.cls = TensorClass::weight;
-  else if (cls == "embedding")
-    t.cls = TensorClass::embedding;
-  else if (cls == "activation")
-    t.cls = TensorClass::activation;
-  else
-    lp.fail(fmt::format("class '{}' unknown; allowed: weight, embedding, activation", cls));
+  t.cls = read_named(lp, lp.str("class"), "class",
+                     {TensorClass::weight, TensorClass::embedding, TensorClass::activation});
   t.layer = static_cast<int>(lp.i64("layer", -1, kMaxLayers - 1));
   auto s = lp.dims("shape", {kMaxBatch, kMaxTableRows, kMaxTableRows});
   t.batch = s[0];
@@ -452,23 +459,15 @@ Op read_op(LineParser& lp, const Program& p) {
   Op o;
   o.id = read_id(lp, p.ops.size(), "op");
   o.name = lp.name(2, "op name");
-  const std::string& k = lp.str("kind");
-  bool ok = false;
-  for (OpKind kind :
-       {OpKind::matmul, OpKind::softmax, OpKind::layer_norm, OpKind::add, OpKind::activation})
-    if (k == to_string(kind)) {
-      o.kind = kind;
-      ok = true;
-    }
-  if (!ok)
-    lp.fail(
-        fmt::format("kind '{}' unknown; allowed: matmul, softmax, layer_norm, add, activation", k));
+  o.kind = read_named(
+      lp, lp.str("kind"), "kind",
+      {OpKind::matmul, OpKind::softmax, OpKind::layer_norm, OpKind::add, OpKind::activation});
   o.layer = static_cast<int>(lp.i64("layer", -1, kMaxLayers - 1));
   o.head = static_cast<int>(lp.i64("head", -1, kMaxHeadsPerLayer - 1));
   o.inputs = lp.ids("in", p.tensors.size(), "tensor");
   const size_t need = o.kind == OpKind::matmul ? 2 : 1;
   if (o.inputs.size() < need || (o.kind == OpKind::matmul && o.inputs.size() > 3))
-    lp.fail(fmt::format("in: a {} op takes {} input tensors, got {}", k,
+    lp.fail(fmt::format("in: a {} op takes {} input tensors, got {}", to_string(o.kind),
                         o.kind == OpKind::matmul ? "2 or 3 (with a bias)" : "1 or more",
                         o.inputs.size()));
   o.output = static_cast<TensorId>(lp.u64("out", kNone - 1));
@@ -479,7 +478,7 @@ Op read_op(LineParser& lp, const Program& p) {
   o.k = d[2];
   o.n = d[3];
   if (o.kind != OpKind::matmul && o.k != 1)
-    lp.fail(fmt::format("dims: a {} op has k = 1, got {}", k, o.k));
+    lp.fail(fmt::format("dims: a {} op has k = 1, got {}", to_string(o.kind), o.k));
   auto g = lp.dims("grid", {kMaxBatch, kMaxWidth, kMaxWidth, kMaxWidth});
   o.grid_b = g[0];
   o.grid_i = g[1];
@@ -529,8 +528,9 @@ Op read_op(LineParser& lp, const Program& p) {
                         : out.batch == o.b && out.rows == o.m && o.out_col + o.n <= out.cols &&
                               (o.out_col > 0 || o.n <= out.cols);
   if (!fits)
-    lp.fail(fmt::format("out: tensor {} has shape {}x{}x{}, but the op produces {}x{}x{} at column {}",
-                        out.id, out.batch, out.rows, out.cols, o.b, o.m, o.n, o.out_col));
+    lp.fail(
+        fmt::format("out: tensor {} has shape {}x{}x{}, but the op produces {}x{}x{} at column {}",
+                    out.id, out.batch, out.rows, out.cols, o.b, o.m, o.n, o.out_col));
   if (out.cls != TensorClass::activation)
     lp.fail(fmt::format("out: tensor {} is a {}, not an activation", out.id, to_string(out.cls)));
   return o;
@@ -570,8 +570,8 @@ Instruction read_instruction(LineParser& lp, const Program& p, const Counts& cou
     in.block = static_cast<uint32_t>(lp.u64("block", g.blocks() - 1));
     const uint64_t tiles = block_box(op, g, in.block).tiles();
     if (in.tile_count == 0 || in.first_tile >= tiles || in.tile_count > tiles - in.first_tile)
-      lp.fail(fmt::format("tiles {} outside block {} of op {} ({} tiles)", r, in.block, in.op,
-                          tiles));
+      lp.fail(
+          fmt::format("tiles {} outside block {} of op {} ({} tiles)", r, in.block, in.op, tiles));
   } else {
     if (in.opcode == Opcode::LOAD_W && ten.cls == TensorClass::activation)
       lp.fail(
@@ -588,9 +588,9 @@ Instruction read_instruction(LineParser& lp, const Program& p, const Counts& cou
     const uint64_t data = part_data_bytes(ten, g, in.part, p.info.word_bits);
     const uint64_t mask = part_mask_bytes(ten, g, in.part);
     if (in.data_bytes != data || in.mask_bytes != mask)
-      lp.fail(fmt::format(
-          "bytes={} mask_bytes={} disagree with part {} of tensor {} ({} and {} bytes)",
-          in.data_bytes, in.mask_bytes, in.part, in.tensor, data, mask));
+      lp.fail(
+          fmt::format("bytes={} mask_bytes={} disagree with part {} of tensor {} ({} and {} bytes)",
+                      in.data_bytes, in.mask_bytes, in.part, in.tensor, data, mask));
   }
   // Forward dependencies are legal here (a hand-written stream may have a cycle, which the
   // control block reports as a deadlock); ids must exist and not name the instruction itself.

@@ -76,11 +76,7 @@ FunctionalResult functional_result(const Datapath& dp, const DynaTranUnit& dt,
   f.dynatran_blocks = dt.stats().blocks;
   f.dynatran_pruned = dt.stats().pruned;
   f.topk_cycles = dt.stats().topk_cycles;
-  // Layer outputs of the functional run, by name.
-  std::vector<TensorId> outs;
-  for (const Op& op : prog.ops)
-    if (op.name == "emb.ln" || op.name.find(".ffn.ln") != std::string::npos)
-      outs.push_back(op.output);
+  const std::vector<TensorId>& outs = dp.layer_outputs();
   // The float reference (unpruned: the model's own output), one sequence at a time.
   struct Acc {
     double max_abs = 0, d2 = 0, r2 = 0, f2 = 0, fr = 0;

@@ -158,7 +158,6 @@ Datapath::Datapath(const Program& prog, const FunctionalInput& in)
     if (!(in.prune.tau >= 0) || in.prune.tau >= 8.0)
       throw InputError(
           fmt::format("--threshold {}: tau must be in [0, 8) (a Q4.16 value)", in.prune.tau));
-    tau_q_ = fx::from_double(in.prune.tau);
   } else if (in.prune.topk < 1) {
     throw InputError(fmt::format("--topk {}: must be >= 1", in.prune.topk));
   }
@@ -186,7 +185,10 @@ Datapath::Datapath(const Program& prog, const FunctionalInput& in)
     const bool layer_out =
         op.name == "emb.ln" ||
         (op.name.size() > 7 && op.name.compare(op.name.size() - 7, 7, ".ffn.ln") == 0);
-    if (layer_out) keep_[op.output] = true;
+    if (layer_out) {
+      keep_[op.output] = true;
+      layer_outputs_.push_back(op.output);
+    }
     if (op.kind == OpKind::activation) {
       const std::string& act = in.weights->config.hidden_act;
       if (act != "gelu" && act != "gelu_new" && act != "gelu_pytorch_tanh" && act != "relu")
@@ -361,15 +363,18 @@ int32_t* Datapath::out_ptr(const Op& op, int64_t b, int64_t r, int64_t c) {
   return v.data() + ((b * T.rows + r) * T.cols + op.out_col + c);
 }
 
-void Datapath::count_output(const Op& op, int64_t b0, int64_t b1, int64_t r0, int64_t r1,
-                            int64_t c0, int64_t c1, JobData& jd) {
+uint64_t Datapath::output_zeros(const Op& op, int64_t b0, int64_t b1, int64_t r0, int64_t r1,
+                                int64_t c0, int64_t c1) {
   uint64_t zeros = 0;
   for (int64_t b = b0; b < b1; ++b)
     for (int64_t r = r0; r < r1; ++r) {
       const int32_t* p = out_ptr(op, b, r, c0);
       for (int64_t c = 0; c < c1 - c0; ++c) zeros += p[c] == 0;
     }
-  const uint64_t n = static_cast<uint64_t>((b1 - b0) * (r1 - r0) * (c1 - c0));
+  return zeros;
+}
+
+void Datapath::record_output(const Op& op, uint64_t n, uint64_t zeros, JobData& jd) {
   jd.out_elements += n;
   jd.out_zeros += zeros;
   opv_[op.id].elements += n;
@@ -420,7 +425,10 @@ void Datapath::matmul_box(const Op& op, const int64_t lo[4], const int64_t hi[4]
   const int64_t k0 = lo[3] * tx_, k1 = std::min(hi[3] * tx_, op.k);
   const int64_t R = r1 - r0, N = j1 - j0, K = k1 - k0;
   const int64_t nit = hi[1] - lo[1], njt = hi[2] - lo[2];
-  std::vector<int32_t> cA(static_cast<size_t>(nit * K)), cB(static_cast<size_t>(njt * K));
+  std::vector<int32_t>& cA = nnz_a_;  // non-zeros per (i tile, k) of A and (j tile, k) of B
+  std::vector<int32_t>& cB = nnz_b_;
+  cA.resize(static_cast<size_t>(nit * K));
+  cB.resize(static_cast<size_t>(njt * K));
   pa_.resize(static_cast<size_t>(R * K));
   pb_.resize(static_cast<size_t>(K * N));
   Acc& acc = acc_[op.id];
@@ -502,6 +510,7 @@ void Datapath::finalize_tile(const Op& op, int64_t bt, int64_t it, int64_t jt, J
   const int32_t* bias = op.inputs.size() > 2 ? vals_[op.inputs[2]].data() : nullptr;
   const Tensor& TO = prog_.tensors[op.output];
   OpValues& ov = opv_[op.id];
+  uint64_t zeros = 0;
   for (int64_t b = b0; b < b1; ++b) {
     for (int64_t r = r0; r < r1; ++r) {
       int32_t* o = out_ptr(op, b, r, 0);
@@ -511,21 +520,23 @@ void Datapath::finalize_tile(const Op& op, int64_t bt, int64_t it, int64_t jt, J
         if (bias) v += bias[c];
         ov.saturated += !fx::in_range(v);
         o[c] = fx::saturate(v);
+        zeros += o[c] == 0;
       }
     }
     mark_written(op.output, b, b + 1, r0, r1, op.out_col + c0, op.out_col + c1);
   }
-  const bool topk = in_.prune.kind == PruneMode::Kind::topk;
-  if (op.prune && !topk && post)
-    for (int64_t b = b0; b < b1; ++b)
-      post->prune_block(op, out_ptr(op, b, r0, c0), static_cast<int>(r1 - r0),
-                        static_cast<int>(c1 - c0), static_cast<int>(TO.cols), 0);
-  if (op.prune && topk) {
+  if (op.prune && in_.prune.kind == PruneMode::Kind::topk) {  // needs the whole row panel
     uint16_t& jd_ = acc_[op.id].jdone[static_cast<size_t>(bt * op.grid_i + it)];
     if (++jd_ == op.grid_j) topk_panel(op, bt, it, jd, post);
     return;
   }
-  count_output(op, b0, b1, r0, r1, c0, c1, jd);
+  if (op.prune && post) {  // the post-sparsity units count the zeros they leave
+    zeros = 0;
+    for (int64_t b = b0; b < b1; ++b)
+      zeros += post->prune_block(op, out_ptr(op, b, r0, c0), static_cast<int>(r1 - r0),
+                                 static_cast<int>(c1 - c0), static_cast<int>(TO.cols), 0);
+  }
+  record_output(op, static_cast<uint64_t>((b1 - b0) * (r1 - r0) * (c1 - c0)), zeros, jd);
 }
 
 void Datapath::topk_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, PostSparsity* post) {
@@ -534,11 +545,13 @@ void Datapath::topk_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, Pos
   const Tensor& TO = prog_.tensors[op.output];
   // Row segments: a head's slice of the fused Q/K/V, otherwise the op's whole row.
   const int64_t seg = TO.part_cols > 0 && TO.part_cols < op.n ? TO.part_cols : op.n;
-  if (post)
-    for (int64_t b = b0; b < b1; ++b)
-      post->prune_block(op, out_ptr(op, b, r0, 0), static_cast<int>(r1 - r0),
-                        static_cast<int>(op.n), static_cast<int>(TO.cols), static_cast<int>(seg));
-  count_output(op, b0, b1, r0, r1, 0, op.n, jd);
+  uint64_t zeros = 0;
+  for (int64_t b = b0; b < b1; ++b)
+    zeros += post ? post->prune_block(op, out_ptr(op, b, r0, 0), static_cast<int>(r1 - r0),
+                                      static_cast<int>(op.n), static_cast<int>(TO.cols),
+                                      static_cast<int>(seg))
+                  : output_zeros(op, b, b + 1, r0, r1, 0, op.n);
+  record_output(op, static_cast<uint64_t>((b1 - b0) * (r1 - r0) * op.n), zeros, jd);
 }
 
 void Datapath::elementwise_tile(const Op& op, const TileIndex& t, JobData& jd, double& zeros_a,
@@ -549,32 +562,39 @@ void Datapath::elementwise_tile(const Op& op, const TileIndex& t, JobData& jd, d
   const bool act = op.kind == OpKind::activation;
   const bool relu = act && in_.weights->config.hidden_act == "relu";
   OpValues& ov = opv_[op.id];
-  for (int64_t b = b0; b < b1; ++b) {
-    for (size_t n = 0; n < op.inputs.size(); ++n) {
-      const Tensor& T = prog_.tensors[op.inputs[n]];
+  // Per input, looked up once per tile: the row r of batch b starts at base + b * bstride +
+  // r * rstride (an 'a' input, the token-type rows, is read at row 0: token type 0).
+  struct In {
+    const int32_t* base;
+    int64_t bstride, rstride;
+  };
+  const size_t ni = op.inputs.size();
+  In ins[4];
+  if (ni > 4) throw std::logic_error("Datapath: an element-wise op with more than 4 inputs");
+  for (size_t n = 0; n < ni; ++n) {
+    const Tensor& T = prog_.tensors[op.inputs[n]];
+    const bool whole = input_mode_of(op, n) == 'a';
+    const int64_t ci = input_col_of(op, n);
+    for (int64_t b = b0; b < b1; ++b) {
       const int64_t bi = T.batch > 1 ? b : 0;
-      const int64_t ci = input_col_of(op, n);
-      if (input_mode_of(op, n) == 'a')
+      if (whole)
         check_written(op, T.id, 0, 1, 0, 1, ci + c0, ci + c1);
       else
         check_written(op, T.id, bi, bi + 1, r0, r1, ci + c0, ci + c1);
     }
+    ins[n] = In{vals_[T.id].data() + ci, T.batch > 1 ? T.rows * T.cols : 0, whole ? 0 : T.cols};
+  }
+  uint64_t zeros = 0;
+  for (int64_t b = b0; b < b1; ++b) {
     for (int64_t r = r0; r < r1; ++r) {
       int32_t* o = out_ptr(op, b, r, 0);
       for (int64_t c = c0; c < c1; ++c) {
         int64_t sum = 0;
-        for (size_t n = 0; n < op.inputs.size(); ++n) {
-          const Tensor& T = prog_.tensors[op.inputs[n]];
-          const int64_t bi = T.batch > 1 ? b : 0;
-          // 'a': a whole small tensor (token-type rows): row 0, token type 0.
-          const int64_t ri = input_mode_of(op, n) == 'a' ? 0 : r;
-          const int32_t x =
-              vals_[T.id]
-                   [static_cast<size_t>((bi * T.rows + ri) * T.cols + input_col_of(op, n) + c)];
+        for (size_t n = 0; n < ni; ++n) {
+          const int32_t x = ins[n].base[b * ins[n].bstride + r * ins[n].rstride + c];
           (n == 0 ? zeros_a : zeros_b) += x == 0;
           sum += x;
         }
-        read += 1;
         if (act) {
           const int32_t x = static_cast<int32_t>(sum);
           o[c] = relu ? (x > 0 ? x : 0) : fx::gelu(x);
@@ -582,11 +602,14 @@ void Datapath::elementwise_tile(const Op& op, const TileIndex& t, JobData& jd, d
           ov.saturated += !fx::in_range(sum);
           o[c] = fx::saturate(sum);
         }
+        zeros += o[c] == 0;
       }
     }
     mark_written(op.output, b, b + 1, r0, r1, op.out_col + c0, op.out_col + c1);
   }
-  count_output(op, b0, b1, r0, r1, c0, c1, jd);
+  const uint64_t n = static_cast<uint64_t>((b1 - b0) * (r1 - r0) * (c1 - c0));
+  read += static_cast<double>(n);
+  record_output(op, n, zeros, jd);
 }
 
 JobData Datapath::run_row_job(const Op& op, uint32_t block, const LoopOrder& order, uint64_t first,
@@ -617,6 +640,7 @@ void Datapath::row_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, doub
   const Tensor& TI = prog_.tensors[op.inputs[0]];
   const Tensor& TO = prog_.tensors[op.output];
   scratch_.resize(static_cast<size_t>(R * n));
+  uint64_t zeros = 0;
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t bi = TI.batch > 1 ? b : 0;
     check_written(op, TI.id, bi, bi + 1, r0, r1, 0, n);
@@ -640,11 +664,13 @@ void Datapath::row_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, doub
         }
     }
     mark_written(op.output, b, b + 1, r0, r1, 0, n);
-    if (op.prune && post)
-      post->prune_block(op, y, static_cast<int>(R), static_cast<int>(n), static_cast<int>(TO.cols),
-                        in_.prune.kind == PruneMode::Kind::topk ? static_cast<int>(n) : 0);
+    zeros += op.prune && post
+                 ? post->prune_block(
+                       op, y, static_cast<int>(R), static_cast<int>(n), static_cast<int>(TO.cols),
+                       in_.prune.kind == PruneMode::Kind::topk ? static_cast<int>(n) : 0)
+                 : output_zeros(op, b, b + 1, r0, r1, 0, n);
   }
-  count_output(op, b0, b1, r0, r1, 0, n, jd);
+  record_output(op, static_cast<uint64_t>((b1 - b0) * R * n), zeros, jd);
 }
 
 void Datapath::op_progress(const Op& op, uint64_t tiles) {

@@ -103,7 +103,8 @@ class Datapath {
                  uint64_t& mask_bytes) const;
   const Program& program() const { return prog_; }
   const std::vector<OpValues>& op_values() const { return opv_; }
-  int32_t tau_q() const { return tau_q_; }
+  // The outputs of the embeddings and of every layer, in order (kept for the report).
+  const std::vector<TensorId>& layer_outputs() const { return layer_outputs_; }
   // Measured zero fraction of every tensor: weights as loaded, activations as written (after
   // pruning); for `--sparsity-profile`.
   double tensor_sparsity(TensorId t) const {
@@ -137,12 +138,14 @@ class Datapath {
   // Counts an op's tiles; when all have run, frees its accumulator and the inputs no later op
   // reads (layer outputs are kept for the report).
   void op_progress(const Op& op, uint64_t tiles);
-  void count_output(const Op& op, int64_t b0, int64_t b1, int64_t r0, int64_t r1, int64_t c0,
-                    int64_t c1, JobData& jd);
+  // Zeros of an output block as written (when no post-sparsity unit counted them).
+  uint64_t output_zeros(const Op& op, int64_t b0, int64_t b1, int64_t r0, int64_t r1, int64_t c0,
+                        int64_t c1);
+  // Adds n finalised output elements with `zeros` zeros to the job, the op and its tensor.
+  void record_output(const Op& op, uint64_t n, uint64_t zeros, JobData& jd);
 
   const Program& prog_;
   FunctionalInput in_;
-  int32_t tau_q_ = 0;
   int64_t tb_, tx_, ty_;
   std::vector<std::vector<int32_t>> vals_;
   std::vector<std::vector<uint8_t>> written_;
@@ -154,7 +157,9 @@ class Datapath {
   std::vector<uint32_t> readers_left_;         // per tensor: ops reading it that have not finished
   std::vector<bool> keep_;                     // per tensor: a layer output (kept for the report)
   double read_a_ = 0, read_b_ = 0, zeros_a_ = 0, zeros_b_ = 0;
-  std::vector<double> pa_, pb_;  // packed operands (scratch)
+  std::vector<double> pa_, pb_;         // packed operands (scratch)
+  std::vector<int32_t> nnz_a_, nnz_b_;  // non-zeros per tile row / column and k (scratch)
+  std::vector<TensorId> layer_outputs_;
   std::vector<int32_t> scratch_;
 };
 

@@ -10,6 +10,7 @@
 #include <tlm_utils/multi_passthrough_target_socket.h>
 
 #include <cstdint>
+#include <memory>
 #include <systemc>
 #include <vector>
 
@@ -43,7 +44,6 @@ class DynaTranUnit : public sc_core::sc_module {
   tlm_utils::multi_passthrough_target_socket<DynaTranUnit> target;  // PE array, softmax engine
   DynaTranUnit(sc_core::sc_module_name name, const PruneMode& mode);
   const DynaTranStats& stats() const { return stats_; }
-  int32_t tau_q() const { return tau_q_; }
 
   // The function the module applies (also used by block testbenches): prunes and counts.
   void prune(int32_t* data, PruneTileExt& ext);
@@ -113,5 +113,11 @@ class DynaTranPort : public PostSparsity {
   PruneTileExt ext_;
   uint64_t topk_cycles_ = 0;
 };
+
+// An engine's post-sparsity port for a functional run (nullptr without a data path).
+template <typename Socket>
+std::unique_ptr<DynaTranPort<Socket>> make_dynatran_port(const Datapath* d, Socket& socket) {
+  return d ? std::make_unique<DynaTranPort<Socket>>(socket) : nullptr;
+}
 
 }  // namespace acceltran

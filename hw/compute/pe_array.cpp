@@ -60,9 +60,7 @@ PeArray::PeArray(sc_core::sc_module_name name, const AcceleratorConfig& cfg, con
 
 void PeArray::set_datapath(Datapath* d) {
   datapath_ = d;
-  post_ = d ? std::make_unique<DynaTranPort<tlm_utils::simple_initiator_socket_optional<PeArray>>>(
-                  dynatran_port)
-            : nullptr;
+  post_ = make_dynatran_port(d, dynatran_port);
 }
 
 LaneTileTiming PeArray::tile_timing(const Op& op, Opcode opcode, double sa, double sw,
@@ -308,11 +306,15 @@ LaneJobResult PeArray::dispatch_block(proto::TileJobExt& job, uint64_t request_c
   }
   const LaneTileTiming tt = tile_timing(op, opcode, sa, sb, nullptr);
   const bool per_tile = fn && matmul;
-  if (per_tile) {
+  uint64_t eff_all = job.tile_count * tt.effectual_macs;
+  if (per_tile) {  // one pass: each tile's lane cycles (prefix sums) and the job's MACs
     held_prefix_.resize(job.tile_count + 1);
     held_prefix_[0] = 0;
-    for (uint64_t t = 0; t < job.tile_count; ++t)
+    eff_all = 0;
+    for (uint64_t t = 0; t < job.tile_count; ++t) {
       held_prefix_[t + 1] = held_prefix_[t] + tile_timing(op, opcode, sa, sb, eff_.data() + t).held;
+      eff_all += eff_[t];
+    }
   }
   // Lane cycles of the job's tiles [u0, u1) (block enumeration) and of all its tiles.
   auto held_of = [&](uint64_t u0, uint64_t u1) {
@@ -320,11 +322,6 @@ LaneJobResult PeArray::dispatch_block(proto::TileJobExt& job, uint64_t request_c
                     : (u1 - u0) * tt.held;
   };
   const uint64_t held_all = held_of(job.first_tile, job.first_tile + job.tile_count);
-  uint64_t eff_all = job.tile_count * tt.effectual_macs;
-  if (per_tile) {
-    eff_all = 0;
-    for (uint64_t t = 0; t < job.tile_count; ++t) eff_all += eff_[t];
-  }
 
   // Loop nest of the block: dims in loop order with extent > 1 (0:b 1:i 2:j 3:k).
   const int64_t ext[4] = {box.eb(), box.ei(), box.ej(), box.ek()};

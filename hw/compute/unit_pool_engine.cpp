@@ -178,10 +178,7 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
 
 void UnitPoolEngine::set_datapath(Datapath* d) {
   datapath_ = d;
-  post_ = d ? std::make_unique<
-                  DynaTranPort<tlm_utils::simple_initiator_socket_optional<UnitPoolEngine>>>(
-                  dynatran_port)
-            : nullptr;
+  post_ = make_dynatran_port(d, dynatran_port);
 }
 
 UnitPoolStats UnitPoolEngine::stats(uint64_t elapsed_cycles) const {

@@ -580,11 +580,10 @@ uint64_t ControlBlock::transfer(Opcode op, uint32_t part, uint64_t now) {
   const bool load = op == Opcode::LOAD_W || op == Opcode::LOAD_A;
   xfer_.contents = contents_ != nullptr;
   if (contents_) {  // functional: the part's own bytes, sized by its values
-    contents_->pack_part(key.tensor, key.part, xfer_expect_, xfer_.data_bytes, xfer_.mask_bytes);
-    if (load)
-      xfer_data_.assign(xfer_expect_.size(), 0);  // filled by the read from main memory
-    else
-      xfer_data_ = xfer_expect_;
+    // Stores send the image; loads size their array by it and are filled by the memory read.
+    contents_->pack_part(key.tensor, key.part, load ? xfer_expect_ : xfer_data_, xfer_.data_bytes,
+                         xfer_.mask_bytes);
+    if (load) xfer_data_.assign(xfer_expect_.size(), 0);
   }
   // Data followed by its mask at the part's home address (a scratch data array: performance
   // mode; tlm/protocol.hpp).
