@@ -29,7 +29,7 @@ std::string human_bytes(uint64_t b) {
 void print_stats(const Program& p, const ProgramStats& s, double seconds) {
   const auto& i = p.info;
   fmt::print("AccelTran instruction stream: {} on {} (profile {})\n", i.model, i.accelerator,
-             i.profile);
+             to_string(i.profile));
   fmt::print("  batch {}, sequence {}, tile {}x{}x{}, loop order {}, sparsity act {} / weight {}\n",
              i.batch, i.seq_len, i.tile.b, i.tile.x, i.tile.y, i.loop_order.str(),
              i.activation_sparsity, i.weight_sparsity);
@@ -79,7 +79,7 @@ void print_per_op(const Program& p, const std::vector<OpRow>& rows) {
     }
   }
   fmt::print("\n  tiles: {} in all, {} in the {} ops with a published counterpart (profile {})\n",
-             tiles, published_tiles, published_ops, p.info.profile);
+             tiles, published_tiles, published_ops, to_string(p.info.profile));
 }
 
 }  // namespace

@@ -112,10 +112,11 @@ int cmd_simulate(const std::vector<std::string>& args) {
     in.compile.activation_sparsity = std::erf(tau / std::sqrt(2.0));
     if (in.compile.activation_sparsity >= 1) in.compile.activation_sparsity = 0.999999;
   }
-  const bool reference = in.compile.profile == "reference";
+  const bool reference = in.compile.profile == Profile::reference;
   RunOptions ro;
   if (functional) ro.functional = &fin;
-  ro.sim.profile = reference ? Profile::reference : Profile::bert;
+  ro.sim.profile = in.compile.profile;
+  ro.sim.published = in.compile.published;
   auto tri = [&](const char* key) {
     const std::string v = vm[key].as<std::string>();
     if (v == "auto") return reference;
@@ -147,18 +148,6 @@ int cmd_simulate(const std::vector<std::string>& args) {
                                  {{"lru", EvictionPolicy::lru}, {"fifo", EvictionPolicy::fifo}});
   ro.sim.leakage_when_idle = vm["leakage-when-idle"].as<bool>();
   ro.sim.check_protocol = vm["check-protocol"].as<bool>();
-  for (const auto& b : in.reference_bugs) {
-    ReferenceBugs& rb = ro.sim.bugs;
-    if (b == "softmax-overassign") rb.softmax_overassign = true;
-    if (b == "double-load-energy") rb.double_load_energy = true;
-    if (b == "mm-energy-per-element") rb.mm_energy_per_element = true;
-    if (b == "store-energy-per-element") rb.store_energy_per_element = true;
-    if (b == "buffer-leakage-gated") rb.buffer_leakage_gated = true;
-    if (b == "unclocked-submodules") rb.unclocked_submodules = true;
-    if (b == "batch-duplicates") ro.control.batch_duplicates = true;
-    if (b == "mask-own-bandwidth") rb.mask_own_bandwidth = true;
-    if (b == "load-writes-free") rb.load_writes_free = true;
-  }
   ro.timeline_samples = vm["timeline-samples"].as<uint64_t>();
 
   Program prog;
@@ -229,15 +218,15 @@ int cmd_simulate(const std::vector<std::string>& args) {
   ri.model_source = vm.count("program") ? vm["program"].as<std::string>() : in.model.source;
   ri.accelerator = in.accel.name;
   ri.accelerator_source = in.accel.source;
-  ri.profile = prog.info.profile;
+  ri.profile = to_string(prog.info.profile);
   ri.version = ACCELTRAN_VERSION;
   ri.seq_len = prog.info.seq_len;
   ri.batch = prog.info.batch;
   ri.activation_sparsity = prog.info.activation_sparsity;
   ri.weight_sparsity = prog.info.weight_sparsity;
   ri.loop_order = prog.info.loop_order.str();
-  ri.reference_bugs = in.reference_bugs;
-  ri.reference_fixes = in.reference_fixes;
+  ri.reference_bugs = switches_on(in.compile.published, SwitchFamily::bug);
+  ri.reference_fixes = switches_on(in.compile.published, SwitchFamily::fix);
   print_report(r, ri, wall);
   if (!r.finished) {  // a failed run leaves --out as it was
     fmt::print(stderr, "error: {}\n", r.deadlock);

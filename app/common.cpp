@@ -27,18 +27,13 @@ void add_input_options(po::options_description& desc) {
      "config.json file")
     ("accel,a", po::value<std::string>()->default_value("edge"),
      "accelerator: a built-in name (edge, server) or a YAML file")
-    ("profile", po::value<std::string>()->default_value("bert"),
-     "bert (the real encoder) or reference (the published simulator's conventions)")
+    ("profile", po::value<std::string>()->default_value("hardware"),
+     "hardware (this project's model of the hardware; alias: bert) or reference (the published "
+     "simulator's conventions)")
     ("reference-bugs", po::value<std::string>(),
-     "with --profile reference: published behaviours the profile fixes, turned back on, as a "
-     "comma list or 'all': softmax-overassign, double-load-energy, mm-energy-per-element, "
-     "store-energy-per-element, buffer-leakage-gated, unclocked-submodules, published-deps, "
-     "unstored-outputs, batch-duplicates, mask-own-bandwidth, load-writes-free "
-     "(docs/fidelity.md)")
+     switch_help(SwitchFamily::bug).c_str())
     ("reference-fixes", po::value<std::string>(),
-     "with --profile reference: published op-graph conventions replaced by this project's, as a "
-     "comma list or 'all': emb-ln, head-sum, store-output, serial-heads, loads-per-op "
-     "(docs/fidelity.md)")
+     switch_help(SwitchFamily::fix).c_str())
     ("seq-len", po::value<int64_t>()->default_value(128), "sequence length")
     ("batch", po::value<int64_t>()->default_value(0), "batch size (0: the accelerator's batch_size)")
     ("sparsity", po::value<double>(),
@@ -94,28 +89,28 @@ std::map<std::string, double> load_sparsity_profile(const std::string& path) {
   return out;
 }
 
-const std::vector<std::string>& reference_bug_names() {
-  static const std::vector<std::string> names{"softmax-overassign",    "double-load-energy",
-                                              "mm-energy-per-element", "store-energy-per-element",
-                                              "buffer-leakage-gated",  "unclocked-submodules",
-                                              "published-deps",        "unstored-outputs",
-                                              "batch-duplicates",      "mask-own-bandwidth",
-                                              "load-writes-free"};
-  return names;
-}
-
-const std::vector<std::string>& reference_fix_names() {
-  static const std::vector<std::string> names{"emb-ln", "head-sum", "store-output", "serial-heads",
-                                              "loads-per-op"};
-  return names;
+std::string switch_help(SwitchFamily family) {
+  std::string text = family == SwitchFamily::bug
+                         ? "with --profile reference: published behaviours the profile fixes, "
+                           "turned back on, as a comma list or 'all':"
+                         : "with --profile reference: published op-graph conventions replaced by "
+                           "this project's, as a comma list or 'all':";
+  const char* sep = " ";
+  for (const PublishedSwitch& s : published_switches())
+    if (s.family == family) {
+      text += fmt::format("{}{} ({})", sep, s.name, s.description);
+      sep = "; ";
+    }
+  return text + " (docs/fidelity.md)";
 }
 
 namespace {
 
-// A comma list of names from `names`, or 'all'.
-std::vector<std::string> name_list(const po::variables_map& vm, const char* option,
-                                   const std::vector<std::string>& names) {
-  std::vector<std::string> out;
+// --reference-bugs / --reference-fixes: a comma list of the family's switch names, or 'all';
+// each turns its switch on in `behaviours`.
+void parse_switch_list(const po::variables_map& vm, const char* option, SwitchFamily family,
+                       PublishedBehaviours& behaviours) {
+  const std::vector<std::string> names = switch_names(family);
   std::string cur;
   for (char ch : vm[option].as<std::string>() + ",") {
     if (ch != ',') {
@@ -123,15 +118,12 @@ std::vector<std::string> name_list(const po::variables_map& vm, const char* opti
       continue;
     }
     if (cur == "all")
-      out = names;
-    else if (std::find(names.begin(), names.end(), cur) != names.end())
-      out.push_back(cur);
-    else
+      for (const std::string& n : names) set_switch(behaviours, family, n);
+    else if (!set_switch(behaviours, family, cur))
       throw UsageError(fmt::format("option --{}: '{}' unknown; allowed: {}, all", option, cur,
                                    fmt::join(names, ", ")));
     cur.clear();
   }
-  return out;
 }
 
 }  // namespace
@@ -157,31 +149,17 @@ Inputs load_inputs(const po::variables_map& vm) {
   }
   in.model = load_model(vm["model"].as<std::string>());
   auto& c = in.compile;
-  c.profile = vm["profile"].as<std::string>();
-  if (c.profile != "bert" && c.profile != "reference")
-    throw UsageError(
-        fmt::format("option --profile: value '{}' unknown; allowed: bert, reference", c.profile));
-  if (vm.count("reference-bugs")) {
-    if (c.profile != "reference")
-      throw UsageError("option --reference-bugs applies to --profile reference");
-    in.reference_bugs = name_list(vm, "reference-bugs", reference_bug_names());
-    for (const auto& b : in.reference_bugs) {
-      if (b == "published-deps") c.published_deps = true;
-      if (b == "unstored-outputs") c.published_unstored = true;
-    }
-  }
-  if (vm.count("reference-fixes")) {
-    if (c.profile != "reference")
-      throw UsageError("option --reference-fixes applies to --profile reference");
-    ReferenceFixes& f = c.reference_fixes;
-    in.reference_fixes = name_list(vm, "reference-fixes", reference_fix_names());
-    for (const auto& n : in.reference_fixes) {
-      if (n == "emb-ln") f.emb_ln = true;
-      if (n == "head-sum") f.head_sum = true;
-      if (n == "store-output") f.store_output = true;
-      if (n == "serial-heads") f.serial_heads = true;
-      if (n == "loads-per-op") f.loads_per_op = true;
-    }
+  const std::string profile = vm["profile"].as<std::string>();
+  if (!parse_profile(profile, &c.profile))
+    throw UsageError(fmt::format(
+        "option --profile: value '{}' unknown; allowed: {} (bert: alias of hardware)", profile,
+        kProfileNames));
+  for (const auto& [option, family] : {std::pair{"reference-bugs", SwitchFamily::bug},
+                                       std::pair{"reference-fixes", SwitchFamily::fix}}) {
+    if (!vm.count(option)) continue;
+    if (c.profile != Profile::reference)
+      throw UsageError(fmt::format("option --{} applies to --profile reference", option));
+    parse_switch_list(vm, option, family, c.published);
   }
   c.seq_len = vm["seq-len"].as<int64_t>();
   if (c.seq_len <= 0 || c.seq_len > limits::kMaxSeqLen)

@@ -25,18 +25,14 @@ struct Inputs {
   DesignSpace space;
   AcceleratorConfig accel;
   ModelDesc model;
-  CompileOptions compile;
-  // --reference-bugs: published behaviours turned back on (reference profile), by name.
-  std::vector<std::string> reference_bugs;
-  std::vector<std::string> reference_fixes;  // --reference-fixes, by name
+  CompileOptions compile;  // compile.published: --reference-bugs and --reference-fixes
 };
 
 // --sparsity-profile: tensor name -> sparsity from a functional run's report.json.
 std::map<std::string, double> load_sparsity_profile(const std::string& path);
 
-// The names --reference-bugs and --reference-fixes accept (docs/fidelity.md).
-const std::vector<std::string>& reference_bug_names();
-const std::vector<std::string>& reference_fix_names();
+// The --help text of --reference-bugs or --reference-fixes, from the switch table.
+std::string switch_help(SwitchFamily family);
 
 // --model, --accel, --profile, --seq-len, --batch, --sparsity, --weight-sparsity,
 // --loop-order, --tiles-per-instruction, --models-dir, --allow-outside-design-space

@@ -71,8 +71,8 @@ void prepare_functional(po::variables_map& vm, FunctionalSetup& fs) {
 }
 
 void finish_functional(const po::variables_map& vm, Inputs& in, FunctionalSetup& fs) {
-  if (in.compile.profile != "bert")
-    throw UsageError("option --functional runs the default profile (--profile bert) only");
+  if (in.compile.profile != Profile::hardware)
+    throw UsageError("option --functional runs the default profile (--profile hardware) only");
   if (fs.in.tokens.empty()) {
     const int64_t batch = in.compile.batch > 0 ? in.compile.batch : in.accel.batch_size;
     const TokenBatch tb =

@@ -25,7 +25,7 @@ ordered_json report_json(const SimResult& r, const ReportInputs& in) {
                  {"weight_sparsity", in.weight_sparsity},
                  {"loop_order", in.loop_order},
                  {"version", in.version}};
-  if (in.profile == "reference") {
+  if (in.profile == to_string(Profile::reference)) {
     j["inputs"]["reference_bugs"] = in.reference_bugs;
     j["inputs"]["reference_fixes"] = in.reference_fixes;
   }

@@ -6,24 +6,15 @@
 #include "config.hpp"
 #include "isa.hpp"
 #include "model.hpp"
+#include "profile.hpp"
 
 namespace acceltran {
 
-// Reference profile: the published op graph and memory order are reproduced by default; each
-// flag puts this project's convention back instead (`--reference-fixes`, docs/fidelity.md).
-struct ReferenceFixes {
-  bool emb_ln = false;        // a layer norm on the embeddings (published: none)
-  bool head_sum = false;      // the head outputs summed before ln_<l>_1 (published: not summed)
-  bool store_output = false;  // STORE_M of the model output (published: nothing written back)
-  bool serial_heads = false;  // heads one after another (published: concurrent head lists)
-  bool loads_per_op = false;  // each weight loaded just before its op (published: q, k, v first)
-};
-
 struct CompileOptions {
-  // "bert": the real encoder (BRIEF 3.2). "reference": the published simulator's conventions
-  // (weights carry the batch dimension, whole embedding table loaded, no residual adds, an
-  // activation op after every FFN product sized from its input).
-  std::string profile = "bert";
+  // hardware: the real encoder (docs/compute.md). reference: the published simulator's
+  // conventions (weights carry the batch dimension, whole embedding table loaded, no residual
+  // adds, an activation op after every FFN product sized from its input; docs/fidelity.md).
+  Profile profile = Profile::hardware;
   int64_t seq_len = 128;
   int64_t batch = 0;                   // 0: the accelerator's batch_size
   double activation_sparsity = -1;     // < 0: technology default_sparsity.activation
@@ -33,13 +24,9 @@ struct CompileOptions {
   // prefetched weights and other live activations); 0: no blocks (every op one block). See
   // docs/memory.md.
   double block_budget = 0.5;
-  // Reference profile, published bug (ops.py): layer norms wait for nothing and Q/K/V for their
-  // weights only (the layer input is assumed resident).
-  bool published_deps = false;
-  // Reference profile, published bug (dict2ops.py): layer-norm, activation and add outputs are
-  // never stored (their write is never charged). Their readers wait for the tile jobs.
-  bool published_unstored = false;
-  ReferenceFixes reference_fixes;
+  // Reference profile: its published-behaviour switches; the compile-side ones shape the op
+  // graph (published_deps, unstored_outputs and the fixes; docs/fidelity.md).
+  PublishedBehaviours published;
   // Measured zero fraction per tensor name (`--sparsity-profile`, from a functional run's
   // report): replaces the global sparsities; every tensor of the program must have an entry.
   std::map<std::string, double> tensor_sparsity;

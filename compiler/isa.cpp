@@ -165,7 +165,7 @@ void write_program(std::ostream& out, const Program& p) {
   emit(fmt::format(
       "info model={} profile={} accelerator={} seq_len={} batch={} tile={}x{}x{} loop_order={} "
       "word_bits={} activation_sparsity={} weight_sparsity={} tiles_per_instruction={}",
-      escape_name(i.model), escape_name(i.profile), escape_name(i.accelerator), i.seq_len, i.batch,
+      escape_name(i.model), to_string(i.profile), escape_name(i.accelerator), i.seq_len, i.batch,
       i.tile.b, i.tile.x, i.tile.y, i.loop_order.str(), i.word_bits, i.activation_sparsity,
       i.weight_sparsity, i.tiles_per_instruction));
   emit(fmt::format("counts tensors={} ops={} instructions={}", p.tensors.size(), p.ops.size(),
@@ -370,9 +370,10 @@ struct Counts {
 void read_info(LineParser& lp, ProgramInfo& i) {
   using namespace limits;
   i.model = lp.name_field("model");
-  i.profile = lp.name_field("profile");
-  if (i.profile != "bert" && i.profile != "reference")
-    lp.fail(fmt::format("profile: '{}' unknown; allowed: bert, reference", i.profile));
+  const std::string profile = lp.name_field("profile");
+  if (!parse_profile(profile, &i.profile))
+    lp.fail(fmt::format("profile: '{}' unknown; allowed: {} (bert: alias of hardware)", profile,
+                        kProfileNames));
   i.accelerator = lp.name_field("accelerator");
   i.seq_len = lp.i64("seq_len", 1, kMaxSeqLen);
   i.batch = lp.i64("batch", 1, kMaxBatch);

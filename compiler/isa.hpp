@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "profile.hpp"
 
 namespace acceltran {
 
@@ -130,7 +131,7 @@ struct Instruction {
 
 struct ProgramInfo {
   std::string model;        // model name or file
-  std::string profile;      // "bert" or "reference"
+  Profile profile = Profile::hardware;
   std::string accelerator;  // accelerator name
   int64_t seq_len = 128, batch = 4;
   TileShape tile;

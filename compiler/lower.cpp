@@ -49,7 +49,7 @@ class Lowering {
     info.weight_sparsity =
         opts.weight_sparsity >= 0 ? opts.weight_sparsity : tech.default_weight_sparsity;
     info.tiles_per_instruction = opts.tiles_per_instruction;
-    reference_ = opts.profile == "reference";
+    reference_ = opts.profile == Profile::reference;
     B_ = info.batch;
     S_ = info.seq_len;
   }
@@ -67,9 +67,6 @@ class Lowering {
   // ---------------------------------------------------------------- checks
   void validate() {
     const auto& i = prog_.info;
-    if (opts_.profile != "bert" && opts_.profile != "reference")
-      throw InputError(
-          fmt::format("profile '{}' unknown; allowed: bert, reference", opts_.profile));
     if (i.seq_len <= 0) throw InputError(fmt::format("seq_len {} must be > 0", i.seq_len));
     if (i.seq_len > model_.max_position)
       throw InputError(fmt::format("{}: seq_len {} exceeds max_position_embeddings {}",
@@ -400,7 +397,7 @@ class Lowering {
         op.head >= 0 && nm.size() > 2 &&
         (nm.compare(nm.size() - 2, 2, ".q") == 0 || nm.compare(nm.size() - 2, 2, ".k") == 0 ||
          nm.compare(nm.size() - 2, 2, ".v") == 0);
-    const bool skip_inputs = opts_.published_deps && (op.kind == OpKind::layer_norm || qkv);
+    const bool skip_inputs = opts_.published.published_deps && (op.kind == OpKind::layer_norm || qkv);
     for (TensorId t : op.inputs) {
       if (skip_inputs && prog_.tensors[t].cls != TensorClass::weight) {
         if (producer_[t].empty()) ready(t, op.id);  // an embedding table is still loaded
@@ -424,7 +421,7 @@ class Lowering {
     // Published bug (dict2ops.py), when asked for: layer-norm, activation and add outputs are
     // never stored; their readers wait for the tile jobs.
     const bool stored =
-        !opts_.published_unstored ||
+        !opts_.published.unstored_outputs ||
         (op.kind != OpKind::layer_norm && op.kind != OpKind::activation && op.kind != OpKind::add);
     if (!stored) {
       producer_[op.output] = parts;
@@ -698,7 +695,7 @@ class Lowering {
   const AcceleratorConfig& accel_;
   const CompileOptions& opts_;
   Program prog_;
-  const ReferenceFixes& fixes() const { return opts_.reference_fixes; }
+  const PublishedBehaviours& fixes() const { return opts_.published; }
 
   // Published: the heads of a layer are concurrent lists, each issuing one memory op and a batch
   // of tiles per cycle. Here: the instructions [begin, end) of the layer's heads interleaved,

@@ -39,6 +39,7 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const Program& prog,
   }
   ControlOptions copts = o.control;
   copts.dense_homes = o.functional != nullptr;
+  copts.batch_duplicates = o.sim.published.batch_duplicates;
   ctrl = std::make_unique<ControlBlock>("control_block", prog, cfg, tech, copts, *act, *wgt, *msk);
   // Each initiator/target pair, through a protocol checker with --check-protocol.
   auto& c = checkers;

@@ -48,9 +48,9 @@ SimResult build_report(const Accelerator& top, const Program& prog, const Accele
   add("dataflow", ps.dataflow.dynamic_nj, ps.dataflow.leakage_nj);
   // Published bugs, when asked for (reference profile, --reference-bugs): sub-modules that are
   // never clocked (operand reads, DMA) cost nothing; buffers leak only while transferring.
-  const bool unclocked = o.sim.bugs.unclocked_submodules;
+  const bool unclocked = o.sim.published.unclocked_submodules;
   auto buffer_leak = [&](const SramBuffer* b) {
-    return o.sim.bugs.buffer_leakage_gated ? b->leakage_energy_nj(b->stats().port_busy_cycles)
+    return o.sim.published.buffer_leakage_gated ? b->leakage_energy_nj(b->stats().port_busy_cycles)
                                            : b->leakage_energy_nj(T);
   };
   if (unclocked) {

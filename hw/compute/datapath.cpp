@@ -151,8 +151,8 @@ struct BlockEnum {
 
 Datapath::Datapath(const Program& prog, const FunctionalInput& in)
     : prog_(prog), in_(in), tb_(prog.info.tile.b), tx_(prog.info.tile.x), ty_(prog.info.tile.y) {
-  if (prog.info.profile != "bert")
-    throw InputError("--functional: the data path runs the default profile only (--profile bert)");
+  if (prog.info.profile != Profile::hardware)
+    throw InputError("--functional: the data path runs the default profile only (--profile hardware)");
   if (!in.weights) throw std::logic_error("Datapath: no weights");
   if (in.prune.kind == PruneMode::Kind::dynatran) {
     if (!(in.prune.tau >= 0) || in.prune.tau >= 8.0)

@@ -68,12 +68,12 @@ LaneTileTiming PeArray::tile_timing(const Op& op, Opcode opcode, double sa, doub
   (void)op;
   const uint64_t tb = cfg_.tile.b, tx = cfg_.tile.x, ty = cfg_.tile.y;
   const uint64_t m = static_cast<uint64_t>(macs_);
-  const bool bert = opts_.profile == Profile::bert;
+  const bool hardware = opts_.profile == Profile::hardware;
   const uint64_t elems = tb * tx * ty;  // elements of one (tb, tx, ty) operand / output tile
   LaneTileTiming t;
   if (opcode == Opcode::MATMUL) {
     const uint64_t dense = tb * tx * ty * ty;
-    if (bert) {
+    if (hardware) {
       t.effectual_macs =
           effectual ? *effectual : ceil_eps(static_cast<double>(dense) * (1.0 - sa) * (1.0 - sw));
       const uint64_t compute = div_up(t.effectual_macs, m);
@@ -88,7 +88,7 @@ LaneTileTiming PeArray::tile_timing(const Op& op, Opcode opcode, double sa, doub
       t.charged = n;
     }
   } else if (opcode == Opcode::EWISE || opcode == Opcode::ACT) {
-    if (bert) {
+    if (hardware) {
       const uint64_t compute = div_up(elems, m);  // M adders / activation units per cycle
       t.held = t.charged = kPipelineDepth + compute;
       t.pre_walk = t.post_walk = compute;
@@ -132,7 +132,7 @@ int PeArray::pick_pe(int requested) {
 LaneJobResult PeArray::dispatch(proto::TileJobExt& job, uint64_t request_cycle,
                                 const uint64_t* effectual_macs) {
   if (!job.op) throw std::invalid_argument("PeArray: job without op");
-  if (opts_.profile == Profile::bert && !effectual_macs) return dispatch_block(job, request_cycle);
+  if (opts_.profile == Profile::hardware && !effectual_macs) return dispatch_block(job, request_cycle);
   const Op& op = *job.op;
   const Opcode opcode = job.opcode;
   const double sa = job.activation_sparsity, sw = job.weight_sparsity;
@@ -141,7 +141,7 @@ LaneJobResult PeArray::dispatch(proto::TileJobExt& job, uint64_t request_cycle,
   if (job.first_tile + job.tile_count > walker.count())
     throw std::invalid_argument("PeArray: tile range beyond the op's tile grid");
 
-  const bool bert = opts_.profile == Profile::bert;
+  const bool hardware = opts_.profile == Profile::hardware;
   const bool matmul = opcode == Opcode::MATMUL;
   const int wb = tech_.word_bits();
   const uint64_t tb = cfg_.tile.b, tx = cfg_.tile.x, ty = cfg_.tile.y;
@@ -239,7 +239,7 @@ LaneJobResult PeArray::dispatch(proto::TileJobExt& job, uint64_t request_cycle,
     r.mask_read_bytes += reads1 * mask1 + reads2 * mask2;
 
     lane_busy_ += tt.charged;
-    if (bert) {
+    if (hardware) {
       pre_busy_ += tt.pre_walk;
       post_busy_ += tt.post_walk;
       fifo_busy_ += tt.charged;

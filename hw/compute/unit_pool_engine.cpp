@@ -69,7 +69,7 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
     throw std::invalid_argument(std::string(name()) + ": wrong opcode " + to_string(job.opcode));
   if (job.op && job.first_tile + job.tile_count > job.op->tile_count())
     throw std::invalid_argument(std::string(name()) + ": tile range beyond the op's tile grid");
-  const bool bert = opts_.profile == Profile::bert;
+  const bool hardware = opts_.profile == Profile::hardware;
   double sa = job.activation_sparsity, so = job.output_sparsity;
   if (datapath_ && job.op) {  // functional run: the modules compute the job's row panels
     const JobData jd = datapath_->run_row_job(*job.op, job.block, job.loop_order, job.first_tile,
@@ -88,11 +88,11 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
   r.first_start_cycle = job.tile_count ? ~0ULL : request_cycle;
   r.completion_cycle = request_cycle;
   r.tiles = job.tile_count;
-  const uint64_t width = bert && job.issue_width ? job.issue_width : ~0ULL;
+  const uint64_t width = hardware && job.issue_width ? job.issue_width : ~0ULL;
   // Published bug (pe.py assign_op has no break), when asked for: a softmax tile takes every
   // module of the lowest-index PE that has one free, and all of them are charged.
   const bool overassign =
-      !bert && opts_.bugs.softmax_overassign && accepted_ == Opcode::SOFTMAX && job.pe < 0;
+      !hardware && opts_.published.softmax_overassign && accepted_ == Opcode::SOFTMAX && job.pe < 0;
   for (uint64_t t = 0; overassign && t < job.tile_count; ++t) {
     size_t first = 0;
     for (size_t u = 1; u < free_.size(); ++u)
@@ -141,7 +141,7 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
   }
   r.activation_read_bytes = job.tile_count * data;
   r.mask_read_bytes = job.tile_count * mask;
-  if (bert) {
+  if (hardware) {
     // Ports: input tiles in, output tiles out (zero-free + mask), gamma/beta from the weight
     // buffer. The job ends when its modules and the ports are done.
     const uint64_t out = zero_free_bytes(elems, tech_.word_bits(), so);

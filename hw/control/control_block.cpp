@@ -35,7 +35,7 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
       mask_(mask),
       clock_mhz_(tech.clock_mhz) {
   const size_t n = prog.instrs.size();
-  reference_ = prog.info.profile == "reference";
+  reference_ = prog.info.profile == Profile::reference;
   stored_.assign(prog.tensors.size(), 0);
   for (const auto& in : prog.instrs)
     if (in.opcode == Opcode::STORE_A) stored_[in.tensor] = 1;

@@ -48,7 +48,7 @@ struct ControlOptions {
   // Reference profile, published bug (simulator.py get_op_list / update_op_idx), when asked for:
   // a batch of compute tiles outside the attention heads takes issue_width + 1 tiles of its op
   // while the index advances by issue_width, so the last tile of every batch but the op's last
-  // is issued twice.
+  // is issued twice. Set at elaboration from SimOptions::published (--reference-bugs).
   bool batch_duplicates = false;
   // Functional runs: every part's home in main memory is reserved at its dense size (its
   // zero-free image fits whatever its measured sparsity).

@@ -24,7 +24,7 @@ uint64_t mix64(uint64_t x) {  // splitmix64 finalizer: deterministic scattered a
 MainMemory::MainMemory(sc_core::sc_module_name name, const MainMemoryConfig& cfg,
                        const Technology& tech, const MemoryTimingTable& timing,
                        const SimOptions& opts, const MainMemoryOptions& mopts)
-    : sc_module(name), socket("socket"), cfg_(cfg), mopts_(mopts), bugs_(opts.bugs) {
+    : sc_module(name), socket("socket"), cfg_(cfg), mopts_(mopts), published_(opts.published) {
   if (cfg.banks <= 0 || cfg.ranks <= 0 || cfg.channels <= 0)
     throw InputError(fmt::format("main memory: banks {}, ranks {}, channels {} must be > 0",
                                  cfg.banks, cfg.ranks, cfg.channels));
@@ -302,7 +302,7 @@ void MainMemory::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& del
     // Published load energy, when asked for (reference profile, --reference-bugs): per 64
     // elements x (1 - s) instead of per 64 bytes of data and mask, and/or charged twice.
     const bool load = ext->opcode == Opcode::LOAD_W || ext->opcode == Opcode::LOAD_A;
-    const ReferenceBugs& bugs = bugs_;
+    const PublishedBehaviours& bugs = published_;
     if (load && (bugs.mm_energy_per_element || bugs.double_load_energy)) {
       const uint64_t bytes = gp.get_data_length();
       energy_nj =
@@ -319,7 +319,7 @@ void MainMemory::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& del
   uint64_t bytes = gp.get_data_length();
   double end_ps = req_ps;
   auto* ext = gp.get_extension<proto::TransferExt>();
-  if (ideal_ && bugs_.mask_own_bandwidth && ext && !write && ext->mask_bytes > 0 &&
+  if (ideal_ && published_.mask_own_bandwidth && ext && !write && ext->mask_bytes > 0 &&
       ext->mask_bytes < bytes) {
     // Published (buffer.py load), when asked for: the mask buffer loads the mask concurrently,
     // at the full main-memory bandwidth of its own; the data alone use the pipe. Energy is

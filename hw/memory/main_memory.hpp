@@ -138,7 +138,7 @@ class MainMemory : public sc_core::sc_module {
   MainMemoryConfig cfg_;
   MemoryTiming t_;
   MainMemoryOptions mopts_;
-  ReferenceBugs bugs_;
+  PublishedBehaviours published_;  // the reference profile's switches
   bool ideal_;
   bool refresh_;
   double bytes_per_s_;

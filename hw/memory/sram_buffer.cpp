@@ -31,7 +31,7 @@ std::unique_ptr<SramBuffer> SramBuffer::from_config(sc_core::sc_module_name name
   auto buf =
       std::make_unique<SramBuffer>(name, kind, mb, it->second, tech.buffer_port_bandwidth_gbps,
                                    tech.clock_mhz, opts, tech.word_bits());
-  if (opts.profile == Profile::bert)
+  if (opts.profile == Profile::hardware)
     buf->set_banked_ports(cfg.banks(proto::to_string(kind)), cfg.buffer_ports.bank_width_bytes);
   return buf;
 }
@@ -242,7 +242,7 @@ double SramBuffer::leakage_energy_nj(uint64_t elapsed_cycles) const {
 }
 
 uint64_t SramBuffer::access(uint64_t request_cycle, uint64_t bytes, bool write, double energy_nj) {
-  if (opts_.profile == Profile::bert) {
+  if (opts_.profile == Profile::hardware) {
     // Banked ports stream: the ports are busy bytes / (banks x width) cycles, kept fractional so
     // that many small transfers cost what one large one does; done at the next clock edge.
     const double start = std::max(static_cast<double>(request_cycle), port_free_);
@@ -294,12 +294,12 @@ void SramBuffer::serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, bo
   // Published STORE_A energy, when asked for (--reference-bugs store-energy-per-element): per 64
   // elements, not per 64-byte block of the zero-free data.
   double energy_nj = -1;
-  if (opts_.bugs.store_energy_per_element && write)
+  if (opts_.published.store_energy_per_element && write)
     if (auto* ext = gp.get_extension<proto::TransferExt>(); ext && ext->opcode == Opcode::STORE_A)
       energy_nj = energy_per_block_nj() * static_cast<double>(ext->elements) / 64.0;
   // Published (buffer.py load), when asked for (--reference-bugs load-writes-free): writing
   // loaded data into a buffer costs nothing.
-  if (opts_.bugs.load_writes_free && write)
+  if (opts_.published.load_writes_free && write)
     if (auto* ext = gp.get_extension<proto::TransferExt>();
         ext && (ext->opcode == Opcode::LOAD_W || ext->opcode == Opcode::LOAD_A))
       energy_nj = 0;

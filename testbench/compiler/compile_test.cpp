@@ -63,7 +63,7 @@ TEST_CASE("BERT-Tiny reference profile: published tile counts", "[compiler]") {
 }
 
 TEST_CASE("BERT-Tiny bert profile: real encoder structure", "[compiler]") {
-  Program p = compile("bert-tiny", "bert");
+  Program p = compile("bert-tiny", "hardware");
   // One fused Q/K/V projection per layer, weights shared by the batch, with a bias.
   const Op& qkv = op_named(p, "L0.attn.qkv");
   CHECK(qkv.k == 128);
@@ -114,7 +114,7 @@ TEST_CASE("BERT-Tiny bert profile: real encoder structure", "[compiler]") {
 }
 
 TEST_CASE("padding: edge tiles of a non-multiple shape", "[compiler]") {
-  Program p = compile("bert-tiny", "bert", "edge", 0, 100);
+  Program p = compile("bert-tiny", "hardware", "edge", 0, 100);
   const Op& q = op_named(p, "L0.attn.qkv");  // (4,100,128) x (128,384)
   CHECK(q.grid_i == 7);                      // ceil(100/16)
   CHECK(q.tile_count() == 4u * 7 * 24 * 8);
@@ -185,7 +185,7 @@ TEST_CASE("loop orders: same tiles, specified order, reuse differs", "[compiler]
 
 TEST_CASE("dependencies: producers first, tensors available, no tile twice", "[compiler]") {
   for (uint64_t tpi : {0ull, 1ull, 100ull}) {
-    for (const char* profile : {"bert", "reference"}) {
+    for (const char* profile : {"hardware", "reference"}) {
       CAPTURE(tpi, profile);
       Program p = compile("bert-tiny", profile, "edge", tpi);
       const bool ref = std::string(profile) == "reference";
@@ -275,7 +275,7 @@ TEST_CASE("dependencies: producers first, tensors available, no tile twice", "[c
 
 TEST_CASE("instruction stream text form round-trips", "[compiler]") {
   for (uint64_t tpi : {0ull, 7ull}) {
-    Program p = compile("bert-tiny", "bert", "edge", tpi);
+    Program p = compile("bert-tiny", "hardware", "edge", tpi);
     std::stringstream a;
     write_program(a, p);
     std::stringstream in(a.str());

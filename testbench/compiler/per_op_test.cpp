@@ -104,9 +104,9 @@ TEST_CASE("per-op: every op has a published counterpart, --reference-fixes adds 
   // of each layer (256 tiles each).
   testutil::Setup s;
   CompileOptions o;
-  o.profile = "reference";
-  o.reference_fixes.emb_ln = true;
-  o.reference_fixes.head_sum = true;
+  o.profile = Profile::reference;
+  o.published.emb_ln = true;
+  o.published.head_sum = true;
   Program f = compile_program(load_model(testutil::kModels + "/transformers/bert-tiny.json"),
                               s.accel("edge"), s.tech, o);
   CHECK(extra_ops(f, &extra_tiles) ==
@@ -135,7 +135,7 @@ TEST_CASE("per-op: published names of other head types and of FFN stacks", "[com
           "h": [128, 256], "f": [[512, 256], [512]]})");
   testutil::Setup s;
   CompileOptions o;
-  o.profile = "reference";
+  o.profile = Profile::reference;
   Program p = compile_program(load_model(model), s.accel("edge"), s.tech, o);
   std::map<std::string, std::string> name;
   for (const auto& r : per_op_stats(p)) name[r.name] = r.published_name;

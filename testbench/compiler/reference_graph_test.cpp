@@ -16,14 +16,14 @@ using namespace acceltran;
 
 namespace {
 
-Program reference(const ReferenceFixes& f = ReferenceFixes(), bool published_deps = false,
+Program reference(const PublishedBehaviours& f = PublishedBehaviours(), bool published_deps = false,
                   bool unstored = false) {
   testutil::Setup s;
   CompileOptions o;
-  o.profile = "reference";
-  o.reference_fixes = f;
-  o.published_deps = published_deps;
-  o.published_unstored = unstored;
+  o.profile = Profile::reference;
+  o.published = f;
+  o.published.published_deps = published_deps;
+  o.published.unstored_outputs = unstored;
   return compile_program(load_model(testutil::kModels + "/transformers/bert-tiny.json"),
                          s.accel("edge"), s.tech, o);
 }
@@ -49,7 +49,7 @@ std::vector<std::string> published_head(int l, int h) {
 TEST_CASE("reference graph: BERT-Tiny/Edge memory stream is the published one, op by op",
           "[compiler][fidelity]") {
   // With --reference-bugs unstored-outputs (A6): the published stream exactly.
-  const Program p = reference(ReferenceFixes(), false, true);
+  const Program p = reference(PublishedBehaviours(), false, true);
   std::vector<const Instruction*> mem;
   size_t compute = 0;
   for (const auto& in : p.instrs) {
@@ -143,7 +143,7 @@ TEST_CASE("reference graph: the heads of a layer are interleaved, each in its ow
   const Program back = read_program(text, "reference.txt");
   CHECK(back.instrs.size() == p.instrs.size());
   // --reference-fixes serial-heads: head 0 entirely before head 1.
-  ReferenceFixes f;
+  PublishedBehaviours f;
   f.serial_heads = true;
   const Program s = reference(f);
   std::vector<int> heads;
@@ -155,7 +155,7 @@ TEST_CASE("reference graph: the heads of a layer are interleaved, each in its ow
 
 TEST_CASE("reference graph: --reference-fixes restores this project's op graph",
           "[compiler][fidelity]") {
-  ReferenceFixes all;
+  PublishedBehaviours all;
   all.emb_ln = all.head_sum = all.store_output = all.serial_heads = all.loads_per_op = true;
   const Program p = reference(all);
   size_t store_a = 0, store_m = 0;
@@ -176,7 +176,7 @@ TEST_CASE("reference graph: --reference-fixes restores this project's op graph",
   CHECK(k_load > q_store);
   // Published deps with the published graph: layer norms depend on nothing, Q/K/V on their
   // weight only (the embedding table is still loaded first).
-  const Program d = reference(ReferenceFixes(), true);
+  const Program d = reference(PublishedBehaviours(), true);
   CHECK(d.instrs[0].opcode == Opcode::LOAD_W);
   for (const auto& in : d.instrs) {
     if (in.opcode == Opcode::LAYERNORM) CHECK(in.dep_count == 0);

@@ -25,12 +25,12 @@ struct Setup {
   }
 };
 
-inline acceltran::Program compile(const std::string& model, const std::string& profile = "bert",
+inline acceltran::Program compile(const std::string& model, const std::string& profile = "hardware",
                                   const std::string& accel = "edge", uint64_t tpi = 0,
                                   int64_t seq = 128) {
   Setup s;
   acceltran::CompileOptions o;
-  o.profile = profile;
+  REQUIRE(acceltran::parse_profile(profile, &o.profile));
   o.tiles_per_instruction = tpi;
   o.seq_len = seq;
   return acceltran::compile_program(

@@ -295,10 +295,10 @@ TEST_CASE("compute: tile-group dispatch equals per-tile dispatch on BERT-Tiny la
   uint64_t tiles = 0;
   for (const auto& op : L.ops) tiles += op.tile_count();
   CHECK(tiles == 10 * 1024 + 2 * 256 + 2048 + 256 + 256 + 8192 + 1024 + 8192 + 256 + 256);
-  for (Profile prof : {Profile::bert, Profile::reference}) {
+  for (Profile prof : {Profile::hardware, Profile::reference}) {
     SimOptions o;
     o.profile = prof;
-    const std::string p = prof == Profile::bert ? "b" : "r";
+    const std::string p = prof == Profile::hardware ? "b" : "r";
     Engines group("group_" + p, cfg, o), single("single_" + p, cfg, o), mixed("mixed_" + p, cfg, o);
     const auto dg = group.run(L, cfg.loop_order, 0);
     const auto ds = single.run(L, cfg.loop_order, 1);

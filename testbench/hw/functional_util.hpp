@@ -8,7 +8,7 @@
 namespace acceltran::testbench {
 
 struct TinyFunctional {
-  Program prog = testutil::compile("bert-tiny", "bert", "edge", 0, 32);
+  Program prog = testutil::compile("bert-tiny", "hardware", "edge", 0, 32);
   BertConfig config = load_bert_config(testutil::kModels + "/transformers/bert-tiny.json");
   BertWeights weights;
   FunctionalInput in;

@@ -44,7 +44,7 @@ void check_invariants(const json& j, const std::string& model, const std::string
   // ... and every tile of every op dispatched once: the compiler's own count.
   testutil::Setup s;
   acceltran::CompileOptions o;
-  o.profile = profile;
+  REQUIRE(acceltran::parse_profile(profile, &o.profile));
   auto prog = acceltran::compile_program(acceltran::load_model(model), s.accel(accel), s.tech, o);
   CHECK(program == prog.instrs.size());
   uint64_t tiles = 0, load_bytes = 0, store_bytes = 0;
@@ -109,10 +109,10 @@ void check_invariants(const json& j, const std::string& model, const std::string
 
 }  // namespace
 
-TEST_CASE("BERT-Tiny on Edge: invariants and golden figures (bert profile)", "[sim]") {
+TEST_CASE("BERT-Tiny on Edge: invariants and golden figures (hardware profile)", "[sim]") {
   TempDir d;
   auto j = run_sim(d, "");
-  check_invariants(j, "bert-tiny", "edge", "bert");
+  check_invariants(j, "bert-tiny", "edge", "hardware");
   CHECK(j["area_mm2"]["total"].get<double>() == Approx(54.06).epsilon(0.001));
   // Memory-bound, a few tens of thousands of cycles per batch (BRIEF 4).
   CHECK(j["cycles"].get<uint64_t>() > 10'000);
@@ -127,15 +127,15 @@ TEST_CASE("BERT-Tiny on Edge: reference profile", "[sim]") {
 
 TEST_CASE("BERT-Tiny on Server: both profiles", "[sim]") {
   TempDir d;
-  check_invariants(run_sim(d, "--accel server", "a"), "bert-tiny", "server", "bert");
+  check_invariants(run_sim(d, "--accel server", "a"), "bert-tiny", "server", "hardware");
   check_invariants(run_sim(d, "--accel server --profile reference", "b"), "bert-tiny", "server",
                    "reference");
 }
 
-TEST_CASE("BERT-Base on Server: bert profile", "[sim][slow]") {
+TEST_CASE("BERT-Base on Server: hardware profile", "[sim][slow]") {
   TempDir d;
   auto j = run_sim(d, "--model bert-base --accel server");
-  check_invariants(j, "bert-base", "server", "bert");
+  check_invariants(j, "bert-base", "server", "hardware");
   CHECK(j["area_mm2"]["total"].get<double>() == Approx(1829.70).epsilon(0.001));
   // Memory-bound: weights stream while the lanes work, at least 75 % of the largest bound.
   CHECK(j["efficiency"].get<double>() >= 0.75);
@@ -163,7 +163,7 @@ TEST_CASE("loop order changes cycles on a port-limited configuration", "[sim]") 
   const std::string ports = "--set buffer_ports.activation_banks=4 ";
   const auto inner = run_sim(d, ports + "--set loop_order=b_i_j_k", "inner");
   const auto outer = run_sim(d, ports + "--set loop_order=k_i_j_b", "outer");
-  check_invariants(inner, "bert-tiny", "edge", "bert");
+  check_invariants(inner, "bert-tiny", "edge", "hardware");
   CHECK(outer["cycles"].get<uint64_t>() > 2 * inner["cycles"].get<uint64_t>());
   CHECK(inner["compute"]["psum_write_bytes"].get<double>() <
         outer["compute"]["psum_write_bytes"].get<double>());
