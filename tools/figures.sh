@@ -38,7 +38,7 @@ dyn=$(printf 'energy_nj.%s.dynamic+' mac_lanes dynatran softmax layer_norm dataf
 
 # (5) memory needs of BERT-Tiny and BERT-Base: embeddings, weights, activations.
 "$a" plot memory --models bert-tiny bert-base --out $f --name fig5-memory.png \
-  --title "Memory needs, bert profile (acceltran compile --stats)"
+  --title "Memory needs, hardware profile (acceltran compile --stats)"
 "$a" plot memory --models bert-tiny bert-base --out $f --name fig5-memory-reference.png \
   --title "Memory needs, reference profile (acceltran compile --stats --profile reference)" \
   -- --profile reference

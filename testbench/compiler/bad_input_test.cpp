@@ -168,7 +168,7 @@ TEST_CASE("bad inputs: non-zero exit and a message naming the problem", "[compil
       {"unwritable output",
        "-o /nonexistent-dir/prog.txt",
        {"/nonexistent-dir/prog.txt", "cannot open output file"}},
-      {"unknown profile", "--profile fast", {"--profile", "'fast'", "bert, reference"}, 2},
+      {"unknown profile", "--profile fast", {"--profile", "'fast'", "hardware, reference"}, 2},
       {"sparsity out of range", "--sparsity 1.5", {"--sparsity", "1.5", "[0, 1)"}, 2},
       {"batch outside the design space", "--batch 5", {"batch_size", "5", "allowed: 4, 16, 32"}, 2},
       {"unknown option", "--frobnicate", {"frobnicate"}, 2},
@@ -183,7 +183,7 @@ TEST_CASE("compile -o writes a stream that reads back, --help lists defaults", "
   auto r = testutil::run_cli("compile --profile reference -o " + out);
   REQUIRE(r.exit_code == 0);
   auto p = acceltran::read_program_file(out);
-  CHECK(p.info.profile == Profile::reference);
+  CHECK(p.info.profile == acceltran::Profile::reference);
   CHECK(p.instrs.size() > 100);
   auto h = testutil::run_cli("compile --help");
   CHECK(h.exit_code == 0);
