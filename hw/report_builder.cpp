@@ -209,8 +209,9 @@ void add_compute_counts(SimResult& r, const Accelerator& top, const BlockStats& 
   r.compute["psum_read_bytes"] = static_cast<double>(pe.psum_read_bytes);
   r.compute["psum_write_bytes"] = static_cast<double>(pe.psum_write_bytes);
   r.compute["psum_in_lane_tiles"] = static_cast<double>(pe.psum_in_lane_tiles);
-  r.compute["output_write_bytes"] = static_cast<double>(
-      pe.output_write_bytes + stats.softmax.output_write_bytes + stats.layer_norm.output_write_bytes);
+  r.compute["output_write_bytes"] =
+      static_cast<double>(pe.output_write_bytes + stats.softmax.output_write_bytes +
+                          stats.layer_norm.output_write_bytes);
   r.compute["fifo_depth_words"] = static_cast<double>(top.pe_array->fifo_depth_words());
 }
 
