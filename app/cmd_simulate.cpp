@@ -101,7 +101,7 @@ struct SimulateOptions {
   std::optional<EvictionPolicy> eviction;
   // Options given that only a functional run reads.
   std::vector<std::string> functional_only_given;
-  bool prune_given = false, sparsity_given = false;
+  bool prune_given = false, sparsity_given = false, sparsity_profile_given = false;
 };
 
 template <typename T>
@@ -153,6 +153,7 @@ SimulateOptions parse_simulate_options(const po::variables_map& vm) {
     if (vm.count(key)) o.functional_only_given.push_back(key);
   o.prune_given = !vm["prune"].defaulted();
   o.sparsity_given = vm.count("sparsity") > 0;
+  o.sparsity_profile_given = vm.count("sparsity-profile") > 0;
   return o;
 }
 
@@ -190,7 +191,9 @@ void validate(const SimulateOptions& o) {
                                  *o.dump_outputs_path));
   if (o.functional && o.program_path)
     throw UsageError("option --functional compiles the model itself: it excludes --program");
-  if (!o.functional && o.threshold && !(*o.threshold >= 0 && *o.threshold < 8))
+  // (With --sparsity-profile, load_inputs refuses --threshold whatever its value.)
+  if (!o.functional && o.threshold && !o.sparsity_profile_given &&
+      !(*o.threshold >= 0 && *o.threshold < 8))
     throw UsageError(fmt::format("option --threshold: value {} outside the Q4.16 range [0, 8)",
                                  *o.threshold));
   if (o.lookahead == 0) throw UsageError("option --lookahead: value 0 must be > 0");
