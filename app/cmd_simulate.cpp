@@ -1,10 +1,16 @@
 // acceltran simulate: run a transformer on an accelerator and report cycles, energy, power, area.
+// The command in three steps: parse the command line into typed options, validate them as a
+// whole, then run (read the inputs, compile, simulate, report).
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <tuple>
 
 #include "accelerator.hpp"
 #include "commands.hpp"
@@ -23,22 +29,7 @@ constexpr const char* kUsage =
     "Runs a transformer on an AccelTran accelerator and reports cycles, throughput, energy,\n"
     "power, area, utilization and stalls. With no options: BERT-Tiny on AccelTran-Edge.";
 
-template <typename T>
-T pick(const po::variables_map& vm, const char* key,
-       const std::vector<std::pair<const char*, T>>& values) {
-  const std::string v = vm[key].as<std::string>();
-  std::string allowed;
-  for (const auto& [name, val] : values) {
-    if (v == name) return val;
-    allowed += (allowed.empty() ? "" : ", ") + std::string(name);
-  }
-  throw UsageError(fmt::format("option --{}: value '{}' unknown; allowed: {}", key, v, allowed));
-}
-
-}  // namespace
-
-int cmd_simulate(const std::vector<std::string>& args) {
-  po::options_description desc("simulate options");
+void add_simulate_options(po::options_description& desc) {
   add_input_options(desc);
   add_functional_options(desc);
   // clang-format off
@@ -77,145 +68,214 @@ int cmd_simulate(const std::vector<std::string>& args) {
      "charge leakage for idle units (default: idle units are power-gated)")
     ("help,h", "show this help");
   // clang-format on
-  po::variables_map vm;
-  int rc = 0;
-  if (!parse_args(args, desc, kUsage, vm, &rc)) return rc;
-  const bool functional = vm["functional"].as<bool>();
-  for (const char* k : {"weights", "tokens", "topk", "dump-outputs"})
-    if (vm.count(k) && !functional)
-      throw UsageError(fmt::format("option --{} needs --functional", k));
-  if (!functional && !vm["prune"].defaulted())
-    throw UsageError("option --prune needs --functional");
-  if (!functional && vm.count("threshold") && vm.count("sparsity"))
-    throw UsageError("options --threshold and --sparsity exclude each other");
-  if (vm.count("dump-outputs")) {
-    const std::string d = vm["dump-outputs"].as<std::string>();
-    const bool npy = d.size() > 4 && d.substr(d.size() - 4) == ".npy";
-    const bool st = d.size() > 12 && d.substr(d.size() - 12) == ".safetensors";
-    if (!npy && !st)
-      throw UsageError(
-          fmt::format("option --dump-outputs: '{}' must end in .npy or .safetensors", d));
+}
+
+// ---------------------------------------------------------------- parse
+
+// The format of a --dump-outputs file, from its name.
+enum class OutputsFormat { none, npy, safetensors };
+
+OutputsFormat outputs_format(const std::string& path) {
+  if (path.size() > 4 && path.substr(path.size() - 4) == ".npy") return OutputsFormat::npy;
+  if (path.size() > 12 && path.substr(path.size() - 12) == ".safetensors")
+    return OutputsFormat::safetensors;
+  return OutputsFormat::none;
+}
+
+// The options of `simulate` beyond the inputs (load_inputs and the functional setup read those
+// from the variables map). An empty std::optional is "auto" or "not given".
+struct SimulateOptions {
+  bool functional = false;
+  std::optional<std::string> program_path;
+  std::optional<double> threshold;
+  std::optional<std::string> dump_outputs_path;
+  std::string out_dir;
+  std::optional<std::string> vcd_path;  // given but empty: no trace
+  std::optional<std::string> trace_window;
+  uint64_t timeline_samples = 0;
+  bool progress = false, check_protocol = false, leakage_when_idle = false;
+  uint32_t lookahead = 0;
+  std::optional<bool> in_order;  // auto: on for the reference profile
+  std::optional<MemoryModel> memory_model;
+  std::optional<BandwidthConvention> bandwidth;
+  std::optional<EvictionPolicy> eviction;
+  // Options given that only a functional run reads.
+  std::vector<std::string> functional_only_given;
+  bool prune_given = false, sparsity_given = false, sparsity_profile_given = false;
+};
+
+template <typename T>
+std::optional<T> optional_value(const po::variables_map& vm, const char* key) {
+  return vm.count(key) ? std::optional<T>(vm[key].as<T>()) : std::nullopt;
+}
+
+// The value of option --key among `values`, or empty for "auto" (named among the allowed values
+// in the message when `list_auto`).
+template <typename T>
+std::optional<T> choice(const po::variables_map& vm, const char* key,
+                        const std::vector<std::pair<const char*, T>>& values,
+                        bool list_auto = false) {
+  const std::string given = vm[key].as<std::string>();
+  if (given == "auto") return std::nullopt;
+  std::string allowed;
+  for (const auto& [name, value] : values) {
+    if (given == name) return value;
+    allowed += (allowed.empty() ? "" : ", ") + std::string(name);
   }
-  if (functional && vm.count("program"))
+  if (list_auto) allowed += ", auto";
+  throw UsageError(
+      fmt::format("option --{}: value '{}' unknown; allowed: {}", key, given, allowed));
+}
+
+SimulateOptions parse_simulate_options(const po::variables_map& vm) {
+  SimulateOptions o;
+  o.functional = vm["functional"].as<bool>();
+  o.program_path = optional_value<std::string>(vm, "program");
+  o.threshold = optional_value<double>(vm, "threshold");
+  o.dump_outputs_path = optional_value<std::string>(vm, "dump-outputs");
+  o.out_dir = vm["out"].as<std::string>();
+  o.vcd_path = optional_value<std::string>(vm, "vcd");
+  o.trace_window = optional_value<std::string>(vm, "trace-window");
+  o.timeline_samples = vm["timeline-samples"].as<uint64_t>();
+  o.progress = vm["progress"].as<bool>();
+  o.check_protocol = vm["check-protocol"].as<bool>();
+  o.leakage_when_idle = vm["leakage-when-idle"].as<bool>();
+  o.lookahead = vm["lookahead"].as<uint32_t>();
+  o.in_order = choice<bool>(vm, "in-order", {{"on", true}, {"off", false}}, true);
+  o.memory_model = choice<MemoryModel>(
+      vm, "memory-model", {{"detailed", MemoryModel::detailed}, {"ideal", MemoryModel::ideal}});
+  o.bandwidth = choice<BandwidthConvention>(
+      vm, "bandwidth-convention",
+      {{"bytes", BandwidthConvention::bytes}, {"words", BandwidthConvention::words}});
+  o.eviction = choice<EvictionPolicy>(
+      vm, "eviction", {{"lru", EvictionPolicy::lru}, {"fifo", EvictionPolicy::fifo}});
+  for (const char* key : {"weights", "tokens", "topk", "dump-outputs"})
+    if (vm.count(key)) o.functional_only_given.push_back(key);
+  o.prune_given = !vm["prune"].defaulted();
+  o.sparsity_given = vm.count("sparsity") > 0;
+  o.sparsity_profile_given = vm.count("sparsity-profile") > 0;
+  return o;
+}
+
+// --trace-window T0:T1 as cycles.
+std::pair<uint64_t, uint64_t> trace_window_cycles(const std::string& window) {
+  std::pair<uint64_t, uint64_t> cycles;
+  const auto colon = window.find(':');
+  try {
+    if (colon == std::string::npos) throw std::invalid_argument(window);
+    cycles.first = std::stoull(window.substr(0, colon));
+    cycles.second = std::stoull(window.substr(colon + 1));
+  } catch (const std::exception&) {
+    throw UsageError(fmt::format("option --trace-window: '{}' must be T0:T1 in cycles", window));
+  }
+  if (cycles.second < cycles.first)
+    throw UsageError(fmt::format("option --trace-window: '{}' ends before it begins", window));
+  return cycles;
+}
+
+// ---------------------------------------------------------------- validate
+
+// Options that exclude or need each other, and values out of range (UsageError, exit 2).
+// Functional runs check --threshold with the other pruning options (prepare_functional).
+void validate(const SimulateOptions& o) {
+  if (!o.functional) {
+    if (!o.functional_only_given.empty())
+      throw UsageError(
+          fmt::format("option --{} needs --functional", o.functional_only_given.front()));
+    if (o.prune_given) throw UsageError("option --prune needs --functional");
+    if (o.threshold && o.sparsity_given)
+      throw UsageError("options --threshold and --sparsity exclude each other");
+  }
+  if (o.dump_outputs_path && outputs_format(*o.dump_outputs_path) == OutputsFormat::none)
+    throw UsageError(fmt::format("option --dump-outputs: '{}' must end in .npy or .safetensors",
+                                 *o.dump_outputs_path));
+  if (o.functional && o.program_path)
     throw UsageError("option --functional compiles the model itself: it excludes --program");
+  // (With --sparsity-profile, load_inputs refuses --threshold whatever its value.)
+  if (!o.functional && o.threshold && !o.sparsity_profile_given &&
+      !(*o.threshold >= 0 && *o.threshold < 8))
+    throw UsageError(fmt::format("option --threshold: value {} outside the Q4.16 range [0, 8)",
+                                 *o.threshold));
+  if (o.lookahead == 0) throw UsageError("option --lookahead: value 0 must be > 0");
+  if (o.trace_window && !o.vcd_path)
+    throw UsageError("option --trace-window limits the VCD trace: it needs --vcd");
+  if (o.trace_window) trace_window_cycles(*o.trace_window);
+}
 
-  FunctionalSetup fs;
-  if (functional) prepare_functional(vm, fs);
-  Inputs in = load_inputs(vm);
-  if (functional) finish_functional(vm, in, fs);
-  FunctionalInput& fin = fs.in;
-  if (!functional && vm.count("threshold")) {
-    const double tau = vm["threshold"].as<double>();
-    if (!(tau >= 0 && tau < 8))
-      throw UsageError(
-          fmt::format("option --threshold: value {} outside the Q4.16 range [0, 8)", tau));
-    in.compile.activation_sparsity = std::erf(tau / std::sqrt(2.0));
-    if (in.compile.activation_sparsity >= 1) in.compile.activation_sparsity = 0.999999;
-  }
-  const bool reference = in.compile.profile == Profile::reference;
+// ---------------------------------------------------------------- run
+
+// The run's options; "auto" follows the profile (the reference profile: in-order streams, ideal
+// memory, the published word convention, FIFO eviction; docs/fidelity.md).
+RunOptions run_options(const SimulateOptions& o, const CompileOptions& compile) {
+  const bool reference = compile.profile == Profile::reference;
   RunOptions ro;
-  if (functional) ro.functional = &fin;
-  ro.sim.profile = in.compile.profile;
-  ro.sim.published = in.compile.published;
-  auto tri = [&](const char* key) {
-    const std::string v = vm[key].as<std::string>();
-    if (v == "auto") return reference;
-    if (v == "on") return true;
-    if (v == "off") return false;
-    throw UsageError(
-        fmt::format("option --{}: value '{}' unknown; allowed: on, off, auto", key, v));
-  };
-  ro.control.in_order = tri("in-order");
-  ro.control.lookahead = vm["lookahead"].as<uint32_t>();
-  if (ro.control.lookahead == 0) throw UsageError("option --lookahead: value 0 must be > 0");
-  const std::string mm = vm["memory-model"].as<std::string>();
+  ro.sim.profile = compile.profile;
+  ro.sim.published = compile.published;
+  ro.control.in_order = o.in_order.value_or(reference);
+  ro.control.lookahead = o.lookahead;
   ro.sim.memory_model =
-      mm == "auto"
-          ? (reference ? MemoryModel::ideal : MemoryModel::detailed)
-          : pick<MemoryModel>(vm, "memory-model",
-                              {{"detailed", MemoryModel::detailed}, {"ideal", MemoryModel::ideal}});
-  const std::string bc = vm["bandwidth-convention"].as<std::string>();
-  ro.sim.bandwidth = bc == "auto"
-                         ? (reference ? BandwidthConvention::words : BandwidthConvention::bytes)
-                         : pick<BandwidthConvention>(vm, "bandwidth-convention",
-                                                     {{"bytes", BandwidthConvention::bytes},
-                                                      {"words", BandwidthConvention::words}});
-  const std::string ev = vm["eviction"].as<std::string>();
-  ro.sim.eviction =
-      ev == "auto"
-          ? (reference ? EvictionPolicy::fifo : EvictionPolicy::lru)
-          : pick<EvictionPolicy>(vm, "eviction",
-                                 {{"lru", EvictionPolicy::lru}, {"fifo", EvictionPolicy::fifo}});
-  ro.sim.leakage_when_idle = vm["leakage-when-idle"].as<bool>();
-  ro.sim.check_protocol = vm["check-protocol"].as<bool>();
-  ro.timeline_samples = vm["timeline-samples"].as<uint64_t>();
+      o.memory_model.value_or(reference ? MemoryModel::ideal : MemoryModel::detailed);
+  ro.sim.bandwidth =
+      o.bandwidth.value_or(reference ? BandwidthConvention::words : BandwidthConvention::bytes);
+  ro.sim.eviction = o.eviction.value_or(reference ? EvictionPolicy::fifo : EvictionPolicy::lru);
+  ro.sim.leakage_when_idle = o.leakage_when_idle;
+  ro.sim.check_protocol = o.check_protocol;
+  ro.timeline_samples = o.timeline_samples;
+  if (o.vcd_path) ro.trace.vcd_path = *o.vcd_path;
+  if (o.trace_window)
+    std::tie(ro.trace.window_begin_cycle, ro.trace.window_end_cycle) =
+        trace_window_cycles(*o.trace_window);
+  return ro;
+}
 
-  Program prog;
-  if (vm.count("program")) {
-    prog = read_program_file(vm["program"].as<std::string>());
+// Performance runs: --threshold sets the activation sparsity to P(|x| <= tau) for
+// unit-variance activations.
+void apply_threshold(double tau, CompileOptions& compile) {
+  compile.activation_sparsity = std::erf(tau / std::sqrt(2.0));
+  if (compile.activation_sparsity >= 1) compile.activation_sparsity = 0.999999;
+}
+
+// The program of the run: read from --program, or compiled from the model.
+Program program_of_run(const SimulateOptions& o, Inputs& in, const FunctionalInput* functional) {
+  if (o.program_path) {
+    Program prog = read_program_file(*o.program_path);
     if (prog.info.tile.b != in.accel.tile.b || prog.info.tile.x != in.accel.tile.x)
       throw InputError(fmt::format("{}: compiled for tile {}x{}x{}, but {} has tile {}x{}x{}",
-                                   vm["program"].as<std::string>(), prog.info.tile.b,
-                                   prog.info.tile.x, prog.info.tile.y, in.accel.source,
-                                   in.accel.tile.b, in.accel.tile.x, in.accel.tile.y));
-  } else {
-    prog = compile_within_limits(in.model, in.accel, in.tech, in.compile);
-    // Transfers and buffer reservations are sized at compile time: a first pass of the data
-    // path measures every tensor's sparsity, and the run is compiled from it.
-    if (functional) compile_from_measured_sparsity(fin, in, prog);
+                                   *o.program_path, prog.info.tile.b, prog.info.tile.x,
+                                   prog.info.tile.y, in.accel.source, in.accel.tile.b,
+                                   in.accel.tile.x, in.accel.tile.y));
+    return prog;
   }
-  ro.sim.activation_sparsity = prog.info.activation_sparsity;
-  ro.sim.weight_sparsity = prog.info.weight_sparsity;
+  Program prog = compile_within_limits(in.model, in.accel, in.tech, in.compile);
+  // Transfers and buffer reservations are sized at compile time: a first pass of the data
+  // path measures every tensor's sparsity, and the run is compiled from it.
+  if (functional) compile_from_measured_sparsity(*functional, in, prog);
+  return prog;
+}
 
-  if (vm.count("vcd")) {
-    ro.trace.vcd_path = vm["vcd"].as<std::string>();
-  }
-  if (vm.count("trace-window") && !vm.count("vcd"))
-    throw UsageError("option --trace-window limits the VCD trace: it needs --vcd");
-  if (vm.count("trace-window")) {
-    const std::string w = vm["trace-window"].as<std::string>();
-    auto colon = w.find(':');
-    try {
-      if (colon == std::string::npos) throw std::invalid_argument(w);
-      ro.trace.window_begin_cycle = std::stoull(w.substr(0, colon));
-      ro.trace.window_end_cycle = std::stoull(w.substr(colon + 1));
-    } catch (const std::exception&) {
-      throw UsageError(fmt::format("option --trace-window: '{}' must be T0:T1 in cycles", w));
-    }
-    if (ro.trace.window_end_cycle < ro.trace.window_begin_cycle)
-      throw UsageError(fmt::format("option --trace-window: '{}' ends before it begins", w));
-  }
-  const std::string out_dir = vm["out"].as<std::string>();
-  OutputFolder out(out_dir);  // the old report stays until the new one is complete
-  const std::string vcd_shown = ro.trace.vcd_path;
-  if (!ro.trace.vcd_path.empty()) {
-    ro.trace.vcd_path = out.place(ro.trace.vcd_path);
-    check_vcd_path(ro.trace.vcd_path);
-  }
+// A progress bar on stderr: always with --progress, else on a terminal for runs over 1 s.
+std::function<void(uint64_t, uint64_t, uint64_t)> progress_bar(
+    bool forced, std::chrono::steady_clock::time_point start) {
+  if (!forced && !isatty(STDERR_FILENO)) return {};
+  auto last = std::make_shared<std::chrono::steady_clock::time_point>(start);
+  return [start, last, forced](uint64_t done, uint64_t total, uint64_t cycle) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - *last < std::chrono::milliseconds(200) && done < total) return;
+    if (!forced && now - start < std::chrono::seconds(1)) return;
+    *last = now;
+    const int width = 40;
+    const int filled = static_cast<int>(width * done / std::max<uint64_t>(total, 1));
+    fmt::print(stderr, "\r[{}{}] {:>3}%  {} / {} instructions, cycle {}{}",
+               std::string(filled, '#'), std::string(width - filled, '.'),
+               100 * done / std::max<uint64_t>(total, 1), done, total, cycle,
+               done == total ? "\n" : "");
+  };
+}
 
-  const bool progress = vm["progress"].as<bool>();
-  auto t0 = std::chrono::steady_clock::now();
-  if (progress || isatty(STDERR_FILENO)) {
-    auto last = std::make_shared<std::chrono::steady_clock::time_point>(t0);
-    ro.control.progress = [t0, last, progress](uint64_t done, uint64_t total, uint64_t cycle) {
-      auto now = std::chrono::steady_clock::now();
-      if (now - *last < std::chrono::milliseconds(200) && done < total) return;
-      if (!progress && now - t0 < std::chrono::seconds(1)) return;  // only for runs over 1 s
-      *last = now;
-      const int width = 40;
-      const int filled = static_cast<int>(width * done / std::max<uint64_t>(total, 1));
-      fmt::print(stderr, "\r[{}{}] {:>3}%  {} / {} instructions, cycle {}{}",
-                 std::string(filled, '#'), std::string(width - filled, '.'),
-                 100 * done / std::max<uint64_t>(total, 1), done, total, cycle,
-                 done == total ? "\n" : "");
-    };
-  }
-  SimResult r = simulate(prog, in.accel, in.tech, ro);
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
+ReportInputs report_inputs(const SimulateOptions& o, const Program& prog, const Inputs& in) {
   ReportInputs ri;
   ri.model = prog.info.model;
-  ri.model_source = vm.count("program") ? vm["program"].as<std::string>() : in.model.source;
+  ri.model_source = o.program_path ? *o.program_path : in.model.source;
   ri.accelerator = in.accel.name;
   ri.accelerator_source = in.accel.source;
   ri.profile = to_string(prog.info.profile);
@@ -227,30 +287,69 @@ int cmd_simulate(const std::vector<std::string>& args) {
   ri.loop_order = prog.info.loop_order.str();
   ri.reference_bugs = switches_on(in.compile.published, SwitchFamily::bug);
   ri.reference_fixes = switches_on(in.compile.published, SwitchFamily::fix);
-  print_report(r, ri, wall);
+  return ri;
+}
+
+// --dump-outputs: the final hidden states as last_hidden_state (batch x seq x hidden).
+void dump_outputs(const std::string& path, const FunctionalResult& f) {
+  FloatTensor t({f.batch, f.seq_len, f.hidden});
+  t.data = f.output;
+  if (outputs_format(path) == OutputsFormat::npy)
+    write_npy(path, t);
+  else
+    write_safetensors(path, {{"last_hidden_state", t}});
+  fmt::print("  outputs: {} (last_hidden_state, {} x {} x {})\n", path, t.shape[0], t.shape[1],
+             t.shape[2]);
+}
+
+int run_simulate(po::variables_map& vm, const SimulateOptions& o) {
+  FunctionalSetup fs;
+  if (o.functional) prepare_functional(vm, fs);
+  Inputs in = load_inputs(vm);
+  if (o.functional) finish_functional(vm, in, fs);
+  if (!o.functional && o.threshold) apply_threshold(*o.threshold, in.compile);
+  RunOptions ro = run_options(o, in.compile);
+  if (o.functional) ro.functional = &fs.in;
+  const Program prog = program_of_run(o, in, ro.functional);
+  ro.sim.activation_sparsity = prog.info.activation_sparsity;
+  ro.sim.weight_sparsity = prog.info.weight_sparsity;
+
+  OutputFolder out(o.out_dir);  // the old report stays until the new one is complete
+  if (!ro.trace.vcd_path.empty()) {
+    ro.trace.vcd_path = out.place(ro.trace.vcd_path);
+    check_vcd_path(ro.trace.vcd_path);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  ro.control.progress = progress_bar(o.progress, start);
+  const SimResult r = simulate(prog, in.accel, in.tech, ro);
+  const double wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  const ReportInputs ri = report_inputs(o, prog, in);
+  print_report(r, ri, wall_seconds);
   if (!r.finished) {  // a failed run leaves --out as it was
     fmt::print(stderr, "error: {}\n", r.deadlock);
     return 1;
   }
   write_report_files(out.staging(), r, ri);
-  if (functional && vm.count("dump-outputs")) {
-    const std::string path = vm["dump-outputs"].as<std::string>();
-    FloatTensor t({r.functional.batch, r.functional.seq_len, r.functional.hidden});
-    t.data = r.functional.output;
-    if (path.size() > 4 && path.substr(path.size() - 4) == ".npy")
-      write_npy(path, t);
-    else if (path.size() > 12 && path.substr(path.size() - 12) == ".safetensors")
-      write_safetensors(path, {{"last_hidden_state", t}});
-    else
-      throw UsageError(
-          fmt::format("option --dump-outputs: '{}' must end in .npy or .safetensors", path));
-    fmt::print("  outputs: {} (last_hidden_state, {} x {} x {})\n", path, t.shape[0], t.shape[1],
-               t.shape[2]);
-  }
+  if (o.functional && o.dump_outputs_path) dump_outputs(*o.dump_outputs_path, r.functional);
   out.commit();
   fmt::print("  report: {0}/report.json, {0}/report.csv, {0}/ops.csv, {0}/timeline.csv{1}\n",
-             out_dir, vcd_shown.empty() ? "" : ", VCD: " + vcd_shown);
+             o.out_dir, o.vcd_path && !o.vcd_path->empty() ? ", VCD: " + *o.vcd_path : "");
   return 0;
+}
+
+}  // namespace
+
+int cmd_simulate(const std::vector<std::string>& args) {
+  po::options_description desc("simulate options");
+  add_simulate_options(desc);
+  po::variables_map vm;
+  int exit_code = 0;
+  if (!parse_args(args, desc, kUsage, vm, &exit_code)) return exit_code;
+  const SimulateOptions options = parse_simulate_options(vm);
+  validate(options);
+  return run_simulate(vm, options);
 }
 
 }  // namespace acceltran::cli

@@ -2,151 +2,196 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
+// report.json ("The report", docs/user-guide.md): each struct's to_json lists its keys in the
+// order of the file. The hw/ result structs get theirs here, beside the report that gives them
+// that shape (hw/ does not depend on nlohmann); they live in the structs' namespace for ADL.
+namespace acceltran {
+
+using nlohmann::ordered_json;
+
+void to_json(ordered_json& j, const BlockEnergy& e) {
+  j = {{"dynamic", e.dynamic_nj}, {"leakage", e.leakage_nj}, {"total", e.total_nj()}};
+}
+
+void to_json(ordered_json& j, const OpReport& op) {
+  j = {{"name", op.name},
+       {"kind", op.kind},
+       {"layer", op.layer},
+       {"head", op.head},
+       {"blocks", op.blocks},
+       {"tiles", op.run.tiles},
+       {"first_cycle", op.run.first_cycle},
+       {"last_cycle", op.run.last_cycle},
+       {"macs", op.macs},
+       {"dense_macs", op.run.dense_macs},
+       {"effectual_macs", op.run.effectual_macs},
+       {"operand_bytes", op.run.operand_bytes},
+       {"psum_bytes", op.run.psum_bytes},
+       {"output_bytes", op.run.output_bytes},
+       {"param_bytes", op.run.param_bytes},
+       {"memory_load_bytes", op.run.load_bytes},
+       {"spill_bytes", op.run.spill_bytes},
+       {"reload_bytes", op.run.reload_bytes},
+       {"store_bytes", op.run.store_bytes},
+       {"energy_nj", op.energy_nj}};
+}
+
+void to_json(ordered_json& j, const LayerError& l) {
+  j = {{"output", l.name},
+       {"max_abs_error", l.max_abs},
+       {"relative_error", l.relative},
+       {"cosine", l.cosine}};
+}
+
+void to_json(ordered_json& j, const PrunedTensor& t) {
+  j = {{"op", t.op},
+       {"layer", t.layer},
+       {"elements", t.elements},
+       {"zeros", t.zeros},
+       {"sparsity", t.sparsity()}};
+}
+
+void to_json(ordered_json& j, const FunctionalResult& f) {
+  j = ordered_json::object();
+  j["weights"] = f.weights;
+  j["synthetic_weights"] = f.synthetic;
+  j["tokens"] = f.tokens;
+  j["prune"] = f.prune;
+  j["tau"] = f.tau;
+  if (f.topk > 0) j["topk"] = f.topk;
+  j["pruned_sparsity"] = f.pruned_sparsity();
+  j["pruned_elements"] = f.pruned_elements;
+  j["saturated_values"] = f.saturated;
+  j["dynatran_blocks"] = f.dynatran_blocks;
+  j["dynatran_values_pruned"] = f.dynatran_pruned;
+  j["topk_network_cycles"] = f.topk_cycles;
+  j["error_vs_float_reference"] = ordered_json(f.layers);
+  j["pruned_tensors"] = ordered_json(f.pruned);
+  ordered_json tensors = ordered_json::object();
+  for (const auto& [name, sparsity] : f.tensor_sparsity) tensors[name] = sparsity;
+  j["tensor_sparsity"] = tensors;  // input of --sparsity-profile
+}
+
+}  // namespace acceltran
+
 namespace acceltran::cli {
 
 using nlohmann::ordered_json;
 
+void to_json(ordered_json& j, const ReportInputs& in) {
+  j = {{"model", in.model},
+       {"model_source", in.model_source},
+       {"accelerator", in.accelerator},
+       {"accelerator_source", in.accelerator_source},
+       {"profile", in.profile},
+       {"seq_len", in.seq_len},
+       {"batch", in.batch},
+       {"activation_sparsity", in.activation_sparsity},
+       {"weight_sparsity", in.weight_sparsity},
+       {"loop_order", in.loop_order},
+       {"version", in.version}};
+  if (in.profile == to_string(Profile::reference)) {
+    j["reference_bugs"] = in.reference_bugs;
+    j["reference_fixes"] = in.reference_fixes;
+  }
+}
+
+namespace {
+
+// One transformer layer's ops summed (layer -1: the embeddings).
+struct LayerReport {
+  int layer = -1;
+  OpRunStats run;  // first and last cycle over its ops, the other counts summed
+  double energy_nj = 0;
+};
+
+void to_json(ordered_json& j, const LayerReport& l) {
+  j = {{"layer", l.layer},
+       {"first_cycle", l.run.first_cycle},
+       {"last_cycle", l.run.last_cycle},
+       {"effectual_macs", l.run.effectual_macs},
+       {"operand_bytes", l.run.operand_bytes},
+       {"psum_bytes", l.run.psum_bytes},
+       {"output_bytes", l.run.output_bytes},
+       {"memory_load_bytes", l.run.load_bytes},
+       {"spill_bytes", l.run.spill_bytes},
+       {"energy_nj", l.energy_nj}};
+}
+
+// In layer order; a layer's memory_load_bytes counts its loads and re-loads.
+std::vector<LayerReport> layer_reports(const std::vector<OpReport>& ops) {
+  std::map<int, LayerReport> layers;
+  for (const auto& op : ops) {
+    LayerReport& l = layers[op.layer];
+    l.layer = op.layer;
+    l.run.first_cycle = std::min(l.run.first_cycle, op.run.first_cycle);
+    l.run.last_cycle = std::max(l.run.last_cycle, op.run.last_cycle);
+    l.run.dense_macs += op.run.dense_macs;
+    l.run.effectual_macs += op.run.effectual_macs;
+    l.run.operand_bytes += op.run.operand_bytes;
+    l.run.psum_bytes += op.run.psum_bytes;
+    l.run.output_bytes += op.run.output_bytes;
+    l.run.load_bytes += op.run.load_bytes + op.run.reload_bytes;
+    l.run.spill_bytes += op.run.spill_bytes;
+    l.energy_nj += op.energy_nj;
+  }
+  std::vector<LayerReport> in_order;
+  for (auto& [layer, l] : layers) in_order.push_back(l);
+  return in_order;
+}
+
+// Per opcode that the program uses: program, issued and completed instruction counts (null
+// when the program is empty).
+ordered_json instruction_counts(const SimResult& r) {
+  ordered_json j;
+  for (int n = 0; n < kOpcodeCount; ++n) {
+    if (r.program[n] == 0) continue;
+    j[to_string(static_cast<Opcode>(n))] = {
+        {"program", r.program[n]}, {"issued", r.issued[n]}, {"completed", r.completed[n]}};
+  }
+  return j;
+}
+
+}  // namespace
+
+// The run's figures after its inputs; the nested structs through their to_json.
 ordered_json report_json(const SimResult& r, const ReportInputs& in) {
   ordered_json j;
-  j["inputs"] = {{"model", in.model},
-                 {"model_source", in.model_source},
-                 {"accelerator", in.accelerator},
-                 {"accelerator_source", in.accelerator_source},
-                 {"profile", in.profile},
-                 {"seq_len", in.seq_len},
-                 {"batch", in.batch},
-                 {"activation_sparsity", in.activation_sparsity},
-                 {"weight_sparsity", in.weight_sparsity},
-                 {"loop_order", in.loop_order},
-                 {"version", in.version}};
-  if (in.profile == to_string(Profile::reference)) {
-    j["inputs"]["reference_bugs"] = in.reference_bugs;
-    j["inputs"]["reference_fixes"] = in.reference_fixes;
-  }
+  j["inputs"] = in;
   j["finished"] = r.finished;
   if (!r.deadlock.empty()) j["deadlock"] = r.deadlock;
   j["cycles"] = r.cycles;
   j["clock_mhz"] = r.clock_mhz;
   j["latency_us"] = r.latency_us;
   j["throughput_seq_per_s"] = r.throughput_seq_per_s;
-  ordered_json e;
-  e["total"] = r.energy_total_nj;
-  for (const auto& [name, be] : r.energy)
-    e[name] = {{"dynamic", be.dynamic_nj}, {"leakage", be.leakage_nj}, {"total", be.total_nj()}};
-  j["energy_nj"] = e;
+  ordered_json energy;
+  energy["total"] = r.energy_total_nj;
+  for (const auto& [name, block] : r.energy) energy[name] = block;
+  j["energy_nj"] = energy;
   j["energy_per_seq_mj"] = r.energy_per_seq_mj;
   j["power_w"] = {{"average", r.power_average_w}, {"peak", r.power_peak_w}};
-  ordered_json a;
-  for (const auto& [name, um2] : r.area_um2) a[name] = um2 * 1e-6;
-  j["area_mm2"] = a;
+  ordered_json area_mm2;
+  for (const auto& [name, um2] : r.area_um2) area_mm2[name] = um2 * 1e-6;
+  j["area_mm2"] = area_mm2;
   j["utilization"] = r.utilization;
   j["stall_cycles"] = r.stall_cycles;
   j["memory"] = r.memory;
   j["compute"] = r.compute;
-  ordered_json ins;
-  for (int n = 0; n < kOpcodeCount; ++n) {
-    if (r.program[n] == 0) continue;
-    ins[to_string(static_cast<Opcode>(n))] = {
-        {"program", r.program[n]}, {"issued", r.issued[n]}, {"completed", r.completed[n]}};
-  }
-  j["instructions"] = ins;
+  j["instructions"] = instruction_counts(r);
   j["tiles_dispatched"] = r.tiles_dispatched;
   j["tile_job_transactions"] = r.dispatches;
   j["bounds_cycles"] = r.bounds_cycles;
   j["efficiency"] = r.efficiency;
-  // Per layer (-1: embeddings) and per op.
-  std::map<int, OpRunStats> layers;
-  std::map<int, double> layer_nj;
-  for (const auto& op : r.ops) {
-    OpRunStats& l = layers[op.layer];
-    l.first_cycle = std::min(l.first_cycle, op.run.first_cycle);
-    l.last_cycle = std::max(l.last_cycle, op.run.last_cycle);
-    l.dense_macs += op.run.dense_macs;
-    l.effectual_macs += op.run.effectual_macs;
-    l.operand_bytes += op.run.operand_bytes;
-    l.psum_bytes += op.run.psum_bytes;
-    l.output_bytes += op.run.output_bytes;
-    l.load_bytes += op.run.load_bytes + op.run.reload_bytes;
-    l.spill_bytes += op.run.spill_bytes;
-    layer_nj[op.layer] += op.energy_nj;
-  }
-  ordered_json lj = ordered_json::array();
-  for (const auto& [layer, l] : layers)
-    lj.push_back({{"layer", layer},
-                  {"first_cycle", l.first_cycle},
-                  {"last_cycle", l.last_cycle},
-                  {"effectual_macs", l.effectual_macs},
-                  {"operand_bytes", l.operand_bytes},
-                  {"psum_bytes", l.psum_bytes},
-                  {"output_bytes", l.output_bytes},
-                  {"memory_load_bytes", l.load_bytes},
-                  {"spill_bytes", l.spill_bytes},
-                  {"energy_nj", layer_nj[layer]}});
-  j["layers"] = lj;
-  ordered_json oj = ordered_json::array();
-  for (const auto& op : r.ops)
-    oj.push_back({{"name", op.name},
-                  {"kind", op.kind},
-                  {"layer", op.layer},
-                  {"head", op.head},
-                  {"blocks", op.blocks},
-                  {"tiles", op.run.tiles},
-                  {"first_cycle", op.run.first_cycle},
-                  {"last_cycle", op.run.last_cycle},
-                  {"macs", op.macs},
-                  {"dense_macs", op.run.dense_macs},
-                  {"effectual_macs", op.run.effectual_macs},
-                  {"operand_bytes", op.run.operand_bytes},
-                  {"psum_bytes", op.run.psum_bytes},
-                  {"output_bytes", op.run.output_bytes},
-                  {"param_bytes", op.run.param_bytes},
-                  {"memory_load_bytes", op.run.load_bytes},
-                  {"spill_bytes", op.run.spill_bytes},
-                  {"reload_bytes", op.run.reload_bytes},
-                  {"store_bytes", op.run.store_bytes},
-                  {"energy_nj", op.energy_nj}});
-  j["ops"] = oj;
-  if (r.functional.enabled) {
-    const FunctionalResult& f = r.functional;
-    ordered_json fj;
-    fj["weights"] = f.weights;
-    fj["synthetic_weights"] = f.synthetic;
-    fj["tokens"] = f.tokens;
-    fj["prune"] = f.prune;
-    fj["tau"] = f.tau;
-    if (f.topk > 0) fj["topk"] = f.topk;
-    fj["pruned_sparsity"] = f.pruned_sparsity();
-    fj["pruned_elements"] = f.pruned_elements;
-    fj["saturated_values"] = f.saturated;
-    fj["dynatran_blocks"] = f.dynatran_blocks;
-    fj["dynatran_values_pruned"] = f.dynatran_pruned;
-    fj["topk_network_cycles"] = f.topk_cycles;
-    ordered_json le = ordered_json::array();
-    for (const auto& l : f.layers)
-      le.push_back({{"output", l.name},
-                    {"max_abs_error", l.max_abs},
-                    {"relative_error", l.relative},
-                    {"cosine", l.cosine}});
-    fj["error_vs_float_reference"] = le;
-    ordered_json pt = ordered_json::array();
-    for (const auto& t : f.pruned)
-      pt.push_back({{"op", t.op},
-                    {"layer", t.layer},
-                    {"elements", t.elements},
-                    {"zeros", t.zeros},
-                    {"sparsity", t.sparsity()}});
-    fj["pruned_tensors"] = pt;
-    ordered_json ts = ordered_json::object();
-    for (const auto& [name, sp] : f.tensor_sparsity) ts[name] = sp;
-    fj["tensor_sparsity"] = ts;  // input of --sparsity-profile
-    j["functional"] = fj;
-  }
+  j["layers"] = ordered_json(layer_reports(r.ops));
+  j["ops"] = ordered_json(r.ops);
+  if (r.functional.enabled) j["functional"] = r.functional;
   return j;
 }
 

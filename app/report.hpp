@@ -7,6 +7,15 @@
 
 #include "accelerator.hpp"
 
+// report.json's objects for the run's result structs (keys in the file's order; app/report.cpp).
+namespace acceltran {
+void to_json(nlohmann::ordered_json& j, const BlockEnergy& e);
+void to_json(nlohmann::ordered_json& j, const OpReport& op);
+void to_json(nlohmann::ordered_json& j, const LayerError& l);
+void to_json(nlohmann::ordered_json& j, const PrunedTensor& t);
+void to_json(nlohmann::ordered_json& j, const FunctionalResult& f);
+}  // namespace acceltran
+
 namespace acceltran::cli {
 
 struct ReportInputs {
@@ -18,6 +27,7 @@ struct ReportInputs {
   std::vector<std::string> reference_bugs, reference_fixes;
 };
 
+void to_json(nlohmann::ordered_json& j, const ReportInputs& in);  // report.json "inputs"
 nlohmann::ordered_json report_json(const SimResult& r, const ReportInputs& in);
 void print_report(const SimResult& r, const ReportInputs& in, double wall_seconds);
 // Writes DIR/report.json, DIR/report.csv, DIR/timeline.csv (creates DIR); InputError if the

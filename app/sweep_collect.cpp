@@ -93,6 +93,107 @@ void write_csv(const fs::path& path, const std::vector<std::string>& columns,
   fs::rename(tmp, path);
 }
 
+// A point's status.json, or null when it is absent or unreadable.
+json read_status(const fs::path& point_folder) {
+  json status;
+  if (std::ifstream in(point_folder / "status.json"); in) {
+    try {
+      status = json::parse(in);
+    } catch (const json::exception&) {
+    }
+  }
+  return status;
+}
+
+enum class PointState { missing, failed, ok };
+
+// Fills a point's row from its folder: status, error, wall time, and the metrics of its
+// report.json (new metric names appended to `metric_order`).
+PointState read_point(const std::string& dir, const Point& p, Row& row,
+                      std::vector<std::string>& metric_order) {
+  row.cells["point"] = fmt::format("{:04d}", p.index);
+  for (const auto& [k, v] : p.inputs) row.cells[k] = v;
+  const fs::path point_folder = point_dir(dir, p.index);
+  const json status = read_status(point_folder);
+  // A status written for other arguments is an older spec's: the point is still to run.
+  const bool current = status.is_object() && status.value("args", json::array()) == json(p.args);
+  if (!current) {
+    row.cells["status"] = "missing";
+    return PointState::missing;
+  }
+  row.cells["wall_s"] = fmt::format("{:.3f}", status.value("wall_s", 0.0));
+  if (status.value("status", "") != "ok") {
+    row.cells["status"] = "failed";
+    row.cells["error"] = status.value("error", "");
+    return PointState::failed;
+  }
+  json report;
+  try {
+    std::ifstream in(point_folder / "run" / "report.json");
+    report = json::parse(in);
+  } catch (const json::exception& e) {
+    row.cells["status"] = "failed";
+    row.cells["error"] = fmt::format("unreadable report.json: {}", e.what());
+    return PointState::failed;
+  }
+  row.ok = true;
+  row.cells["status"] = "ok";
+  std::map<std::string, std::string> metrics;
+  flatten("", report, metric_order, metrics);
+  for (auto& [k, v] : metrics)
+    if (!row.cells.count(k)) row.cells[k] = v;
+  try {
+    row.throughput = std::stod(metrics.at(kThroughput));
+    row.energy = std::stod(metrics.at(kEnergy));
+    row.area = std::stod(metrics.at(kArea));
+    row.has_objectives = report.value("finished", false);
+  } catch (const std::exception&) {
+  }
+  return PointState::ok;
+}
+
+// The finished points no other finished point dominates.
+std::vector<const Row*> pareto_front(const std::vector<Row>& rows) {
+  std::vector<const Row*> front;
+  for (const auto& r : rows) {
+    if (!r.ok || !r.has_objectives) continue;
+    bool dominated = false;
+    for (const auto& q : rows)
+      if (&q != &r && q.ok && q.has_objectives && dominates(q, r)) {
+        dominated = true;
+        break;
+      }
+    if (!dominated) front.push_back(&r);
+  }
+  return front;
+}
+
+void print_collect_summary(const std::string& dir, size_t points, const CollectSummary& sum,
+                           const std::vector<Row>& rows, const std::vector<int>& missing) {
+  fmt::print(
+      "sweep {}: {} points, {} ok, {} failed, {} missing; {} on the Pareto front "
+      "(throughput max, energy per sequence min, area min)\n",
+      dir, points, sum.ok, sum.failed, sum.missing, sum.pareto);
+  // Points failing for the same reason (a typo in the spec) are listed once.
+  std::vector<std::pair<std::string, std::vector<int>>> by_error;
+  for (size_t n = 0; n < rows.size(); ++n) {
+    if (rows[n].cells.at("status") != "failed") continue;
+    std::string e = rows[n].cells.count("error") ? rows[n].cells.at("error") : "";
+    // The accelerator's source names the point's own overrides: group without them.
+    if (auto at = e.find(" (--set "); at != std::string::npos)
+      if (auto end = e.find("): ", at); end != std::string::npos) e.erase(at, end + 1 - at);
+    auto it = std::find_if(by_error.begin(), by_error.end(),
+                           [&](const auto& g) { return g.first == e; });
+    if (it == by_error.end()) it = by_error.insert(by_error.end(), {e, {}});
+    it->second.push_back(static_cast<int>(n));
+  }
+  for (const auto& [error, failed_points] : by_error)
+    fmt::print("  failed {} {}: {}\n", failed_points.size() == 1 ? "point" : "points",
+               index_list(failed_points), error);
+  if (!missing.empty()) fmt::print("  missing points: {}\n", index_list(missing));
+  fmt::print("  results: {0}/results.csv, {0}/pareto.csv\n", dir);
+}
+
 }  // namespace
 
 CollectSummary collect(const std::string& dir, bool print) {
@@ -105,54 +206,13 @@ CollectSummary collect(const std::string& dir, bool print) {
   std::vector<int> missing;
   CollectSummary sum;
   for (const auto& p : plan.points) {
-    Row& row = rows[p.index];
-    row.cells["point"] = fmt::format("{:04d}", p.index);
-    for (const auto& [k, v] : p.inputs) row.cells[k] = v;
-    const fs::path pd = point_dir(dir, p.index);
-    json status;
-    if (std::ifstream in(pd / "status.json"); in) {
-      try {
-        status = json::parse(in);
-      } catch (const json::exception&) {
-      }
-    }
-    const bool current = status.is_object() && status.value("args", json::array()) == json(p.args);
-    if (!current) {
-      row.cells["status"] = "missing";
-      missing.push_back(p.index);
-      ++sum.missing;
-      continue;
-    }
-    row.cells["wall_s"] = fmt::format("{:.3f}", status.value("wall_s", 0.0));
-    if (status.value("status", "") != "ok") {
-      row.cells["status"] = "failed";
-      row.cells["error"] = status.value("error", "");
-      ++sum.failed;
-      continue;
-    }
-    json report;
-    try {
-      std::ifstream in(pd / "run" / "report.json");
-      report = json::parse(in);
-    } catch (const json::exception& e) {
-      row.cells["status"] = "failed";
-      row.cells["error"] = fmt::format("unreadable report.json: {}", e.what());
-      ++sum.failed;
-      continue;
-    }
-    row.ok = true;
-    row.cells["status"] = "ok";
-    ++sum.ok;
-    std::map<std::string, std::string> metrics;
-    flatten("", report, metric_order, metrics);
-    for (auto& [k, v] : metrics)
-      if (!row.cells.count(k)) row.cells[k] = v;
-    try {
-      row.throughput = std::stod(metrics.at(kThroughput));
-      row.energy = std::stod(metrics.at(kEnergy));
-      row.area = std::stod(metrics.at(kArea));
-      row.has_objectives = report.value("finished", false);
-    } catch (const std::exception&) {
+    switch (read_point(dir, p, rows[p.index], metric_order)) {
+      case PointState::missing:
+        missing.push_back(p.index);
+        ++sum.missing;
+        break;
+      case PointState::failed: ++sum.failed; break;
+      case PointState::ok: ++sum.ok; break;
     }
   }
   for (const auto& k : kFirst)
@@ -161,45 +221,13 @@ CollectSummary collect(const std::string& dir, bool print) {
   for (const auto& k : metric_order)
     if (std::find(columns.begin(), columns.end(), k) == columns.end()) columns.push_back(k);
 
-  std::vector<const Row*> all, front;
+  std::vector<const Row*> all;
   for (const auto& r : rows) all.push_back(&r);
-  for (const auto& r : rows) {
-    if (!r.ok || !r.has_objectives) continue;
-    bool dominated = false;
-    for (const auto& q : rows)
-      if (&q != &r && q.ok && q.has_objectives && dominates(q, r)) {
-        dominated = true;
-        break;
-      }
-    if (!dominated) front.push_back(&r);
-  }
+  const std::vector<const Row*> front = pareto_front(rows);
   sum.pareto = static_cast<int>(front.size());
   write_csv(fs::path(dir) / "results.csv", columns, all);
   write_csv(fs::path(dir) / "pareto.csv", columns, front);
-  if (print) {
-    fmt::print(
-        "sweep {}: {} points, {} ok, {} failed, {} missing; {} on the Pareto front "
-        "(throughput max, energy per sequence min, area min)\n",
-        dir, plan.points.size(), sum.ok, sum.failed, sum.missing, sum.pareto);
-    // Points failing for the same reason (a typo in the spec) are listed once.
-    std::vector<std::pair<std::string, std::vector<int>>> by_error;
-    for (size_t n = 0; n < rows.size(); ++n) {
-      if (rows[n].cells.at("status") != "failed") continue;
-      std::string e = rows[n].cells.count("error") ? rows[n].cells.at("error") : "";
-      // The accelerator's source names the point's own overrides: group without them.
-      if (auto at = e.find(" (--set "); at != std::string::npos)
-        if (auto end = e.find("): ", at); end != std::string::npos) e.erase(at, end + 1 - at);
-      auto it = std::find_if(by_error.begin(), by_error.end(),
-                             [&](const auto& g) { return g.first == e; });
-      if (it == by_error.end()) it = by_error.insert(by_error.end(), {e, {}});
-      it->second.push_back(static_cast<int>(n));
-    }
-    for (const auto& [error, points] : by_error)
-      fmt::print("  failed {} {}: {}\n", points.size() == 1 ? "point" : "points",
-                 index_list(points), error);
-    if (!missing.empty()) fmt::print("  missing points: {}\n", index_list(missing));
-    fmt::print("  results: {0}/results.csv, {0}/pareto.csv\n", dir);
-  }
+  if (print) print_collect_summary(dir, plan.points.size(), sum, rows, missing);
   return sum;
 }
 

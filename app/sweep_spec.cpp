@@ -113,9 +113,8 @@ std::vector<std::string> read_names(const YAML::Node& top, const char* one, cons
   return out;
 }
 
-}  // namespace
-
-Plan read_spec(const std::string& path) {
+// The spec's YAML mapping, with only the known top-level keys.
+YAML::Node load_spec(const std::string& path) {
   if (!fs::is_regular_file(path))
     throw InputError(fmt::format("{}: sweep spec file not found", path));
   YAML::Node top;
@@ -133,14 +132,12 @@ Plan read_spec(const std::string& path) {
     if (!known.count(k))
       throw InputError(fmt::format("{}: unknown key '{}'; allowed keys: {}", path, k, kTopKeys));
   }
-  Plan plan;
-  plan.spec = fs::absolute(path).lexically_normal().string();
-  const auto models = read_names(top, "model", "models", path, "bert-tiny");
-  const auto accels = read_names(top, "accelerator", "accelerators", path, "edge");
-  std::vector<Setting> fixed;
-  if (top["fixed"]) fixed = read_mapping(top["fixed"], path, "fixed");
+  return top;
+}
 
-  // Axes of the grid, first outermost.
+// Every combination of the grid's values (its first axis outermost), then the listed points;
+// one empty point when there are neither.
+std::vector<std::vector<Setting>> read_grid_points(const YAML::Node& top, const std::string& path) {
   std::vector<std::pair<std::string, std::vector<std::string>>> axes;
   if (YAML::Node g = top["grid"]) {
     if (!g.IsMap() || g.size() == 0)
@@ -176,8 +173,14 @@ Plan read_spec(const std::string& path) {
       grid_points.push_back(read_mapping(pts[n], path, fmt::format("points[{}]", n)));
   }
   if (grid_points.empty()) grid_points.push_back({});
+  return grid_points;
+}
 
-  // Columns: model, accelerator, then every key in order of first appearance.
+// The input keys: model, accelerator, then every key in order of first appearance. Fills the
+// plan's input columns and option keys.
+std::vector<std::string> input_keys(const std::vector<Setting>& fixed,
+                                    const std::vector<std::vector<Setting>>& grid_points,
+                                    const std::string& path, Plan& plan) {
   std::vector<std::string> keys{"model", "accelerator"};
   auto note = [&](const std::string& k) {
     if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
@@ -196,6 +199,21 @@ Plan read_spec(const std::string& path) {
     plan.input_columns.push_back(column_name(k));
     if (k.rfind("--", 0) == 0) plan.option_keys.push_back(k);
   }
+  return keys;
+}
+
+}  // namespace
+
+Plan read_spec(const std::string& path) {
+  const YAML::Node top = load_spec(path);
+  Plan plan;
+  plan.spec = fs::absolute(path).lexically_normal().string();
+  const auto models = read_names(top, "model", "models", path, "bert-tiny");
+  const auto accels = read_names(top, "accelerator", "accelerators", path, "edge");
+  std::vector<Setting> fixed;
+  if (top["fixed"]) fixed = read_mapping(top["fixed"], path, "fixed");
+  const std::vector<std::vector<Setting>> grid_points = read_grid_points(top, path);
+  const std::vector<std::string> keys = input_keys(fixed, grid_points, path, plan);
 
   for (const auto& model : models)
     for (const auto& accel : accels)

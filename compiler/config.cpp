@@ -495,11 +495,8 @@ void check_limits(const AcceleratorConfig& c) {
                 limits::kMaxUnits);
 }
 
-}  // namespace
-
-void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, const Technology& tech,
-                          const ConfigOptions& o) {
-  // Physical sanity first: these hold even with --allow-outside-design-space.
+// Physical sanity: these hold even with --allow-outside-design-space.
+void check_physical(const AcceleratorConfig& c) {
   check_positive(c, "tile.tile_b", c.tile.b);
   check_positive(c, "tile.tile_x", c.tile.x);
   check_positive(c, "tile.tile_y", c.tile.y);
@@ -533,7 +530,12 @@ void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, cons
   check_positive(c, "main_memory.ranks", c.main_memory.ranks);
   check_positive(c, "main_memory.channels", c.main_memory.channels);
   check_limits(c);
-  // Technology data must exist for the chosen blocks, in or out of the design space.
+}
+
+// Technology data must exist for the chosen blocks, in or out of the design space; the main
+// memory's layout must be one of the design space's unless it may be left.
+void check_technology_figures(const AcceleratorConfig& c, const DesignSpace& s,
+                              const Technology& tech, const ConfigOptions& o) {
   if (!tech.mac_lane.count({c.mac_per_lane, c.non_linearity})) {
     std::vector<std::string> have;
     for (const auto& kv : tech.mac_lane)
@@ -581,7 +583,11 @@ void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, cons
         "available: {}",
         c.source, c.main_memory.energy_key(), tech.source, list_str(have)));
   }
-  // The design space proper.
+}
+
+// The design space proper (each check_in passes with --allow-outside-design-space).
+void check_design_space(const AcceleratorConfig& c, const DesignSpace& s,
+                        const ConfigOptions& o) {
   check_in(c, o, "tile.tile_b", c.tile.b, s.tile_b);
   check_in(c, o, "tile.tile_x", c.tile.x, s.tile_x);
   check_in(c, o, "tile.tile_y", c.tile.y, s.tile_y);
@@ -611,6 +617,15 @@ void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, cons
              s.bank_width_bytes);
   if (!s.fifo_depth_words.empty() && c.fifo_depth_words)
     check_in(c, o, "fifo_depth_words", c.fifo_depth_words, s.fifo_depth_words);
+}
+
+}  // namespace
+
+void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, const Technology& tech,
+                          const ConfigOptions& o) {
+  check_physical(c);
+  check_technology_figures(c, s, tech, o);
+  check_design_space(c, s, o);
 }
 
 int AcceleratorConfig::banks(const std::string& buffer) const {

@@ -231,13 +231,9 @@ void activation(float* x, int64_t n, const std::string& act) {
   }
 }
 
-}  // namespace
-
-ReferenceResult run_float_reference(const BertWeights& w, const std::vector<int32_t>& tokens,
-                                    const PruneSpec& prune, const TensorObserver& observe) {
-  const BertConfig& c = w.config;
-  const int64_t S = static_cast<int64_t>(tokens.size()), h = c.hidden, d = c.head_dim,
-                f = c.intermediate;
+void check_reference_inputs(const BertConfig& c, const std::vector<int32_t>& tokens,
+                            const PruneSpec& prune) {
+  const int64_t S = static_cast<int64_t>(tokens.size());
   if (S == 0) throw InputError("float reference: empty token sequence");
   if (S > c.max_position)
     throw InputError(
@@ -252,86 +248,125 @@ ReferenceResult run_float_reference(const BertWeights& w, const std::vector<int3
     throw InputError(fmt::format("prune threshold tau {} must be >= 0", prune.tau));
   if (prune.mode == PruneSpec::Mode::topk && prune.k < 1)
     throw InputError(fmt::format("top-k: k {} must be >= 1", prune.k));
+}
 
-  check_bert_weights(w);
-  ReferenceResult res;
-  res.zeros.resize(static_cast<size_t>(c.layers));
-  const auto sz = [](int64_t n) { return static_cast<size_t>(n); };
+size_t as_size(int64_t n) { return static_cast<size_t>(n); }
+
+Workspace make_workspace(const BertConfig& c, int64_t S) {
+  const int64_t h = c.hidden, d = c.head_dim, f = c.intermediate;
   Workspace ws;
-  ws.wt.resize(sz(h * std::max(h, f)));
-  ws.q.resize(sz(S * h));
-  ws.k.resize(sz(S * h));
-  ws.v.resize(sz(S * h));
-  ws.kt.resize(sz(d * S));
-  ws.scores.resize(sz(S * S));
-  ws.ctx.resize(sz(S * h));
-  ws.attn.resize(sz(S * h));
-  ws.inter.resize(sz(S * f));
-  ws.ffn.resize(sz(S * h));
+  ws.wt.resize(as_size(h * std::max(h, f)));
+  ws.q.resize(as_size(S * h));
+  ws.k.resize(as_size(S * h));
+  ws.v.resize(as_size(S * h));
+  ws.kt.resize(as_size(d * S));
+  ws.scores.resize(as_size(S * S));
+  ws.ctx.resize(as_size(S * h));
+  ws.attn.resize(as_size(S * h));
+  ws.inter.resize(as_size(S * f));
+  ws.ffn.resize(as_size(S * h));
+  return ws;
+}
 
-  // Embeddings: (word + token type 0) + position, then layer norm.
+// Embeddings: (word + token type 0) + position, then layer norm.
+FloatTensor embeddings(const BertWeights& w, const std::vector<int32_t>& tokens) {
+  const BertConfig& c = w.config;
+  const int64_t S = static_cast<int64_t>(tokens.size()), h = c.hidden;
   FloatTensor x({S, h});
   for (int64_t s = 0; s < S; ++s)
     for (int64_t j = 0; j < h; ++j)
-      x.data[sz(s * h + j)] =
-          (w.word_emb.data[sz(tokens[sz(s)] * h + j)] + w.type_emb.data[sz(j)]) +
-          w.pos_emb.data[sz(s * h + j)];
+      x.data[as_size(s * h + j)] =
+          (w.word_emb.data[as_size(tokens[as_size(s)] * h + j)] + w.type_emb.data[as_size(j)]) +
+          w.pos_emb.data[as_size(s * h + j)];
   layer_norm(x.data.data(), S, h, w.emb_ln_gamma, w.emb_ln_beta, c.layer_norm_eps);
-  res.hidden.push_back(x);
+  return x;
+}
 
+// The prune points of one layer: each prunes its block (when the spec says so), counts the
+// block's zeros and shows it to the observer.
+struct LayerPrunePoints {
+  int64_t layer;
+  const PruneSpec& prune;
+  const TensorObserver& observe;
+  std::array<ZeroCount, kPrunePoints>& zeros;
+
+  // A block at point p of head `head` (-1: not a per-head tensor).
+  void at(PrunePoint p, int64_t head, float* data, int64_t rows, int64_t cols, int64_t ld) const {
+    PruneSpec none;
+    const PruneSpec& spec = prune.at[static_cast<size_t>(p)] ? prune : none;
+    auto& z = zeros[static_cast<size_t>(p)];
+    z.zeros += prune_block(data, rows, cols, ld, spec);
+    z.elements += static_cast<uint64_t>(rows * cols);
+    if (observe) observe(layer, head, p, data, rows, cols, ld);
+  }
+  // Per-head points: each head's d columns of an [S, h] tensor.
+  void per_head(PrunePoint p, std::vector<float>& t, int64_t heads, int64_t S, int64_t d,
+                int64_t h) const {
+    for (int64_t head = 0; head < heads; ++head) at(p, head, t.data() + head * d, S, d, h);
+  }
+};
+
+// Self-attention of layer L over x [S, h]: ws.attn = LayerNorm(attention output + x).
+void attention(const BertConfig& c, const BertLayerWeights& L, const FloatTensor& x, int64_t S,
+               Workspace& ws, const LayerPrunePoints& point) {
+  const int64_t h = c.hidden, d = c.head_dim;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
+  linear(x.data.data(), S, L.query_w, L.query_b, ws.q.data(), ws.wt);
+  for (float& v : ws.q) v *= scale;
+  linear(x.data.data(), S, L.key_w, L.key_b, ws.k.data(), ws.wt);
+  linear(x.data.data(), S, L.value_w, L.value_b, ws.v.data(), ws.wt);
+  point.per_head(PrunePoint::query, ws.q, c.heads, S, d, h);
+  point.per_head(PrunePoint::key, ws.k, c.heads, S, d, h);
+  point.per_head(PrunePoint::value, ws.v, c.heads, S, d, h);
+
+  std::fill(ws.ctx.begin(), ws.ctx.end(), 0.0f);
+  for (int64_t head = 0; head < c.heads; ++head) {
+    transpose(ws.k.data() + head * d, S, d, h, ws.kt.data());
+    std::fill(ws.scores.begin(), ws.scores.end(), 0.0f);
+    gemm_nn(S, S, d, ws.q.data() + head * d, h, ws.kt.data(), S, ws.scores.data(), S);
+    point.at(PrunePoint::scores, head, ws.scores.data(), S, S, S);
+    softmax_rows(ws.scores.data(), S, S);
+    point.at(PrunePoint::probs, head, ws.scores.data(), S, S, S);
+    gemm_nn(S, d, S, ws.scores.data(), S, ws.v.data() + head * d, h, ws.ctx.data() + head * d, h);
+  }
+  point.per_head(PrunePoint::context, ws.ctx, c.heads, S, d, h);
+
+  linear(ws.ctx.data(), S, L.attn_out_w, L.attn_out_b, ws.attn.data(), ws.wt);
+  point.at(PrunePoint::attn_out, -1, ws.attn.data(), S, h, h);
+  for (int64_t i = 0; i < S * h; ++i) ws.attn[as_size(i)] += x.data[as_size(i)];
+  layer_norm(ws.attn.data(), S, h, L.attn_ln_gamma, L.attn_ln_beta, c.layer_norm_eps);
+}
+
+// Feed-forward of layer L over ws.attn: x = LayerNorm(FFN(ws.attn) + ws.attn).
+void feed_forward(const BertConfig& c, const BertLayerWeights& L, FloatTensor& x, int64_t S,
+                  Workspace& ws, const LayerPrunePoints& point) {
+  const int64_t h = c.hidden, f = c.intermediate;
+  linear(ws.attn.data(), S, L.inter_w, L.inter_b, ws.inter.data(), ws.wt);
+  point.at(PrunePoint::ffn_up, -1, ws.inter.data(), S, f, f);
+  activation(ws.inter.data(), S * f, c.hidden_act);
+  linear(ws.inter.data(), S, L.out_w, L.out_b, ws.ffn.data(), ws.wt);
+  point.at(PrunePoint::ffn_down, -1, ws.ffn.data(), S, h, h);
+  for (int64_t i = 0; i < S * h; ++i) x.data[as_size(i)] = ws.ffn[as_size(i)] + ws.attn[as_size(i)];
+  layer_norm(x.data.data(), S, h, L.out_ln_gamma, L.out_ln_beta, c.layer_norm_eps);
+}
+
+}  // namespace
+
+ReferenceResult run_float_reference(const BertWeights& w, const std::vector<int32_t>& tokens,
+                                    const PruneSpec& prune, const TensorObserver& observe) {
+  const BertConfig& c = w.config;
+  check_reference_inputs(c, tokens, prune);
+  check_bert_weights(w);
+  const int64_t S = static_cast<int64_t>(tokens.size());
+  ReferenceResult res;
+  res.zeros.resize(static_cast<size_t>(c.layers));
+  Workspace ws = make_workspace(c, S);
+  FloatTensor x = embeddings(w, tokens);
+  res.hidden.push_back(x);
   for (int64_t l = 0; l < c.layers; ++l) {
-    const BertLayerWeights& L = w.layers[sz(l)];
-    auto& zeros = res.zeros[sz(l)];
-    // Prunes (when the spec says so) and counts the zeros of a block at point p.
-    // Prunes (when the spec says so) and counts the zeros of a block at point p of head hh
-    // (-1: not a per-head tensor), then shows it to the observer.
-    auto point = [&](PrunePoint p, int64_t hh, float* data, int64_t rows, int64_t cols,
-                     int64_t ld) {
-      PruneSpec none;
-      const PruneSpec& spec = prune.at[static_cast<size_t>(p)] ? prune : none;
-      auto& z = zeros[static_cast<size_t>(p)];
-      z.zeros += prune_block(data, rows, cols, ld, spec);
-      z.elements += static_cast<uint64_t>(rows * cols);
-      if (observe) observe(l, hh, p, data, rows, cols, ld);
-    };
-    // Per-head points: the head's columns of an [S, h] tensor.
-    auto per_head = [&](PrunePoint p, std::vector<float>& t) {
-      for (int64_t hh = 0; hh < c.heads; ++hh) point(p, hh, t.data() + hh * d, S, d, h);
-    };
-
-    linear(x.data.data(), S, L.query_w, L.query_b, ws.q.data(), ws.wt);
-    for (float& v : ws.q) v *= scale;
-    linear(x.data.data(), S, L.key_w, L.key_b, ws.k.data(), ws.wt);
-    linear(x.data.data(), S, L.value_w, L.value_b, ws.v.data(), ws.wt);
-    per_head(PrunePoint::query, ws.q);
-    per_head(PrunePoint::key, ws.k);
-    per_head(PrunePoint::value, ws.v);
-
-    std::fill(ws.ctx.begin(), ws.ctx.end(), 0.0f);
-    for (int64_t hh = 0; hh < c.heads; ++hh) {
-      transpose(ws.k.data() + hh * d, S, d, h, ws.kt.data());
-      std::fill(ws.scores.begin(), ws.scores.end(), 0.0f);
-      gemm_nn(S, S, d, ws.q.data() + hh * d, h, ws.kt.data(), S, ws.scores.data(), S);
-      point(PrunePoint::scores, hh, ws.scores.data(), S, S, S);
-      softmax_rows(ws.scores.data(), S, S);
-      point(PrunePoint::probs, hh, ws.scores.data(), S, S, S);
-      gemm_nn(S, d, S, ws.scores.data(), S, ws.v.data() + hh * d, h, ws.ctx.data() + hh * d, h);
-    }
-    per_head(PrunePoint::context, ws.ctx);
-
-    linear(ws.ctx.data(), S, L.attn_out_w, L.attn_out_b, ws.attn.data(), ws.wt);
-    point(PrunePoint::attn_out, -1, ws.attn.data(), S, h, h);
-    for (int64_t i = 0; i < S * h; ++i) ws.attn[sz(i)] += x.data[sz(i)];
-    layer_norm(ws.attn.data(), S, h, L.attn_ln_gamma, L.attn_ln_beta, c.layer_norm_eps);
-
-    linear(ws.attn.data(), S, L.inter_w, L.inter_b, ws.inter.data(), ws.wt);
-    point(PrunePoint::ffn_up, -1, ws.inter.data(), S, f, f);
-    activation(ws.inter.data(), S * f, c.hidden_act);
-    linear(ws.inter.data(), S, L.out_w, L.out_b, ws.ffn.data(), ws.wt);
-    point(PrunePoint::ffn_down, -1, ws.ffn.data(), S, h, h);
-    for (int64_t i = 0; i < S * h; ++i) x.data[sz(i)] = ws.ffn[sz(i)] + ws.attn[sz(i)];
-    layer_norm(x.data.data(), S, h, L.out_ln_gamma, L.out_ln_beta, c.layer_norm_eps);
+    const LayerPrunePoints point{l, prune, observe, res.zeros[as_size(l)]};
+    attention(c, w.layers[as_size(l)], x, S, ws, point);
+    feed_forward(c, w.layers[as_size(l)], x, S, ws, point);
     res.hidden.push_back(x);
   }
   return res;

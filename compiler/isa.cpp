@@ -640,126 +640,179 @@ void check_tile_coverage(const Program& p, const std::string& source) {
 
 }  // namespace
 
-Program read_program(std::istream& in, const std::string& source) {
-  Program p;
-  std::string line;
-  size_t no = 0;
-  Section at = Section::info;
-  Counts counts;
-  Checksum sum;
-  uint64_t tiles = 0;
-  auto where = [&](const std::string& why) {
-    return InputError(fmt::format("{}:{}: {}", source, no, why));
-  };
-  while (std::getline(in, line)) {
-    ++no;
-    if (no == 1) {
-      if (line != kIsaMagic) {
-        if (line.rfind("# acceltran-isa ", 0) == 0)
-          throw where(
-              fmt::format("format '{}' not supported (this build reads '{}'); write the "
-                          "file again with `acceltran compile -o`",
-                          line.substr(2), std::string(kIsaMagic).substr(2)));
-        throw where(fmt::format("not an AccelTran instruction stream (expected '{}')", kIsaMagic));
-      }
-      sum.add(line);
-      continue;
-    }
-    if (at == Section::end) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      throw where("text after the 'end' line");
+namespace {
+
+// The state of one pass over an instruction stream: the program read so far, the section the
+// reader is in, the declared counts and the running checksum (docs/isa.md).
+class ProgramReader {
+ public:
+  explicit ProgramReader(const std::string& source) : source_(source) {}
+
+  void read_line(const std::string& line) {
+    ++line_number_;
+    if (line_number_ == 1) {
+      check_magic(line);
+      return;
     }
     const bool blank = line.find_first_not_of(" \t\r") == std::string::npos;
-    if (blank || line[0] == '#') {
-      sum.add(line);
-      continue;
+    if (at_ == Section::end) {
+      if (blank) return;
+      throw where("text after the 'end' line");
     }
-    LineParser lp(source, no, line);
+    if (blank || line[0] == '#') {
+      sum_.add(line);
+      return;
+    }
+    LineParser lp(source_, line_number_, line);
+    // The 'end' record is not part of its own checksum.
+    if (read_record(lp)) return;
+    lp.finish();
+    sum_.add(line);
+  }
+
+  Program finish() {
+    if (line_number_ == 0)
+      throw InputError(fmt::format("{}: empty file, not an AccelTran instruction stream", source_));
+    if (at_ != Section::end) {
+      const char* missing = at_ == Section::info     ? "the 'info' line"
+                            : at_ == Section::counts ? "the 'counts' line"
+                                                     : "the 'end' line";
+      throw InputError(fmt::format(
+          "{}:{}: file ends without {} after {} of {} tensors, {} of {} ops, {} of {} "
+          "instructions: the file is incomplete (cut short?); write it again with `acceltran "
+          "compile -o`",
+          source_, line_number_, missing, p_.tensors.size(), counts_.tensors, p_.ops.size(),
+          counts_.ops, p_.instrs.size(), counts_.instructions));
+    }
+    if (p_.instrs.empty())
+      throw InputError(fmt::format("{}: the program has no instructions", source_));
+    check_tile_coverage(p_, source_);
+    return std::move(p_);
+  }
+
+ private:
+  InputError where(const std::string& why) const {
+    return InputError(fmt::format("{}:{}: {}", source_, line_number_, why));
+  }
+
+  void check_magic(const std::string& line) {
+    if (line != kIsaMagic) {
+      if (line.rfind("# acceltran-isa ", 0) == 0)
+        throw where(fmt::format("format '{}' not supported (this build reads '{}'); write the "
+                                "file again with `acceltran compile -o`",
+                                line.substr(2), std::string(kIsaMagic).substr(2)));
+      throw where(fmt::format("not an AccelTran instruction stream (expected '{}')", kIsaMagic));
+    }
+    sum_.add(line);
+  }
+
+  // One record; true for the 'end' record (already finished).
+  bool read_record(LineParser& lp) {
     const std::string kind = lp.pos(0, "record type");
-    auto expect = [&](Section s, const char* what) {
-      if (at > s) lp.fail(fmt::format("'{}' record after the {} records", kind, what));
-    };
     if (kind == "info") {
-      if (at != Section::info) lp.fail("a second 'info' line");
-      read_info(lp, p.info);
-      at = Section::counts;
+      if (at_ != Section::info) lp.fail("a second 'info' line");
+      read_info(lp, p_.info);
+      at_ = Section::counts;
     } else if (kind == "counts") {
-      if (at != Section::counts)
-        lp.fail(at == Section::info ? "'counts' before the 'info' line" : "a second 'counts' line");
-      counts = read_counts(lp);
-      at = Section::tensors;
-    } else if (at < Section::tensors &&
+      if (at_ != Section::counts)
+        lp.fail(at_ == Section::info ? "'counts' before the 'info' line"
+                                     : "a second 'counts' line");
+      counts_ = read_counts(lp);
+      at_ = Section::tensors;
+    } else if (at_ < Section::tensors &&
                (kind == "tensor" || kind == "op" || kind == "i" || kind == "end")) {
       lp.fail(fmt::format("'{}' record before the {} line", kind,
-                          at == Section::info ? "'info'" : "'counts'"));
+                          at_ == Section::info ? "'info'" : "'counts'"));
     } else if (kind == "tensor") {
-      expect(Section::tensors, at == Section::ops ? "op" : "instruction");
-      if (p.tensors.size() >= counts.tensors)
-        lp.fail(fmt::format("more tensors than 'counts tensors={}'", counts.tensors));
-      p.tensors.push_back(read_tensor(lp, p));
+      read_tensor_record(lp, kind);
     } else if (kind == "op") {
-      expect(Section::ops, "instruction");
-      at = Section::ops;
-      if (p.ops.size() >= counts.ops)
-        lp.fail(fmt::format("more ops than 'counts ops={}'", counts.ops));
-      p.ops.push_back(read_op(lp, p));
-      tiles += p.ops.back().tile_count();  // each op's count < 2^60: no overflow below the limit
-      if (tiles > limits::kMaxTiles)
-        lp.fail(fmt::format("the program has more than {} tiles; this build simulates at most {}",
-                            limits::kMaxTiles, limits::kMaxTiles));
+      read_op_record(lp, kind);
     } else if (kind == "i") {
-      at = Section::instructions;
-      if (p.instrs.size() >= counts.instructions)
-        lp.fail(
-            fmt::format("more instructions than 'counts instructions={}'", counts.instructions));
-      std::vector<uint32_t> deps;
-      Instruction ins = read_instruction(lp, p, counts, &deps);
-      ins.dep_begin = static_cast<uint32_t>(p.deps.size());
-      p.deps.insert(p.deps.end(), deps.begin(), deps.end());
-      p.instrs.push_back(ins);
+      read_instruction_record(lp);
     } else if (kind == "end") {
-      const uint64_t n = lp.u64("instructions", kNone - 1);
-      const std::string& cs = lp.str("checksum");
-      lp.finish();
-      if (p.tensors.size() != counts.tensors || p.ops.size() != counts.ops ||
-          p.instrs.size() != counts.instructions)
-        lp.fail(fmt::format(
-            "'counts' says {} tensors, {} ops and {} instructions, the file has {}, {} and {}",
-            counts.tensors, counts.ops, counts.instructions, p.tensors.size(), p.ops.size(),
-            p.instrs.size()));
-      if (n != p.instrs.size())
-        lp.fail(fmt::format("end: instructions={} but the file has {}", n, p.instrs.size()));
-      // checksum=- marks a hand-edited stream: only its instruction count is checked.
-      if (cs != "-" && cs != sum.hex())
-        lp.fail(
-            fmt::format("checksum {} does not match the file's contents ({}): the file was "
-                        "changed after `acceltran compile -o` wrote it",
-                        cs, sum.hex()));
-      at = Section::end;
-      continue;
+      read_end(lp);
+      return true;
     } else {
       lp.fail(
           fmt::format("record type '{}' unknown; allowed: info, counts, tensor, op, i, end", kind));
     }
+    return false;
+  }
+
+  // Records come in section order: tensors, then ops, then instructions.
+  void expect_section(LineParser& lp, Section section, const std::string& kind,
+                      const char* later_records) const {
+    if (at_ > section)
+      lp.fail(fmt::format("'{}' record after the {} records", kind, later_records));
+  }
+
+  void read_tensor_record(LineParser& lp, const std::string& kind) {
+    expect_section(lp, Section::tensors, kind, at_ == Section::ops ? "op" : "instruction");
+    if (p_.tensors.size() >= counts_.tensors)
+      lp.fail(fmt::format("more tensors than 'counts tensors={}'", counts_.tensors));
+    p_.tensors.push_back(read_tensor(lp, p_));
+  }
+
+  void read_op_record(LineParser& lp, const std::string& kind) {
+    expect_section(lp, Section::ops, kind, "instruction");
+    at_ = Section::ops;
+    if (p_.ops.size() >= counts_.ops)
+      lp.fail(fmt::format("more ops than 'counts ops={}'", counts_.ops));
+    p_.ops.push_back(read_op(lp, p_));
+    tiles_ += p_.ops.back().tile_count();  // each op's count < 2^60: no overflow below the limit
+    if (tiles_ > limits::kMaxTiles)
+      lp.fail(fmt::format("the program has more than {} tiles; this build simulates at most {}",
+                          limits::kMaxTiles, limits::kMaxTiles));
+  }
+
+  void read_instruction_record(LineParser& lp) {
+    at_ = Section::instructions;
+    if (p_.instrs.size() >= counts_.instructions)
+      lp.fail(fmt::format("more instructions than 'counts instructions={}'", counts_.instructions));
+    std::vector<uint32_t> deps;
+    Instruction ins = read_instruction(lp, p_, counts_, &deps);
+    ins.dep_begin = static_cast<uint32_t>(p_.deps.size());
+    p_.deps.insert(p_.deps.end(), deps.begin(), deps.end());
+    p_.instrs.push_back(ins);
+  }
+
+  void read_end(LineParser& lp) {
+    const uint64_t instructions = lp.u64("instructions", kNone - 1);
+    const std::string& checksum = lp.str("checksum");
     lp.finish();
-    sum.add(line);
+    if (p_.tensors.size() != counts_.tensors || p_.ops.size() != counts_.ops ||
+        p_.instrs.size() != counts_.instructions)
+      lp.fail(fmt::format(
+          "'counts' says {} tensors, {} ops and {} instructions, the file has {}, {} and {}",
+          counts_.tensors, counts_.ops, counts_.instructions, p_.tensors.size(), p_.ops.size(),
+          p_.instrs.size()));
+    if (instructions != p_.instrs.size())
+      lp.fail(
+          fmt::format("end: instructions={} but the file has {}", instructions, p_.instrs.size()));
+    // checksum=- marks a hand-edited stream: only its instruction count is checked.
+    if (checksum != "-" && checksum != sum_.hex())
+      lp.fail(fmt::format("checksum {} does not match the file's contents ({}): the file was "
+                          "changed after `acceltran compile -o` wrote it",
+                          checksum, sum_.hex()));
+    at_ = Section::end;
   }
-  if (no == 0)
-    throw InputError(fmt::format("{}: empty file, not an AccelTran instruction stream", source));
-  if (at != Section::end) {
-    const char* missing = at == Section::info     ? "the 'info' line"
-                          : at == Section::counts ? "the 'counts' line"
-                                                  : "the 'end' line";
-    throw InputError(fmt::format(
-        "{}:{}: file ends without {} after {} of {} tensors, {} of {} ops, {} of {} instructions: "
-        "the file is incomplete (cut short?); write it again with `acceltran compile -o`",
-        source, no, missing, p.tensors.size(), counts.tensors, p.ops.size(), counts.ops,
-        p.instrs.size(), counts.instructions));
-  }
-  if (p.instrs.empty())
-    throw InputError(fmt::format("{}: the program has no instructions", source));
-  check_tile_coverage(p, source);
-  return p;
+
+  const std::string& source_;
+  Program p_;
+  size_t line_number_ = 0;
+  Section at_ = Section::info;
+  Counts counts_;
+  Checksum sum_;
+  uint64_t tiles_ = 0;
+};
+
+}  // namespace
+
+Program read_program(std::istream& in, const std::string& source) {
+  ProgramReader reader(source);
+  std::string line;
+  while (std::getline(in, line)) reader.read_line(line);
+  return reader.finish();
 }
 
 Program read_program_file(const std::string& path) {

@@ -31,8 +31,9 @@ class TileWalker {
   uint64_t count_;
 };
 
-// Operand reuse rule (BRIEF 3.3): a lane need not re-read its first operand tile when (b, i, k)
-// is unchanged from its previous tile, nor its second when (b, k, j) is unchanged.
+// Operand reuse rule (docs/compute.md, "Operand reuse and buffer reads"): a lane need not
+// re-read its first operand tile when (b, i, k) is unchanged from its previous tile, nor its
+// second when (b, k, j) is unchanged.
 inline bool reuses_first(const TileIndex& prev, const TileIndex& cur) {
   return prev.b == cur.b && prev.i == cur.i && prev.k == cur.k;
 }

@@ -45,24 +45,73 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
   return r;
 }
 
+namespace {
+
+// Per layer output, over the batch: the functional run's values against the float reference's.
+std::vector<LayerError> errors_against_reference(const Datapath& dp,
+                                                 const std::vector<ReferenceResult>& refs,
+                                                 int64_t batch, int64_t seq_len, int64_t hidden) {
+  const std::vector<TensorId>& outputs = dp.layer_outputs();
+  // Sums over every value of a layer output: max |f - r|, (f - r)^2, r^2, f^2 and f r.
+  struct Sums {
+    double max_abs = 0, difference_squared = 0, reference_squared = 0, functional_squared = 0,
+           product = 0;
+  };
+  std::vector<Sums> sums(outputs.size());
+  const int64_t values_per_sequence = seq_len * hidden;
+  for (int64_t sequence = 0; sequence < batch; ++sequence) {
+    const ReferenceResult& ref = refs.at(static_cast<size_t>(sequence));
+    for (size_t l = 0; l < outputs.size() && l < ref.hidden.size(); ++l) {
+      const std::vector<int32_t>& values = dp.values(outputs[l]);
+      const float* reference = ref.hidden[l].data.data();
+      Sums& a = sums[l];
+      const size_t first = static_cast<size_t>(sequence * values_per_sequence);
+      for (int64_t e = 0; e < values_per_sequence; ++e) {
+        const double x = fx::to_double(values[first + static_cast<size_t>(e)]);
+        const double y = reference[e];
+        a.max_abs = std::max(a.max_abs, std::fabs(x - y));
+        a.difference_squared += (x - y) * (x - y);
+        a.reference_squared += y * y;
+        a.functional_squared += x * x;
+        a.product += x * y;
+      }
+    }
+  }
+  std::vector<LayerError> errors;
+  for (size_t l = 0; l < outputs.size(); ++l) {
+    const Sums& a = sums[l];
+    LayerError e;
+    e.name = l == 0 ? "embeddings" : fmt::format("layer {}", l - 1);
+    e.max_abs = a.max_abs;
+    e.relative =
+        a.reference_squared > 0 ? std::sqrt(a.difference_squared / a.reference_squared) : 0;
+    e.cosine = a.functional_squared > 0 && a.reference_squared > 0
+                   ? a.product / std::sqrt(a.functional_squared * a.reference_squared)
+                   : 0;
+    errors.push_back(e);
+  }
+  return errors;
+}
+
+}  // namespace
+
 FunctionalResult functional_result(const Datapath& dp, const DynaTranUnit& dt,
                                    const std::vector<ReferenceResult>& refs) {
   const Program& prog = dp.program();
   const FunctionalInput& in = dp.input();
-  const BertWeights& W = *in.weights;
+  const BertWeights& weights = *in.weights;
   FunctionalResult f;
   f.enabled = true;
-  f.weights = W.source;
-  f.synthetic = W.synthetic;
+  f.weights = weights.source;
+  f.synthetic = weights.synthetic;
   f.tokens = in.tokens_source;
   f.tau = in.prune.tau;
   f.topk = in.prune.topk;
   f.prune = in.prune.kind == PruneMode::Kind::topk ? fmt::format("topk k={}", in.prune.topk)
                                                    : fmt::format("dynatran tau={}", in.prune.tau);
-  const int64_t B = prog.info.batch, S = prog.info.seq_len, h = W.config.hidden;
-  f.batch = B;
-  f.seq_len = S;
-  f.hidden = h;
+  f.batch = prog.info.batch;
+  f.seq_len = prog.info.seq_len;
+  f.hidden = weights.config.hidden;
   for (const Op& op : prog.ops) {
     const OpValues& v = dp.op_values()[op.id];
     f.saturated += v.saturated;
@@ -76,38 +125,11 @@ FunctionalResult functional_result(const Datapath& dp, const DynaTranUnit& dt,
   f.dynatran_blocks = dt.stats().blocks;
   f.dynatran_pruned = dt.stats().pruned;
   f.topk_cycles = dt.stats().topk_cycles;
-  const std::vector<TensorId>& outs = dp.layer_outputs();
   // The float reference (unpruned: the model's own output), one sequence at a time.
-  struct Acc {
-    double max_abs = 0, d2 = 0, r2 = 0, f2 = 0, fr = 0;
-  };
-  std::vector<Acc> acc(outs.size());
-  for (int64_t s = 0; s < B; ++s) {
-    const ReferenceResult& ref = refs.at(static_cast<size_t>(s));
-    for (size_t l = 0; l < outs.size() && l < ref.hidden.size(); ++l) {
-      const std::vector<int32_t>& v = dp.values(outs[l]);
-      const float* rr = ref.hidden[l].data.data();
-      Acc& a = acc[l];
-      for (int64_t e = 0; e < S * h; ++e) {
-        const double x = fx::to_double(v[static_cast<size_t>(s * S * h + e)]), y = rr[e];
-        a.max_abs = std::max(a.max_abs, std::fabs(x - y));
-        a.d2 += (x - y) * (x - y);
-        a.r2 += y * y;
-        a.f2 += x * x;
-        a.fr += x * y;
-      }
-    }
-  }
-  for (size_t l = 0; l < outs.size(); ++l) {
-    LayerError e;
-    e.name = l == 0 ? "embeddings" : fmt::format("layer {}", l - 1);
-    e.max_abs = acc[l].max_abs;
-    e.relative = acc[l].r2 > 0 ? std::sqrt(acc[l].d2 / acc[l].r2) : 0;
-    e.cosine = acc[l].f2 > 0 && acc[l].r2 > 0 ? acc[l].fr / std::sqrt(acc[l].f2 * acc[l].r2) : 0;
-    f.layers.push_back(e);
-  }
-  if (!outs.empty()) {
-    const std::vector<int32_t>& v = dp.values(outs.back());
+  f.layers = errors_against_reference(dp, refs, f.batch, f.seq_len, f.hidden);
+  const std::vector<TensorId>& outputs = dp.layer_outputs();
+  if (!outputs.empty()) {
+    const std::vector<int32_t>& v = dp.values(outputs.back());
     f.output.resize(v.size());
     for (size_t e = 0; e < v.size(); ++e) f.output[e] = static_cast<float>(fx::to_double(v[e]));
   }

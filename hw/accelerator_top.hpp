@@ -32,14 +32,15 @@ class Accelerator : public sc_core::sc_module {
   Accelerator(sc_core::sc_module_name name, const Program& prog, const AcceleratorConfig& cfg,
               const Technology& tech, const RunOptions& opts);
 
+  // Each block member is named as its SystemC instance ("pe_array", "activation_buffer", ...).
   const MemoryTimingTable timing;
-  std::unique_ptr<PeArray> pe;
+  std::unique_ptr<PeArray> pe_array;
   std::unique_ptr<SoftmaxEngine> softmax;
-  std::unique_ptr<LayerNormEngine> lnorm;
-  std::unique_ptr<SramBuffer> act, wgt, msk;
-  std::unique_ptr<MainMemory> mem;
+  std::unique_ptr<LayerNormEngine> layer_norm;
+  std::unique_ptr<SramBuffer> activation_buffer, weight_buffer, mask_buffer;
+  std::unique_ptr<MainMemory> main_memory;
   std::unique_ptr<Dma> dma;
-  std::unique_ptr<ControlBlock> ctrl;
+  std::unique_ptr<ControlBlock> control_block;
   std::unique_ptr<Tracer> tracer;                    // only with --vcd
   std::unique_ptr<Datapath> datapath;                // only in functional runs
   std::unique_ptr<DynaTranUnit> dynatran;            // only in functional runs
@@ -48,6 +49,17 @@ class Accelerator : public sc_core::sc_module {
   std::vector<std::array<uint64_t, 4>> occupancy;
   // Between each initiator/target pair with --check-protocol (prints its summary when destroyed).
   proto::ProtocolCheckers checkers;
+
+ private:
+  // Elaboration steps, in the order the constructor runs them.
+  void make_blocks(const AcceleratorConfig& cfg, const Technology& tech, const RunOptions& opts);
+  void check_blocks_fit(const Program& prog, const AcceleratorConfig& cfg) const;
+  void make_control_block(const Program& prog, const AcceleratorConfig& cfg,
+                          const Technology& tech, const RunOptions& opts);
+  void bind_sockets();
+  void attach_functional(const Program& prog, const FunctionalInput& input);
+  void attach_tracer(const Program& prog, const TraceOptions& trace, const Technology& tech);
+  void record_occupancy();
 };
 
 }  // namespace acceltran

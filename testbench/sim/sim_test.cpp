@@ -114,7 +114,7 @@ TEST_CASE("BERT-Tiny on Edge: invariants and golden figures (hardware profile)",
   auto j = run_sim(d, "");
   check_invariants(j, "bert-tiny", "edge", "hardware");
   CHECK(j["area_mm2"]["total"].get<double>() == Approx(54.06).epsilon(0.001));
-  // Memory-bound, a few tens of thousands of cycles per batch (BRIEF 4).
+  // Memory-bound, a few tens of thousands of cycles per batch (docs/figures.md, (1)).
   CHECK(j["cycles"].get<uint64_t>() > 10'000);
   CHECK(j["cycles"].get<uint64_t>() < 100'000);
   CHECK(j["utilization"]["main_memory_bandwidth"].get<double>() > 0.5);
