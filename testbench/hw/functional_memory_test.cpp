@@ -40,7 +40,7 @@ TEST_CASE("functional: transport_dbg reads back the outputs and weights a run wr
   ro.functional = &tf.in;
   Accelerator top("accelerator", prog, cfg, s.tech, ro);
   sc_core::sc_start();
-  REQUIRE(top.ctrl->stats().finished);
+  REQUIRE(top.control_block->stats().finished);
   const Tensor* out = nullptr;
   const Tensor* wq = nullptr;
   for (const Tensor& t : prog.tensors) {
@@ -59,7 +59,7 @@ TEST_CASE("functional: transport_dbg reads back the outputs and weights a run wr
       std::vector<unsigned char> got(expect.size(), 0xee);
       tlm::tlm_generic_payload gp;
       gp.set_command(tlm::TLM_READ_COMMAND);
-      gp.set_address(top.ctrl->part_address(t->id, p));
+      gp.set_address(top.control_block->part_address(t->id, p));
       gp.set_data_ptr(got.data());
       gp.set_data_length(static_cast<unsigned>(got.size()));
       REQUIRE(top.dma->memory_socket->transport_dbg(gp) == got.size());
@@ -88,5 +88,5 @@ TEST_CASE("functional: transport_dbg reads back the outputs and weights a run wr
   CHECK(parts_checked >= 2);
   CHECK(nonzero > 1000);
   // The model's output went to memory through STORE_M (bytes written = its images).
-  CHECK(top.mem->stats().bytes_written > 0);
+  CHECK(top.main_memory->stats().bytes_written > 0);
 }
