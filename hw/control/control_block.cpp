@@ -85,19 +85,17 @@ void ControlBlock::build_operand_lists() {
     const auto first = operands_.end() - operands_.begin();
     for (size_t k = 0; k < op.inputs.size(); ++k) {
       const TensorId tensor = op.inputs[k];
-      for_each_part(part_grid(prog_.tensors[tensor]), input_box(prog_, op, k, box),
-                    [&](uint32_t part) {
-                      operands_.push_back(operand(tensor, part, OperandAccess::read));
-                    });
+      for_each_part(
+          part_grid(prog_.tensors[tensor]), input_box(prog_, op, k, box),
+          [&](uint32_t part) { operands_.push_back(operand(tensor, part, OperandAccess::read)); });
     }
     // Each input part once, in part order.
     std::sort(operands_.begin() + first, operands_.end(),
               [](const OperandRef& a, const OperandRef& b) { return a.part < b.part; });
-    operands_.erase(std::unique(operands_.begin() + first, operands_.end(),
-                                [](const OperandRef& a, const OperandRef& b) {
-                                  return a.part == b.part;
-                                }),
-                    operands_.end());
+    operands_.erase(
+        std::unique(operands_.begin() + first, operands_.end(),
+                    [](const OperandRef& a, const OperandRef& b) { return a.part == b.part; }),
+        operands_.end());
     for (auto read = operands_.begin() + first; read != operands_.end(); ++read)
       residency_.add_reader(read->part);
     for_each_part(part_grid(prog_.tensors[op.output]), output_box(prog_, op, box),
@@ -245,12 +243,11 @@ void ControlBlock::issue_in_order(uint64_t now) {
   const uint32_t instruction_count = static_cast<uint32_t>(prog_.instrs.size());
   for (bool progress = true; progress;) {
     progress = false;
-    while (next_mem_ < instruction_count && (!is_memory(prog_.instrs[next_mem_].opcode) ||
-                                             state_[next_mem_] != State::waiting))
+    while (next_mem_ < instruction_count &&
+           (!is_memory(prog_.instrs[next_mem_].opcode) || state_[next_mem_] != State::waiting))
       ++next_mem_;
-    while (next_compute_ < instruction_count &&
-           (!is_compute(prog_.instrs[next_compute_].opcode) ||
-            state_[next_compute_] != State::waiting))
+    while (next_compute_ < instruction_count && (!is_compute(prog_.instrs[next_compute_].opcode) ||
+                                                 state_[next_compute_] != State::waiting))
       ++next_compute_;
     for (uint32_t* stream : {&next_mem_, &next_compute_}) {
       if (*stream >= instruction_count) continue;

@@ -16,12 +16,13 @@
 //    stream, without its bugs (every tile issued once, one softmax module per job).
 //  * Tile jobs are issued issue_width tiles per cycle per attention head; an instruction is one
 //    TLM transaction (reference profile: one per issue_width tiles, the published batching).
-//  * Residency (residency.hpp) is per part of a tensor (compiler/parts.hpp: a row panel of an activation, a
-//    block of a weight): parts are allocated in the buffers at load / first write, pinned while
-//    an issued instruction uses them; a full buffer evicts unpinned parts (LRU or FIFO); a live
-//    activation part that is evicted is spilled to main memory and reloaded (LOAD_A) before its
-//    next use. Default profile: a tile job's outputs go into the activation buffer as its tiles
-//    complete (no STORE_A); reference profile: the output is pinned until the op's STORE_A.
+//  * Residency (residency.hpp) is per part of a tensor (compiler/parts.hpp: a row panel of an
+//    activation, a block of a weight): parts are allocated in the buffers at load / first write,
+//    pinned while an issued instruction uses them; a full buffer evicts unpinned parts (LRU or
+//    FIFO); a live activation part that is evicted is spilled to main memory and reloaded (LOAD_A)
+//    before its next use. Default profile: a tile job's outputs go into the activation buffer as
+//    its tiles complete (no STORE_A); reference profile: the output is pinned until the op's
+//    STORE_A.
 //  * Watchdog: when nothing can issue and nothing is in flight before the stream ends, the run
 //    stops with a deadlock report naming the oldest pending instructions and what they wait for.
 #pragma once
@@ -37,9 +38,9 @@
 #include <vector>
 
 #include "config.hpp"
+#include "control_policy.hpp"
 #include "datapath.hpp"
 #include "isa.hpp"
-#include "control_policy.hpp"
 #include "protocol.hpp"
 #include "residency.hpp"
 #include "sram_buffer.hpp"

@@ -24,8 +24,8 @@ PartTable part_table(const Program& prog, bool dense_homes) {
       PartInfo part;
       part.tensor = tensor.id;
       part.index = index;
-      part.buffer = tensor.cls == TensorClass::activation ? proto::Buffer::activation
-                                                           : proto::Buffer::weight;
+      part.buffer =
+          tensor.cls == TensorClass::activation ? proto::Buffer::activation : proto::Buffer::weight;
       part.data_bytes = part_data_bytes(tensor, grid, index, word_bits);
       part.mask_bytes = part_mask_bytes(tensor, grid, index);
       part.address = address;
@@ -222,11 +222,10 @@ IssueBlock ResidencyManager::gather(uint32_t job, OperandSpan operands, uint64_t
     gatherer_ = job;
     gather_cursor_ = 0;
   }
-  gather_waiting_.erase(std::remove_if(gather_waiting_.begin(), gather_waiting_.end(),
-                                       [&](uint32_t part) {
-                                         return parts_[part].residency == Residency::resident;
-                                       }),
-                        gather_waiting_.end());
+  gather_waiting_.erase(
+      std::remove_if(gather_waiting_.begin(), gather_waiting_.end(),
+                     [&](uint32_t part) { return parts_[part].residency == Residency::resident; }),
+      gather_waiting_.end());
   for (; gather_cursor_ < operands.size(); ++gather_cursor_) {
     const OperandRef& operand = operands.first[gather_cursor_];
     const uint32_t part = operand.part;
@@ -326,8 +325,7 @@ void ResidencyManager::finish_tile_job(OperandSpan operands, bool last_job_of_op
     if (operand.writes()) {
       // Pinned until its STORE_A, or (never stored: --reference-bugs unstored-outputs) until
       // its op's last tile job.
-      if (!policy_.outputs_pinned_until_store ||
-          (!stored_[info(part).tensor] && last_job_of_op))
+      if (!policy_.outputs_pinned_until_store || (!stored_[info(part).tensor] && last_job_of_op))
         unpin(part);
       continue;
     }
