@@ -24,16 +24,13 @@ struct ControlPolicy {
   // batching).
   bool one_transaction_per_instruction = true;
 
+  // The hardware profile: every flag on; the reference profile: every flag off (the published
+  // simulator's rules).
   static ControlPolicy for_profile(Profile profile) {
-    ControlPolicy policy;
-    if (profile == Profile::reference) {
-      policy.oldest_gathers = false;
-      policy.loads_run_ahead = false;
-      policy.outputs_pinned_until_store = true;
-      policy.free_dead_parts = false;
-      policy.one_transaction_per_instruction = false;
-    }
-    return policy;
+    const bool hardware = profile == Profile::hardware;
+    return ControlPolicy{/*oldest_gathers=*/hardware, /*loads_run_ahead=*/hardware,
+                         /*outputs_pinned_until_store=*/!hardware, /*free_dead_parts=*/hardware,
+                         /*one_transaction_per_instruction=*/hardware};
   }
 };
 

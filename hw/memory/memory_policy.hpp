@@ -15,13 +15,10 @@ struct MemoryPolicy {
   // simulator has none).
   bool dma_setup_latency = true;
 
+  // The hardware profile: both on; the reference profile: both off.
   static MemoryPolicy for_profile(Profile profile) {
-    MemoryPolicy policy;
-    if (profile == Profile::reference) {
-      policy.banked_buffer_ports = false;
-      policy.dma_setup_latency = false;
-    }
-    return policy;
+    const bool hardware = profile == Profile::hardware;
+    return MemoryPolicy{/*banked_buffer_ports=*/hardware, /*dma_setup_latency=*/hardware};
   }
 };
 

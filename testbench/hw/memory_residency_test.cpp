@@ -45,27 +45,13 @@ PartTable table() {
 struct Fixture {
   const Technology tech = memtest::tech();
   const SimOptions opts;
-  SramBuffer activation{"activation_buffer",
-                        proto::Buffer::activation,
-                        1,
-                        tech.buffers.at("activation"),
-                        tech.buffer_port_bandwidth_gbps,
-                        tech.clock_mhz,
-                        opts};
-  SramBuffer weight{"weight_buffer",
-                    proto::Buffer::weight,
-                    1,
-                    tech.buffers.at("weight"),
-                    tech.buffer_port_bandwidth_gbps,
-                    tech.clock_mhz,
-                    opts};
-  SramBuffer mask{"mask_buffer",
-                  proto::Buffer::mask,
-                  1,
-                  tech.buffers.at("mask"),
-                  tech.buffer_port_bandwidth_gbps,
-                  tech.clock_mhz,
-                  opts};
+  SramBuffer buffer(const char* name, proto::Buffer kind) const {
+    return SramBuffer(name, kind, 1, tech.buffers.at(proto::to_string(kind)),
+                      tech.buffer_port_bandwidth_gbps, tech.clock_mhz, opts);
+  }
+  SramBuffer activation{buffer("activation_buffer", proto::Buffer::activation)};
+  SramBuffer weight{buffer("weight_buffer", proto::Buffer::weight)};
+  SramBuffer mask{buffer("mask_buffer", proto::Buffer::mask)};
   RecordingPort port;
   ResidencyManager residency{
       table(), ControlPolicy::for_profile(Profile::hardware), activation, weight, mask, port};
