@@ -24,8 +24,8 @@ struct ControlPolicy {
   // batching).
   bool one_transaction_per_instruction = true;
 
-  // The hardware profile: every flag on; the reference profile: every flag off (the published
-  // simulator's rules).
+  // The hardware profile: this project's rules; the reference profile: the published
+  // simulator's.
   static ControlPolicy for_profile(Profile profile) {
     const bool hardware = profile == Profile::hardware;
     return ControlPolicy{/*oldest_gathers=*/hardware, /*loads_run_ahead=*/hardware,
