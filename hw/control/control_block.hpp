@@ -1,12 +1,14 @@
 // The control block: executes a compiled instruction stream (compiler/isa.hpp).
 //
-// It keeps a scoreboard of dependencies and buffer residency, issues memory instructions to the
-// DMA and tile jobs to the PE array, softmax and layer-norm engines over TLM sockets, with many
-// in flight, and detects completion. Timing follows tlm/protocol.hpp: every target returns the
+// It keeps a scoreboard of dependencies and instruction states, has its residency manager
+// (residency.hpp) keep the parts it needs on chip, issues memory instructions to the DMA and
+// tile jobs to the PE array, softmax and layer-norm engines over TLM sockets, with many in
+// flight, and detects completion. Timing follows tlm/protocol.hpp: every target returns the
 // completion time of a request at once, so the control block's thread sleeps from one
 // completion to the next (event-driven; it never ticks the clock).
 //
-// Scheduling (docs/architecture.md):
+// Scheduling (docs/architecture.md, "The control block"; the profile's rules are a
+// ControlPolicy, control_policy.hpp, chosen once at elaboration):
 //  * default: dependency-driven out-of-order issue inside a lookahead window of instructions
 //    past the oldest unfinished one — weights of upcoming ops are prefetched while the current
 //    op computes, bounded by free buffer space;
@@ -14,12 +16,13 @@
 //    stream, without its bugs (every tile issued once, one softmax module per job).
 //  * Tile jobs are issued issue_width tiles per cycle per attention head; an instruction is one
 //    TLM transaction (reference profile: one per issue_width tiles, the published batching).
-//  * Residency is per part of a tensor (compiler/parts.hpp: a row panel of an activation, a
-//    block of a weight): parts are allocated in the buffers at load / first write, pinned while
-//    an issued instruction uses them; a full buffer evicts unpinned parts (LRU or FIFO); a live
-//    activation part that is evicted is spilled to main memory and reloaded (LOAD_A) before its
-//    next use. Default profile: a tile job's outputs go into the activation buffer as its tiles
-//    complete (no STORE_A); reference profile: the output is pinned until the op's STORE_A.
+//  * Residency (residency.hpp) is per part of a tensor (compiler/parts.hpp: a row panel of an
+//    activation, a block of a weight): parts are allocated in the buffers at load / first write,
+//    pinned while an issued instruction uses them; a full buffer evicts unpinned parts (LRU or
+//    FIFO); a live activation part that is evicted is spilled to main memory and reloaded (LOAD_A)
+//    before its next use. Default profile: a tile job's outputs go into the activation buffer as
+//    its tiles complete (no STORE_A); reference profile: the output is pinned until the op's
+//    STORE_A.
 //  * Watchdog: when nothing can issue and nothing is in flight before the stream ends, the run
 //    stops with a deadlock report naming the oldest pending instructions and what they wait for.
 #pragma once
@@ -35,9 +38,11 @@
 #include <vector>
 
 #include "config.hpp"
+#include "control_policy.hpp"
 #include "datapath.hpp"
 #include "isa.hpp"
 #include "protocol.hpp"
+#include "residency.hpp"
 #include "sram_buffer.hpp"
 
 namespace acceltran {
@@ -88,7 +93,7 @@ struct ControlStats {
   std::vector<OpRunStats> ops;  // per op of the program
 };
 
-class ControlBlock : public sc_core::sc_module {
+class ControlBlock : public sc_core::sc_module, private TransferPort {
  public:
   tlm_utils::simple_initiator_socket<ControlBlock> pe_socket;
   tlm_utils::simple_initiator_socket<ControlBlock> softmax_socket;
@@ -107,7 +112,7 @@ class ControlBlock : public sc_core::sc_module {
   void set_contents(Datapath* d) { contents_ = d; }
   // Main-memory home of part `part` of tensor `t`.
   uint64_t part_address(TensorId t, uint32_t part) const {
-    return parts_[part_base_[t] + part].address;
+    return residency_.info(residency_.part_index(t, part)).address;
   }
   // Trace hooks: current state for sc_signals (updated at every event).
   uint64_t issued_total() const { return issued_total_; }
@@ -120,40 +125,51 @@ class ControlBlock : public sc_core::sc_module {
 
  private:
   enum class State : uint8_t { waiting, issued, done };
-  enum class Residency : uint8_t { absent, loading, resident, spilling, in_memory };
-  enum class Block : uint8_t { none, dependency, memory, buffer_full };
+  using Block = IssueBlock;
   struct Event {
     uint64_t cycle;
-    uint32_t id;  // instruction id, or transfer id | kInternal
+    uint32_t id;  // instruction id, or run-time transfer index | kInternal
     bool operator>(const Event& o) const { return cycle != o.cycle ? cycle > o.cycle : id > o.id; }
   };
   static constexpr uint32_t kInternal = 0x80000000u;
-  static constexpr uint32_t kWrite = 0x80000000u;  // flag in io_: the instruction writes the part
-  struct Internal {                                // a run-time transfer (spill or reload)
-    uint32_t part;                                 // global part index
+  struct RunTimeTransfer {  // a spill or reload the residency manager started
+    uint32_t part;          // global part index
     Opcode opcode;
     bool keep_pin = false;  // a reload for the gathering tile job: stays pinned when done
   };
-  struct PartState {
-    Residency res = Residency::absent;
-    bool output_pending = false;  // final output not yet stored
-    bool allocated = false;       // an output part: allocated by its first writer
-    uint32_t readers_left = 0;    // compute instructions still to complete that read it
-    uint64_t address = 0;         // in main memory
-  };
+  using Dispatcher = uint64_t (ControlBlock::*)(const Instruction&, uint64_t);
 
+  // elaboration
+  void build_issue_slots();
+  void build_operand_lists();
+  void build_dependency_graph();
+  void attach_payload_extensions();
+  // main loop
   void run();
+  void count_stall(uint64_t gap_cycles);
+  // issue (scoreboard and issue logic)
   void try_issue(uint64_t now);
+  void advance_oldest_compute();
+  void issue_in_order(uint64_t now);
+  void issue_ready(uint64_t now);
+  bool load_fits_free_space(const Instruction& in);
+  void note_oldest_compute_block();
   Block try_issue_one(const Instruction& in, uint64_t now);
-  Block ensure_resident(uint32_t part, uint64_t now);
-  bool allocate(uint32_t part, uint64_t now, bool pin);
-  void pin(uint32_t part);
-  void unpin(uint32_t part);
-  void evicted(const ResidentKey& key, uint64_t now, SramBuffer* from);
+  Block issue_tile_job(const Instruction& in, uint64_t now, uint64_t* completion);
+  Block bring_operands_on_chip(const Instruction& in, OperandSpan operands, uint64_t now);
+  Block issue_memory_instruction(const Instruction& in, uint64_t now, uint64_t* completion);
+  // TransferPort: a run-time spill or reload for the residency manager.
+  void start_transfer(Opcode opcode, uint32_t part, uint64_t now, bool keep_pin) override;
+  // completion
   void complete(uint32_t id, uint64_t now);
+  void complete_run_time_transfer(const RunTimeTransfer& transfer);
+  void complete_tile_job(const Instruction& in, uint64_t now);
+  void complete_memory_instruction(const Instruction& in);
+  void release_dependents(uint32_t id);
+  // transactions
   uint64_t transfer(Opcode op, uint32_t part, uint64_t now);
   uint64_t dispatch(const Instruction& in, uint64_t now);
-  uint64_t dispatch_groups(const Instruction& in, uint64_t now);  // reference profile
+  uint64_t dispatch_groups(const Instruction& in, uint64_t now);  // published batching
   uint64_t send_job(const Instruction& in, uint64_t request);
   Datapath* contents_ = nullptr;                        // functional runs: the parts' values
   std::vector<unsigned char> xfer_data_, xfer_expect_;  // a transfer's contents
@@ -161,54 +177,40 @@ class ControlBlock : public sc_core::sc_module {
   void record_dispatch(const Instruction& in, uint64_t start, uint64_t completion,
                        uint64_t busy_unit_cycles);
   std::string deadlock_report(uint64_t now) const;
-  SramBuffer& buffer_of(TensorId t);
   EngineClass engine_of(Opcode op) const;
-  bool deps_done(const Instruction& in) const;
-  bool needed_later(const ResidentKey& k) const;
+  bool deps_done(const Instruction& in) const { return deps_left_[in.id] == 0; }
   OpId op_of(const Instruction& in) const;
-  uint32_t part_index(TensorId t, uint32_t part) const { return part_base_[t] + part; }
-  ResidentKey key_of(uint32_t part) const {
-    return ResidentKey{part_tensor_[part], part - part_base_[part_tensor_[part]]};
+  OperandSpan operands_of(uint32_t id) const {
+    return OperandSpan{operands_.data() + operands_begin_[id],
+                       operands_.data() + operands_begin_[id + 1]};
   }
-  uint64_t part_data_bytes_of(uint32_t part) const;
-  uint64_t part_mask_bytes_of(uint32_t part) const;
   OpRunStats* op_stats(OpId op) { return op < stats_.ops.size() ? &stats_.ops[op] : nullptr; }
 
   const Program& prog_;
   AcceleratorConfig cfg_;
   ControlOptions copts_;
-  SramBuffer& act_;
-  SramBuffer& wgt_;
-  SramBuffer& mask_;
+  ControlPolicy policy_;
+  ResidencyManager residency_;
   double clock_mhz_;
-  bool reference_ = false;
+  Dispatcher dispatch_tile_job_;  // dispatch, or dispatch_groups (the published batching)
 
+  // The scoreboard: instruction states, why each waits, dependencies.
   std::vector<State> state_;
   std::vector<Block> blocked_;
-  std::vector<uint32_t> part_base_;    // per tensor: global index of its part 0
-  std::vector<TensorId> part_tensor_;  // per global part: its tensor
-  std::vector<uint8_t> stored_;        // per tensor: written by a STORE_A (reference profile)
-  std::vector<PartState> parts_;
-  std::vector<uint32_t> io_begin_, io_;   // per instruction: parts read (and written | kWrite)
-  std::vector<uint32_t> fresh_;           // scratch: output parts allocated by this issue
-  uint64_t churn_ = 0, churn_limit_ = 0;  // run-time transfers since the last completion
-  uint32_t gatherer_ = kNone;             // the oldest tile job, holding its parts while it waits
-  std::vector<uint32_t> gather_pins_;     // parts it holds (pinned)
-  std::vector<uint8_t> held_;  // per part: 1 pinned by the gatherer, 2 held by its own reload
-  std::vector<uint32_t> gather_waiting_;  // held parts not yet resident
-  uint32_t gather_cursor_ = 0;            // how far the gatherer got through its parts
-  std::vector<uint8_t> wait_oldest_;      // per tile job: waits until it is the oldest
-  uint64_t epoch_ = 0;                    // bumped when pins drop or transfers complete
-  std::vector<uint64_t> tried_epoch_;     // per instruction: epoch of its last failed attempt
-  void release_gather();
-  std::vector<uint64_t> issue_cursor_;  // per (layer, head) slot: next free issue slot
-  size_t slots_per_layer_ = 1;
   std::vector<uint32_t> deps_left_;            // unfinished dependencies per instruction
   std::vector<uint32_t> rdeps_begin_, rdeps_;  // dependents (CSR)
   std::set<uint32_t> ready_;  // dependencies met, not yet issued (default scheduler)
+  // Per tile-job instruction: the parts it reads and writes (CSR).
+  std::vector<uint32_t> operands_begin_;
+  std::vector<OperandRef> operands_;
+  uint64_t churn_ = 0, churn_limit_ = 0;  // run-time transfers since the last completion
+  std::vector<uint8_t> wait_oldest_;      // per tile job: waits until it is the oldest
+  std::vector<uint64_t> tried_epoch_;     // per instruction: residency epoch of its last failure
+  std::vector<uint64_t> issue_cursor_;    // per (layer, head) slot: next free issue slot
+  size_t slots_per_layer_ = 1;
   uint32_t oldest_compute_ = 0;
   Block oldest_compute_block_ = Block::none;
-  std::vector<Internal> internal_;
+  std::vector<RunTimeTransfer> internal_;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
   uint64_t done_ = 0, issued_total_ = 0;
   uint32_t head_ = 0;                         // oldest unfinished instruction

@@ -21,7 +21,7 @@ namespace acceltran {
 
 Tracer::Tracer(sc_core::sc_module_name n, const TraceOptions& opts, const TracedBlocks& blocks,
                double clock_mhz)
-    : sc_module(n), opts_(opts), b_(blocks), clock_mhz_(clock_mhz) {
+    : sc_module(n), opts_(opts), blocks_(blocks), clock_mhz_(clock_mhz) {
   using namespace sc_core;
   std::string base = opts_.vcd_path;
   if (base.size() > 4 && base.substr(base.size() - 4) == ".vcd") base.resize(base.size() - 4);
@@ -43,7 +43,7 @@ Tracer::Tracer(sc_core::sc_module_name n, const TraceOptions& opts, const Traced
   sc_trace(tf_, softmax_busy_units_, "softmax.busy_units");
   sc_trace(tf_, layer_norm_busy_units_, "layer_norm.busy_units");
   sc_trace(tf_, dynatran_active_lanes_, "dynatran.active_lanes");
-  if (b_.dynatran) {
+  if (blocks_.dynatran) {
     sc_trace(tf_, dynatran_blocks_, "dynatran.blocks_pruned");
     sc_trace(tf_, dynatran_zeros_, "dynatran.zeros");
     sc_trace(tf_, dynatran_sparsity_permille_, "dynatran.sparsity_permille");
@@ -56,8 +56,8 @@ Tracer::Tracer(sc_core::sc_module_name n, const TraceOptions& opts, const Traced
   sc_trace(tf_, dma_bytes_, "dma.bytes");
   sc_trace(tf_, memory_busy_, "main_memory.busy");
   sc_trace(tf_, memory_bytes_, "main_memory.bytes");
-  const size_t lanes =
-      static_cast<size_t>(b_.pe_array->pes()) * static_cast<size_t>(b_.pe_array->lanes_per_pe());
+  const size_t lanes = static_cast<size_t>(blocks_.pe_array->pes()) *
+                       static_cast<size_t>(blocks_.pe_array->lanes_per_pe());
   lane_seen_free_.assign(lanes, 0);
   lane_prunes_.assign(lanes, 0);
   pending_.insert(opts_.window_begin_cycle);
@@ -120,7 +120,7 @@ void Tracer::on_control_event(uint64_t now) {
   // sampler reads the blocks one delta cycle later, once that is done.
   refresh_due_ = true;
   wake_.notify(sc_core::SC_ZERO_TIME);
-  if (b_.control->completed_total() == b_.program->instrs.size()) {
+  if (blocks_.control->completed_total() == blocks_.program->instrs.size()) {
     // The run is over: no sample after its last cycle.
     run_done_ = true;
     run_end_cycle_ = now;
@@ -132,10 +132,10 @@ void Tracer::on_control_event(uint64_t now) {
 
 void Tracer::refresh(uint64_t now) {
   // Lanes given a new job since the last refresh run the op the control block dispatched last.
-  const PeArray& pe = *b_.pe_array;
+  const PeArray& pe = *blocks_.pe_array;
   const int per_pe = pe.lanes_per_pe();
-  const auto& ops = b_.program->ops;
-  const uint32_t op = b_.control->current_op();
+  const auto& ops = blocks_.program->ops;
+  const uint32_t op = blocks_.control->current_op();
   const char prunes = op < ops.size() && ops[op].prune ? 1 : 0;
   for (auto& v : free_) v.clear();
   for (size_t i = 0; i < lane_seen_free_.size(); ++i) {
@@ -150,15 +150,17 @@ void Tracer::refresh(uint64_t now) {
       if (lane_prunes_[i]) free_[kPruning].push_back(f);
     }
   }
-  for (auto [pool, k] : {std::pair{b_.softmax, kSoftmax}, std::pair{b_.layer_norm, kLayerNorm}}) {
+  for (auto [pool, k] :
+       {std::pair{blocks_.softmax, kSoftmax}, std::pair{blocks_.layer_norm, kLayerNorm}}) {
     const int per = pool->units_per_pe();
     for (int i = 0; i < pool->pes() * per; ++i) {
       const uint64_t f = pool->unit_free_cycle(i / per, i % per);
       if (f > now) free_[k].push_back(f);
     }
   }
-  for (int e = 0; e < b_.dma->engines(); ++e)
-    if (b_.dma->engine_free_cycle(e) > now) free_[kDma].push_back(b_.dma->engine_free_cycle(e));
+  for (int e = 0; e < blocks_.dma->engines(); ++e)
+    if (blocks_.dma->engine_free_cycle(e) > now)
+      free_[kDma].push_back(blocks_.dma->engine_free_cycle(e));
   for (auto& v : free_) {
     std::sort(v.begin(), v.end());
     for (size_t i = 0; i < v.size(); ++i)
@@ -167,7 +169,7 @@ void Tracer::refresh(uint64_t now) {
 }
 
 void Tracer::sample(uint64_t now) {
-  const ControlBlock& cb = *b_.control;
+  const ControlBlock& cb = *blocks_.control;
   control_.cycle = now;
   control_.issued = cb.issued_total();
   control_.completed = cb.completed_total();
@@ -184,8 +186,8 @@ void Tracer::sample(uint64_t now) {
   };
   pe_busy_lanes_ = busy(kLanes);
   dynatran_active_lanes_ = busy(kPruning);
-  if (b_.dynatran) {
-    const DynaTranStats& d = b_.dynatran->stats();
+  if (blocks_.dynatran) {
+    const DynaTranStats& d = blocks_.dynatran->stats();
     const uint64_t de = d.elements - dynatran_elements_, dz = d.zeros - dynatran_zeros_;
     if (de > 0) dynatran_sparsity_permille_ = static_cast<uint32_t>(dz * 1000 / de);
     dynatran_blocks_ = d.blocks;
@@ -194,16 +196,16 @@ void Tracer::sample(uint64_t now) {
   }
   softmax_busy_units_ = busy(kSoftmax);
   layer_norm_busy_units_ = busy(kLayerNorm);
-  activation_used_bytes_ = b_.activation_buffer->used_bytes();
-  weight_used_bytes_ = b_.weight_buffer->used_bytes();
-  mask_used_bytes_ = b_.mask_buffer->used_bytes();
+  activation_used_bytes_ = blocks_.activation_buffer->used_bytes();
+  weight_used_bytes_ = blocks_.weight_buffer->used_bytes();
+  mask_used_bytes_ = blocks_.mask_buffer->used_bytes();
 
-  const Dma& dma = *b_.dma;
+  const Dma& dma = *blocks_.dma;
   dma_in_flight_ = cb.in_flight(EngineClass::dma);
   dma_busy_engines_ = busy(kDma);
   dma_bytes_ = dma.stats().bytes_from_memory + dma.stats().bytes_to_memory;
 
-  const MainMemory& mem = *b_.main_memory;
+  const MainMemory& mem = *blocks_.main_memory;
   const double now_ps = static_cast<double>(now) * 1e6 / clock_mhz_;
   const double until_ps = mem.busy_until_ps();
   memory_busy_ = until_ps > now_ps + 0.5;

@@ -70,7 +70,7 @@ class Tracer : public sc_core::sc_module {
   }
 
   TraceOptions opts_;
-  TracedBlocks b_;
+  TracedBlocks blocks_;
   double clock_mhz_;
   std::string file_;
   sc_core::sc_trace_file* tf_ = nullptr;

@@ -21,10 +21,10 @@ Dma::Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Techn
   int n = dopts.engines > 0 ? dopts.engines : cfg.pe;
   if (n <= 0) throw InputError(fmt::format("dma: engine count {} must be > 0", n));
   engine_free_cycle_.assign(static_cast<size_t>(n), 0);
-  // The published simulator has no DMA setup latency: none in the reference profile.
-  setup_cycles_ = dopts.setup_cycles >= 0              ? static_cast<uint64_t>(dopts.setup_cycles)
-                  : opts.profile == Profile::reference ? 0
-                                                       : timing.dma_setup_cycles;
+  const MemoryPolicy policy = MemoryPolicy::for_profile(opts.profile);
+  setup_cycles_ = dopts.setup_cycles >= 0    ? static_cast<uint64_t>(dopts.setup_cycles)
+                  : policy.dma_setup_latency ? timing.dma_setup_cycles
+                                             : 0;
   nj_per_busy_cycle_ = tech.nj_per_cycle(tech.dma.dynamic_mw + tech.dma.leakage_mw);
   socket.register_b_transport(this, &Dma::b_transport);
   memory_socket.register_nb_transport_bw(this, &Dma::nb_transport_bw);
@@ -143,106 +143,119 @@ tlm::tlm_sync_enum Dma::nb_transport_bw(tlm::tlm_generic_payload& gp, tlm::tlm_p
   return tlm::TLM_ACCEPTED;
 }
 
-void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
-  auto* ext = gp.get_extension<proto::TransferExt>();
-  if (!ext || !is_memory(ext->opcode)) {
-    gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
-    return;
-  }
+// The target checks of a command (dma.hpp): TLM_OK_RESPONSE, or the error response.
+tlm::tlm_response_status Dma::check_command(const tlm::tlm_generic_payload& gp,
+                                            const proto::TransferExt* ext) const {
+  if (!ext || !is_memory(ext->opcode)) return tlm::TLM_GENERIC_ERROR_RESPONSE;
   const bool load = ext->opcode == Opcode::LOAD_W || ext->opcode == Opcode::LOAD_A;
-  const unsigned len = gp.get_data_length();
-  tlm::tlm_response_status st = tlm::TLM_OK_RESPONSE;
+  const unsigned length = gp.get_data_length();
   if (gp.get_command() != (load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND))
-    st = tlm::TLM_COMMAND_ERROR_RESPONSE;
-  else if (len == 0 || gp.get_streaming_width() != len)
-    st = tlm::TLM_BURST_ERROR_RESPONSE;
-  else if (gp.get_byte_enable_ptr() || gp.get_byte_enable_length())
-    st = tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE;
-  else if (!gp.get_data_ptr())
-    st = tlm::TLM_GENERIC_ERROR_RESPONSE;
-  if (st != tlm::TLM_OK_RESPONSE) {
-    gp.set_response_status(st);
+    return tlm::TLM_COMMAND_ERROR_RESPONSE;
+  if (length == 0 || gp.get_streaming_width() != length) return tlm::TLM_BURST_ERROR_RESPONSE;
+  if (gp.get_byte_enable_ptr() || gp.get_byte_enable_length())
+    return tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE;
+  if (!gp.get_data_ptr()) return tlm::TLM_GENERIC_ERROR_RESPONSE;
+  return tlm::TLM_OK_RESPONSE;
+}
+
+// The first clock edge at or after absolute time `t`.
+uint64_t Dma::cycle_at_or_after(const sc_core::sc_time& t) const {
+  return static_cast<uint64_t>(std::ceil(t.to_seconds() * clock_mhz_ * 1e6 - 1e-3));
+}
+
+void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+  const auto* ext = gp.get_extension<proto::TransferExt>();
+  if (const tlm::tlm_response_status status = check_command(gp, ext);
+      status != tlm::TLM_OK_RESPONSE) {
+    gp.set_response_status(status);
     return;
   }
   sub_gp_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   last_error_.clear();
-  const sc_core::sc_time now = sc_core::sc_time_stamp();
-  // Request cycle: the first clock edge at or after the request time.
-  uint64_t req =
-      static_cast<uint64_t>(std::ceil((now + delay).to_seconds() * clock_mhz_ * 1e6 - 1e-3));
-  auto eng = std::min_element(engine_free_cycle_.begin(), engine_free_cycle_.end());
-  uint64_t start = std::max(req, *eng);
-  sc_core::sc_time at = proto::cycles_to_time(start + setup_cycles_, clock_mhz_);
-  const uint64_t data = ext->data_bytes;
-  const uint64_t mask = ext->mask_bytes;
-  const uint64_t addr = gp.get_address();
   // Functional runs: the command's data array is the part (data, then mask); it travels on.
-  unsigned char* contents = nullptr;
-  if (ext->contents) {
-    if (gp.get_data_length() < data + mask) {
-      gp.set_response_status(tlm::TLM_BURST_ERROR_RESPONSE);
-      return;
-    }
-    contents = gp.get_data_ptr();
+  if (ext->contents && gp.get_data_length() < ext->data_bytes + ext->mask_bytes) {
+    gp.set_response_status(tlm::TLM_BURST_ERROR_RESPONSE);
+    return;
   }
+  // The command takes the earliest-free engine and waits its setup before moving anything.
+  const uint64_t request_cycle = cycle_at_or_after(sc_core::sc_time_stamp() + delay);
+  auto engine = std::min_element(engine_free_cycle_.begin(), engine_free_cycle_.end());
+  const uint64_t start_cycle = std::max(request_cycle, *engine);
+  const sc_core::sc_time at = proto::cycles_to_time(start_cycle + setup_cycles_, clock_mhz_);
+  unsigned char* contents = ext->contents ? gp.get_data_ptr() : nullptr;
   sc_core::sc_time done = at;
-  auto later = [&](const sc_core::sc_time& t) { done = std::max(done, t); };
-  switch (ext->opcode) {
-    case Opcode::LOAD_W:
-    case Opcode::LOAD_A: {
-      auto& buf = ext->opcode == Opcode::LOAD_W ? weight_socket : activation_socket;
-      if (contents) {  // functional: the part's bytes come from memory, then go to the buffers
-        later(issue(memory_socket, false, addr, data + mask, *ext, at, contents));
-        later(issue(buf, true, 0, data, *ext, at, contents));
-        later(issue(mask_socket, true, 0, mask, *ext, at, contents + data));
-      } else {
-        // Buffers first: a transfer a buffer rejects (too large) leaves the memory untouched.
-        later(issue(buf, true, 0, data, *ext, at));
-        later(issue(mask_socket, true, 0, mask, *ext, at));
-        later(issue(memory_socket, false, addr, data + mask, *ext, at));
-      }
-      stats_.bytes_from_memory += data + mask;
-      stats_.bytes_to_buffers += data + mask;
-      break;
-    }
-    case Opcode::STORE_A:
-      later(issue(activation_socket, true, 0, data, *ext, at, contents));
-      later(issue(mask_socket, true, 0, mask, *ext, at, contents ? contents + data : nullptr));
-      stats_.bytes_to_buffers += data + mask;
-      break;
-    case Opcode::SPILL:
-    case Opcode::STORE_M:
-      later(issue(activation_socket, false, 0, data, *ext, at, contents));
-      later(issue(mask_socket, false, 0, mask, *ext, at, contents ? contents + data : nullptr));
-      later(issue(memory_socket, true, addr, data + mask, *ext, at, contents));
-      stats_.bytes_from_buffers += data + mask;
-      stats_.bytes_to_memory += data + mask;
-      break;
-    default:
-      gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
-      return;
+  if (!move_part(*ext, gp.get_address(), contents, at, &done)) {
+    gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    return;
   }
   if (failed()) {  // a buffer or the memory refused: the command ends with its response
     gp.set_response_status(sub_gp_.get_response_status());
     return;
   }
   // Whole cycles at the block boundary: round the completion up to the next clock edge.
-  uint64_t end = static_cast<uint64_t>(std::ceil(done.to_seconds() * clock_mhz_ * 1e6 - 1e-3));
-  end = std::max(end, start + setup_cycles_);
-  *eng = end;
-  stats_.busy_engine_cycles += end - start;
-  stats_.energy_nj += nj_per_busy_cycle_ * static_cast<double>(end - start);
-  ++stats_.commands[static_cast<size_t>(ext->opcode)];
-  // Commands overlapping this one in time (the ones still in flight at `start`).
-  intervals_.erase(std::remove_if(intervals_.begin(), intervals_.end(),
-                                  [&](const auto& iv) { return iv.second <= start; }),
-                   intervals_.end());
-  intervals_.emplace_back(start, end);
-  stats_.max_in_flight = std::max<uint64_t>(stats_.max_in_flight, intervals_.size());
-  sc_core::sc_time t_end = proto::cycles_to_time(end, clock_mhz_);
+  const uint64_t end_cycle = std::max(cycle_at_or_after(done), start_cycle + setup_cycles_);
+  *engine = end_cycle;
+  account_command(ext->opcode, start_cycle, end_cycle);
+  const sc_core::sc_time end = proto::cycles_to_time(end_cycle, clock_mhz_);
   const sc_core::sc_time now_after = sc_core::sc_time_stamp();  // later with AT bursts
-  delay = t_end > now_after ? t_end - now_after : sc_core::SC_ZERO_TIME;
+  delay = end > now_after ? end - now_after : sc_core::SC_ZERO_TIME;
   gp.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+// The memory side and the buffer side of a command, all issued at `at` (streaming overlap);
+// `*done` becomes the latest completion. False: not a transfer opcode.
+bool Dma::move_part(const proto::TransferExt& ext, uint64_t address, unsigned char* contents,
+                    const sc_core::sc_time& at, sc_core::sc_time* done) {
+  const uint64_t data = ext.data_bytes;
+  const uint64_t mask = ext.mask_bytes;
+  unsigned char* mask_contents = contents ? contents + data : nullptr;
+  auto later = [&](const sc_core::sc_time& t) { *done = std::max(*done, t); };
+  switch (ext.opcode) {
+    case Opcode::LOAD_W:
+    case Opcode::LOAD_A: {
+      auto& buffer = ext.opcode == Opcode::LOAD_W ? weight_socket : activation_socket;
+      if (contents) {  // functional: the part's bytes come from memory, then go to the buffers
+        later(issue(memory_socket, false, address, data + mask, ext, at, contents));
+        later(issue(buffer, true, 0, data, ext, at, contents));
+        later(issue(mask_socket, true, 0, mask, ext, at, mask_contents));
+      } else {
+        // Buffers first: a transfer a buffer rejects (too large) leaves the memory untouched.
+        later(issue(buffer, true, 0, data, ext, at));
+        later(issue(mask_socket, true, 0, mask, ext, at));
+        later(issue(memory_socket, false, address, data + mask, ext, at));
+      }
+      stats_.bytes_from_memory += data + mask;
+      stats_.bytes_to_buffers += data + mask;
+      return true;
+    }
+    case Opcode::STORE_A:
+      later(issue(activation_socket, true, 0, data, ext, at, contents));
+      later(issue(mask_socket, true, 0, mask, ext, at, mask_contents));
+      stats_.bytes_to_buffers += data + mask;
+      return true;
+    case Opcode::SPILL:
+    case Opcode::STORE_M:
+      later(issue(activation_socket, false, 0, data, ext, at, contents));
+      later(issue(mask_socket, false, 0, mask, ext, at, mask_contents));
+      later(issue(memory_socket, true, address, data + mask, ext, at, contents));
+      stats_.bytes_from_buffers += data + mask;
+      stats_.bytes_to_memory += data + mask;
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Busy time, energy and the commands overlapping this one (those still in flight at start).
+void Dma::account_command(Opcode opcode, uint64_t start_cycle, uint64_t end_cycle) {
+  stats_.busy_engine_cycles += end_cycle - start_cycle;
+  stats_.energy_nj += nj_per_busy_cycle_ * static_cast<double>(end_cycle - start_cycle);
+  ++stats_.commands[static_cast<size_t>(opcode)];
+  intervals_.erase(std::remove_if(intervals_.begin(), intervals_.end(),
+                                  [&](const auto& iv) { return iv.second <= start_cycle; }),
+                   intervals_.end());
+  intervals_.emplace_back(start_cycle, end_cycle);
+  stats_.max_in_flight = std::max<uint64_t>(stats_.max_in_flight, intervals_.size());
 }
 
 }  // namespace acceltran

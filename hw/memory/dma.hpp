@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "memory_policy.hpp"
 #include "memory_timing.hpp"
 #include "protocol.hpp"
 #include "sim_options.hpp"
@@ -81,6 +82,12 @@ class Dma : public sc_core::sc_module {
 
  private:
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  tlm::tlm_response_status check_command(const tlm::tlm_generic_payload& gp,
+                                         const proto::TransferExt* ext) const;
+  uint64_t cycle_at_or_after(const sc_core::sc_time& t) const;
+  bool move_part(const proto::TransferExt& ext, uint64_t address, unsigned char* contents,
+                 const sc_core::sc_time& at, sc_core::sc_time* done);
+  void account_command(Opcode opcode, uint64_t start_cycle, uint64_t end_cycle);
   // Issues one sub-transfer at absolute time `at`; returns its absolute completion time.
   // A sub-transfer answered with an error leaves its response in sub_gp_ (see failed()).
   // `data`: the bytes moved (a functional command's contents); nullptr: the scratch array.

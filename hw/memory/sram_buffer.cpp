@@ -31,7 +31,7 @@ std::unique_ptr<SramBuffer> SramBuffer::from_config(sc_core::sc_module_name name
   auto buf =
       std::make_unique<SramBuffer>(name, kind, mb, it->second, tech.buffer_port_bandwidth_gbps,
                                    tech.clock_mhz, opts, tech.word_bits());
-  if (opts.profile == Profile::hardware)
+  if (buf->policy_.banked_buffer_ports)
     buf->set_banked_ports(cfg.banks(proto::to_string(kind)), cfg.buffer_ports.bank_width_bytes);
   return buf;
 }
@@ -54,7 +54,8 @@ SramBuffer::SramBuffer(sc_core::sc_module_name name, proto::Buffer kind, double 
       size_mb_(size_mb),
       fig_(fig),
       clock_mhz_(clock_mhz),
-      opts_(opts) {
+      opts_(opts),
+      policy_(MemoryPolicy::for_profile(opts.profile)) {
   if (!(size_mb > 0))
     throw InputError(
         fmt::format("{} buffer: size {} MB must be > 0", proto::to_string(kind), size_mb));
@@ -242,7 +243,7 @@ double SramBuffer::leakage_energy_nj(uint64_t elapsed_cycles) const {
 }
 
 uint64_t SramBuffer::access(uint64_t request_cycle, uint64_t bytes, bool write, double energy_nj) {
-  if (opts_.profile == Profile::hardware) {
+  if (policy_.banked_buffer_ports) {
     // Banked ports stream: the ports are busy bytes / (banks x width) cycles, kept fractional so
     // that many small transfers cost what one large one does; done at the next clock edge.
     const double start = std::max(static_cast<double>(request_cycle), port_free_);

@@ -5,10 +5,11 @@
 //    (any number of initiators) for the operand, partial-sum and output traffic of the compute
 //    engines. b_transport reserves the ports for ceil(bytes / port_bytes_per_cycle) cycles at or
 //    after the request time, charges the access energy and returns delay = completion - now
-//    (protocol.hpp; the target never waits). Default profile: `banks` banks with a port of
-//    bank_width_bytes each, data interleaved over all banks, so every transfer spreads over all
-//    ports and transfers contend for them in request order. Reference profile: one port of
-//    technology buffers.port_bandwidth_gbps. Both sockets check each request
+//    (protocol.hpp; the target never waits). Banked ports (MemoryPolicy, memory_policy.hpp;
+//    default profile): `banks` banks with a port of bank_width_bytes each, data interleaved
+//    over all banks, so every transfer spreads over all ports and transfers contend for them in
+//    request order. Otherwise (reference profile): one port of technology
+//    buffers.port_bandwidth_gbps. Both sockets check each request
 //    (proto::check_access over [0, capacity)) and answer the standard error responses; the
 //    DMA socket takes whole transfers (streaming width = data length), `core_socket` streams
 //    (streaming width <= data length, the window [address, address + width) in the buffer).
@@ -33,6 +34,7 @@
 #include "compiler.hpp"
 #include "config.hpp"
 #include "data_store.hpp"
+#include "memory_policy.hpp"
 #include "protocol.hpp"
 #include "sim_options.hpp"
 
@@ -177,11 +179,12 @@ class SramBuffer : public sc_core::sc_module {
   BufferFigures fig_;
   double clock_mhz_;
   SimOptions opts_;
+  MemoryPolicy policy_;  // chosen from the profile once, here
   uint64_t capacity_bytes_;
   double port_bytes_per_cycle_;
   int banks_ = 1;
   uint64_t port_free_cycle_ = 0;
-  double port_free_ = 0, port_busy_ = 0;  // default profile: fractional port time
+  double port_free_ = 0, port_busy_ = 0;  // banked ports: fractional port time
   uint64_t used_bytes_ = 0;
   uint64_t occupancy_since_cycle_ = 0;
   uint64_t seq_ = 0;

@@ -1,0 +1,346 @@
+#include "residency.hpp"
+
+#include <algorithm>
+
+#include "parts.hpp"
+
+namespace acceltran {
+
+namespace {
+constexpr uint64_t kAlign = 4096;  // parts start on a 4 KiB boundary in main memory
+}  // namespace
+
+PartTable part_table(const Program& prog, bool dense_homes) {
+  PartTable table;
+  table.first_part.resize(prog.tensors.size());
+  table.tensor_names.resize(prog.tensors.size());
+  const int word_bits = prog.info.word_bits;
+  uint64_t address = 0;
+  for (const auto& tensor : prog.tensors) {
+    const PartGrid grid = part_grid(tensor);
+    table.first_part[tensor.id] = static_cast<uint32_t>(table.parts.size());
+    table.tensor_names[tensor.id] = tensor.name;
+    for (uint32_t index = 0; index < grid.parts(); ++index) {
+      PartInfo part;
+      part.tensor = tensor.id;
+      part.index = index;
+      part.buffer =
+          tensor.cls == TensorClass::activation ? proto::Buffer::activation : proto::Buffer::weight;
+      part.data_bytes = part_data_bytes(tensor, grid, index, word_bits);
+      part.mask_bytes = part_mask_bytes(tensor, grid, index);
+      part.address = address;
+      // A functional run's home holds the part's zero-free image whatever its sparsity.
+      const uint64_t home_data_bytes =
+          dense_homes ? zero_free_bytes(part_elements(tensor, grid, index), word_bits, 0)
+                      : part.data_bytes;
+      address += (home_data_bytes + part.mask_bytes + kAlign - 1) / kAlign * kAlign;
+      table.parts.push_back(part);
+    }
+  }
+  return table;
+}
+
+ResidencyManager::ResidencyManager(PartTable table, const ControlPolicy& policy,
+                                   SramBuffer& activation_buffer, SramBuffer& weight_buffer,
+                                   SramBuffer& mask_buffer, TransferPort& port)
+    : table_(std::move(table)),
+      policy_(policy),
+      activation_buffer_(activation_buffer),
+      weight_buffer_(weight_buffer),
+      mask_buffer_(mask_buffer),
+      port_(port),
+      parts_(table_.parts.size()),
+      stored_(table_.first_part.size(), 0),
+      hold_(table_.parts.size(), Hold::none) {
+  auto needed = [this](const ResidentKey& key) { return needed_later(key); };
+  activation_buffer_.set_needed_later(needed);
+  weight_buffer_.set_needed_later(needed);
+  mask_buffer_.set_needed_later(needed);
+}
+
+bool ResidencyManager::needed_later(const ResidentKey& key) const {
+  const uint32_t part = part_index(key.tensor, key.part);
+  const PartState& state = parts_[part];
+  return info(part).buffer == proto::Buffer::activation &&
+         (state.readers_left > 0 || state.output_pending);
+}
+
+// ---------------------------------------------------------------- pins and allocation
+void ResidencyManager::pin(uint32_t part) {
+  const ResidentKey key = key_of(part);
+  data_buffer(part).pin(key);
+  mask_buffer_.pin(key);
+}
+
+void ResidencyManager::unpin(uint32_t part) {
+  ++epoch_;
+  const ResidentKey key = key_of(part);
+  data_buffer(part).unpin(key);
+  mask_buffer_.unpin(key);
+}
+
+bool ResidencyManager::allocate(uint32_t part, uint64_t now, bool pin) {
+  const ResidentKey key = key_of(part);
+  const std::string& tensor_name = table_.tensor_names[key.tensor];
+  SramBuffer& data = data_buffer(part);
+  AllocResult data_result = data.allocate(key, info(part).data_bytes, tensor_name, now);
+  if (!data_result.fitted) return false;
+  AllocResult mask_result = mask_buffer_.allocate(key, info(part).mask_bytes, tensor_name, now);
+  // Whatever the data buffer dropped is gone even if the mask does not fit.
+  for (const auto& victim : data_result.evicted) evicted(victim.key, now, &data);
+  if (!mask_result.fitted) {
+    data.release(key, now);
+    return false;
+  }
+  for (const auto& victim : mask_result.evicted) evicted(victim.key, now, &mask_buffer_);
+  if (pin) {
+    data.pin(key);
+    mask_buffer_.pin(key);
+  }
+  return true;
+}
+
+// A buffer dropped a part (data or mask) to make room: drop the other half, and write the data
+// back to main memory if a later instruction still needs them.
+void ResidencyManager::evicted(const ResidentKey& key, uint64_t now, SramBuffer* from) {
+  const uint32_t part = part_index(key.tensor, key.part);
+  PartState& state = parts_[part];
+  if (state.residency != Residency::resident) return;  // its other half was dropped already
+  SramBuffer& data = data_buffer(part);
+  if (from != &data && data.contains(key)) data.release(key, now);
+  if (from != &mask_buffer_ && mask_buffer_.contains(key)) mask_buffer_.release(key, now);
+  if (needed_later(key)) {
+    state.residency = Residency::spilling;
+    port_.start_transfer(Opcode::SPILL, part, now, false);
+  } else {
+    // Dead data, or a weight that is reloaded from its home copy.
+    state.residency = Residency::absent;
+    state.allocated = false;
+  }
+}
+
+void ResidencyManager::free_part(uint32_t part, uint64_t now) {
+  const ResidentKey key = key_of(part);
+  data_buffer(part).release(key, now);
+  mask_buffer_.release(key, now);
+  parts_[part].allocated = false;
+  parts_[part].residency = Residency::absent;
+}
+
+IssueBlock ResidencyManager::ensure_resident(uint32_t part, uint64_t now, bool keep_pin) {
+  PartState& state = parts_[part];
+  switch (state.residency) {
+    case Residency::resident:
+      data_buffer(part).lookup(key_of(part), now);  // LRU refresh, hit count
+      return IssueBlock::none;
+    case Residency::loading:
+    case Residency::spilling:
+      return IssueBlock::memory;
+    case Residency::absent:
+      if (info(part).buffer == proto::Buffer::activation)
+        return IssueBlock::dependency;  // not produced yet (hand-written streams)
+      [[fallthrough]];
+    case Residency::in_memory: {
+      // Reload: a spilled activation part (LOAD_A) or an evicted weight part (LOAD_W again).
+      if (!allocate(part, now, true)) return IssueBlock::buffer_full;
+      const Opcode opcode =
+          info(part).buffer == proto::Buffer::activation ? Opcode::LOAD_A : Opcode::LOAD_W;
+      state.residency = Residency::loading;
+      port_.start_transfer(opcode, part, now, keep_pin);
+      return IssueBlock::memory;
+    }
+  }
+  return IssueBlock::none;
+}
+
+// ---------------------------------------------------------------- memory instructions
+IssueBlock ResidencyManager::begin_load(uint32_t part, uint64_t now, bool* on_chip) {
+  PartState& state = parts_[part];
+  *on_chip = state.residency == Residency::resident;
+  if (*on_chip) return IssueBlock::none;  // nothing to move
+  if (state.residency == Residency::loading || state.residency == Residency::spilling)
+    return IssueBlock::memory;
+  if (!allocate(part, now, true)) return IssueBlock::buffer_full;
+  state.residency = Residency::loading;
+  return IssueBlock::none;
+}
+
+IssueBlock ResidencyManager::begin_write_back(uint32_t part, uint64_t now,
+                                              bool* already_in_memory) {
+  PartState& state = parts_[part];
+  *already_in_memory = state.residency == Residency::in_memory;  // written back by a spill
+  if (*already_in_memory) return IssueBlock::none;
+  if (state.residency != Residency::resident)
+    if (const IssueBlock block = ensure_resident(part, now); block != IssueBlock::none)
+      return block;
+  pin(part);
+  return IssueBlock::none;
+}
+
+void ResidencyManager::load_done(uint32_t part) {
+  PartState& state = parts_[part];
+  if (state.residency != Residency::loading) return;
+  state.residency = Residency::resident;
+  unpin(part);
+}
+
+void ResidencyManager::store_done(uint32_t part) {
+  // The output was pinned from its allocation until its STORE_A.
+  if (data_buffer(part).pin_count(key_of(part)) > 0) unpin(part);
+}
+
+void ResidencyManager::write_back_done(uint32_t part) {
+  parts_[part].output_pending = false;
+  const ResidentKey key = key_of(part);
+  SramBuffer& data = data_buffer(part);
+  if (data.contains(key) && data.pin_count(key) > 0) unpin(part);
+}
+
+void ResidencyManager::spill_done(uint32_t part) {
+  PartState& state = parts_[part];
+  if (state.residency == Residency::spilling) state.residency = Residency::in_memory;
+}
+
+void ResidencyManager::reload_done(uint32_t part, bool keep_pin) {
+  parts_[part].residency = Residency::resident;
+  // A reload for the gathering tile job stays pinned while that job still holds it.
+  if (!keep_pin || hold_[part] != Hold::own_reload) unpin(part);
+}
+
+// ---------------------------------------------------------------- tile jobs
+void ResidencyManager::hold(uint32_t part, Hold how, bool waiting) {
+  hold_[part] = how;
+  gather_holds_.push_back(part);
+  if (waiting) gather_waiting_.push_back(part);
+}
+
+// The gatherer holds every part it has, so that fetching one part cannot evict another it
+// needs (no thrashing), and resumes where it stopped on the next attempt.
+IssueBlock ResidencyManager::gather(uint32_t job, OperandSpan operands, uint64_t now) {
+  if (gatherer_ != job) {
+    release_gather();
+    gatherer_ = job;
+    gather_cursor_ = 0;
+  }
+  gather_waiting_.erase(
+      std::remove_if(gather_waiting_.begin(), gather_waiting_.end(),
+                     [&](uint32_t part) { return parts_[part].residency == Residency::resident; }),
+      gather_waiting_.end());
+  for (; gather_cursor_ < operands.size(); ++gather_cursor_) {
+    const OperandRef& operand = operands.first[gather_cursor_];
+    const uint32_t part = operand.part;
+    if (!needs(operand) || hold_[part] != Hold::none) continue;
+    const Residency before = parts_[part].residency;
+    if (before == Residency::resident || before == Residency::loading) {
+      // On chip or on its way: pin it; ours to drop when the job issues.
+      if (before == Residency::resident) ensure_resident(part, now);
+      pin(part);
+      hold(part, Hold::pinned, before == Residency::loading);
+      continue;
+    }
+    const IssueBlock block = ensure_resident(part, now, true);  // reload, or wait for a spill
+    if (parts_[part].residency == Residency::loading) {
+      hold(part, Hold::own_reload, true);  // the reload's pin is the hold
+      continue;
+    }
+    if (block != IssueBlock::none) return block;  // no room yet, or a spill in progress:
+    break;                                        // resume here next time
+  }
+  return gather_waiting_.empty() ? IssueBlock::none : IssueBlock::memory;
+}
+
+void ResidencyManager::release_gather() {
+  // A part still being reloaded for the gatherer keeps the reload's pin until the reload
+  // completes (then dropped, as it is no longer held).
+  for (uint32_t part : gather_holds_) {
+    const bool own_reload_pending =
+        hold_[part] == Hold::own_reload && parts_[part].residency == Residency::loading;
+    hold_[part] = Hold::none;
+    if (!own_reload_pending) unpin(part);
+  }
+  gather_holds_.clear();
+  gather_waiting_.clear();
+  gather_cursor_ = 0;
+  gatherer_ = kNone;
+}
+
+bool ResidencyManager::all_on_chip(OperandSpan operands, uint64_t now) {
+  for (const OperandRef& operand : operands)
+    if (needs(operand) && parts_[operand.part].residency != Residency::resident) return false;
+  for (const OperandRef& operand : operands)
+    if (needs(operand)) ensure_resident(operand.part, now);  // LRU refresh, hit count
+  return true;
+}
+
+IssueBlock ResidencyManager::fetch_in_order(OperandSpan operands, uint64_t now) {
+  for (const OperandRef& operand : operands)
+    if (needs(operand))
+      if (const IssueBlock block = ensure_resident(operand.part, now); block != IssueBlock::none)
+        return block;
+  return IssueBlock::none;
+}
+
+IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint64_t now) {
+  // Inputs pinned first: allocating the outputs must not evict them.
+  for (const OperandRef& operand : operands)
+    if (!operand.writes()) pin(operand.part);
+  fresh_.clear();
+  // Output parts begun by an earlier tile job, likewise (unless pinned since their allocation).
+  if (!policy_.outputs_pinned_until_store)
+    for (const OperandRef& operand : operands)
+      if (operand.writes() && parts_[operand.part].allocated) pin(operand.part);
+  for (const OperandRef& operand : operands) {
+    if (!operand.writes()) continue;
+    PartState& state = parts_[operand.part];
+    if (state.allocated) continue;
+    if (!allocate(operand.part, now, true)) {
+      undo_allocation(operands, now);
+      return IssueBlock::buffer_full;
+    }
+    state.allocated = true;
+    state.residency = Residency::resident;
+    fresh_.push_back(operand.part);
+  }
+  return IssueBlock::none;
+}
+
+// Unpins what a failed pin_and_allocate_outputs pinned and frees the parts it allocated.
+void ResidencyManager::undo_allocation(OperandSpan operands, uint64_t now) {
+  for (const OperandRef& operand : operands) {
+    const uint32_t part = operand.part;
+    if (!operand.writes()) {
+      unpin(part);
+    } else if (std::find(fresh_.begin(), fresh_.end(), part) != fresh_.end()) {
+      unpin(part);
+      free_part(part, now);
+    } else if (!policy_.outputs_pinned_until_store && parts_[part].allocated) {
+      unpin(part);
+    }
+  }
+}
+
+void ResidencyManager::finish_tile_job(OperandSpan operands, bool last_job_of_op, uint64_t now) {
+  for (const OperandRef& operand : operands) {
+    const uint32_t part = operand.part;
+    if (operand.writes()) {
+      // Pinned until its STORE_A, or (never stored: --reference-bugs unstored-outputs) until
+      // its op's last tile job.
+      if (!policy_.outputs_pinned_until_store || (!stored_[info(part).tensor] && last_job_of_op))
+        unpin(part);
+      continue;
+    }
+    unpin(part);
+    PartState& state = parts_[part];
+    state.readers_left -= 1;
+    // A part nobody reads again (and that is not the model's output) is dead: its buffer space
+    // is freed now rather than when something evicts it.
+    if (policy_.free_dead_parts && state.readers_left == 0 && !state.output_pending &&
+        state.residency == Residency::resident) {
+      const ResidentKey key = key_of(part);
+      if (data_buffer(part).pin_count(key) == 0 && mask_buffer_.pin_count(key) == 0)
+        free_part(part, now);
+    }
+  }
+}
+
+}  // namespace acceltran

@@ -1,0 +1,190 @@
+// Residency of tensor parts in the on-chip buffers (docs/memory.md §2.3 and §2.5;
+// docs/architecture.md, "The control block"), apart from the control block's scoreboard and
+// issue logic.
+//
+// Every tensor is cut into parts (compiler/parts.hpp: a row panel of an activation, a block of
+// a weight); each part has a home in main memory and is resident in the activation or weight
+// buffer (its data) and the mask buffer (its mask) as one unit. The residency manager
+//  * allocates parts (at load, or at the first write of an output part) and pins them while an
+//    issued instruction uses them;
+//  * handles evictions: a full buffer drops unpinned parts (LRU or FIFO, the buffer's policy);
+//    a dropped part that a later instruction still needs is spilled to main memory, and
+//    reloaded before its next use (LOAD_A; an evicted weight is loaded again from its home);
+//  * lets the oldest waiting tile job gather its operands: it holds (pins) what it has and
+//    fetches what it lacks, so that fetching one part cannot evict another it needs.
+// Transfers go through a TransferPort (the control block's DMA socket), so that the manager
+// runs and is tested without a simulation.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "control_policy.hpp"
+#include "isa.hpp"
+#include "sram_buffer.hpp"
+
+namespace acceltran {
+
+// Why an instruction cannot issue now.
+enum class IssueBlock : uint8_t { none, dependency, memory, buffer_full };
+
+enum class Residency : uint8_t { absent, loading, resident, spilling, in_memory };
+
+// How the gathering tile job holds a part. pinned: it pinned the part (resident, or being
+// loaded by another instruction); own_reload: the reload it started holds the part's pin.
+enum class Hold : uint8_t { none, pinned, own_reload };
+
+enum class OperandAccess : uint8_t { read, write };
+
+// One operand of a tile job: a part it reads or writes, and the buffer holding its data.
+struct OperandRef {
+  uint32_t part = 0;  // global part index (PartTable numbering)
+  proto::Buffer buffer = proto::Buffer::activation;
+  OperandAccess access = OperandAccess::read;
+  bool writes() const { return access == OperandAccess::write; }
+};
+
+// A contiguous run of operands (a tile job's, in the control block's operand array).
+struct OperandSpan {
+  const OperandRef* first = nullptr;
+  const OperandRef* last = nullptr;  // one past the end
+  const OperandRef* begin() const { return first; }
+  const OperandRef* end() const { return last; }
+  uint32_t size() const { return static_cast<uint32_t>(last - first); }
+};
+
+// What the manager knows of a part (fixed for a run).
+struct PartInfo {
+  TensorId tensor = kNone;
+  uint32_t index = 0;  // part index inside its tensor
+  proto::Buffer buffer = proto::Buffer::activation;
+  uint64_t data_bytes = 0, mask_bytes = 0;  // zero-free data and its mask, on chip
+  uint64_t address = 0;                     // home in main memory
+};
+
+struct PartTable {
+  std::vector<PartInfo> parts;            // by global part index
+  std::vector<uint32_t> first_part;       // per tensor: global index of its part 0
+  std::vector<std::string> tensor_names;  // per tensor, for messages
+};
+
+// The parts of every tensor of `prog`, homes laid out in order on 4 KiB boundaries.
+// dense_homes (functional runs): each home is reserved at the part's dense size.
+PartTable part_table(const Program& prog, bool dense_homes);
+
+// The run-time transfers the manager starts (spills, reloads); the control block issues them.
+class TransferPort {
+ public:
+  virtual ~TransferPort() = default;
+  // Starts `opcode` (SPILL, LOAD_A or LOAD_W) of `part` at cycle `now`. The port reports the
+  // completion back (spill_done / reload_done). keep_pin: a reload for the gathering tile job.
+  virtual void start_transfer(Opcode opcode, uint32_t part, uint64_t now, bool keep_pin) = 0;
+};
+
+struct PartState {
+  Residency residency = Residency::absent;
+  bool output_pending = false;  // final output not yet stored (STORE_M)
+  bool allocated = false;       // an output part: allocated by its first writer
+  uint32_t readers_left = 0;    // compute instructions still to complete that read it
+};
+
+class ResidencyManager {
+ public:
+  ResidencyManager(PartTable table, const ControlPolicy& policy, SramBuffer& activation_buffer,
+                   SramBuffer& weight_buffer, SramBuffer& mask_buffer, TransferPort& port);
+
+  // --- the parts ---
+  uint32_t part_count() const { return static_cast<uint32_t>(parts_.size()); }
+  uint32_t part_index(TensorId tensor, uint32_t part) const {
+    return table_.first_part[tensor] + part;
+  }
+  const PartInfo& info(uint32_t part) const { return table_.parts[part]; }
+  const PartState& state(uint32_t part) const { return parts_[part]; }
+  Residency residency(uint32_t part) const { return parts_[part].residency; }
+  ResidentKey key_of(uint32_t part) const {
+    return ResidentKey{table_.parts[part].tensor, table_.parts[part].index};
+  }
+  // Set up before the run: a compute instruction reads the part; the part is a final output;
+  // a STORE_A writes the tensor.
+  void add_reader(uint32_t part) { parts_[part].readers_left += 1; }
+  void expect_output(uint32_t part) { parts_[part].output_pending = true; }
+  void mark_stored(TensorId tensor) { stored_[tensor] = 1; }
+  // An activation part a later instruction still reads (or that is a final output not yet
+  // stored): evicting it spills it.
+  bool needed_later(const ResidentKey& key) const;
+  SramBuffer& data_buffer(uint32_t part) {
+    return info(part).buffer == proto::Buffer::activation ? activation_buffer_ : weight_buffer_;
+  }
+  SramBuffer& mask_buffer() { return mask_buffer_; }
+  // Bumped whenever pins drop or transfers complete: a tile job that could not issue is tried
+  // again only after a change.
+  uint64_t epoch() const { return epoch_; }
+  void note_change() { ++epoch_; }
+
+  // --- pins and allocation ---
+  void pin(uint32_t part);
+  void unpin(uint32_t part);
+  // Makes room for the part's data and mask (evicting unpinned parts); false: no room.
+  bool allocate(uint32_t part, uint64_t now, bool pin);
+  // Resident: an LRU refresh. Absent weight or spilled activation: a reload is started
+  // (IssueBlock::memory until it completes). keep_pin: the reload is the gatherer's hold.
+  IssueBlock ensure_resident(uint32_t part, uint64_t now, bool keep_pin = false);
+
+  // --- memory instructions of the program ---
+  // LOAD_A / LOAD_W: allocates and pins the part. none: the transfer must start (the part is
+  // now loading); already on chip: `*on_chip` is set and nothing is to move.
+  IssueBlock begin_load(uint32_t part, uint64_t now, bool* on_chip);
+  // STORE_M / SPILL: the part is on chip and pinned for the transfer, or the reason it waits.
+  IssueBlock begin_write_back(uint32_t part, uint64_t now, bool* already_in_memory);
+  void load_done(uint32_t part);
+  void store_done(uint32_t part);       // STORE_A
+  void write_back_done(uint32_t part);  // STORE_M, SPILL
+  void spill_done(uint32_t part);       // a run-time spill
+  void reload_done(uint32_t part, bool keep_pin);
+
+  // --- tile jobs ---
+  // Does the tile job need this operand on chip? Its inputs, and output parts already begun by
+  // an earlier tile job that were evicted since.
+  bool needs(const OperandRef& operand) const {
+    const PartState& s = parts_[operand.part];
+    return !operand.writes() || (s.allocated && s.residency != Residency::resident);
+  }
+  // The oldest waiting tile job `job` gathers its operands, resuming where it stopped.
+  IssueBlock gather(uint32_t job, OperandSpan operands, uint64_t now);
+  // A younger tile job: true when every operand it needs is on chip (then LRU-refreshed).
+  bool all_on_chip(OperandSpan operands, uint64_t now);
+  // Fetches the needed operands in order, stopping at the first that is not on chip.
+  IssueBlock fetch_in_order(OperandSpan operands, uint64_t now);
+  // Pins the inputs and allocates the outputs; on failure undoes what it did.
+  IssueBlock pin_and_allocate_outputs(OperandSpan operands, uint64_t now);
+  // A tile job completed: drops its pins; frees parts nobody reads again.
+  void finish_tile_job(OperandSpan operands, bool last_job_of_op, uint64_t now);
+  uint32_t gatherer() const { return gatherer_; }
+  void release_gather();
+
+ private:
+  void evicted(const ResidentKey& key, uint64_t now, SramBuffer* from);
+  void free_part(uint32_t part, uint64_t now);
+  void undo_allocation(OperandSpan operands, uint64_t now);
+  void hold(uint32_t part, Hold how, bool waiting);
+
+  PartTable table_;
+  ControlPolicy policy_;
+  SramBuffer& activation_buffer_;
+  SramBuffer& weight_buffer_;
+  SramBuffer& mask_buffer_;
+  TransferPort& port_;
+  std::vector<PartState> parts_;
+  std::vector<uint8_t> stored_;  // per tensor: written by a STORE_A
+  uint64_t epoch_ = 0;
+  // The gathering tile job (the oldest waiting one), the parts it holds and those of them not
+  // yet resident, and how far it got through its operands.
+  uint32_t gatherer_ = kNone;
+  std::vector<uint32_t> gather_holds_;
+  std::vector<Hold> hold_;  // per part
+  std::vector<uint32_t> gather_waiting_;
+  uint32_t gather_cursor_ = 0;
+  std::vector<uint32_t> fresh_;  // scratch: output parts allocated by this issue
+};
+
+}  // namespace acceltran
