@@ -19,10 +19,10 @@ runs=(
   "base-server|--model bert-base --accel server"
   "base-server-ref|--model bert-base --accel server --profile reference"
   "tiny-edge-functional|--functional --threshold 0.02"
-  "tiny-edge-small-buffers|--set activation_buffer_mb=1 --set weight_buffer_mb=1"
+  "tiny-edge-small-buffers|--set activation_buffer_mb=1 --set weight_buffer_mb=1 --allow-outside-design-space"
 )
 normalise() {  # drop the fields that differ between builds or runs
-  sed -E -e 's/"version": *"[^"]*"/"version": ""/' \
+  sed -E -e "s#$work/(old|new)/#OUT/#g" -e 's#[^ ",]*/models/#MODELS/#g' -e 's/^inputs.profile,bert$/inputs.profile,hardware/' -e 's/"version": *"[^"]*"/"version": ""/' \
     -e 's/"(wall|wall_seconds|simulation_seconds|elapsed_seconds|host_[a-z_]+)": *[0-9.e+-]+/"\1": 0/' \
     -e 's/AccelTran-SC [^ ]+ /AccelTran-SC /' -e 's/profile bert/profile hardware/' \
     -e 's/"profile": "bert"/"profile": "hardware"/' \

@@ -533,7 +533,7 @@ void Datapath::finalize_tile(const Op& op, int64_t bt, int64_t it, int64_t jt, J
   if (op.prune && post) {  // the post-sparsity units count the zeros they leave
     zeros = 0;
     for (int64_t b = b0; b < b1; ++b)
-      zeros += post->prune_block(op, out_ptr(op, b, r0, c0), static_cast<int>(r1 - r0),
+      zeros += post->prune_block(out_ptr(op, b, r0, c0), static_cast<int>(r1 - r0),
                                  static_cast<int>(c1 - c0), static_cast<int>(TO.cols), 0);
   }
   record_output(op, static_cast<uint64_t>((b1 - b0) * (r1 - r0) * (c1 - c0)), zeros, jd);
@@ -547,7 +547,7 @@ void Datapath::topk_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, Pos
   const int64_t seg = TO.part_cols > 0 && TO.part_cols < op.n ? TO.part_cols : op.n;
   uint64_t zeros = 0;
   for (int64_t b = b0; b < b1; ++b)
-    zeros += post ? post->prune_block(op, out_ptr(op, b, r0, 0), static_cast<int>(r1 - r0),
+    zeros += post ? post->prune_block(out_ptr(op, b, r0, 0), static_cast<int>(r1 - r0),
                                       static_cast<int>(op.n), static_cast<int>(TO.cols),
                                       static_cast<int>(seg))
                   : output_zeros(op, b, b + 1, r0, r1, 0, op.n);
@@ -612,6 +612,31 @@ void Datapath::elementwise_tile(const Op& op, const TileIndex& t, JobData& jd, d
   record_output(op, n, zeros, jd);
 }
 
+const Op& Datapath::op_of(const proto::TileJob& job) const {
+  if (job.op_id >= prog_.ops.size() || prog_.ops[job.op_id].id != job.op_id)
+    throw std::invalid_argument("Datapath: the job's op id is not an op of the program");
+  return prog_.ops[job.op_id];
+}
+
+namespace {
+LoopOrder loop_order_of(const proto::LoopNestOrder& nest) {
+  LoopOrder order;
+  order.dims = nest.dims;
+  return order;
+}
+}  // namespace
+
+JobData Datapath::run_lane_job(const proto::TileJob& job, uint64_t* effectual_macs,
+                               PostSparsity* post) {
+  return run_lane_job(op_of(job), job.block, loop_order_of(job.loop_order), job.first_tile,
+                      job.tile_count, effectual_macs, post);
+}
+
+JobData Datapath::run_row_job(const proto::TileJob& job, PostSparsity* post) {
+  return run_row_job(op_of(job), job.block, loop_order_of(job.loop_order), job.first_tile,
+                     job.tile_count, post);
+}
+
 JobData Datapath::run_row_job(const Op& op, uint32_t block, const LoopOrder& order, uint64_t first,
                               uint64_t count, PostSparsity* post) {
   JobData jd;
@@ -666,7 +691,7 @@ void Datapath::row_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, doub
     mark_written(op.output, b, b + 1, r0, r1, 0, n);
     zeros += op.prune && post
                  ? post->prune_block(
-                       op, y, static_cast<int>(R), static_cast<int>(n), static_cast<int>(TO.cols),
+                       y, static_cast<int>(R), static_cast<int>(n), static_cast<int>(TO.cols),
                        in_.prune.kind == PruneMode::Kind::topk ? static_cast<int>(n) : 0)
                  : output_zeros(op, b, b + 1, r0, r1, 0, n);
   }

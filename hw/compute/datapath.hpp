@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "isa.hpp"
+#include "tile_job.hpp"
 #include "weights.hpp"
 
 namespace acceltran {
@@ -51,8 +52,7 @@ struct FunctionalInput {
 class PostSparsity {
  public:
   virtual ~PostSparsity() = default;
-  virtual uint64_t prune_block(const Op& op, int32_t* data, int rows, int cols, int ld,
-                               int segment) = 0;
+  virtual uint64_t prune_block(int32_t* data, int rows, int cols, int ld, int segment) = 0;
 };
 
 // What a tile job did to the data: the measured zero fractions of the operands it read (for the
@@ -93,6 +93,10 @@ class Datapath {
   // Softmax / layer-norm modules: the row panels touched by the tiles of the job.
   JobData run_row_job(const Op& op, uint32_t block, const LoopOrder& order, uint64_t first,
                       uint64_t count, PostSparsity* post);
+  // The same for an engine's job descriptor: its op id resolved against the program (the
+  // engines never see the program's types).
+  JobData run_lane_job(const proto::TileJob& job, uint64_t* effectual_macs, PostSparsity* post);
+  JobData run_row_job(const proto::TileJob& job, PostSparsity* post);
 
   const std::vector<int32_t>& values(TensorId t) const { return vals_[t]; }
   // The memory image of part `part` of tensor `t` (compiler/parts.hpp: elements in batch, row,
@@ -113,6 +117,7 @@ class Datapath {
   const FunctionalInput& input() const { return in_; }
 
  private:
+  const Op& op_of(const proto::TileJob& job) const;
   struct Acc {                    // per matmul op, while it runs
     std::vector<double> sum;      // b x m x n, exact integer sums of Q8.32 products
     std::vector<uint16_t> kdone;  // per output tile: k tiles accumulated

@@ -63,8 +63,7 @@ class DynaTranUnit : public sc_core::sc_module {
 class StandalonePruner : public PostSparsity {
  public:
   explicit StandalonePruner(const PruneMode& mode);
-  uint64_t prune_block(const Op& op, int32_t* data, int rows, int cols, int ld,
-                       int segment) override;
+  uint64_t prune_block(int32_t* data, int rows, int cols, int ld, int segment) override;
 
  private:
   PruneMode mode_;
@@ -79,7 +78,7 @@ class DynaTranPort : public PostSparsity {
  public:
   explicit DynaTranPort(Socket& s) : socket_(s) { gp_.set_extension(&ext_); }
   ~DynaTranPort() override { gp_.clear_extension(&ext_); }
-  uint64_t prune_block(const Op&, int32_t* data, int rows, int cols, int ld, int segment) override {
+  uint64_t prune_block(int32_t* data, int rows, int cols, int ld, int segment) override {
     ext_.rows = rows;
     ext_.cols = cols;
     ext_.ld = ld;

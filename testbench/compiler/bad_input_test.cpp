@@ -183,7 +183,7 @@ TEST_CASE("compile -o writes a stream that reads back, --help lists defaults", "
   auto r = testutil::run_cli("compile --profile reference -o " + out);
   REQUIRE(r.exit_code == 0);
   auto p = acceltran::read_program_file(out);
-  CHECK(p.info.profile == Profile::reference);
+  CHECK(p.info.profile == acceltran::Profile::reference);
   CHECK(p.instrs.size() > 100);
   auto h = testutil::run_cli("compile --help");
   CHECK(h.exit_code == 0);
