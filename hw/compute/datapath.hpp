@@ -124,6 +124,10 @@ class Datapath {
     std::vector<uint16_t> jdone;  // per row panel (b tile, i tile): output tiles final (top-k)
   };
   void load_parameters();
+  void fill_token_rows(std::vector<int32_t>& values) const;
+  bool fill_embedding(const Tensor& tensor, std::vector<int32_t>& values) const;
+  bool fill_layer_parameter(const Tensor& tensor, int layer, const std::string& local,
+                            std::vector<int32_t>& values) const;
   int32_t* out_ptr(const Op& op, int64_t b, int64_t r, int64_t c);
   // Written bitmap per tensor at (batch, tile_x rows, tile_y columns) granularity.
   void check_written(const Op& op, TensorId t, int64_t b0, int64_t b1, int64_t r0, int64_t r1,
