@@ -66,6 +66,71 @@ uint64_t PeArrayTileTiming::operand_read(bool first, size_t pe, size_t lane, uin
   return 1;
 }
 
+// Operand tiles: first = activation (tb x tx x ty); second = weight tile (tx x ty) or, for a
+// batched second operand (Q.K^T, P.V) and element-wise jobs, an activation tile. Bytes are
+// zero-free data plus masks, counted in 64-byte buffer blocks.
+PeArrayTileTiming::JobOperands PeArrayTileTiming::job_operands(const proto::TileJobExt& job) const {
+  const AcceleratorConfig& cfg = array_.cfg_;
+  const bool matmul = job.kind == proto::JobKind::matmul;
+  const uint64_t first_words = static_cast<uint64_t>(cfg.tile.b) * cfg.tile.x * cfg.tile.y;
+  const uint64_t second_words =
+      matmul ? operand_tile_words(cfg.tile.b, cfg.tile.x, cfg.tile.y, true, job.b_operand_batched).b
+             : first_words;
+  const OperandTileWords words{first_words, second_words, first_words};
+  JobOperands operands;
+  operands.second_is_weight = matmul && !job.b_operand_batched;
+  operands.bytes = operand_tile_bytes(words, array_.tech_.word_bits(), job.activation_sparsity,
+                                      matmul ? job.weight_sparsity : job.activation_sparsity, 0.0);
+  operands.first_blocks = div_up(operands.bytes.a_data, 64);
+  operands.first_mask_blocks = div_up(operands.bytes.a_mask, 64);
+  operands.second_blocks = div_up(operands.bytes.b_data, 64);
+  operands.second_mask_blocks = div_up(operands.bytes.b_mask, 64);
+  return operands;
+}
+
+// Buffer traffic of the operand reads one tile performed.
+void PeArrayTileTiming::count_buffer_reads(const JobOperands& operands, uint64_t first_reads,
+                                           uint64_t second_reads, LaneJobResult& result) {
+  PeArrayStats& counts = array_.counts_;
+  const OperandTileBytes& bytes = operands.bytes;
+  const bool second_is_weight = operands.second_is_weight;
+  counts.operand_reads += first_reads + second_reads;
+  counts.activation_read_bytes += first_reads * bytes.a_data;
+  counts.activation_read_blocks += first_reads * operands.first_blocks;
+  (second_is_weight ? counts.weight_read_bytes : counts.activation_read_bytes) +=
+      second_reads * bytes.b_data;
+  (second_is_weight ? counts.weight_read_blocks : counts.activation_read_blocks) +=
+      second_reads * operands.second_blocks;
+  counts.mask_read_bytes += first_reads * bytes.a_mask + second_reads * bytes.b_mask;
+  counts.mask_read_blocks +=
+      first_reads * operands.first_mask_blocks + second_reads * operands.second_mask_blocks;
+  result.activation_read_bytes +=
+      first_reads * bytes.a_data + (second_is_weight ? 0 : second_reads * bytes.b_data);
+  result.weight_read_bytes += second_is_weight ? second_reads * bytes.b_data : 0;
+  result.mask_read_bytes += first_reads * bytes.a_mask + second_reads * bytes.b_mask;
+}
+
+// The next lane (round-robin within the PE), reserved for `held_cycles` from the later of the
+// request and the lane's free cycle.
+PeArrayTileTiming::LaneSlot PeArrayTileTiming::reserve_lane(int requested_pe,
+                                                            uint64_t request_cycle,
+                                                            uint64_t held_cycles,
+                                                            LaneJobResult& result) {
+  const int pe_index = round_robin_.pick_pe(requested_pe, array_.pe_free_);
+  LaneSlot slot;
+  slot.pe = static_cast<size_t>(pe_index);
+  slot.lane = slot.pe * static_cast<size_t>(array_.lanes_) +
+              static_cast<size_t>(round_robin_.next_lane(pe_index));
+  slot.start_cycle = std::max(request_cycle, array_.lane_free_[slot.lane]);
+  const uint64_t end = slot.start_cycle + held_cycles;
+  array_.lane_free_[slot.lane] = end;
+  array_.pe_free_[slot.pe] = std::max(array_.pe_free_[slot.pe], end);
+  result.first_start_cycle = std::min(result.first_start_cycle, slot.start_cycle);
+  result.completion_cycle = std::max(result.completion_cycle, end);
+  result.busy_unit_cycles += held_cycles;
+  return slot;
+}
+
 LaneJobResult PeArrayTileTiming::dispatch(proto::TileJobExt& job, uint64_t request_cycle,
                                           const uint64_t* effectual_macs) {
   const proto::JobKind kind = job.kind;
@@ -76,22 +141,11 @@ LaneJobResult PeArrayTileTiming::dispatch(proto::TileJobExt& job, uint64_t reque
     throw std::invalid_argument("PeArray: tile range beyond the op's tile grid");
 
   const bool matmul = kind == proto::JobKind::matmul;
-  const bool sparsity_units = array_.conventions_.sparsity_unit_cycles;
-  // Operand tiles: first = activation (tb x tx x ty); second = weight tile (tx x ty) or, for a
-  // batched second operand (Q.K^T, P.V) and element-wise jobs, an activation tile.
-  const AcceleratorConfig& cfg = array_.cfg_;
-  const uint64_t first_words = static_cast<uint64_t>(cfg.tile.b) * cfg.tile.x * cfg.tile.y;
+  const JobOperands operands = job_operands(job);
   const int reads_per_tile = kind == proto::JobKind::activation ? 1 : 2;
-  const bool second_is_weight = matmul && !job.b_operand_batched;
-  const uint64_t second_words =
-      matmul ? operand_tile_words(cfg.tile.b, cfg.tile.x, cfg.tile.y, true, job.b_operand_batched).b
-             : first_words;
-  const OperandTileWords words{first_words, second_words, first_words};
-  const OperandTileBytes bytes = operand_tile_bytes(words, array_.tech_.word_bits(), a_sparsity,
-                                                    matmul ? b_sparsity : a_sparsity, 0.0);
-  const uint64_t first_blocks = div_up(bytes.a_data, 64), first_mask_blocks = div_up(bytes.a_mask, 64);
-  const uint64_t second_blocks = div_up(bytes.b_data, 64),
-                 second_mask_blocks = div_up(bytes.b_mask, 64);
+  const AcceleratorConfig& cfg = array_.cfg_;
+  const uint64_t dense_macs_per_tile =
+      static_cast<uint64_t>(cfg.tile.b) * cfg.tile.x * cfg.tile.y * cfg.tile.y;
 
   LaneJobResult result;
   result.request_cycle = request_cycle;
@@ -99,24 +153,16 @@ LaneJobResult PeArrayTileTiming::dispatch(proto::TileJobExt& job, uint64_t reque
   result.completion_cycle = request_cycle;
   result.tiles = job.tile_count;
   PeArrayStats& counts = array_.counts_;
-  const size_t lanes_per_pe = static_cast<size_t>(array_.lanes_);
+  const bool sparsity_units = array_.conventions_.sparsity_unit_cycles;
 
   for (uint64_t t = 0; t < job.tile_count; ++t) {
     const proto::TileCoord tile = nest.at(job.first_tile + t);
     const LaneTileTiming timing =
         effectual_macs ? array_.tile_timing(kind, a_sparsity, b_sparsity, effectual_macs + t)
                        : sparse_estimate;
-    // Lane: round-robin within the PE.
-    const int pe_index = round_robin_.pick_pe(job.pe, array_.pe_free_);
-    const size_t pe = static_cast<size_t>(pe_index);
-    const size_t lane = pe * lanes_per_pe + static_cast<size_t>(round_robin_.next_lane(pe_index));
-    const uint64_t start = std::max(request_cycle, array_.lane_free_[lane]);
-    const uint64_t end = start + timing.held;
-    array_.lane_free_[lane] = end;
-    array_.pe_free_[pe] = std::max(array_.pe_free_[pe], end);
-    result.first_start_cycle = std::min(result.first_start_cycle, start);
-    result.completion_cycle = std::max(result.completion_cycle, end);
-    result.busy_unit_cycles += timing.held;
+    const LaneSlot slot = reserve_lane(job.pe, request_cycle, timing.held, result);
+    const size_t pe = slot.pe, lane = slot.lane;
+    const uint64_t start = slot.start_cycle;
 
     uint64_t first_reads = 1, second_reads = reads_per_tile == 2 ? 1 : 0;
     if (matmul) {
@@ -125,30 +171,16 @@ LaneJobResult PeArrayTileTiming::dispatch(proto::TileJobExt& job, uint64_t reque
       lane_previous_tile_[lane] = tile;
       lane_previous_op_[lane] = job.op_id + 1;
       ++counts.matmul_tiles;
-      counts.dense_macs += first_words * static_cast<uint64_t>(cfg.tile.y);
+      counts.dense_macs += dense_macs_per_tile;
       counts.effectual_macs += timing.effectual_macs;
     } else {
       lane_previous_op_[lane] = 0;  // the FIFO now holds other data
       ++(kind == proto::JobKind::elementwise ? counts.ewise_tiles : counts.act_tiles);
     }
-    // Buffer traffic of the reads performed.
     const uint64_t reads = first_reads + second_reads;
     result.operand_reads += reads;
     result.operand_reads_saved += static_cast<uint64_t>(reads_per_tile) - reads;
-    counts.operand_reads += reads;
-    counts.activation_read_bytes += first_reads * bytes.a_data;
-    counts.activation_read_blocks += first_reads * first_blocks;
-    (second_is_weight ? counts.weight_read_bytes : counts.activation_read_bytes) +=
-        second_reads * bytes.b_data;
-    (second_is_weight ? counts.weight_read_blocks : counts.activation_read_blocks) +=
-        second_reads * second_blocks;
-    counts.mask_read_bytes += first_reads * bytes.a_mask + second_reads * bytes.b_mask;
-    counts.mask_read_blocks += first_reads * first_mask_blocks + second_reads * second_mask_blocks;
-    result.activation_read_bytes +=
-        first_reads * bytes.a_data + (second_is_weight ? 0 : second_reads * bytes.b_data);
-    result.weight_read_bytes += second_is_weight ? second_reads * bytes.b_data : 0;
-    result.mask_read_bytes += first_reads * bytes.a_mask + second_reads * bytes.b_mask;
-
+    count_buffer_reads(operands, first_reads, second_reads, result);
     array_.lane_busy_cycles_ += timing.charged;
     if (sparsity_units) {
       array_.pre_sparsity_busy_cycles_ += timing.pre_walk;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "lane_assignment.hpp"
+#include "operand_traffic.hpp"
 #include "pe_array.hpp"
 #include "pe_array_timing.hpp"
 
@@ -21,6 +22,21 @@ class PeArrayTileTiming : public PeArrayTiming {
                          const uint64_t* effectual_macs) override;
 
  private:
+  // The job's operand tiles: bytes and 64-byte buffer blocks per read.
+  struct JobOperands {
+    OperandTileBytes bytes;
+    bool second_is_weight = false;
+    uint64_t first_blocks = 0, first_mask_blocks = 0, second_blocks = 0, second_mask_blocks = 0;
+  };
+  JobOperands job_operands(const proto::TileJobExt& job) const;
+  struct LaneSlot {
+    size_t pe = 0, lane = 0;  // lane: index in the array's pool
+    uint64_t start_cycle = 0;
+  };
+  LaneSlot reserve_lane(int requested_pe, uint64_t request_cycle, uint64_t held_cycles,
+                        LaneJobResult& result);
+  void count_buffer_reads(const JobOperands& operands, uint64_t first_reads,
+                          uint64_t second_reads, LaneJobResult& result);
   // An operand tile the dataflow module fetched from a buffer, and when.
   struct Broadcast {
     uint32_t op_id = ~uint32_t{0};
