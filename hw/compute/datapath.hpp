@@ -25,44 +25,16 @@
 #include <vector>
 
 #include "isa.hpp"
-#include "tile_job.hpp"
+#include "datapath_port.hpp"
 #include "weights.hpp"
 
 namespace acceltran {
-
-// How the post-sparsity units prune: DynaTran (|x| <= tau -> 0, per output tile) or top-k (the k
-// largest |x| of every row segment stay; needs whole rows).
-struct PruneMode {
-  enum class Kind { dynatran, topk };
-  Kind kind = Kind::dynatran;
-  double tau = 0;    // dynatran: threshold (value, converted to Q4.16)
-  int64_t topk = 0;  // topk: values kept per row segment
-};
 
 struct FunctionalInput {
   const BertWeights* weights = nullptr;
   std::vector<std::vector<int32_t>> tokens;  // batch sequences of seq_len ids
   std::string tokens_source;
   PruneMode prune;
-};
-
-// The post-sparsity unit as the data path sees it: prunes a rows x cols block (row stride ld) in
-// place and returns its zeros after pruning; `segment` is the width of a top-k row segment.
-// Implemented by the engines, which send the block to the DynaTran module over TLM.
-class PostSparsity {
- public:
-  virtual ~PostSparsity() = default;
-  virtual uint64_t prune_block(int32_t* data, int rows, int cols, int ld, int segment) = 0;
-};
-
-// What a tile job did to the data: the measured zero fractions of the operands it read (for the
-// zero-free byte counts) and of the outputs it finalised.
-struct JobData {
-  double a_sparsity = 0, b_sparsity = 0;  // operands read (A; B or the second addend)
-  uint64_t out_elements = 0, out_zeros = 0;
-  double out_sparsity() const {
-    return out_elements ? static_cast<double>(out_zeros) / static_cast<double>(out_elements) : 0;
-  }
 };
 
 // Measured per op: output elements and zeros (after pruning), saturations, effectual MACs.
@@ -79,7 +51,7 @@ namespace fx {
 int32_t gelu(int32_t x);
 }  // namespace fx
 
-class Datapath {
+class Datapath : public TileJobDatapath {
  public:
   // Throws InputError when the program is not a BERT encoder of the weights' shape (default
   // profile only), or the tokens disagree with its batch and sequence length.
@@ -95,8 +67,9 @@ class Datapath {
                       uint64_t count, PostSparsity* post);
   // The same for an engine's job descriptor: its op id resolved against the program (the
   // engines never see the program's types).
-  JobData run_lane_job(const proto::TileJob& job, uint64_t* effectual_macs, PostSparsity* post);
-  JobData run_row_job(const proto::TileJob& job, PostSparsity* post);
+  JobData run_lane_job(const proto::TileJob& job, uint64_t* effectual_macs,
+                       PostSparsity* post) override;
+  JobData run_row_job(const proto::TileJob& job, PostSparsity* post) override;
 
   const std::vector<int32_t>& values(TensorId t) const { return vals_[t]; }
   // The memory image of part `part` of tensor `t` (compiler/parts.hpp: elements in batch, row,

@@ -14,7 +14,7 @@
 #include <systemc>
 #include <vector>
 
-#include "datapath.hpp"
+#include "datapath_port.hpp"
 
 namespace acceltran {
 
@@ -115,8 +115,9 @@ class DynaTranPort : public PostSparsity {
 
 // An engine's post-sparsity port for a functional run (nullptr without a data path).
 template <typename Socket>
-std::unique_ptr<DynaTranPort<Socket>> make_dynatran_port(const Datapath* d, Socket& socket) {
-  return d ? std::make_unique<DynaTranPort<Socket>>(socket) : nullptr;
+std::unique_ptr<DynaTranPort<Socket>> make_dynatran_port(const TileJobDatapath* datapath,
+                                                         Socket& socket) {
+  return datapath ? std::make_unique<DynaTranPort<Socket>>(socket) : nullptr;
 }
 
 }  // namespace acceltran

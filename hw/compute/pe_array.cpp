@@ -61,7 +61,7 @@ PeArray::PeArray(sc_core::sc_module_name name, const AcceleratorConfig& cfg, con
 
 PeArray::~PeArray() = default;
 
-void PeArray::set_datapath(Datapath* datapath) {
+void PeArray::set_datapath(TileJobDatapath* datapath) {
   datapath_ = datapath;
   post_ = make_dynatran_port(datapath, dynatran_port);
 }

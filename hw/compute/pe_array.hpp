@@ -41,7 +41,7 @@
 
 #include "compute_conventions.hpp"
 #include "config.hpp"
-#include "datapath.hpp"
+#include "datapath_port.hpp"
 #include "dynatran_unit.hpp"
 #include "energy.hpp"
 #include "protocol.hpp"
@@ -154,7 +154,7 @@ class PeArray : public sc_core::sc_module {
   int fifo_depth_words() const { return fifo_words_; }
   // Functional runs: tile jobs compute their values in `datapath` and take their per-tile
   // effectual MACs and zero fractions from the data (hardware profile only).
-  void set_datapath(Datapath* datapath);
+  void set_datapath(TileJobDatapath* datapath);
 
  private:
   friend class PeArrayBlockTiming;
@@ -178,7 +178,7 @@ class PeArray : public sc_core::sc_module {
   uint64_t lane_busy_cycles_ = 0, pre_sparsity_busy_cycles_ = 0, post_sparsity_busy_cycles_ = 0;
   uint64_t fifo_busy_cycles_ = 0, dataflow_busy_cycles_ = 0;
   LaneJobResult last_;
-  Datapath* datapath_ = nullptr;
+  TileJobDatapath* datapath_ = nullptr;
   std::unique_ptr<DynaTranPort<tlm_utils::simple_initiator_socket_optional<PeArray>>> post_;
   std::unique_ptr<PeArrayTiming> timing_;  // chosen once from the profile
 };

@@ -199,7 +199,7 @@ UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_
   return result;
 }
 
-void UnitPoolEngine::set_datapath(Datapath* datapath) {
+void UnitPoolEngine::set_datapath(TileJobDatapath* datapath) {
   datapath_ = datapath;
   post_ = make_dynatran_port(datapath, dynatran_port);
 }

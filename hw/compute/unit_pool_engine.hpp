@@ -21,7 +21,7 @@
 
 #include "compute_conventions.hpp"
 #include "config.hpp"
-#include "datapath.hpp"
+#include "datapath_port.hpp"
 #include "dynatran_unit.hpp"
 #include "energy.hpp"
 #include "protocol.hpp"
@@ -58,7 +58,7 @@ class UnitPoolEngine : public sc_core::sc_module {
   // Functional runs: outputs of pruned ops (softmax probabilities) go to the DynaTran module.
   tlm_utils::simple_initiator_socket_optional<UnitPoolEngine> dynatran_port;
   // Functional runs: jobs compute their row panels in `datapath` (hardware profile only).
-  void set_datapath(Datapath* datapath);
+  void set_datapath(TileJobDatapath* datapath);
 
   UnitJobResult dispatch(proto::TileJobExt& job, uint64_t request_cycle);
   const UnitJobResult& last_result() const { return last_; }
@@ -104,7 +104,7 @@ class UnitPoolEngine : public sc_core::sc_module {
   uint64_t busy_cycles_ = 0;
   UnitJobResult last_;
   tlm::tlm_generic_payload port_gp_;
-  Datapath* datapath_ = nullptr;
+  TileJobDatapath* datapath_ = nullptr;
   std::unique_ptr<DynaTranPort<tlm_utils::simple_initiator_socket_optional<UnitPoolEngine>>> post_;
 };
 
