@@ -103,9 +103,9 @@ struct TileJob {
   uint64_t tile_count = 0;
   // Operands and output: zero fractions and placement. Byte counts follow from the engine's
   // tile shape, the word width and these sparsities (zero-free data + 1-bit masks).
-  double activation_sparsity = 0.5;  // zeros in the first operand
-  double weight_sparsity = 0.5;      // zeros in the second operand
-  double output_sparsity = 0;        // zeros in the output tile after DynaTran
+  double activation_sparsity = 0.5;           // zeros in the first operand
+  double weight_sparsity = 0.5;               // zeros in the second operand
+  double output_sparsity = 0;                 // zeros in the output tile after DynaTran
   Buffer a_buffer = Buffer::activation;       // first operand (weight buffer: embeddings)
   Buffer b_buffer = Buffer::activation;       // second operand (weight buffer: weights)
   Buffer output_buffer = Buffer::activation;  // partial sums and outputs

@@ -152,7 +152,8 @@ struct BlockEnum {
 Datapath::Datapath(const Program& prog, const FunctionalInput& in)
     : prog_(prog), in_(in), tb_(prog.info.tile.b), tx_(prog.info.tile.x), ty_(prog.info.tile.y) {
   if (prog.info.profile != Profile::hardware)
-    throw InputError("--functional: the data path runs the default profile only (--profile hardware)");
+    throw InputError(
+        "--functional: the data path runs the default profile only (--profile hardware)");
   if (!in.weights) throw std::logic_error("Datapath: no weights");
   if (in.prune.kind == PruneMode::Kind::dynatran) {
     if (!(in.prune.tau >= 0) || in.prune.tau >= 8.0)
@@ -259,7 +260,8 @@ void fill_linear(const ParameterFill& fill, const FloatTensor& weight, const Flo
   const int64_t outputs = weight.shape[0], inputs = weight.shape[1];
   if (is_bias) {
     fill.expect(1, 1, outputs);
-    for (int64_t c = 0; c < outputs; ++c) fill.values[static_cast<size_t>(c)] = to_q16(bias.data[c]);
+    for (int64_t c = 0; c < outputs; ++c)
+      fill.values[static_cast<size_t>(c)] = to_q16(bias.data[c]);
     return;
   }
   fill.expect(1, inputs, outputs);
@@ -303,8 +305,8 @@ void fill_qkv(const ParameterFill& fill, const BertConfig& cfg, const BertLayerW
           continue;
         }
         for (int64_t r = 0; r < hidden; ++r)
-          fill.values[static_cast<size_t>(r * 3 * hidden + first_col + c)] =
-              fx::from_double(weights[part]->data[static_cast<size_t>(feature * hidden + r)] * scale);
+          fill.values[static_cast<size_t>(r * 3 * hidden + first_col + c)] = fx::from_double(
+              weights[part]->data[static_cast<size_t>(feature * hidden + r)] * scale);
       }
     }
 }

@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "isa.hpp"
 #include "datapath_port.hpp"
+#include "isa.hpp"
 #include "weights.hpp"
 
 namespace acceltran {

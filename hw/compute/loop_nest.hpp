@@ -36,8 +36,7 @@ class LoopNest {
     }
   }
   static LoopNest of_box(const proto::TileBox& box, const proto::LoopNestOrder& order) {
-    const int64_t extents[4] = {box.b1 - box.b0, box.i1 - box.i0, box.j1 - box.j0,
-                                box.k1 - box.k0};
+    const int64_t extents[4] = {box.b1 - box.b0, box.i1 - box.i0, box.j1 - box.j0, box.k1 - box.k0};
     return LoopNest(extents, order);
   }
   static LoopNest of_grid(const proto::TileGrid& grid, const proto::LoopNestOrder& order) {
@@ -73,8 +72,8 @@ class LoopNest {
   uint64_t runs() const { return tiles_ / run_length_tiles(); }
 
  private:
-  int dim_at_[4] = {0, 1, 2, 3};          // loop position (0 = outermost) -> dimension
-  int64_t extent_[4] = {1, 1, 1, 1};        // by loop position
+  int dim_at_[4] = {0, 1, 2, 3};             // loop position (0 = outermost) -> dimension
+  int64_t extent_[4] = {1, 1, 1, 1};         // by loop position
   int64_t extent_of_dim_[4] = {1, 1, 1, 1};  // by dimension
   int64_t stride_of_dim_[4] = {1, 1, 1, 1};  // by dimension
   int inner_dim_ = -1, outer_dim_ = -1;

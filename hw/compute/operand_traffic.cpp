@@ -15,9 +15,8 @@ OperandTileWords operand_tile_words(int tile_b, int tile_x, int tile_y, bool mat
   return words;
 }
 
-OperandTileBytes operand_tile_bytes(const OperandTileWords& words, int word_bits,
-                                    double a_sparsity, double b_sparsity,
-                                    double output_sparsity) {
+OperandTileBytes operand_tile_bytes(const OperandTileWords& words, int word_bits, double a_sparsity,
+                                    double b_sparsity, double output_sparsity) {
   OperandTileBytes bytes;
   bytes.a_data = zero_free_bytes(words.a, word_bits, a_sparsity);
   bytes.a_mask = mask_bytes_for(words.a);
@@ -33,16 +32,17 @@ RunReuse run_reuse(bool matmul, int inner_dim, bool b_depends_on_batch, bool a_f
                    bool b_fits_fifo) {
   RunReuse reuse;
   reuse.keep_a = matmul && inner_dim == proto::kLoopJ && a_fits_fifo;
-  reuse.keep_b = matmul &&
-                 (inner_dim == proto::kLoopI || (inner_dim == proto::kLoopB && !b_depends_on_batch)) &&
-                 b_fits_fifo;
+  reuse.keep_b =
+      matmul &&
+      (inner_dim == proto::kLoopI || (inner_dim == proto::kLoopB && !b_depends_on_batch)) &&
+      b_fits_fifo;
   reuse.psum_in_lane = matmul && inner_dim == proto::kLoopK;
   return reuse;
 }
 
 BlockTrafficTiles block_traffic_tiles(const RunReuse& reuse, bool matmul, int reads_per_tile,
-                                      uint64_t block_tiles, uint64_t runs,
-                                      uint64_t pieces_per_run, const BlockReduction& reduction) {
+                                      uint64_t block_tiles, uint64_t runs, uint64_t pieces_per_run,
+                                      const BlockReduction& reduction) {
   BlockTrafficTiles traffic;
   const uint64_t pieces = runs * pieces_per_run;
   if (!matmul) {  // every tile reads its operands and writes its output

@@ -24,8 +24,8 @@ struct OperandTileBytes {
   uint64_t a_data = 0, a_mask = 0, b_data = 0, b_mask = 0;
   uint64_t output_data = 0, output_mask = 0, psum = 0;
 };
-OperandTileBytes operand_tile_bytes(const OperandTileWords& words, int word_bits,
-                                    double a_sparsity, double b_sparsity, double output_sparsity);
+OperandTileBytes operand_tile_bytes(const OperandTileWords& words, int word_bits, double a_sparsity,
+                                    double b_sparsity, double output_sparsity);
 
 // What a run (consecutive tiles of one lane along the innermost loop) keeps: along j the A tile
 // (b, i, k) is unchanged, along i (or b for an unbatched weight) the B tile (k, j); the lane
@@ -91,8 +91,8 @@ struct BlockTrafficTiles {
   uint64_t psum_reads = 0, psum_writes = 0, final_outputs = 0;
 };
 BlockTrafficTiles block_traffic_tiles(const RunReuse& reuse, bool matmul, int reads_per_tile,
-                                      uint64_t block_tiles, uint64_t runs,
-                                      uint64_t pieces_per_run, const BlockReduction& reduction);
+                                      uint64_t block_tiles, uint64_t runs, uint64_t pieces_per_run,
+                                      const BlockReduction& reduction);
 
 // A stretch of consecutive tiles of one piece: [first, end) of the piece [piece_first,
 // piece_end) of run `run` (block enumeration).

@@ -99,9 +99,10 @@ LaneTileTiming PeArray::tile_timing(proto::JobKind kind, double activation_spars
     t.charged = cycles;
     return t;
   }
-  t.effectual_macs = effectual_macs ? *effectual_macs
-                                    : ceil_eps(static_cast<double>(dense_macs) * a_density *
-                                               (1.0 - weight_sparsity));
+  t.effectual_macs =
+      effectual_macs
+          ? *effectual_macs
+          : ceil_eps(static_cast<double>(dense_macs) * a_density * (1.0 - weight_sparsity));
   const uint64_t compute_cycles = div_up(t.effectual_macs, macs);
   t.held = t.charged = kPipelineDepth + std::max(compute_cycles, mask_walk_cycles);
   t.pre_walk = t.post_walk = mask_walk_cycles;

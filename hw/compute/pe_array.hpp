@@ -2,34 +2,37 @@
 // unit, a post-sparsity (DynaTran) unit and an operand FIFO, and per PE one dataflow module.
 // ONE sc_module; the lanes are a pool of plain arrays (no module or thread per lane).
 //
-// TLM (tlm/protocol.hpp): target socket `target` accepts tile jobs (TileJobExt, the descriptor of
-// tlm/tile_job.hpp, of kind matmul, elementwise or activation). The target never waits: it reserves lanes at/after the request time
-// and returns delay = completion of the last tile - now. The same job can be dispatched
-// without a kernel through dispatch() (cycle numbers in, cycle numbers out). Initiator sockets
-// `activation_port`, `weight_port`, `mask_port` carry the job's operand, partial-sum and output
-// traffic to the buffers' ports (optional: unbound in block testbenches, then ports are free).
+// TLM (tlm/protocol.hpp): target socket `target` accepts tile jobs (TileJobExt: the descriptor
+// of tlm/tile_job.hpp, kind matmul, elementwise or activation). The target never waits: it
+// reserves lanes at/after the request time and returns delay = completion of the last tile -
+// now. The same job can be dispatched without a kernel through dispatch() (cycle numbers in,
+// cycle numbers out).
+// Initiator sockets `activation_port`, `weight_port`, `mask_port` carry the job's operand,
+// partial-sum and output traffic to the buffers' ports (optional: unbound in block testbenches,
+// then ports are free).
 //
 // The profile picks one of two timing policies once, at construction (pe_array_timing.hpp):
 //
 // Hardware profile, PeArrayBlockTiming (docs/compute.md, "Mapping and data movement (default
-// profile)"): the tiles of a buffer-level
-// block, in loop order, form runs of the innermost loop (R = its extent); run q goes to lane
-// q mod L' of the L' = min(lanes, runs) lanes that were free earliest when the block started, so
-// consecutive tiles of a lane vary only the innermost index. Partial sums stay in the lane
-// along a run over k; an operand stays in the lane FIFO along a run that does not change it if
-// the tile fits the FIFO depth; the dataflow module of a PE broadcasts an operand to the lanes
-// of the PE when their runs differ only in an index the operand does not depend on. Runs are
-// evaluated in closed form (no per-tile loop); the grouping of a block's tiles into jobs does
-// not change the result.
+// profile)"): the tiles of a buffer-level block, in loop order, form runs of the innermost loop;
+// when there are fewer runs than lanes the piece mapper cuts runs into pieces; the block takes
+// the lanes free the earliest, and neighbouring lanes hold the same piece of neighbouring runs.
+// Partial sums stay in the lane along a run over k; an operand stays in the lane FIFO along a
+// run that does not change it if the tile fits the FIFO depth; the dataflow module of a PE
+// broadcasts an operand to the lanes of the PE when their runs differ only in an index the
+// operand does not depend on. Pieces are evaluated in closed form (no per-tile loop); the
+// grouping of a block's tiles into jobs does not change the result. Its parts are plain C++
+// units: LoopNest (loop_nest.hpp), PieceMapper (piece_mapper.hpp), operand traffic
+// (operand_traffic.hpp) and lane assignment (lane_assignment.hpp).
 //
 // Reference profile, PeArrayTileTiming (docs/compute.md, "Tile-to-lane mapping (reference
-// profile)"): the tiles of a job, in loop-order enumeration, are dealt
-// round-robin over the lanes of one PE (each PE keeps a persistent next-lane pointer, so the tile
-// after the last one of a job goes to the following lane). With job.pe = -1 the array deals chunks
-// of lanes_per_pe consecutive tiles: each chunk goes to the least-loaded PE (the PE whose
-// lanes all become free the earliest; ties: lowest index). All state is per tile and persists
-// across jobs, so a group of N tiles gives exactly the cycles and energy of N one-tile jobs
-// issued at the same request cycle. See docs/compute.md for timing and energy formulas.
+// profile)"): the tiles of a job, in loop-order enumeration, are dealt round-robin over the
+// lanes of one PE (each PE keeps a persistent next-lane pointer, so the tile after the last one
+// of a job goes to the following lane). With job.pe = -1 the array deals chunks of lanes_per_pe
+// consecutive tiles: each chunk goes to the least-loaded PE (the PE whose lanes all become free
+// the earliest; ties: lowest index). All state is per tile and persists across jobs, so a group
+// of N tiles gives exactly the cycles and energy of N one-tile jobs issued at the same request
+// cycle. See docs/compute.md for timing and energy formulas.
 #pragma once
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>

@@ -26,8 +26,8 @@ PeArrayBlockTiming::PeArrayBlockTiming(PeArray& array) : array_(array), per_tile
 void PeArrayBlockTiming::check(const proto::TileJobExt& job) const {
   const proto::TileBox& box = job.block_box;
   const proto::TileGrid& grid = job.grid;
-  if (box.b0 < 0 || box.i0 < 0 || box.j0 < 0 || box.k0 < 0 || box.b1 > grid.b ||
-      box.i1 > grid.i || box.j1 > grid.j || box.k1 > grid.k || box.tiles() == 0)
+  if (box.b0 < 0 || box.i0 < 0 || box.j0 < 0 || box.k0 < 0 || box.b1 > grid.b || box.i1 > grid.i ||
+      box.j1 > grid.j || box.k1 > grid.k || box.tiles() == 0)
     throw std::invalid_argument("PeArray: block beyond the op's tile grid");
   if (job.first_tile + job.tile_count > box.tiles())
     throw std::invalid_argument("PeArray: tile range beyond the block");
@@ -85,8 +85,9 @@ PeArrayBlockTiming::JobGeometry PeArrayBlockTiming::geometry(const proto::TileJo
 // Lane cycles of the job's tiles [first, end) (block enumeration).
 uint64_t PeArrayBlockTiming::held_cycles(const JobGeometry& g, const proto::TileJobExt& job,
                                          uint64_t first, uint64_t end) const {
-  return g.per_tile_cycles ? held_prefix_[end - job.first_tile] - held_prefix_[first - job.first_tile]
-                           : (end - first) * g.tile.held;
+  return g.per_tile_cycles
+             ? held_prefix_[end - job.first_tile] - held_prefix_[first - job.first_tile]
+             : (end - first) * g.tile.held;
 }
 
 // The block's lanes and pieces, chosen when its first job arrives.
@@ -153,8 +154,7 @@ PieceTrafficCounter PeArrayBlockTiming::run_pieces(const proto::TileJobExt& job,
       traffic.final_outputs += span.tiles();
       continue;
     }
-    const int64_t k_of_last_tile =
-        g.reduction.k0 + g.nest.index_at(proto::kLoopK, span.end - 1);
+    const int64_t k_of_last_tile = g.reduction.k0 + g.nest.index_at(proto::kLoopK, span.end - 1);
     traffic.count_matmul(span, g.reuse, run_length, g.reduction, k_of_last_tile);
   }
   if (!g.matmul) {
@@ -190,7 +190,8 @@ OperandReads PeArrayBlockTiming::count_reads(const proto::TileJobExt& job, const
     reads.b -= reads.broadcast_b;
     counts.matmul_tiles += tiles;
     const AcceleratorConfig& cfg = array_.cfg_;
-    counts.dense_macs += tiles * static_cast<uint64_t>(cfg.tile.b) * cfg.tile.x * cfg.tile.x * cfg.tile.y;
+    counts.dense_macs +=
+        tiles * static_cast<uint64_t>(cfg.tile.b) * cfg.tile.x * cfg.tile.x * cfg.tile.y;
     counts.effectual_macs += g.effectual_macs;
   } else {
     (job.kind == proto::JobKind::elementwise ? counts.ewise_tiles : counts.act_tiles) += tiles;
@@ -297,7 +298,8 @@ void PeArrayBlockTiming::charge(proto::TileJobExt& job, const JobGeometry& g,
   jt.start_cycle = std::min(jt.start_cycle, result.first_start_cycle);
   if (g.matmul) {
     const AcceleratorConfig& cfg = a.cfg_;
-    jt.dense_macs += tiles * static_cast<uint64_t>(cfg.tile.b) * cfg.tile.x * cfg.tile.x * cfg.tile.y;
+    jt.dense_macs +=
+        tiles * static_cast<uint64_t>(cfg.tile.b) * cfg.tile.x * cfg.tile.x * cfg.tile.y;
     jt.effectual_macs += g.effectual_macs;
   }
   const OperandTileBytes& tile = g.bytes;
@@ -308,7 +310,8 @@ void PeArrayBlockTiming::charge(proto::TileJobExt& job, const JobGeometry& g,
   const Technology& tech = a.tech_;
   jt.unit_energy_nj +=
       tech.nj_per_cycle(a.lane_fig_.dynamic_mw + tech.fifo.dynamic_mw) * static_cast<double>(held) +
-      tech.nj_per_cycle(tech.pre_sparsity.dynamic_mw) * static_cast<double>(tiles * g.tile.pre_walk) +
+      tech.nj_per_cycle(tech.pre_sparsity.dynamic_mw) *
+          static_cast<double>(tiles * g.tile.pre_walk) +
       tech.nj_per_cycle(tech.post_sparsity.dynamic_mw) *
           static_cast<double>(tiles * g.tile.post_walk) +
       tech.nj_per_cycle(tech.dataflow.dynamic_mw) *

@@ -74,9 +74,9 @@ class PeArrayBlockTiming : public PeArrayTiming {
               const LaneJobResult& result);
 
   PeArray& array_;
-  PeArrayTileTiming per_tile_;  // jobs that bring per-tile effectual MACs
-  std::unordered_map<uint64_t, BlockPlan> blocks_;  // (op, block) -> plan, while in flight
-  std::vector<uint32_t> lane_order_, touched_;       // scratch (allocated once)
+  PeArrayTileTiming per_tile_;                          // jobs that bring per-tile effectual MACs
+  std::unordered_map<uint64_t, BlockPlan> blocks_;      // (op, block) -> plan, while in flight
+  std::vector<uint32_t> lane_order_, touched_;          // scratch (allocated once)
   std::vector<uint64_t> effectual_macs_, held_prefix_;  // functional: per tile of a job
 };
 

@@ -50,7 +50,8 @@ uint64_t PeArrayTileTiming::operand_read(bool first, size_t pe, size_t lane, uin
   PeArrayStats& counts = array_.counts_;
   // FIFO reuse first, then the dataflow module's broadcast of an operand tile read for another
   // lane of this PE starting in the same cycle, else a buffer read.
-  if (lane_previous_op_[lane] == op_id + 1 && reuses_operand(first, lane_previous_tile_[lane], tile)) {
+  if (lane_previous_op_[lane] == op_id + 1 &&
+      reuses_operand(first, lane_previous_tile_[lane], tile)) {
     ++(first ? counts.fifo_reuse_first : counts.fifo_reuse_second);
     return 0;
   }

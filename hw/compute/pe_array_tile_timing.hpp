@@ -35,8 +35,8 @@ class PeArrayTileTiming : public PeArrayTiming {
   };
   LaneSlot reserve_lane(int requested_pe, uint64_t request_cycle, uint64_t held_cycles,
                         LaneJobResult& result);
-  void count_buffer_reads(const JobOperands& operands, uint64_t first_reads,
-                          uint64_t second_reads, LaneJobResult& result);
+  void count_buffer_reads(const JobOperands& operands, uint64_t first_reads, uint64_t second_reads,
+                          LaneJobResult& result);
   // An operand tile the dataflow module fetched from a buffer, and when.
   struct Broadcast {
     uint32_t op_id = ~uint32_t{0};

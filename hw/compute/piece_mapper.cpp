@@ -4,8 +4,7 @@
 
 namespace acceltran {
 
-PieceMapper::Cost PieceMapper::cost_of(const PieceMapperBlock& block,
-                                       uint64_t piece_tiles) const {
+PieceMapper::Cost PieceMapper::cost_of(const PieceMapperBlock& block, uint64_t piece_tiles) const {
   const uint64_t run_length = block.run_length_tiles;
   const uint64_t pieces_per_run = (run_length + piece_tiles - 1) / piece_tiles;
   const uint64_t pieces = block.runs * pieces_per_run;
@@ -20,8 +19,9 @@ PieceMapper::Cost PieceMapper::cost_of(const PieceMapperBlock& block,
   // Port time per buffer: partial sums and outputs go to the activation buffer; each operand
   // comes from the buffer its tensor lives in.
   const OperandTileBytes& bytes = block.bytes;
-  double activation_bytes = static_cast<double>((tiles.psum_reads + tiles.psum_writes) * bytes.psum +
-                                                tiles.final_outputs * bytes.output_data);
+  double activation_bytes =
+      static_cast<double>((tiles.psum_reads + tiles.psum_writes) * bytes.psum +
+                          tiles.final_outputs * bytes.output_data);
   double weight_bytes = 0;
   (block.a_in_weight_buffer ? weight_bytes : activation_bytes) +=
       static_cast<double>(reads.a * bytes.a_data);
@@ -33,8 +33,9 @@ PieceMapper::Cost PieceMapper::cost_of(const PieceMapperBlock& block,
       lane_cycles * static_cast<double>(lanes_used) / static_cast<double>(array_.total_lanes);
   Cost cost;
   cost.lane_cycles = lane_cycles;
-  cost.cost_cycles = std::max({share_cycles, activation_bytes / array_.activation_port_bytes_per_cycle,
-                               weight_bytes / array_.weight_port_bytes_per_cycle});
+  cost.cost_cycles =
+      std::max({share_cycles, activation_bytes / array_.activation_port_bytes_per_cycle,
+                weight_bytes / array_.weight_port_bytes_per_cycle});
   return cost;
 }
 
@@ -43,7 +44,8 @@ uint64_t PieceMapper::piece_length_tiles(const PieceMapperBlock& block) const {
   uint64_t best_piece = run_length;
   double best_cost = -1, best_lane_cycles = 0;
   // Cuts per run 1, 2, 4, ... while the pieces do not exceed twice the lanes.
-  for (uint64_t cuts = 1; cuts <= run_length && (cuts == 1 || block.runs * cuts <= 2 * array_.total_lanes);
+  for (uint64_t cuts = 1;
+       cuts <= run_length && (cuts == 1 || block.runs * cuts <= 2 * array_.total_lanes);
        cuts *= 2) {
     const uint64_t piece = (run_length + cuts - 1) / cuts;
     const Cost c = cost_of(block, piece);

@@ -64,9 +64,8 @@ size_t UnitPoolEngine::pick_unit(int pe) {
   }
 }
 
-void UnitPoolEngine::reserve_all_free_modules(const proto::TileJobExt& job,
-                                              uint64_t request_cycle, const UnitTileTiming& tile,
-                                              UnitJobResult& result) {
+void UnitPoolEngine::reserve_all_free_modules(const proto::TileJobExt& job, uint64_t request_cycle,
+                                              const UnitTileTiming& tile, UnitJobResult& result) {
   for (uint64_t t = 0; t < job.tile_count; ++t) {
     size_t first_free = 0;
     for (size_t unit = 1; unit < free_.size(); ++unit)
@@ -98,8 +97,7 @@ void UnitPoolEngine::reserve_all_free_modules(const proto::TileJobExt& job,
 }
 
 void UnitPoolEngine::reserve_one_module_per_tile(const proto::TileJobExt& job,
-                                                 uint64_t request_cycle,
-                                                 const UnitTileTiming& tile,
+                                                 uint64_t request_cycle, const UnitTileTiming& tile,
                                                  UnitJobResult& result) {
   const uint64_t width =
       conventions_.buffer_port_traffic && job.issue_width ? job.issue_width : ~0ULL;
@@ -126,7 +124,8 @@ void UnitPoolEngine::move_through_ports(proto::TileJobExt& job, uint64_t request
   const uint64_t tiles = job.tile_count;
   const uint64_t input_bytes = result.activation_read_bytes;  // zero-free inputs
   const uint64_t mask_bytes = result.mask_read_bytes;         // one mask per tile each way
-  const uint64_t output_bytes = tiles * zero_free_bytes(tile_words, tech_.word_bits(), output_sparsity);
+  const uint64_t output_bytes =
+      tiles * zero_free_bytes(tile_words, tech_.word_bits(), output_sparsity);
   const uint64_t param_bytes =
       tiles * job.param_words_per_tile * static_cast<uint64_t>(tech_.word_bits()) / 8;
   const uint64_t request = request_cycle;  // ports see requests in issue order
@@ -137,10 +136,10 @@ void UnitPoolEngine::move_through_ports(proto::TileJobExt& job, uint64_t request
                                                          output_bytes, true, mhz));
   ports_done = std::max(
       ports_done, proto::port_transfer(weight_port, port_gp_, request, param_bytes, false, mhz));
-  ports_done = std::max(
-      ports_done, proto::port_transfer(mask_port, port_gp_, request, mask_bytes, false, mhz));
-  ports_done = std::max(
-      ports_done, proto::port_transfer(mask_port, port_gp_, request, mask_bytes, true, mhz));
+  ports_done = std::max(ports_done,
+                        proto::port_transfer(mask_port, port_gp_, request, mask_bytes, false, mhz));
+  ports_done = std::max(ports_done,
+                        proto::port_transfer(mask_port, port_gp_, request, mask_bytes, true, mhz));
   result.completion_cycle = std::max(result.completion_cycle, ports_done);
   counts_.output_write_bytes += output_bytes + mask_bytes;
   counts_.param_read_bytes += param_bytes;
