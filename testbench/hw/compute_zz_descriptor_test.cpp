@@ -1,6 +1,7 @@
 // An initiator other than the control block drives the PE array: it fills the job descriptor
 // (tlm/tile_job.hpp) by hand, with no compiler type, and checks the completion time against a
-// hand-computed figure. Calls sc_start: its own process (each test case is one).
+// hand-computed figure. Calls sc_start, so its cases are not tagged [compute] (that tag runs in
+// one process; each CTest case is its own process).
 #include <tlm_utils/simple_initiator_socket.h>
 #include <catch2/catch.hpp>
 
@@ -57,7 +58,7 @@ struct HandInitiator : sc_core::sc_module {
 }  // namespace
 
 TEST_CASE("compute: a hand-built job descriptor drives the PE array over TLM",
-          "[compute][pe][tlm]") {
+          "[descriptor][tlm]") {
   // One PE of 2 lanes of 16 MACs (Edge's tile 16 x 16 and technology figures).
   AcceleratorConfig cfg = compute_test::accel("edge");
   REQUIRE(cfg.tile.x == 16);
@@ -87,7 +88,7 @@ TEST_CASE("compute: a hand-built job descriptor drives the PE array over TLM",
   CHECK(initiator.job.busy_unit_cycles == 8 * 69);
 }
 
-TEST_CASE("compute: a descriptor without a tile grid is a generic error", "[compute][pe][tlm]") {
+TEST_CASE("compute: a descriptor without a tile grid is a generic error", "[descriptor][tlm]") {
   AcceleratorConfig cfg = compute_test::accel("edge");
   const SimOptions opts;
   PeArray pe("empty_pe", cfg, compute_test::tech(), opts);
