@@ -37,7 +37,8 @@
 #include <string>
 #include <vector>
 
-#include "isa.hpp"
+#include "isa.hpp"  // TransferExt: Opcode, TensorId
+#include "tile_job.hpp"
 
 namespace acceltran::proto {
 
@@ -53,38 +54,19 @@ struct JobTraffic {
   double unit_energy_nj = 0;   // dynamic energy of the lanes / modules for this job
 };
 
-// A group of tile jobs of one op, all for the same engine class (MAC lanes, softmax modules,
-// layer-norm modules). The target spreads the tiles over its free units and reports the
-// completion time of the last one.
-struct TileJobExt : tlm::tlm_extension<TileJobExt> {
-  const Op* op = nullptr;
-  Opcode opcode = Opcode::MATMUL;
-  uint64_t first_tile = 0;  // range in the op's loop-order enumeration
-  uint64_t tile_count = 0;
-  LoopOrder loop_order;
-  double activation_sparsity = 0.5;  // fraction of zeros in the first operand
-  double weight_sparsity = 0.5;      // fraction of zeros in the second operand
-  int pe = -1;                       // PE to run on; -1: the target chooses
-  // Default profile (buffer-level blocks, see compiler/parts.hpp):
-  uint32_t block = 0;               // block of the op; first_tile/tile_count count its tiles
-  uint32_t issue_width = 0;         // tiles issued per cycle from the request time (0: all at once)
-  double output_sparsity = 0;       // zeros in the output tile after DynaTran (zero-free writes)
-  bool a_in_weight_buffer = false;  // first operand lives in the weight buffer (embeddings)
-  bool b_in_weight_buffer = false;  // second operand lives in the weight buffer (weights)
-  uint32_t param_words_per_tile = 0;  // bias / gamma-beta words read per output tile
+// A tile job (the descriptor, tlm/tile_job.hpp) and what the target reports back. The target
+// spreads the tiles over its free units and reports the completion time of the last one.
+struct TileJobExt : tlm::tlm_extension<TileJobExt>, TileJob {
   // Filled by the target:
   uint64_t busy_unit_cycles = 0;     // sum over units of cycles held
   uint64_t operand_reads_saved = 0;  // operand tiles reused (FIFO / broadcast)
-  JobTraffic traffic;                // default profile: what the job did (added to)
+  JobTraffic traffic;                // hardware profile: what the job did (added to)
 
   tlm::tlm_extension_base* clone() const override { return new TileJobExt(*this); }
   void copy_from(const tlm::tlm_extension_base& e) override {
     *this = static_cast<const TileJobExt&>(e);
   }
 };
-
-enum class Buffer : uint8_t { activation, weight, mask };
-const char* to_string(Buffer b);
 
 // A transfer between main memory and an on-chip buffer, or from the PEs into a buffer.
 struct TransferExt : tlm::tlm_extension<TransferExt> {
@@ -105,18 +87,6 @@ struct TransferExt : tlm::tlm_extension<TransferExt> {
     *this = static_cast<const TransferExt&>(e);
   }
 };
-
-inline const char* to_string(Buffer b) {
-  switch (b) {
-    case Buffer::activation:
-      return "activation";
-    case Buffer::weight:
-      return "weight";
-    case Buffer::mask:
-      return "mask";
-  }
-  return "?";
-}
 
 // Blocks reason in whole clock cycles (uint64_t); sc_time appears only at the kernel boundary.
 // The clock period at 700 MHz is 1428.57 ps, so conversions round to the 1 ps resolution once
@@ -259,9 +229,10 @@ uint64_t port_transfer(Socket& port, tlm::tlm_generic_payload& gp, uint64_t requ
 // the units and return the completion cycle, and annotates `delay` with the completion time.
 // Responses: address != 0: TLM_ADDRESS_ERROR_RESPONSE; not TLM_IGNORE_COMMAND:
 // TLM_COMMAND_ERROR_RESPONSE; data length 0 or streaming width != data length:
-// TLM_BURST_ERROR_RESPONSE; byte enables: TLM_BYTE_ENABLE_ERROR_RESPONSE; null data pointer or
-// missing extension: TLM_GENERIC_ERROR_RESPONSE; std::invalid_argument from dispatch (wrong
-// opcode, tiles out of range): TLM_COMMAND_ERROR_RESPONSE.
+// TLM_BURST_ERROR_RESPONSE; byte enables: TLM_BYTE_ENABLE_ERROR_RESPONSE; null data pointer,
+// missing extension or a descriptor without a tile grid: TLM_GENERIC_ERROR_RESPONSE;
+// std::invalid_argument from dispatch (wrong job kind, tiles out of range):
+// TLM_COMMAND_ERROR_RESPONSE.
 template <typename Dispatch>
 void serve_tile_job(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, double clock_mhz,
                     Dispatch&& dispatch) {
@@ -283,7 +254,7 @@ void serve_tile_job(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, doubl
     return;
   }
   auto* job = gp.get_extension<TileJobExt>();
-  if (!gp.get_data_ptr() || !job || !job->op) {
+  if (!gp.get_data_ptr() || !job || !job->described()) {
     gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
   }

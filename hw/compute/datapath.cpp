@@ -152,7 +152,8 @@ struct BlockEnum {
 Datapath::Datapath(const Program& prog, const FunctionalInput& in)
     : prog_(prog), in_(in), tb_(prog.info.tile.b), tx_(prog.info.tile.x), ty_(prog.info.tile.y) {
   if (prog.info.profile != Profile::hardware)
-    throw InputError("--functional: the data path runs the default profile only (--profile hardware)");
+    throw InputError(
+        "--functional: the data path runs the default profile only (--profile hardware)");
   if (!in.weights) throw std::logic_error("Datapath: no weights");
   if (in.prune.kind == PruneMode::Kind::dynatran) {
     if (!(in.prune.tau >= 0) || in.prune.tau >= 8.0)
@@ -234,125 +235,180 @@ void Datapath::check_written(const Op& op, TensorId t, int64_t b0, int64_t b1, i
         op.name, T.name, b0, b1 - 1, r0, r1 - 1, c0, c1 - 1));
 }
 
-void Datapath::load_parameters() {
-  const BertWeights& W = *in_.weights;
-  const BertConfig& cfg = W.config;
-  const int64_t h = cfg.hidden, d = cfg.head_dim, nh = cfg.heads;
-  const double qscale = 1.0 / std::sqrt(static_cast<double>(d));
-  for (const Tensor& T : prog_.tensors) {
-    if (T.cls == TensorClass::activation) continue;
-    std::vector<int32_t>& v = vals_[T.id];
-    v.assign(T.elements(), 0);
-    auto expect = [&](int64_t batch, int64_t rows, int64_t cols) {
-      if (T.batch != batch || T.rows != rows || T.cols != cols)
-        throw InputError(
-            fmt::format("{}: tensor {} is {}x{}x{} in the program, the weights give {}x{}x{}",
-                        W.source, T.name, T.batch, T.rows, T.cols, batch, rows, cols));
-    };
-    auto q = [](float x) { return fx::from_double(static_cast<double>(x)); };
-    const std::string& n = T.name;
-    int layer = -1;
-    std::string local = n;
-    if (n.size() > 1 && n[0] == 'L') {
-      const size_t dot = n.find('.');
-      layer = std::stoi(n.substr(1, dot - 1));
-      local = n.substr(dot + 1);
-      if (layer >= static_cast<int>(W.layers.size()))
-        throw InputError(fmt::format("{}: the program has layer {}, the weights {} layers",
-                                     W.source, layer, W.layers.size()));
+namespace {
+
+// A parameter tensor being filled from the checkpoint: its values and the shape check.
+struct ParameterFill {
+  const Tensor& tensor;
+  std::vector<int32_t>& values;
+  const std::string& source;  // the weights' source, for messages
+  void expect(int64_t batch, int64_t rows, int64_t cols) const {
+    if (tensor.batch != batch || tensor.rows != rows || tensor.cols != cols)
+      throw InputError(
+          fmt::format("{}: tensor {} is {}x{}x{} in the program, the weights give {}x{}x{}", source,
+                      tensor.name, tensor.batch, tensor.rows, tensor.cols, batch, rows, cols));
+  }
+};
+
+int32_t to_q16(float x) {
+  return fx::from_double(static_cast<double>(x));
+}
+
+// Linear layer: program weight (k x n) = HF weight [n, k] transposed; bias 1 x n.
+void fill_linear(const ParameterFill& fill, const FloatTensor& weight, const FloatTensor& bias,
+                 bool is_bias) {
+  const int64_t outputs = weight.shape[0], inputs = weight.shape[1];
+  if (is_bias) {
+    fill.expect(1, 1, outputs);
+    for (int64_t c = 0; c < outputs; ++c)
+      fill.values[static_cast<size_t>(c)] = to_q16(bias.data[c]);
+    return;
+  }
+  fill.expect(1, inputs, outputs);
+  for (int64_t r = 0; r < inputs; ++r)
+    for (int64_t c = 0; c < outputs; ++c)
+      fill.values[static_cast<size_t>(r * outputs + c)] =
+          to_q16(weight.data[static_cast<size_t>(c * inputs + r)]);
+}
+
+// LayerNorm parameters: gamma in row 0, beta in row 1.
+void fill_gamma_beta(const ParameterFill& fill, int64_t hidden, const FloatTensor& gamma,
+                     const FloatTensor& beta) {
+  fill.expect(1, 2, hidden);
+  for (int64_t c = 0; c < hidden; ++c) {
+    fill.values[static_cast<size_t>(c)] = to_q16(gamma.data[c]);
+    fill.values[static_cast<size_t>(hidden + c)] = to_q16(beta.data[c]);
+  }
+}
+
+// The fused Q/K/V projection: per head, d query columns, then key, then value; the
+// 1/sqrt(head_dim) attention scale is folded into the query weights and bias.
+void fill_qkv(const ParameterFill& fill, const BertConfig& cfg, const BertLayerWeights& layer,
+              bool is_bias) {
+  const int64_t hidden = cfg.hidden, head_dim = cfg.head_dim;
+  const double query_scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  if (is_bias)
+    fill.expect(1, 1, 3 * hidden);
+  else
+    fill.expect(1, hidden, 3 * hidden);
+  const FloatTensor* weights[3] = {&layer.query_w, &layer.key_w, &layer.value_w};
+  const FloatTensor* biases[3] = {&layer.query_b, &layer.key_b, &layer.value_b};
+  for (int64_t head = 0; head < cfg.heads; ++head)
+    for (int part = 0; part < 3; ++part) {
+      const double scale = part == 0 ? query_scale : 1.0;
+      const int64_t first_col = 3 * head_dim * head + part * head_dim;
+      for (int64_t c = 0; c < head_dim; ++c) {
+        const int64_t feature = head * head_dim + c;  // HF output feature
+        if (is_bias) {
+          fill.values[static_cast<size_t>(first_col + c)] =
+              fx::from_double(biases[part]->data[feature] * scale);
+          continue;
+        }
+        for (int64_t r = 0; r < hidden; ++r)
+          fill.values[static_cast<size_t>(r * 3 * hidden + first_col + c)] = fx::from_double(
+              weights[part]->data[static_cast<size_t>(feature * hidden + r)] * scale);
+      }
     }
-    // Linear layer: program weight (k x n) = HF weight [n, k] transposed.
-    auto linear = [&](const FloatTensor& w, const FloatTensor& b, bool is_bias) {
-      const int64_t out = w.shape[0], inn = w.shape[1];
-      if (is_bias) {
-        expect(1, 1, out);
-        for (int64_t c = 0; c < out; ++c) v[static_cast<size_t>(c)] = q(b.data[c]);
-      } else {
-        expect(1, inn, out);
-        for (int64_t r = 0; r < inn; ++r)
-          for (int64_t c = 0; c < out; ++c)
-            v[static_cast<size_t>(r * out + c)] = q(w.data[static_cast<size_t>(c * inn + r)]);
-      }
-    };
-    auto gamma_beta = [&](const FloatTensor& g, const FloatTensor& b) {
-      expect(1, 2, h);
-      for (int64_t c = 0; c < h; ++c) {
-        v[static_cast<size_t>(c)] = q(g.data[c]);
-        v[static_cast<size_t>(h + c)] = q(b.data[c]);
-      }
-    };
-    if (n == "emb.word_rows") {
-      expect(prog_.info.batch, prog_.info.seq_len, h);
-      for (size_t s = 0; s < in_.tokens.size(); ++s)
-        for (size_t p = 0; p < in_.tokens[s].size(); ++p) {
-          const int64_t id = in_.tokens[s][p];
-          if (id < 0 || id >= cfg.vocab_size)
-            throw InputError(fmt::format("{}: token id {} outside the vocabulary [0, {})",
-                                         in_.tokens_source, id, cfg.vocab_size));
-          for (int64_t c = 0; c < h; ++c)
-            v[static_cast<size_t>(
-                (static_cast<int64_t>(s) * prog_.info.seq_len + static_cast<int64_t>(p)) * h + c)] =
-                q(W.word_emb.data[static_cast<size_t>(id * h + c)]);
-        }
-    } else if (n == "emb.position_rows") {
-      expect(1, prog_.info.seq_len, h);
-      if (prog_.info.seq_len > cfg.max_position)
-        throw InputError(fmt::format("{}: sequence length {} exceeds max_position_embeddings {}",
-                                     cfg.source, prog_.info.seq_len, cfg.max_position));
-      for (size_t i = 0; i < v.size(); ++i) v[i] = q(W.pos_emb.data[i]);
-    } else if (n == "emb.type_rows") {
-      expect(1, cfg.type_vocab, h);
-      for (size_t i = 0; i < v.size(); ++i) v[i] = q(W.type_emb.data[i]);
-    } else if (n == "emb.ln.gb") {
-      gamma_beta(W.emb_ln_gamma, W.emb_ln_beta);
-    } else if (layer >= 0 && (local == "attn.qkv.w" || local == "attn.qkv.b")) {
-      const BertLayerWeights& L = W.layers[static_cast<size_t>(layer)];
-      const bool bias = local == "attn.qkv.b";
-      if (bias)
-        expect(1, 1, 3 * h);
-      else
-        expect(1, h, 3 * h);
-      const FloatTensor* ws[3] = {&L.query_w, &L.key_w, &L.value_w};
-      const FloatTensor* bs[3] = {&L.query_b, &L.key_b, &L.value_b};
-      for (int64_t hh = 0; hh < nh; ++hh)
-        for (int m = 0; m < 3; ++m) {
-          const double sc = m == 0 ? qscale : 1.0;
-          const int64_t col0 = 3 * d * hh + m * d;
-          for (int64_t c = 0; c < d; ++c) {
-            const int64_t o = hh * d + c;  // HF output feature
-            if (bias) {
-              v[static_cast<size_t>(col0 + c)] = fx::from_double(bs[m]->data[o] * sc);
-            } else {
-              for (int64_t r = 0; r < h; ++r)
-                v[static_cast<size_t>(r * 3 * h + col0 + c)] =
-                    fx::from_double(ws[m]->data[static_cast<size_t>(o * h + r)] * sc);
-            }
-          }
-        }
-    } else if (layer >= 0 && (local == "attn.o.w" || local == "attn.o.b")) {
-      const BertLayerWeights& L = W.layers[static_cast<size_t>(layer)];
-      linear(L.attn_out_w, L.attn_out_b, local == "attn.o.b");
-    } else if (layer >= 0 && (local == "ffn0.up.w" || local == "ffn0.up.b")) {
-      const BertLayerWeights& L = W.layers[static_cast<size_t>(layer)];
-      linear(L.inter_w, L.inter_b, local == "ffn0.up.b");
-    } else if (layer >= 0 && (local == "ffn.down.w" || local == "ffn.down.b")) {
-      const BertLayerWeights& L = W.layers[static_cast<size_t>(layer)];
-      linear(L.out_w, L.out_b, local == "ffn.down.b");
-    } else if (layer >= 0 && local == "attn.ln.gb") {
-      const BertLayerWeights& L = W.layers[static_cast<size_t>(layer)];
-      gamma_beta(L.attn_ln_gamma, L.attn_ln_beta);
-    } else if (layer >= 0 && local == "ffn.ln.gb") {
-      const BertLayerWeights& L = W.layers[static_cast<size_t>(layer)];
-      gamma_beta(L.out_ln_gamma, L.out_ln_beta);
-    } else {
+}
+
+// Layer index and layer-local name of "L<n>.<local>"; -1 and the whole name otherwise.
+int split_layer_name(const std::string& name, std::string* local) {
+  *local = name;
+  if (name.size() <= 1 || name[0] != 'L') return -1;
+  const size_t dot = name.find('.');
+  *local = name.substr(dot + 1);
+  return std::stoi(name.substr(1, dot - 1));
+}
+
+}  // namespace
+
+// Word-embedding rows of the run's tokens: row (sequence, position) = embedding of its token.
+void Datapath::fill_token_rows(std::vector<int32_t>& values) const {
+  const BertWeights& weights = *in_.weights;
+  const int64_t hidden = weights.config.hidden;
+  for (size_t s = 0; s < in_.tokens.size(); ++s)
+    for (size_t p = 0; p < in_.tokens[s].size(); ++p) {
+      const int64_t id = in_.tokens[s][p];
+      if (id < 0 || id >= weights.config.vocab_size)
+        throw InputError(fmt::format("{}: token id {} outside the vocabulary [0, {})",
+                                     in_.tokens_source, id, weights.config.vocab_size));
+      const int64_t row = static_cast<int64_t>(s) * prog_.info.seq_len + static_cast<int64_t>(p);
+      for (int64_t c = 0; c < hidden; ++c)
+        values[static_cast<size_t>(row * hidden + c)] =
+            to_q16(weights.word_emb.data[static_cast<size_t>(id * hidden + c)]);
+    }
+}
+
+// The embedding tables and the embedding LayerNorm.
+bool Datapath::fill_embedding(const Tensor& tensor, std::vector<int32_t>& values) const {
+  const BertWeights& weights = *in_.weights;
+  const BertConfig& cfg = weights.config;
+  const ParameterFill fill{tensor, values, weights.source};
+  const std::string& name = tensor.name;
+  if (name == "emb.word_rows") {
+    fill.expect(prog_.info.batch, prog_.info.seq_len, cfg.hidden);
+    fill_token_rows(values);
+  } else if (name == "emb.position_rows") {
+    fill.expect(1, prog_.info.seq_len, cfg.hidden);
+    if (prog_.info.seq_len > cfg.max_position)
+      throw InputError(fmt::format("{}: sequence length {} exceeds max_position_embeddings {}",
+                                   cfg.source, prog_.info.seq_len, cfg.max_position));
+    for (size_t i = 0; i < values.size(); ++i) values[i] = to_q16(weights.pos_emb.data[i]);
+  } else if (name == "emb.type_rows") {
+    fill.expect(1, cfg.type_vocab, cfg.hidden);
+    for (size_t i = 0; i < values.size(); ++i) values[i] = to_q16(weights.type_emb.data[i]);
+  } else if (name == "emb.ln.gb") {
+    fill_gamma_beta(fill, cfg.hidden, weights.emb_ln_gamma, weights.emb_ln_beta);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The parameters of encoder layer `layer` (tensor name "L<layer>.<local>").
+bool Datapath::fill_layer_parameter(const Tensor& tensor, int layer, const std::string& local,
+                                    std::vector<int32_t>& values) const {
+  const BertWeights& weights = *in_.weights;
+  if (layer >= static_cast<int>(weights.layers.size()))
+    throw InputError(fmt::format("{}: the program has layer {}, the weights {} layers",
+                                 weights.source, layer, weights.layers.size()));
+  const BertLayerWeights& l = weights.layers[static_cast<size_t>(layer)];
+  const ParameterFill fill{tensor, values, weights.source};
+  const int64_t hidden = weights.config.hidden;
+  if (local == "attn.qkv.w" || local == "attn.qkv.b")
+    fill_qkv(fill, weights.config, l, local == "attn.qkv.b");
+  else if (local == "attn.o.w" || local == "attn.o.b")
+    fill_linear(fill, l.attn_out_w, l.attn_out_b, local == "attn.o.b");
+  else if (local == "ffn0.up.w" || local == "ffn0.up.b")
+    fill_linear(fill, l.inter_w, l.inter_b, local == "ffn0.up.b");
+  else if (local == "ffn.down.w" || local == "ffn.down.b")
+    fill_linear(fill, l.out_w, l.out_b, local == "ffn.down.b");
+  else if (local == "attn.ln.gb")
+    fill_gamma_beta(fill, hidden, l.attn_ln_gamma, l.attn_ln_beta);
+  else if (local == "ffn.ln.gb")
+    fill_gamma_beta(fill, hidden, l.out_ln_gamma, l.out_ln_beta);
+  else
+    return false;
+  return true;
+}
+
+void Datapath::load_parameters() {
+  for (const Tensor& tensor : prog_.tensors) {
+    if (tensor.cls == TensorClass::activation) continue;
+    std::vector<int32_t>& values = vals_[tensor.id];
+    values.assign(tensor.elements(), 0);
+    std::string local;
+    const int layer = split_layer_name(tensor.name, &local);
+    const bool filled = layer >= 0 ? fill_layer_parameter(tensor, layer, local, values)
+                                   : fill_embedding(tensor, values);
+    if (!filled)
       throw InputError(
           fmt::format("--functional: no weights for tensor {} (only BERT encoders: sdp heads, one "
                       "feed-forward layer, equal hidden sizes)",
-                      n));
-    }
-    mark_written(T.id, 0, T.batch, 0, T.rows, 0, T.cols);
-    tensor_n_[T.id] = v.size();
-    tensor_z_[T.id] = static_cast<uint64_t>(std::count(v.begin(), v.end(), 0));
+                      tensor.name));
+    mark_written(tensor.id, 0, tensor.batch, 0, tensor.rows, 0, tensor.cols);
+    tensor_n_[tensor.id] = values.size();
+    tensor_z_[tensor.id] = static_cast<uint64_t>(std::count(values.begin(), values.end(), 0));
   }
 }
 
@@ -533,7 +589,7 @@ void Datapath::finalize_tile(const Op& op, int64_t bt, int64_t it, int64_t jt, J
   if (op.prune && post) {  // the post-sparsity units count the zeros they leave
     zeros = 0;
     for (int64_t b = b0; b < b1; ++b)
-      zeros += post->prune_block(op, out_ptr(op, b, r0, c0), static_cast<int>(r1 - r0),
+      zeros += post->prune_block(out_ptr(op, b, r0, c0), static_cast<int>(r1 - r0),
                                  static_cast<int>(c1 - c0), static_cast<int>(TO.cols), 0);
   }
   record_output(op, static_cast<uint64_t>((b1 - b0) * (r1 - r0) * (c1 - c0)), zeros, jd);
@@ -547,7 +603,7 @@ void Datapath::topk_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, Pos
   const int64_t seg = TO.part_cols > 0 && TO.part_cols < op.n ? TO.part_cols : op.n;
   uint64_t zeros = 0;
   for (int64_t b = b0; b < b1; ++b)
-    zeros += post ? post->prune_block(op, out_ptr(op, b, r0, 0), static_cast<int>(r1 - r0),
+    zeros += post ? post->prune_block(out_ptr(op, b, r0, 0), static_cast<int>(r1 - r0),
                                       static_cast<int>(op.n), static_cast<int>(TO.cols),
                                       static_cast<int>(seg))
                   : output_zeros(op, b, b + 1, r0, r1, 0, op.n);
@@ -612,6 +668,31 @@ void Datapath::elementwise_tile(const Op& op, const TileIndex& t, JobData& jd, d
   record_output(op, n, zeros, jd);
 }
 
+const Op& Datapath::op_of(const proto::TileJob& job) const {
+  if (job.op_id >= prog_.ops.size() || prog_.ops[job.op_id].id != job.op_id)
+    throw std::invalid_argument("Datapath: the job's op id is not an op of the program");
+  return prog_.ops[job.op_id];
+}
+
+namespace {
+LoopOrder loop_order_of(const proto::LoopNestOrder& nest) {
+  LoopOrder order;
+  order.dims = nest.dims;
+  return order;
+}
+}  // namespace
+
+JobData Datapath::run_lane_job(const proto::TileJob& job, uint64_t* effectual_macs,
+                               PostSparsity* post) {
+  return run_lane_job(op_of(job), job.block, loop_order_of(job.loop_order), job.first_tile,
+                      job.tile_count, effectual_macs, post);
+}
+
+JobData Datapath::run_row_job(const proto::TileJob& job, PostSparsity* post) {
+  return run_row_job(op_of(job), job.block, loop_order_of(job.loop_order), job.first_tile,
+                     job.tile_count, post);
+}
+
 JobData Datapath::run_row_job(const Op& op, uint32_t block, const LoopOrder& order, uint64_t first,
                               uint64_t count, PostSparsity* post) {
   JobData jd;
@@ -666,7 +747,7 @@ void Datapath::row_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, doub
     mark_written(op.output, b, b + 1, r0, r1, 0, n);
     zeros += op.prune && post
                  ? post->prune_block(
-                       op, y, static_cast<int>(R), static_cast<int>(n), static_cast<int>(TO.cols),
+                       y, static_cast<int>(R), static_cast<int>(n), static_cast<int>(TO.cols),
                        in_.prune.kind == PruneMode::Kind::topk ? static_cast<int>(n) : 0)
                  : output_zeros(op, b, b + 1, r0, r1, 0, n);
   }

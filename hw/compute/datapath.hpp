@@ -24,45 +24,17 @@
 #include <string>
 #include <vector>
 
+#include "datapath_port.hpp"
 #include "isa.hpp"
 #include "weights.hpp"
 
 namespace acceltran {
-
-// How the post-sparsity units prune: DynaTran (|x| <= tau -> 0, per output tile) or top-k (the k
-// largest |x| of every row segment stay; needs whole rows).
-struct PruneMode {
-  enum class Kind { dynatran, topk };
-  Kind kind = Kind::dynatran;
-  double tau = 0;    // dynatran: threshold (value, converted to Q4.16)
-  int64_t topk = 0;  // topk: values kept per row segment
-};
 
 struct FunctionalInput {
   const BertWeights* weights = nullptr;
   std::vector<std::vector<int32_t>> tokens;  // batch sequences of seq_len ids
   std::string tokens_source;
   PruneMode prune;
-};
-
-// The post-sparsity unit as the data path sees it: prunes a rows x cols block (row stride ld) in
-// place and returns its zeros after pruning; `segment` is the width of a top-k row segment.
-// Implemented by the engines, which send the block to the DynaTran module over TLM.
-class PostSparsity {
- public:
-  virtual ~PostSparsity() = default;
-  virtual uint64_t prune_block(const Op& op, int32_t* data, int rows, int cols, int ld,
-                               int segment) = 0;
-};
-
-// What a tile job did to the data: the measured zero fractions of the operands it read (for the
-// zero-free byte counts) and of the outputs it finalised.
-struct JobData {
-  double a_sparsity = 0, b_sparsity = 0;  // operands read (A; B or the second addend)
-  uint64_t out_elements = 0, out_zeros = 0;
-  double out_sparsity() const {
-    return out_elements ? static_cast<double>(out_zeros) / static_cast<double>(out_elements) : 0;
-  }
 };
 
 // Measured per op: output elements and zeros (after pruning), saturations, effectual MACs.
@@ -79,7 +51,7 @@ namespace fx {
 int32_t gelu(int32_t x);
 }  // namespace fx
 
-class Datapath {
+class Datapath : public TileJobDatapath {
  public:
   // Throws InputError when the program is not a BERT encoder of the weights' shape (default
   // profile only), or the tokens disagree with its batch and sequence length.
@@ -93,6 +65,11 @@ class Datapath {
   // Softmax / layer-norm modules: the row panels touched by the tiles of the job.
   JobData run_row_job(const Op& op, uint32_t block, const LoopOrder& order, uint64_t first,
                       uint64_t count, PostSparsity* post);
+  // The same for an engine's job descriptor: its op id resolved against the program (the
+  // engines never see the program's types).
+  JobData run_lane_job(const proto::TileJob& job, uint64_t* effectual_macs,
+                       PostSparsity* post) override;
+  JobData run_row_job(const proto::TileJob& job, PostSparsity* post) override;
 
   const std::vector<int32_t>& values(TensorId t) const { return vals_[t]; }
   // The memory image of part `part` of tensor `t` (compiler/parts.hpp: elements in batch, row,
@@ -113,12 +90,17 @@ class Datapath {
   const FunctionalInput& input() const { return in_; }
 
  private:
+  const Op& op_of(const proto::TileJob& job) const;
   struct Acc {                    // per matmul op, while it runs
     std::vector<double> sum;      // b x m x n, exact integer sums of Q8.32 products
     std::vector<uint16_t> kdone;  // per output tile: k tiles accumulated
     std::vector<uint16_t> jdone;  // per row panel (b tile, i tile): output tiles final (top-k)
   };
   void load_parameters();
+  void fill_token_rows(std::vector<int32_t>& values) const;
+  bool fill_embedding(const Tensor& tensor, std::vector<int32_t>& values) const;
+  bool fill_layer_parameter(const Tensor& tensor, int layer, const std::string& local,
+                            std::vector<int32_t>& values) const;
   int32_t* out_ptr(const Op& op, int64_t b, int64_t r, int64_t c);
   // Written bitmap per tensor at (batch, tile_x rows, tile_y columns) granularity.
   void check_written(const Op& op, TensorId t, int64_t b0, int64_t b1, int64_t r0, int64_t r1,

@@ -66,8 +66,7 @@ void DynaTranUnit::prune(int32_t* data, PruneTileExt& e) {
 StandalonePruner::StandalonePruner(const PruneMode& mode)
     : mode_(mode), tau_q_(fx::from_double(mode.tau)) {}
 
-uint64_t StandalonePruner::prune_block(const Op&, int32_t* data, int rows, int cols, int ld,
-                                       int segment) {
+uint64_t StandalonePruner::prune_block(int32_t* data, int rows, int cols, int ld, int segment) {
   ext_.rows = rows;
   ext_.cols = cols;
   ext_.ld = ld;

@@ -14,7 +14,7 @@
 #include <systemc>
 #include <vector>
 
-#include "datapath.hpp"
+#include "datapath_port.hpp"
 
 namespace acceltran {
 
@@ -63,8 +63,7 @@ class DynaTranUnit : public sc_core::sc_module {
 class StandalonePruner : public PostSparsity {
  public:
   explicit StandalonePruner(const PruneMode& mode);
-  uint64_t prune_block(const Op& op, int32_t* data, int rows, int cols, int ld,
-                       int segment) override;
+  uint64_t prune_block(int32_t* data, int rows, int cols, int ld, int segment) override;
 
  private:
   PruneMode mode_;
@@ -79,7 +78,7 @@ class DynaTranPort : public PostSparsity {
  public:
   explicit DynaTranPort(Socket& s) : socket_(s) { gp_.set_extension(&ext_); }
   ~DynaTranPort() override { gp_.clear_extension(&ext_); }
-  uint64_t prune_block(const Op&, int32_t* data, int rows, int cols, int ld, int segment) override {
+  uint64_t prune_block(int32_t* data, int rows, int cols, int ld, int segment) override {
     ext_.rows = rows;
     ext_.cols = cols;
     ext_.ld = ld;
@@ -116,8 +115,9 @@ class DynaTranPort : public PostSparsity {
 
 // An engine's post-sparsity port for a functional run (nullptr without a data path).
 template <typename Socket>
-std::unique_ptr<DynaTranPort<Socket>> make_dynatran_port(const Datapath* d, Socket& socket) {
-  return d ? std::make_unique<DynaTranPort<Socket>>(socket) : nullptr;
+std::unique_ptr<DynaTranPort<Socket>> make_dynatran_port(const TileJobDatapath* datapath,
+                                                         Socket& socket) {
+  return datapath ? std::make_unique<DynaTranPort<Socket>>(socket) : nullptr;
 }
 
 }  // namespace acceltran

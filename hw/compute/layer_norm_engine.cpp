@@ -10,12 +10,12 @@ namespace acceltran {
 LayerNormEngine::LayerNormEngine(sc_core::sc_module_name name, const AcceleratorConfig& cfg,
                                  const Technology& tech, const SimOptions& opts)
     : UnitPoolEngine(name, cfg, tech, opts, cfg.layer_norm_per_pe, tech.layer_norm_for(cfg.tile.x),
-                     Opcode::LAYERNORM) {}
+                     proto::JobKind::layer_norm) {}
 
 UnitTileTiming LayerNormEngine::tile_timing(double sa) const {
   const uint64_t tb = cfg_.tile.b, tx = cfg_.tile.x, ty = cfg_.tile.y;
   UnitTileTiming t;
-  if (opts_.profile == Profile::reference) {
+  if (conventions_.published_tile_cycles) {
     const double n = static_cast<double>(tb * (tx + ty)) * (1.0 - sa);
     t.charged = n <= 0 ? 0 : static_cast<uint64_t>(std::ceil(n - 1e-9));
     t.held = t.charged + 1;

@@ -2,8 +2,9 @@
 // sc_module (UnitPoolEngine); one LAYERNORM tile job (tb x tx x ty block) takes one module.
 //
 // Timing per tile:
-//  * reference profile (BRIEF 4): N = ceil(tb * (tx + ty) * (1 - s_a)), held N + 1, charged N.
-//  * bert profile (default), row-pipelined module: each row of ty elements goes through a sum /
+//  * reference profile (docs/compute.md, "Softmax and layer-norm engines"):
+//    N = ceil(tb * (tx + ty) * (1 - s_a)), held N + 1, charged N.
+//  * hardware profile (default), row-pipelined module: each row of ty elements goes through a sum /
 //    sum-of-squares tree (log2 ty), mean and variance (2), rsqrt (4) and scale (1); one row
 //    enters per cycle: N = tb * tx + ceil(log2 ty) + 7, held = charged = N.
 // Energy: (dynamic + leakage) of layer_norm(tile_x) from technology.yaml per charged cycle.

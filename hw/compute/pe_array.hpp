@@ -2,30 +2,37 @@
 // unit, a post-sparsity (DynaTran) unit and an operand FIFO, and per PE one dataflow module.
 // ONE sc_module; the lanes are a pool of plain arrays (no module or thread per lane).
 //
-// TLM (tlm/protocol.hpp): target socket `target` accepts tile jobs (TileJobExt with opcode
-// MATMUL, EWISE or ACT). The target never waits: it reserves lanes at/after the request time
-// and returns delay = completion of the last tile - now. The same job can be dispatched
-// without a kernel through dispatch() (cycle numbers in, cycle numbers out). Initiator sockets
-// `activation_port`, `weight_port`, `mask_port` carry the job's operand, partial-sum and output
-// traffic to the buffers' ports (optional: unbound in block testbenches, then ports are free).
+// TLM (tlm/protocol.hpp): target socket `target` accepts tile jobs (TileJobExt: the descriptor
+// of tlm/tile_job.hpp, kind matmul, elementwise or activation). The target never waits: it
+// reserves lanes at/after the request time and returns delay = completion of the last tile -
+// now. The same job can be dispatched without a kernel through dispatch() (cycle numbers in,
+// cycle numbers out).
+// Initiator sockets `activation_port`, `weight_port`, `mask_port` carry the job's operand,
+// partial-sum and output traffic to the buffers' ports (optional: unbound in block testbenches,
+// then ports are free).
 //
-// Default profile (docs/compute.md, "Mapping and data movement"): the tiles of a buffer-level
-// block, in loop order, form runs of the innermost loop (R = its extent); run q goes to lane
-// q mod L' of the L' = min(lanes, runs) lanes that were free earliest when the block started, so
-// consecutive tiles of a lane vary only the innermost index. Partial sums stay in the lane
-// along a run over k; an operand stays in the lane FIFO along a run that does not change it if
-// the tile fits the FIFO depth; the dataflow module of a PE broadcasts an operand to the lanes
-// of the PE when their runs differ only in an index the operand does not depend on. Runs are
-// evaluated in closed form (no per-tile loop); the grouping of a block's tiles into jobs does
-// not change the result.
+// The profile picks one of two timing policies once, at construction (pe_array_timing.hpp):
 //
-// Reference profile (published rules): the tiles of a job, in loop-order enumeration, are dealt
-// round-robin over the lanes of one PE (each PE keeps a persistent next-lane pointer, so the tile
-// after the last one of a job goes to the following lane). With job.pe = -1 the array deals chunks
-// of lanes_per_pe consecutive tiles: each chunk goes to the least-loaded PE (the PE whose
-// lanes all become free the earliest; ties: lowest index). All state is per tile and persists
-// across jobs, so a group of N tiles gives exactly the cycles and energy of N one-tile jobs
-// issued at the same request cycle. See docs/compute.md for timing and energy formulas.
+// Hardware profile, PeArrayBlockTiming (docs/compute.md, "Mapping and data movement (default
+// profile)"): the tiles of a buffer-level block, in loop order, form runs of the innermost loop;
+// when there are fewer runs than lanes the piece mapper cuts runs into pieces; the block takes
+// the lanes free the earliest, and neighbouring lanes hold the same piece of neighbouring runs.
+// Partial sums stay in the lane along a run over k; an operand stays in the lane FIFO along a
+// run that does not change it if the tile fits the FIFO depth; the dataflow module of a PE
+// broadcasts an operand to the lanes of the PE when their runs differ only in an index the
+// operand does not depend on. Pieces are evaluated in closed form (no per-tile loop); the
+// grouping of a block's tiles into jobs does not change the result. Its parts are plain C++
+// units: LoopNest (loop_nest.hpp), PieceMapper (piece_mapper.hpp), operand traffic
+// (operand_traffic.hpp) and lane assignment (lane_assignment.hpp).
+//
+// Reference profile, PeArrayTileTiming (docs/compute.md, "Tile-to-lane mapping (reference
+// profile)"): the tiles of a job, in loop-order enumeration, are dealt round-robin over the
+// lanes of one PE (each PE keeps a persistent next-lane pointer, so the tile after the last one
+// of a job goes to the following lane). With job.pe = -1 the array deals chunks of lanes_per_pe
+// consecutive tiles: each chunk goes to the least-loaded PE (the PE whose lanes all become free
+// the earliest; ties: lowest index). All state is per tile and persists across jobs, so a group
+// of N tiles gives exactly the cycles and energy of N one-tile jobs issued at the same request
+// cycle. See docs/compute.md for timing and energy formulas.
 #pragma once
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
@@ -33,17 +40,19 @@
 #include <cstdint>
 #include <memory>
 #include <systemc>
-#include <unordered_map>
 #include <vector>
 
+#include "compute_conventions.hpp"
 #include "config.hpp"
-#include "datapath.hpp"
+#include "datapath_port.hpp"
 #include "dynatran_unit.hpp"
 #include "energy.hpp"
 #include "protocol.hpp"
 #include "sim_options.hpp"
 
 namespace acceltran {
+
+class PeArrayTiming;
 
 // Result of one dispatch (one TileJobExt).
 struct LaneJobResult {
@@ -68,7 +77,7 @@ struct PeArrayStats {
   uint64_t operand_reads_saved() const {
     return fifo_reuse_first + fifo_reuse_second + broadcast_first + broadcast_second;
   }
-  // Default profile: partial sums written back / read again, final output tiles, parameters.
+  // Hardware profile: partial sums written back / read again, final output tiles, parameters.
   uint64_t psum_write_bytes = 0, psum_read_bytes = 0, psum_in_lane_tiles = 0;
   uint64_t output_write_bytes = 0, param_read_bytes = 0;
   // Buffer traffic of the reads performed (zero-free data + 1-bit masks) and its energy:
@@ -114,11 +123,13 @@ class PeArray : public sc_core::sc_module {
   // Functional runs: finalised output tiles of pruned ops go to the DynaTran module.
   tlm_utils::simple_initiator_socket_optional<PeArray> dynatran_port;
 
-  static constexpr uint64_t kPipelineDepth = 5;   // lane pipeline (BRIEF 2.1)
+  // Lane pipeline depth (docs/compute.md, "Timing of one tile").
+  static constexpr uint64_t kPipelineDepth = 5;
   static constexpr uint64_t kDataflowCycles = 2;  // dataflow module busy per operand tile routed
 
   PeArray(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Technology& tech,
           const SimOptions& opts);
+  ~PeArray() override;
 
   // Direct call: runs the job's tiles from `request_cycle`. Fills job.busy_unit_cycles and
   // job.operand_reads_saved (accumulated). `effectual_macs`, when not null, holds one count per
@@ -127,9 +138,11 @@ class PeArray : public sc_core::sc_module {
                          const uint64_t* effectual_macs = nullptr);
   const LaneJobResult& last_result() const { return last_; }
 
-  // Timing of one tile of `op` (opcode MATMUL / EWISE / ACT) under the given sparsities.
-  LaneTileTiming tile_timing(const Op& op, Opcode opcode, double activation_sparsity,
-                             double weight_sparsity, const uint64_t* effectual = nullptr) const;
+  // Timing of one tile of a job of `kind` (matmul, elementwise, activation) under the given
+  // sparsities; `effectual_macs`, when not null, replaces the sparsity estimate.
+  LaneTileTiming tile_timing(proto::JobKind kind, double activation_sparsity,
+                             double weight_sparsity,
+                             const uint64_t* effectual_macs = nullptr) const;
 
   // Stats with energies; elapsed_cycles > 0 with SimOptions::leakage_when_idle adds the idle
   // leakage of every unit over that run length.
@@ -142,58 +155,35 @@ class PeArray : public sc_core::sc_module {
   int lanes_per_pe() const { return lanes_; }
   const AcceleratorConfig& config() const { return cfg_; }
   int fifo_depth_words() const { return fifo_words_; }
-  // Functional runs: tile jobs compute their values in `d` and take their per-tile effectual
-  // MACs and zero fractions from the data (default profile only).
-  void set_datapath(Datapath* d);
+  // Functional runs: tile jobs compute their values in `datapath` and take their per-tile
+  // effectual MACs and zero fractions from the data (hardware profile only).
+  void set_datapath(TileJobDatapath* datapath);
 
  private:
-  // Default profile: one job of a buffer-level block (see the header comment).
-  LaneJobResult dispatch_block(proto::TileJobExt& job, uint64_t request_cycle);
-  struct BlockLanes {
-    std::vector<uint32_t> lanes;  // lane of piece g is lanes[g % lanes.size()]
-    uint64_t piece = 1;           // tiles per piece (a run is cut into ⌈R / piece⌉ pieces)
-    uint64_t tiles_left = 0;
-    uint64_t raw_a = 0, raw_b = 0, bc_a = 0, bc_b = 0;  // operand reads before / saved by broadcast
-  };
-  std::unordered_map<uint64_t, BlockLanes> blocks_;  // (op, block) -> lanes, while in flight
-  std::vector<uint32_t> lane_order_, touched_;       // scratch (allocated once)
-  tlm::tlm_generic_payload port_gp_;                 // buffer-port transactions
+  friend class PeArrayBlockTiming;
+  friend class PeArrayTileTiming;
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
-  int pick_pe(int requested);
 
   AcceleratorConfig cfg_;
   Technology tech_;
   SimOptions opts_;
+  ComputeConventions conventions_;
   int pes_, lanes_, macs_;
   int fifo_words_;
   ModuleFigures lane_fig_;  // one lane of mac_per_lane MACs with the configured non-linearity
-  // Lane pool (index pe * lanes + lane).
+  // Lane pool (index pe * lanes + lane): the cycle each lane is free; per PE, the cycle all its
+  // lanes are free.
   std::vector<uint64_t> lane_free_;
-  std::vector<TileIndex> lane_prev_;
-  std::vector<const Op*> lane_prev_op_;
-  // Per PE: round-robin pointer, cycle when all lanes are free.
-  std::vector<int> next_lane_;
   std::vector<uint64_t> pe_free_;
-  struct Broadcast {
-    const Op* op = nullptr;
-    TileIndex tile;
-    uint64_t cycle = ~0ULL;
-  };
-  // Per PE a ring of lanes_per_pe entries: the operand tiles the dataflow module fetched from the
-  // buffers most recently (index pe * lanes + slot); a tile starting in the same cycle on the
-  // same PE that needs one of them receives it by broadcast.
-  std::vector<Broadcast> bc_first_, bc_second_;
-  std::vector<int> bc_pos_first_, bc_pos_second_;
-  bool broadcast_hit(const std::vector<Broadcast>& ring, size_t pe, const Op* op,
-                     const TileIndex& t, uint64_t start, bool first) const;
-  int chunk_pe_ = 0, chunk_left_ = 0;
+  tlm::tlm_generic_payload port_gp_;  // buffer-port transactions
   // Counters (integers; energies are derived in stats()).
   PeArrayStats counts_;
-  uint64_t lane_busy_ = 0, pre_busy_ = 0, post_busy_ = 0, fifo_busy_ = 0, dataflow_busy_ = 0;
+  uint64_t lane_busy_cycles_ = 0, pre_sparsity_busy_cycles_ = 0, post_sparsity_busy_cycles_ = 0;
+  uint64_t fifo_busy_cycles_ = 0, dataflow_busy_cycles_ = 0;
   LaneJobResult last_;
-  Datapath* datapath_ = nullptr;
+  TileJobDatapath* datapath_ = nullptr;
   std::unique_ptr<DynaTranPort<tlm_utils::simple_initiator_socket_optional<PeArray>>> post_;
-  std::vector<uint64_t> eff_, held_prefix_;  // functional: per tile of a job (scratch)
+  std::unique_ptr<PeArrayTiming> timing_;  // chosen once from the profile
 };
 
 }  // namespace acceltran

@@ -2,8 +2,9 @@
 // (UnitPoolEngine); one SOFTMAX tile job (a tb x tx x ty block) takes exactly one module.
 //
 // Timing per tile:
-//  * reference profile (BRIEF 4): N = ceil(tx * ty * (1 - s_a)), held N + 1, charged N.
-//  * bert profile (default), row-pipelined module: each row of ty elements goes through a
+//  * reference profile (docs/compute.md, "Softmax and layer-norm engines"):
+//    N = ceil(tx * ty * (1 - s_a)), held N + 1, charged N.
+//  * hardware profile (default), row-pipelined module: each row of ty elements goes through a
 //    max tree (log2 ty), exp (1), sum tree (log2 ty), reciprocal (1) and scale (1); one row
 //    enters per cycle, so N = tb * tx + 2 * ceil(log2 ty) + 3, held = charged = N.
 // Energy: (dynamic + leakage) of softmax(tile_x) from technology.yaml per charged cycle.

@@ -6,8 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "compiler.hpp"
-#include "tiling.hpp"
+#include "compiler.hpp"  // zero_free_bytes, mask_bytes_for
 
 namespace acceltran {
 
@@ -18,7 +17,7 @@ const auto kMinHeap = std::greater<Entry>();
 
 UnitPoolEngine::UnitPoolEngine(sc_core::sc_module_name name, const AcceleratorConfig& cfg,
                                const Technology& tech, const SimOptions& opts, int units_per_pe,
-                               const ModuleFigures& figures, Opcode accepted)
+                               const ModuleFigures& figures, proto::JobKind accepted)
     : sc_core::sc_module(name),
       target("target"),
       activation_port("activation_port"),
@@ -28,6 +27,7 @@ UnitPoolEngine::UnitPoolEngine(sc_core::sc_module_name name, const AcceleratorCo
       cfg_(cfg),
       tech_(tech),
       opts_(opts),
+      conventions_(compute_conventions(opts)),
       pes_(cfg.pe),
       per_pe_(units_per_pe),
       fig_(figures),
@@ -64,126 +64,148 @@ size_t UnitPoolEngine::pick_unit(int pe) {
   }
 }
 
+void UnitPoolEngine::reserve_all_free_modules(const proto::TileJobExt& job, uint64_t request_cycle,
+                                              const UnitTileTiming& tile, UnitJobResult& result) {
+  for (uint64_t t = 0; t < job.tile_count; ++t) {
+    size_t first_free = 0;
+    for (size_t unit = 1; unit < free_.size(); ++unit)
+      if (free_[unit] < free_[first_free]) first_free = unit;
+    const uint64_t start = std::max(request_cycle, free_[first_free]);
+    size_t pe = 0;
+    while (pe + 1 < static_cast<size_t>(pes_)) {  // lowest PE with a module free at `start`
+      bool any_free = false;
+      for (int module = 0; module < per_pe_; ++module)
+        any_free = any_free || free_[pe * per_pe_ + module] <= start;
+      if (any_free) break;
+      ++pe;
+    }
+    for (int module = 0; module < per_pe_; ++module) {
+      uint64_t& free_cycle = free_[pe * per_pe_ + module];
+      if (free_cycle > start) continue;
+      free_cycle = start + tile.held;
+      result.busy_unit_cycles += tile.held;
+      busy_cycles_ += tile.charged;
+    }
+    result.first_start_cycle = std::min(result.first_start_cycle, start);
+    result.completion_cycle = std::max(result.completion_cycle, start + tile.held);
+  }
+  // The heap is stale: rebuild it for later jobs.
+  heap_.clear();
+  for (size_t unit = 0; unit < free_.size(); ++unit)
+    heap_.emplace_back(free_[unit], static_cast<uint32_t>(unit));
+  std::make_heap(heap_.begin(), heap_.end(), kMinHeap);
+}
+
+void UnitPoolEngine::reserve_one_module_per_tile(const proto::TileJobExt& job,
+                                                 uint64_t request_cycle, const UnitTileTiming& tile,
+                                                 UnitJobResult& result) {
+  const uint64_t width =
+      conventions_.buffer_port_traffic && job.issue_width ? job.issue_width : ~0ULL;
+  for (uint64_t t = 0; t < job.tile_count; ++t) {
+    const size_t unit = pick_unit(job.pe);
+    const uint64_t issue = request_cycle + (width == ~0ULL ? 0 : t / width);
+    const uint64_t start = std::max(issue, free_[unit]);
+    free_[unit] = start + tile.held;
+    if (job.pe < 0) {
+      heap_.emplace_back(free_[unit], static_cast<uint32_t>(unit));  // capacity reserved
+      std::push_heap(heap_.begin(), heap_.end(), kMinHeap);
+    }
+    result.first_start_cycle = std::min(result.first_start_cycle, start);
+    result.completion_cycle = std::max(result.completion_cycle, free_[unit]);
+    result.busy_unit_cycles += tile.held;
+    busy_cycles_ += tile.charged;
+  }
+}
+
+void UnitPoolEngine::move_through_ports(proto::TileJobExt& job, uint64_t request_cycle,
+                                        double output_sparsity, const UnitTileTiming& tile,
+                                        UnitJobResult& result) {
+  const uint64_t tile_words = static_cast<uint64_t>(cfg_.tile.b) * cfg_.tile.x * cfg_.tile.y;
+  const uint64_t tiles = job.tile_count;
+  const uint64_t input_bytes = result.activation_read_bytes;  // zero-free inputs
+  const uint64_t mask_bytes = result.mask_read_bytes;         // one mask per tile each way
+  const uint64_t output_bytes =
+      tiles * zero_free_bytes(tile_words, tech_.word_bits(), output_sparsity);
+  const uint64_t param_bytes =
+      tiles * job.param_words_per_tile * static_cast<uint64_t>(tech_.word_bits()) / 8;
+  const uint64_t request = request_cycle;  // ports see requests in issue order
+  const double mhz = tech_.clock_mhz;
+  uint64_t ports_done =
+      proto::port_transfer(activation_port, port_gp_, request, input_bytes, false, mhz);
+  ports_done = std::max(ports_done, proto::port_transfer(activation_port, port_gp_, request,
+                                                         output_bytes, true, mhz));
+  ports_done = std::max(
+      ports_done, proto::port_transfer(weight_port, port_gp_, request, param_bytes, false, mhz));
+  ports_done = std::max(ports_done,
+                        proto::port_transfer(mask_port, port_gp_, request, mask_bytes, false, mhz));
+  ports_done = std::max(ports_done,
+                        proto::port_transfer(mask_port, port_gp_, request, mask_bytes, true, mhz));
+  result.completion_cycle = std::max(result.completion_cycle, ports_done);
+  counts_.output_write_bytes += output_bytes + mask_bytes;
+  counts_.param_read_bytes += param_bytes;
+  proto::JobTraffic& traffic = job.traffic;
+  traffic.start_cycle = std::min(traffic.start_cycle, result.first_start_cycle);
+  traffic.operand_bytes += input_bytes + mask_bytes;
+  traffic.output_bytes += output_bytes + mask_bytes;
+  traffic.param_bytes += param_bytes;
+  traffic.unit_energy_nj +=
+      tech_.nj_per_cycle(fig_.dynamic_mw) * static_cast<double>(tiles * tile.charged);
+}
+
 UnitJobResult UnitPoolEngine::dispatch(proto::TileJobExt& job, uint64_t request_cycle) {
-  if (job.opcode != accepted_)
-    throw std::invalid_argument(std::string(name()) + ": wrong opcode " + to_string(job.opcode));
-  if (job.op && job.first_tile + job.tile_count > job.op->tile_count())
+  if (job.kind != accepted_)
+    throw std::invalid_argument(std::string(name()) + ": wrong opcode " +
+                                proto::to_string(job.kind));
+  if (job.described() && job.first_tile + job.tile_count > job.grid.tiles())
     throw std::invalid_argument(std::string(name()) + ": tile range beyond the op's tile grid");
-  const bool hardware = opts_.profile == Profile::hardware;
-  double sa = job.activation_sparsity, so = job.output_sparsity;
-  if (datapath_ && job.op) {  // functional run: the modules compute the job's row panels
-    const JobData jd = datapath_->run_row_job(*job.op, job.block, job.loop_order, job.first_tile,
-                                              job.tile_count, post_.get());
-    sa = jd.a_sparsity;
-    so = jd.out_sparsity();
+  double input_sparsity = job.activation_sparsity, output_sparsity = job.output_sparsity;
+  if (datapath_ && job.described()) {  // functional run: the modules compute the row panels
+    const JobData data = datapath_->run_row_job(job, post_.get());
+    input_sparsity = data.a_sparsity;
+    output_sparsity = data.out_sparsity();
   }
   uint64_t topk_cycles = 0;  // top-k: the sorting network after the modules (functional)
   if (post_) topk_cycles = post_->take_topk_cycles();
-  const UnitTileTiming tt = tile_timing(sa);
-  const uint64_t elems = static_cast<uint64_t>(cfg_.tile.b) * cfg_.tile.x * cfg_.tile.y;
-  const uint64_t data = zero_free_bytes(elems, tech_.word_bits(), sa);
-  const uint64_t mask = mask_bytes_for(elems);
-  UnitJobResult r;
-  r.request_cycle = request_cycle;
-  r.first_start_cycle = job.tile_count ? ~0ULL : request_cycle;
-  r.completion_cycle = request_cycle;
-  r.tiles = job.tile_count;
-  const uint64_t width = hardware && job.issue_width ? job.issue_width : ~0ULL;
+  const UnitTileTiming tile = tile_timing(input_sparsity);
+  const uint64_t tile_words = static_cast<uint64_t>(cfg_.tile.b) * cfg_.tile.x * cfg_.tile.y;
+  UnitJobResult result;
+  result.request_cycle = request_cycle;
+  result.first_start_cycle = job.tile_count ? ~0ULL : request_cycle;
+  result.completion_cycle = request_cycle;
+  result.tiles = job.tile_count;
   // Published bug (pe.py assign_op has no break), when asked for: a softmax tile takes every
   // module of the lowest-index PE that has one free, and all of them are charged.
-  const bool overassign =
-      !hardware && opts_.published.softmax_overassign && accepted_ == Opcode::SOFTMAX && job.pe < 0;
-  for (uint64_t t = 0; overassign && t < job.tile_count; ++t) {
-    size_t first = 0;
-    for (size_t u = 1; u < free_.size(); ++u)
-      if (free_[u] < free_[first]) first = u;
-    const uint64_t start = std::max(request_cycle, free_[first]);
-    size_t pe = 0;
-    while (pe + 1 < static_cast<size_t>(pes_)) {  // lowest PE with a module free at `start`
-      bool any = false;
-      for (int m = 0; m < per_pe_; ++m) any = any || free_[pe * per_pe_ + m] <= start;
-      if (any) break;
-      ++pe;
-    }
-    for (int m = 0; m < per_pe_; ++m) {
-      uint64_t& f = free_[pe * per_pe_ + m];
-      if (f > start) continue;
-      f = start + tt.held;
-      r.busy_unit_cycles += tt.held;
-      busy_ += tt.charged;
-    }
-    r.first_start_cycle = std::min(r.first_start_cycle, start);
-    r.completion_cycle = std::max(r.completion_cycle, start + tt.held);
-  }
-  if (overassign) {  // the heap is stale: rebuild it for later jobs
-    heap_.clear();
-    for (size_t u = 0; u < free_.size(); ++u)
-      heap_.emplace_back(free_[u], static_cast<uint32_t>(u));
-    std::make_heap(heap_.begin(), heap_.end(), kMinHeap);
-  }
-  for (uint64_t t = 0; !overassign && t < job.tile_count; ++t) {
-    const size_t u = pick_unit(job.pe);
-    const uint64_t issue = request_cycle + (width == ~0ULL ? 0 : t / width);
-    const uint64_t start = std::max(issue, free_[u]);
-    free_[u] = start + tt.held;
-    if (job.pe < 0) {
-      heap_.emplace_back(free_[u], static_cast<uint32_t>(u));  // capacity reserved: no alloc
-      std::push_heap(heap_.begin(), heap_.end(), kMinHeap);
-    }
-    r.first_start_cycle = std::min(r.first_start_cycle, start);
-    r.completion_cycle = std::max(r.completion_cycle, free_[u]);
-    r.busy_unit_cycles += tt.held;
-    busy_ += tt.charged;
-  }
+  if (conventions_.softmax_overassign && accepted_ == proto::JobKind::softmax && job.pe < 0)
+    reserve_all_free_modules(job, request_cycle, tile, result);
+  else
+    reserve_one_module_per_tile(job, request_cycle, tile, result);
   if (topk_cycles > 0) {  // spread over the modules the job used
     const uint64_t used = std::max<uint64_t>(1, std::min<uint64_t>(job.tile_count, free_.size()));
-    r.completion_cycle += (topk_cycles + used - 1) / used;
+    result.completion_cycle += (topk_cycles + used - 1) / used;
   }
-  r.activation_read_bytes = job.tile_count * data;
-  r.mask_read_bytes = job.tile_count * mask;
-  if (hardware) {
-    // Ports: input tiles in, output tiles out (zero-free + mask), gamma/beta from the weight
-    // buffer. The job ends when its modules and the ports are done.
-    const uint64_t out = zero_free_bytes(elems, tech_.word_bits(), so);
-    const uint64_t params =
-        job.tile_count * job.param_words_per_tile * static_cast<uint64_t>(tech_.word_bits()) / 8;
-    const uint64_t n = job.tile_count;
-    const uint64_t req = request_cycle;  // ports see requests in issue order
-    const double mhz = tech_.clock_mhz;
-    uint64_t ports = proto::port_transfer(activation_port, port_gp_, req, n * data, false, mhz);
-    ports =
-        std::max(ports, proto::port_transfer(activation_port, port_gp_, req, n * out, true, mhz));
-    ports = std::max(ports, proto::port_transfer(weight_port, port_gp_, req, params, false, mhz));
-    ports = std::max(ports, proto::port_transfer(mask_port, port_gp_, req, n * mask, false, mhz));
-    ports = std::max(ports, proto::port_transfer(mask_port, port_gp_, req, n * mask, true, mhz));
-    r.completion_cycle = std::max(r.completion_cycle, ports);
-    counts_.output_write_bytes += n * (out + mask);
-    counts_.param_read_bytes += params;
-    proto::JobTraffic& jt = job.traffic;
-    jt.start_cycle = std::min(jt.start_cycle, r.first_start_cycle);
-    jt.operand_bytes += n * (data + mask);
-    jt.output_bytes += n * (out + mask);
-    jt.param_bytes += params;
-    jt.unit_energy_nj += tech_.nj_per_cycle(fig_.dynamic_mw) * static_cast<double>(n * tt.charged);
-  }
+  result.activation_read_bytes =
+      job.tile_count * zero_free_bytes(tile_words, tech_.word_bits(), input_sparsity);
+  result.mask_read_bytes = job.tile_count * mask_bytes_for(tile_words);
+  if (conventions_.buffer_port_traffic)
+    move_through_ports(job, request_cycle, output_sparsity, tile, result);
   ++counts_.jobs;
   counts_.tiles += job.tile_count;
-  counts_.activation_read_bytes += r.activation_read_bytes;
-  counts_.mask_read_bytes += r.mask_read_bytes;
-  counts_.last_completion_cycle = std::max(counts_.last_completion_cycle, r.completion_cycle);
-  job.busy_unit_cycles += r.busy_unit_cycles;
-  last_ = r;
-  return r;
+  counts_.activation_read_bytes += result.activation_read_bytes;
+  counts_.mask_read_bytes += result.mask_read_bytes;
+  counts_.last_completion_cycle = std::max(counts_.last_completion_cycle, result.completion_cycle);
+  job.busy_unit_cycles += result.busy_unit_cycles;
+  last_ = result;
+  return result;
 }
 
-void UnitPoolEngine::set_datapath(Datapath* d) {
-  datapath_ = d;
-  post_ = make_dynatran_port(d, dynatran_port);
+void UnitPoolEngine::set_datapath(TileJobDatapath* datapath) {
+  datapath_ = datapath;
+  post_ = make_dynatran_port(datapath, dynatran_port);
 }
 
 UnitPoolStats UnitPoolEngine::stats(uint64_t elapsed_cycles) const {
   UnitPoolStats s = counts_;
-  s.units = energy_of(tech_, fig_, busy_, static_cast<uint64_t>(pes_) * per_pe_,
+  s.units = energy_of(tech_, fig_, busy_cycles_, static_cast<uint64_t>(pes_) * per_pe_,
                       opts_.leakage_when_idle, elapsed_cycles);
   return s;
 }

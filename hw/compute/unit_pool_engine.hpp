@@ -5,9 +5,10 @@
 // job.pe = -1 -> the earliest-free module of the whole array (a lazy min-heap, O(log units)
 // per tile, allocation-free). State persists across jobs, so a group of N tiles equals N
 // one-tile jobs at the same request cycle. TLM as in tlm/protocol.hpp (socket `target`).
-// Default profile: tile t of a job is issued at request + t / issue_width; every tile reads its
-// input tile (and gamma/beta for layer norm) and writes its output tile through the buffers'
-// ports (optional initiator sockets; unbound in block testbenches).
+// Hardware profile (ComputeConventions::buffer_port_traffic): tile t of a job is issued at
+// request + t / issue_width; every tile reads its input tile (and gamma/beta for layer norm) and
+// writes its output tile through the buffers' ports (optional initiator sockets; unbound in
+// block testbenches).
 #pragma once
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
@@ -18,8 +19,9 @@
 #include <utility>
 #include <vector>
 
+#include "compute_conventions.hpp"
 #include "config.hpp"
-#include "datapath.hpp"
+#include "datapath_port.hpp"
 #include "dynatran_unit.hpp"
 #include "energy.hpp"
 #include "protocol.hpp"
@@ -36,7 +38,7 @@ struct UnitJobResult {
 struct UnitPoolStats {
   uint64_t jobs = 0, tiles = 0;
   uint64_t activation_read_bytes = 0, mask_read_bytes = 0;
-  uint64_t output_write_bytes = 0, param_read_bytes = 0;  // default profile
+  uint64_t output_write_bytes = 0, param_read_bytes = 0;  // hardware profile
   EnergyStats units;                                      // busy cycles and energy of the modules
   uint64_t last_completion_cycle = 0;
   double dynamic_nj() const { return units.dynamic_nj; }
@@ -55,8 +57,8 @@ class UnitPoolEngine : public sc_core::sc_module {
       mask_port;
   // Functional runs: outputs of pruned ops (softmax probabilities) go to the DynaTran module.
   tlm_utils::simple_initiator_socket_optional<UnitPoolEngine> dynatran_port;
-  // Functional runs: jobs compute their row panels in `d` (default profile only).
-  void set_datapath(Datapath* d);
+  // Functional runs: jobs compute their row panels in `datapath` (hardware profile only).
+  void set_datapath(TileJobDatapath* datapath);
 
   UnitJobResult dispatch(proto::TileJobExt& job, uint64_t request_cycle);
   const UnitJobResult& last_result() const { return last_; }
@@ -73,25 +75,36 @@ class UnitPoolEngine : public sc_core::sc_module {
  protected:
   UnitPoolEngine(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Technology& tech,
                  const SimOptions& opts, int units_per_pe, const ModuleFigures& figures,
-                 Opcode accepted);
+                 proto::JobKind accepted);
   AcceleratorConfig cfg_;
   Technology tech_;
   SimOptions opts_;
+  ComputeConventions conventions_;
 
  private:
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
   size_t pick_unit(int pe);
+  // Published bug: each tile takes every free module of the lowest PE that has one.
+  void reserve_all_free_modules(const proto::TileJobExt& job, uint64_t request_cycle,
+                                const UnitTileTiming& tile, UnitJobResult& result);
+  // One module per tile (earliest free), tiles issued issue_width per cycle when paced.
+  void reserve_one_module_per_tile(const proto::TileJobExt& job, uint64_t request_cycle,
+                                   const UnitTileTiming& tile, UnitJobResult& result);
+  // Input, output and parameter bytes through the buffers' ports; the job ends when its
+  // modules and the ports are done.
+  void move_through_ports(proto::TileJobExt& job, uint64_t request_cycle, double output_sparsity,
+                          const UnitTileTiming& tile, UnitJobResult& result);
 
   int pes_, per_pe_;
   ModuleFigures fig_;
-  Opcode accepted_;
+  proto::JobKind accepted_;
   std::vector<uint64_t> free_;
   std::vector<std::pair<uint64_t, uint32_t>> heap_;  // (free cycle, unit), min-heap, lazy
   UnitPoolStats counts_;
-  uint64_t busy_ = 0;
+  uint64_t busy_cycles_ = 0;
   UnitJobResult last_;
   tlm::tlm_generic_payload port_gp_;
-  Datapath* datapath_ = nullptr;
+  TileJobDatapath* datapath_ = nullptr;
   std::unique_ptr<DynaTranPort<tlm_utils::simple_initiator_socket_optional<UnitPoolEngine>>> post_;
 };
 

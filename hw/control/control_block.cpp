@@ -6,6 +6,7 @@
 #include <set>
 
 #include "parts.hpp"
+#include "tile_job_builder.hpp"
 
 namespace acceltran {
 
@@ -480,26 +481,7 @@ uint64_t ControlBlock::dispatch(const Instruction& in, uint64_t now) {
   const uint64_t start_slot = std::max(now * width, issue_cursor_[slot]);
   const uint64_t request = start_slot / width;
   issue_cursor_[slot] = start_slot + in.tile_count;
-  const auto& ts = prog_.tensors;
-  const Tensor& a = ts[op.inputs[0]];
-  const Tensor* b = op.inputs.size() > 1 && input_mode(op, 1) != 'a' ? &ts[op.inputs[1]] : nullptr;
-  job_.op = &op;
-  job_.opcode = in.opcode;
-  job_.loop_order = prog_.info.loop_order;
-  job_.activation_sparsity = a.sparsity;
-  job_.weight_sparsity = b ? b->sparsity : 0.0;
-  job_.output_sparsity = ts[op.output].sparsity;
-  job_.a_in_weight_buffer = a.cls != TensorClass::activation;
-  job_.b_in_weight_buffer = b && b->cls != TensorClass::activation;
-  job_.param_words_per_tile = 0;
-  for (size_t k = 0; k < op.inputs.size(); ++k)  // biases, gamma/beta: rows x tile_y words
-    if (input_mode(op, k) == 'a')
-      job_.param_words_per_tile += static_cast<uint32_t>(ts[op.inputs[k]].rows * prog_.info.tile.y);
-  job_.pe = -1;
-  job_.block = in.block;
-  job_.issue_width = static_cast<uint32_t>(width);
-  job_.first_tile = in.first_tile;
-  job_.tile_count = in.tile_count;
+  describe_block_job(prog_, in, static_cast<uint32_t>(width), job_);  // tile_job_builder.hpp
   job_.busy_unit_cycles = 0;
   job_.operand_reads_saved = 0;
   job_.traffic = proto::JobTraffic{};
@@ -561,14 +543,7 @@ uint64_t ControlBlock::dispatch_groups(const Instruction& in, uint64_t now) {
   const size_t slot = static_cast<size_t>(op.layer + 1) * slots_per_layer_ + (op.head + 1);
   const uint64_t start = std::max(now, issue_cursor_[slot]);
   const uint64_t width = static_cast<uint64_t>(cfg_.issue_width);
-  job_.op = &op;
-  job_.opcode = in.opcode;
-  job_.loop_order = prog_.info.loop_order;
-  job_.activation_sparsity = prog_.info.activation_sparsity;
-  job_.weight_sparsity = prog_.info.weight_sparsity;
-  job_.pe = -1;
-  job_.block = 0;
-  job_.issue_width = 0;
+  describe_group_job(prog_, in, job_);  // tile_job_builder.hpp
   uint64_t completion = start, busy = 0;
   const uint64_t end = in.first_tile + in.tile_count;
   const uint64_t group = copts_.batch_duplicates && op.head < 0 ? width + 1 : width;

@@ -5,6 +5,7 @@
 #include "config.hpp"
 #include "isa.hpp"
 #include "protocol.hpp"
+#include "tile_job_builder.hpp"
 #include "tiling.hpp"
 
 namespace compute_test {
@@ -42,12 +43,10 @@ inline acceltran::proto::TileJobExt job_for(const acceltran::Op& op, acceltran::
                                             uint64_t first, uint64_t count, int pe,
                                             const acceltran::LoopOrder& order) {
   acceltran::proto::TileJobExt j;
-  j.op = &op;
-  j.opcode = opc;
+  acceltran::describe_op(op, opc, order, j);
   j.first_tile = first;
   j.tile_count = count;
   j.pe = pe;
-  j.loop_order = order;
   return j;
 }
 

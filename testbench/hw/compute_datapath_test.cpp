@@ -38,8 +38,7 @@ TEST_CASE("compute: DynaTran module prunes a hand-built tile over TLM", "[comput
   auto q = [](double x) { return fx::from_double(x); };
   std::vector<int32_t> rows = {q(0.5), q(-0.25), q(0.2501), 0,       7, 7,
                                q(-1),  q(0.1),   q(-0.3),   q(0.25), 7, 7};
-  Op op;
-  const uint64_t zeros = port.prune_block(op, rows.data(), 2, 4, 6, 0);
+  const uint64_t zeros = port.prune_block(rows.data(), 2, 4, 6, 0);
   CHECK(zeros == 4);
   CHECK(rows == std::vector<int32_t>{q(0.5), 0, q(0.2501), 0, 7, 7, q(-1), 0, q(-0.3), 0, 7, 7});
   CHECK(unit.stats().blocks == 1);
@@ -68,7 +67,7 @@ TEST_CASE("compute: data path effectual MACs equal a brute-force count on every 
   const Program& prog = tf.prog;
   Datapath dp(prog, tf.in);
   struct Null : PostSparsity {
-    uint64_t prune_block(const Op&, int32_t* d, int rows, int cols, int ld, int) override {
+    uint64_t prune_block(int32_t* d, int rows, int cols, int ld, int) override {
       uint64_t z = 0;
       for (int r = 0; r < rows; ++r)
         for (int c = 0; c < cols; ++c) {

@@ -56,9 +56,7 @@ TEST_CASE("compute: BERT-Tiny on Edge under the 24 loop orders (compute only)",
         uint64_t c = ready;
         if (is_compute(in.opcode)) {
           proto::TileJobExt j;
-          j.op = &prog.ops[in.op];
-          j.opcode = in.opcode;
-          j.loop_order = prog.info.loop_order;
+          describe_op(prog.ops[in.op], in.opcode, prog.info.loop_order, j);
           j.activation_sparsity = prog.info.activation_sparsity;
           j.weight_sparsity = prog.info.weight_sparsity;
           const uint64_t parts = blocked ? static_cast<uint64_t>(cfg.pe) : 1;

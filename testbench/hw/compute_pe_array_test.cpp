@@ -52,10 +52,10 @@ TEST_CASE("compute: per-tile MAC-lane latency for tile 8/16/32 and M = 1/16 in b
     CHECK(pr.stats().pre_sparsity.busy_cycles == 0);
     // Element-wise and activation tiles: bert 5 + ceil(t^2 / M); reference 1 cycle, held 2.
     const Op add = make_op(OpKind::add, 1, c.tile, 1, c.tile, cfg.tile);
-    CHECK(pb.tile_timing(add, Opcode::EWISE, 0.5, 0.5).held == 5 + walk);
-    CHECK(pb.tile_timing(add, Opcode::ACT, 0.5, 0.5).held == 5 + walk);
-    CHECK(pr.tile_timing(add, Opcode::ACT, 0.5, 0.5).held == 2);
-    CHECK(pr.tile_timing(add, Opcode::ACT, 0.5, 0.5).charged == 1);
+    CHECK(pb.tile_timing(job_kind(Opcode::EWISE), 0.5, 0.5).held == 5 + walk);
+    CHECK(pb.tile_timing(job_kind(Opcode::ACT), 0.5, 0.5).held == 5 + walk);
+    CHECK(pr.tile_timing(job_kind(Opcode::ACT), 0.5, 0.5).held == 2);
+    CHECK(pr.tile_timing(job_kind(Opcode::ACT), 0.5, 0.5).charged == 1);
   }
 }
 
@@ -165,7 +165,7 @@ TEST_CASE("compute: partial sums and FIFO traffic of a k-inner and a k-outer ord
     PeArray pe(("pe_psum_" + std::to_string(n++)).c_str(), cfg, tech(), SimOptions{});
     auto j = job_for(op, Opcode::MATMUL, 0, 16, -1, LoopOrder::parse(order));
     j.output_sparsity = 0.5;
-    j.b_in_weight_buffer = true;
+    j.b_buffer = proto::Buffer::weight;
     const auto r = pe.dispatch(j, 0);
     return std::make_pair(r, pe.stats());
   };
@@ -257,9 +257,9 @@ struct Engines {
       for (uint64_t first = 0; first < n; first += step) {
         auto j = job_for(op, L.opcodes[o], first, std::min(step, n - first), -1, order);
         uint64_t c = 0;
-        if (j.opcode == Opcode::SOFTMAX)
+        if (j.kind == proto::JobKind::softmax)
           c = sm.dispatch(j, now).completion_cycle;
-        else if (j.opcode == Opcode::LAYERNORM)
+        else if (j.kind == proto::JobKind::layer_norm)
           c = ln.dispatch(j, now).completion_cycle;
         else
           c = pe.dispatch(j, now).completion_cycle;

@@ -129,10 +129,7 @@ TEST_CASE("compute: softmax and layer-norm tile timing and module pools", "[comp
 
   const Op sop = compute_test::make_op(OpKind::softmax, 4, 128, 1, 128, cfg.tile);
   REQUIRE(sop.tile_count() == 256);
-  proto::TileJobExt job;
-  job.op = &sop;
-  job.opcode = Opcode::SOFTMAX;
-  job.tile_count = 9;
+  proto::TileJobExt job = compute_test::job_for(sop, Opcode::SOFTMAX, 0, 9, -1, LoopOrder{});
   job.pe = 3;  // 9 tiles on the 4 modules of PE 3: three rounds of 27 cycles
   const auto r = sm.dispatch(job, 100);
   CHECK(r.first_start_cycle == 100);
@@ -155,7 +152,7 @@ TEST_CASE("compute: softmax and layer-norm tile timing and module pools", "[comp
   CHECK(s.units.leakage_nj == Approx(265.0 * 27 * f.leakage_mw / 700));
   // Layer norm: one module per PE; two tiles on PE 0 are serialized.
   proto::TileJobExt lj = job;
-  lj.opcode = Opcode::LAYERNORM;
+  lj.kind = proto::JobKind::layer_norm;
   lj.pe = 0;
   lj.tile_count = 2;
   CHECK(ln.dispatch(lj, 0).completion_cycle == 54);

@@ -46,7 +46,7 @@ struct Initiator : sc_core::sc_module {
     send(to_pe, j, sc_core::SC_ZERO_TIME);
     auto s = job_for(*sop, Opcode::SOFTMAX, 0, 4, 0, order);  // 4 modules of PE 0: one round
     send(to_sm, s, proto::cycles_to_time(10, 700));           // requested 10 cycles later
-    s.opcode = Opcode::LAYERNORM;
+    s.kind = proto::JobKind::layer_norm;
     send(to_ln, s, sc_core::SC_ZERO_TIME);  // one module: 4 rounds
   }
 };

@@ -124,9 +124,9 @@ TEST_CASE("protocol: the engines answer malformed tile jobs with the standard er
       r["missing extension"] =
           self.probe(target, [](tlm::tlm_generic_payload& gp) { proto::set_tile_job(gp); });
       r["wrong opcode"] = self.probe(target, base, [&](tlm::tlm_generic_payload&) {
-        job.opcode = what.second == Opcode::MATMUL ? Opcode::SOFTMAX : Opcode::MATMUL;
+        job.kind = what.second == Opcode::MATMUL ? proto::JobKind::softmax : proto::JobKind::matmul;
       });
-      job.opcode = what.second;
+      job.kind = job_kind(what.second);
       r["legal"] = self.probe(target, base);
     }
   });

@@ -50,10 +50,10 @@ TEST_CASE("reference timing: published per-tile cycles of every module", "[compu
       for (double s : sparsities) {
         INFO("tile " << t.b << "x" << t.x << "x" << t.x << ", M " << macs << ", s_a " << s);
         const double muls = double(t.b) * t.x * t.x * t.x;
-        const auto lane = pe.tile_timing(mm, Opcode::MATMUL, s, 0.5);
+        const auto lane = pe.tile_timing(job_kind(Opcode::MATMUL), s, 0.5);
         CHECK(lane.charged == published(muls / macs, s));
         CHECK(lane.held == lane.charged + 1);
-        const auto a = pe.tile_timing(act, Opcode::ACT, s, 0.5);
+        const auto a = pe.tile_timing(job_kind(Opcode::ACT), s, 0.5);
         CHECK(a.charged == 1);
         CHECK(a.held == 2);
         // The published softmax tile has no batch dimension: tx x ty whatever tile_b is.
