@@ -7,6 +7,7 @@
 #include "isa.hpp"
 #include "model.hpp"
 #include "profile.hpp"
+#include "zero_free_format.hpp"
 
 namespace acceltran {
 
@@ -38,10 +39,5 @@ struct CompileOptions {
 Program compile_program(const ModelDesc& model, const AcceleratorConfig& accel,
                         const Technology& tech, const CompileOptions& opts);
 
-// Bytes of `elements` words of `word_bits` bits in zero-free format at the given sparsity.
-uint64_t zero_free_bytes(uint64_t elements, int word_bits, double sparsity);
-inline uint64_t mask_bytes_for(uint64_t elements) {
-  return (elements + 7) / 8;
-}
 
 }  // namespace acceltran

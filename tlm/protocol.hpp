@@ -37,7 +37,6 @@
 #include <string>
 #include <vector>
 
-#include "isa.hpp"  // TransferExt: Opcode, TensorId
 #include "tile_job.hpp"
 
 namespace acceltran::proto {
@@ -70,8 +69,8 @@ struct TileJobExt : tlm::tlm_extension<TileJobExt>, TileJob {
 
 // A transfer between main memory and an on-chip buffer, or from the PEs into a buffer.
 struct TransferExt : tlm::tlm_extension<TransferExt> {
-  Opcode opcode = Opcode::LOAD_W;  // LOAD_W, LOAD_A, STORE_A, SPILL, STORE_M
-  TensorId tensor = kNone;
+  TransferKind kind = TransferKind::load_weights;
+  uint32_t tensor = ~uint32_t{0};  // id of the tensor moved (opaque to the memories)
   Buffer buffer = Buffer::weight;  // the on-chip buffer involved
   uint64_t data_bytes = 0;
   uint64_t mask_bytes = 0;

@@ -5,6 +5,7 @@
 // the functional data path, which holds the program, resolves them.
 #pragma once
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 namespace acceltran::proto {
@@ -45,6 +46,20 @@ inline const char* to_string(Buffer b) {
       return "mask";
   }
   return "?";
+}
+
+// What a transfer between main memory and the buffers does (the memory instructions of
+// docs/isa.md: LOAD_W, LOAD_A, STORE_A, SPILL, STORE_M).
+enum class TransferKind : uint8_t {
+  load_weights,       // main memory -> weight buffer
+  load_activations,   // main memory -> activation buffer (reload of a spilled activation)
+  store_activations,  // PE outputs -> activation buffer (reference profile)
+  spill,              // activation buffer -> main memory (eviction of live data)
+  store_output,       // activation buffer -> main memory (final model output)
+};
+constexpr size_t kTransferKindCount = 5;
+inline bool is_load(TransferKind kind) {
+  return kind == TransferKind::load_weights || kind == TransferKind::load_activations;
 }
 
 // Tile-loop dimensions: batch b, output rows i, output columns j, reduction k.

@@ -1,6 +1,6 @@
 #include "operand_traffic.hpp"
 
-#include "compiler.hpp"  // zero_free_bytes, mask_bytes_for
+#include "zero_free_format.hpp"
 
 namespace acceltran {
 

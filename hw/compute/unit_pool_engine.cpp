@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "compiler.hpp"  // zero_free_bytes, mask_bytes_for
+#include "zero_free_format.hpp"
 
 namespace acceltran {
 

@@ -7,6 +7,7 @@
 
 #include "parts.hpp"
 #include "tile_job_builder.hpp"
+#include "transfer_kind.hpp"
 
 namespace acceltran {
 
@@ -428,7 +429,7 @@ uint64_t ControlBlock::transfer(Opcode op, uint32_t part, uint64_t now) {
   const ResidentKey key = residency_.key_of(part);
   const PartInfo& info = residency_.info(part);
   const Tensor& ten = prog_.tensors[key.tensor];
-  xfer_.opcode = op;
+  xfer_.kind = transfer_kind(op);
   xfer_.tensor = key.tensor;
   xfer_.buffer = info.buffer;
   xfer_.data_bytes = info.data_bytes;

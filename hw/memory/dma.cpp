@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+
 namespace acceltran {
 
 Dma::Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Technology& tech,
@@ -146,8 +147,8 @@ tlm::tlm_sync_enum Dma::nb_transport_bw(tlm::tlm_generic_payload& gp, tlm::tlm_p
 // The target checks of a command (dma.hpp): TLM_OK_RESPONSE, or the error response.
 tlm::tlm_response_status Dma::check_command(const tlm::tlm_generic_payload& gp,
                                             const proto::TransferExt* ext) const {
-  if (!ext || !is_memory(ext->opcode)) return tlm::TLM_GENERIC_ERROR_RESPONSE;
-  const bool load = ext->opcode == Opcode::LOAD_W || ext->opcode == Opcode::LOAD_A;
+  if (!ext) return tlm::TLM_GENERIC_ERROR_RESPONSE;
+  const bool load = proto::is_load(ext->kind);
   const unsigned length = gp.get_data_length();
   if (gp.get_command() != (load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND))
     return tlm::TLM_COMMAND_ERROR_RESPONSE;
@@ -195,7 +196,7 @@ void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
   // Whole cycles at the block boundary: round the completion up to the next clock edge.
   const uint64_t end_cycle = std::max(cycle_at_or_after(done), start_cycle + setup_cycles_);
   *engine = end_cycle;
-  account_command(ext->opcode, start_cycle, end_cycle);
+  account_command(ext->kind, start_cycle, end_cycle);
   const sc_core::sc_time end = proto::cycles_to_time(end_cycle, clock_mhz_);
   const sc_core::sc_time now_after = sc_core::sc_time_stamp();  // later with AT bursts
   delay = end > now_after ? end - now_after : sc_core::SC_ZERO_TIME;
@@ -203,17 +204,18 @@ void Dma::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
 }
 
 // The memory side and the buffer side of a command, all issued at `at` (streaming overlap);
-// `*done` becomes the latest completion. False: not a transfer opcode.
+// `*done` becomes the latest completion. False: not a transfer kind (a corrupt extension).
 bool Dma::move_part(const proto::TransferExt& ext, uint64_t address, unsigned char* contents,
                     const sc_core::sc_time& at, sc_core::sc_time* done) {
   const uint64_t data = ext.data_bytes;
   const uint64_t mask = ext.mask_bytes;
   unsigned char* mask_contents = contents ? contents + data : nullptr;
   auto later = [&](const sc_core::sc_time& t) { *done = std::max(*done, t); };
-  switch (ext.opcode) {
-    case Opcode::LOAD_W:
-    case Opcode::LOAD_A: {
-      auto& buffer = ext.opcode == Opcode::LOAD_W ? weight_socket : activation_socket;
+  switch (ext.kind) {
+    case proto::TransferKind::load_weights:
+    case proto::TransferKind::load_activations: {
+      auto& buffer =
+          ext.kind == proto::TransferKind::load_weights ? weight_socket : activation_socket;
       if (contents) {  // functional: the part's bytes come from memory, then go to the buffers
         later(issue(memory_socket, false, address, data + mask, ext, at, contents));
         later(issue(buffer, true, 0, data, ext, at, contents));
@@ -228,13 +230,13 @@ bool Dma::move_part(const proto::TransferExt& ext, uint64_t address, unsigned ch
       stats_.bytes_to_buffers += data + mask;
       return true;
     }
-    case Opcode::STORE_A:
+    case proto::TransferKind::store_activations:
       later(issue(activation_socket, true, 0, data, ext, at, contents));
       later(issue(mask_socket, true, 0, mask, ext, at, mask_contents));
       stats_.bytes_to_buffers += data + mask;
       return true;
-    case Opcode::SPILL:
-    case Opcode::STORE_M:
+    case proto::TransferKind::spill:
+    case proto::TransferKind::store_output:
       later(issue(activation_socket, false, 0, data, ext, at, contents));
       later(issue(mask_socket, false, 0, mask, ext, at, mask_contents));
       later(issue(memory_socket, true, address, data + mask, ext, at, contents));
@@ -247,10 +249,10 @@ bool Dma::move_part(const proto::TransferExt& ext, uint64_t address, unsigned ch
 }
 
 // Busy time, energy and the commands overlapping this one (those still in flight at start).
-void Dma::account_command(Opcode opcode, uint64_t start_cycle, uint64_t end_cycle) {
+void Dma::account_command(proto::TransferKind kind, uint64_t start_cycle, uint64_t end_cycle) {
   stats_.busy_engine_cycles += end_cycle - start_cycle;
   stats_.energy_nj += nj_per_busy_cycle_ * static_cast<double>(end_cycle - start_cycle);
-  ++stats_.commands[static_cast<size_t>(opcode)];
+  ++stats_.commands[static_cast<size_t>(kind)];
   intervals_.erase(std::remove_if(intervals_.begin(), intervals_.end(),
                                   [&](const auto& iv) { return iv.second <= start_cycle; }),
                    intervals_.end());

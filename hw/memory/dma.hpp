@@ -12,7 +12,7 @@
 // completes at the later of the two. Like every target it never waits: it returns
 // delay = completion - now.
 //
-// Target checks (tlm/protocol.hpp conventions): no TransferExt or a non-memory opcode:
+// Target checks (tlm/protocol.hpp conventions): no TransferExt:
 // TLM_GENERIC_ERROR_RESPONSE; a read for a store or a write for a load (or any other command):
 // TLM_COMMAND_ERROR_RESPONSE; data length 0 or streaming width != data length:
 // TLM_BURST_ERROR_RESPONSE; byte enables: TLM_BYTE_ENABLE_ERROR_RESPONSE; null data pointer:
@@ -53,7 +53,7 @@ struct DmaOptions {
 };
 
 struct DmaStats {
-  std::array<uint64_t, kOpcodeCount> commands{};  // by Opcode
+  std::array<uint64_t, proto::kTransferKindCount> commands{};  // by proto::TransferKind
   uint64_t bytes_from_memory = 0, bytes_to_memory = 0;
   uint64_t bytes_to_buffers = 0, bytes_from_buffers = 0;
   uint64_t busy_engine_cycles = 0;  // sum over engines of cycles held (setup included)
@@ -87,7 +87,7 @@ class Dma : public sc_core::sc_module {
   uint64_t cycle_at_or_after(const sc_core::sc_time& t) const;
   bool move_part(const proto::TransferExt& ext, uint64_t address, unsigned char* contents,
                  const sc_core::sc_time& at, sc_core::sc_time* done);
-  void account_command(Opcode opcode, uint64_t start_cycle, uint64_t end_cycle);
+  void account_command(proto::TransferKind kind, uint64_t start_cycle, uint64_t end_cycle);
   // Issues one sub-transfer at absolute time `at`; returns its absolute completion time.
   // A sub-transfer answered with an error leaves its response in sub_gp_ (see failed()).
   // `data`: the bytes moved (a functional command's contents); nullptr: the scratch array.

@@ -301,7 +301,7 @@ void MainMemory::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& del
     sequential = ext->sequential;
     // Published load energy, when asked for (reference profile, --reference-bugs): per 64
     // elements x (1 - s) instead of per 64 bytes of data and mask, and/or charged twice.
-    const bool load = ext->opcode == Opcode::LOAD_W || ext->opcode == Opcode::LOAD_A;
+    const bool load = proto::is_load(ext->kind);
     const PublishedBehaviours& bugs = published_;
     if (load && (bugs.mm_energy_per_element || bugs.double_load_energy)) {
       const uint64_t bytes = gp.get_data_length();

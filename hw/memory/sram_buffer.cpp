@@ -296,13 +296,13 @@ void SramBuffer::serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, bo
   // elements, not per 64-byte block of the zero-free data.
   double energy_nj = -1;
   if (opts_.published.store_energy_per_element && write)
-    if (auto* ext = gp.get_extension<proto::TransferExt>(); ext && ext->opcode == Opcode::STORE_A)
+    if (auto* ext = gp.get_extension<proto::TransferExt>(); ext && ext->kind == proto::TransferKind::store_activations)
       energy_nj = energy_per_block_nj() * static_cast<double>(ext->elements) / 64.0;
   // Published (buffer.py load), when asked for (--reference-bugs load-writes-free): writing
   // loaded data into a buffer costs nothing.
   if (opts_.published.load_writes_free && write)
     if (auto* ext = gp.get_extension<proto::TransferExt>();
-        ext && (ext->opcode == Opcode::LOAD_W || ext->opcode == Opcode::LOAD_A))
+        ext && proto::is_load(ext->kind))
       energy_nj = 0;
   uint64_t done = access(req, bytes, write, energy_nj);
   if (store_)

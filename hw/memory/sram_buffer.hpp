@@ -31,7 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "compiler.hpp"
+#include "zero_free_format.hpp"
 #include "config.hpp"
 #include "data_store.hpp"
 #include "memory_policy.hpp"
@@ -40,14 +40,14 @@
 
 namespace acceltran {
 
-// Stored sizes come from compiler.hpp: zero_free_bytes(elements, word_bits, sparsity) =
+// Stored sizes come from zero_free_format.hpp: zero_free_bytes(elements, word_bits, sparsity) =
 // ceil(elements x word_bits x (1 - sparsity) / 8) data bytes, mask_bytes_for(elements) =
 // ceil(elements / 8) bytes in the mask buffer.
 
 // A resident unit of data: a tensor, or one part of it (tile row, chunk, ...). The part index
 // is chosen by the caller (the control block); 0 when the whole tensor is one unit.
 struct ResidentKey {
-  TensorId tensor = kNone;
+  uint32_t tensor = 0xffffffffu;  // the caller's tensor id (none: all ones)
   uint32_t part = 0;
   bool operator<(const ResidentKey& o) const {
     return tensor != o.tensor ? tensor < o.tensor : part < o.part;

@@ -10,6 +10,7 @@
 #include "main_memory.hpp"
 #include "memory_test_util.hpp"
 #include "sram_buffer.hpp"
+#include "transfer_kind.hpp"
 
 using namespace acceltran;
 using namespace acceltran::memtest;
@@ -49,7 +50,7 @@ struct System {
 
 proto::TransferExt cmd(Opcode op, TensorId t, uint64_t data, uint64_t mask) {
   proto::TransferExt e;
-  e.opcode = op;
+  e.kind = transfer_kind(op);
   e.tensor = t;
   e.data_bytes = data;
   e.mask_bytes = mask;
@@ -191,9 +192,9 @@ TEST_CASE("dma: spill-and-reload round trip is counted in statistics and memory 
   CHECK(st.peak_occupancy_bytes == 2 * tile);
   CHECK(s.mem->stats().bytes_written == tile + tile_mask);
   CHECK(s.mem->stats().bytes_read == tile + tile_mask);
-  CHECK(s.dma->stats().commands[static_cast<size_t>(Opcode::SPILL)] == 1);
-  CHECK(s.dma->stats().commands[static_cast<size_t>(Opcode::LOAD_A)] == 1);
-  CHECK(s.dma->stats().commands[static_cast<size_t>(Opcode::STORE_A)] == 3);
+  CHECK(s.dma->stats().commands[static_cast<size_t>(proto::TransferKind::spill)] == 1);
+  CHECK(s.dma->stats().commands[static_cast<size_t>(proto::TransferKind::load_activations)] == 1);
+  CHECK(s.dma->stats().commands[static_cast<size_t>(proto::TransferKind::store_activations)] == 3);
   // The round trip costs two memory transfers of the tile at 25.6 GB/s (plus latencies).
   const double trip_s = 2.0 * (tile + tile_mask) / 25.6e9;
   std::printf("spill + reload of %llu bytes: run %.3f us, of which >= %.3f us memory traffic\n",

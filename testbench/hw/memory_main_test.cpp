@@ -39,7 +39,7 @@ Driver* timed_reader(const char* name, MainMemory& m, uint64_t bytes, TimedRead*
   auto* d = new Driver(name, [bytes, out](Driver& self) {
     sc_time t0 = sc_core::sc_time_stamp();
     proto::TransferExt ext;
-    ext.opcode = Opcode::LOAD_W;
+    ext.kind = proto::TransferKind::load_weights;
     ext.data_bytes = bytes;
     sc_time delay = self.transfer(false, 0, bytes, &ext);
     sc_core::wait(delay);

@@ -10,6 +10,7 @@
 #include "at_memory_target.hpp"
 #include "protocol_checker.hpp"
 #include "protocol_system.hpp"
+#include "transfer_kind.hpp"
 
 using namespace acceltran;
 using memtest::Driver;
@@ -42,7 +43,7 @@ TEST_CASE(
     for (const Instruction& in : prog.instrs) {
       if (!is_memory(in.opcode)) continue;
       proto::TransferExt ext;
-      ext.opcode = in.opcode;
+      ext.kind = transfer_kind(in.opcode);
       ext.tensor = in.tensor;
       ext.data_bytes = in.data_bytes;
       ext.mask_bytes = in.mask_bytes;

@@ -221,7 +221,7 @@ TEST_CASE(
   std::string far_error;
   const uint64_t len = 4 * kKiB;
   proto::TransferExt ext;
-  ext.opcode = Opcode::LOAD_W;
+  ext.kind = proto::TransferKind::load_weights;
   ext.tensor = 3;
   ext.data_bytes = len;
   ext.mask_bytes = 64;
@@ -255,7 +255,7 @@ TEST_CASE(
   CHECK(r["ignore command"] == tlm::TLM_COMMAND_ERROR_RESPONSE);
   CHECK(r["missing extension"] == tlm::TLM_GENERIC_ERROR_RESPONSE);
   CHECK(r["legal"] == tlm::TLM_OK_RESPONSE);
-  CHECK(dma.stats().commands[static_cast<size_t>(Opcode::LOAD_W)] == 1);
+  CHECK(dma.stats().commands[static_cast<size_t>(proto::TransferKind::load_weights)] == 1);
   CHECK(mem.stats().reads == 1);
 }
 

@@ -20,25 +20,25 @@ SimOptions policy(EvictionPolicy p) {
   o.eviction = p;
   return o;
 }
-ResidentKey key(TensorId t, uint32_t part = 0) {
+ResidentKey key(uint32_t t, uint32_t part = 0) {
   return ResidentKey{t, part};
 }
-std::vector<TensorId> tensors(const std::vector<Evicted>& ev) {
-  std::vector<TensorId> v;
+std::vector<uint32_t> tensors(const std::vector<Evicted>& ev) {
+  std::vector<uint32_t> v;
   for (const auto& e : ev) v.push_back(e.key.tensor);
   return v;
 }
 // 1 MB buffer holding four 256 KiB tiles; the script: insert 1,2,3,4; touch 1 then 3;
 // insert 5, 6, 7 (each needs one victim).
-std::vector<TensorId> scripted_victims(SramBuffer& b) {
+std::vector<uint32_t> scripted_victims(SramBuffer& b) {
   const Technology t = tech();
-  std::vector<TensorId> victims;
+  std::vector<uint32_t> victims;
   uint64_t c = 0;
-  for (TensorId i = 1; i <= 4; ++i) REQUIRE(b.allocate(key(i), 256 * 1024, "", ++c).fitted);
+  for (uint32_t i = 1; i <= 4; ++i) REQUIRE(b.allocate(key(i), 256 * 1024, "", ++c).fitted);
   CHECK(b.lookup(key(1), ++c));
   CHECK(b.lookup(key(3), ++c));
   CHECK_FALSE(b.lookup(key(9), ++c));
-  for (TensorId i = 5; i <= 7; ++i) {
+  for (uint32_t i = 5; i <= 7; ++i) {
     AllocResult r = b.allocate(key(i), 256 * 1024, "", ++c);
     REQUIRE(r.fitted);
     REQUIRE(r.evicted.size() == 1);
@@ -54,7 +54,7 @@ TEST_CASE("sram buffer: LRU eviction order on a scripted access sequence", "[mem
   SramBuffer b("act", proto::Buffer::activation, 1, t.buffers.at("activation"),
                t.buffer_port_bandwidth_gbps, t.clock_mhz, policy(EvictionPolicy::lru));
   // LRU: 2 (never touched), then 4, then 1 (touched before 3).
-  CHECK(scripted_victims(b) == std::vector<TensorId>{2, 4, 1});
+  CHECK(scripted_victims(b) == std::vector<uint32_t>{2, 4, 1});
   CHECK(b.stats().hits == 2);
   CHECK(b.stats().misses == 1);  // lookups only (allocations are not misses)
   CHECK(b.stats().allocations == 7);
@@ -69,7 +69,7 @@ TEST_CASE("sram buffer: FIFO eviction order on a scripted access sequence", "[me
   SramBuffer b("act", proto::Buffer::activation, 1, t.buffers.at("activation"),
                t.buffer_port_bandwidth_gbps, t.clock_mhz, policy(EvictionPolicy::fifo));
   // FIFO (published model): insertion order regardless of use: 1, 2, 3.
-  CHECK(scripted_victims(b) == std::vector<TensorId>{1, 2, 3});
+  CHECK(scripted_victims(b) == std::vector<uint32_t>{1, 2, 3});
   CHECK(b.resident_keys().front().tensor == 4);
 }
 
@@ -109,7 +109,7 @@ TEST_CASE("sram buffer: pinned data are never evicted", "[memory]") {
   b.unpin(key(1, 4));
   r = b.allocate(key(3), 128 * 1024);
   CHECK(r.fitted);
-  CHECK(tensors(r.evicted) == std::vector<TensorId>{1, 1});
+  CHECK(tensors(r.evicted) == std::vector<uint32_t>{1, 1});
   CHECK_FALSE(b.contains(key(1, 2)));
   CHECK(b.contains(key(1, 0)));
   CHECK_THROWS(b.unpin(key(1, 2)));
