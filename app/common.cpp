@@ -46,6 +46,9 @@ void add_input_options(po::options_description& desc) {
     ("loop-order", po::value<std::string>(), "override the accelerator's loop order, e.g. k_i_j_b")
     ("tiles-per-instruction", po::value<uint64_t>()->default_value(0),
      "tiles per tile-job instruction (0: one instruction per op, 1: one per tile)")
+    ("first-layer-only", po::bool_switch(),
+     "lower only the first transformer layer (with the embeddings), like the published "
+     "simulator's --first_layer_only (docs/fidelity.md)")
     ("models-dir", po::value<std::string>(),
      "folder with technology.yaml, design_space.yaml, accelerators/, transformers/ "
      "(default: $ACCELTRAN_MODELS_DIR, else <prefix>/share/acceltran/models for an installed "
@@ -148,6 +151,7 @@ Inputs load_inputs(const po::variables_map& vm) {
     }
   }
   in.model = load_model(vm["model"].as<std::string>());
+  for (const std::string& note : in.model.notes) fmt::print(stderr, "note: {}\n", note);
   auto& c = in.compile;
   const std::string profile = vm["profile"].as<std::string>();
   if (!parse_profile(profile, &c.profile))
@@ -200,6 +204,7 @@ Inputs load_inputs(const po::variables_map& vm) {
     c.tensor_sparsity_source = path;
   }
   c.tiles_per_instruction = vm["tiles-per-instruction"].as<uint64_t>();
+  c.first_layer_only = vm["first-layer-only"].as<bool>();
   return in;
 }
 

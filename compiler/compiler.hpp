@@ -21,6 +21,10 @@ struct CompileOptions {
   double activation_sparsity = -1;     // < 0: technology default_sparsity.activation
   double weight_sparsity = -1;         // < 0: technology default_sparsity.weight
   uint64_t tiles_per_instruction = 0;  // 0: one tile-job instruction per block; 1: one per tile
+  // Lower only layer 0 (and the embeddings), like the published simulator's --first_layer_only;
+  // reference profile: with the projection to layer 1's width where it differs, as published
+  // (docs/fidelity.md, "First layer only").
+  bool first_layer_only = false;
   // Default profile: fraction of each buffer one block's working set may use (the rest holds
   // prefetched weights and other live activations); 0: no blocks (every op one block). See
   // docs/memory.md.

@@ -52,7 +52,12 @@ class Lowering {
     validate();
     TensorId x = embeddings();
     int64_t width = model_.layers.empty() ? 0 : model_.layers[0].hidden;
-    for (size_t l = 0; l < model_.layers.size(); ++l) x = layer(static_cast<int>(l), x, width);
+    const size_t layers = opts_.first_layer_only ? 1 : model_.layers.size();
+    for (size_t l = 0; l < layers; ++l) x = layer(static_cast<int>(l), x, width);
+    // Published (dict2ops.get_ops, first_layer_only): layer 0 still ends with its projection to
+    // layer 1's width when the widths differ.
+    if (reference_ && layers < model_.layers.size())
+      x = reference_projection(static_cast<int>(layers), x, width);
     emit_store_m(x);
     return std::move(prog_);
   }
@@ -539,20 +544,27 @@ class Lowering {
     return layer_norm(nm("ffn.ln"), l, res, S_, h);
   }
 
+  // Reference profile: the projection into layer l when its width differs from `width` (the
+  // published ff_<l>_proj after ln_<l-1>_2), followed by an activation sized from its input.
+  TensorId reference_projection(int l, TensorId x, int64_t& width) {
+    const int64_t h = model_.layers[l].hidden;
+    if (width == h) return x;
+    auto nm = [&](const std::string& s) { return fmt::format("L{}.{}", l, s); };
+    TensorId w = weight(nm("proj_in.w"), l, width, h);
+    x = matmul(nm("proj_in"), l, -1, x, w, S_, width, h, false);
+    x = unary(OpKind::activation, nm("proj_in.act"), l, -1, {x}, S_, width, false,
+              act_sparsity(false));
+    width = h;
+    return x;
+  }
+
   // The published simulator's layer (reference profile): per-head output projections summed by
   // element-wise adds, no residual adds, an activation after every FFN product.
   TensorId reference_layer(int l, TensorId x, int64_t& width) {
     const LayerDesc& L = model_.layers[l];
     const int64_t h = L.hidden;
     auto nm = [&](const std::string& s) { return fmt::format("L{}.{}", l, s); };
-    if (width != h) {  // projection between layers of different hidden size
-      TensorId w = weight(nm("proj_in.w"), l, width, h);
-      x = matmul(nm("proj_in"), l, -1, x, w, S_, width, h, false);
-      // Published (dict2ops.py): an activation follows, sized from the projection's input.
-      x = unary(OpKind::activation, nm("proj_in.act"), l, -1, {x}, S_, width, false,
-                act_sparsity(false));
-      width = h;
-    }
+    x = reference_projection(l, x, width);
     std::vector<TensorId> head_outs;
     const InstrId heads_begin = static_cast<InstrId>(prog_.instrs.size());
     for (size_t hh = 0; hh < L.heads.size(); ++hh)

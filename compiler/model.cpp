@@ -136,6 +136,21 @@ void check_total_heads(const ModelDesc& m, const std::string& src) {
                     src, heads, limits::kMaxHeadsTotal));
 }
 
+// Published (dict2ops.get_ops): only the first `l` entries of "o", "h" and "f" are read; the
+// published bert_nano.json has l = 1 and two entries each. Longer lists are accepted and their
+// extra entries ignored, with a note (docs/fidelity.md, "Model dictionaries").
+void note_entries_past_l(ModelDesc& m, const json& j, int64_t l, const std::string& src) {
+  std::vector<std::string> longer;
+  for (const char* key : {"o", "h", "f"})
+    if (static_cast<int64_t>(j.at(key).size()) > l)
+      longer.push_back(fmt::format("'{}' ({})", key, j.at(key).size()));
+  if (longer.empty()) return;
+  m.notes.push_back(fmt::format(
+      "{}: l = {}: the entries of {} past the first {} are ignored, as the published simulator "
+      "does",
+      src, l, fmt::join(longer, ", "), l));
+}
+
 ModelDesc parse_flexibert(const json& j, const std::string& src) {
   static const std::vector<std::string> kKeys = {"l", "o", "h", "f"};
   for (auto it = j.begin(); it != j.end(); ++it)
@@ -148,10 +163,12 @@ ModelDesc parse_flexibert(const json& j, const std::string& src) {
   int64_t l = get_positive(j, "l", src, limits::kMaxLayers);
   for (const char* key : {"o", "h", "f"}) {
     if (!j.contains(key)) throw InputError(fmt::format("{}: missing key '{}'", src, key));
-    if (!j.at(key).is_array() || static_cast<int64_t>(j.at(key).size()) != l)
+    if (!j.at(key).is_array() || static_cast<int64_t>(j.at(key).size()) < l)
       throw InputError(fmt::format(
           "{}: key '{}': expected a list of {} entries (one per layer, l = {})", src, key, l, l));
+    check_list_size(j.at(key), key, src, static_cast<size_t>(limits::kMaxLayers));
   }
+  note_entries_past_l(m, j, l, src);
   for (int64_t n = 0; n < l; ++n) {
     LayerDesc layer;
     const json& o = j["o"][n];

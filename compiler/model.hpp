@@ -33,6 +33,9 @@ struct ModelDesc {
   int64_t max_position = 512;
   int64_t type_vocab = 2;
   std::string hidden_act = "gelu";
+  // What the loader accepted but ignored, one sentence each (e.g. a FlexiBERT dictionary's
+  // entries past its `l` layers); the commands print them as "note: ..." on stderr.
+  std::vector<std::string> notes;
 };
 
 // Parses "<type>_<param>_<dim>": sa_sdp_<d>, sa_wma_<d>, c_<k>_<d>, l_dft_<d>, l_dct_<d>.

@@ -20,21 +20,52 @@ struct BlockStats {
   const DmaStats& dma;
   const MainMemoryStats& main_memory;
   double memory_bytes_moved;  // read + written by the main memory
+  // Per buffer (proto::Buffer order): the cycles it leaks under --reference-bugs
+  // buffer-leakage-gated (gated_leakage_cycles).
+  std::array<uint64_t, 3> gated_leakage_cycles{};
 };
+
+// Published (buffer.py, Buffer.process_cycle): a buffer leaks only while it processes a
+// transfer, one at a time: a load for its main-memory transfer time (ceil(bits / main-memory
+// bits per cycle), the mask buffer for the mask's own), a store for its port time. Here: the
+// port-busy cycles, with each load's port time replaced by the main-memory transfer time of the
+// bytes it brought into this buffer at the memory's peak rate (docs/fidelity.md, F6). The load
+// port time is taken off in one sum, so up to one cycle per load of rounding stays in.
+uint64_t gated_leakage_cycles(const SramBuffer& buffer, const Accelerator& top,
+                              const Technology& tech) {
+  const uint64_t loaded_bytes =
+      top.dma->stats().loaded_bytes[static_cast<size_t>(buffer.buffer_kind())];
+  const double memory_bytes_per_cycle =
+      top.main_memory->peak_bytes_per_second() / (tech.clock_mhz * 1e6);
+  auto whole_cycles = [](double cycles) {
+    return static_cast<uint64_t>(std::ceil(cycles - 1e-9));
+  };
+  const uint64_t load_memory_cycles =
+      whole_cycles(static_cast<double>(loaded_bytes) / memory_bytes_per_cycle);
+  const uint64_t load_port_cycles = std::min(
+      buffer.stats().port_busy_cycles,
+      whole_cycles(static_cast<double>(loaded_bytes) / buffer.port_bytes_per_cycle()));
+  return buffer.stats().port_busy_cycles - load_port_cycles + load_memory_cycles;
+}
 
 BlockStats read_block_stats(const Accelerator& top, const Technology& tech) {
   const ControlStats& control = top.control_block->stats();
   const uint64_t elapsed_cycles = control.end_cycle;
   const MainMemoryStats& memory = top.main_memory->stats();
-  return BlockStats{control,
-                    elapsed_cycles,
-                    static_cast<double>(elapsed_cycles) * 1e6 / tech.clock_mhz,
-                    top.pe_array->stats(elapsed_cycles),
-                    top.softmax->stats(elapsed_cycles),
-                    top.layer_norm->stats(elapsed_cycles),
-                    top.dma->stats(),
-                    memory,
-                    static_cast<double>(memory.bytes_read + memory.bytes_written)};
+  BlockStats stats{control,
+                   elapsed_cycles,
+                   static_cast<double>(elapsed_cycles) * 1e6 / tech.clock_mhz,
+                   top.pe_array->stats(elapsed_cycles),
+                   top.softmax->stats(elapsed_cycles),
+                   top.layer_norm->stats(elapsed_cycles),
+                   top.dma->stats(),
+                   memory,
+                   static_cast<double>(memory.bytes_read + memory.bytes_written)};
+  for (const SramBuffer* buffer :
+       {top.activation_buffer.get(), top.weight_buffer.get(), top.mask_buffer.get()})
+    stats.gated_leakage_cycles[static_cast<size_t>(buffer->buffer_kind())] =
+        gated_leakage_cycles(*buffer, top, tech);
+  return stats;
 }
 
 // How buffer reads are charged and spread over the timeline: the run's profile and published
@@ -83,9 +114,10 @@ OperandReadEnergy operand_read_energy(const Accelerator& top, const BlockStats& 
 }
 
 double buffer_leakage_nj(const SramBuffer& buffer, const BufferChargingRules& rules,
-                         uint64_t elapsed_cycles) {
-  return rules.buffer_leakage_gated ? buffer.leakage_energy_nj(buffer.stats().port_busy_cycles)
-                                    : buffer.leakage_energy_nj(elapsed_cycles);
+                         const BlockStats& stats) {
+  const size_t kind = static_cast<size_t>(buffer.buffer_kind());
+  return buffer.leakage_energy_nj(rules.buffer_leakage_gated ? stats.gated_leakage_cycles[kind]
+                                                             : stats.elapsed_cycles);
 }
 
 std::array<const SramBuffer*, 3> buffers_of(const Accelerator& top) {
@@ -124,17 +156,16 @@ void add_energy_by_block(SimResult& r, const Accelerator& top, const BlockStats&
   const SramBuffer& activation = *top.activation_buffer;
   const SramBuffer& weight = *top.weight_buffer;
   const SramBuffer& mask = *top.mask_buffer;
-  const uint64_t elapsed = stats.elapsed_cycles;
   add("activation_buffer",
       activation.stats().dynamic_energy_nj + reads.pe_array_scale * pe.activation_read_nj +
           reads.engine_activation_nj,
-      buffer_leakage_nj(activation, rules, elapsed));
+      buffer_leakage_nj(activation, rules, stats));
   add("weight_buffer", weight.stats().dynamic_energy_nj + reads.pe_array_scale * pe.weight_read_nj,
-      buffer_leakage_nj(weight, rules, elapsed));
+      buffer_leakage_nj(weight, rules, stats));
   add("mask_buffer",
       mask.stats().dynamic_energy_nj + reads.pe_array_scale * pe.mask_read_nj +
           reads.engine_mask_nj,
-      buffer_leakage_nj(mask, rules, elapsed));
+      buffer_leakage_nj(mask, rules, stats));
   add("main_memory", stats.main_memory.dynamic_energy_nj,
       top.main_memory->background_energy_nj(stats.elapsed_ps));
   for (const auto& [name, e] : r.energy) r.energy_total_nj += e.total_nj();
@@ -164,6 +195,14 @@ void add_utilization(SimResult& r, const Accelerator& top, const BlockStats& sta
   for (const SramBuffer* buffer : buffers_of(top))
     r.utilization[std::string(proto::to_string(buffer->buffer_kind())) + "_buffer_ports"] =
         elapsed > 0 ? static_cast<double>(buffer->stats().port_busy_cycles) / elapsed : 0.0;
+}
+
+// --reference-bugs buffer-leakage-gated: the cycles each buffer is charged leakage for.
+void add_gated_leakage_cycles(SimResult& r, const Accelerator& top, const BlockStats& stats) {
+  for (const SramBuffer* buffer : buffers_of(top))
+    r.memory[std::string(proto::to_string(buffer->buffer_kind())) +
+             "_buffer_gated_leakage_cycles"] = static_cast<double>(
+        stats.gated_leakage_cycles[static_cast<size_t>(buffer->buffer_kind())]);
 }
 
 void add_stalls(SimResult& r, const ControlStats& control) {
@@ -369,7 +408,7 @@ void spread_energy(TimelineBuckets& t, const SimResult& r, const Accelerator& to
   // Buffers: leakage all the time, port transfers with the DMA or the engines (whichever drives
   // the ports), operand reads charged from counts with the engines.
   for (const SramBuffer* buffer : buffers_of(top)) {
-    t.spread(buffer_leakage_nj(*buffer, rules, stats.elapsed_cycles), TimelineBuckets::kUniform);
+    t.spread(buffer_leakage_nj(*buffer, rules, stats), TimelineBuckets::kUniform);
     t.spread(buffer->stats().dynamic_energy_nj, rules.port_traffic_follows_dma ? kDma : kLanes);
   }
   t.spread(reads.pe_array_scale * stats.pe_array.buffer_read_nj() + reads.engine_activation_nj +
@@ -427,6 +466,7 @@ SimResult build_report(const Accelerator& top, const Program& prog, const Accele
   add_utilization(r, top, stats, cfg);
   add_stalls(r, stats.control);
   add_memory_traffic(r, top, stats);
+  if (rules.buffer_leakage_gated) add_gated_leakage_cycles(r, top, stats);
   add_compute_counts(r, top, stats);
   add_program_counts(r, top, stats, prog, cfg, tech);
   add_bounds(r, top, stats, cfg);

@@ -388,10 +388,16 @@ TEST_CASE("reference profile: published bugs can be turned back on one by one", 
   const auto store = with("store-energy-per-element");
   CHECK(nj(store, "mask_buffer") > nj(base, "mask_buffer"));
   CHECK(nj(store, "activation_buffer") < nj(base, "activation_buffer"));
-  // Gated buffer leakage: buffers leak only while their ports are busy.
+  // Gated buffer leakage: buffers leak only while they transfer; the weight buffer for its
+  // loads' main-memory time, most of this memory-bound run (the embedding load alone is 58 %;
+  // hand-computed figures in leakage_gated_test.cpp), the activation buffer for its port time.
   const auto gated = with("buffer-leakage-gated");
-  CHECK(gated["energy_nj"]["weight_buffer"]["leakage"].get<double>() <
-        0.2 * base["energy_nj"]["weight_buffer"]["leakage"].get<double>());
+  auto leakage = [](const json& j, const char* block) {
+    return j["energy_nj"][block]["leakage"].get<double>();
+  };
+  CHECK(leakage(gated, "weight_buffer") < leakage(base, "weight_buffer"));
+  CHECK(leakage(gated, "weight_buffer") > 0.5 * leakage(base, "weight_buffer"));
+  CHECK(leakage(gated, "activation_buffer") < 0.2 * leakage(base, "activation_buffer"));
   // Unclocked sub-modules: no DMA energy, no operand-read energy.
   const auto unclocked = with("unclocked-submodules");
   CHECK(nj(unclocked, "dma") == 0.0);
