@@ -228,6 +228,10 @@ bool Dma::move_part(const proto::TransferExt& ext, uint64_t address, unsigned ch
       }
       stats_.bytes_from_memory += data + mask;
       stats_.bytes_to_buffers += data + mask;
+      stats_.loaded_bytes[static_cast<size_t>(ext.kind == proto::TransferKind::load_weights
+                                                  ? proto::Buffer::weight
+                                                  : proto::Buffer::activation)] += data;
+      stats_.loaded_bytes[static_cast<size_t>(proto::Buffer::mask)] += mask;
       return true;
     }
     case proto::TransferKind::store_activations:

@@ -58,6 +58,9 @@ struct DmaStats {
   uint64_t bytes_to_buffers = 0, bytes_from_buffers = 0;
   uint64_t busy_engine_cycles = 0;  // sum over engines of cycles held (setup included)
   uint64_t max_in_flight = 0;       // most commands overlapping in time
+  // Per buffer (proto::Buffer order): bytes loads brought into it from main memory (LOAD_W /
+  // LOAD_A data into the weight / activation buffer, their masks into the mask buffer).
+  std::array<uint64_t, 3> loaded_bytes{};
   double energy_nj = 0;             // (dynamic + leakage power of one DMA) / MHz x busy cycles
 };
 
