@@ -6,7 +6,8 @@
 
 #include "commands.hpp"
 #include "common.hpp"
-#include "dynatran_unit.hpp"
+#include "acceltran/hw/compute/dynatran_unit.hpp"
+#include "acceltran/compiler/compile_limits.hpp"
 #include "functional.hpp"
 
 namespace acceltran::cli {

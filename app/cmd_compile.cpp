@@ -5,8 +5,9 @@
 
 #include "commands.hpp"
 #include "common.hpp"
-#include "isa_text.hpp"
-#include "stats.hpp"
+#include "acceltran/compiler/isa_text.hpp"
+#include "acceltran/compiler/compile_limits.hpp"
+#include "acceltran/compiler/stats.hpp"
 
 namespace acceltran::cli {
 

@@ -10,7 +10,7 @@
 #include <filesystem>
 
 #include "commands.hpp"
-#include "errors.hpp"
+#include "acceltran/config/input_error.hpp"
 #include "sweep.hpp"
 
 #ifndef ACCELTRAN_TOOLS_DIR

@@ -12,13 +12,14 @@
 #include <optional>
 #include <tuple>
 
-#include "accelerator.hpp"
+#include "acceltran/hw/accelerator.hpp"
+#include "acceltran/compiler/compile_limits.hpp"
 #include "commands.hpp"
 #include "common.hpp"
 #include "functional.hpp"
-#include "isa_text.hpp"
+#include "acceltran/compiler/isa_text.hpp"
 #include "report.hpp"
-#include "safetensors.hpp"
+#include "acceltran/workload/safetensors.hpp"
 
 namespace acceltran::cli {
 

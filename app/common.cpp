@@ -14,8 +14,8 @@
 #include <iostream>
 #include <typeinfo>
 
-#include "limits.hpp"
-#include "suggest.hpp"
+#include "acceltran/config/input_limits.hpp"
+#include "acceltran/config/suggest.hpp"
 
 namespace acceltran::cli {
 

@@ -4,10 +4,10 @@
 #include <map>
 #include <string>
 
-#include "compiler.hpp"
-#include "config.hpp"
-#include "limits.hpp"
-#include "model.hpp"
+#include "acceltran/compiler/compiler.hpp"
+#include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/config/input_limits.hpp"
+#include "acceltran/workload/model.hpp"
 
 namespace acceltran::cli {
 

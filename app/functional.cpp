@@ -1,6 +1,7 @@
 #include "functional.hpp"
 
-#include "dynatran_unit.hpp"
+#include "acceltran/hw/compute/dynatran_unit.hpp"
+#include "acceltran/compiler/compile_limits.hpp"
 
 #include <fmt/format.h>
 

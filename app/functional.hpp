@@ -2,8 +2,8 @@
 // weights (checkpoint or synthetic), tokens (file or seeded) and the pruning mode.
 #pragma once
 #include "common.hpp"
-#include "datapath.hpp"
-#include "weights.hpp"
+#include "acceltran/hw/compute/datapath.hpp"
+#include "acceltran/workload/weights.hpp"
 
 namespace acceltran::cli {
 

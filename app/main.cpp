@@ -10,7 +10,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
-#include "errors.hpp"
+#include "acceltran/config/input_error.hpp"
 
 namespace {
 

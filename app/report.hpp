@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "accelerator.hpp"
+#include "acceltran/hw/accelerator.hpp"
 
 // report.json's objects for the run's result structs (keys in the file's order; app/report.cpp).
 namespace acceltran {

@@ -10,7 +10,7 @@
 #include <map>
 #include <set>
 
-#include "errors.hpp"
+#include "acceltran/config/input_error.hpp"
 #include "sweep.hpp"
 
 namespace acceltran::cli::sweep {

@@ -14,7 +14,7 @@
 #include <map>
 #include <sstream>
 
-#include "errors.hpp"
+#include "acceltran/config/input_error.hpp"
 #include "sweep.hpp"
 
 namespace acceltran::cli::sweep {

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "errors.hpp"
+#include "acceltran/config/input_error.hpp"
 #include "sweep.hpp"
 
 namespace acceltran::cli::sweep {

@@ -2,7 +2,8 @@
 # an exported CMake package, so that find_package(AccelTranSC) gives AccelTranSC::hw.
 # Layout under the prefix:
 #   bin/acceltran
-#   include/acceltran/*.hpp            (compiler/, tlm/, hw/ headers, flat: they include by name)
+#   include/acceltran/<room>/*.hpp     (config/, workload/, compiler/, tlm/, hw/ and its groups:
+#                                       #include <acceltran/hw/memory/sram_buffer.hpp>)
 #   lib/libacceltran_*.a
 #   lib/cmake/AccelTranSC/             (AccelTranSCConfig.cmake, targets, FindSystemC.cmake)
 #   share/acceltran/models/            (technology.yaml, accelerators/, transformers/, ...)
@@ -11,32 +12,37 @@ include(CMakePackageConfigHelpers)
 
 set(ACCELTRAN_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/AccelTranSC)
 set(ACCELTRAN_INSTALL_HEADERDIR ${CMAKE_INSTALL_INCLUDEDIR}/acceltran)
+set(ACCELTRAN_ROOMS config workload compiler tlm hw)
 set(ACCELTRAN_INSTALL_MODELSDIR ${CMAKE_INSTALL_DATADIR}/acceltran/models)
 
-# The libraries publish their source folders as include directories; installed, the flat
-# include/acceltran replaces them.
-foreach(t acceltran_compiler acceltran_tlm acceltran_hw)
+# The libraries publish the build tree's include root (acceltran/ -> the source root); installed,
+# <prefix>/include replaces it.
+foreach(t acceltran_config acceltran_workload acceltran_compiler acceltran_tlm acceltran_hw)
   get_target_property(dirs ${t} INTERFACE_INCLUDE_DIRECTORIES)
   set(wrapped "")
   foreach(d IN LISTS dirs)
     list(APPEND wrapped "$<BUILD_INTERFACE:${d}>")
   endforeach()
-  list(APPEND wrapped "$<INSTALL_INTERFACE:${ACCELTRAN_INSTALL_HEADERDIR}>")
+  list(APPEND wrapped "$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>")
   set_target_properties(${t} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${wrapped}")
 endforeach()
 set_target_properties(acceltran_hw PROPERTIES EXPORT_NAME hw)
 set_target_properties(acceltran_tlm PROPERTIES EXPORT_NAME tlm)
 set_target_properties(acceltran_compiler PROPERTIES EXPORT_NAME compiler)
+set_target_properties(acceltran_workload PROPERTIES EXPORT_NAME workload)
+set_target_properties(acceltran_config PROPERTIES EXPORT_NAME config)
 set_target_properties(acceltran_warnings PROPERTIES EXPORT_NAME warnings)
 
 install(TARGETS acceltran RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS acceltran_hw acceltran_tlm acceltran_compiler acceltran_warnings
+install(TARGETS acceltran_hw acceltran_tlm acceltran_compiler acceltran_workload acceltran_config
+                acceltran_warnings
         EXPORT AccelTranSCTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        INCLUDES DESTINATION ${ACCELTRAN_INSTALL_HEADERDIR})
-file(GLOB ACCELTRAN_PUBLIC_HEADERS ${PROJECT_SOURCE_DIR}/compiler/*.hpp
-     ${PROJECT_SOURCE_DIR}/tlm/*.hpp ${PROJECT_SOURCE_DIR}/hw/*.hpp ${PROJECT_SOURCE_DIR}/hw/*/*.hpp)
-install(FILES ${ACCELTRAN_PUBLIC_HEADERS} DESTINATION ${ACCELTRAN_INSTALL_HEADERDIR})
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+foreach(room IN LISTS ACCELTRAN_ROOMS)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${room}/ DESTINATION ${ACCELTRAN_INSTALL_HEADERDIR}/${room}
+          FILES_MATCHING PATTERN "*.hpp")
+endforeach()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/models/ DESTINATION ${ACCELTRAN_INSTALL_MODELSDIR})
 
 install(EXPORT AccelTranSCTargets NAMESPACE AccelTranSC:: DESTINATION ${ACCELTRAN_INSTALL_CMAKEDIR})

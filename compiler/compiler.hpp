@@ -3,11 +3,11 @@
 #include <map>
 #include <string>
 
-#include "config.hpp"
-#include "isa.hpp"
-#include "model.hpp"
-#include "profile.hpp"
-#include "zero_free_format.hpp"
+#include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/compiler/isa.hpp"
+#include "acceltran/workload/model.hpp"
+#include "acceltran/config/profile.hpp"
+#include "acceltran/config/zero_free_format.hpp"
 
 namespace acceltran {
 

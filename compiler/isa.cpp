@@ -12,12 +12,12 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "compiler.hpp"
-#include "isa.hpp"
-#include "isa_text.hpp"
-#include "limits.hpp"
-#include "parts.hpp"
-#include "tiling.hpp"
+#include "acceltran/compiler/compiler.hpp"
+#include "acceltran/compiler/isa.hpp"
+#include "acceltran/compiler/isa_text.hpp"
+#include "acceltran/config/input_limits.hpp"
+#include "acceltran/compiler/parts.hpp"
+#include "acceltran/compiler/tiling.hpp"
 
 namespace acceltran {
 

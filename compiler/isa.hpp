@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
-#include "profile.hpp"
+#include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/config/profile.hpp"
 
 namespace acceltran {
 

@@ -4,7 +4,7 @@
 #include <iosfwd>
 #include <string>
 
-#include "isa.hpp"
+#include "acceltran/compiler/isa.hpp"
 
 namespace acceltran {
 

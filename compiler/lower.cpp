@@ -7,9 +7,9 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "compiler.hpp"
-#include "parts.hpp"
-#include "tiling.hpp"
+#include "acceltran/compiler/compiler.hpp"
+#include "acceltran/compiler/parts.hpp"
+#include "acceltran/compiler/tiling.hpp"
 
 namespace acceltran {
 

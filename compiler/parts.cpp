@@ -1,4 +1,4 @@
-#include "parts.hpp"
+#include "acceltran/compiler/parts.hpp"
 
 #include <algorithm>
 #include <utility>

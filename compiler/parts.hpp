@@ -10,8 +10,8 @@
 #pragma once
 #include <cstdint>
 
-#include "compiler.hpp"
-#include "isa.hpp"
+#include "acceltran/compiler/compiler.hpp"
+#include "acceltran/compiler/isa.hpp"
 
 namespace acceltran {
 

@@ -1,4 +1,4 @@
-#include "stats.hpp"
+#include "acceltran/compiler/stats.hpp"
 
 #include <fmt/format.h>
 

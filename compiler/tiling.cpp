@@ -1,4 +1,4 @@
-#include "tiling.hpp"
+#include "acceltran/compiler/tiling.hpp"
 
 namespace acceltran {
 

@@ -2,7 +2,7 @@
 #pragma once
 #include <cstdint>
 
-#include "isa.hpp"
+#include "acceltran/compiler/isa.hpp"
 
 namespace acceltran {
 

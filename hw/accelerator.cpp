@@ -1,6 +1,6 @@
-#include "accelerator.hpp"
+#include "acceltran/hw/accelerator.hpp"
 
-#include "accelerator_top.hpp"
+#include "acceltran/hw/accelerator_top.hpp"
 
 #include <fmt/format.h>
 
@@ -8,9 +8,9 @@
 #include <exception>
 #include <thread>
 
-#include "fixed_point.hpp"
-#include "float_reference.hpp"
-#include "report_builder.hpp"
+#include "acceltran/hw/compute/fixed_point.hpp"
+#include "acceltran/workload/float_reference.hpp"
+#include "acceltran/hw/report_builder.hpp"
 
 namespace acceltran {
 

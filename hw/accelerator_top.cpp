@@ -1,8 +1,8 @@
-#include "accelerator_top.hpp"
+#include "acceltran/hw/accelerator_top.hpp"
 
 #include <fmt/format.h>
 
-#include "parts.hpp"
+#include "acceltran/compiler/parts.hpp"
 
 namespace acceltran {
 

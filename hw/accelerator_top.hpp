@@ -10,19 +10,19 @@
 #include <memory>
 #include <vector>
 
-#include "accelerator.hpp"
-#include "control_block.hpp"
-#include "data_store.hpp"
-#include "dma.hpp"
-#include "dynatran_unit.hpp"
-#include "layer_norm_engine.hpp"
-#include "main_memory.hpp"
-#include "memory_timing.hpp"
-#include "pe_array.hpp"
-#include "protocol_checker.hpp"
-#include "softmax_engine.hpp"
-#include "sram_buffer.hpp"
-#include "tracer.hpp"
+#include "acceltran/hw/accelerator.hpp"
+#include "acceltran/hw/control/control_block.hpp"
+#include "acceltran/hw/memory/data_store.hpp"
+#include "acceltran/hw/memory/dma.hpp"
+#include "acceltran/hw/compute/dynatran_unit.hpp"
+#include "acceltran/hw/compute/layer_norm_engine.hpp"
+#include "acceltran/hw/memory/main_memory.hpp"
+#include "acceltran/hw/memory/memory_timing.hpp"
+#include "acceltran/hw/compute/pe_array.hpp"
+#include "acceltran/tlm/protocol_checker.hpp"
+#include "acceltran/hw/compute/softmax_engine.hpp"
+#include "acceltran/hw/memory/sram_buffer.hpp"
+#include "acceltran/hw/control/tracer.hpp"
 
 namespace acceltran {
 

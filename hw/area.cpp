@@ -1,4 +1,4 @@
-#include "area.hpp"
+#include "acceltran/hw/area.hpp"
 
 namespace acceltran {
 

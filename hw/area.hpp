@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "config.hpp"
+#include "acceltran/config/accelerator_config.hpp"
 
 namespace acceltran {
 

@@ -5,7 +5,7 @@
 #pragma once
 #include <cstdint>
 
-#include "config.hpp"
+#include "acceltran/config/accelerator_config.hpp"
 
 namespace acceltran {
 

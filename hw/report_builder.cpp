@@ -1,10 +1,10 @@
-#include "report_builder.hpp"
+#include "acceltran/hw/report_builder.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "area.hpp"
-#include "parts.hpp"
+#include "acceltran/hw/area.hpp"
+#include "acceltran/compiler/parts.hpp"
 
 namespace acceltran {
 

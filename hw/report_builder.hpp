@@ -2,8 +2,8 @@
 // own statistics after sc_start: energy per block, utilization, stalls, memory traffic, bounds,
 // per-op figures and the timeline.
 #pragma once
-#include "accelerator.hpp"
-#include "accelerator_top.hpp"
+#include "acceltran/hw/accelerator.hpp"
+#include "acceltran/hw/accelerator_top.hpp"
 
 namespace acceltran {
 

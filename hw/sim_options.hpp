@@ -2,7 +2,7 @@
 #pragma once
 #include <string>
 
-#include "profile.hpp"
+#include "acceltran/config/profile.hpp"
 
 namespace acceltran {
 

@@ -37,7 +37,7 @@
 #include <string>
 #include <vector>
 
-#include "tile_job.hpp"
+#include "acceltran/tlm/tile_job.hpp"
 
 namespace acceltran::proto {
 

@@ -1,4 +1,4 @@
-#include "protocol_checker.hpp"
+#include "acceltran/tlm/protocol_checker.hpp"
 
 #include <algorithm>
 #include <cstdio>

@@ -4,7 +4,7 @@
 // profile)"); the reference profile reproduces the published simulator's formulas
 // (docs/compute.md, "Tile-to-lane mapping (reference profile)", "Timing of one tile").
 #pragma once
-#include "sim_options.hpp"
+#include "acceltran/hw/sim_options.hpp"
 
 namespace acceltran {
 

@@ -1,4 +1,4 @@
-#include "datapath.hpp"
+#include "acceltran/hw/compute/datapath.hpp"
 
 #include <fmt/format.h>
 
@@ -6,11 +6,11 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "errors.hpp"
-#include "fixed_point.hpp"
-#include "layer_norm_engine.hpp"
-#include "parts.hpp"
-#include "softmax_engine.hpp"
+#include "acceltran/config/input_error.hpp"
+#include "acceltran/hw/compute/fixed_point.hpp"
+#include "acceltran/hw/compute/layer_norm_engine.hpp"
+#include "acceltran/compiler/parts.hpp"
+#include "acceltran/hw/compute/softmax_engine.hpp"
 
 namespace acceltran {
 

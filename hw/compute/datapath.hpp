@@ -24,9 +24,9 @@
 #include <string>
 #include <vector>
 
-#include "datapath_port.hpp"
-#include "isa.hpp"
-#include "weights.hpp"
+#include "acceltran/hw/compute/datapath_port.hpp"
+#include "acceltran/compiler/isa.hpp"
+#include "acceltran/workload/weights.hpp"
 
 namespace acceltran {
 

@@ -1,9 +1,9 @@
-#include "dynatran.hpp"
+#include "acceltran/hw/compute/dynatran.hpp"
 
 #include <algorithm>
 #include <stdexcept>
 
-#include "fixed_point.hpp"
+#include "acceltran/hw/compute/fixed_point.hpp"
 
 namespace acceltran::dynatran {
 

@@ -1,9 +1,9 @@
-#include "dynatran_unit.hpp"
+#include "acceltran/hw/compute/dynatran_unit.hpp"
 
 #include <algorithm>
 
-#include "dynatran.hpp"
-#include "fixed_point.hpp"
+#include "acceltran/hw/compute/dynatran.hpp"
+#include "acceltran/hw/compute/fixed_point.hpp"
 
 namespace acceltran {
 

@@ -14,7 +14,7 @@
 #include <systemc>
 #include <vector>
 
-#include "datapath_port.hpp"
+#include "acceltran/hw/compute/datapath_port.hpp"
 
 namespace acceltran {
 

@@ -1,4 +1,4 @@
-#include "lane_assignment.hpp"
+#include "acceltran/hw/compute/lane_assignment.hpp"
 
 #include <algorithm>
 #include <stdexcept>

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "operand_traffic.hpp"
+#include "acceltran/hw/compute/operand_traffic.hpp"
 
 namespace acceltran {
 

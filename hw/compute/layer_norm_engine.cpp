@@ -1,9 +1,9 @@
-#include "layer_norm_engine.hpp"
+#include "acceltran/hw/compute/layer_norm_engine.hpp"
 
 #include <cmath>
 
-#include "fixed_point.hpp"
-#include "softmax_engine.hpp"  // ceil_log2
+#include "acceltran/hw/compute/fixed_point.hpp"
+#include "acceltran/hw/compute/softmax_engine.hpp"  // ceil_log2
 
 namespace acceltran {
 

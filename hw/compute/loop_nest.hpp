@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#include "tile_job.hpp"
+#include "acceltran/tlm/tile_job.hpp"
 
 namespace acceltran {
 

@@ -1,6 +1,6 @@
-#include "operand_traffic.hpp"
+#include "acceltran/hw/compute/operand_traffic.hpp"
 
-#include "zero_free_format.hpp"
+#include "acceltran/config/zero_free_format.hpp"
 
 namespace acceltran {
 

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "tile_job.hpp"
+#include "acceltran/tlm/tile_job.hpp"
 
 namespace acceltran {
 

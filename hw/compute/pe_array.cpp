@@ -1,13 +1,13 @@
-#include "pe_array.hpp"
+#include "acceltran/hw/compute/pe_array.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
-#include "pe_array_block_timing.hpp"
-#include "pe_array_tile_timing.hpp"
-#include "pe_array_timing.hpp"
+#include "acceltran/hw/compute/pe_array_block_timing.hpp"
+#include "acceltran/hw/compute/pe_array_tile_timing.hpp"
+#include "acceltran/hw/compute/pe_array_timing.hpp"
 
 namespace acceltran {
 

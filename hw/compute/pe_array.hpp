@@ -42,13 +42,13 @@
 #include <systemc>
 #include <vector>
 
-#include "compute_conventions.hpp"
-#include "config.hpp"
-#include "datapath_port.hpp"
-#include "dynatran_unit.hpp"
-#include "energy.hpp"
-#include "protocol.hpp"
-#include "sim_options.hpp"
+#include "acceltran/hw/compute/compute_conventions.hpp"
+#include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/hw/compute/datapath_port.hpp"
+#include "acceltran/hw/compute/dynatran_unit.hpp"
+#include "acceltran/hw/energy.hpp"
+#include "acceltran/tlm/protocol.hpp"
+#include "acceltran/hw/sim_options.hpp"
 
 namespace acceltran {
 

@@ -1,10 +1,10 @@
-#include "pe_array_block_timing.hpp"
+#include "acceltran/hw/compute/pe_array_block_timing.hpp"
 
 #include <algorithm>
 #include <stdexcept>
 #include <string>
 
-#include "piece_mapper.hpp"
+#include "acceltran/hw/compute/piece_mapper.hpp"
 
 namespace acceltran {
 

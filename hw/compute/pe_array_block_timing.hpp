@@ -10,12 +10,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "lane_assignment.hpp"
-#include "loop_nest.hpp"
-#include "operand_traffic.hpp"
-#include "pe_array.hpp"
-#include "pe_array_tile_timing.hpp"
-#include "pe_array_timing.hpp"
+#include "acceltran/hw/compute/lane_assignment.hpp"
+#include "acceltran/hw/compute/loop_nest.hpp"
+#include "acceltran/hw/compute/operand_traffic.hpp"
+#include "acceltran/hw/compute/pe_array.hpp"
+#include "acceltran/hw/compute/pe_array_tile_timing.hpp"
+#include "acceltran/hw/compute/pe_array_timing.hpp"
 
 namespace acceltran {
 

@@ -1,10 +1,10 @@
-#include "pe_array_tile_timing.hpp"
+#include "acceltran/hw/compute/pe_array_tile_timing.hpp"
 
 #include <algorithm>
 #include <stdexcept>
 
-#include "loop_nest.hpp"
-#include "operand_traffic.hpp"
+#include "acceltran/hw/compute/loop_nest.hpp"
+#include "acceltran/hw/compute/operand_traffic.hpp"
 
 namespace acceltran {
 

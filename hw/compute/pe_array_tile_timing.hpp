@@ -8,10 +8,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "lane_assignment.hpp"
-#include "operand_traffic.hpp"
-#include "pe_array.hpp"
-#include "pe_array_timing.hpp"
+#include "acceltran/hw/compute/lane_assignment.hpp"
+#include "acceltran/hw/compute/operand_traffic.hpp"
+#include "acceltran/hw/compute/pe_array.hpp"
+#include "acceltran/hw/compute/pe_array_timing.hpp"
 
 namespace acceltran {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "protocol.hpp"
+#include "acceltran/tlm/protocol.hpp"
 
 namespace acceltran {
 

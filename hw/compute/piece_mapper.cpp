@@ -1,4 +1,4 @@
-#include "piece_mapper.hpp"
+#include "acceltran/hw/compute/piece_mapper.hpp"
 
 #include <algorithm>
 

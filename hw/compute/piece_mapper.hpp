@@ -7,7 +7,7 @@
 #pragma once
 #include <cstdint>
 
-#include "operand_traffic.hpp"
+#include "acceltran/hw/compute/operand_traffic.hpp"
 
 namespace acceltran {
 

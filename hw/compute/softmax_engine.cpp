@@ -1,9 +1,9 @@
-#include "softmax_engine.hpp"
+#include "acceltran/hw/compute/softmax_engine.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "fixed_point.hpp"
+#include "acceltran/hw/compute/fixed_point.hpp"
 
 namespace acceltran {
 

@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "unit_pool_engine.hpp"
+#include "acceltran/hw/compute/unit_pool_engine.hpp"
 
 namespace acceltran {
 

@@ -1,4 +1,4 @@
-#include "unit_pool_engine.hpp"
+#include "acceltran/hw/compute/unit_pool_engine.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "zero_free_format.hpp"
+#include "acceltran/config/zero_free_format.hpp"
 
 namespace acceltran {
 

@@ -1,13 +1,13 @@
-#include "control_block.hpp"
+#include "acceltran/hw/control/control_block.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <set>
 
-#include "parts.hpp"
-#include "tile_job_builder.hpp"
-#include "transfer_kind.hpp"
+#include "acceltran/compiler/parts.hpp"
+#include "acceltran/hw/control/tile_job_builder.hpp"
+#include "acceltran/hw/control/transfer_kind.hpp"
 
 namespace acceltran {
 

@@ -37,13 +37,13 @@
 #include <systemc>
 #include <vector>
 
-#include "config.hpp"
-#include "control_policy.hpp"
-#include "datapath.hpp"
-#include "isa.hpp"
-#include "protocol.hpp"
-#include "residency.hpp"
-#include "sram_buffer.hpp"
+#include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/hw/control/control_policy.hpp"
+#include "acceltran/hw/compute/datapath.hpp"
+#include "acceltran/compiler/isa.hpp"
+#include "acceltran/tlm/protocol.hpp"
+#include "acceltran/hw/control/residency.hpp"
+#include "acceltran/hw/memory/sram_buffer.hpp"
 
 namespace acceltran {
 

@@ -3,7 +3,7 @@
 // profile). Chosen once at elaboration from the profile; the control block and its residency
 // manager ask these flags and never test the profile.
 #pragma once
-#include "profile.hpp"
+#include "acceltran/config/profile.hpp"
 
 namespace acceltran {
 

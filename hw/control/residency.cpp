@@ -1,8 +1,8 @@
-#include "residency.hpp"
+#include "acceltran/hw/control/residency.hpp"
 
 #include <algorithm>
 
-#include "parts.hpp"
+#include "acceltran/compiler/parts.hpp"
 
 namespace acceltran {
 

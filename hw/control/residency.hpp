@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "control_policy.hpp"
-#include "isa.hpp"
-#include "sram_buffer.hpp"
+#include "acceltran/hw/control/control_policy.hpp"
+#include "acceltran/compiler/isa.hpp"
+#include "acceltran/hw/memory/sram_buffer.hpp"
 
 namespace acceltran {
 

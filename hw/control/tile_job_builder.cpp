@@ -1,9 +1,9 @@
-#include "tile_job_builder.hpp"
+#include "acceltran/hw/control/tile_job_builder.hpp"
 
 #include <stdexcept>
 #include <string>
 
-#include "parts.hpp"
+#include "acceltran/compiler/parts.hpp"
 
 namespace acceltran {
 

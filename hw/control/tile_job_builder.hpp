@@ -3,8 +3,8 @@
 #pragma once
 #include <cstdint>
 
-#include "compiler.hpp"
-#include "tile_job.hpp"
+#include "acceltran/compiler/compiler.hpp"
+#include "acceltran/tlm/tile_job.hpp"
 
 namespace acceltran {
 

@@ -1,4 +1,4 @@
-#include "tracer.hpp"
+#include "acceltran/hw/control/tracer.hpp"
 
 #include <fmt/format.h>
 
@@ -7,15 +7,15 @@
 #include <fstream>
 #include <sstream>
 
-#include "control_block.hpp"
-#include "dma.hpp"
-#include "dynatran_unit.hpp"
-#include "errors.hpp"
-#include "main_memory.hpp"
-#include "pe_array.hpp"
-#include "protocol.hpp"
-#include "sram_buffer.hpp"
-#include "unit_pool_engine.hpp"
+#include "acceltran/hw/control/control_block.hpp"
+#include "acceltran/hw/memory/dma.hpp"
+#include "acceltran/hw/compute/dynatran_unit.hpp"
+#include "acceltran/config/input_error.hpp"
+#include "acceltran/hw/memory/main_memory.hpp"
+#include "acceltran/hw/compute/pe_array.hpp"
+#include "acceltran/tlm/protocol.hpp"
+#include "acceltran/hw/memory/sram_buffer.hpp"
+#include "acceltran/hw/compute/unit_pool_engine.hpp"
 
 namespace acceltran {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "isa.hpp"
+#include "acceltran/compiler/isa.hpp"
 
 namespace acceltran {
 

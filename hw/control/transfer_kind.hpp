@@ -3,8 +3,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "isa.hpp"
-#include "tile_job.hpp"
+#include "acceltran/compiler/isa.hpp"
+#include "acceltran/tlm/tile_job.hpp"
 
 namespace acceltran {
 

@@ -1,4 +1,4 @@
-#include "dma.hpp"
+#include "acceltran/hw/memory/dma.hpp"
 
 #include <algorithm>
 #include <cmath>

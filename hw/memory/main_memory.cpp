@@ -1,4 +1,4 @@
-#include "main_memory.hpp"
+#include "acceltran/hw/memory/main_memory.hpp"
 
 #include <algorithm>
 #include <cmath>

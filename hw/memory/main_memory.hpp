@@ -26,11 +26,11 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
-#include "data_store.hpp"
-#include "memory_timing.hpp"
-#include "protocol.hpp"
-#include "sim_options.hpp"
+#include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/hw/memory/data_store.hpp"
+#include "acceltran/hw/memory/memory_timing.hpp"
+#include "acceltran/tlm/protocol.hpp"
+#include "acceltran/hw/sim_options.hpp"
 
 namespace acceltran {
 

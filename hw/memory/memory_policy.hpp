@@ -2,7 +2,7 @@
 // elaboration from the profile: the buffers and the DMA ask these flags and never test the
 // profile.
 #pragma once
-#include "profile.hpp"
+#include "acceltran/config/profile.hpp"
 
 namespace acceltran {
 

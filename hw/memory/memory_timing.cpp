@@ -1,4 +1,4 @@
-#include "memory_timing.hpp"
+#include "acceltran/hw/memory/memory_timing.hpp"
 
 #include <yaml-cpp/yaml.h>
 

@@ -5,7 +5,7 @@
 #include <map>
 #include <string>
 
-#include "config.hpp"
+#include "acceltran/config/accelerator_config.hpp"
 
 namespace acceltran {
 

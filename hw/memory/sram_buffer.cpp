@@ -1,4 +1,4 @@
-#include "sram_buffer.hpp"
+#include "acceltran/hw/memory/sram_buffer.hpp"
 
 #include <algorithm>
 #include <cmath>

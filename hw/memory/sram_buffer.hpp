@@ -31,12 +31,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "zero_free_format.hpp"
-#include "config.hpp"
-#include "data_store.hpp"
-#include "memory_policy.hpp"
-#include "protocol.hpp"
-#include "sim_options.hpp"
+#include "acceltran/config/zero_free_format.hpp"
+#include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/hw/memory/data_store.hpp"
+#include "acceltran/hw/memory/memory_policy.hpp"
+#include "acceltran/tlm/protocol.hpp"
+#include "acceltran/hw/sim_options.hpp"
 
 namespace acceltran {
 

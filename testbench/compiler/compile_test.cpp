@@ -8,11 +8,11 @@
 #include <set>
 #include <sstream>
 
-#include "isa_text.hpp"
-#include "parts.hpp"
-#include "stats.hpp"
+#include "acceltran/compiler/isa_text.hpp"
+#include "acceltran/compiler/parts.hpp"
+#include "acceltran/compiler/stats.hpp"
 #include "test_util.hpp"
-#include "tiling.hpp"
+#include "acceltran/compiler/tiling.hpp"
 
 using namespace acceltran;
 using testutil::compile;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "config.hpp"
+#include "acceltran/config/accelerator_config.hpp"
 
 using namespace acceltran;
 

@@ -8,7 +8,7 @@
 #include <chrono>
 #include <cmath>
 
-#include "float_reference.hpp"
+#include "acceltran/workload/float_reference.hpp"
 #include "golden_util.hpp"
 
 using namespace acceltran;

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "errors.hpp"
-#include "safetensors.hpp"
+#include "acceltran/config/input_error.hpp"
+#include "acceltran/workload/safetensors.hpp"
 
 namespace golden {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "stats.hpp"
+#include "acceltran/compiler/stats.hpp"
 #include "test_util.hpp"
 
 using namespace acceltran;

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "profile.hpp"
+#include "acceltran/config/profile.hpp"
 #include "test_util.hpp"
 
 using namespace acceltran;

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "isa_text.hpp"
+#include "acceltran/compiler/isa_text.hpp"
 #include "test_util.hpp"
 
 using namespace acceltran;

@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "golden_util.hpp"
-#include "safetensors.hpp"
+#include "acceltran/workload/safetensors.hpp"
 #include "test_util.hpp"
 
 using namespace acceltran;

@@ -7,10 +7,10 @@
 #include <sstream>
 #include <string>
 
-#include "compiler.hpp"
-#include "config.hpp"
-#include "isa_text.hpp"
-#include "model.hpp"
+#include "acceltran/compiler/compiler.hpp"
+#include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/compiler/isa_text.hpp"
+#include "acceltran/workload/model.hpp"
 
 namespace testutil {
 

@@ -5,7 +5,7 @@
 
 #include "golden_util.hpp"
 #include "test_util.hpp"
-#include "weights.hpp"
+#include "acceltran/workload/weights.hpp"
 
 using namespace acceltran;
 using golden::error_of;

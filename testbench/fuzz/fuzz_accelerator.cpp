@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "config.hpp"
+#include "acceltran/config/accelerator_config.hpp"
 #include "fuzz_util.hpp"
 
 using namespace acceltran;

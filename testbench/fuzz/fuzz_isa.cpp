@@ -6,7 +6,7 @@
 #include <sstream>
 #include <string>
 
-#include "isa_text.hpp"
+#include "acceltran/compiler/isa_text.hpp"
 
 using namespace acceltran;
 

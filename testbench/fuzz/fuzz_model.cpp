@@ -5,11 +5,11 @@
 #include <cstdint>
 #include <string>
 
-#include "compiler.hpp"
-#include "config.hpp"
+#include "acceltran/compiler/compiler.hpp"
+#include "acceltran/config/accelerator_config.hpp"
 #include "fuzz_util.hpp"
-#include "limits.hpp"
-#include "model.hpp"
+#include "acceltran/compiler/compile_limits.hpp"
+#include "acceltran/workload/model.hpp"
 
 using namespace acceltran;
 

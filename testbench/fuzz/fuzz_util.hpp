@@ -2,7 +2,7 @@
 #pragma once
 #include <string>
 
-#include "config.hpp"
+#include "acceltran/config/accelerator_config.hpp"
 
 namespace fuzz {
 

@@ -21,7 +21,7 @@
 #include <cstdint>
 #include <deque>
 
-#include "protocol.hpp"
+#include "acceltran/tlm/protocol.hpp"
 
 namespace acceltran::testbench {
 

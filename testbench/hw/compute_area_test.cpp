@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "area.hpp"
+#include "acceltran/hw/area.hpp"
 #include "compute_common.hpp"
 
 using namespace acceltran;

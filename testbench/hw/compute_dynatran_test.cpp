@@ -4,8 +4,8 @@
 #include <random>
 #include <vector>
 
-#include "dynatran.hpp"
-#include "fixed_point.hpp"
+#include "acceltran/hw/compute/dynatran.hpp"
+#include "acceltran/hw/compute/fixed_point.hpp"
 
 using namespace acceltran;
 

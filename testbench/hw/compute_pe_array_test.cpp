@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "compute_common.hpp"
-#include "layer_norm_engine.hpp"
-#include "pe_array.hpp"
-#include "softmax_engine.hpp"
+#include "acceltran/hw/compute/layer_norm_engine.hpp"
+#include "acceltran/hw/compute/pe_array.hpp"
+#include "acceltran/hw/compute/softmax_engine.hpp"
 
 using namespace acceltran;
 using compute_test::accel;

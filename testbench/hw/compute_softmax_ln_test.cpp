@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "compute_common.hpp"
-#include "fixed_point.hpp"
-#include "layer_norm_engine.hpp"
-#include "softmax_engine.hpp"
+#include "acceltran/hw/compute/fixed_point.hpp"
+#include "acceltran/hw/compute/layer_norm_engine.hpp"
+#include "acceltran/hw/compute/softmax_engine.hpp"
 
 using namespace acceltran;
 using compute_test::accel;

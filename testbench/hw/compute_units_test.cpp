@@ -5,10 +5,10 @@
 #include <stdexcept>
 #include <vector>
 
-#include "lane_assignment.hpp"
-#include "loop_nest.hpp"
-#include "operand_traffic.hpp"
-#include "piece_mapper.hpp"
+#include "acceltran/hw/compute/lane_assignment.hpp"
+#include "acceltran/hw/compute/loop_nest.hpp"
+#include "acceltran/hw/compute/operand_traffic.hpp"
+#include "acceltran/hw/compute/piece_mapper.hpp"
 
 using namespace acceltran;
 

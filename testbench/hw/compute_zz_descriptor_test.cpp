@@ -6,8 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include "compute_common.hpp"
-#include "pe_array.hpp"
-#include "tile_job.hpp"
+#include "acceltran/hw/compute/pe_array.hpp"
+#include "acceltran/tlm/tile_job.hpp"
 
 using namespace acceltran;
 

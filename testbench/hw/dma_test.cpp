@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <memory>
 
-#include "dma.hpp"
-#include "main_memory.hpp"
+#include "acceltran/hw/memory/dma.hpp"
+#include "acceltran/hw/memory/main_memory.hpp"
 #include "memory_test_util.hpp"
-#include "sram_buffer.hpp"
-#include "transfer_kind.hpp"
+#include "acceltran/hw/memory/sram_buffer.hpp"
+#include "acceltran/hw/control/transfer_kind.hpp"
 
 using namespace acceltran;
 using namespace acceltran::memtest;

@@ -6,11 +6,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "accelerator_top.hpp"
-#include "fixed_point.hpp"
+#include "acceltran/hw/accelerator_top.hpp"
+#include "acceltran/hw/compute/fixed_point.hpp"
 #include "functional_util.hpp"
-#include "parts.hpp"
-#include "weights.hpp"
+#include "acceltran/compiler/parts.hpp"
+#include "acceltran/workload/weights.hpp"
 
 using namespace acceltran;
 

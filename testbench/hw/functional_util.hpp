@@ -2,8 +2,8 @@
 // seeded synthetic weights and random tokens, pruned by DynaTran at tau.
 #pragma once
 #include "../compiler/test_util.hpp"
-#include "datapath.hpp"
-#include "weights.hpp"
+#include "acceltran/hw/compute/datapath.hpp"
+#include "acceltran/workload/weights.hpp"
 
 namespace acceltran::testbench {
 

@@ -8,7 +8,7 @@
 
 #include <unistd.h>
 
-#include "main_memory.hpp"
+#include "acceltran/hw/memory/main_memory.hpp"
 #include "memory_test_util.hpp"
 
 using namespace acceltran;

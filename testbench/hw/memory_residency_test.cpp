@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "memory_test_util.hpp"
-#include "residency.hpp"
+#include "acceltran/hw/control/residency.hpp"
 
 using namespace acceltran;
 

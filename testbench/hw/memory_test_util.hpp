@@ -12,9 +12,9 @@
 #include <functional>
 #include <string>
 
-#include "config.hpp"
-#include "memory_timing.hpp"
-#include "protocol.hpp"
+#include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/hw/memory/memory_timing.hpp"
+#include "acceltran/tlm/protocol.hpp"
 
 namespace acceltran::memtest {
 

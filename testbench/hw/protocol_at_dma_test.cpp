@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "at_memory_target.hpp"
-#include "protocol_checker.hpp"
+#include "acceltran/tlm/protocol_checker.hpp"
 #include "protocol_system.hpp"
-#include "transfer_kind.hpp"
+#include "acceltran/hw/control/transfer_kind.hpp"
 
 using namespace acceltran;
 using memtest::Driver;

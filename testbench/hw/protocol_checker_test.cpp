@@ -11,8 +11,8 @@
 
 #include "at_memory_target.hpp"
 #include "memory_test_util.hpp"
-#include "protocol.hpp"
-#include "protocol_checker.hpp"
+#include "acceltran/tlm/protocol.hpp"
+#include "acceltran/tlm/protocol_checker.hpp"
 
 using namespace acceltran;
 using Catch::Matchers::Contains;

@@ -11,14 +11,14 @@
 #include <memory>
 
 #include "../compiler/test_util.hpp"
-#include "control_block.hpp"
-#include "dma.hpp"
-#include "layer_norm_engine.hpp"
-#include "main_memory.hpp"
+#include "acceltran/hw/control/control_block.hpp"
+#include "acceltran/hw/memory/dma.hpp"
+#include "acceltran/hw/compute/layer_norm_engine.hpp"
+#include "acceltran/hw/memory/main_memory.hpp"
 #include "memory_test_util.hpp"
-#include "pe_array.hpp"
-#include "softmax_engine.hpp"
-#include "sram_buffer.hpp"
+#include "acceltran/hw/compute/pe_array.hpp"
+#include "acceltran/hw/compute/softmax_engine.hpp"
+#include "acceltran/hw/memory/sram_buffer.hpp"
 
 namespace acceltran::testbench {
 

@@ -10,14 +10,14 @@
 #include <vector>
 
 #include "compute_common.hpp"
-#include "data_store.hpp"
-#include "dma.hpp"
-#include "layer_norm_engine.hpp"
-#include "main_memory.hpp"
+#include "acceltran/hw/memory/data_store.hpp"
+#include "acceltran/hw/memory/dma.hpp"
+#include "acceltran/hw/compute/layer_norm_engine.hpp"
+#include "acceltran/hw/memory/main_memory.hpp"
 #include "memory_test_util.hpp"
-#include "pe_array.hpp"
-#include "softmax_engine.hpp"
-#include "sram_buffer.hpp"
+#include "acceltran/hw/compute/pe_array.hpp"
+#include "acceltran/hw/compute/softmax_engine.hpp"
+#include "acceltran/hw/memory/sram_buffer.hpp"
 
 using namespace acceltran;
 using Catch::Matchers::Contains;

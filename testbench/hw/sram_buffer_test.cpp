@@ -7,7 +7,7 @@
 #include <set>
 
 #include "memory_test_util.hpp"
-#include "sram_buffer.hpp"
+#include "acceltran/hw/memory/sram_buffer.hpp"
 
 using namespace acceltran;
 using namespace acceltran::memtest;

@@ -13,7 +13,7 @@ function(run)
 endfunction()
 run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${prefix}")
 foreach(f bin/acceltran lib/cmake/AccelTranSC/AccelTranSCConfig.cmake
-          include/acceltran/protocol_checker.hpp share/acceltran/models/technology.yaml)
+          include/acceltran/tlm/protocol_checker.hpp share/acceltran/models/technology.yaml)
   if(NOT EXISTS "${prefix}/${f}")
     message(FATAL_ERROR "not installed: ${prefix}/${f}")
   endif()

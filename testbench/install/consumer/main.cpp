@@ -6,12 +6,12 @@
 
 #include <cstdio>
 
-#include "config.hpp"
-#include "main_memory.hpp"
-#include "memory_timing.hpp"
-#include "protocol.hpp"
-#include "protocol_checker.hpp"
-#include "sram_buffer.hpp"
+#include <acceltran/config/accelerator_config.hpp>
+#include <acceltran/hw/memory/main_memory.hpp>
+#include <acceltran/hw/memory/memory_timing.hpp>
+#include <acceltran/tlm/protocol.hpp>
+#include <acceltran/tlm/protocol_checker.hpp>
+#include <acceltran/hw/memory/sram_buffer.hpp>
 
 using namespace acceltran;
 

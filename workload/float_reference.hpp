@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "safetensors.hpp"
-#include "weights.hpp"
+#include "acceltran/workload/safetensors.hpp"
+#include "acceltran/workload/weights.hpp"
 
 namespace acceltran {
 

@@ -1,11 +1,11 @@
-#include "overrides.hpp"
+#include "acceltran/config/overrides.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <filesystem>
 
-#include "errors.hpp"
+#include "acceltran/config/input_error.hpp"
 
 namespace acceltran {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "errors.hpp"
-#include "model.hpp"
-#include "safetensors.hpp"
+#include "acceltran/config/input_error.hpp"
+#include "acceltran/workload/model.hpp"
+#include "acceltran/workload/safetensors.hpp"
 
 namespace acceltran {
 

@@ -1,4 +1,4 @@
-#include "model.hpp"
+#include "acceltran/workload/model.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,9 +10,9 @@
 #include <set>
 #include <sstream>
 
-#include "config.hpp"
-#include "limits.hpp"
-#include "suggest.hpp"
+#include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/config/input_limits.hpp"
+#include "acceltran/config/suggest.hpp"
 
 namespace acceltran {
 namespace fs = std::filesystem;

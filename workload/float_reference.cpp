@@ -1,4 +1,4 @@
-#include "float_reference.hpp"
+#include "acceltran/workload/float_reference.hpp"
 
 #include <fmt/format.h>
 

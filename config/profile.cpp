@@ -1,4 +1,4 @@
-#include "profile.hpp"
+#include "acceltran/config/profile.hpp"
 
 namespace acceltran {
 

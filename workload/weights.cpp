@@ -1,4 +1,4 @@
-#include "weights.hpp"
+#include "acceltran/workload/weights.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>

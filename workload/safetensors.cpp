@@ -1,4 +1,4 @@
-#include "safetensors.hpp"
+#include "acceltran/workload/safetensors.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>

@@ -1,4 +1,4 @@
-#include "zero_free_format.hpp"
+#include "acceltran/config/zero_free_format.hpp"
 
 #include <cmath>
 

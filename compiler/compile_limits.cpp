@@ -1,8 +1,9 @@
-#include "limits.hpp"
+#include "acceltran/config/input_limits.hpp"
+#include "acceltran/compiler/compile_limits.hpp"
 
 #include <fmt/format.h>
 
-#include "compiler.hpp"
+#include "acceltran/compiler/compiler.hpp"
 
 namespace acceltran {
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "errors.hpp"
+#include "acceltran/config/input_error.hpp"
 
 namespace acceltran {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "errors.hpp"
+#include "acceltran/config/input_error.hpp"
 
 namespace acceltran {
 

@@ -1,4 +1,4 @@
-#include "config.hpp"
+#include "acceltran/config/accelerator_config.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <set>
 
-#include "overrides.hpp"
-#include "limits.hpp"
-#include "suggest.hpp"
+#include "acceltran/config/overrides.hpp"
+#include "acceltran/config/input_limits.hpp"
+#include "acceltran/config/suggest.hpp"
 
 #ifndef ACCELTRAN_DEFAULT_MODELS_DIR
 #define ACCELTRAN_DEFAULT_MODELS_DIR "models"
