@@ -40,7 +40,11 @@ void to_json(ordered_json& j, const OpReport& op) {
        {"spill_bytes", op.run.spill_bytes},
        {"reload_bytes", op.run.reload_bytes},
        {"store_bytes", op.run.store_bytes},
-       {"energy_nj", op.energy_nj}};
+       {"energy_nj", op.energy_nj},
+       {"shortest_cycles", op.shortest_cycles},
+       {"critical_path_cycles", op.critical_path_cycles},
+       {"ops_in_flight_at_start", op.ops_in_flight_at_start},
+       {"overlap_cycles", op.overlap_cycles}};
 }
 
 void to_json(ordered_json& j, const LayerError& l) {
@@ -159,6 +163,21 @@ ordered_json instruction_counts(const SimResult& r) {
   return j;
 }
 
+// The critical path, the achievable bound, the efficiencies against them and the ops' overlap
+// (docs/user-guide.md, "The report").
+void add_critical_path_json(ordered_json& j, const SimResult& r) {
+  j["critical_path"] = {{"cycles", r.critical_path_cycles},
+                        {"memory_cycles", r.critical_path_memory_cycles},
+                        {"op_count", r.critical_path_ops.size()},
+                        {"ops", r.critical_path_ops}};
+  j["achievable_bound"] = {{"cycles", r.achievable_bound_cycles},
+                           {"limit", r.achievable_bound_limit}};
+  j["efficiency_vs_critical_path"] = r.efficiency_vs_critical_path;
+  j["efficiency_vs_achievable_bound"] = r.efficiency_vs_achievable_bound;
+  j["op_overlap"] = {{"ops_in_flight_average", r.ops_in_flight_average},
+                     {"overlapped_op_cycles", r.overlapped_op_cycles}};
+}
+
 }  // namespace
 
 // The run's figures after its inputs; the nested structs through their to_json.
@@ -189,11 +208,30 @@ ordered_json report_json(const SimResult& r, const ReportInputs& in) {
   j["tile_job_transactions"] = r.dispatches;
   j["bounds_cycles"] = r.bounds_cycles;
   j["efficiency"] = r.efficiency;
+  add_critical_path_json(j, r);
   j["layers"] = ordered_json(layer_reports(r.ops));
   j["ops"] = ordered_json(r.ops);
   if (r.functional.enabled) j["functional"] = r.functional;
   return j;
 }
+
+namespace {
+// The lines after "efficiency": the critical path, the achievable bound and the efficiencies
+// against both (docs/performance.md, "Bounds").
+void print_critical_path(const SimResult& r) {
+  fmt::print("\n  critical path: {:.0f} cycles ({:.0f} of main-memory transfers), {} ops",
+             r.critical_path_cycles, r.critical_path_memory_cycles, r.critical_path_ops.size());
+  if (!r.critical_path_ops.empty())
+    fmt::print(" from {} to {}", r.critical_path_ops.front(), r.critical_path_ops.back());
+  fmt::print("\n  achievable bound: {:.0f} cycles ({}, the largest of the critical path and the "
+             "bounds)",
+             r.achievable_bound_cycles, r.achievable_bound_limit);
+  fmt::print("\n  efficiency vs the achievable bound {:.3f}, vs the critical path {:.3f}; ops in "
+             "flight {:.2f} on average",
+             r.efficiency_vs_achievable_bound, r.efficiency_vs_critical_path,
+             r.ops_in_flight_average);
+}
+}  // namespace
 
 void print_report(const SimResult& r, const ReportInputs& in, double wall) {
   const std::string sparsity =
@@ -227,6 +265,7 @@ void print_report(const SimResult& r, const ReportInputs& in, double wall) {
   for (const auto& [k, v] : r.bounds_cycles)
     if (v > 0) fmt::print("  {} {:.0f}", k, v);
   fmt::print("\n  efficiency: {:.3f} (largest bound / cycles)", r.efficiency);
+  print_critical_path(r);
   auto mem = [&](const char* k) { return r.memory.count(k) ? r.memory.at(k) : 0.0; };
   fmt::print(
       "\n  memory: {:.0f} B read, {:.0f} B written, {:.2f} GB/s achieved of {:.2f}, row hits "
@@ -261,6 +300,26 @@ std::ofstream open_out(const std::filesystem::path& p) {
     throw InputError(fmt::format("{}: cannot open output file for writing: {}", p.string(),
                                  std::strerror(errno)));
   return out;
+}
+
+// One row per op (SCALE-Sim style layer report), the ops of report.json; the last four columns
+// are the op's bounds and overlap (docs/user-guide.md, "The report").
+void write_ops_csv(const std::filesystem::path& path, const std::vector<OpReport>& ops) {
+  auto out = open_out(path);
+  out << "op,kind,layer,head,blocks,tiles,first_cycle,last_cycle,macs,dense_macs,effectual_macs,"
+         "operand_bytes,psum_bytes,output_bytes,param_bytes,memory_load_bytes,spill_bytes,"
+         "reload_bytes,store_bytes,energy_nj,shortest_cycles,critical_path_cycles,"
+         "ops_in_flight_at_start,overlap_cycles\n";
+  for (const auto& op : ops)
+    out << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.0f},"
+                       "{:.0f},{},{}\n",
+                       op.name, op.kind, op.layer, op.head, op.blocks, op.run.tiles,
+                       op.run.first_cycle, op.run.last_cycle, op.macs, op.run.dense_macs,
+                       op.run.effectual_macs, op.run.operand_bytes, op.run.psum_bytes,
+                       op.run.output_bytes, op.run.param_bytes, op.run.load_bytes,
+                       op.run.spill_bytes, op.run.reload_bytes, op.run.store_bytes, op.energy_nj,
+                       op.shortest_cycles, op.critical_path_cycles, op.ops_in_flight_at_start,
+                       op.overlap_cycles);
 }
 }  // namespace
 
@@ -298,20 +357,7 @@ void write_report_files(const std::string& dir, const SimResult& r, const Report
     };
     flat("", j);
   }
-  {
-    // One row per op (SCALE-Sim style layer report).
-    auto out = open_out(fs::path(dir) / "ops.csv");
-    out << "op,kind,layer,head,blocks,tiles,first_cycle,last_cycle,macs,dense_macs,effectual_macs,"
-           "operand_bytes,psum_bytes,output_bytes,param_bytes,memory_load_bytes,spill_bytes,"
-           "reload_bytes,store_bytes,energy_nj\n";
-    for (const auto& op : r.ops)
-      out << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f}\n",
-                         op.name, op.kind, op.layer, op.head, op.blocks, op.run.tiles,
-                         op.run.first_cycle, op.run.last_cycle, op.macs, op.run.dense_macs,
-                         op.run.effectual_macs, op.run.operand_bytes, op.run.psum_bytes,
-                         op.run.output_bytes, op.run.param_bytes, op.run.load_bytes,
-                         op.run.spill_bytes, op.run.reload_bytes, op.run.store_bytes, op.energy_nj);
-  }
+  write_ops_csv(fs::path(dir) / "ops.csv", r.ops);
   {
     auto out = open_out(fs::path(dir) / "timeline.csv");
     out << "cycle,mac_lanes_util,softmax_util,layer_norm_util,dma_util,activation_buffer_bytes,"

@@ -44,6 +44,12 @@ struct OpReport {
   OpRunStats run;
   uint64_t macs = 0;     // unpadded multiply-accumulates of the op
   double energy_nj = 0;  // units + its buffer traffic + its main-memory traffic (attributed)
+  // Bounds (docs/performance.md, "Bounds"): all its tiles spread over every unit of its engine
+  // class, and the cycles of the critical path spent in its tile jobs.
+  double shortest_cycles = 0, critical_path_cycles = 0;
+  // Overlap: other ops running at its first cycle, and the cycles of [first_cycle, last_cycle)
+  // in which at least one other op ran.
+  uint64_t ops_in_flight_at_start = 0, overlap_cycles = 0;
 };
 
 // A functional run (`simulate --functional`): the data path's measurements and its comparison
@@ -106,6 +112,19 @@ struct SimResult {
   // efficiency = largest bound / cycles.
   std::map<std::string, double> bounds_cycles;
   double efficiency = 0;
+  // The critical path (docs/performance.md, "Bounds"): the program's longest chain of dependent
+  // instructions, each at its shortest duration on this accelerator, of which main-memory
+  // transfers; the ops on it, first to last. The achievable bound: the largest of the critical
+  // path and the resource bounds, and which one it is. Efficiency = each bound / cycles.
+  double critical_path_cycles = 0, critical_path_memory_cycles = 0;
+  std::vector<std::string> critical_path_ops;
+  double achievable_bound_cycles = 0;
+  std::string achievable_bound_limit;
+  double efficiency_vs_critical_path = 0, efficiency_vs_achievable_bound = 0;
+  // Overlap of the ops: sum over ops of (last_cycle - first_cycle) / cycles, and the sum of the
+  // ops' overlap_cycles.
+  double ops_in_flight_average = 0;
+  uint64_t overlapped_op_cycles = 0;
   std::vector<OpReport> ops;
   std::vector<TimelineSample> timeline;
   FunctionalResult functional;

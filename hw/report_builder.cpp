@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "acceltran/hw/area.hpp"
+#include "acceltran/hw/bounds.hpp"
 #include "acceltran/compiler/parts.hpp"
 
 namespace acceltran {
@@ -335,6 +336,78 @@ void add_ops(SimResult& r, const Accelerator& top, const BlockStats& stats, cons
   }
 }
 
+// The critical path, per op its shortest duration and share of the path, and the achievable
+// bound: the largest of the critical path and the resource bounds (docs/performance.md,
+// "Bounds"). Needs r.bounds_cycles (add_bounds) and r.ops (add_ops).
+void add_critical_path(SimResult& r, const Accelerator& top, const Program& prog,
+                       const AcceleratorConfig& cfg, const RunOptions& o) {
+  const ShortestDurations durations =
+      shortest_durations(top, prog, cfg, o, r.memory_bytes_per_cycle);
+  const CriticalPath path = critical_path(prog, durations);
+  r.critical_path_cycles = path.cycles;
+  r.critical_path_memory_cycles = path.memory_cycles;
+  for (OpId op : path.ops) r.critical_path_ops.push_back(prog.ops[op].name);
+  for (const Op& op : prog.ops) {
+    OpReport& report = r.ops[op.id];
+    report.shortest_cycles = shortest_tiles_cycles(op.tile_count(), durations.op_units[op.id],
+                                                   durations.op_tile_cycles[op.id]);
+    report.critical_path_cycles = path.op_cycles[op.id];
+  }
+  r.achievable_bound_cycles = path.cycles;
+  r.achievable_bound_limit = "critical_path";
+  for (const auto& [name, cycles] : r.bounds_cycles)
+    if (cycles > r.achievable_bound_cycles) {
+      r.achievable_bound_cycles = cycles;
+      r.achievable_bound_limit = name;
+    }
+  const double cycles = static_cast<double>(r.cycles);
+  r.efficiency_vs_critical_path = r.cycles > 0 ? path.cycles / cycles : 0.0;
+  r.efficiency_vs_achievable_bound = r.cycles > 0 ? r.achievable_bound_cycles / cycles : 0.0;
+}
+
+// Per op, the other ops in flight at its first cycle and the cycles it overlapped with them;
+// an op runs over [first_cycle, last_cycle). One sweep over the ops' start and end cycles.
+void add_op_overlap(SimResult& r) {
+  std::vector<uint64_t> starts, ends;
+  for (const OpReport& op : r.ops)
+    if (op.run.tiles > 0) {
+      starts.push_back(op.run.first_cycle);
+      ends.push_back(op.run.last_cycle);
+    }
+  std::sort(starts.begin(), starts.end());
+  std::sort(ends.begin(), ends.end());
+  // Cycles in which two or more ops run, summed up to each boundary (boundaries in order).
+  std::vector<uint64_t> boundaries(starts);
+  boundaries.insert(boundaries.end(), ends.begin(), ends.end());
+  std::sort(boundaries.begin(), boundaries.end());
+  boundaries.erase(std::unique(boundaries.begin(), boundaries.end()), boundaries.end());
+  auto running_at = [&](uint64_t cycle) {  // ops with first_cycle <= cycle < last_cycle
+    return static_cast<uint64_t>(std::upper_bound(starts.begin(), starts.end(), cycle) -
+                                 starts.begin()) -
+           static_cast<uint64_t>(std::upper_bound(ends.begin(), ends.end(), cycle) -
+                                 ends.begin());
+  };
+  std::vector<uint64_t> shared_before(boundaries.size(), 0);
+  for (size_t b = 1; b < boundaries.size(); ++b)
+    shared_before[b] = shared_before[b - 1] + (running_at(boundaries[b - 1]) >= 2
+                                                   ? boundaries[b] - boundaries[b - 1]
+                                                   : 0);
+  auto shared_until = [&](uint64_t cycle) {
+    return shared_before[static_cast<size_t>(
+        std::lower_bound(boundaries.begin(), boundaries.end(), cycle) - boundaries.begin())];
+  };
+  uint64_t op_cycles = 0;
+  for (OpReport& op : r.ops) {
+    if (op.run.tiles == 0) continue;
+    const bool runs_a_cycle = op.run.last_cycle > op.run.first_cycle;  // counted in running_at
+    op.ops_in_flight_at_start = running_at(op.run.first_cycle) - (runs_a_cycle ? 1 : 0);
+    op.overlap_cycles = shared_until(op.run.last_cycle) - shared_until(op.run.first_cycle);
+    op_cycles += op.run.last_cycle - op.run.first_cycle;
+    r.overlapped_op_cycles += op.overlap_cycles;
+  }
+  r.ops_in_flight_average = r.cycles > 0 ? static_cast<double>(op_cycles) / r.cycles : 0.0;
+}
+
 // ---------------------------------------------------------------- timeline
 // The run cut into equal buckets of cycles; per engine class, its unit-cycles in each bucket.
 struct TimelineBuckets {
@@ -471,6 +544,8 @@ SimResult build_report(const Accelerator& top, const Program& prog, const Accele
   add_program_counts(r, top, stats, prog, cfg, tech);
   add_bounds(r, top, stats, cfg);
   add_ops(r, top, stats, prog);
+  add_critical_path(r, top, prog, cfg, o);
+  add_op_overlap(r);
   TimelineBuckets buckets = busy_per_bucket(stats.control, stats.elapsed_cycles,
                                             o.timeline_samples);
   spread_energy(buckets, r, top, stats, rules, reads);
