@@ -279,7 +279,7 @@ ReportInputs report_inputs(const SimulateOptions& o, const Program& prog, const 
   ri.model_source = o.program_path ? *o.program_path : in.model.source;
   ri.accelerator = in.accel.name;
   ri.accelerator_source = in.accel.source;
-  ri.profile = to_string(prog.info.profile);
+  ri.profile = prog.info.profile;
   ri.version = ACCELTRAN_VERSION;
   ri.seq_len = prog.info.seq_len;
   ri.batch = prog.info.batch;

@@ -94,14 +94,14 @@ void to_json(ordered_json& j, const ReportInputs& in) {
        {"model_source", in.model_source},
        {"accelerator", in.accelerator},
        {"accelerator_source", in.accelerator_source},
-       {"profile", in.profile},
+       {"profile", to_string(in.profile)},
        {"seq_len", in.seq_len},
        {"batch", in.batch},
        {"activation_sparsity", in.activation_sparsity},
        {"weight_sparsity", in.weight_sparsity},
        {"loop_order", in.loop_order},
        {"version", in.version}};
-  if (in.profile == to_string(Profile::reference)) {
+  if (in.profile == Profile::reference) {
     j["reference_bugs"] = in.reference_bugs;
     j["reference_fixes"] = in.reference_fixes;
   }
@@ -240,7 +240,7 @@ void print_report(const SimResult& r, const ReportInputs& in, double wall) {
                         r.functional.pruned_sparsity())
           : fmt::format("sparsity {:.2f}/{:.2f}", in.activation_sparsity, in.weight_sparsity);
   fmt::print("AccelTran-SC {} — {} on {} (profile {}, batch {}, sequence {}, {})\n", in.version,
-             in.model, in.accelerator, in.profile, in.batch, in.seq_len, sparsity);
+             in.model, in.accelerator, to_string(in.profile), in.batch, in.seq_len, sparsity);
   if (!r.finished) fmt::print("  DID NOT FINISH: {}\n", r.deadlock);
   fmt::print("  cycles              {:>16}   ({:.3f} us at {:g} MHz)\n", r.cycles, r.latency_us,
              r.clock_mhz);

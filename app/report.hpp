@@ -19,7 +19,8 @@ void to_json(nlohmann::ordered_json& j, const FunctionalResult& f);
 namespace acceltran::cli {
 
 struct ReportInputs {
-  std::string model, model_source, accelerator, accelerator_source, profile, version;
+  std::string model, model_source, accelerator, accelerator_source, version;
+  Profile profile = Profile::hardware;
   int64_t seq_len = 0, batch = 0;
   double activation_sparsity = 0, weight_sparsity = 0;
   std::string loop_order;
