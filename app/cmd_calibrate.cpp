@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <map>
 
+#include "acceltran/compiler/compile_limits.hpp"
+#include "acceltran/hw/compute/dynatran_unit.hpp"
 #include "commands.hpp"
 #include "common.hpp"
-#include "acceltran/hw/compute/dynatran_unit.hpp"
-#include "acceltran/compiler/compile_limits.hpp"
 #include "functional.hpp"
 
 namespace acceltran::cli {

@@ -3,11 +3,11 @@
 
 #include <chrono>
 
+#include "acceltran/compiler/compile_limits.hpp"
+#include "acceltran/compiler/isa_text.hpp"
+#include "acceltran/compiler/stats.hpp"
 #include "commands.hpp"
 #include "common.hpp"
-#include "acceltran/compiler/isa_text.hpp"
-#include "acceltran/compiler/compile_limits.hpp"
-#include "acceltran/compiler/stats.hpp"
 
 namespace acceltran::cli {
 

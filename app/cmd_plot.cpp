@@ -9,8 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "commands.hpp"
 #include "acceltran/config/input_error.hpp"
+#include "commands.hpp"
 #include "sweep.hpp"
 
 #ifndef ACCELTRAN_TOOLS_DIR

@@ -12,14 +12,14 @@
 #include <optional>
 #include <tuple>
 
-#include "acceltran/hw/accelerator.hpp"
 #include "acceltran/compiler/compile_limits.hpp"
+#include "acceltran/compiler/isa_text.hpp"
+#include "acceltran/hw/accelerator.hpp"
+#include "acceltran/workload/safetensors.hpp"
 #include "commands.hpp"
 #include "common.hpp"
 #include "functional.hpp"
-#include "acceltran/compiler/isa_text.hpp"
 #include "report.hpp"
-#include "acceltran/workload/safetensors.hpp"
 
 namespace acceltran::cli {
 
@@ -195,8 +195,8 @@ void validate(const SimulateOptions& o) {
   // (With --sparsity-profile, load_inputs refuses --threshold whatever its value.)
   if (!o.functional && o.threshold && !o.sparsity_profile_given &&
       !(*o.threshold >= 0 && *o.threshold < 8))
-    throw UsageError(fmt::format("option --threshold: value {} outside the Q4.16 range [0, 8)",
-                                 *o.threshold));
+    throw UsageError(
+        fmt::format("option --threshold: value {} outside the Q4.16 range [0, 8)", *o.threshold));
   if (o.lookahead == 0) throw UsageError("option --lookahead: value 0 must be > 0");
   if (o.trace_window && !o.vcd_path)
     throw UsageError("option --trace-window limits the VCD trace: it needs --vcd");

@@ -155,9 +155,9 @@ Inputs load_inputs(const po::variables_map& vm) {
   auto& c = in.compile;
   const std::string profile = vm["profile"].as<std::string>();
   if (!parse_profile(profile, &c.profile))
-    throw UsageError(fmt::format(
-        "option --profile: value '{}' unknown; allowed: {} (bert: alias of hardware)", profile,
-        kProfileNames));
+    throw UsageError(
+        fmt::format("option --profile: value '{}' unknown; allowed: {} (bert: alias of hardware)",
+                    profile, kProfileNames));
   for (const auto& [option, family] : {std::pair{"reference-bugs", SwitchFamily::bug},
                                        std::pair{"reference-fixes", SwitchFamily::fix}}) {
     if (!vm.count(option)) continue;

@@ -1,7 +1,7 @@
 #include "functional.hpp"
 
-#include "acceltran/hw/compute/dynatran_unit.hpp"
 #include "acceltran/compiler/compile_limits.hpp"
+#include "acceltran/hw/compute/dynatran_unit.hpp"
 
 #include <fmt/format.h>
 

@@ -1,9 +1,9 @@
 // Functional runs' inputs (`simulate --functional`, `calibrate`): the model's BERT view,
 // weights (checkpoint or synthetic), tokens (file or seeded) and the pruning mode.
 #pragma once
-#include "common.hpp"
 #include "acceltran/hw/compute/datapath.hpp"
 #include "acceltran/workload/weights.hpp"
+#include "common.hpp"
 
 namespace acceltran::cli {
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "acceltran/config/input_error.hpp"
 #include "commands.hpp"
 #include "common.hpp"
-#include "acceltran/config/input_error.hpp"
 
 namespace {
 
@@ -58,7 +58,8 @@ int sc_main(int argc, char* argv[]) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
   }
-  fmt::print(stderr, "error: unknown command '{}'; commands: compile, simulate, sweep, plot, calibrate\n",
+  fmt::print(stderr,
+             "error: unknown command '{}'; commands: compile, simulate, sweep, plot, calibrate\n",
              cmd);
   return 2;
 }

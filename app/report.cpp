@@ -223,13 +223,14 @@ void print_critical_path(const SimResult& r) {
              r.critical_path_cycles, r.critical_path_memory_cycles, r.critical_path_ops.size());
   if (!r.critical_path_ops.empty())
     fmt::print(" from {} to {}", r.critical_path_ops.front(), r.critical_path_ops.back());
-  fmt::print("\n  achievable bound: {:.0f} cycles ({}, the largest of the critical path and the "
-             "bounds)",
-             r.achievable_bound_cycles, r.achievable_bound_limit);
-  fmt::print("\n  efficiency vs the achievable bound {:.3f}, vs the critical path {:.3f}; ops in "
-             "flight {:.2f} on average",
-             r.efficiency_vs_achievable_bound, r.efficiency_vs_critical_path,
-             r.ops_in_flight_average);
+  fmt::print(
+      "\n  achievable bound: {:.0f} cycles ({}, the largest of the critical path and the "
+      "bounds)",
+      r.achievable_bound_cycles, r.achievable_bound_limit);
+  fmt::print(
+      "\n  efficiency vs the achievable bound {:.3f}, vs the critical path {:.3f}; ops in "
+      "flight {:.2f} on average",
+      r.efficiency_vs_achievable_bound, r.efficiency_vs_critical_path, r.ops_in_flight_average);
 }
 }  // namespace
 
@@ -311,15 +312,14 @@ void write_ops_csv(const std::filesystem::path& path, const std::vector<OpReport
          "reload_bytes,store_bytes,energy_nj,shortest_cycles,critical_path_cycles,"
          "ops_in_flight_at_start,overlap_cycles\n";
   for (const auto& op : ops)
-    out << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.0f},"
-                       "{:.0f},{},{}\n",
-                       op.name, op.kind, op.layer, op.head, op.blocks, op.run.tiles,
-                       op.run.first_cycle, op.run.last_cycle, op.macs, op.run.dense_macs,
-                       op.run.effectual_macs, op.run.operand_bytes, op.run.psum_bytes,
-                       op.run.output_bytes, op.run.param_bytes, op.run.load_bytes,
-                       op.run.spill_bytes, op.run.reload_bytes, op.run.store_bytes, op.energy_nj,
-                       op.shortest_cycles, op.critical_path_cycles, op.ops_in_flight_at_start,
-                       op.overlap_cycles);
+    out << fmt::format(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.0f},"
+        "{:.0f},{},{}\n",
+        op.name, op.kind, op.layer, op.head, op.blocks, op.run.tiles, op.run.first_cycle,
+        op.run.last_cycle, op.macs, op.run.dense_macs, op.run.effectual_macs, op.run.operand_bytes,
+        op.run.psum_bytes, op.run.output_bytes, op.run.param_bytes, op.run.load_bytes,
+        op.run.spill_bytes, op.run.reload_bytes, op.run.store_bytes, op.energy_nj,
+        op.shortest_cycles, op.critical_path_cycles, op.ops_in_flight_at_start, op.overlap_cycles);
 }
 }  // namespace
 

@@ -182,8 +182,8 @@ void print_collect_summary(const std::string& dir, size_t points, const CollectS
     // The accelerator's source names the point's own overrides: group without them.
     if (auto at = e.find(" (--set "); at != std::string::npos)
       if (auto end = e.find("): ", at); end != std::string::npos) e.erase(at, end + 1 - at);
-    auto it = std::find_if(by_error.begin(), by_error.end(),
-                           [&](const auto& g) { return g.first == e; });
+    auto it =
+        std::find_if(by_error.begin(), by_error.end(), [&](const auto& g) { return g.first == e; });
     if (it == by_error.end()) it = by_error.insert(by_error.end(), {e, {}});
     it->second.push_back(static_cast<int>(n));
   }
@@ -211,8 +211,12 @@ CollectSummary collect(const std::string& dir, bool print) {
         missing.push_back(p.index);
         ++sum.missing;
         break;
-      case PointState::failed: ++sum.failed; break;
-      case PointState::ok: ++sum.ok; break;
+      case PointState::failed:
+        ++sum.failed;
+        break;
+      case PointState::ok:
+        ++sum.ok;
+        break;
     }
   }
   for (const auto& k : kFirst)

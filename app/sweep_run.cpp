@@ -93,8 +93,8 @@ std::string point_error(const std::string& pd, int status) {
 
 void finish_point(const std::string& dir, const Point& p, int status, double wall_s) {
   const std::string pd = point_dir(dir, p.index);
-  const bool ok =
-      WIFEXITED(status) && WEXITSTATUS(status) == 0 && fs::exists(fs::path(pd) / "run" / "report.json");
+  const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+                  fs::exists(fs::path(pd) / "run" / "report.json");
   json s{{"status", ok ? "ok" : "failed"},
          {"exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1},
          {"wall_s", wall_s},

@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <set>
 
-#include "acceltran/config/overrides.hpp"
 #include "acceltran/config/input_limits.hpp"
+#include "acceltran/config/overrides.hpp"
 #include "acceltran/config/suggest.hpp"
 
 #ifndef ACCELTRAN_DEFAULT_MODELS_DIR
@@ -586,8 +586,7 @@ void check_technology_figures(const AcceleratorConfig& c, const DesignSpace& s,
 }
 
 // The design space proper (each check_in passes with --allow-outside-design-space).
-void check_design_space(const AcceleratorConfig& c, const DesignSpace& s,
-                        const ConfigOptions& o) {
+void check_design_space(const AcceleratorConfig& c, const DesignSpace& s, const ConfigOptions& o) {
   check_in(c, o, "tile.tile_b", c.tile.b, s.tile_b);
   check_in(c, o, "tile.tile_x", c.tile.x, s.tile_x);
   check_in(c, o, "tile.tile_y", c.tile.y, s.tile_y);

@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "acceltran/hw/compute/fixed_point.hpp"
-#include "acceltran/workload/float_reference.hpp"
 #include "acceltran/hw/report_builder.hpp"
+#include "acceltran/workload/float_reference.hpp"
 
 namespace acceltran {
 

@@ -15,12 +15,12 @@
 #include <string>
 #include <vector>
 
-#include "acceltran/config/accelerator_config.hpp"
-#include "acceltran/hw/control/control_block.hpp"
-#include "acceltran/hw/compute/datapath.hpp"
 #include "acceltran/compiler/isa.hpp"
-#include "acceltran/hw/sim_options.hpp"
+#include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/hw/compute/datapath.hpp"
+#include "acceltran/hw/control/control_block.hpp"
 #include "acceltran/hw/control/tracer.hpp"
+#include "acceltran/hw/sim_options.hpp"
 
 namespace acceltran {
 

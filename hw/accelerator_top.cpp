@@ -26,10 +26,9 @@ void Accelerator::make_blocks(const AcceleratorConfig& cfg, const Technology& te
   pe_array = std::make_unique<PeArray>("pe_array", cfg, tech, o.sim);
   softmax = std::make_unique<SoftmaxEngine>("softmax", cfg, tech, o.sim);
   layer_norm = std::make_unique<LayerNormEngine>("layer_norm", cfg, tech, o.sim);
-  activation_buffer = SramBuffer::from_config("activation_buffer", proto::Buffer::activation, cfg,
-                                              tech, o.sim);
-  weight_buffer =
-      SramBuffer::from_config("weight_buffer", proto::Buffer::weight, cfg, tech, o.sim);
+  activation_buffer =
+      SramBuffer::from_config("activation_buffer", proto::Buffer::activation, cfg, tech, o.sim);
+  weight_buffer = SramBuffer::from_config("weight_buffer", proto::Buffer::weight, cfg, tech, o.sim);
   mask_buffer = SramBuffer::from_config("mask_buffer", proto::Buffer::mask, cfg, tech, o.sim);
   const MainMemoryOptions memory_options;
   main_memory = std::make_unique<MainMemory>("main_memory", cfg.main_memory, tech, timing, o.sim,
@@ -63,9 +62,8 @@ void Accelerator::make_control_block(const Program& prog, const AcceleratorConfi
   ControlOptions control_options = o.control;
   control_options.dense_homes = o.functional != nullptr;
   control_options.batch_duplicates = o.sim.published.batch_duplicates;
-  control_block =
-      std::make_unique<ControlBlock>("control_block", prog, cfg, tech, control_options,
-                                     *activation_buffer, *weight_buffer, *mask_buffer);
+  control_block = std::make_unique<ControlBlock>("control_block", prog, cfg, tech, control_options,
+                                                 *activation_buffer, *weight_buffer, *mask_buffer);
 }
 
 // Each initiator/target pair, through a protocol checker with --check-protocol.
@@ -114,8 +112,7 @@ void Accelerator::attach_functional(const Program& prog, const FunctionalInput& 
     for (uint32_t part = 0; part < grid.parts(); ++part) {
       uint64_t data_bytes = 0, mask_bytes = 0;
       datapath->pack_part(t.id, part, image, data_bytes, mask_bytes);
-      memory_contents->write(control_block->part_address(t.id, part), image.data(),
-                             image.size());
+      memory_contents->write(control_block->part_address(t.id, part), image.data(), image.size());
     }
   }
 }

@@ -11,18 +11,18 @@
 #include <vector>
 
 #include "acceltran/hw/accelerator.hpp"
-#include "acceltran/hw/control/control_block.hpp"
-#include "acceltran/hw/memory/data_store.hpp"
-#include "acceltran/hw/memory/dma.hpp"
 #include "acceltran/hw/compute/dynatran_unit.hpp"
 #include "acceltran/hw/compute/layer_norm_engine.hpp"
+#include "acceltran/hw/compute/pe_array.hpp"
+#include "acceltran/hw/compute/softmax_engine.hpp"
+#include "acceltran/hw/control/control_block.hpp"
+#include "acceltran/hw/control/tracer.hpp"
+#include "acceltran/hw/memory/data_store.hpp"
+#include "acceltran/hw/memory/dma.hpp"
 #include "acceltran/hw/memory/main_memory.hpp"
 #include "acceltran/hw/memory/memory_timing.hpp"
-#include "acceltran/hw/compute/pe_array.hpp"
-#include "acceltran/tlm/protocol_checker.hpp"
-#include "acceltran/hw/compute/softmax_engine.hpp"
 #include "acceltran/hw/memory/sram_buffer.hpp"
-#include "acceltran/hw/control/tracer.hpp"
+#include "acceltran/tlm/protocol_checker.hpp"
 
 namespace acceltran {
 
@@ -54,8 +54,8 @@ class Accelerator : public sc_core::sc_module {
   // Elaboration steps, in the order the constructor runs them.
   void make_blocks(const AcceleratorConfig& cfg, const Technology& tech, const RunOptions& opts);
   void check_blocks_fit(const Program& prog, const AcceleratorConfig& cfg) const;
-  void make_control_block(const Program& prog, const AcceleratorConfig& cfg,
-                          const Technology& tech, const RunOptions& opts);
+  void make_control_block(const Program& prog, const AcceleratorConfig& cfg, const Technology& tech,
+                          const RunOptions& opts);
   void bind_sockets();
   void attach_functional(const Program& prog, const FunctionalInput& input);
   void attach_tracer(const Program& prog, const TraceOptions& trace, const Technology& tech);

@@ -60,8 +60,8 @@ ShortestDurations shortest_durations(const Accelerator& top, const Program& prog
   durations.memory_bytes_per_cycle = memory_bytes_per_cycle;
   // The job each op's tile jobs carry, described as the control block describes it
   // (hw/control/tile_job_builder.hpp): its kind and its operands' sparsities.
-  const bool block_jobs = ControlPolicy::for_profile(prog.info.profile)
-                              .one_transaction_per_instruction;
+  const bool block_jobs =
+      ControlPolicy::for_profile(prog.info.profile).one_transaction_per_instruction;
   const bool functional = opts.functional != nullptr;
   const std::vector<InstrId> first_job = first_tile_job_of_each_op(prog);
   proto::TileJob job;

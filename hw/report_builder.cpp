@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "acceltran/compiler/parts.hpp"
 #include "acceltran/hw/area.hpp"
 #include "acceltran/hw/bounds.hpp"
-#include "acceltran/compiler/parts.hpp"
 
 namespace acceltran {
 
@@ -38,14 +38,12 @@ uint64_t gated_leakage_cycles(const SramBuffer& buffer, const Accelerator& top,
       top.dma->stats().loaded_bytes[static_cast<size_t>(buffer.buffer_kind())];
   const double memory_bytes_per_cycle =
       top.main_memory->peak_bytes_per_second() / (tech.clock_mhz * 1e6);
-  auto whole_cycles = [](double cycles) {
-    return static_cast<uint64_t>(std::ceil(cycles - 1e-9));
-  };
+  auto whole_cycles = [](double cycles) { return static_cast<uint64_t>(std::ceil(cycles - 1e-9)); };
   const uint64_t load_memory_cycles =
       whole_cycles(static_cast<double>(loaded_bytes) / memory_bytes_per_cycle);
-  const uint64_t load_port_cycles = std::min(
-      buffer.stats().port_busy_cycles,
-      whole_cycles(static_cast<double>(loaded_bytes) / buffer.port_bytes_per_cycle()));
+  const uint64_t load_port_cycles =
+      std::min(buffer.stats().port_busy_cycles,
+               whole_cycles(static_cast<double>(loaded_bytes) / buffer.port_bytes_per_cycle()));
   return buffer.stats().port_busy_cycles - load_port_cycles + load_memory_cycles;
 }
 
@@ -96,8 +94,8 @@ BufferChargingRules buffer_charging_rules(const SimOptions& sim) {
 
 // Operand-read energy charged to the buffers beside their own port statistics.
 struct OperandReadEnergy {
-  double pe_array_scale = 1;          // scales the PE array's operand reads (0: unclocked)
-  double engine_activation_nj = 0;    // softmax and layer-norm reads, from their counts
+  double pe_array_scale = 1;        // scales the PE array's operand reads (0: unclocked)
+  double engine_activation_nj = 0;  // softmax and layer-norm reads, from their counts
   double engine_mask_nj = 0;
 };
 
@@ -202,8 +200,8 @@ void add_utilization(SimResult& r, const Accelerator& top, const BlockStats& sta
 void add_gated_leakage_cycles(SimResult& r, const Accelerator& top, const BlockStats& stats) {
   for (const SramBuffer* buffer : buffers_of(top))
     r.memory[std::string(proto::to_string(buffer->buffer_kind())) +
-             "_buffer_gated_leakage_cycles"] = static_cast<double>(
-        stats.gated_leakage_cycles[static_cast<size_t>(buffer->buffer_kind())]);
+             "_buffer_gated_leakage_cycles"] =
+        static_cast<double>(stats.gated_leakage_cycles[static_cast<size_t>(buffer->buffer_kind())]);
 }
 
 void add_stalls(SimResult& r, const ControlStats& control) {
@@ -257,8 +255,7 @@ void add_compute_counts(SimResult& r, const Accelerator& top, const BlockStats& 
 
 // Instruction counts of the program and of the run, streamed bytes, MACs and peak rates.
 void add_program_counts(SimResult& r, const Accelerator& top, const BlockStats& stats,
-                        const Program& prog, const AcceleratorConfig& cfg,
-                        const Technology& tech) {
+                        const Program& prog, const AcceleratorConfig& cfg, const Technology& tech) {
   const ControlStats& control = stats.control;
   r.issued = control.issued;
   r.completed = control.completed;
@@ -286,15 +283,14 @@ void add_bounds(SimResult& r, const Accelerator& top, const BlockStats& stats,
   const PeArrayStats& pe = stats.pe_array;
   r.bounds_cycles["compute"] =
       static_cast<double>(pe.effectual_macs) / static_cast<double>(cfg.total_macs());
-  r.bounds_cycles["mac_lanes"] = static_cast<double>(pe.lanes.busy_cycles) /
-                                 static_cast<double>(cfg.total_lanes());
+  r.bounds_cycles["mac_lanes"] =
+      static_cast<double>(pe.lanes.busy_cycles) / static_cast<double>(cfg.total_lanes());
   r.bounds_cycles["softmax"] = static_cast<double>(stats.softmax.units.busy_cycles) /
                                (static_cast<double>(cfg.pe) * cfg.softmax_per_pe);
   r.bounds_cycles["layer_norm"] = static_cast<double>(stats.layer_norm.units.busy_cycles) /
                                   (static_cast<double>(cfg.pe) * cfg.layer_norm_per_pe);
-  r.bounds_cycles["memory"] = r.memory_bytes_per_cycle > 0
-                                  ? stats.memory_bytes_moved / r.memory_bytes_per_cycle
-                                  : 0.0;
+  r.bounds_cycles["memory"] =
+      r.memory_bytes_per_cycle > 0 ? stats.memory_bytes_moved / r.memory_bytes_per_cycle : 0.0;
   for (const SramBuffer* buffer : buffers_of(top))
     r.bounds_cycles[std::string(proto::to_string(buffer->buffer_kind())) + "_buffer_ports"] =
         static_cast<double>(buffer->stats().port_busy_cycles);
@@ -312,10 +308,9 @@ void add_ops(SimResult& r, const Accelerator& top, const BlockStats& stats, cons
     buffer_bytes += static_cast<double>(buffer->stats().bytes_read + buffer->stats().bytes_written);
   }
   const double nj_per_buffer_byte = buffer_bytes > 0 ? buffer_nj / buffer_bytes : 0.0;
-  const double nj_per_memory_byte = stats.memory_bytes_moved > 0
-                                        ? stats.main_memory.dynamic_energy_nj /
-                                              stats.memory_bytes_moved
-                                        : 0.0;
+  const double nj_per_memory_byte =
+      stats.memory_bytes_moved > 0 ? stats.main_memory.dynamic_energy_nj / stats.memory_bytes_moved
+                                   : 0.0;
   for (const auto& op : prog.ops) {
     OpReport x;
     x.name = op.name;
@@ -330,8 +325,8 @@ void add_ops(SimResult& r, const Accelerator& top, const BlockStats& stats, cons
                                                   x.run.output_bytes + x.run.param_bytes);
     const double memory_bytes = static_cast<double>(x.run.load_bytes + x.run.spill_bytes +
                                                     x.run.reload_bytes + x.run.store_bytes);
-    x.energy_nj = x.run.unit_energy_nj + port_bytes * nj_per_buffer_byte +
-                  memory_bytes * nj_per_memory_byte;
+    x.energy_nj =
+        x.run.unit_energy_nj + port_bytes * nj_per_buffer_byte + memory_bytes * nj_per_memory_byte;
     r.ops.push_back(std::move(x));
   }
 }
@@ -384,14 +379,12 @@ void add_op_overlap(SimResult& r) {
   auto running_at = [&](uint64_t cycle) {  // ops with first_cycle <= cycle < last_cycle
     return static_cast<uint64_t>(std::upper_bound(starts.begin(), starts.end(), cycle) -
                                  starts.begin()) -
-           static_cast<uint64_t>(std::upper_bound(ends.begin(), ends.end(), cycle) -
-                                 ends.begin());
+           static_cast<uint64_t>(std::upper_bound(ends.begin(), ends.end(), cycle) - ends.begin());
   };
   std::vector<uint64_t> shared_before(boundaries.size(), 0);
   for (size_t b = 1; b < boundaries.size(); ++b)
-    shared_before[b] = shared_before[b - 1] + (running_at(boundaries[b - 1]) >= 2
-                                                   ? boundaries[b] - boundaries[b - 1]
-                                                   : 0);
+    shared_before[b] = shared_before[b - 1] +
+                       (running_at(boundaries[b - 1]) >= 2 ? boundaries[b] - boundaries[b - 1] : 0);
   auto shared_until = [&](uint64_t cycle) {
     return shared_before[static_cast<size_t>(
         std::lower_bound(boundaries.begin(), boundaries.end(), cycle) - boundaries.begin())];
@@ -415,7 +408,7 @@ struct TimelineBuckets {
   size_t count = 0;
   std::array<std::vector<double>, kEngineClasses> busy;  // unit-cycles per bucket
   std::array<double, kEngineClasses> busy_total{};
-  std::vector<double> energy_nj;                         // per bucket
+  std::vector<double> energy_nj;  // per bucket
 
   // Spreads `nj` over the buckets in proportion to the busy time of engine class `engine`
   // (kUniform, or a class that never ran: uniformly over time).
@@ -503,8 +496,7 @@ void add_timeline(SimResult& r, const Accelerator& top, const TimelineBuckets& t
         std::min<uint64_t>(bucket, elapsed - s.cycle > 0 ? elapsed - s.cycle : 1));
     s.lanes_util = t.busy[0][b] / (lanes_total * span);
     s.softmax_util = t.busy[1][b] / (static_cast<double>(cfg.pe) * cfg.softmax_per_pe * span);
-    s.layer_norm_util =
-        t.busy[2][b] / (static_cast<double>(cfg.pe) * cfg.layer_norm_per_pe * span);
+    s.layer_norm_util = t.busy[2][b] / (static_cast<double>(cfg.pe) * cfg.layer_norm_per_pe * span);
     s.dma_util = t.busy[3][b] / (static_cast<double>(top.dma->engines()) * span);
     // The buffers' occupancy at the last control-block event before the bucket ends.
     while (next_occupancy < occupancy.size() && occupancy[next_occupancy][0] <= s.cycle + bucket)
@@ -546,8 +538,8 @@ SimResult build_report(const Accelerator& top, const Program& prog, const Accele
   add_ops(r, top, stats, prog);
   add_critical_path(r, top, prog, cfg, o);
   add_op_overlap(r);
-  TimelineBuckets buckets = busy_per_bucket(stats.control, stats.elapsed_cycles,
-                                            o.timeline_samples);
+  TimelineBuckets buckets =
+      busy_per_bucket(stats.control, stats.elapsed_cycles, o.timeline_samples);
   spread_energy(buckets, r, top, stats, rules, reads);
   add_timeline(r, top, buckets, cfg, tech);
   return r;

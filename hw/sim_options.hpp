@@ -25,7 +25,7 @@ struct SimOptions {
   double activation_sparsity = 0.5;
   double weight_sparsity = 0.5;
   PublishedBehaviours published;  // the reference profile's switches (--reference-bugs)
-  bool check_protocol = false;  // a base-protocol checker on every socket (--check-protocol)
+  bool check_protocol = false;    // a base-protocol checker on every socket (--check-protocol)
 };
 
 }  // namespace acceltran

@@ -250,7 +250,9 @@ void check_reference_inputs(const BertConfig& c, const std::vector<int32_t>& tok
     throw InputError(fmt::format("top-k: k {} must be >= 1", prune.k));
 }
 
-size_t as_size(int64_t n) { return static_cast<size_t>(n); }
+size_t as_size(int64_t n) {
+  return static_cast<size_t>(n);
+}
 
 Workspace make_workspace(const BertConfig& c, int64_t S) {
   const int64_t h = c.hidden, d = c.head_dim, f = c.intermediate;

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "acceltran/compiler/parts.hpp"
 #include "acceltran/config/input_error.hpp"
 #include "acceltran/hw/compute/fixed_point.hpp"
 #include "acceltran/hw/compute/layer_norm_engine.hpp"
-#include "acceltran/compiler/parts.hpp"
 #include "acceltran/hw/compute/softmax_engine.hpp"
 
 namespace acceltran {

@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "acceltran/hw/compute/datapath_port.hpp"
 #include "acceltran/compiler/isa.hpp"
+#include "acceltran/hw/compute/datapath_port.hpp"
 #include "acceltran/workload/weights.hpp"
 
 namespace acceltran {

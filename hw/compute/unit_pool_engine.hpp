@@ -19,13 +19,13 @@
 #include <utility>
 #include <vector>
 
-#include "acceltran/hw/compute/compute_conventions.hpp"
 #include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/hw/compute/compute_conventions.hpp"
 #include "acceltran/hw/compute/datapath_port.hpp"
 #include "acceltran/hw/compute/dynatran_unit.hpp"
 #include "acceltran/hw/energy.hpp"
-#include "acceltran/tlm/protocol.hpp"
 #include "acceltran/hw/sim_options.hpp"
+#include "acceltran/tlm/protocol.hpp"
 
 namespace acceltran {
 

@@ -390,15 +390,15 @@ TEST_CASE("bad instruction files: one error with file and line, never a wrong re
   // Hand-edited streams may skip the checksum with checksum=-; every record is still checked.
   const auto cs = text.find("checksum=", text.find("\nend "));
   std::string hand = text.substr(0, cs) + "checksum=-\n";
-  auto r = testutil::run_cli(file("hand.txt", edit_line(hand, load, "# emb.word_rows", "# edited")));
+  auto r =
+      testutil::run_cli(file("hand.txt", edit_line(hand, load, "# emb.word_rows", "# edited")));
   CHECK(r.exit_code == 0);
   // ... including that every tile of every op is in exactly one instruction.
   r = testutil::run_cli(
       file("gap.txt", edit_line(hand, "i 46 MATMUL", "tiles=0+6144", "tiles=0+6000")));
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("gap.txt: op 2 (L0.attn.qkv): tiles 6000 to 6143 of block 0 are in no "
-                   "instruction") !=
-        std::string::npos);
+                   "instruction") != std::string::npos);
 }
 
 TEST_CASE("a Hugging Face model folder is read through its config.json", "[compiler][cli]") {
@@ -422,7 +422,8 @@ TEST_CASE("report folder: --out holds the complete new report or the old one, no
     for (const auto& e : fs::directory_iterator(dir)) s.insert(e.path().filename().string());
     return s;
   };
-  CHECK(names(out) == std::set<std::string>{"ops.csv", "report.csv", "report.json", "timeline.csv"});
+  CHECK(names(out) ==
+        std::set<std::string>{"ops.csv", "report.csv", "report.json", "timeline.csv"});
   CHECK(names(d.path) == std::set<std::string>{"o"});  // no partial folder left beside it
   const std::string before = slurp(out + "/report.json");
   // A failed run (a bad instruction file, a deadlock) leaves the old report untouched.
@@ -432,11 +433,13 @@ TEST_CASE("report folder: --out holds the complete new report or the old one, no
   // A new run replaces it as a whole.
   REQUIRE(testutil::run_cli("simulate --seq-len 64 --out " + out + "/").exit_code == 0);
   CHECK(slurp(out + "/report.json") != before);
-  CHECK(names(out) == std::set<std::string>{"ops.csv", "report.csv", "report.json", "timeline.csv"});
+  CHECK(names(out) ==
+        std::set<std::string>{"ops.csv", "report.csv", "report.json", "timeline.csv"});
   CHECK(names(d.path) == std::set<std::string>{"o", "x.txt"});
   // A VCD inside --out is written with the report and replaced with it.
   REQUIRE(testutil::run_cli("simulate --out " + out + " --vcd " + out + "/t.vcd").exit_code == 0);
-  CHECK(names(out) == std::set<std::string>{"ops.csv", "report.csv", "report.json", "t.vcd", "timeline.csv"});
+  CHECK(names(out) ==
+        std::set<std::string>{"ops.csv", "report.csv", "report.json", "t.vcd", "timeline.csv"});
   CHECK(slurp(out + "/t.vcd").find("$timescale") != std::string::npos);
   CHECK(names(d.path) == std::set<std::string>{"o", "x.txt"});
   // A run that never started leaves no folder behind.

@@ -11,8 +11,8 @@
 #include "acceltran/compiler/isa_text.hpp"
 #include "acceltran/compiler/parts.hpp"
 #include "acceltran/compiler/stats.hpp"
-#include "test_util.hpp"
 #include "acceltran/compiler/tiling.hpp"
+#include "test_util.hpp"
 
 using namespace acceltran;
 using testutil::compile;

@@ -40,7 +40,8 @@ TEST_CASE("switch table: unique names, one field each, set and listed by name", 
     REQUIRE(set_switch(b, s.family, s.name));
     CHECK(b.*s.field);
     CHECK(switches_on(b, s.family) == std::vector<std::string>{s.name});
-    const SwitchFamily other = s.family == SwitchFamily::bug ? SwitchFamily::fix : SwitchFamily::bug;
+    const SwitchFamily other =
+        s.family == SwitchFamily::bug ? SwitchFamily::fix : SwitchFamily::bug;
     CHECK_FALSE(set_switch(b, other, s.name));
     CHECK(switches_on(b, other).empty());
   }
@@ -50,12 +51,14 @@ TEST_CASE("switch table: --help lists every switch, the parser takes each, repor
           "[profile][cli]") {
   const auto help = testutil::run_cli("simulate --help");
   REQUIRE(help.exit_code == 0);
-  for (const PublishedSwitch& s : published_switches()) CHECK(help.out.find(s.name) != std::string::npos);
+  for (const PublishedSwitch& s : published_switches())
+    CHECK(help.out.find(s.name) != std::string::npos);
   testutil::TempDir d;
   const std::string out = (d.path / "run").string();
   const auto run = testutil::run_cli(
       "simulate --profile reference --reference-bugs load-writes-free,softmax-overassign "
-      "--reference-fixes emb-ln --out " + out);
+      "--reference-fixes emb-ln --out " +
+      out);
   REQUIRE(run.exit_code == 0);
   std::ifstream in(out + "/report.json");
   const auto j = nlohmann::json::parse(in);

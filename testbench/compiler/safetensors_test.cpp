@@ -6,8 +6,8 @@
 #include <cstring>
 #include <limits>
 
-#include "golden_util.hpp"
 #include "acceltran/workload/safetensors.hpp"
+#include "golden_util.hpp"
 #include "test_util.hpp"
 
 using namespace acceltran;

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "acceltran/compiler/compiler.hpp"
-#include "acceltran/config/accelerator_config.hpp"
 #include "acceltran/compiler/isa_text.hpp"
+#include "acceltran/config/accelerator_config.hpp"
 #include "acceltran/workload/model.hpp"
 
 namespace testutil {

@@ -3,9 +3,9 @@
 
 #include <cmath>
 
+#include "acceltran/workload/weights.hpp"
 #include "golden_util.hpp"
 #include "test_util.hpp"
-#include "acceltran/workload/weights.hpp"
 
 using namespace acceltran;
 using golden::error_of;

@@ -5,11 +5,11 @@
 #include <cstdint>
 #include <string>
 
+#include "acceltran/compiler/compile_limits.hpp"
 #include "acceltran/compiler/compiler.hpp"
 #include "acceltran/config/accelerator_config.hpp"
-#include "fuzz_util.hpp"
-#include "acceltran/compiler/compile_limits.hpp"
 #include "acceltran/workload/model.hpp"
+#include "fuzz_util.hpp"
 
 using namespace acceltran;
 

@@ -2,11 +2,11 @@
 #pragma once
 #include <string>
 
-#include "acceltran/config/accelerator_config.hpp"
 #include "acceltran/compiler/isa.hpp"
-#include "acceltran/tlm/protocol.hpp"
-#include "acceltran/hw/control/tile_job_builder.hpp"
 #include "acceltran/compiler/tiling.hpp"
+#include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/hw/control/tile_job_builder.hpp"
+#include "acceltran/tlm/protocol.hpp"
 
 namespace compute_test {
 

@@ -9,13 +9,13 @@
 #include <cstdio>
 #include <vector>
 
+#include "acceltran/compiler/parts.hpp"
 #include "acceltran/hw/compute/datapath.hpp"
 #include "acceltran/hw/compute/dynatran.hpp"
 #include "acceltran/hw/compute/dynatran_unit.hpp"
 #include "acceltran/hw/compute/fixed_point.hpp"
-#include "functional_util.hpp"
-#include "acceltran/compiler/parts.hpp"
 #include "acceltran/workload/weights.hpp"
+#include "functional_util.hpp"
 
 using namespace acceltran;
 

@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "acceltran/compiler/compiler.hpp"
-#include "compute_common.hpp"
 #include "acceltran/hw/compute/layer_norm_engine.hpp"
-#include "acceltran/workload/model.hpp"
 #include "acceltran/hw/compute/pe_array.hpp"
 #include "acceltran/hw/compute/softmax_engine.hpp"
+#include "acceltran/workload/model.hpp"
+#include "compute_common.hpp"
 
 using namespace acceltran;
 using compute_test::accel;

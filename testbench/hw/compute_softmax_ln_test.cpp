@@ -6,10 +6,10 @@
 #include <random>
 #include <vector>
 
-#include "compute_common.hpp"
 #include "acceltran/hw/compute/fixed_point.hpp"
 #include "acceltran/hw/compute/layer_norm_engine.hpp"
 #include "acceltran/hw/compute/softmax_engine.hpp"
+#include "compute_common.hpp"
 
 using namespace acceltran;
 using compute_test::accel;

@@ -5,10 +5,10 @@
 
 #include <vector>
 
-#include "compute_common.hpp"
 #include "acceltran/hw/compute/layer_norm_engine.hpp"
 #include "acceltran/hw/compute/pe_array.hpp"
 #include "acceltran/hw/compute/softmax_engine.hpp"
+#include "compute_common.hpp"
 
 using namespace acceltran;
 using compute_test::accel;

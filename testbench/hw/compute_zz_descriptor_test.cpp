@@ -5,9 +5,9 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <catch2/catch.hpp>
 
-#include "compute_common.hpp"
 #include "acceltran/hw/compute/pe_array.hpp"
 #include "acceltran/tlm/tile_job.hpp"
+#include "compute_common.hpp"
 
 using namespace acceltran;
 

@@ -6,11 +6,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "acceltran/compiler/parts.hpp"
 #include "acceltran/hw/accelerator_top.hpp"
 #include "acceltran/hw/compute/fixed_point.hpp"
-#include "functional_util.hpp"
-#include "acceltran/compiler/parts.hpp"
 #include "acceltran/workload/weights.hpp"
+#include "functional_util.hpp"
 
 using namespace acceltran;
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "at_memory_target.hpp"
-#include "memory_test_util.hpp"
 #include "acceltran/tlm/protocol.hpp"
 #include "acceltran/tlm/protocol_checker.hpp"
+#include "at_memory_target.hpp"
+#include "memory_test_util.hpp"
 
 using namespace acceltran;
 using Catch::Matchers::Contains;

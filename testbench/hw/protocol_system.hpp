@@ -11,14 +11,14 @@
 #include <memory>
 
 #include "../compiler/test_util.hpp"
-#include "acceltran/hw/control/control_block.hpp"
-#include "acceltran/hw/memory/dma.hpp"
 #include "acceltran/hw/compute/layer_norm_engine.hpp"
-#include "acceltran/hw/memory/main_memory.hpp"
-#include "memory_test_util.hpp"
 #include "acceltran/hw/compute/pe_array.hpp"
 #include "acceltran/hw/compute/softmax_engine.hpp"
+#include "acceltran/hw/control/control_block.hpp"
+#include "acceltran/hw/memory/dma.hpp"
+#include "acceltran/hw/memory/main_memory.hpp"
 #include "acceltran/hw/memory/sram_buffer.hpp"
+#include "memory_test_util.hpp"
 
 namespace acceltran::testbench {
 

@@ -9,15 +9,15 @@
 #include <string>
 #include <vector>
 
-#include "compute_common.hpp"
-#include "acceltran/hw/memory/data_store.hpp"
-#include "acceltran/hw/memory/dma.hpp"
 #include "acceltran/hw/compute/layer_norm_engine.hpp"
-#include "acceltran/hw/memory/main_memory.hpp"
-#include "memory_test_util.hpp"
 #include "acceltran/hw/compute/pe_array.hpp"
 #include "acceltran/hw/compute/softmax_engine.hpp"
+#include "acceltran/hw/memory/data_store.hpp"
+#include "acceltran/hw/memory/dma.hpp"
+#include "acceltran/hw/memory/main_memory.hpp"
 #include "acceltran/hw/memory/sram_buffer.hpp"
+#include "compute_common.hpp"
+#include "memory_test_util.hpp"
 
 using namespace acceltran;
 using Catch::Matchers::Contains;

@@ -157,8 +157,8 @@ TEST_CASE("BERT-Tiny at sequence 16: the critical path by hand", "[sim][bounds]"
   CHECK(j["critical_path"]["op_count"] == 17);
   CHECK(j["critical_path"]["ops"][0] == "L0.ffn0.up");
   const std::vector<std::pair<std::string, double>> shortest = {
-      {"L0.attn.qkv", 133}, {"L0.H0.qk", 69},      {"L0.H0.softmax", 27}, {"L0.attn.o", 69},
-      {"L0.attn.ln", 27},   {"L0.ffn0.up", 133},   {"L0.ffn.down", 69},   {"emb.add", 21}};
+      {"L0.attn.qkv", 133}, {"L0.H0.qk", 69},    {"L0.H0.softmax", 27}, {"L0.attn.o", 69},
+      {"L0.attn.ln", 27},   {"L0.ffn0.up", 133}, {"L0.ffn.down", 69},   {"emb.add", 21}};
   for (const auto& [name, cycles] : shortest)
     for (const auto& op : j["ops"])
       if (op["name"] == name) {
@@ -175,8 +175,8 @@ TEST_CASE("BERT-Tiny at sequence 16: the critical path by hand", "[sim][bounds]"
   std::ifstream report_csv((d.path / "out" / "report.csv").string());
   std::stringstream rows;
   rows << report_csv.rdbuf();
-  for (const char* key : {"\ncritical_path.cycles,", "\nachievable_bound.cycles,",
-                          "\nachievable_bound.limit,memory", "\nefficiency_vs_critical_path,",
-                          "\nefficiency_vs_achievable_bound,"})
+  for (const char* key :
+       {"\ncritical_path.cycles,", "\nachievable_bound.cycles,", "\nachievable_bound.limit,memory",
+        "\nefficiency_vs_critical_path,", "\nefficiency_vs_achievable_bound,"})
     CHECK(rows.str().find(key) != std::string::npos);
 }

@@ -9,9 +9,9 @@
 #include <acceltran/config/accelerator_config.hpp>
 #include <acceltran/hw/memory/main_memory.hpp>
 #include <acceltran/hw/memory/memory_timing.hpp>
+#include <acceltran/hw/memory/sram_buffer.hpp>
 #include <acceltran/tlm/protocol.hpp>
 #include <acceltran/tlm/protocol_checker.hpp>
-#include <acceltran/hw/memory/sram_buffer.hpp>
 
 using namespace acceltran;
 
