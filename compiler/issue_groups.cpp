@@ -78,28 +78,28 @@ void split_tile_jobs(Program& prog, uint64_t tiles_per_instruction) {
     throw InputError(fmt::format("the instruction stream would have {} instructions, more than "
                                  "instruction ids can number; use a larger --tiles-per-instruction",
                                  count));
-  std::vector<Instruction> instrs;
-  instrs.reserve(count);  // once: no copy of a growing stream
+  Program split;
+  split.instrs.reserve(count);  // once: no copy of a growing stream
+  split.deps.reserve(prog.deps.size());
   std::vector<InstrId> deps;
-  deps.reserve(prog.deps.size());
   for (const Instruction& old : prog.instrs) {
-    Instruction piece = old;
-    piece.dep_begin = static_cast<uint32_t>(deps.size());  // one list for all the pieces
+    deps.clear();
     for (auto dep = prog.deps_begin(old); dep != prog.deps_end(old); ++dep)
       deps.push_back(last_piece[*dep]);
     const uint64_t pieces = pieces_of(old, tiles_per_instruction);
     const uint64_t end = old.first_tile + old.tile_count;
+    Instruction piece = old;
     for (uint64_t n = 0; n < pieces; ++n) {
-      piece.id = static_cast<InstrId>(instrs.size());
       if (pieces > 1) {
         piece.first_tile = old.first_tile + n * tiles_per_instruction;
         piece.tile_count = std::min(tiles_per_instruction, end - piece.first_tile);
       }
-      instrs.push_back(piece);
+      // The pieces store one list between them (append_instruction shares equal lists).
+      append_instruction(split, piece, deps.data(), deps.data() + deps.size());
     }
   }
-  prog.instrs = std::move(instrs);
-  prog.deps = std::move(deps);
+  prog.instrs = std::move(split.instrs);
+  prog.deps = std::move(split.deps);
 }
 
 bool coalesce_issue_groups(const Program& prog, Program& grouped,

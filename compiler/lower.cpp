@@ -357,14 +357,10 @@ class Lowering {
   }
 
   // ---------------------------------------------------------------- instruction emission
-  InstrId push(Instruction in, const std::vector<InstrId>& deps) {
-    in.id = static_cast<InstrId>(prog_.instrs.size());
-    in.dep_begin = static_cast<uint32_t>(prog_.deps.size());
-    in.dep_count = static_cast<uint32_t>(deps.size());
-    prog_.deps.insert(prog_.deps.end(), deps.begin(), deps.end());
-    prog_.instrs.push_back(in);
+  InstrId push(const Instruction& in, const std::vector<InstrId>& deps) {
+    const InstrId id = append_instruction(prog_, in, deps.data(), deps.data() + deps.size());
     if (prog_.instrs.size() > opts_.max_instructions) throw too_many_instructions();
-    return in.id;
+    return id;
   }
 
   InputError too_many_instructions() const {
@@ -572,9 +568,10 @@ class Lowering {
     x = reference_projection(l, x, width);
     std::vector<TensorId> head_outs;
     const InstrId heads_begin = static_cast<InstrId>(prog_.instrs.size());
+    const size_t heads_deps_begin = prog_.deps.size();
     for (size_t hh = 0; hh < L.heads.size(); ++hh)
       head_outs.push_back(head(l, static_cast<int>(hh), L.heads[hh], x, h, kNone, 0, 0));
-    if (!fixes().serial_heads) interleave_heads(heads_begin);
+    if (!fixes().serial_heads) interleave_heads(heads_begin, heads_deps_begin);
     std::vector<TensorId> sum_in = head_outs;
     // Published: the head outputs are not summed; ln_<l>_1 follows the heads (it reads the last
     // head's output here).
@@ -711,9 +708,36 @@ class Lowering {
   // Published: the heads of a layer are concurrent lists, each issuing one memory op and a batch
   // of tiles per cycle. Here: the instructions [begin, end) of the layer's heads interleaved,
   // one instruction of each head in turn, each head's own order kept (heads share no data, so
-  // every dependency still points backwards).
-  void interleave_heads(InstrId begin) {
+  // every dependency still points backwards). Their dependency lists start at `deps_begin`.
+  void interleave_heads(InstrId begin, size_t deps_begin) {
     const InstrId end = static_cast<InstrId>(prog_.instrs.size());
+    const std::vector<InstrId> order = head_round_robin(begin, end);
+    if (order.empty()) return;
+    std::vector<InstrId> new_id(end - begin);
+    for (size_t n = 0; n < order.size(); ++n) new_id[order[n] - begin] = begin + n;
+    auto remap = [&](InstrId d) { return d >= begin && d < end ? new_id[d - begin] : d; };
+    // The instructions in their new order, their lists remapped; then stored again.
+    std::vector<Instruction> instrs;
+    std::vector<InstrId> deps;
+    std::vector<size_t> list_begin;
+    for (InstrId old : order) {
+      const Instruction& in = prog_.instrs[old];
+      list_begin.push_back(deps.size());
+      for (auto d = prog_.deps_begin(in); d != prog_.deps_end(in); ++d) deps.push_back(remap(*d));
+      instrs.push_back(in);
+    }
+    list_begin.push_back(deps.size());
+    prog_.instrs.resize(begin);
+    prog_.deps.resize(deps_begin);
+    for (size_t n = 0; n < instrs.size(); ++n)
+      append_instruction(prog_, instrs[n], deps.data() + list_begin[n],
+                         deps.data() + list_begin[n + 1]);
+    for (auto& ids : producer_)
+      for (InstrId& d : ids) d = remap(d);
+  }
+
+  // The instructions [begin, end), one of each head in turn (empty: fewer than two heads).
+  std::vector<InstrId> head_round_robin(InstrId begin, InstrId end) const {
     std::vector<std::vector<InstrId>> lists;
     std::vector<int> heads;
     for (InstrId i = begin; i < end; ++i) {
@@ -726,29 +750,12 @@ class Lowering {
       }
       lists[it - heads.begin()].push_back(i);
     }
-    if (lists.size() < 2) return;
     std::vector<InstrId> order;
+    if (lists.size() < 2) return order;
     for (size_t n = 0; order.size() < end - begin; ++n)
       for (const auto& li : lists)
         if (n < li.size()) order.push_back(li[n]);
-    std::vector<InstrId> new_id(end - begin);
-    for (size_t n = 0; n < order.size(); ++n) new_id[order[n] - begin] = begin + n;
-    auto remap = [&](InstrId d) { return d >= begin && d < end ? new_id[d - begin] : d; };
-    const uint32_t dep_base = prog_.instrs[begin].dep_begin;
-    std::vector<InstrId> deps;
-    std::vector<Instruction> instrs;
-    for (InstrId old : order) {
-      Instruction in = prog_.instrs[old];
-      const auto first = prog_.deps.begin() + in.dep_begin;
-      in.id = new_id[old - begin];
-      in.dep_begin = dep_base + static_cast<uint32_t>(deps.size());
-      for (auto d = first; d != first + in.dep_count; ++d) deps.push_back(remap(*d));
-      instrs.push_back(in);
-    }
-    std::copy(instrs.begin(), instrs.end(), prog_.instrs.begin() + begin);
-    std::copy(deps.begin(), deps.end(), prog_.deps.begin() + dep_base);
-    for (auto& ids : producer_)
-      for (InstrId& d : ids) d = remap(d);
+    return order;
   }
 
   // Per tensor: the instructions that make it available (reference profile).
