@@ -628,8 +628,16 @@ void check_tile_coverage(const Program& p, const std::string& source) {
     }
   };
   std::vector<Range> ranges;
-  for (const auto& in : p.instrs)
-    if (is_compute(in.opcode)) ranges.push_back({in.op, in.block, in.first_tile, in.tile_count});
+  for (const auto& in : p.instrs) {
+    if (!is_compute(in.opcode)) continue;
+    // A range that carries on the previous one (the pieces of a block) extends it.
+    Range* last = ranges.empty() ? nullptr : &ranges.back();
+    if (last && last->op == in.op && last->block == in.block &&
+        last->first + last->count == in.first_tile)
+      last->count += in.tile_count;
+    else
+      ranges.push_back({in.op, in.block, in.first_tile, in.tile_count});
+  }
   std::sort(ranges.begin(), ranges.end());
   auto gap = [&](const Op& op, uint64_t block, uint64_t from, uint64_t to, const char* what) {
     return InputError(fmt::format("{}: op {} ({}): tiles {} to {} of block {} are {}", source,
