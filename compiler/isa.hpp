@@ -139,7 +139,7 @@ struct ProgramInfo {
   LoopOrder loop_order;
   int word_bits = 20;
   double activation_sparsity = 0.5, weight_sparsity = 0.5;
-  uint64_t tiles_per_instruction = 0;  // 0 = one instruction per op
+  uint64_t tiles_per_instruction = 0;  // 0 = one instruction per block (docs/isa.md)
 };
 
 struct Program {
