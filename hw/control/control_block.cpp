@@ -642,7 +642,8 @@ std::string ControlBlock::deadlock_report(uint64_t now) const {
     std::vector<std::string> waits;
     for (auto d = prog_.deps_begin(in); d != prog_.deps_end(in); ++d)
       if (state_[*d] != State::done)
-        waits.push_back(fmt::format("{} {}", program_id(*d), to_string(prog_.instrs[*d].opcode)));
+        waits.push_back(
+            fmt::format("{} {}", program_last_id(*d), to_string(prog_.instrs[*d].opcode)));
     if (!waits.empty()) {
       why = "waits for instruction";
       for (size_t k = 0; k < waits.size() && k < 4; ++k) why += (k ? ", " : " ") + waits[k];

@@ -192,11 +192,15 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   OpRunStats* op_stats(OpId op) { return op < stats_.ops.size() ? &stats_.ops[op] : nullptr; }
   static const Program& issue_program(const Program& prog, Program& grouped,
                                       std::vector<InstrId>& group_first);
-  // Program instructions of issued instruction `id`, and the program id of its first one.
+  // Program instructions of issued instruction `id`, the program id of its first one and of
+  // its last one (the one dependencies on a block name).
   uint64_t members(uint32_t id) const {
     return group_first_.empty() ? 1 : group_first_[id + 1] - group_first_[id];
   }
   InstrId program_id(uint32_t id) const { return group_first_.empty() ? id : group_first_[id]; }
+  InstrId program_last_id(uint32_t id) const {
+    return group_first_.empty() ? id : group_first_[id + 1] - 1;
+  }
 
   // Issue groups (docs/isa.md): the program with one instruction per group of consecutive
   // tile-job instructions of one block, when the policy issues blocks whole and some group has
