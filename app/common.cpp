@@ -45,7 +45,8 @@ void add_input_options(po::options_description& desc) {
      "and --weight-sparsity)")
     ("loop-order", po::value<std::string>(), "override the accelerator's loop order, e.g. k_i_j_b")
     ("tiles-per-instruction", po::value<uint64_t>()->default_value(0),
-     "tiles per tile-job instruction (0: one instruction per op, 1: one per tile)")
+     "tiles per tile-job instruction (0: one per block, 1: one per tile); profile hardware: "
+     "issue bookkeeping only, reference: the published issue batch (docs/isa.md)")
     ("first-layer-only", po::bool_switch(),
      "lower only the first transformer layer (with the embeddings), like the published "
      "simulator's --first_layer_only (docs/fidelity.md)")

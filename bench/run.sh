@@ -20,6 +20,9 @@ run() {
 run "BERT-Tiny/Edge"                      --model bert-tiny  --accel edge
 run "BERT-Tiny/Edge reference"            --model bert-tiny  --accel edge   --profile reference
 run "BERT-Base/Server"                    --model bert-base  --accel server
+# One instruction per tile (11.1 M instructions): the same run, compiled and simulated in time
+# and memory linear in the instruction count. Target: < 30 s and < 1 GiB (docs/performance.md).
+run "BERT-Base/Server N=1"                --model bert-base  --accel server --tiles-per-instruction 1
 # Functional runs (values through the hardware + the float32 reference). Targets: Tiny/Edge
 # < 2 s; Base/Server < 60 s and < 2 GiB peak RSS on 2 cores.
 run "BERT-Tiny/Edge functional"           --model bert-tiny  --accel edge   --functional

@@ -27,8 +27,11 @@ Program compile_within_limits(const ModelDesc& model, const AcceleratorConfig& a
     const uint64_t tpi = opts.tiles_per_instruction;
     const uint64_t parts = tpi == 0 ? 1 : (t + tpi - 1) / tpi;
     compute += parts;
-    deps += parts * op.inputs.size() + parts;  // tile jobs wait for inputs, STORE_A for parts
+    // The pieces of a block share its dependency list (append_instruction), which the coarse
+    // form has; a reference STORE_A also waits for every piece of its op.
+    if (opts.profile == Profile::reference) deps += parts;
   }
+  deps += coarse.deps.size();
   for (const auto& in : coarse.instrs) memory += is_memory(in.opcode) ? 1 : 0;
   const uint64_t instructions = compute + memory;
   if (instructions > opts.max_instructions) {

@@ -20,7 +20,9 @@ struct CompileOptions {
   int64_t batch = 0;                   // 0: the accelerator's batch_size
   double activation_sparsity = -1;     // < 0: technology default_sparsity.activation
   double weight_sparsity = -1;         // < 0: technology default_sparsity.weight
-  uint64_t tiles_per_instruction = 0;  // 0: one tile-job instruction per block; 1: one per tile
+  // 0: one tile-job instruction per block; 1: one per tile. Profile hardware: issue bookkeeping
+  // only (issue_groups.hpp); reference: the published issue batch (docs/isa.md, "Issue groups").
+  uint64_t tiles_per_instruction = 0;
   // Lower only layer 0 (and the embeddings), like the published simulator's --first_layer_only;
   // reference profile: with the projection to layer 1's width where it differs, as published
   // (docs/fidelity.md, "First layer only").

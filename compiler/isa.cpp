@@ -152,6 +152,22 @@ std::string id_list(const uint32_t* b, const uint32_t* e) {
 }  // namespace
 
 // ---------------------------------------------------------------- writer
+InstrId append_instruction(Program& prog, Instruction in, const InstrId* first,
+                           const InstrId* last) {
+  in.id = static_cast<InstrId>(prog.instrs.size());
+  in.dep_count = static_cast<uint32_t>(last - first);
+  const Instruction* previous = prog.instrs.empty() ? nullptr : &prog.instrs.back();
+  if (previous && in.dep_count > 0 && previous->dep_count == in.dep_count &&
+      std::equal(first, last, prog.deps_begin(*previous))) {
+    in.dep_begin = previous->dep_begin;  // the same list: stored once
+  } else {
+    in.dep_begin = static_cast<uint32_t>(prog.deps.size());
+    prog.deps.insert(prog.deps.end(), first, last);
+  }
+  prog.instrs.push_back(in);
+  return in.id;
+}
+
 void write_program(std::ostream& out, const Program& p) {
   Checksum sum;
   std::string line;
@@ -612,8 +628,16 @@ void check_tile_coverage(const Program& p, const std::string& source) {
     }
   };
   std::vector<Range> ranges;
-  for (const auto& in : p.instrs)
-    if (is_compute(in.opcode)) ranges.push_back({in.op, in.block, in.first_tile, in.tile_count});
+  for (const auto& in : p.instrs) {
+    if (!is_compute(in.opcode)) continue;
+    // A range that carries on the previous one (the pieces of a block) extends it.
+    Range* last = ranges.empty() ? nullptr : &ranges.back();
+    if (last && last->op == in.op && last->block == in.block &&
+        last->first + last->count == in.first_tile)
+      last->count += in.tile_count;
+    else
+      ranges.push_back({in.op, in.block, in.first_tile, in.tile_count});
+  }
   std::sort(ranges.begin(), ranges.end());
   auto gap = [&](const Op& op, uint64_t block, uint64_t from, uint64_t to, const char* what) {
     return InputError(fmt::format("{}: op {} ({}): tiles {} to {} of block {} are {}", source,
@@ -769,11 +793,8 @@ class ProgramReader {
     at_ = Section::instructions;
     if (p_.instrs.size() >= counts_.instructions)
       lp.fail(fmt::format("more instructions than 'counts instructions={}'", counts_.instructions));
-    std::vector<uint32_t> deps;
-    Instruction ins = read_instruction(lp, p_, counts_, &deps);
-    ins.dep_begin = static_cast<uint32_t>(p_.deps.size());
-    p_.deps.insert(p_.deps.end(), deps.begin(), deps.end());
-    p_.instrs.push_back(ins);
+    Instruction ins = read_instruction(lp, p_, counts_, &deps_);
+    append_instruction(p_, ins, deps_.data(), deps_.data() + deps_.size());
   }
 
   void read_end(LineParser& lp) {
@@ -799,6 +820,7 @@ class ProgramReader {
 
   const std::string& source_;
   Program p_;
+  std::vector<uint32_t> deps_;  // the dependencies of the instruction being read
   size_t line_number_ = 0;
   Section at_ = Section::info;
   Counts counts_;

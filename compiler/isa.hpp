@@ -10,7 +10,8 @@
 //  * instructions: memory transfers (LOAD_W, LOAD_A, STORE_A, SPILL, STORE_M) of one part of a
 //    tensor, and tile jobs (MATMUL, SOFTMAX, LAYERNORM, EWISE, ACT). A tile-job instruction covers
 //    a contiguous range of the tiles of one buffer-level block of its op, in the configured loop
-//    order (tile_count >= 1); `--tiles-per-instruction 1` gives one instruction per tile.
+//    order (tile_count >= 1); `--tiles-per-instruction 1` gives one instruction per tile. In
+//    profile hardware the instructions of one block form an issue group (issue_groups.hpp).
 //    Dependencies are instruction ids that come earlier.
 #pragma once
 #include <cstdint>
@@ -138,7 +139,7 @@ struct ProgramInfo {
   LoopOrder loop_order;
   int word_bits = 20;
   double activation_sparsity = 0.5, weight_sparsity = 0.5;
-  uint64_t tiles_per_instruction = 0;  // 0 = one instruction per op
+  uint64_t tiles_per_instruction = 0;  // 0 = one instruction per block (docs/isa.md)
 };
 
 struct Program {
@@ -148,10 +149,18 @@ struct Program {
   std::vector<Instruction> instrs;
   std::vector<InstrId> deps;
 
+  // Dependencies of `in`. Instructions may share one list: a list equal to the previous
+  // instruction's is stored once (append_instruction), as the pieces of a block do.
   const InstrId* deps_begin(const Instruction& in) const { return deps.data() + in.dep_begin; }
   const InstrId* deps_end(const Instruction& in) const {
     return deps.data() + in.dep_begin + in.dep_count;
   }
 };
+
+// Appends `in` as instruction number prog.instrs.size() (its id) with the dependencies
+// [first, last); the list is stored once when it equals the previous instruction's. Returns
+// the id.
+InstrId append_instruction(Program& prog, Instruction in, const InstrId* first,
+                           const InstrId* last);
 
 }  // namespace acceltran

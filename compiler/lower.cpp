@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "acceltran/compiler/compiler.hpp"
+#include "acceltran/compiler/issue_groups.hpp"
 #include "acceltran/compiler/parts.hpp"
 #include "acceltran/compiler/tiling.hpp"
 
@@ -59,6 +60,13 @@ class Lowering {
     if (reference_ && layers < model_.layers.size())
       x = reference_projection(static_cast<int>(layers), x, width);
     emit_store_m(x);
+    // Profile hardware: N only changes the issue bookkeeping (docs/isa.md, "Issue groups"); the
+    // reference profile emitted its pieces of N tiles (the published issue batch) already.
+    if (!reference_ && opts_.tiles_per_instruction > 0) {
+      if (split_instruction_count(prog_, opts_.tiles_per_instruction) > opts_.max_instructions)
+        throw too_many_instructions();
+      split_tile_jobs(prog_, opts_.tiles_per_instruction);
+    }
     return std::move(prog_);
   }
 
@@ -296,77 +304,70 @@ class Lowering {
     return it->second;
   }
 
-  // Default profile: the op's blocks, each with its LOAD_W of weight parts and its tile jobs.
-  // A block depends on the tile jobs that write the input parts it reads (so a consumer block
-  // can start as soon as its rows exist) and, for k > 0, on the previous k block (partial sums).
-  // Outputs are written tile by tile into the activation buffer: no STORE_A.
+  // Default profile: the op's blocks, each with the LOAD_W of its weight parts and one tile-job
+  // instruction (split into pieces of --tiles-per-instruction tiles once the stream is complete:
+  // issue_groups.hpp). A block depends on the tile jobs that write the input parts it reads (so
+  // a consumer block can start as soon as its rows exist) and, for k > 0, on the previous k
+  // block (partial sums). Outputs are written tile by tile into the activation buffer: no
+  // STORE_A.
   void emit_blocked(Op& op) {
     choose_blocks(op);
     const BlockGrid g = block_grid(op);
-    std::vector<InstrId> deps, block_instrs, prev_block;
-    std::vector<uint32_t> out_parts;
-    std::vector<std::pair<uint64_t, InstrId>> pending_writes;
+    std::vector<InstrId> deps;
+    InstrId previous_block = kNone;
     for (uint64_t blk = 0; blk < g.blocks(); ++blk) {
       const BlockBox box = block_box(op, g, blk);
-      const uint64_t total = box.tiles();
-      const uint64_t chunk = opts_.tiles_per_instruction == 0 ? total : opts_.tiles_per_instruction;
-      block_instrs.clear();
-      for (uint64_t first = 0; first < total; first += chunk) {
-        // The parts this instruction's tiles read: their producers (or loads) are its deps.
-        Instruction in;
-        in.opcode = opcode_of(op.kind);
-        in.op = op.id;
-        in.tensor = op.output;
-        in.block = static_cast<uint32_t>(blk);
-        in.first_tile = first;
-        in.tile_count = std::min(chunk, total - first);
-        const BlockBox sub = tile_range_box(box, prog_.info.loop_order, first, in.tile_count);
-        deps.clear();
-        for (size_t n = 0; n < op.inputs.size(); ++n) {
-          const TensorId t = op.inputs[n];
-          const bool act = prog_.tensors[t].cls == TensorClass::activation;
-          for_each_part(part_grid(prog_.tensors[t]), input_box(prog_, op, n, sub), [&](uint32_t p) {
-            if (!act) {
-              deps.push_back(load_part(t, p, op.id));
-              return;
-            }
-            auto it = writers_.find(part_key(t, p));
-            if (it == writers_.end())
-              throw std::logic_error(fmt::format("compiler bug: {} part {} read before written",
-                                                 prog_.tensors[t].name, p));
-            deps.insert(deps.end(), it->second.begin(), it->second.end());
-          });
+      block_dependencies(op, box, deps);
+      if (box.k0 > 0) deps.push_back(previous_block);
+      std::sort(deps.begin(), deps.end());
+      deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+      Instruction in;
+      in.opcode = opcode_of(op.kind);
+      in.op = op.id;
+      in.tensor = op.output;
+      in.block = static_cast<uint32_t>(blk);
+      in.first_tile = 0;
+      in.tile_count = box.tiles();
+      previous_block = push(in, deps);
+      // Writers are registered after the block: its tiles never wait for each other.
+      for_each_part(part_grid(prog_.tensors[op.output]), output_box(prog_, op, box),
+                    [&](uint32_t p) { writers_[part_key(op.output, p)].push_back(previous_block); });
+    }
+  }
+
+  // The instructions the tiles of `box` wait for: the LOAD_W of every weight or embedding part
+  // they read (emitted on its first use), the tile jobs that write every activation part.
+  void block_dependencies(const Op& op, const BlockBox& box, std::vector<InstrId>& deps) {
+    deps.clear();
+    for (size_t n = 0; n < op.inputs.size(); ++n) {
+      const TensorId t = op.inputs[n];
+      const bool act = prog_.tensors[t].cls == TensorClass::activation;
+      for_each_part(part_grid(prog_.tensors[t]), input_box(prog_, op, n, box), [&](uint32_t p) {
+        if (!act) {
+          deps.push_back(load_part(t, p, op.id));
+          return;
         }
-        if (box.k0 > 0) deps.insert(deps.end(), prev_block.begin(), prev_block.end());
-        std::sort(deps.begin(), deps.end());
-        deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
-        const InstrId id = push(in, deps);
-        block_instrs.push_back(id);
-        out_parts.clear();
-        for_each_part(part_grid(prog_.tensors[op.output]), output_box(prog_, op, sub),
-                      [&](uint32_t p) { out_parts.push_back(p); });
-        for (uint32_t p : out_parts) pending_writes.emplace_back(part_key(op.output, p), id);
-      }
-      // Writers are registered after the block: tiles of one block never wait for each other.
-      for (const auto& [key, id] : pending_writes) writers_[key].push_back(id);
-      pending_writes.clear();
-      prev_block.swap(block_instrs);
+        auto it = writers_.find(part_key(t, p));
+        if (it == writers_.end())
+          throw std::logic_error(fmt::format("compiler bug: {} part {} read before written",
+                                             prog_.tensors[t].name, p));
+        deps.insert(deps.end(), it->second.begin(), it->second.end());
+      });
     }
   }
 
   // ---------------------------------------------------------------- instruction emission
-  InstrId push(Instruction in, const std::vector<InstrId>& deps) {
-    in.id = static_cast<InstrId>(prog_.instrs.size());
-    in.dep_begin = static_cast<uint32_t>(prog_.deps.size());
-    in.dep_count = static_cast<uint32_t>(deps.size());
-    prog_.deps.insert(prog_.deps.end(), deps.begin(), deps.end());
-    prog_.instrs.push_back(in);
-    if (prog_.instrs.size() > opts_.max_instructions)
-      throw InputError(fmt::format(
-          "the instruction stream exceeds {} instructions; use a larger --tiles-per-instruction "
-          "(0 = one instruction per op)",
-          opts_.max_instructions));
-    return in.id;
+  InstrId push(const Instruction& in, const std::vector<InstrId>& deps) {
+    const InstrId id = append_instruction(prog_, in, deps.data(), deps.data() + deps.size());
+    if (prog_.instrs.size() > opts_.max_instructions) throw too_many_instructions();
+    return id;
+  }
+
+  InputError too_many_instructions() const {
+    return InputError(fmt::format(
+        "the instruction stream exceeds {} instructions; use a larger --tiles-per-instruction "
+        "(0 = one instruction per op)",
+        opts_.max_instructions));
   }
 
   // Instructions that make tensor t available: its LOAD_W (emitted on first use), the STORE_A
@@ -567,9 +568,10 @@ class Lowering {
     x = reference_projection(l, x, width);
     std::vector<TensorId> head_outs;
     const InstrId heads_begin = static_cast<InstrId>(prog_.instrs.size());
+    const size_t heads_deps_begin = prog_.deps.size();
     for (size_t hh = 0; hh < L.heads.size(); ++hh)
       head_outs.push_back(head(l, static_cast<int>(hh), L.heads[hh], x, h, kNone, 0, 0));
-    if (!fixes().serial_heads) interleave_heads(heads_begin);
+    if (!fixes().serial_heads) interleave_heads(heads_begin, heads_deps_begin);
     std::vector<TensorId> sum_in = head_outs;
     // Published: the head outputs are not summed; ln_<l>_1 follows the heads (it reads the last
     // head's output here).
@@ -706,9 +708,36 @@ class Lowering {
   // Published: the heads of a layer are concurrent lists, each issuing one memory op and a batch
   // of tiles per cycle. Here: the instructions [begin, end) of the layer's heads interleaved,
   // one instruction of each head in turn, each head's own order kept (heads share no data, so
-  // every dependency still points backwards).
-  void interleave_heads(InstrId begin) {
+  // every dependency still points backwards). Their dependency lists start at `deps_begin`.
+  void interleave_heads(InstrId begin, size_t deps_begin) {
     const InstrId end = static_cast<InstrId>(prog_.instrs.size());
+    const std::vector<InstrId> order = head_round_robin(begin, end);
+    if (order.empty()) return;
+    std::vector<InstrId> new_id(end - begin);
+    for (size_t n = 0; n < order.size(); ++n) new_id[order[n] - begin] = begin + n;
+    auto remap = [&](InstrId d) { return d >= begin && d < end ? new_id[d - begin] : d; };
+    // The instructions in their new order, their lists remapped; then stored again.
+    std::vector<Instruction> instrs;
+    std::vector<InstrId> deps;
+    std::vector<size_t> list_begin;
+    for (InstrId old : order) {
+      const Instruction& in = prog_.instrs[old];
+      list_begin.push_back(deps.size());
+      for (auto d = prog_.deps_begin(in); d != prog_.deps_end(in); ++d) deps.push_back(remap(*d));
+      instrs.push_back(in);
+    }
+    list_begin.push_back(deps.size());
+    prog_.instrs.resize(begin);
+    prog_.deps.resize(deps_begin);
+    for (size_t n = 0; n < instrs.size(); ++n)
+      append_instruction(prog_, instrs[n], deps.data() + list_begin[n],
+                         deps.data() + list_begin[n + 1]);
+    for (auto& ids : producer_)
+      for (InstrId& d : ids) d = remap(d);
+  }
+
+  // The instructions [begin, end), one of each head in turn (empty: fewer than two heads).
+  std::vector<InstrId> head_round_robin(InstrId begin, InstrId end) const {
     std::vector<std::vector<InstrId>> lists;
     std::vector<int> heads;
     for (InstrId i = begin; i < end; ++i) {
@@ -721,29 +750,12 @@ class Lowering {
       }
       lists[it - heads.begin()].push_back(i);
     }
-    if (lists.size() < 2) return;
     std::vector<InstrId> order;
+    if (lists.size() < 2) return order;
     for (size_t n = 0; order.size() < end - begin; ++n)
       for (const auto& li : lists)
         if (n < li.size()) order.push_back(li[n]);
-    std::vector<InstrId> new_id(end - begin);
-    for (size_t n = 0; n < order.size(); ++n) new_id[order[n] - begin] = begin + n;
-    auto remap = [&](InstrId d) { return d >= begin && d < end ? new_id[d - begin] : d; };
-    const uint32_t dep_base = prog_.instrs[begin].dep_begin;
-    std::vector<InstrId> deps;
-    std::vector<Instruction> instrs;
-    for (InstrId old : order) {
-      Instruction in = prog_.instrs[old];
-      const auto first = prog_.deps.begin() + in.dep_begin;
-      in.id = new_id[old - begin];
-      in.dep_begin = dep_base + static_cast<uint32_t>(deps.size());
-      for (auto d = first; d != first + in.dep_count; ++d) deps.push_back(remap(*d));
-      instrs.push_back(in);
-    }
-    std::copy(instrs.begin(), instrs.end(), prog_.instrs.begin() + begin);
-    std::copy(deps.begin(), deps.end(), prog_.deps.begin() + dep_base);
-    for (auto& ids : producer_)
-      for (InstrId& d : ids) d = remap(d);
+    return order;
   }
 
   // Per tensor: the instructions that make it available (reference profile).

@@ -52,6 +52,17 @@ ProgramStats compute_stats(const Program& p) {
   return s;
 }
 
+uint64_t program_bytes(const Program& p) {
+  uint64_t bytes = sizeof(Program) + p.instrs.size() * sizeof(Instruction) +
+                   p.deps.size() * sizeof(InstrId) + p.tensors.size() * sizeof(Tensor) +
+                   p.ops.size() * sizeof(Op);
+  for (const Tensor& t : p.tensors) bytes += t.name.size();
+  for (const Op& op : p.ops)
+    bytes += op.name.size() + op.in_rows.size() + op.inputs.size() * sizeof(TensorId) +
+             op.in_col.size() * sizeof(int64_t);
+  return bytes;
+}
+
 }  // namespace acceltran
 
 namespace acceltran {

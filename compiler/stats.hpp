@@ -29,6 +29,11 @@ struct ProgramStats {
 
 ProgramStats compute_stats(const Program& prog);
 
+// Bytes the program's tables take (instructions, dependency lists, tensors and ops with their
+// names), without the slack of the vectors. Linear in the instruction count: the pieces of a
+// block share one dependency list (docs/isa.md, "Issue groups").
+uint64_t program_bytes(const Program& prog);
+
 // One row of `acceltran compile --per-op`: an op of the program with its tiling and, where the
 // op has a counterpart in the published AccelTran simulator (jha-lab/acceltran,
 // simulator/src/dict2ops.py and ops.py), that op's name there. The program order of the reference

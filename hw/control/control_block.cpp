@@ -28,7 +28,8 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
       softmax_socket("softmax_socket"),
       layer_norm_socket("layer_norm_socket"),
       dma_socket("dma_socket"),
-      prog_(prog),
+      prog_(issue_program(prog, grouped_, group_first_)),
+      program_instructions_(prog.instrs.size()),
       cfg_(cfg),
       copts_(copts),
       policy_(ControlPolicy::for_profile(prog.info.profile)),
@@ -36,10 +37,10 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
       clock_mhz_(tech.clock_mhz),
       dispatch_tile_job_(policy_.one_transaction_per_instruction ? &ControlBlock::dispatch
                                                                  : &ControlBlock::dispatch_groups) {
-  const size_t instruction_count = prog.instrs.size();
+  const size_t instruction_count = prog_.instrs.size();
   state_.assign(instruction_count, State::waiting);
   blocked_.assign(instruction_count, Block::none);
-  stats_.ops.resize(prog.ops.size());
+  stats_.ops.resize(prog_.ops.size());
   build_issue_slots();
   build_operand_lists();
   churn_limit_ = std::max<uint64_t>(100000, 4 * uint64_t{residency_.part_count()});
@@ -48,6 +49,14 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
   build_dependency_graph();
   attach_payload_extensions();
   SC_THREAD(run);
+}
+
+// The program the control block issues: `prog` with each block's tile-job instructions as one
+// when the profile issues blocks whole (issue_groups.hpp), else `prog` itself.
+const Program& ControlBlock::issue_program(const Program& prog, Program& grouped,
+                                           std::vector<InstrId>& group_first) {
+  const bool whole_blocks = ControlPolicy::for_profile(prog.info.profile).issue_blocks_whole;
+  return whole_blocks && coalesce_issue_groups(prog, grouped, group_first) ? grouped : prog;
 }
 
 ControlBlock::~ControlBlock() {
@@ -193,7 +202,7 @@ void ControlBlock::run() {
       break;
     }
     if (on_event) on_event(now);
-    if (copts_.progress) copts_.progress(done_, instruction_count, now);
+    if (copts_.progress) copts_.progress(completed_instructions_, program_instructions_, now);
   }
   stats_.end_cycle = now;
   stats_.finished = done_ == instruction_count;
@@ -335,8 +344,8 @@ ControlBlock::Block ControlBlock::try_issue_one(const Instruction& in, uint64_t 
                                             : issue_memory_instruction(in, now, &completion);
   if (block != Block::none) return block;
   state_[in.id] = State::issued;
-  issued_total_ += 1;
-  stats_.issued[static_cast<int>(in.opcode)] += 1;
+  issued_total_ += members(in.id);
+  stats_.issued[static_cast<int>(in.opcode)] += members(in.id);
   events_.push(Event{completion, in.id});
   return Block::none;
 }
@@ -519,7 +528,7 @@ uint64_t ControlBlock::send_job(const Instruction& in, uint64_t request) {
     throw std::runtime_error(fmt::format(
         "{}: {} answered {} to the {} tile job of op '{}' (instruction {}, tiles {}..{})", name(),
         socket.name(), job_gp_.get_response_string(), to_string(in.opcode), prog_.ops[in.op].name,
-        in.id, job_.first_tile, job_.first_tile + job_.tile_count - 1));
+        program_id(in.id), job_.first_tile, job_.first_tile + job_.tile_count - 1));
   stats_.dispatches += 1;
   return time_to_cycles(sc_core::sc_time_stamp() + delay, clock_mhz_);
 }
@@ -575,7 +584,8 @@ void ControlBlock::complete(uint32_t id, uint64_t now) {
     complete_memory_instruction(in);
   state_[id] = State::done;
   done_ += 1;
-  stats_.completed[static_cast<int>(in.opcode)] += 1;
+  completed_instructions_ += members(id);
+  stats_.completed[static_cast<int>(in.opcode)] += members(id);
   release_dependents(id);
 }
 
@@ -624,7 +634,7 @@ std::string ControlBlock::deadlock_report(uint64_t now) const {
   std::string out = fmt::format(
       "deadlock at cycle {}: {} of {} instructions completed, nothing in flight and nothing can "
       "issue; oldest pending instructions:",
-      now, done_, prog_.instrs.size());
+      now, completed_instructions_, program_instructions_);
   int shown = 0;
   for (const auto& in : prog_.instrs) {
     if (state_[in.id] != State::waiting) continue;
@@ -632,7 +642,8 @@ std::string ControlBlock::deadlock_report(uint64_t now) const {
     std::vector<std::string> waits;
     for (auto d = prog_.deps_begin(in); d != prog_.deps_end(in); ++d)
       if (state_[*d] != State::done)
-        waits.push_back(fmt::format("{} {}", *d, to_string(prog_.instrs[*d].opcode)));
+        waits.push_back(
+            fmt::format("{} {}", program_last_id(*d), to_string(prog_.instrs[*d].opcode)));
     if (!waits.empty()) {
       why = "waits for instruction";
       for (size_t k = 0; k < waits.size() && k < 4; ++k) why += (k ? ", " : " ") + waits[k];
@@ -648,7 +659,7 @@ std::string ControlBlock::deadlock_report(uint64_t now) const {
     } else {
       why = "waits for its stream's earlier instructions";
     }
-    out += fmt::format("\n  instruction {} {} ({}): {}", in.id, to_string(in.opcode),
+    out += fmt::format("\n  instruction {} {} ({}): {}", program_id(in.id), to_string(in.opcode),
                        prog_.tensors[in.tensor].name, why);
     if (++shown == 8) break;
   }

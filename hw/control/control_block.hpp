@@ -16,6 +16,9 @@
 //    stream, without its bugs (every tile issued once, one softmax module per job).
 //  * Tile jobs are issued issue_width tiles per cycle per attention head; an instruction is one
 //    TLM transaction (reference profile: one per issue_width tiles, the published batching).
+//    Default profile: the consecutive instructions of one block (--tiles-per-instruction
+//    pieces) are put back together and issue as one (issue_groups.hpp), so N changes only the
+//    instruction counts.
 //  * Residency (residency.hpp) is per part of a tensor (compiler/parts.hpp: a row panel of an
 //    activation, a block of a weight): parts are allocated in the buffers at load / first write,
 //    pinned while an issued instruction uses them; a full buffer evicts unpinned parts (LRU or
@@ -41,6 +44,7 @@
 #include "acceltran/hw/control/control_policy.hpp"
 #include "acceltran/hw/compute/datapath.hpp"
 #include "acceltran/compiler/isa.hpp"
+#include "acceltran/compiler/issue_groups.hpp"
 #include "acceltran/tlm/protocol.hpp"
 #include "acceltran/hw/control/residency.hpp"
 #include "acceltran/hw/memory/sram_buffer.hpp"
@@ -115,8 +119,9 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
     return residency_.info(residency_.part_index(t, part)).address;
   }
   // Trace hooks: current state for sc_signals (updated at every event).
+  // Program instructions issued and completed (the pieces of a block count one each).
   uint64_t issued_total() const { return issued_total_; }
-  uint64_t completed_total() const { return done_; }
+  uint64_t completed_total() const { return completed_instructions_; }
   uint32_t in_flight(EngineClass c) const { return in_flight_[static_cast<int>(c)]; }
   int current_layer() const { return current_layer_; }
   uint32_t current_op() const { return current_op_; }
@@ -185,8 +190,27 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
                        operands_.data() + operands_begin_[id + 1]};
   }
   OpRunStats* op_stats(OpId op) { return op < stats_.ops.size() ? &stats_.ops[op] : nullptr; }
+  static const Program& issue_program(const Program& prog, Program& grouped,
+                                      std::vector<InstrId>& group_first);
+  // Program instructions of issued instruction `id`, the program id of its first one and of
+  // its last one (the one dependencies on a block name).
+  uint64_t members(uint32_t id) const {
+    return group_first_.empty() ? 1 : group_first_[id + 1] - group_first_[id];
+  }
+  InstrId program_id(uint32_t id) const { return group_first_.empty() ? id : group_first_[id]; }
+  InstrId program_last_id(uint32_t id) const {
+    return group_first_.empty() ? id : group_first_[id + 1] - 1;
+  }
 
+  // Issue groups (docs/isa.md): the program with one instruction per group of consecutive
+  // tile-job instructions of one block, when the policy issues blocks whole and some group has
+  // more than one instruction; then group_first_ holds the program id of each group's first
+  // instruction (and, last, the program's instruction count). prog_ is what the control block
+  // issues: that program, or the one it was given.
+  Program grouped_;
+  std::vector<InstrId> group_first_;
   const Program& prog_;
+  uint64_t program_instructions_;  // instructions of the program given
   AcceleratorConfig cfg_;
   ControlOptions copts_;
   ControlPolicy policy_;
@@ -212,7 +236,8 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   Block oldest_compute_block_ = Block::none;
   std::vector<RunTimeTransfer> internal_;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
-  uint64_t done_ = 0, issued_total_ = 0;
+  uint64_t done_ = 0, issued_total_ = 0;  // done_: issued instructions (groups) completed
+  uint64_t completed_instructions_ = 0;    // program instructions completed
   uint32_t head_ = 0;                         // oldest unfinished instruction
   uint32_t next_mem_ = 0, next_compute_ = 0;  // in-order streams
   std::array<uint32_t, kEngineClasses> in_flight_{};

@@ -23,6 +23,11 @@ struct ControlPolicy {
   // An instruction is one tile-job transaction. Off: one per issue_width tiles (the published
   // batching).
   bool one_transaction_per_instruction = true;
+  // The consecutive tile-job instructions of one block (its pieces under
+  // --tiles-per-instruction) issue as one instruction: one transaction, the union of their
+  // dependencies, done together (docs/isa.md, "Issue groups"). Off: every instruction issues
+  // on its own (the reference profile's published issue batch).
+  bool issue_blocks_whole = true;
 
   // The hardware profile: this project's rules; the reference profile: the published
   // simulator's.
@@ -30,7 +35,8 @@ struct ControlPolicy {
     const bool hardware = profile == Profile::hardware;
     return ControlPolicy{/*oldest_gathers=*/hardware, /*loads_run_ahead=*/hardware,
                          /*outputs_pinned_until_store=*/!hardware, /*free_dead_parts=*/hardware,
-                         /*one_transaction_per_instruction=*/hardware};
+                         /*one_transaction_per_instruction=*/hardware,
+                         /*issue_blocks_whole=*/hardware};
   }
 };
 
