@@ -334,8 +334,11 @@ void add_ops(SimResult& r, const Accelerator& top, const BlockStats& stats, cons
 // The critical path, per op its shortest duration and share of the path, and the achievable
 // bound: the largest of the critical path and the resource bounds (docs/performance.md,
 // "Bounds"). Needs r.bounds_cycles (add_bounds) and r.ops (add_ops).
-void add_critical_path(SimResult& r, const Accelerator& top, const Program& prog,
-                       const AcceleratorConfig& cfg, const RunOptions& o) {
+void add_critical_path(SimResult& r, const Accelerator& top, const AcceleratorConfig& cfg,
+                       const RunOptions& o) {
+  // The chain over the instructions as issued: in the hardware profile a block's pieces are one
+  // instruction, so the bound is the same for every --tiles-per-instruction.
+  const Program& prog = top.control_block->issued_program();
   const ShortestDurations durations =
       shortest_durations(top, prog, cfg, o, r.memory_bytes_per_cycle);
   const CriticalPath path = critical_path(prog, durations);
@@ -536,7 +539,7 @@ SimResult build_report(const Accelerator& top, const Program& prog, const Accele
   add_program_counts(r, top, stats, prog, cfg, tech);
   add_bounds(r, top, stats, cfg);
   add_ops(r, top, stats, prog);
-  add_critical_path(r, top, prog, cfg, o);
+  add_critical_path(r, top, cfg, o);
   add_op_overlap(r);
   TimelineBuckets buckets =
       busy_per_bucket(stats.control, stats.elapsed_cycles, o.timeline_samples);

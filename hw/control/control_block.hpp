@@ -111,6 +111,9 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
                SramBuffer& weight, SramBuffer& mask);
 
   const ControlStats& stats() const { return stats_; }
+  // The program as issued: one instruction per issue group when the policy issues blocks whole
+  // (docs/isa.md, "Issue groups"), so its dependencies do not depend on --tiles-per-instruction.
+  const Program& issued_program() const { return prog_; }
   // Functional runs: transfers carry the parts' contents (the data path packs them; a load's
   // bytes read from main memory are checked against them).
   void set_contents(Datapath* d) { contents_ = d; }

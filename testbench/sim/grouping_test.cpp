@@ -42,6 +42,8 @@ TEST_CASE("grouping: N = 1, 8, 64 give the cycles and energy of N = 0 on Edge an
       CHECK(split["tiles_dispatched"] == whole["tiles_dispatched"]);
       CHECK(split["memory"] == whole["memory"]);
       CHECK(split["compute"] == whole["compute"]);
+      CHECK(split["critical_path"] == whole["critical_path"]);  // bounds over the issued blocks
+      CHECK(split["achievable_bound"] == whole["achievable_bound"]);
       CHECK(split["finished"] == true);
     }
   }
