@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "acceltran/compiler/parts.hpp"
+#include "acceltran/hw/control/tile_job_builder.hpp"  // loop_order_of
 #include "acceltran/config/input_error.hpp"
 #include "acceltran/hw/compute/fixed_point.hpp"
 #include "acceltran/hw/compute/layer_norm_engine.hpp"
@@ -673,14 +674,6 @@ const Op& Datapath::op_of(const proto::TileJob& job) const {
     throw std::invalid_argument("Datapath: the job's op id is not an op of the program");
   return prog_.ops[job.op_id];
 }
-
-namespace {
-LoopOrder loop_order_of(const proto::LoopNestOrder& nest) {
-  LoopOrder order;
-  order.dims = nest.dims;
-  return order;
-}
-}  // namespace
 
 JobData Datapath::run_lane_job(const proto::TileJob& job, uint64_t* effectual_macs,
                                PostSparsity* post) {

@@ -14,6 +14,11 @@ uint64_t div_up(uint64_t a, uint64_t b) {
   return (a + b - 1) / b;
 }
 
+// The key of a job's block in the plans of blocks in progress.
+uint64_t block_key(const proto::TileJobExt& job) {
+  return (static_cast<uint64_t>(job.op_id) << 32) | job.block;
+}
+
 }  // namespace
 
 PeArrayBlockTiming::PeArrayBlockTiming(PeArray& array) : array_(array), per_tile_(array) {
@@ -54,6 +59,10 @@ PeArrayBlockTiming::JobGeometry PeArrayBlockTiming::geometry(const proto::TileJo
   g.tile = array_.tile_timing(job.kind, g.a_sparsity, g.b_sparsity);
   g.per_tile_cycles = array_.datapath_ && g.matmul;
   g.effectual_macs = job.tile_count * g.tile.effectual_macs;
+  const AcceleratorConfig& cfg = array_.cfg_;
+  if (g.matmul)
+    g.dense_macs =
+        job.tile_count * static_cast<uint64_t>(cfg.tile.b) * cfg.tile.x * cfg.tile.x * cfg.tile.y;
   if (g.per_tile_cycles) {  // one pass: each tile's lane cycles (prefix sums) and the job's MACs
     held_prefix_.resize(job.tile_count + 1);
     held_prefix_[0] = 0;
@@ -66,7 +75,6 @@ PeArrayBlockTiming::JobGeometry PeArrayBlockTiming::geometry(const proto::TileJo
     }
   }
   g.nest = LoopNest::of_box(job.block_box, job.loop_order);
-  const AcceleratorConfig& cfg = array_.cfg_;
   const OperandTileWords words =
       operand_tile_words(cfg.tile.b, cfg.tile.x, cfg.tile.y, g.matmul, job.b_operand_batched);
   g.bytes = operand_tile_bytes(words, array_.tech_.word_bits(), g.a_sparsity, g.b_sparsity,
@@ -92,10 +100,8 @@ uint64_t PeArrayBlockTiming::held_cycles(const JobGeometry& g, const proto::Tile
 
 // The block's lanes and pieces, chosen when its first job arrives.
 PeArrayBlockTiming::BlockPlan& PeArrayBlockTiming::plan(const proto::TileJobExt& job,
-                                                        const JobGeometry& g, bool* fresh) {
-  const uint64_t key = (static_cast<uint64_t>(job.op_id) << 32) | job.block;
-  auto [it, inserted] = blocks_.try_emplace(key);
-  *fresh = inserted;
+                                                        const JobGeometry& g) {
+  auto [it, inserted] = blocks_.try_emplace(block_key(job));
   BlockPlan& plan = it->second;
   if (!inserted) return plan;
   const AcceleratorConfig& cfg = array_.cfg_;
@@ -189,9 +195,7 @@ OperandReads PeArrayBlockTiming::count_reads(const proto::TileJobExt& job, const
     reads.a -= reads.broadcast_a;
     reads.b -= reads.broadcast_b;
     counts.matmul_tiles += tiles;
-    const AcceleratorConfig& cfg = array_.cfg_;
-    counts.dense_macs +=
-        tiles * static_cast<uint64_t>(cfg.tile.b) * cfg.tile.x * cfg.tile.x * cfg.tile.y;
+    counts.dense_macs += g.dense_macs;
     counts.effectual_macs += g.effectual_macs;
   } else {
     (job.kind == proto::JobKind::elementwise ? counts.ewise_tiles : counts.act_tiles) += tiles;
@@ -297,9 +301,7 @@ void PeArrayBlockTiming::charge(proto::TileJobExt& job, const JobGeometry& g,
   proto::JobTraffic& jt = job.traffic;
   jt.start_cycle = std::min(jt.start_cycle, result.first_start_cycle);
   if (g.matmul) {
-    const AcceleratorConfig& cfg = a.cfg_;
-    jt.dense_macs +=
-        tiles * static_cast<uint64_t>(cfg.tile.b) * cfg.tile.x * cfg.tile.x * cfg.tile.y;
+    jt.dense_macs += g.dense_macs;
     jt.effectual_macs += g.effectual_macs;
   }
   const OperandTileBytes& tile = g.bytes;
@@ -323,8 +325,7 @@ LaneJobResult PeArrayBlockTiming::dispatch(proto::TileJobExt& job, uint64_t requ
   if (effectual_macs) return per_tile_.dispatch(job, request_cycle, effectual_macs);
   check(job);
   const JobGeometry g = geometry(job);
-  bool fresh = false;
-  BlockPlan& block = plan(job, g, &fresh);
+  BlockPlan& block = plan(job, g);
   LaneJobResult result;
   result.request_cycle = request_cycle;
   result.first_start_cycle = job.tile_count ? ~0ULL : request_cycle;
@@ -340,7 +341,7 @@ LaneJobResult PeArrayBlockTiming::dispatch(proto::TileJobExt& job, uint64_t requ
   finish_on_ports(bytes, request_cycle, block.lanes.size(), result);
   charge(job, g, reads, bytes, traffic, result);
   block.tiles_left -= std::min(block.tiles_left, job.tile_count);
-  if (block.tiles_left == 0) blocks_.erase((static_cast<uint64_t>(job.op_id) << 32) | job.block);
+  if (block.tiles_left == 0) blocks_.erase(block_key(job));
   array_.last_ = result;
   return result;
 }

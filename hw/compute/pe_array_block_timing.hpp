@@ -42,6 +42,7 @@ class PeArrayBlockTiming : public PeArrayTiming {
     LaneTileTiming tile;           // per tile (sparsity estimate)
     bool per_tile_cycles = false;  // functional matmul: cycles per tile from the data
     uint64_t effectual_macs = 0;   // of the job's tiles
+    uint64_t dense_macs = 0;       // of the job's tiles (matmul)
     LoopNest nest;
     RunReuse reuse;
     BlockReduction reduction;
@@ -57,7 +58,7 @@ class PeArrayBlockTiming : public PeArrayTiming {
 
   void check(const proto::TileJobExt& job) const;
   JobGeometry geometry(const proto::TileJobExt& job);
-  BlockPlan& plan(const proto::TileJobExt& job, const JobGeometry& g, bool* fresh);
+  BlockPlan& plan(const proto::TileJobExt& job, const JobGeometry& g);
   uint64_t held_cycles(const JobGeometry& g, const proto::TileJobExt& job, uint64_t first,
                        uint64_t end) const;
   PieceTrafficCounter run_pieces(const proto::TileJobExt& job, const JobGeometry& g,

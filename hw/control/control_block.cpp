@@ -446,7 +446,7 @@ uint64_t ControlBlock::transfer(Opcode op, uint32_t part, uint64_t now) {
   xfer_.elements = part_elements(ten, part_grid(ten), key.part);
   xfer_.sparsity = ten.sparsity;
   xfer_.sequential = true;
-  const bool load = op == Opcode::LOAD_W || op == Opcode::LOAD_A;
+  const bool load = proto::is_load(xfer_.kind);
   xfer_.contents = contents_ != nullptr;
   if (contents_) {  // functional: the part's own bytes, sized by its values
     // Stores send the image; loads size their array by it and are filled by the memory read.
