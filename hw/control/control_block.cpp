@@ -393,7 +393,7 @@ ControlBlock::Block ControlBlock::issue_memory_instruction(const Instruction& in
       if (on_chip) break;  // nothing to move
       *completion = transfer(in.opcode, part, now);
       if (OpRunStats* os = op_stats(in.op))
-        os->load_bytes += residency_.info(part).data_bytes + residency_.info(part).mask_bytes;
+        os->load_bytes += residency_.info(part).bytes();
       break;
     }
     case Opcode::STORE_A:
@@ -419,7 +419,7 @@ ControlBlock::Block ControlBlock::issue_memory_instruction(const Instruction& in
 // A spill or reload started by the residency manager: moved now, completed as an event.
 void ControlBlock::start_transfer(Opcode opcode, uint32_t part, uint64_t now, bool keep_pin) {
   const uint64_t done = transfer(opcode, part, now);
-  const uint64_t bytes = residency_.info(part).data_bytes + residency_.info(part).mask_bytes;
+  const uint64_t bytes = residency_.info(part).bytes();
   OpRunStats* os = op_stats(charge_op_);
   if (opcode == Opcode::SPILL) {
     stats_.spills += 1;

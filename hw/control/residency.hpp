@@ -60,6 +60,7 @@ struct PartInfo {
   proto::Buffer buffer = proto::Buffer::activation;
   uint64_t data_bytes = 0, mask_bytes = 0;  // zero-free data and its mask, on chip
   uint64_t address = 0;                     // home in main memory
+  uint64_t bytes() const { return data_bytes + mask_bytes; }  // what a transfer moves
 };
 
 struct PartTable {
