@@ -7,11 +7,11 @@
 #include <stdexcept>
 
 #include "acceltran/compiler/parts.hpp"
-#include "acceltran/hw/control/tile_job_builder.hpp"  // loop_order_of
 #include "acceltran/config/input_error.hpp"
 #include "acceltran/hw/compute/fixed_point.hpp"
 #include "acceltran/hw/compute/layer_norm_engine.hpp"
 #include "acceltran/hw/compute/softmax_engine.hpp"
+#include "acceltran/hw/control/tile_job_builder.hpp"  // loop_order_of
 
 namespace acceltran {
 

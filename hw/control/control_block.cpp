@@ -392,8 +392,7 @@ ControlBlock::Block ControlBlock::issue_memory_instruction(const Instruction& in
         return block;
       if (on_chip) break;  // nothing to move
       *completion = transfer(in.opcode, part, now);
-      if (OpRunStats* os = op_stats(in.op))
-        os->load_bytes += residency_.info(part).bytes();
+      if (OpRunStats* os = op_stats(in.op)) os->load_bytes += residency_.info(part).bytes();
       break;
     }
     case Opcode::STORE_A:

@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "acceltran/hw/control/control_policy.hpp"
 #include "acceltran/compiler/isa.hpp"
+#include "acceltran/hw/control/control_policy.hpp"
 #include "acceltran/hw/memory/sram_buffer.hpp"
 
 namespace acceltran {
