@@ -64,7 +64,8 @@ void add_simulate_options(po::options_description& desc) {
     ("bandwidth-convention", po::value<std::string>()->default_value("auto"),
      "bytes (physical), words (the published 20-bit-per-byte conversion), auto (words for reference)")
     ("eviction", po::value<std::string>()->default_value("auto"),
-     "lru, fifo, auto (fifo for reference)")
+     "next-use (the part used farthest ahead in the program; never one needed sooner), lru, "
+     "fifo, auto (next-use; fifo for reference)")
     ("leakage-when-idle", po::bool_switch(),
      "charge leakage for idle units (default: idle units are power-gated)")
     ("help,h", "show this help");
@@ -148,8 +149,10 @@ SimulateOptions parse_simulate_options(const po::variables_map& vm) {
   o.bandwidth = choice<BandwidthConvention>(
       vm, "bandwidth-convention",
       {{"bytes", BandwidthConvention::bytes}, {"words", BandwidthConvention::words}});
-  o.eviction = choice<EvictionPolicy>(
-      vm, "eviction", {{"lru", EvictionPolicy::lru}, {"fifo", EvictionPolicy::fifo}});
+  o.eviction = choice<EvictionPolicy>(vm, "eviction",
+                                      {{"next-use", EvictionPolicy::next_use},
+                                       {"lru", EvictionPolicy::lru},
+                                       {"fifo", EvictionPolicy::fifo}});
   for (const char* key : {"weights", "tokens", "topk", "dump-outputs"})
     if (vm.count(key)) o.functional_only_given.push_back(key);
   o.prune_given = !vm["prune"].defaulted();
@@ -218,7 +221,8 @@ RunOptions run_options(const SimulateOptions& o, const CompileOptions& compile) 
       o.memory_model.value_or(reference ? MemoryModel::ideal : MemoryModel::detailed);
   ro.sim.bandwidth =
       o.bandwidth.value_or(reference ? BandwidthConvention::words : BandwidthConvention::bytes);
-  ro.sim.eviction = o.eviction.value_or(reference ? EvictionPolicy::fifo : EvictionPolicy::lru);
+  ro.sim.eviction =
+      o.eviction.value_or(reference ? EvictionPolicy::fifo : EvictionPolicy::next_use);
   ro.sim.leakage_when_idle = o.leakage_when_idle;
   ro.sim.check_protocol = o.check_protocol;
   ro.timeline_samples = o.timeline_samples;

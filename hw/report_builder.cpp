@@ -210,6 +210,29 @@ void add_stalls(SimResult& r, const ControlStats& control) {
   r.stall_cycles["buffer_full"] = control.stall_buffer_full_cycles;
 }
 
+// Per buffer: parts evicted (data or mask) and the reloads they caused, by cause: "room" (the
+// buffer itself needed room), "coupled" (the other buffer of the pair dropped the part's other
+// half: its mask, or its data). docs/memory.md §2.3.
+void add_evictions(SimResult& r, const ControlStats& control) {
+  static constexpr const char* kBuffers[] = {"activation_buffer", "weight_buffer", "mask_buffer"};
+  static constexpr const char* kCauses[] = {"room", "coupled"};
+  for (int buffer = 0; buffer < 3; ++buffer) {
+    const BufferEvictions& counts = control.evictions[static_cast<size_t>(buffer)];
+    uint64_t evictions = 0;
+    for (int cause = 0; cause < kEvictionCauses; ++cause) {
+      const std::string key = std::string(kBuffers[buffer]) + "_";
+      const std::string suffix = std::string(".") + kCauses[cause];
+      evictions += counts.evictions[cause];
+      r.memory[key + "evictions" + suffix] = static_cast<double>(counts.evictions[cause]);
+      r.memory[key + "evicted_bytes" + suffix] = static_cast<double>(counts.evicted_bytes[cause]);
+      if (buffer == 2) continue;  // a reload moves data and mask: counted for the data buffer
+      r.memory[key + "reloads" + suffix] = static_cast<double>(counts.reloads[cause]);
+      r.memory[key + "reload_bytes" + suffix] = static_cast<double>(counts.reload_bytes[cause]);
+    }
+    r.memory[std::string(kBuffers[buffer]) + "_evictions"] = static_cast<double>(evictions);
+  }
+}
+
 void add_memory_traffic(SimResult& r, const Accelerator& top, const BlockStats& stats) {
   const MainMemoryStats& memory = stats.main_memory;
   const ControlStats& control = stats.control;
@@ -223,10 +246,7 @@ void add_memory_traffic(SimResult& r, const Accelerator& top, const BlockStats& 
   r.memory["spill_bytes"] = static_cast<double>(control.spill_bytes);
   r.memory["reloads"] = static_cast<double>(control.reloads);
   r.memory["reload_bytes"] = static_cast<double>(control.reload_bytes);
-  // (report.json lists no eviction count for the mask buffer)
-  r.memory["activation_buffer_evictions"] =
-      static_cast<double>(top.activation_buffer->stats().evictions);
-  r.memory["weight_buffer_evictions"] = static_cast<double>(top.weight_buffer->stats().evictions);
+  add_evictions(r, control);
   for (const SramBuffer* buffer : buffers_of(top)) {
     const std::string prefix = std::string(proto::to_string(buffer->buffer_kind())) + "_buffer";
     const SramStats& s = buffer->stats();

@@ -14,13 +14,16 @@ enum class BandwidthConvention { bytes, words };
 // detailed: banks, rows, refresh. ideal: a pure bandwidth pipe (reference profile).
 enum class MemoryModel { detailed, ideal };
 
-enum class EvictionPolicy { lru, fifo };
+// lru, fifo: the unpinned entry used least recently / loaded first. next_use: the unpinned entry
+// whose next use lies farthest in the (static) program, never one needed sooner than the entry
+// being placed (docs/memory.md §2.3).
+enum class EvictionPolicy { lru, fifo, next_use };
 
 struct SimOptions {
   Profile profile = Profile::hardware;
   BandwidthConvention bandwidth = BandwidthConvention::bytes;
   MemoryModel memory_model = MemoryModel::detailed;
-  EvictionPolicy eviction = EvictionPolicy::lru;
+  EvictionPolicy eviction = EvictionPolicy::next_use;
   bool leakage_when_idle = false;  // false: idle units are power-gated (published model)
   double activation_sparsity = 0.5;
   double weight_sparsity = 0.5;

@@ -17,6 +17,10 @@ using proto::time_to_cycles;
 namespace {
 // Ready instructions past the lookahead window examined per issue pass for load run-ahead.
 constexpr uint32_t kPrefetchScan = 4096;
+// Loads past the lookahead window (run-ahead prefetch) start only while fewer DMA transfers
+// than this are in flight: a prefetch queued far ahead would hold its (pinned) buffer space and
+// delay every later demand transfer behind it.
+constexpr uint32_t kRunAheadTransfers = 2;
 }  // namespace
 
 ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
@@ -43,6 +47,7 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
   stats_.ops.resize(prog_.ops.size());
   build_issue_slots();
   build_operand_lists();
+  build_part_uses();
   churn_limit_ = std::max<uint64_t>(100000, 4 * uint64_t{residency_.part_count()});
   wait_oldest_.assign(instruction_count, 0);
   tried_epoch_.assign(instruction_count, ~uint64_t{0});
@@ -115,6 +120,42 @@ void ControlBlock::build_operand_lists() {
                   });
   }
   operands_begin_[instruction_count] = static_cast<uint32_t>(operands_.size());
+}
+
+// The instructions using each part, in program order (the residency manager's next-use
+// eviction): tile jobs use their operands, memory instructions their part.
+void ControlBlock::build_part_uses() {
+  const uint32_t part_count = residency_.part_count();
+  PartUses uses;
+  uses.begin.assign(part_count + 1, 0);
+  auto for_each_use = [this](auto&& use) {
+    for (const auto& in : prog_.instrs) {
+      if (is_compute(in.opcode)) {
+        for (const OperandRef& operand : operands_of(in.id)) use(operand.part, in.id);
+      } else if (in.tensor != kNone) {
+        use(residency_.part_index(in.tensor, in.part), in.id);
+      }
+    }
+  };
+  for_each_use([&](uint32_t part, uint32_t) { uses.begin[part + 1] += 1; });
+  for (uint32_t part = 0; part < part_count; ++part) uses.begin[part + 1] += uses.begin[part];
+  uses.instructions.resize(uses.begin[part_count]);
+  std::vector<uint32_t> next(uses.begin.begin(), uses.begin.end() - 1);
+  for_each_use([&](uint32_t part, uint32_t id) { uses.instructions[next[part]++] = id; });
+  uses.position = expected_positions();
+  residency_.set_uses(std::move(uses), prog_.instrs.size());
+}
+
+// When each instruction is expected to run: its depth in the dependency graph (independent
+// instructions, e.g. the attention heads, run side by side whatever their program order), then
+// its program order.
+std::vector<uint64_t> ControlBlock::expected_positions() const {
+  std::vector<uint64_t> depth(prog_.instrs.size(), 0);
+  for (const auto& in : prog_.instrs)
+    for (auto dep = prog_.deps_begin(in); dep != prog_.deps_end(in); ++dep)
+      if (*dep < in.id) depth[in.id] = std::max(depth[in.id], depth[*dep] + 1);
+  for (const auto& in : prog_.instrs) depth[in.id] = depth[in.id] << 32 | in.id;
+  return depth;
 }
 
 // Reverse dependencies (CSR) and the number of unfinished dependencies of each instruction.
@@ -205,6 +246,7 @@ void ControlBlock::run() {
     if (copts_.progress) copts_.progress(completed_instructions_, program_instructions_, now);
   }
   stats_.end_cycle = now;
+  stats_.evictions = residency_.evictions();
   stats_.finished = done_ == instruction_count;
   if (on_event) on_event(now);
 }
@@ -291,7 +333,9 @@ void ControlBlock::issue_ready(uint64_t now) {
         ++it;
         continue;
       }
-      if (!load_fits_free_space(in)) break;
+      if (!load_fits_free_space(in) ||
+          in_flight_[static_cast<int>(EngineClass::dma)] >= kRunAheadTransfers)
+        break;
     }
     // A tile job that found no room or missing parts is tried again only once residency or
     // pins have changed since (its operand lists can be long).
@@ -344,6 +388,10 @@ ControlBlock::Block ControlBlock::try_issue_one(const Instruction& in, uint64_t 
                                             : issue_memory_instruction(in, now, &completion);
   if (block != Block::none) return block;
   state_[in.id] = State::issued;
+  residency_.note_issued(in.id);
+  // A memory instruction may not pin its part (already on chip): its next use moved on.
+  if (!is_compute(in.opcode) && in.tensor != kNone)
+    residency_.refresh(residency_.part_index(in.tensor, in.part), now);
   issued_total_ += members(in.id);
   stats_.issued[static_cast<int>(in.opcode)] += members(in.id);
   events_.push(Event{completion, in.id});

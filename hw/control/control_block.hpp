@@ -21,11 +21,11 @@
 //    instruction counts.
 //  * Residency (residency.hpp) is per part of a tensor (compiler/parts.hpp: a row panel of an
 //    activation, a block of a weight): parts are allocated in the buffers at load / first write,
-//    pinned while an issued instruction uses them; a full buffer evicts unpinned parts (LRU or
-//    FIFO); a live activation part that is evicted is spilled to main memory and reloaded (LOAD_A)
-//    before its next use. Default profile: a tile job's outputs go into the activation buffer as
-//    its tiles complete (no STORE_A); reference profile: the output is pinned until the op's
-//    STORE_A.
+//    pinned while an issued instruction uses them; a full buffer evicts unpinned parts (next use,
+//    LRU or FIFO); a live activation part that is evicted is spilled to main memory and reloaded
+//    (LOAD_A) before its next use. Default profile: a tile job's outputs go into the activation
+//    buffer as its tiles complete (no STORE_A); reference profile: the output is pinned until the
+//    op's STORE_A.
 //  * Watchdog: when nothing can issue and nothing is in flight before the stream ends, the run
 //    stops with a deadlock report naming the oldest pending instructions and what they wait for.
 #pragma once
@@ -40,14 +40,14 @@
 #include <systemc>
 #include <vector>
 
-#include "acceltran/config/accelerator_config.hpp"
-#include "acceltran/hw/control/control_policy.hpp"
-#include "acceltran/hw/compute/datapath.hpp"
 #include "acceltran/compiler/isa.hpp"
 #include "acceltran/compiler/issue_groups.hpp"
-#include "acceltran/tlm/protocol.hpp"
+#include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/hw/compute/datapath.hpp"
+#include "acceltran/hw/control/control_policy.hpp"
 #include "acceltran/hw/control/residency.hpp"
 #include "acceltran/hw/memory/sram_buffer.hpp"
+#include "acceltran/tlm/protocol.hpp"
 
 namespace acceltran {
 
@@ -95,6 +95,8 @@ struct ControlStats {
   std::string deadlock;  // non-empty: the deadlock report
   std::array<std::vector<BusyInterval>, kEngineClasses> busy;
   std::vector<OpRunStats> ops;  // per op of the program
+  // Evictions and the reloads they caused, per buffer (activation, weight, mask) and cause.
+  std::array<BufferEvictions, 3> evictions{};
 };
 
 class ControlBlock : public sc_core::sc_module, private TransferPort {
@@ -150,6 +152,8 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   // elaboration
   void build_issue_slots();
   void build_operand_lists();
+  void build_part_uses();
+  std::vector<uint64_t> expected_positions() const;
   void build_dependency_graph();
   void attach_payload_extensions();
   // main loop
@@ -239,8 +243,8 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   Block oldest_compute_block_ = Block::none;
   std::vector<RunTimeTransfer> internal_;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
-  uint64_t done_ = 0, issued_total_ = 0;  // done_: issued instructions (groups) completed
-  uint64_t completed_instructions_ = 0;    // program instructions completed
+  uint64_t done_ = 0, issued_total_ = 0;      // done_: issued instructions (groups) completed
+  uint64_t completed_instructions_ = 0;       // program instructions completed
   uint32_t head_ = 0;                         // oldest unfinished instruction
   uint32_t next_mem_ = 0, next_compute_ = 0;  // in-order streams
   std::array<uint32_t, kEngineClasses> in_flight_{};

@@ -33,8 +33,10 @@ struct ControlPolicy {
   // simulator's.
   static ControlPolicy for_profile(Profile profile) {
     const bool hardware = profile == Profile::hardware;
-    return ControlPolicy{/*oldest_gathers=*/hardware, /*loads_run_ahead=*/hardware,
-                         /*outputs_pinned_until_store=*/!hardware, /*free_dead_parts=*/hardware,
+    return ControlPolicy{/*oldest_gathers=*/hardware,
+                         /*loads_run_ahead=*/hardware,
+                         /*outputs_pinned_until_store=*/!hardware,
+                         /*free_dead_parts=*/hardware,
                          /*one_transaction_per_instruction=*/hardware,
                          /*issue_blocks_whole=*/hardware};
   }

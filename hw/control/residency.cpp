@@ -51,11 +51,64 @@ ResidencyManager::ResidencyManager(PartTable table, const ControlPolicy& policy,
       port_(port),
       parts_(table_.parts.size()),
       stored_(table_.first_part.size(), 0),
-      hold_(table_.parts.size(), Hold::none) {
+      hold_(table_.parts.size(), Hold::none),
+      eviction_cause_(table_.parts.size(), EvictionCause::room) {
   auto needed = [this](const ResidentKey& key) { return needed_later(key); };
-  activation_buffer_.set_needed_later(needed);
-  weight_buffer_.set_needed_later(needed);
-  mask_buffer_.set_needed_later(needed);
+  auto next = [this](const ResidentKey& key) { return next_use(part_index(key.tensor, key.part)); };
+  for (SramBuffer* buffer : {&activation_buffer_, &weight_buffer_, &mask_buffer_}) {
+    buffer->set_needed_later(needed);
+    buffer->set_next_use(next);
+  }
+}
+
+// ---------------------------------------------------------------- the future
+void ResidencyManager::set_uses(PartUses uses, size_t instruction_count) {
+  uses_ = std::move(uses);
+  use_cursor_.assign(uses_.begin.begin(), uses_.begin.end());
+  issued_.assign(instruction_count, 0);
+}
+
+uint64_t ResidencyManager::next_use(uint32_t part) {
+  if (part + 1 >= uses_.begin.size()) return SramBuffer::kNeverUsed;  // no uses given
+  uint32_t& cursor = use_cursor_[part];
+  const uint32_t end = uses_.begin[part + 1];
+  // Uses issue roughly in program order: skip the issued ones (each at most once per part).
+  while (cursor < end && issued_[uses_.instructions[cursor]]) ++cursor;
+  if (cursor == end) return SramBuffer::kNeverUsed;
+  const uint32_t id = uses_.instructions[cursor];
+  return uses_.position.empty() ? id : uses_.position[id];
+}
+
+void ResidencyManager::refresh(uint32_t part, uint64_t now) {
+  const ResidentKey key = key_of(part);
+  data_buffer(part).refresh(key, now);
+  mask_buffer_.refresh(key, now);
+}
+
+int ResidencyManager::buffer_slot(const SramBuffer& buffer) const {
+  return &buffer == &activation_buffer_ ? 0 : &buffer == &weight_buffer_ ? 1 : 2;
+}
+
+// `from` dropped the part to make room; the other buffer of the pair dropped its other half.
+void ResidencyManager::count_eviction(uint32_t part, SramBuffer* from) {
+  SramBuffer& data = data_buffer(part);
+  const bool data_first = from == &data;
+  eviction_cause_[part] = data_first ? EvictionCause::room : EvictionCause::coupled;
+  const int room = static_cast<int>(EvictionCause::room);
+  const int coupled = static_cast<int>(EvictionCause::coupled);
+  BufferEvictions& data_counts = evictions_[buffer_slot(data)];
+  BufferEvictions& mask_counts = evictions_[2];
+  data_counts.evictions[data_first ? room : coupled] += 1;
+  data_counts.evicted_bytes[data_first ? room : coupled] += info(part).data_bytes;
+  mask_counts.evictions[data_first ? coupled : room] += 1;
+  mask_counts.evicted_bytes[data_first ? coupled : room] += info(part).mask_bytes;
+}
+
+void ResidencyManager::count_reload(uint32_t part) {
+  BufferEvictions& counts = evictions_[buffer_slot(data_buffer(part))];
+  const int cause = static_cast<int>(eviction_cause_[part]);
+  counts.reloads[cause] += 1;
+  counts.reload_bytes[cause] += info(part).bytes();
 }
 
 bool ResidencyManager::needed_later(const ResidentKey& key) const {
@@ -83,6 +136,11 @@ bool ResidencyManager::allocate(uint32_t part, uint64_t now, bool pin) {
   const ResidentKey key = key_of(part);
   const std::string& tensor_name = table_.tensor_names[key.tensor];
   SramBuffer& data = data_buffer(part);
+  // Next-use eviction places data and mask together or not at all: both must fit first.
+  if (data.eviction() == EvictionPolicy::next_use &&
+      (!data.can_allocate(key, info(part).data_bytes) ||
+       !mask_buffer_.can_allocate(key, info(part).mask_bytes)))
+    return false;
   AllocResult data_result = data.allocate(key, info(part).data_bytes, tensor_name, now);
   if (!data_result.fitted) return false;
   AllocResult mask_result = mask_buffer_.allocate(key, info(part).mask_bytes, tensor_name, now);
@@ -106,6 +164,7 @@ void ResidencyManager::evicted(const ResidentKey& key, uint64_t now, SramBuffer*
   const uint32_t part = part_index(key.tensor, key.part);
   PartState& state = parts_[part];
   if (state.residency != Residency::resident) return;  // its other half was dropped already
+  count_eviction(part, from);
   SramBuffer& data = data_buffer(part);
   if (from != &data && data.contains(key)) data.release(key, now);
   if (from != &mask_buffer_ && mask_buffer_.contains(key)) mask_buffer_.release(key, now);
@@ -146,6 +205,7 @@ IssueBlock ResidencyManager::ensure_resident(uint32_t part, uint64_t now, bool k
       const Opcode opcode =
           info(part).buffer == proto::Buffer::activation ? Opcode::LOAD_A : Opcode::LOAD_W;
       state.residency = Residency::loading;
+      count_reload(part);
       port_.start_transfer(opcode, part, now, keep_pin);
       return IssueBlock::memory;
     }

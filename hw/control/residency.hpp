@@ -7,14 +7,18 @@
 // buffer (its data) and the mask buffer (its mask) as one unit. The residency manager
 //  * allocates parts (at load, or at the first write of an output part) and pins them while an
 //    issued instruction uses them;
-//  * handles evictions: a full buffer drops unpinned parts (LRU or FIFO, the buffer's policy);
-//    a dropped part that a later instruction still needs is spilled to main memory, and
-//    reloaded before its next use (LOAD_A; an evicted weight is loaded again from its home);
+//  * handles evictions: a full buffer drops unpinned parts (the buffer's policy: by default the
+//    part whose next use in the static program lies farthest ahead, never one needed sooner than
+//    the part being placed; LRU or FIFO on request). A part's data and mask are placed together
+//    and evicted together. A dropped part that a later instruction still needs is spilled to
+//    main memory, and reloaded before its next use (LOAD_A; an evicted weight is loaded again
+//    from its home);
 //  * lets the oldest waiting tile job gather its operands: it holds (pins) what it has and
 //    fetches what it lacks, so that fetching one part cannot evict another it needs.
 // Transfers go through a TransferPort (the control block's DMA socket), so that the manager
 // runs and is tested without a simulation.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -82,6 +86,27 @@ class TransferPort {
   virtual void start_transfer(Opcode opcode, uint32_t part, uint64_t now, bool keep_pin) = 0;
 };
 
+// Why a part left a buffer: its own buffer needed room, or the other buffer of the pair (the
+// mask buffer for data, a data buffer for a mask) dropped its other half.
+enum class EvictionCause : uint8_t { room, coupled };
+constexpr int kEvictionCauses = 2;
+
+// Evictions of one buffer, and the reloads they caused, by cause (report.json memory.*).
+struct BufferEvictions {
+  std::array<uint64_t, kEvictionCauses> evictions{}, evicted_bytes{};
+  std::array<uint64_t, kEvictionCauses> reloads{}, reload_bytes{};  // data buffers
+};
+
+// The instructions that use each part, in program order (CSR over the global part index): the
+// residency manager's view of the future (eviction policy next_use).
+struct PartUses {
+  std::vector<uint32_t> begin;         // per part, into `instructions`; one past the last part
+  std::vector<uint32_t> instructions;  // ascending per part
+  // Per instruction: when it is expected to run, as an order (smaller: sooner). Empty: the
+  // program order.
+  std::vector<uint64_t> position;
+};
+
 struct PartState {
   Residency residency = Residency::absent;
   bool output_pending = false;  // final output not yet stored (STORE_M)
@@ -110,6 +135,20 @@ class ResidencyManager {
   void add_reader(uint32_t part) { parts_[part].readers_left += 1; }
   void expect_output(uint32_t part) { parts_[part].output_pending = true; }
   void mark_stored(TensorId tensor) { stored_[tensor] = 1; }
+  // --- the future (eviction policy next_use) ---
+  // The instructions using each part; set before the run, with the instruction count.
+  void set_uses(PartUses uses, size_t instruction_count);
+  // Instruction `id` has issued: it no longer counts as a use ahead.
+  void note_issued(uint32_t id) {
+    if (id < issued_.size()) issued_[id] = 1;
+  }
+  // Program position of the part's next use not yet issued (SramBuffer::kNeverUsed: none).
+  uint64_t next_use(uint32_t part);
+  // Re-ranks a resident part after a use of it issued without pinning it.
+  void refresh(uint32_t part, uint64_t now);
+  // Evictions and reloads per buffer (activation, weight, mask) and cause.
+  const std::array<BufferEvictions, 3>& evictions() const { return evictions_; }
+
   // An activation part a later instruction still reads (or that is a final output not yet
   // stored): evicting it spills it.
   bool needed_later(const ResidentKey& key) const;
@@ -165,6 +204,9 @@ class ResidencyManager {
 
  private:
   void evicted(const ResidentKey& key, uint64_t now, SramBuffer* from);
+  void count_eviction(uint32_t part, SramBuffer* from);
+  void count_reload(uint32_t part);
+  int buffer_slot(const SramBuffer& buffer) const;
   void free_part(uint32_t part, uint64_t now);
   void undo_allocation(OperandSpan operands, uint64_t now);
   void hold(uint32_t part, Hold how, bool waiting);
@@ -186,6 +228,12 @@ class ResidencyManager {
   std::vector<uint32_t> gather_waiting_;
   uint32_t gather_cursor_ = 0;
   std::vector<uint32_t> fresh_;  // scratch: output parts allocated by this issue
+  // The future: uses per part, how far each part's uses have been consumed, issued flags.
+  PartUses uses_;
+  std::vector<uint32_t> use_cursor_;
+  std::vector<uint8_t> issued_;
+  std::array<BufferEvictions, 3> evictions_{};
+  std::vector<EvictionCause> eviction_cause_;  // per part: why it was last evicted
 };
 
 }  // namespace acceltran

@@ -7,15 +7,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "acceltran/config/input_error.hpp"
+#include "acceltran/hw/compute/dynatran_unit.hpp"
+#include "acceltran/hw/compute/pe_array.hpp"
+#include "acceltran/hw/compute/unit_pool_engine.hpp"
 #include "acceltran/hw/control/control_block.hpp"
 #include "acceltran/hw/memory/dma.hpp"
-#include "acceltran/hw/compute/dynatran_unit.hpp"
-#include "acceltran/config/input_error.hpp"
 #include "acceltran/hw/memory/main_memory.hpp"
-#include "acceltran/hw/compute/pe_array.hpp"
-#include "acceltran/tlm/protocol.hpp"
 #include "acceltran/hw/memory/sram_buffer.hpp"
-#include "acceltran/hw/compute/unit_pool_engine.hpp"
+#include "acceltran/tlm/protocol.hpp"
 
 namespace acceltran {
 

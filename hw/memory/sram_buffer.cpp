@@ -100,11 +100,39 @@ double SramBuffer::average_occupancy_bytes(uint64_t now_cycle) {
 
 void SramBuffer::touch(const ResidentKey& k, Entry& e, uint64_t now_cycle) {
   e.last_use_cycle = now_cycle;
-  if (opts_.eviction == EvictionPolicy::lru) {
-    if (e.pins == 0) order_.erase(e.order_seq);
-    e.order_seq = ++seq_;
-    if (e.pins == 0) order_[e.order_seq] = k;
+  if (opts_.eviction == EvictionPolicy::fifo) return;
+  if (e.pins == 0) order_.erase(e.order);
+  e.order = OrderKey{rank_of(k), ++seq_};
+  if (e.pins == 0) order_[e.order] = k;
+}
+
+uint64_t SramBuffer::rank_of(const ResidentKey& k) const {
+  if (opts_.eviction != EvictionPolicy::next_use || !next_use_) return 0;
+  return kNeverUsed - next_use_(k);
+}
+
+uint64_t SramBuffer::evictable_bytes(const ResidentKey& k, uint64_t need) const {
+  if (opts_.eviction != EvictionPolicy::next_use || !next_use_) return used_bytes_ - pinned_bytes_;
+  // Entries ranked below k's own rank are used after k (or never again).
+  const uint64_t rank_limit = rank_of(k);
+  uint64_t bytes = 0;
+  for (auto it = order_.begin(); it != order_.end() && bytes < need; ++it) {
+    if (it->first.rank >= rank_limit) break;
+    bytes += table_.at(it->second).bytes;
   }
+  return bytes;
+}
+
+bool SramBuffer::can_allocate(const ResidentKey& k, uint64_t bytes) const {
+  if (table_.count(k) != 0) return true;
+  if (bytes > capacity_bytes_) return false;
+  const uint64_t need = bytes > free_bytes() ? bytes - free_bytes() : 0;
+  return need == 0 || evictable_bytes(k, need) >= need;
+}
+
+void SramBuffer::refresh(const ResidentKey& k, uint64_t now_cycle) {
+  auto it = table_.find(k);
+  if (it != table_.end()) touch(k, it->second, now_or(now_cycle));
 }
 
 bool SramBuffer::lookup(const ResidentKey& k, uint64_t now_cycle) {
@@ -137,10 +165,11 @@ AllocResult SramBuffer::allocate(const ResidentKey& k, uint64_t bytes,
         k.part, bytes, bytes / 1048576.0, proto::to_string(kind_), capacity_bytes_, size_mb_));
   }
   // Enough evictable room? Check first so that a failed allocation evicts nothing. Pinned
-  // entries are kept out of the eviction order, so the check and the scan are cheap.
+  // entries are kept out of the eviction order, so the check and the scan are cheap; the scan
+  // stops at the first entry the policy may not evict (next_use: one needed sooner than k).
   uint64_t need = bytes > free_bytes() ? bytes - free_bytes() : 0;
   if (need > 0) {
-    if (used_bytes_ - pinned_bytes_ < need) {
+    if (evictable_bytes(k, need) < need) {
       ++stats_.failed_allocations;
       return r;
     }
@@ -165,9 +194,10 @@ AllocResult SramBuffer::allocate(const ResidentKey& k, uint64_t bytes,
   Entry e;
   e.bytes = bytes;
   e.last_use_cycle = now_cycle;
-  e.insert_seq = e.order_seq = ++seq_;
+  e.insert_seq = ++seq_;
+  e.order = OrderKey{rank_of(k), e.insert_seq};
   table_[k] = e;
-  order_[e.order_seq] = k;
+  order_[e.order] = k;
   set_used(used_bytes_ + bytes, now_cycle);
   ++stats_.allocations;
   r.fitted = true;
@@ -181,7 +211,7 @@ bool SramBuffer::release(const ResidentKey& k, uint64_t now_cycle) {
   if (it->second.pins > 0)
     pinned_bytes_ -= it->second.bytes;
   else
-    order_.erase(it->second.order_seq);
+    order_.erase(it->second.order);
   table_.erase(it);
   return true;
 }
@@ -192,7 +222,7 @@ void SramBuffer::pin(const ResidentKey& k) {
     throw std::logic_error(
         fmt::format("{}: pin of tensor {} part {}: not resident", name(), k.tensor, k.part));
   if (it->second.pins++ == 0) {
-    order_.erase(it->second.order_seq);
+    order_.erase(it->second.order);
     pinned_bytes_ += it->second.bytes;
   }
 }
@@ -203,7 +233,10 @@ void SramBuffer::unpin(const ResidentKey& k) {
     throw std::logic_error(
         fmt::format("{}: unpin of tensor {} part {}: not pinned", name(), k.tensor, k.part));
   if (--it->second.pins == 0) {
-    order_[it->second.order_seq] = k;
+    // Its next use may have moved while it was pinned (the use that pinned it has issued).
+    if (opts_.eviction == EvictionPolicy::next_use)
+      it->second.order = OrderKey{rank_of(k), it->second.order.seq};
+    order_[it->second.order] = k;
     pinned_bytes_ -= it->second.bytes;
   }
 }
@@ -219,9 +252,9 @@ uint64_t SramBuffer::resident_bytes(const ResidentKey& k) const {
 }
 
 std::vector<ResidentKey> SramBuffer::resident_keys() const {
-  std::vector<std::pair<uint64_t, ResidentKey>> all;
+  std::vector<std::pair<OrderKey, ResidentKey>> all;
   all.reserve(table_.size());
-  for (const auto& [k, e] : table_) all.emplace_back(e.order_seq, k);
+  for (const auto& [k, e] : table_) all.emplace_back(e.order, k);
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<ResidentKey> v;
   v.reserve(all.size());
@@ -296,13 +329,13 @@ void SramBuffer::serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, bo
   // elements, not per 64-byte block of the zero-free data.
   double energy_nj = -1;
   if (opts_.published.store_energy_per_element && write)
-    if (auto* ext = gp.get_extension<proto::TransferExt>(); ext && ext->kind == proto::TransferKind::store_activations)
+    if (auto* ext = gp.get_extension<proto::TransferExt>();
+        ext && ext->kind == proto::TransferKind::store_activations)
       energy_nj = energy_per_block_nj() * static_cast<double>(ext->elements) / 64.0;
   // Published (buffer.py load), when asked for (--reference-bugs load-writes-free): writing
   // loaded data into a buffer costs nothing.
   if (opts_.published.load_writes_free && write)
-    if (auto* ext = gp.get_extension<proto::TransferExt>();
-        ext && proto::is_load(ext->kind))
+    if (auto* ext = gp.get_extension<proto::TransferExt>(); ext && proto::is_load(ext->kind))
       energy_nj = 0;
   uint64_t done = access(req, bytes, write, energy_nj);
   if (store_)

@@ -16,7 +16,7 @@
 //    transport_dbg on both sockets reads and writes the attached DataStore (data_store.hpp;
 //    none in performance mode: 0 bytes);
 //  * a direct C++ API for the control block's bookkeeping: a residency table keyed by
-//    (tensor, part) with pins, LRU/FIFO eviction and spill reporting.
+//    (tensor, part) with pins, eviction (next use, LRU or FIFO) and spill reporting.
 #pragma once
 #include <tlm_utils/multi_passthrough_target_socket.h>
 #include <tlm_utils/simple_target_socket.h>
@@ -31,12 +31,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "acceltran/config/zero_free_format.hpp"
 #include "acceltran/config/accelerator_config.hpp"
+#include "acceltran/config/zero_free_format.hpp"
 #include "acceltran/hw/memory/data_store.hpp"
 #include "acceltran/hw/memory/memory_policy.hpp"
-#include "acceltran/tlm/protocol.hpp"
 #include "acceltran/hw/sim_options.hpp"
+#include "acceltran/tlm/protocol.hpp"
 
 namespace acceltran {
 
@@ -87,6 +87,10 @@ class SramBuffer : public sc_core::sc_module {
  public:
   static constexpr uint64_t kNow = ~uint64_t{0};  // "the current kernel time" for cycle args
   using NeededLater = std::function<bool(const ResidentKey&)>;
+  // Eviction policy next_use: the position of a key's next use in the program (smaller: sooner;
+  // kNeverUsed: none).
+  using NextUse = std::function<uint64_t(const ResidentKey&)>;
+  static constexpr uint64_t kNeverUsed = ~uint64_t{0};
 
   tlm_utils::simple_target_socket<SramBuffer> socket;  // DMA
   // Compute engines; may stay unbound (a buffer tested alone).
@@ -106,14 +110,22 @@ class SramBuffer : public sc_core::sc_module {
 
   // --- residency (direct calls) ---
   void set_needed_later(NeededLater f) { needed_later_ = std::move(f); }
+  void set_next_use(NextUse f) { next_use_ = std::move(f); }
+  EvictionPolicy eviction() const { return opts_.eviction; }
   bool contains(const ResidentKey& k) const { return table_.count(k) != 0; }
   // Counts a hit (and refreshes LRU age) or a miss.
   bool lookup(const ResidentKey& k, uint64_t now_cycle = kNow);
   // Makes `bytes` resident under `k` (already resident: only refreshes its LRU age), evicting
-  // unpinned entries (policy order) if needed. Throws InputError if bytes > capacity (names the
-  // tensor, its size and the capacity).
+  // unpinned entries (policy order) if needed; policy next_use evicts only entries needed later
+  // than `k`. Throws InputError if bytes > capacity (names the tensor, its size and the
+  // capacity).
   AllocResult allocate(const ResidentKey& k, uint64_t bytes, const std::string& tensor_name = "",
                        uint64_t now_cycle = kNow);
+  // Would allocate(k, bytes) fit now (resident already, or room after the policy's evictions)?
+  // Evicts nothing.
+  bool can_allocate(const ResidentKey& k, uint64_t bytes) const;
+  // Re-ranks an unpinned entry after its next use moved (policy next_use; LRU: a use).
+  void refresh(const ResidentKey& k, uint64_t now_cycle = kNow);
   // Removes an entry without spilling (its data are dead). Returns false if not resident.
   bool release(const ResidentKey& k, uint64_t now_cycle = kNow);
   void pin(const ResidentKey& k);    // throws std::logic_error if not resident
@@ -155,11 +167,17 @@ class SramBuffer : public sc_core::sc_module {
   double average_occupancy_bytes(uint64_t now_cycle = kNow);
 
  private:
+  // Eviction order: smallest first. rank: 0 (lru, fifo) or, for next_use, kNeverUsed - next use
+  // (the entry used farthest in the future first); seq: insertion (fifo) or last use sequence.
+  struct OrderKey {
+    uint64_t rank = 0, seq = 0;
+    bool operator<(const OrderKey& o) const { return rank != o.rank ? rank < o.rank : seq < o.seq; }
+  };
   struct Entry {
     uint64_t bytes = 0;
     int pins = 0;
     uint64_t last_use_cycle = 0;
-    uint64_t order_seq = 0;  // key of order_: insertion (fifo) or last use (lru) sequence
+    OrderKey order;  // key of order_
     uint64_t insert_seq = 0;
   };
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
@@ -173,6 +191,9 @@ class SramBuffer : public sc_core::sc_module {
   void advance_occupancy(uint64_t now_cycle);
   void set_used(uint64_t bytes, uint64_t now_cycle);
   void touch(const ResidentKey& k, Entry& e, uint64_t now_cycle);
+  uint64_t rank_of(const ResidentKey& k) const;
+  // Bytes the policy may evict to place `k` (next_use: entries used after k only), up to `need`.
+  uint64_t evictable_bytes(const ResidentKey& k, uint64_t need) const;
 
   proto::Buffer kind_;
   double size_mb_;
@@ -194,9 +215,10 @@ class SramBuffer : public sc_core::sc_module {
     }
   };
   std::unordered_map<ResidentKey, Entry, KeyHash> table_;
-  std::map<uint64_t, ResidentKey> order_;  // unpinned entries, eviction order: smallest seq first
+  std::map<OrderKey, ResidentKey> order_;  // unpinned entries, eviction order: smallest first
   uint64_t pinned_bytes_ = 0;
   NeededLater needed_later_;
+  NextUse next_use_;
   DataStore* store_ = nullptr;
   SramStats stats_;
 };

@@ -9,20 +9,13 @@
 #include <vector>
 
 #include "memory_test_util.hpp"
-#include "acceltran/hw/control/residency.hpp"
+#include "recording_port.hpp"
 
 using namespace acceltran;
 
 namespace {
-constexpr uint64_t kKiB = 1024;
-
-// Records each transfer the manager starts: (opcode, global part, keep_pin).
-struct RecordingPort : TransferPort {
-  std::vector<std::tuple<Opcode, uint32_t, bool>> transfers;
-  void start_transfer(Opcode opcode, uint32_t part, uint64_t, bool keep_pin) override {
-    transfers.emplace_back(opcode, part, keep_pin);
-  }
-};
+using memtest::kKiB;
+using memtest::RecordingPort;
 
 // Tensor 0 "w": a weight of five 256 KiB parts (global parts 0..4). Tensor 1 "a": an
 // activation of three 512 KiB parts (global parts 5..7). Every part has a 1 KiB mask.
@@ -42,9 +35,15 @@ PartTable table() {
 
 // 1 MB buffers (LRU): the weight buffer holds four weight parts, the activation buffer two
 // activation parts; the mask buffer never fills.
+SimOptions lru_eviction() {
+  SimOptions opts;
+  opts.eviction = EvictionPolicy::lru;
+  return opts;
+}
+
 struct Fixture {
   const Technology tech = memtest::tech();
-  const SimOptions opts;
+  const SimOptions opts = lru_eviction();
   SramBuffer buffer(const char* name, proto::Buffer kind) const {
     return SramBuffer(name, kind, 1, tech.buffers.at(proto::to_string(kind)),
                       tech.buffer_port_bandwidth_gbps, tech.clock_mhz, opts);
