@@ -4,7 +4,7 @@
   plot.py RUN_DIR   [--kind timeline|power|utilization|energy|area|breakdown ...]
   plot.py SWEEP_DIR [--kind pareto|metric ...] [--metric COL] [--x COL] [--y COL]
                     [--style lines|bars|contour] [--group COL] [--where COL=VALUE ...]
-                    [--mark COL=VALUE,COL=VALUE]
+                    [--mark COL=VALUE,COL=VALUE] [--normalize] [--log-x] [--log-y]
   plot.py memory    [--models bert-tiny bert-base] [--acceltran BIN] [-- compile options]
 
 A run folder is the --out of `acceltran simulate` (report.json, timeline.csv); a sweep folder
@@ -27,6 +27,7 @@ try:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     import numpy as np
 except ImportError as e:  # pragma: no cover - reported to the user
     sys.stderr.write(
@@ -286,6 +287,107 @@ def plot_pareto(d, args, out_dir, written):
     save(fig, out_dir, args.name or "pareto.png", written)
 
 
+def normalized(metric, m, xs, groups):
+    """Each value over the value at the smallest x of its own group (one group without --group)."""
+    out = list(m)
+    for g in set(groups):
+        members = [n for n in range(len(xs)) if groups[n] == g]
+        ref = m[min(members, key=lambda n: sort_key(xs[n]))]
+        if not ref:
+            raise UsageError(f"option --normalize: {metric} is {ref} at the smallest x"
+                             + (f" of {g}" if g else ""))
+        for n in members:
+            out[n] = None if m[n] is None else m[n] / ref
+    return out
+
+
+def log_axes(ax, args):
+    # Base 2 with plain tick labels: PE counts and buffer sizes are mostly powers of two.
+    for on, axis, set_scale in ((args.log_x, ax.xaxis, ax.set_xscale),
+                                (args.log_y, ax.yaxis, ax.set_yscale)):
+        if on:
+            set_scale("log", base=2)
+            axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+
+
+def draw_grid(fig, ax, args, rows, xs, m, metric, style):
+    """Contour (or heat map for text axes) of the metric over --x and --y; --mark stars a point."""
+    ys = column_values(rows, args.y)
+    xv = sorted({v for v in xs}, key=sort_key)
+    yv = sorted({v for v in ys}, key=sort_key)
+    grid = np.full((len(yv), len(xv)), np.nan)
+    for xi, yi, mi in zip(xs, ys, m):
+        if mi is None:
+            continue
+        cell = grid[yv.index(yi), xv.index(xi)]
+        if not np.isnan(cell) and cell != float(mi):
+            raise UsageError(
+                f"several points share {args.x}={xi}, {args.y}={yi} with different "
+                f"{metric}; pick one with --where COLUMN=VALUE")
+        grid[yv.index(yi), xv.index(xi)] = float(mi)
+    numeric = all(number(v) is not None for v in xv + yv)
+    contour = style == "contour" and numeric and len(xv) > 1 and len(yv) > 1
+    if contour:
+        X, Y = np.meshgrid([float(v) for v in xv], [float(v) for v in yv])
+        cs = ax.contourf(X, Y, np.ma.masked_invalid(grid), levels=12, cmap="viridis")
+        ax.contour(X, Y, np.ma.masked_invalid(grid), levels=12, colors="k", linewidths=0.3)
+        ax.scatter(X.ravel(), Y.ravel(), s=6, c="white", alpha=0.6)
+        log_axes(ax, args)
+    else:
+        cs = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(range(len(xv)), [str(v) for v in xv])
+        ax.set_yticks(range(len(yv)), [str(v) for v in yv])
+    fig.colorbar(cs, ax=ax, label=pretty(metric))
+    ax.set_ylabel(args.ylabel or pretty(args.y))
+    mark = dict(parse_pairs([args.mark] if args.mark else [], "--mark"))
+    if mark:
+        if set(mark) != {args.x, args.y}:
+            raise UsageError(f"option --mark: give {args.x}=VALUE,{args.y}=VALUE")
+        mx, my = mark[args.x], mark[args.y]
+        px = float(mx) if contour else xv.index(next(v for v in xv if same(v, mx)))
+        py = float(my) if contour else yv.index(next(v for v in yv if same(v, my)))
+        ax.plot([px], [py], marker="*", ms=18, color="tab:red", mec="white",
+                label=args.mark_label or "marked point", clip_on=False, zorder=5)
+        ax.legend(fontsize=8, loc="best")
+
+
+def draw_series(ax, args, xs, gcol, m, metric, style):
+    """Lines (or bars) of the metric over --x, one series per --group value."""
+    groups = {}
+    for xi, gi, mi in zip(xs, gcol, m):
+        if mi is not None:
+            groups.setdefault(gi, []).append((xi, float(mi)))
+    for g, pts in groups.items():
+        seen = {}
+        for xi, mi in pts:
+            if xi in seen and seen[xi] != mi:
+                raise UsageError(
+                    f"several points share {args.x}={xi} with different {metric}; "
+                    "separate them with --group COLUMN or pick with --where COLUMN=VALUE")
+            seen[xi] = mi
+    xv = sorted({xi for pts in groups.values() for xi, _ in pts}, key=sort_key)
+    numeric = all(number(v) is not None for v in xv)
+    ordered = sorted(groups.items(), key=lambda kv: sort_key(kv[0]))
+    if style == "bars" or not numeric:
+        width = 0.8 / max(1, len(groups))
+        for n, (g, pts) in enumerate(ordered):
+            vals = dict(pts)
+            ax.bar([i + n * width - 0.4 + width / 2 for i in range(len(xv))],
+                   [vals.get(v, 0) for v in xv], width,
+                   label=f"{args.group}={g}" if args.group else None)
+        ax.set_xticks(range(len(xv)), [str(v) for v in xv], rotation=45 if len(xv) > 8 else 0)
+    else:
+        for g, pts in ordered:
+            pts = sorted(pts, key=lambda p: float(p[0]))
+            ax.plot([float(p[0]) for p in pts], [p[1] for p in pts], marker="o",
+                    label=f"{args.group}={g}" if args.group else None)
+        log_axes(ax, args)
+    if args.group:
+        ax.legend(fontsize=8)
+    ax.set_ylabel(args.ylabel or (pretty(metric) + (" (normalized)" if args.normalize else "")))
+    ax.grid(alpha=0.3)
+
+
 def plot_metric(d, args, out_dir, written):
     if not args.x:
         raise UsageError("--kind metric needs --x COLUMN (and --y COLUMN for a contour)")
@@ -293,88 +395,16 @@ def plot_metric(d, args, out_dir, written):
     metric = args.metric
     m = column_values(rows, metric)
     xs = column_values(rows, args.x)
+    gcol = column_values(rows, args.group) if args.group else [""] * len(rows)
     if args.normalize:
-        # Relative to the point with the smallest x (the first in sort order).
-        ref = m[min(range(len(xs)), key=lambda n: sort_key(xs[n]))]
-        if not ref:
-            raise UsageError(f"option --normalize: {metric} is {ref} at the smallest {args.x}")
-        m = [None if v is None else v / ref for v in m]
+        m = normalized(metric, m, xs, gcol)
     style = args.style or ("contour" if args.y else "lines")
-    xlabel = args.xlabel or pretty(args.x)
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
     if args.y:
-        ys = column_values(rows, args.y)
-        xv = sorted({v for v in xs}, key=sort_key)
-        yv = sorted({v for v in ys}, key=sort_key)
-        grid = np.full((len(yv), len(xv)), np.nan)
-        for xi, yi, mi in zip(xs, ys, m):
-            if mi is None:
-                continue
-            cell = grid[yv.index(yi), xv.index(xi)]
-            if not np.isnan(cell) and cell != float(mi):
-                raise UsageError(
-                    f"several points share {args.x}={xi}, {args.y}={yi} with different "
-                    f"{metric}; pick one with --where COLUMN=VALUE")
-            grid[yv.index(yi), xv.index(xi)] = float(mi)
-        numeric = all(number(v) is not None for v in xv + yv)
-        if style == "contour" and numeric and len(xv) > 1 and len(yv) > 1:
-            X, Y = np.meshgrid([float(v) for v in xv], [float(v) for v in yv])
-            cs = ax.contourf(X, Y, np.ma.masked_invalid(grid), levels=12, cmap="viridis")
-            ax.contour(X, Y, np.ma.masked_invalid(grid), levels=12, colors="k",
-                       linewidths=0.3)
-            ax.scatter(X.ravel(), Y.ravel(), s=6, c="white", alpha=0.6)
-        else:
-            cs = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
-            ax.set_xticks(range(len(xv)), [str(v) for v in xv])
-            ax.set_yticks(range(len(yv)), [str(v) for v in yv])
-        fig.colorbar(cs, ax=ax, label=pretty(metric))
-        ax.set_ylabel(args.ylabel or pretty(args.y))
-        mark = dict(parse_pairs([args.mark] if args.mark else [], "--mark"))
-        if mark:
-            if set(mark) != {args.x, args.y}:
-                raise UsageError(f"option --mark: give {args.x}=VALUE,{args.y}=VALUE")
-            mx, my = mark[args.x], mark[args.y]
-            px = float(mx) if numeric and style == "contour" else xv.index(
-                next(v for v in xv if same(v, mx)))
-            py = float(my) if numeric and style == "contour" else yv.index(
-                next(v for v in yv if same(v, my)))
-            ax.plot([px], [py], marker="*", ms=18, color="tab:red", mec="white",
-                    label=args.mark_label or "marked point", clip_on=False, zorder=5)
-            ax.legend(fontsize=8, loc="best")
+        draw_grid(fig, ax, args, rows, xs, m, metric, style)
     else:
-        groups = {}
-        gcol = column_values(rows, args.group) if args.group else [""] * len(rows)
-        for xi, gi, mi in zip(xs, gcol, m):
-            if mi is not None:
-                groups.setdefault(gi, []).append((xi, float(mi)))
-        for g, pts in groups.items():
-            seen = {}
-            for xi, mi in pts:
-                if xi in seen and seen[xi] != mi:
-                    raise UsageError(
-                        f"several points share {args.x}={xi} with different {metric}; "
-                        "separate them with --group COLUMN or pick with --where COLUMN=VALUE")
-                seen[xi] = mi
-        xv = sorted({xi for pts in groups.values() for xi, _ in pts}, key=sort_key)
-        numeric = all(number(v) is not None for v in xv)
-        if style == "bars" or not numeric:
-            width = 0.8 / max(1, len(groups))
-            for n, (g, pts) in enumerate(sorted(groups.items(), key=lambda kv: sort_key(kv[0]))):
-                vals = dict(pts)
-                ax.bar([i + n * width - 0.4 + width / 2 for i in range(len(xv))],
-                       [vals.get(v, 0) for v in xv], width,
-                       label=f"{args.group}={g}" if args.group else None)
-            ax.set_xticks(range(len(xv)), [str(v) for v in xv], rotation=45 if len(xv) > 8 else 0)
-        else:
-            for g, pts in sorted(groups.items(), key=lambda kv: sort_key(kv[0])):
-                pts = sorted(pts, key=lambda p: float(p[0]))
-                ax.plot([float(p[0]) for p in pts], [p[1] for p in pts], marker="o",
-                        label=f"{args.group}={g}" if args.group else None)
-        if args.group:
-            ax.legend(fontsize=8)
-        ax.set_ylabel(args.ylabel or (pretty(metric) + (" (normalized)" if args.normalize else "")))
-        ax.grid(alpha=0.3)
-    ax.set_xlabel(xlabel)
+        draw_series(ax, args, xs, gcol, m, metric, style)
+    ax.set_xlabel(args.xlabel or pretty(args.x))
     ax.set_title(args.title or f"{pretty(metric)} over {args.x}"
                  + (f" and {args.y}" if args.y else ""), fontsize=10)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{metric}_vs_{args.x}"
@@ -459,7 +489,9 @@ def main(argv):
                    help="sweep metric: lines or bars over --x; contour over --x and --y")
     p.add_argument("--group", help="sweep metric: one line / bar series per value")
     p.add_argument("--normalize", action="store_true",
-                   help="sweep metric: divide by the value at the smallest --x")
+                   help="sweep metric: divide by the value at the smallest --x (of each --group)")
+    p.add_argument("--log-x", action="store_true", help="sweep metric: log2 x axis (numeric x)")
+    p.add_argument("--log-y", action="store_true", help="sweep contour: log2 y axis (numeric y)")
     p.add_argument("--where", action="append", help="sweep: keep rows with COLUMN=VALUE")
     p.add_argument("--mark", help="sweep contour: mark the point X=VALUE,Y=VALUE")
     p.add_argument("--mark-label", help="legend text of the marked point")
