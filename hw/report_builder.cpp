@@ -267,6 +267,7 @@ void add_compute_counts(SimResult& r, const Accelerator& top, const BlockStats& 
   r.compute["psum_read_bytes"] = static_cast<double>(pe.psum_read_bytes);
   r.compute["psum_write_bytes"] = static_cast<double>(pe.psum_write_bytes);
   r.compute["psum_in_lane_tiles"] = static_cast<double>(pe.psum_in_lane_tiles);
+  r.compute["reduction_additions"] = static_cast<double>(pe.reduction_additions);
   r.compute["output_write_bytes"] =
       static_cast<double>(pe.output_write_bytes + stats.softmax.output_write_bytes +
                           stats.layer_norm.output_write_bytes);

@@ -5,16 +5,34 @@
 
 namespace acceltran {
 
-void earliest_free_lanes(const std::vector<uint64_t>& lane_free_cycle, size_t count,
-                         std::vector<uint32_t>& order_scratch, std::vector<uint32_t>& lanes) {
-  auto earlier = [&lane_free_cycle](uint32_t a, uint32_t b) {
-    return lane_free_cycle[a] != lane_free_cycle[b] ? lane_free_cycle[a] < lane_free_cycle[b]
-                                                    : a < b;
-  };
-  const auto count_end = order_scratch.begin() + static_cast<long>(count);
-  if (count < order_scratch.size())
-    std::nth_element(order_scratch.begin(), count_end, order_scratch.end(), earlier);
-  lanes.assign(order_scratch.begin(), count_end);
+namespace {
+
+// Earlier free cycle first; ties: lower index (a strict total order, so selections are unique).
+struct EarlierFree {
+  const std::vector<uint64_t>& free_cycle;
+  bool operator()(uint32_t a, uint32_t b) const {
+    return free_cycle[a] != free_cycle[b] ? free_cycle[a] < free_cycle[b] : a < b;
+  }
+};
+
+}  // namespace
+
+void select_earliest_free(const std::vector<uint64_t>& lane_free_cycle, const uint64_t* counts,
+                          int n, std::vector<uint32_t>& order_scratch, uint64_t* last_free_cycles) {
+  const EarlierFree earlier{lane_free_cycle};
+  auto range_end = order_scratch.end();
+  for (int i = 0; i < n; ++i) {
+    // The counts[i] earliest lanes lie within the previous (larger) selection.
+    const auto last = order_scratch.begin() + static_cast<long>(counts[i] - 1);
+    std::nth_element(order_scratch.begin(), last, range_end, earlier);
+    last_free_cycles[i] = lane_free_cycle[*last];
+    range_end = last + 1;
+  }
+}
+
+void take_earliest_lanes(const std::vector<uint32_t>& order_scratch, size_t count,
+                         std::vector<uint32_t>& lanes) {
+  lanes.assign(order_scratch.begin(), order_scratch.begin() + static_cast<long>(count));
   std::sort(lanes.begin(), lanes.end());
 }
 

@@ -1,7 +1,8 @@
 // Which lane runs which tiles (docs/compute.md). Plain C++.
 //  * Hardware profile ("Mapping and data movement"): a block takes the lanes free the earliest
-//    (ties: lowest index) when its first job arrives; piece g of run q goes to lane slot
-//    (g * runs + q) mod lanes, so neighbouring lanes hold the same piece of neighbouring runs.
+//    (ties: lowest index; as many as the piece mapper chose) when its first job arrives; piece g
+//    of run q goes to lane slot (g * runs + q) mod lanes, so neighbouring lanes hold the same
+//    piece of neighbouring runs.
 //  * Reference profile ("Tile-to-lane mapping"): tiles are dealt round-robin over the lanes of
 //    one PE; without a requested PE, chunks of lanes_per_pe tiles go to the least-loaded PE.
 #pragma once
@@ -12,10 +13,17 @@
 
 namespace acceltran {
 
-// The `count` lanes free the earliest, in index order, into `lanes`. `order_scratch` holds a
-// permutation of all lane indices (kept between calls; no allocation).
-void earliest_free_lanes(const std::vector<uint64_t>& lane_free_cycle, size_t count,
-                         std::vector<uint32_t>& order_scratch, std::vector<uint32_t>& lanes);
+// For lane counts given in descending order, the free cycle of the last of the `counts[i]`
+// lanes free the earliest (ties: lowest index) into `last_free_cycles[i]`. Leaves
+// `order_scratch` with, for every i, those `counts[i]` lanes first (nested selections, so the
+// whole call costs about one pass over the lanes plus the largest count), ready for
+// take_earliest_lanes with any of the counts. `order_scratch` holds a permutation of all lane
+// indices (kept between calls; no allocation).
+void select_earliest_free(const std::vector<uint64_t>& lane_free_cycle, const uint64_t* counts,
+                          int n, std::vector<uint32_t>& order_scratch, uint64_t* last_free_cycles);
+// The first `count` lanes of `order_scratch`, in index order, into `lanes`.
+void take_earliest_lanes(const std::vector<uint32_t>& order_scratch, size_t count,
+                         std::vector<uint32_t>& lanes);
 
 // Runs of `run_length_tiles` tiles cut into pieces of `piece_tiles` tiles.
 struct PieceLayout {
@@ -33,6 +41,7 @@ struct PieceLayout {
   }
   // Lane slot of a piece: piece-major, so neighbouring slots share the piece index.
   uint64_t lane_slot(const PieceSpan& s) const { return s.piece_in_run * runs + s.run; }
+  uint64_t pieces_per_run() const { return (run_length_tiles + piece_tiles - 1) / piece_tiles; }
 };
 
 // Reference profile: round-robin lanes per PE, chunks of lanes_per_pe tiles per least-loaded PE.

@@ -110,6 +110,7 @@ struct PieceSpan {
 struct PieceTrafficCounter {
   uint64_t reads_a = 0, reads_b = 0, psum_reads = 0, psum_writes = 0, final_outputs = 0;
   uint64_t psum_in_lane_tiles = 0;
+  uint64_t reduction_additions = 0;  // partial-sum tile additions across lanes (set by the caller)
   void count_matmul(const PieceSpan& span, const RunReuse& reuse, uint64_t run_length_tiles,
                     const BlockReduction& reduction, int64_t k_of_last_tile) {
     const uint64_t tiles = span.tiles();

@@ -79,6 +79,7 @@ struct PeArrayStats {
   }
   // Hardware profile: partial sums written back / read again, final output tiles, parameters.
   uint64_t psum_write_bytes = 0, psum_read_bytes = 0, psum_in_lane_tiles = 0;
+  uint64_t reduction_additions = 0;  // partial-sum tile additions across lanes (k-runs cut)
   uint64_t output_write_bytes = 0, param_read_bytes = 0;
   // Buffer traffic of the reads performed (zero-free data + 1-bit masks) and its energy:
   // access_energy_nj * sqrt(MB) per 64-byte block (blocks rounded up per operand tile).

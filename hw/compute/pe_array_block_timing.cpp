@@ -4,8 +4,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "acceltran/hw/compute/piece_mapper.hpp"
-
 namespace acceltran {
 
 namespace {
@@ -21,7 +19,12 @@ uint64_t block_key(const proto::TileJobExt& job) {
 
 }  // namespace
 
-PeArrayBlockTiming::PeArrayBlockTiming(PeArray& array) : array_(array), per_tile_(array) {
+// A partial-sum addition is an EWISE tile on the lane's adders (docs/compute.md, "Reductions
+// across lanes").
+PeArrayBlockTiming::PeArrayBlockTiming(PeArray& array)
+    : array_(array),
+      add_cycles_(array.tile_timing(proto::JobKind::elementwise, 0, 0).held),
+      per_tile_(array) {
   const size_t lanes = array.lane_free_.size();
   lane_order_.resize(lanes);
   for (size_t lane = 0; lane < lanes; ++lane) lane_order_[lane] = static_cast<uint32_t>(lane);
@@ -98,25 +101,15 @@ uint64_t PeArrayBlockTiming::held_cycles(const JobGeometry& g, const proto::Tile
              : (end - first) * g.tile.held;
 }
 
-// The block's lanes and pieces, chosen when its first job arrives.
-PeArrayBlockTiming::BlockPlan& PeArrayBlockTiming::plan(const proto::TileJobExt& job,
-                                                        const JobGeometry& g) {
-  auto [it, inserted] = blocks_.try_emplace(block_key(job));
-  BlockPlan& plan = it->second;
-  if (!inserted) return plan;
-  const AcceleratorConfig& cfg = array_.cfg_;
-  const uint64_t total_lanes = array_.lane_free_.size();
-  PieceMapperArray mapper_array;
-  mapper_array.total_lanes = total_lanes;
-  mapper_array.activation_port_bytes_per_cycle =
-      static_cast<double>(cfg.banks("activation")) * cfg.buffer_ports.bank_width_bytes;
-  mapper_array.weight_port_bytes_per_cycle =
-      static_cast<double>(cfg.banks("weight")) * cfg.buffer_ports.bank_width_bytes;
+// What the piece mapper needs to know of a block.
+PieceMapperBlock PeArrayBlockTiming::mapper_block(const proto::TileJobExt& job,
+                                                  const JobGeometry& g) const {
   PieceMapperBlock block;
   block.block_tiles = g.nest.tiles();
   block.run_length_tiles = g.nest.run_length_tiles();
   block.runs = g.nest.runs();
   block.lane_cycles_per_tile = g.tile.held;
+  block.add_cycles = add_cycles_;
   block.matmul = g.matmul;
   block.reads_per_tile = g.reads_per_tile;
   block.reuse = g.reuse;
@@ -124,18 +117,63 @@ PeArrayBlockTiming::BlockPlan& PeArrayBlockTiming::plan(const proto::TileJobExt&
   block.bytes = g.bytes;
   block.a_in_weight_buffer = job.a_buffer == proto::Buffer::weight;
   block.b_in_weight_buffer = job.b_buffer == proto::Buffer::weight;
-  const uint64_t piece = PieceMapper(mapper_array, g.sharing).piece_length_tiles(block);
-  plan.layout = PieceLayout{block.run_length_tiles, piece, block.runs};
-  const uint64_t pieces = block.runs * div_up(block.run_length_tiles, piece);
-  earliest_free_lanes(array_.lane_free_, static_cast<size_t>(std::min(pieces, total_lanes)),
-                      lane_order_, plan.lanes);
+  return block;
+}
+
+// The block's lanes and pieces, chosen when its first job arrives: the mapper weighs each cut
+// on the lanes the block can get, given when they are free (docs/compute.md, "Pieces").
+PeArrayBlockTiming::BlockPlan& PeArrayBlockTiming::plan(const proto::TileJobExt& job,
+                                                        const JobGeometry& g,
+                                                        uint64_t request_cycle) {
+  auto [it, inserted] = blocks_.try_emplace(block_key(job));
+  BlockPlan& plan = it->second;
+  if (!inserted) return plan;
+  const AcceleratorConfig& cfg = array_.cfg_;
+  PieceMapperArray mapper_array;
+  mapper_array.total_lanes = array_.lane_free_.size();
+  mapper_array.activation_port_bytes_per_cycle =
+      static_cast<double>(cfg.banks("activation")) * cfg.buffer_ports.bank_width_bytes;
+  mapper_array.weight_port_bytes_per_cycle =
+      static_cast<double>(cfg.banks("weight")) * cfg.buffer_ports.bank_width_bytes;
+  const PieceMapperBlock block = mapper_block(job, g);
+  const PieceMapper mapper(mapper_array, g.sharing);
+  // The cycles until each candidate number of lanes is free, counted from the request.
+  LaneCandidates candidates = mapper.lane_candidates(block);
+  select_earliest_free(array_.lane_free_, candidates.lanes, candidates.count, lane_order_,
+                       candidates.wait_cycles);
+  for (int c = 0; c < candidates.count; ++c)
+    candidates.wait_cycles[c] -= std::min(candidates.wait_cycles[c], request_cycle);
+  const PieceMapper::Choice choice = mapper.choose(block, candidates);
+  plan.layout = PieceLayout{block.run_length_tiles, choice.piece_tiles, block.runs};
+  take_earliest_lanes(lane_order_, static_cast<size_t>(choice.lanes), plan.lanes);
   plan.tiles_left = block.block_tiles;
   return plan;
 }
 
+// The reduction across lanes of a run over k cut into pieces (docs/compute.md, "Reductions
+// across lanes"), at the end of one of its pieces: the piece's lane does its additions of the
+// tree right after the piece; the root (the run's last piece) ends no earlier than one addition
+// after the other pieces' sums are ready. Returns the additions done on this lane.
+uint64_t PeArrayBlockTiming::reduce_after_piece(BlockPlan& plan, const PieceSpan& span,
+                                                uint64_t& lane_free) {
+  const uint64_t pieces = plan.layout.pieces_per_run();
+  if (pieces <= 1) return 0;
+  if (span.run != plan.reduction_run) {  // a run's pieces come in order, run after run
+    plan.reduction_run = span.run;
+    plan.run_sums_ready_cycle = 0;
+  }
+  const uint64_t additions = PieceReduction::additions_of_piece(span.piece_in_run, pieces);
+  lane_free += additions * add_cycles_;
+  if (span.piece_in_run + 1 < pieces)
+    plan.run_sums_ready_cycle = std::max(plan.run_sums_ready_cycle, lane_free);
+  else
+    lane_free = std::max(lane_free, plan.run_sums_ready_cycle + add_cycles_);
+  return additions;
+}
+
 // Reserves the lanes piece span by piece span; counts operand reads, partial sums and outputs.
 PieceTrafficCounter PeArrayBlockTiming::run_pieces(const proto::TileJobExt& job,
-                                                   const JobGeometry& g, const BlockPlan& plan,
+                                                   const JobGeometry& g, BlockPlan& plan,
                                                    uint64_t request_cycle, LaneJobResult& result) {
   PieceTrafficCounter traffic;
   const uint64_t lanes_used = plan.lanes.size();
@@ -152,6 +190,8 @@ PieceTrafficCounter PeArrayBlockTiming::run_pieces(const proto::TileJobExt& job,
     uint64_t& lane_free = array_.lane_free_[lane];
     const uint64_t start = std::max(lane_free, issue);
     lane_free = start + held_cycles(g, job, span.first, span.end);
+    if (g.reuse.psum_in_lane && span.ends_piece())
+      traffic.reduction_additions += reduce_after_piece(plan, span, lane_free);
     touched_.push_back(lane);
     result.first_start_cycle = std::min(result.first_start_cycle, start);
     result.completion_cycle = std::max(result.completion_cycle, lane_free);
@@ -285,9 +325,12 @@ void PeArrayBlockTiming::charge(proto::TileJobExt& job, const JobGeometry& g,
                                 const PieceTrafficCounter& traffic, const LaneJobResult& result) {
   PeArray& a = array_;
   const uint64_t tiles = job.tile_count;
-  const uint64_t held = result.busy_unit_cycles;
+  // Lane cycles of the tiles (held = charged in the hardware profile) and of the partial-sum
+  // additions; the additions read no operand FIFO and walk no mask.
+  const uint64_t reduction_cycles = traffic.reduction_additions * add_cycles_;
+  const uint64_t held = result.busy_unit_cycles - reduction_cycles;
   const uint64_t operand_reads = reads.a + reads.b;
-  a.lane_busy_cycles_ += held;  // held = charged in the hardware profile
+  a.lane_busy_cycles_ += held + reduction_cycles;
   a.pre_sparsity_busy_cycles_ += tiles * g.tile.pre_walk;
   a.post_sparsity_busy_cycles_ += tiles * g.tile.post_walk;
   a.fifo_busy_cycles_ += held;
@@ -295,6 +338,7 @@ void PeArrayBlockTiming::charge(proto::TileJobExt& job, const JobGeometry& g,
   PeArrayStats& counts = a.counts_;
   ++counts.jobs;
   counts.tiles += tiles;
+  counts.reduction_additions += traffic.reduction_additions;
   counts.last_completion_cycle = std::max(counts.last_completion_cycle, result.completion_cycle);
   job.busy_unit_cycles += result.busy_unit_cycles;
   job.operand_reads_saved += result.operand_reads_saved;
@@ -312,6 +356,7 @@ void PeArrayBlockTiming::charge(proto::TileJobExt& job, const JobGeometry& g,
   const Technology& tech = a.tech_;
   jt.unit_energy_nj +=
       tech.nj_per_cycle(a.lane_fig_.dynamic_mw + tech.fifo.dynamic_mw) * static_cast<double>(held) +
+      tech.nj_per_cycle(a.lane_fig_.dynamic_mw) * static_cast<double>(reduction_cycles) +
       tech.nj_per_cycle(tech.pre_sparsity.dynamic_mw) *
           static_cast<double>(tiles * g.tile.pre_walk) +
       tech.nj_per_cycle(tech.post_sparsity.dynamic_mw) *
@@ -325,7 +370,7 @@ LaneJobResult PeArrayBlockTiming::dispatch(proto::TileJobExt& job, uint64_t requ
   if (effectual_macs) return per_tile_.dispatch(job, request_cycle, effectual_macs);
   check(job);
   const JobGeometry g = geometry(job);
-  BlockPlan& block = plan(job, g);
+  BlockPlan& block = plan(job, g, request_cycle);
   LaneJobResult result;
   result.request_cycle = request_cycle;
   result.first_start_cycle = job.tile_count ? ~0ULL : request_cycle;
@@ -333,6 +378,7 @@ LaneJobResult PeArrayBlockTiming::dispatch(proto::TileJobExt& job, uint64_t requ
   result.tiles = job.tile_count;
   result.busy_unit_cycles = held_cycles(g, job, job.first_tile, job.first_tile + job.tile_count);
   const PieceTrafficCounter traffic = run_pieces(job, g, block, request_cycle, result);
+  result.busy_unit_cycles += traffic.reduction_additions * add_cycles_;
   const OperandReads reads = count_reads(job, g, block, traffic, result);
   const BufferBytes bytes = buffer_bytes(job, g, reads, traffic);
   result.activation_read_bytes = bytes.activation_read;

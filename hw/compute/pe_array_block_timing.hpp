@@ -2,9 +2,10 @@
 // profile)"): a tile job covers tiles of one buffer-level block. The block's loop nest gives runs
 // of the innermost loop (LoopNest); the piece mapper cuts runs into pieces when there are fewer
 // runs than lanes (PieceMapper); the block takes the lanes free the earliest and piece g of run q
-// goes to lane slot (g * runs + q) mod lanes (lane_assignment.hpp); operand reads, broadcast and
-// partial sums are counted per piece in closed form (operand_traffic.hpp); the job's bytes go
-// through the buffers' ports and the job ends when lanes and ports are done.
+// goes to lane slot (g * runs + q) mod lanes (lane_assignment.hpp); the pieces of a run over k
+// add their partial sums in a tree across their lanes ("Reductions across lanes"); operand
+// reads, broadcast and partial sums are counted per piece in closed form (operand_traffic.hpp);
+// the job's bytes go through the buffers' ports and the job ends when lanes and ports are done.
 #pragma once
 #include <cstdint>
 #include <unordered_map>
@@ -16,6 +17,7 @@
 #include "acceltran/hw/compute/pe_array.hpp"
 #include "acceltran/hw/compute/pe_array_tile_timing.hpp"
 #include "acceltran/hw/compute/pe_array_timing.hpp"
+#include "acceltran/hw/compute/piece_mapper.hpp"
 
 namespace acceltran {
 
@@ -33,6 +35,8 @@ class PeArrayBlockTiming : public PeArrayTiming {
     PieceLayout layout;
     uint64_t tiles_left = 0;
     OperandReads cumulative;  // a, b: reads before broadcast; broadcast_*: saved so far
+    // The run whose pieces are being reduced and the cycle its non-root sums are ready.
+    uint64_t reduction_run = ~0ULL, run_sums_ready_cycle = 0;
   };
   // What one job derives from its descriptor.
   struct JobGeometry {
@@ -58,12 +62,13 @@ class PeArrayBlockTiming : public PeArrayTiming {
 
   void check(const proto::TileJobExt& job) const;
   JobGeometry geometry(const proto::TileJobExt& job);
-  BlockPlan& plan(const proto::TileJobExt& job, const JobGeometry& g);
+  PieceMapperBlock mapper_block(const proto::TileJobExt& job, const JobGeometry& g) const;
+  BlockPlan& plan(const proto::TileJobExt& job, const JobGeometry& g, uint64_t request_cycle);
+  uint64_t reduce_after_piece(BlockPlan& plan, const PieceSpan& span, uint64_t& lane_free);
   uint64_t held_cycles(const JobGeometry& g, const proto::TileJobExt& job, uint64_t first,
                        uint64_t end) const;
   PieceTrafficCounter run_pieces(const proto::TileJobExt& job, const JobGeometry& g,
-                                 const BlockPlan& plan, uint64_t request_cycle,
-                                 LaneJobResult& result);
+                                 BlockPlan& plan, uint64_t request_cycle, LaneJobResult& result);
   OperandReads count_reads(const proto::TileJobExt& job, const JobGeometry& g, BlockPlan& plan,
                            const PieceTrafficCounter& traffic, LaneJobResult& result);
   BufferBytes buffer_bytes(const proto::TileJobExt& job, const JobGeometry& g,
@@ -75,6 +80,7 @@ class PeArrayBlockTiming : public PeArrayTiming {
               const LaneJobResult& result);
 
   PeArray& array_;
+  uint64_t add_cycles_;                                 // one partial-sum tile addition on a lane
   PeArrayTileTiming per_tile_;                          // jobs that bring per-tile effectual MACs
   std::unordered_map<uint64_t, BlockPlan> blocks_;      // (op, block) -> plan, while in flight
   std::vector<uint32_t> lane_order_, touched_;          // scratch (allocated once)

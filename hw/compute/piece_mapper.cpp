@@ -4,20 +4,45 @@
 
 namespace acceltran {
 
-PieceMapper::Cost PieceMapper::cost_of(const PieceMapperBlock& block, uint64_t piece_tiles) const {
+namespace {
+
+uint64_t div_up(uint64_t a, uint64_t b) {
+  return (a + b - 1) / b;
+}
+
+// Cuts per run 1, 2, 4, ... while a cut leaves at least one tile per piece and the pieces do
+// not exceed twice the lanes; `visit(piece_tiles)` for each, in that order.
+template <class Visit>
+void for_each_cut(const PieceMapperBlock& block, uint64_t total_lanes, Visit visit) {
   const uint64_t run_length = block.run_length_tiles;
-  const uint64_t pieces_per_run = (run_length + piece_tiles - 1) / piece_tiles;
-  const uint64_t pieces = block.runs * pieces_per_run;
-  const uint64_t lanes_used = std::min(pieces, array_.total_lanes);
-  // Lane time: rounds of pieces over the lanes used.
-  const double lane_cycles = static_cast<double>((pieces + lanes_used - 1) / lanes_used *
-                                                 piece_tiles * block.lane_cycles_per_tile);
+  for (uint64_t cuts = 1; cuts <= run_length && (cuts == 1 || block.runs * cuts <= 2 * total_lanes);
+       cuts *= 2)
+    visit(div_up(run_length, cuts));
+}
+
+// Compares (completion, lane span, lane-cycles) in that order, each with a relative tolerance
+// of 1e-9: a block that ends as early on the buffer ports still prefers the shorter lane span
+// (port time and lane time do not overlap perfectly), then the fewer lane-cycles.
+bool better(const PieceMapper::Cost& a, const PieceMapper::Cost& b) {
+  const double fields_a[] = {a.completion_cycles, a.lane_span_cycles, a.lane_cycles};
+  const double fields_b[] = {b.completion_cycles, b.lane_span_cycles, b.lane_cycles};
+  for (int f = 0; f < 3; ++f) {
+    if (fields_a[f] < fields_b[f] * (1 - 1e-9)) return true;
+    if (fields_a[f] > fields_b[f] * (1 + 1e-9)) return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+double PieceMapper::port_cycles(const PieceMapperBlock& block, uint64_t pieces_per_run,
+                                uint64_t lanes) const {
   const BlockTrafficTiles tiles =
       block_traffic_tiles(block.reuse, block.matmul, block.reads_per_tile, block.block_tiles,
                           block.runs, pieces_per_run, block.reduction);
-  const OperandReads reads = sharing_.apply(tiles.reads_a, tiles.reads_b, lanes_used);
-  // Port time per buffer: partial sums and outputs go to the activation buffer; each operand
-  // comes from the buffer its tensor lives in.
+  const OperandReads reads = sharing_.apply(tiles.reads_a, tiles.reads_b, lanes);
+  // Partial sums and outputs go to the activation buffer; each operand comes from the buffer its
+  // tensor lives in.
   const OperandTileBytes& bytes = block.bytes;
   double activation_bytes =
       static_cast<double>((tiles.psum_reads + tiles.psum_writes) * bytes.psum +
@@ -27,37 +52,68 @@ PieceMapper::Cost PieceMapper::cost_of(const PieceMapperBlock& block, uint64_t p
       static_cast<double>(reads.a * bytes.a_data);
   (block.b_in_weight_buffer ? weight_bytes : activation_bytes) +=
       static_cast<double>(reads.b * bytes.b_data);
-  // Other blocks run beside this one: what the block costs the array is its share of the
-  // lane-cycles, or its port time.
-  const double share_cycles =
-      lane_cycles * static_cast<double>(lanes_used) / static_cast<double>(array_.total_lanes);
+  return std::max(activation_bytes / array_.activation_port_bytes_per_cycle,
+                  weight_bytes / array_.weight_port_bytes_per_cycle);
+}
+
+PieceMapper::Cost PieceMapper::cost_of(const PieceMapperBlock& block, uint64_t piece_tiles,
+                                       uint64_t lanes, uint64_t wait_cycles) const {
+  const uint64_t pieces_per_run = div_up(block.run_length_tiles, piece_tiles);
+  const uint64_t pieces = block.runs * pieces_per_run;
+  lanes = std::max<uint64_t>(1, std::min(lanes, pieces));
+  // Lanes: the wait for `lanes` free lanes, then rounds of pieces over them.
+  const uint64_t rounds = div_up(pieces, lanes);
+  uint64_t lane_span_cycles = wait_cycles + rounds * piece_tiles * block.lane_cycles_per_tile;
+  uint64_t additions = 0;
+  if (block.reuse.psum_in_lane && pieces_per_run > 1) {
+    // The reduction (docs/compute.md, "Reductions across lanes"): its tree depth after the last
+    // round, or the lanes' share of all additions if longer (many rounds).
+    additions = block.runs * PieceReduction::additions(pieces_per_run);
+    const uint64_t levels =
+        std::max(PieceReduction::depth(pieces_per_run), div_up(additions, lanes));
+    lane_span_cycles += levels * block.add_cycles;
+  }
   Cost cost;
-  cost.lane_cycles = lane_cycles;
-  cost.cost_cycles =
-      std::max({share_cycles, activation_bytes / array_.activation_port_bytes_per_cycle,
-                weight_bytes / array_.weight_port_bytes_per_cycle});
+  cost.lane_cycles = static_cast<double>(block.block_tiles * block.lane_cycles_per_tile +
+                                         additions * block.add_cycles);
+  cost.lane_span_cycles = static_cast<double>(lane_span_cycles);
+  cost.completion_cycles =
+      std::max(static_cast<double>(lane_span_cycles), port_cycles(block, pieces_per_run, lanes));
   return cost;
 }
 
-uint64_t PieceMapper::piece_length_tiles(const PieceMapperBlock& block) const {
-  const uint64_t run_length = block.run_length_tiles;
-  uint64_t best_piece = run_length;
-  double best_cost = -1, best_lane_cycles = 0;
-  // Cuts per run 1, 2, 4, ... while the pieces do not exceed twice the lanes.
-  for (uint64_t cuts = 1;
-       cuts <= run_length && (cuts == 1 || block.runs * cuts <= 2 * array_.total_lanes);
-       cuts *= 2) {
-    const uint64_t piece = (run_length + cuts - 1) / cuts;
-    const Cost c = cost_of(block, piece);
-    // A lower cost wins (relative tolerance 1e-9); among equal costs, the shorter lane time.
-    if (best_cost < 0 || c.cost_cycles < best_cost * (1 - 1e-9) ||
-        (c.cost_cycles <= best_cost * (1 + 1e-9) && c.lane_cycles < best_lane_cycles)) {
-      best_cost = std::min(best_cost < 0 ? c.cost_cycles : best_cost, c.cost_cycles);
-      best_lane_cycles = c.lane_cycles;
-      best_piece = piece;
+LaneCandidates PieceMapper::lane_candidates(const PieceMapperBlock& block) const {
+  LaneCandidates candidates;
+  for_each_cut(block, array_.total_lanes, [&](uint64_t piece_tiles) {
+    const uint64_t pieces = block.runs * div_up(block.run_length_tiles, piece_tiles);
+    const uint64_t lanes = std::min(pieces, array_.total_lanes);
+    const int n = candidates.count;
+    if (n < LaneCandidates::kMax && (n == 0 || lanes > candidates.lanes[n - 1]))
+      candidates.lanes[candidates.count++] = lanes;
+  });
+  std::reverse(candidates.lanes, candidates.lanes + candidates.count);  // descending
+  return candidates;
+}
+
+PieceMapper::Choice PieceMapper::choose(const PieceMapperBlock& block,
+                                        const LaneCandidates& candidates) const {
+  Choice best{block.run_length_tiles, candidates.count > 0 ? candidates.lanes[0] : 1};
+  Cost best_cost;
+  bool first = true;
+  // Fewest cuts first, then fewest lanes: a later choice wins only if it is better.
+  for_each_cut(block, array_.total_lanes, [&](uint64_t piece_tiles) {
+    const uint64_t pieces = block.runs * div_up(block.run_length_tiles, piece_tiles);
+    for (int c = candidates.count - 1; c >= 0; --c) {
+      if (candidates.lanes[c] > pieces) break;
+      const Cost cost = cost_of(block, piece_tiles, candidates.lanes[c], candidates.wait_cycles[c]);
+      if (first || better(cost, best_cost)) {
+        first = false;
+        best_cost = cost;
+        best = Choice{piece_tiles, candidates.lanes[c]};
+      }
     }
-  }
-  return best_piece;
+  });
+  return best;
 }
 
 }  // namespace acceltran

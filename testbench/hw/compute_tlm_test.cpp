@@ -40,8 +40,9 @@ struct Initiator : sc_core::sc_module {
   }
   void run() {
     const LoopOrder order;
-    // The first 32 tiles in b_i_j_k order: 4 runs over k of 8 tiles, each run on one lane (the
-    // partial sum stays there): 8 tiles x 69 cycles.
+    // The first 32 tiles in b_i_j_k order: 4 runs over k of 8 tiles. The piece mapper cuts each
+    // run in two pieces of 4 tiles on 8 lanes: 4 tiles x 69 cycles, then the root lane adds the
+    // other piece's partial sum (one EWISE tile, 21 cycles).
     auto j = job_for(*mm, Opcode::MATMUL, 0, 32, 0, order);
     send(to_pe, j, sc_core::SC_ZERO_TIME);
     auto s = job_for(*sop, Opcode::SOFTMAX, 0, 4, 0, order);  // 4 modules of PE 0: one round
@@ -68,9 +69,10 @@ TEST_CASE("compute: TLM b_transport returns completion delays", "[compute][pe][t
   ini.to_ln.bind(ln.target);
   sc_core::sc_start();
   REQUIRE(ini.times.size() == 3);
-  CHECK(ini.times[0] == 8 * 69);
-  CHECK(ini.times[1] == 8 * 69 + 10 + 27);
-  CHECK(ini.times[2] == 8 * 69 + 10 + 27 + 4 * 27);
+  CHECK(ini.times[0] == 4 * 69 + 21);
+  CHECK(ini.times[1] == 4 * 69 + 21 + 10 + 27);
+  CHECK(ini.times[2] == 4 * 69 + 21 + 10 + 27 + 4 * 27);
+  CHECK(pe.stats().reduction_additions == 4);
   CHECK(pe.stats().tiles == 32);
   CHECK(sm.stats().tiles == 4);
 }

@@ -142,14 +142,16 @@ TEST_CASE("compute units: block traffic and piece spans", "[compute][units]") {
   CHECK(counter.psum_writes == 0);
 }
 
-TEST_CASE("compute units: the piece mapper trades lane time against port time",
-          "[compute][units]") {
-  // One run of 8 k-tiles (partial sums stay in the lane), 10 cycles per tile, 4 lanes.
+namespace {
+// One run of 8 k-tiles (partial sums stay in the lane), 10 cycles per tile, additions of 3
+// cycles, on an array of 4 lanes whose ports move `port_bytes_per_cycle`.
+PieceMapperBlock one_k_run() {
   PieceMapperBlock block;
   block.block_tiles = 8;
   block.run_length_tiles = 8;
   block.runs = 1;
   block.lane_cycles_per_tile = 10;
+  block.add_cycles = 3;
   block.reuse.psum_in_lane = true;
   block.reduction = {0, 8, 8};
   block.bytes.a_data = 10;
@@ -157,36 +159,105 @@ TEST_CASE("compute units: the piece mapper trades lane time against port time",
   block.bytes.psum = 100;
   block.bytes.output_data = 50;
   block.b_in_weight_buffer = true;
-  PieceMapperArray fast_ports;
-  fast_ports.total_lanes = 4;
-  fast_ports.activation_port_bytes_per_cycle = 1000;
-  fast_ports.weight_port_bytes_per_cycle = 1000;
-  const PieceMapper fast(fast_ports, BroadcastSharing());
-  // Whole run: 1 lane x 80 cycles, a quarter of the array: cost 20. Pieces of 4: 2 lanes x 40
-  // cycles, cost 20; of 2: 4 lanes x 20, cost 20; of 1: 8 pieces on 4 lanes, 2 x 10 = 20
-  // cycles, cost 20. Equal costs: the shortest lane time wins first, at pieces of 2.
-  CHECK(fast.cost_of(block, 8).cost_cycles == Approx(20));
-  CHECK(fast.cost_of(block, 8).lane_cycles == Approx(80));
-  CHECK(fast.cost_of(block, 2).lane_cycles == Approx(20));
-  CHECK(fast.piece_length_tiles(block) == 2);
-  // Slow ports (1 byte per cycle): the whole run moves 8 A tiles (80 bytes) and one output
-  // (50 bytes) through the activation port: 130 cycles; every cut adds a 200-byte round trip.
-  PieceMapperArray slow_ports = fast_ports;
-  slow_ports.activation_port_bytes_per_cycle = 1;
-  slow_ports.weight_port_bytes_per_cycle = 1;
-  const PieceMapper slow(slow_ports, BroadcastSharing());
-  CHECK(slow.cost_of(block, 8).cost_cycles == Approx(130));
-  CHECK(slow.cost_of(block, 4).cost_cycles == Approx(330));
-  CHECK(slow.piece_length_tiles(block) == 8);
+  return block;
+}
+PieceMapperArray four_lanes(double port_bytes_per_cycle) {
+  PieceMapperArray array;
+  array.total_lanes = 4;
+  array.activation_port_bytes_per_cycle = port_bytes_per_cycle;
+  array.weight_port_bytes_per_cycle = port_bytes_per_cycle;
+  return array;
+}
+}  // namespace
+
+TEST_CASE("compute units: the reduction tree across the pieces' lanes", "[compute][units]") {
+  // 5 pieces, root = piece 4: level 0 adds 3 into 4 and 1 into 2, level 1 adds 2 into 4,
+  // level 2 adds 0 into 4. 4 additions, 3 levels.
+  const uint64_t expected[5] = {0, 0, 1, 0, 3};
+  uint64_t total = 0;
+  for (uint64_t piece = 0; piece < 5; ++piece) {
+    CHECK(PieceReduction::additions_of_piece(piece, 5) == expected[piece]);
+    total += PieceReduction::additions_of_piece(piece, 5);
+  }
+  CHECK(total == PieceReduction::additions(5));
+  CHECK(PieceReduction::depth(5) == 3);
+  CHECK(PieceReduction::depth(8) == 3);
+  CHECK(PieceReduction::depth(2) == 1);
+  CHECK(PieceReduction::depth(1) == 0);
+  // 8 pieces: piece 3 gathers 2 and (1 + 0), piece 5 gathers 4, root 7 gathers 6, 5, 3.
+  CHECK(PieceReduction::additions_of_piece(7, 8) == 3);
+  CHECK(PieceReduction::additions_of_piece(3, 8) == 2);
+  CHECK(PieceReduction::additions_of_piece(5, 8) == 1);
+  CHECK(PieceReduction::additions_of_piece(1, 8) == 1);
+  CHECK(PieceReduction::additions_of_piece(6, 8) == 0);
+}
+
+TEST_CASE("compute units: the piece mapper cuts a k-run on an idle array", "[compute][units]") {
+  const PieceMapperBlock block = one_k_run();
+  const PieceMapper mapper(four_lanes(1000), BroadcastSharing());
+  // Cuts 1, 2, 4, 8 give 1, 2, 4 and 8 pieces: lane counts 1, 2, 4 (at most 4 lanes).
+  const LaneCandidates candidates = mapper.lane_candidates(block);
+  REQUIRE(candidates.count == 3);
+  CHECK((candidates.lanes[0] == 4 && candidates.lanes[1] == 2 && candidates.lanes[2] == 1));
+  // Idle lanes (waits 0). Whole run: 80 cycles on one lane. Pieces of 4 on 2 lanes: 40 + one
+  // addition (3) = 43. Pieces of 2 on 4 lanes: 20 + a 2-level tree (6) = 26. Pieces of 1 on 4
+  // lanes: 2 rounds of 10 + max(3 levels, 7 additions / 4 lanes -> 2) x 3 = 29.
+  CHECK(mapper.cost_of(block, 8, 1, 0).completion_cycles == Approx(80));
+  CHECK(mapper.cost_of(block, 4, 2, 0).completion_cycles == Approx(43));
+  CHECK(mapper.cost_of(block, 2, 4, 0).completion_cycles == Approx(26));
+  CHECK(mapper.cost_of(block, 1, 4, 0).completion_cycles == Approx(29));
+  // Lane-cycles: 80 of tiles plus 3 additions of 3.
+  CHECK(mapper.cost_of(block, 2, 4, 0).lane_cycles == Approx(89));
+  // The 2-tile pieces on 4 lanes win.
+  const PieceMapper::Choice choice = mapper.choose(block, candidates);
+  CHECK(choice.piece_tiles == 2);
+  CHECK(choice.lanes == 4);
+}
+
+TEST_CASE("compute units: the piece mapper does not cut onto busy lanes or bound ports",
+          "[compute][units]") {
+  const PieceMapperBlock block = one_k_run();
+  // One lane is free now, the others in 100 cycles: the whole run on the free lane (80) beats
+  // any cut (at least 100 + 20 + 6).
+  const PieceMapper fast(four_lanes(1000), BroadcastSharing());
+  LaneCandidates busy = fast.lane_candidates(block);
+  busy.wait_cycles[0] = 100;  // 4 lanes
+  busy.wait_cycles[1] = 100;  // 2 lanes
+  busy.wait_cycles[2] = 0;    // 1 lane
+  CHECK(fast.cost_of(block, 2, 4, 100).completion_cycles == Approx(126));
+  PieceMapper::Choice choice = fast.choose(block, busy);
+  CHECK(choice.piece_tiles == 8);
+  CHECK(choice.lanes == 1);
+  // Lanes free in 30 cycles: pieces of 2 on 4 lanes end at 30 + 26 = 56 < 80.
+  busy.wait_cycles[0] = busy.wait_cycles[1] = 30;
+  choice = fast.choose(block, busy);
+  CHECK(choice.piece_tiles == 2);
+  CHECK(choice.lanes == 4);
+  // Slow ports (1 byte per cycle), idle lanes: the whole run moves 8 A tiles (80 bytes) and one
+  // output (50 bytes) through the activation port: 130 cycles; every cut adds a 200-byte
+  // partial-sum round trip (write, read), so cutting only makes it later.
+  const PieceMapper slow(four_lanes(1), BroadcastSharing());
+  CHECK(slow.cost_of(block, 8, 1, 0).completion_cycles == Approx(130));
+  CHECK(slow.cost_of(block, 4, 2, 0).completion_cycles == Approx(330));
+  choice = slow.choose(block, slow.lane_candidates(block));
+  CHECK(choice.piece_tiles == 8);
+  CHECK(choice.lanes == 1);
 }
 
 TEST_CASE("compute units: lane assignment", "[compute][units]") {
   // The 3 lanes free the earliest (ties: lowest index), in index order.
   const std::vector<uint64_t> lane_free = {5, 1, 3, 1, 0};
   std::vector<uint32_t> order = {0, 1, 2, 3, 4}, lanes;
-  earliest_free_lanes(lane_free, 3, order, lanes);
+  // Nested selections for 5, 3 and 2 lanes: the last of them is free at 5, 1 and 1.
+  const uint64_t counts[3] = {5, 3, 2};
+  uint64_t last_free[3] = {};
+  select_earliest_free(lane_free, counts, 3, order, last_free);
+  CHECK((last_free[0] == 5 && last_free[1] == 1 && last_free[2] == 1));
+  take_earliest_lanes(order, 3, lanes);
   CHECK(lanes == std::vector<uint32_t>{1, 3, 4});
-  earliest_free_lanes(lane_free, 5, order, lanes);
+  take_earliest_lanes(order, 2, lanes);
+  CHECK(lanes == std::vector<uint32_t>{1, 4});
+  take_earliest_lanes(order, 5, lanes);
   CHECK(lanes == std::vector<uint32_t>{0, 1, 2, 3, 4});
   // Reference profile: chunks of lanes_per_pe (2) tiles go to the PE free the earliest; lanes
   // round-robin within a PE.
