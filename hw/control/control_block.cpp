@@ -212,6 +212,13 @@ void ControlBlock::run() {
   uint64_t now = time_to_cycles(sc_core::sc_time_stamp(), clock_mhz_);
   while (done_ < instruction_count) {
     try_issue(now);
+    if (events_.empty() && !residency_.unrestricted_eviction()) {
+      // Next-use eviction keeps data needed sooner than what is placed; when that leaves
+      // nothing able to issue, allocations may evict any unpinned data until the next
+      // completion.
+      residency_.set_unrestricted_eviction(true);
+      try_issue(now);
+    }
     if (events_.empty()) {
       stats_.deadlock = deadlock_report(now);
       break;
@@ -234,6 +241,7 @@ void ControlBlock::run() {
       events_.pop();
       complete(id, now);
       churn_ = id & kInternal ? churn_ + 1 : 0;
+      if (!(id & kInternal)) residency_.set_unrestricted_eviction(false);
     }
     if (churn_ > churn_limit_) {  // spills and reloads go on, but nothing completes: livelock
       stats_.deadlock = fmt::format(

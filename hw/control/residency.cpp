@@ -118,6 +118,14 @@ bool ResidencyManager::needed_later(const ResidentKey& key) const {
          (state.readers_left > 0 || state.output_pending);
 }
 
+void ResidencyManager::set_unrestricted_eviction(bool on) {
+  if (on == unrestricted_eviction_) return;
+  unrestricted_eviction_ = on;
+  ++epoch_;  // blocked tile jobs are worth trying again
+  for (SramBuffer* buffer : {&activation_buffer_, &weight_buffer_, &mask_buffer_})
+    buffer->set_unrestricted_eviction(on);
+}
+
 // ---------------------------------------------------------------- pins and allocation
 void ResidencyManager::pin(uint32_t part) {
   const ResidentKey key = key_of(part);
@@ -132,7 +140,17 @@ void ResidencyManager::unpin(uint32_t part) {
   mask_buffer_.unpin(key);
 }
 
-bool ResidencyManager::allocate(uint32_t part, uint64_t now, bool pin) {
+bool ResidencyManager::allocate(uint32_t part, uint64_t now, bool pin, bool demand) {
+  if (!demand || unrestricted_eviction_) return place(part, now, pin);
+  for (SramBuffer* buffer : {&activation_buffer_, &weight_buffer_, &mask_buffer_})
+    buffer->set_unrestricted_eviction(true);
+  const bool placed = place(part, now, pin);
+  for (SramBuffer* buffer : {&activation_buffer_, &weight_buffer_, &mask_buffer_})
+    buffer->set_unrestricted_eviction(false);
+  return placed;
+}
+
+bool ResidencyManager::place(uint32_t part, uint64_t now, bool pin) {
   const ResidentKey key = key_of(part);
   const std::string& tensor_name = table_.tensor_names[key.tensor];
   SramBuffer& data = data_buffer(part);
@@ -201,7 +219,7 @@ IssueBlock ResidencyManager::ensure_resident(uint32_t part, uint64_t now, bool k
       [[fallthrough]];
     case Residency::in_memory: {
       // Reload: a spilled activation part (LOAD_A) or an evicted weight part (LOAD_W again).
-      if (!allocate(part, now, true)) return IssueBlock::buffer_full;
+      if (!allocate(part, now, true, true)) return IssueBlock::buffer_full;
       const Opcode opcode =
           info(part).buffer == proto::Buffer::activation ? Opcode::LOAD_A : Opcode::LOAD_W;
       state.residency = Residency::loading;
@@ -220,7 +238,7 @@ IssueBlock ResidencyManager::begin_load(uint32_t part, uint64_t now, bool* on_ch
   if (*on_chip) return IssueBlock::none;  // nothing to move
   if (state.residency == Residency::loading || state.residency == Residency::spilling)
     return IssueBlock::memory;
-  if (!allocate(part, now, true)) return IssueBlock::buffer_full;
+  if (!allocate(part, now, true, false)) return IssueBlock::buffer_full;
   state.residency = Residency::loading;
   return IssueBlock::none;
 }
@@ -289,7 +307,10 @@ IssueBlock ResidencyManager::gather(uint32_t job, OperandSpan operands, uint64_t
   for (; gather_cursor_ < operands.size(); ++gather_cursor_) {
     const OperandRef& operand = operands.first[gather_cursor_];
     const uint32_t part = operand.part;
-    if (!needs(operand) || hold_[part] != Hold::none) continue;
+    // An output part begun by an earlier tile job is held too, even when on chip: a reload
+    // later in this gather must not evict it.
+    const bool begun_output = operand.writes() && parts_[part].allocated;
+    if ((!needs(operand) && !begun_output) || hold_[part] != Hold::none) continue;
     const Residency before = parts_[part].residency;
     if (before == Residency::resident || before == Residency::loading) {
       // On chip or on its way: pin it; ours to drop when the job issues.
@@ -344,6 +365,7 @@ IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint
   // Inputs pinned first: allocating the outputs must not evict them.
   for (const OperandRef& operand : operands)
     if (!operand.writes()) pin(operand.part);
+  for (uint32_t part : fresh_) parts_[part].fresh = false;
   fresh_.clear();
   // Output parts begun by an earlier tile job, likewise (unless pinned since their allocation).
   if (!policy_.outputs_pinned_until_store)
@@ -353,12 +375,13 @@ IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint
     if (!operand.writes()) continue;
     PartState& state = parts_[operand.part];
     if (state.allocated) continue;
-    if (!allocate(operand.part, now, true)) {
+    if (!allocate(operand.part, now, true, true)) {
       undo_allocation(operands, now);
       return IssueBlock::buffer_full;
     }
     state.allocated = true;
     state.residency = Residency::resident;
+    state.fresh = true;
     fresh_.push_back(operand.part);
   }
   return IssueBlock::none;
@@ -370,7 +393,7 @@ void ResidencyManager::undo_allocation(OperandSpan operands, uint64_t now) {
     const uint32_t part = operand.part;
     if (!operand.writes()) {
       unpin(part);
-    } else if (std::find(fresh_.begin(), fresh_.end(), part) != fresh_.end()) {
+    } else if (parts_[part].fresh) {
       unpin(part);
       free_part(part, now);
     } else if (!policy_.outputs_pinned_until_store && parts_[part].allocated) {

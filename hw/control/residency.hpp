@@ -111,6 +111,7 @@ struct PartState {
   Residency residency = Residency::absent;
   bool output_pending = false;  // final output not yet stored (STORE_M)
   bool allocated = false;       // an output part: allocated by its first writer
+  bool fresh = false;           // allocated by the tile job being issued (undone if it fails)
   uint32_t readers_left = 0;    // compute instructions still to complete that read it
 };
 
@@ -144,6 +145,10 @@ class ResidencyManager {
   }
   // Program position of the part's next use not yet issued (SramBuffer::kNeverUsed: none).
   uint64_t next_use(uint32_t part);
+  // Next-use policy: lets allocations evict data needed sooner than the part placed (set when
+  // nothing else can make progress; cleared when an instruction completes).
+  void set_unrestricted_eviction(bool on);
+  bool unrestricted_eviction() const { return unrestricted_eviction_; }
   // Re-ranks a resident part after a use of it issued without pinning it.
   void refresh(uint32_t part, uint64_t now);
   // Evictions and reloads per buffer (activation, weight, mask) and cause.
@@ -165,7 +170,11 @@ class ResidencyManager {
   void pin(uint32_t part);
   void unpin(uint32_t part);
   // Makes room for the part's data and mask (evicting unpinned parts); false: no room.
-  bool allocate(uint32_t part, uint64_t now, bool pin);
+  // `demand`: for an instruction issuing now (tile-job outputs, gathered operands), which may
+  // evict any unpinned data; otherwise (loads, possibly ahead of need) next-use eviction keeps
+  // data needed sooner than the part placed.
+  bool allocate(uint32_t part, uint64_t now, bool pin, bool demand);
+  bool place(uint32_t part, uint64_t now, bool pin);
   // Resident: an LRU refresh. Absent weight or spilled activation: a reload is started
   // (IssueBlock::memory until it completes). keep_pin: the reload is the gatherer's hold.
   IssueBlock ensure_resident(uint32_t part, uint64_t now, bool keep_pin = false);
@@ -216,6 +225,7 @@ class ResidencyManager {
   SramBuffer& activation_buffer_;
   SramBuffer& weight_buffer_;
   SramBuffer& mask_buffer_;
+  bool unrestricted_eviction_ = false;
   TransferPort& port_;
   std::vector<PartState> parts_;
   std::vector<uint8_t> stored_;  // per tensor: written by a STORE_A

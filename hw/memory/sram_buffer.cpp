@@ -112,7 +112,8 @@ uint64_t SramBuffer::rank_of(const ResidentKey& k) const {
 }
 
 uint64_t SramBuffer::evictable_bytes(const ResidentKey& k, uint64_t need) const {
-  if (opts_.eviction != EvictionPolicy::next_use || !next_use_) return used_bytes_ - pinned_bytes_;
+  if (opts_.eviction != EvictionPolicy::next_use || !next_use_ || unrestricted_eviction_)
+    return used_bytes_ - pinned_bytes_;
   // Entries ranked below k's own rank are used after k (or never again).
   const uint64_t rank_limit = rank_of(k);
   uint64_t bytes = 0;

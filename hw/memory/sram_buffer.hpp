@@ -111,6 +111,10 @@ class SramBuffer : public sc_core::sc_module {
   // --- residency (direct calls) ---
   void set_needed_later(NeededLater f) { needed_later_ = std::move(f); }
   void set_next_use(NextUse f) { next_use_ = std::move(f); }
+  // Next-use policy: while set, an allocation may evict any unpinned entry (furthest next use
+  // first), not only those used after the entry placed. The control block sets it when nothing
+  // else can make progress (docs/memory.md §2.3).
+  void set_unrestricted_eviction(bool on) { unrestricted_eviction_ = on; }
   EvictionPolicy eviction() const { return opts_.eviction; }
   bool contains(const ResidentKey& k) const { return table_.count(k) != 0; }
   // Counts a hit (and refreshes LRU age) or a miss.
@@ -219,6 +223,7 @@ class SramBuffer : public sc_core::sc_module {
   uint64_t pinned_bytes_ = 0;
   NeededLater needed_later_;
   NextUse next_use_;
+  bool unrestricted_eviction_ = false;
   DataStore* store_ = nullptr;
   SramStats stats_;
 };
