@@ -176,6 +176,9 @@ void add_critical_path_json(ordered_json& j, const SimResult& r) {
   j["efficiency_vs_achievable_bound"] = r.efficiency_vs_achievable_bound;
   j["op_overlap"] = {{"ops_in_flight_average", r.ops_in_flight_average},
                      {"overlapped_op_cycles", r.overlapped_op_cycles}};
+  j["efficiency_loss"] = {{"cycles", r.efficiency_loss.cycles},
+                          {"cause", r.efficiency_loss.cause},
+                          {"detail", r.efficiency_loss.detail}};
 }
 
 }  // namespace
@@ -231,6 +234,8 @@ void print_critical_path(const SimResult& r) {
       "\n  efficiency vs the achievable bound {:.3f}, vs the critical path {:.3f}; ops in "
       "flight {:.2f} on average",
       r.efficiency_vs_achievable_bound, r.efficiency_vs_critical_path, r.ops_in_flight_average);
+  fmt::print("\n  efficiency loss: {:.0f} cycles over the achievable bound, cause {}: {}",
+             r.efficiency_loss.cycles, r.efficiency_loss.cause, r.efficiency_loss.detail);
 }
 }  // namespace
 

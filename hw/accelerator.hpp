@@ -125,6 +125,12 @@ struct SimResult {
   // ops' overlap_cycles.
   double ops_in_flight_average = 0;
   uint64_t overlapped_op_cycles = 0;
+  // Where the cycles above the achievable bound went (docs/performance.md, "Efficiency loss"):
+  // their number, the named cause and a one-line account of it.
+  struct EfficiencyLoss {
+    double cycles = 0;
+    std::string cause, detail;
+  } efficiency_loss;
   std::vector<OpReport> ops;
   std::vector<TimelineSample> timeline;
   FunctionalResult functional;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "acceltran/compiler/parts.hpp"
 #include "acceltran/hw/area.hpp"
 #include "acceltran/hw/bounds.hpp"
@@ -536,6 +538,44 @@ void add_timeline(SimResult& r, const Accelerator& top, const TimelineBuckets& t
 
 }  // namespace
 
+// Names why a run is more than 1 / 0.8 of its achievable bound (docs/performance.md,
+// "Efficiency loss"): stalls with no compute in flight (by what the oldest instruction waited
+// for) when they make up half of the cycles above the bound; otherwise the limiting resource
+// is left idle while compute runs ("schedule"). Needs add_stalls, add_memory_traffic,
+// add_utilization, add_critical_path and add_op_overlap.
+void add_efficiency_loss(SimResult& r) {
+  SimResult::EfficiencyLoss& loss = r.efficiency_loss;
+  loss.cycles = std::max(0.0, static_cast<double>(r.cycles) - r.achievable_bound_cycles);
+  if (r.efficiency_vs_achievable_bound >= 0.8 || r.cycles == 0) {
+    loss.cause = "none";
+    loss.detail = "within 0.8 of the achievable bound";
+    return;
+  }
+  std::string stall_kind;
+  uint64_t stall = 0;
+  for (const auto& [kind, cycles] : r.stall_cycles)
+    if (cycles > stall) stall = cycles, stall_kind = kind;
+  const double moved_mb = (r.memory["reload_bytes"] + r.memory["spill_bytes"]) / 1e6;
+  if (static_cast<double>(stall) >= 0.5 * loss.cycles) {
+    loss.cause = "stalls_" + stall_kind;
+    loss.detail =
+        fmt::format("no compute in flight for {} cycles ({}); reloads and spills moved {:.1f} MB",
+                    stall, stall_kind, moved_mb);
+    return;
+  }
+  const std::string& limit = r.achievable_bound_limit;
+  const auto busy = r.utilization.find(limit == "memory" ? "main_memory_bandwidth" : limit);
+  loss.cause = "schedule";
+  loss.detail = fmt::format(
+      "the schedule leaves {} idle while compute runs ({}); ops in flight {:.2f} on average, MAC "
+      "lanes busy {:.0f} %, "
+      "reloads and spills moved {:.1f} MB",
+      r.achievable_bound_limit,
+      busy == r.utilization.end() ? std::string("not saturated")
+                                  : fmt::format("busy {:.0f} % of the run", 100 * busy->second),
+      r.ops_in_flight_average, 100 * r.utilization["mac_lanes"], moved_mb);
+}
+
 SimResult build_report(const Accelerator& top, const Program& prog, const AcceleratorConfig& cfg,
                        const Technology& tech, const RunOptions& o) {
   const BlockStats stats = read_block_stats(top, tech);
@@ -562,6 +602,7 @@ SimResult build_report(const Accelerator& top, const Program& prog, const Accele
   add_ops(r, top, stats, prog);
   add_critical_path(r, top, cfg, o);
   add_op_overlap(r);
+  add_efficiency_loss(r);
   TimelineBuckets buckets =
       busy_per_bucket(stats.control, stats.elapsed_cycles, o.timeline_samples);
   spread_energy(buckets, r, top, stats, rules, reads);
