@@ -299,18 +299,43 @@ IssueBlock ResidencyManager::gather(uint32_t job, OperandSpan operands, uint64_t
     release_gather();
     gatherer_ = job;
     gather_cursor_ = 0;
+    gather_swept_at_ = ~uint64_t{0};
   }
   gather_waiting_.erase(
       std::remove_if(gather_waiting_.begin(), gather_waiting_.end(),
                      [&](uint32_t part) { return parts_[part].residency == Residency::resident; }),
       gather_waiting_.end());
+  // Parts whose state changed behind the cursor (an output part begun by another tile job
+  // since) are picked up by going back to the first of them.
+  for (;;) {
+    bool stopped = false;
+    if (const IssueBlock block = gather_from_cursor(operands, now, &stopped);
+        block != IssueBlock::none)
+      return block;
+    if (stopped || gather_swept_at_ == outputs_begun_) break;
+    gather_swept_at_ = outputs_begun_;
+    size_t missed = 0;
+    while (missed < operands.size() && !to_hold(operands.first[missed])) ++missed;
+    if (missed == operands.size()) break;
+    gather_cursor_ = missed;
+  }
+  return gather_waiting_.empty() ? IssueBlock::none : IssueBlock::memory;
+}
+
+// A part the gatherer must hold and does not yet: an input (or a begun output) not on chip,
+// or an output part begun by an earlier tile job, held even when on chip so that a reload later
+// in this gather cannot evict it.
+bool ResidencyManager::to_hold(const OperandRef& operand) const {
+  const bool begun_output = operand.writes() && parts_[operand.part].allocated;
+  return (needs(operand) || begun_output) && hold_[operand.part] == Hold::none;
+}
+
+// The gather's walk from its cursor: holds what is on chip or on its way, starts reloads.
+IssueBlock ResidencyManager::gather_from_cursor(OperandSpan operands, uint64_t now, bool* stopped) {
   for (; gather_cursor_ < operands.size(); ++gather_cursor_) {
     const OperandRef& operand = operands.first[gather_cursor_];
     const uint32_t part = operand.part;
-    // An output part begun by an earlier tile job is held too, even when on chip: a reload
-    // later in this gather must not evict it.
-    const bool begun_output = operand.writes() && parts_[part].allocated;
-    if ((!needs(operand) && !begun_output) || hold_[part] != Hold::none) continue;
+    if (!to_hold(operand)) continue;
     const Residency before = parts_[part].residency;
     if (before == Residency::resident || before == Residency::loading) {
       // On chip or on its way: pin it; ours to drop when the job issues.
@@ -325,9 +350,10 @@ IssueBlock ResidencyManager::gather(uint32_t job, OperandSpan operands, uint64_t
       continue;
     }
     if (block != IssueBlock::none) return block;  // no room yet, or a spill in progress:
-    break;                                        // resume here next time
+    *stopped = true;                              // resume here next time
+    return IssueBlock::none;
   }
-  return gather_waiting_.empty() ? IssueBlock::none : IssueBlock::memory;
+  return IssueBlock::none;
 }
 
 void ResidencyManager::release_gather() {
@@ -380,6 +406,7 @@ IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint
       return IssueBlock::buffer_full;
     }
     state.allocated = true;
+    ++outputs_begun_;
     state.residency = Residency::resident;
     state.fresh = true;
     fresh_.push_back(operand.part);

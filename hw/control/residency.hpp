@@ -200,6 +200,8 @@ class ResidencyManager {
   }
   // The oldest waiting tile job `job` gathers its operands, resuming where it stopped.
   IssueBlock gather(uint32_t job, OperandSpan operands, uint64_t now);
+  IssueBlock gather_from_cursor(OperandSpan operands, uint64_t now, bool* stopped);
+  bool to_hold(const OperandRef& operand) const;
   // A younger tile job: true when every operand it needs is on chip (then LRU-refreshed).
   bool all_on_chip(OperandSpan operands, uint64_t now);
   // Fetches the needed operands in order, stopping at the first that is not on chip.
@@ -226,6 +228,8 @@ class ResidencyManager {
   SramBuffer& weight_buffer_;
   SramBuffer& mask_buffer_;
   bool unrestricted_eviction_ = false;
+  // Output parts begun so far, and their count when the gatherer last looked behind its cursor.
+  uint64_t outputs_begun_ = 0, gather_swept_at_ = ~uint64_t{0};
   TransferPort& port_;
   std::vector<PartState> parts_;
   std::vector<uint8_t> stored_;  // per tensor: written by a STORE_A

@@ -228,6 +228,21 @@ TEST_CASE("a too-small activation buffer spills instead of deadlocking", "[sim]"
   for (auto& [op, v] : j["instructions"].items()) CHECK(v["completed"] == v["program"]);
 }
 
+// Regressions of the residency manager under next-use eviction, each a point that once
+// crashed ("pin ... not resident": a gathered tile job's output part, begun by another tile job,
+// was evicted by a reload of the same gather) and must finish with every instruction done.
+TEST_CASE("next-use eviction: small buffers on Server finish (gather holds begun outputs)",
+          "[sim]") {
+  TempDir d;
+  auto j = run_sim(d,
+                   "--model bert-base --accel server --allow-outside-design-space --set pe=256 "
+                   "--set activation_buffer_mb=4 --set weight_buffer_mb=8 --set mask_buffer_mb=1",
+                   "small");
+  CHECK(j["finished"] == true);
+  CHECK(j["memory"]["reloads"].get<double>() > 0);
+  for (auto& [op, v] : j["instructions"].items()) CHECK(v["completed"] == v["program"]);
+}
+
 TEST_CASE("a buffer that cannot hold one tile is a clear error", "[sim]") {
   TempDir d;
   std::string edge = slurp(testutil::kModels + "/accelerators/edge.yaml");
