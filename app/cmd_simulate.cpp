@@ -64,8 +64,8 @@ void add_simulate_options(po::options_description& desc) {
     ("bandwidth-convention", po::value<std::string>()->default_value("auto"),
      "bytes (physical), words (the published 20-bit-per-byte conversion), auto (words for reference)")
     ("eviction", po::value<std::string>()->default_value("auto"),
-     "next-use (the part used farthest ahead in the program; never one needed sooner), lru, "
-     "fifo, auto (next-use; fifo for reference)")
+     "next-use (the part used farthest ahead in the program; a load never evicts one needed "
+     "sooner than itself), lru, fifo, auto (next-use; fifo for reference)")
     ("leakage-when-idle", po::bool_switch(),
      "charge leakage for idle units (default: idle units are power-gated)")
     ("help,h", "show this help");
