@@ -15,8 +15,8 @@ enum class BandwidthConvention { bytes, words };
 enum class MemoryModel { detailed, ideal };
 
 // lru, fifo: the unpinned entry used least recently / loaded first. next_use: the unpinned entry
-// whose next use lies farthest in the (static) program, never one needed sooner than the entry
-// being placed (docs/memory.md §2.3).
+// whose next use lies farthest in the (static) program; a load never evicts one needed sooner
+// than itself (docs/memory.md §2.3).
 enum class EvictionPolicy { lru, fifo, next_use };
 
 struct SimOptions {

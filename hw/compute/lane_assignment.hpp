@@ -41,7 +41,7 @@ struct PieceLayout {
   }
   // Lane slot of a piece: piece-major, so neighbouring slots share the piece index.
   uint64_t lane_slot(const PieceSpan& s) const { return s.piece_in_run * runs + s.run; }
-  uint64_t pieces_per_run() const { return (run_length_tiles + piece_tiles - 1) / piece_tiles; }
+  uint64_t pieces_per_run() const { return div_up(run_length_tiles, piece_tiles); }
 };
 
 // Reference profile: round-robin lanes per PE, chunks of lanes_per_pe tiles per least-loaded PE.

@@ -10,6 +10,11 @@
 
 namespace acceltran {
 
+// ceil(a / b) for tile, lane and block counts (b > 0).
+inline uint64_t div_up(uint64_t a, uint64_t b) {
+  return (a + b - 1) / b;
+}
+
 // Words of one tile: A (tb x tx x tx for a matmul), B (tx x ty, or tb x tx x ty when batched or
 // element-wise), output (tb x tx x ty).
 struct OperandTileWords {

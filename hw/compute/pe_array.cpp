@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "acceltran/hw/compute/operand_traffic.hpp"
 #include "acceltran/hw/compute/pe_array_block_timing.hpp"
 #include "acceltran/hw/compute/pe_array_tile_timing.hpp"
 #include "acceltran/hw/compute/pe_array_timing.hpp"
@@ -17,9 +18,6 @@ namespace {
 uint64_t ceil_eps(double x) {
   if (x <= 0) return 0;
   return static_cast<uint64_t>(std::ceil(x - 1e-9));
-}
-uint64_t div_up(uint64_t a, uint64_t b) {
-  return (a + b - 1) / b;
 }
 bool runs_on_lanes(proto::JobKind kind) {
   return kind == proto::JobKind::matmul || kind == proto::JobKind::elementwise ||

@@ -8,10 +8,6 @@ namespace acceltran {
 
 namespace {
 
-uint64_t div_up(uint64_t a, uint64_t b) {
-  return (a + b - 1) / b;
-}
-
 // The key of a job's block in the plans of blocks in progress.
 uint64_t block_key(const proto::TileJobExt& job) {
   return (static_cast<uint64_t>(job.op_id) << 32) | job.block;

@@ -17,10 +17,6 @@ bool reuses_operand(bool first, const proto::TileCoord& previous, const proto::T
          (first ? previous.i == tile.i : previous.j == tile.j);
 }
 
-uint64_t div_up(uint64_t a, uint64_t b) {
-  return (a + b - 1) / b;
-}
-
 }  // namespace
 
 PeArrayTileTiming::PeArrayTileTiming(PeArray& array)

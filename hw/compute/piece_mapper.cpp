@@ -6,10 +6,6 @@ namespace acceltran {
 
 namespace {
 
-uint64_t div_up(uint64_t a, uint64_t b) {
-  return (a + b - 1) / b;
-}
-
 // Cuts per run 1, 2, 4, ... while a cut leaves at least one tile per piece and the pieces do
 // not exceed twice the lanes; `visit(piece_tiles)` for each, in that order.
 template <class Visit>

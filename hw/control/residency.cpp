@@ -122,8 +122,6 @@ void ResidencyManager::set_unrestricted_eviction(bool on) {
   if (on == unrestricted_eviction_) return;
   unrestricted_eviction_ = on;
   ++epoch_;  // blocked tile jobs are worth trying again
-  for (SramBuffer* buffer : {&activation_buffer_, &weight_buffer_, &mask_buffer_})
-    buffer->set_unrestricted_eviction(on);
 }
 
 // ---------------------------------------------------------------- pins and allocation
@@ -141,27 +139,20 @@ void ResidencyManager::unpin(uint32_t part) {
 }
 
 bool ResidencyManager::allocate(uint32_t part, uint64_t now, bool pin, bool demand) {
-  if (!demand || unrestricted_eviction_) return place(part, now, pin);
-  for (SramBuffer* buffer : {&activation_buffer_, &weight_buffer_, &mask_buffer_})
-    buffer->set_unrestricted_eviction(true);
-  const bool placed = place(part, now, pin);
-  for (SramBuffer* buffer : {&activation_buffer_, &weight_buffer_, &mask_buffer_})
-    buffer->set_unrestricted_eviction(false);
-  return placed;
-}
-
-bool ResidencyManager::place(uint32_t part, uint64_t now, bool pin) {
+  const auto reach = demand || unrestricted_eviction_ ? SramBuffer::EvictionReach::any
+                                                      : SramBuffer::EvictionReach::used_later;
   const ResidentKey key = key_of(part);
   const std::string& tensor_name = table_.tensor_names[key.tensor];
   SramBuffer& data = data_buffer(part);
   // Next-use eviction places data and mask together or not at all: both must fit first.
   if (data.eviction() == EvictionPolicy::next_use &&
-      (!data.can_allocate(key, info(part).data_bytes) ||
-       !mask_buffer_.can_allocate(key, info(part).mask_bytes)))
+      (!data.can_allocate(key, info(part).data_bytes, reach) ||
+       !mask_buffer_.can_allocate(key, info(part).mask_bytes, reach)))
     return false;
-  AllocResult data_result = data.allocate(key, info(part).data_bytes, tensor_name, now);
+  AllocResult data_result = data.allocate(key, info(part).data_bytes, tensor_name, now, reach);
   if (!data_result.fitted) return false;
-  AllocResult mask_result = mask_buffer_.allocate(key, info(part).mask_bytes, tensor_name, now);
+  AllocResult mask_result =
+      mask_buffer_.allocate(key, info(part).mask_bytes, tensor_name, now, reach);
   // Whatever the data buffer dropped is gone even if the mask does not fit.
   for (const auto& victim : data_result.evicted) evicted(victim.key, now, &data);
   if (!mask_result.fitted) {

@@ -8,8 +8,8 @@
 //  * allocates parts (at load, or at the first write of an output part) and pins them while an
 //    issued instruction uses them;
 //  * handles evictions: a full buffer drops unpinned parts (the buffer's policy: by default the
-//    part whose next use in the static program lies farthest ahead, never one needed sooner than
-//    the part being placed; LRU or FIFO on request). A part's data and mask are placed together
+//    part whose next use in the static program lies farthest ahead, and for a load never one
+//    needed sooner than the part loaded; LRU or FIFO on request). A part's data and mask are placed together
 //    and evicted together. A dropped part that a later instruction still needs is spilled to
 //    main memory, and reloaded before its next use (LOAD_A; an evicted weight is loaded again
 //    from its home);
@@ -145,8 +145,8 @@ class ResidencyManager {
   }
   // Program position of the part's next use not yet issued (SramBuffer::kNeverUsed: none).
   uint64_t next_use(uint32_t part);
-  // Next-use policy: lets allocations evict data needed sooner than the part placed (set when
-  // nothing else can make progress; cleared when an instruction completes).
+  // Next-use policy: lets every allocation, loads too, evict data needed sooner than the part
+  // placed (set when nothing else can make progress; cleared when an instruction completes).
   void set_unrestricted_eviction(bool on);
   bool unrestricted_eviction() const { return unrestricted_eviction_; }
   // Re-ranks a resident part after a use of it issued without pinning it.
@@ -174,7 +174,6 @@ class ResidencyManager {
   // evict any unpinned data; otherwise (loads, possibly ahead of need) next-use eviction keeps
   // data needed sooner than the part placed.
   bool allocate(uint32_t part, uint64_t now, bool pin, bool demand);
-  bool place(uint32_t part, uint64_t now, bool pin);
   // Resident: an LRU refresh. Absent weight or spilled activation: a reload is started
   // (IssueBlock::memory until it completes). keep_pin: the reload is the gatherer's hold.
   IssueBlock ensure_resident(uint32_t part, uint64_t now, bool keep_pin = false);

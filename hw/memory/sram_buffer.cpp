@@ -111,8 +111,9 @@ uint64_t SramBuffer::rank_of(const ResidentKey& k) const {
   return kNeverUsed - next_use_(k);
 }
 
-uint64_t SramBuffer::evictable_bytes(const ResidentKey& k, uint64_t need) const {
-  if (opts_.eviction != EvictionPolicy::next_use || !next_use_ || unrestricted_eviction_)
+uint64_t SramBuffer::evictable_bytes(const ResidentKey& k, uint64_t need,
+                                     EvictionReach reach) const {
+  if (opts_.eviction != EvictionPolicy::next_use || !next_use_ || reach == EvictionReach::any)
     return used_bytes_ - pinned_bytes_;
   // Entries ranked below k's own rank are used after k (or never again).
   const uint64_t rank_limit = rank_of(k);
@@ -124,11 +125,11 @@ uint64_t SramBuffer::evictable_bytes(const ResidentKey& k, uint64_t need) const 
   return bytes;
 }
 
-bool SramBuffer::can_allocate(const ResidentKey& k, uint64_t bytes) const {
+bool SramBuffer::can_allocate(const ResidentKey& k, uint64_t bytes, EvictionReach reach) const {
   if (table_.count(k) != 0) return true;
   if (bytes > capacity_bytes_) return false;
   const uint64_t need = bytes > free_bytes() ? bytes - free_bytes() : 0;
-  return need == 0 || evictable_bytes(k, need) >= need;
+  return need == 0 || evictable_bytes(k, need, reach) >= need;
 }
 
 void SramBuffer::refresh(const ResidentKey& k, uint64_t now_cycle) {
@@ -148,7 +149,8 @@ bool SramBuffer::lookup(const ResidentKey& k, uint64_t now_cycle) {
 }
 
 AllocResult SramBuffer::allocate(const ResidentKey& k, uint64_t bytes,
-                                 const std::string& tensor_name, uint64_t now_cycle) {
+                                 const std::string& tensor_name, uint64_t now_cycle,
+                                 EvictionReach reach) {
   now_cycle = now_or(now_cycle);
   AllocResult r;
   auto it = table_.find(k);
@@ -170,7 +172,7 @@ AllocResult SramBuffer::allocate(const ResidentKey& k, uint64_t bytes,
   // stops at the first entry the policy may not evict (next_use: one needed sooner than k).
   uint64_t need = bytes > free_bytes() ? bytes - free_bytes() : 0;
   if (need > 0) {
-    if (evictable_bytes(k, need) < need) {
+    if (evictable_bytes(k, need, reach) < need) {
       ++stats_.failed_allocations;
       return r;
     }

@@ -91,6 +91,10 @@ class SramBuffer : public sc_core::sc_module {
   // kNeverUsed: none).
   using NextUse = std::function<uint64_t(const ResidentKey&)>;
   static constexpr uint64_t kNeverUsed = ~uint64_t{0};
+  // What an allocation may evict under policy next_use (docs/memory.md §2.3): only entries used
+  // after the one placed (a load, possibly ahead of need), or any unpinned entry, furthest next
+  // use first (an instruction issuing now). LRU and FIFO always evict any unpinned entry.
+  enum class EvictionReach { used_later, any };
 
   tlm_utils::simple_target_socket<SramBuffer> socket;  // DMA
   // Compute engines; may stay unbound (a buffer tested alone).
@@ -111,23 +115,19 @@ class SramBuffer : public sc_core::sc_module {
   // --- residency (direct calls) ---
   void set_needed_later(NeededLater f) { needed_later_ = std::move(f); }
   void set_next_use(NextUse f) { next_use_ = std::move(f); }
-  // Next-use policy: while set, an allocation may evict any unpinned entry (furthest next use
-  // first), not only those used after the entry placed. The control block sets it when nothing
-  // else can make progress (docs/memory.md §2.3).
-  void set_unrestricted_eviction(bool on) { unrestricted_eviction_ = on; }
   EvictionPolicy eviction() const { return opts_.eviction; }
   bool contains(const ResidentKey& k) const { return table_.count(k) != 0; }
   // Counts a hit (and refreshes LRU age) or a miss.
   bool lookup(const ResidentKey& k, uint64_t now_cycle = kNow);
   // Makes `bytes` resident under `k` (already resident: only refreshes its LRU age), evicting
-  // unpinned entries (policy order) if needed; policy next_use evicts only entries needed later
-  // than `k`. Throws InputError if bytes > capacity (names the tensor, its size and the
-  // capacity).
+  // unpinned entries (policy order, within `reach`) if needed. Throws InputError if bytes >
+  // capacity (names the tensor, its size and the capacity).
   AllocResult allocate(const ResidentKey& k, uint64_t bytes, const std::string& tensor_name = "",
-                       uint64_t now_cycle = kNow);
-  // Would allocate(k, bytes) fit now (resident already, or room after the policy's evictions)?
-  // Evicts nothing.
-  bool can_allocate(const ResidentKey& k, uint64_t bytes) const;
+                       uint64_t now_cycle = kNow, EvictionReach reach = EvictionReach::used_later);
+  // Would allocate(k, bytes, ..., reach) fit now (resident already, or room after the policy's
+  // evictions)? Evicts nothing.
+  bool can_allocate(const ResidentKey& k, uint64_t bytes,
+                    EvictionReach reach = EvictionReach::used_later) const;
   // Re-ranks an unpinned entry after its next use moved (policy next_use; LRU: a use).
   void refresh(const ResidentKey& k, uint64_t now_cycle = kNow);
   // Removes an entry without spilling (its data are dead). Returns false if not resident.
@@ -196,8 +196,8 @@ class SramBuffer : public sc_core::sc_module {
   void set_used(uint64_t bytes, uint64_t now_cycle);
   void touch(const ResidentKey& k, Entry& e, uint64_t now_cycle);
   uint64_t rank_of(const ResidentKey& k) const;
-  // Bytes the policy may evict to place `k` (next_use: entries used after k only), up to `need`.
-  uint64_t evictable_bytes(const ResidentKey& k, uint64_t need) const;
+  // Bytes the policy may evict to place `k` within `reach`, up to `need`.
+  uint64_t evictable_bytes(const ResidentKey& k, uint64_t need, EvictionReach reach) const;
 
   proto::Buffer kind_;
   double size_mb_;
@@ -223,7 +223,6 @@ class SramBuffer : public sc_core::sc_module {
   uint64_t pinned_bytes_ = 0;
   NeededLater needed_later_;
   NextUse next_use_;
-  bool unrestricted_eviction_ = false;
   DataStore* store_ = nullptr;
   SramStats stats_;
 };
