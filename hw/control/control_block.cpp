@@ -347,8 +347,9 @@ void ControlBlock::issue_ready(uint64_t now) {
     }
     // A tile job that found no room or missing parts is tried again only once residency or
     // pins have changed since (its operand lists can be long).
-    if (is_compute(in.opcode) && (tried_epoch_[in.id] == residency_.epoch() ||
-                                  (wait_oldest_[in.id] && in.id != oldest_compute_))) {
+    if (is_compute(in.opcode) &&
+        (tried_epoch_[in.id] == residency_.epoch() ||
+         (wait_oldest_[in.id] && in.id != oldest_compute_) || outputs_still_blocked(in.id))) {
       ++it;
       continue;
     }
@@ -358,6 +359,17 @@ void ControlBlock::issue_ready(uint64_t now) {
       tried_epoch_[in.id] = residency_.epoch();
     it = block == Block::none ? ready_.erase(it) : std::next(it);
   }
+}
+
+// A tile job whose outputs found no room waits until a buffer's pinned bytes fall (nothing else
+// makes room: evictions only turn unpinned bytes into free ones).
+bool ControlBlock::outputs_still_blocked(uint32_t job) const {
+  const auto found = outputs_blocked_at_.find(job);
+  if (found == outputs_blocked_at_.end()) return false;
+  const ResidencyManager::PinnedBytes now_pinned = residency_.pinned_bytes();
+  for (size_t buffer = 0; buffer < now_pinned.size(); ++buffer)
+    if (now_pinned[buffer] < found->second[buffer]) return false;
+  return true;
 }
 
 // A run-ahead load goes only into free space (on chip already: nothing to fit).
@@ -412,8 +424,12 @@ ControlBlock::Block ControlBlock::issue_tile_job(const Instruction& in, uint64_t
   if (const Block block = bring_operands_on_chip(in, operands, now); block != Block::none)
     return block;
   // Inputs pinned, outputs allocated: nothing the job uses can be evicted while it runs.
-  if (const Block block = residency_.pin_and_allocate_outputs(operands, now); block != Block::none)
+  if (const Block block = residency_.pin_and_allocate_outputs(operands, now);
+      block != Block::none) {
+    outputs_blocked_at_[in.id] = residency_.pinned_bytes();
     return block;
+  }
+  outputs_blocked_at_.erase(in.id);
   *completion = (this->*dispatch_tile_job_)(in, now);
   if (in.id == residency_.gatherer()) residency_.release_gather();
   if (policy_.oldest_gathers) wait_oldest_[in.id] = 0;

@@ -38,6 +38,7 @@
 #include <set>
 #include <string>
 #include <systemc>
+#include <unordered_map>
 #include <vector>
 
 #include "acceltran/compiler/isa.hpp"
@@ -165,6 +166,7 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   void issue_in_order(uint64_t now);
   void issue_ready(uint64_t now);
   bool load_fits_free_space(const Instruction& in);
+  bool outputs_still_blocked(uint32_t job) const;
   void note_oldest_compute_block();
   Block try_issue_one(const Instruction& in, uint64_t now);
   Block issue_tile_job(const Instruction& in, uint64_t now, uint64_t* completion);
@@ -237,7 +239,10 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   uint64_t churn_ = 0, churn_limit_ = 0;  // run-time transfers since the last completion
   std::vector<uint8_t> wait_oldest_;      // per tile job: waits until it is the oldest
   std::vector<uint64_t> tried_epoch_;     // per instruction: residency epoch of its last failure
-  std::vector<uint64_t> issue_cursor_;    // per (layer, head) slot: next free issue slot
+  // Tile jobs whose outputs found no room: the pinned bytes of the three buffers after the
+  // attempt. Such a job can issue only after some buffer's pinned bytes fall below these.
+  std::unordered_map<uint32_t, ResidencyManager::PinnedBytes> outputs_blocked_at_;
+  std::vector<uint64_t> issue_cursor_;  // per (layer, head) slot: next free issue slot
   size_t slots_per_layer_ = 1;
   uint32_t oldest_compute_ = 0;
   Block oldest_compute_block_ = Block::none;

@@ -388,6 +388,10 @@ IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint
   if (!policy_.outputs_pinned_until_store)
     for (const OperandRef& operand : operands)
       if (operand.writes() && parts_[operand.part].allocated) pin(operand.part);
+  if (!outputs_fit(operands)) {
+    undo_allocation(operands, now);
+    return IssueBlock::buffer_full;
+  }
   for (const OperandRef& operand : operands) {
     if (!operand.writes()) continue;
     PartState& state = parts_[operand.part];
@@ -403,6 +407,21 @@ IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint
     fresh_.push_back(operand.part);
   }
   return IssueBlock::none;
+}
+
+// Do the outputs not yet begun fit in the room their buffers can free (everything unpinned)?
+bool ResidencyManager::outputs_fit(OperandSpan operands) const {
+  std::array<uint64_t, 3> need_bytes{};
+  for (const OperandRef& operand : operands) {
+    if (!operand.writes() || parts_[operand.part].allocated) continue;
+    need_bytes[buffer_slot(data_buffer(operand.part))] += info(operand.part).data_bytes;
+    need_bytes[buffer_slot(mask_buffer_)] += info(operand.part).mask_bytes;
+  }
+  const SramBuffer* buffers[3] = {&activation_buffer_, &weight_buffer_, &mask_buffer_};
+  for (const SramBuffer* buffer : buffers)
+    if (need_bytes[buffer_slot(*buffer)] > buffer->capacity_bytes() - buffer->pinned_bytes())
+      return false;
+  return true;
 }
 
 // Unpins what a failed pin_and_allocate_outputs pinned and frees the parts it allocated.

@@ -9,9 +9,9 @@
 //    issued instruction uses them;
 //  * handles evictions: a full buffer drops unpinned parts (the buffer's policy: by default the
 //    part whose next use in the static program lies farthest ahead, and for a load never one
-//    needed sooner than the part loaded; LRU or FIFO on request). A part's data and mask are placed together
-//    and evicted together. A dropped part that a later instruction still needs is spilled to
-//    main memory, and reloaded before its next use (LOAD_A; an evicted weight is loaded again
+//    needed sooner than the part loaded; LRU or FIFO on request). A part's data and mask are placed
+//    together and evicted together. A dropped part that a later instruction still needs is spilled
+//    to main memory, and reloaded before its next use (LOAD_A; an evicted weight is loaded again
 //    from its home);
 //  * lets the oldest waiting tile job gather its operands: it holds (pins) what it has and
 //    fetches what it lacks, so that fetching one part cannot evict another it needs.
@@ -167,6 +167,13 @@ class ResidencyManager {
   void note_change() { ++epoch_; }
 
   // --- pins and allocation ---
+  // Pinned bytes of the activation, weight and mask buffers: an allocation that failed for
+  // lack of room can succeed only once one of them falls.
+  using PinnedBytes = std::array<uint64_t, 3>;
+  PinnedBytes pinned_bytes() const {
+    return {activation_buffer_.pinned_bytes(), weight_buffer_.pinned_bytes(),
+            mask_buffer_.pinned_bytes()};
+  }
   void pin(uint32_t part);
   void unpin(uint32_t part);
   // Makes room for the part's data and mask (evicting unpinned parts); false: no room.
@@ -205,7 +212,8 @@ class ResidencyManager {
   bool all_on_chip(OperandSpan operands, uint64_t now);
   // Fetches the needed operands in order, stopping at the first that is not on chip.
   IssueBlock fetch_in_order(OperandSpan operands, uint64_t now);
-  // Pins the inputs and allocates the outputs; on failure undoes what it did.
+  // Pins the inputs and allocates the outputs; on failure undoes what it did. Outputs that
+  // cannot all fit (their bytes exceed a buffer's unpinned room) evict nothing.
   IssueBlock pin_and_allocate_outputs(OperandSpan operands, uint64_t now);
   // A tile job completed: drops its pins; frees parts nobody reads again.
   void finish_tile_job(OperandSpan operands, bool last_job_of_op, uint64_t now);
@@ -217,8 +225,12 @@ class ResidencyManager {
   void count_eviction(uint32_t part, SramBuffer* from);
   void count_reload(uint32_t part);
   int buffer_slot(const SramBuffer& buffer) const;
+  const SramBuffer& data_buffer(uint32_t part) const {
+    return info(part).buffer == proto::Buffer::activation ? activation_buffer_ : weight_buffer_;
+  }
   void free_part(uint32_t part, uint64_t now);
   void undo_allocation(OperandSpan operands, uint64_t now);
+  bool outputs_fit(OperandSpan operands) const;
   void hold(uint32_t part, Hold how, bool waiting);
 
   PartTable table_;
