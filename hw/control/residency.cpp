@@ -389,6 +389,7 @@ IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint
     for (const OperandRef& operand : operands)
       if (operand.writes() && parts_[operand.part].allocated) pin(operand.part);
   if (!outputs_fit(operands)) {
+    make_room_for_outputs(operands, now);
     undo_allocation(operands, now);
     return IssueBlock::buffer_full;
   }
@@ -422,6 +423,24 @@ bool ResidencyManager::outputs_fit(OperandSpan operands) const {
     if (need_bytes[buffer_slot(*buffer)] > buffer->capacity_bytes() - buffer->pinned_bytes())
       return false;
   return true;
+}
+
+// Outputs that do not fit: each buffer too small for them (capacity less pinned bytes) evicts all
+// its unpinned parts now, furthest next use first, so that the spills run while the tile job
+// waits for pins to drop. Buffers that could hold them evict nothing yet.
+void ResidencyManager::make_room_for_outputs(OperandSpan operands, uint64_t now) {
+  std::array<uint64_t, 3> need_bytes{};
+  for (const OperandRef& operand : operands) {
+    if (!operand.writes() || parts_[operand.part].allocated) continue;
+    need_bytes[buffer_slot(data_buffer(operand.part))] += info(operand.part).data_bytes;
+    need_bytes[buffer_slot(mask_buffer_)] += info(operand.part).mask_bytes;
+  }
+  SramBuffer* buffers[3] = {&activation_buffer_, &weight_buffer_, &mask_buffer_};
+  for (SramBuffer* buffer : buffers) {
+    const uint64_t need = need_bytes[buffer_slot(*buffer)];
+    if (need <= buffer->capacity_bytes() - buffer->pinned_bytes()) continue;  // room enough
+    for (const Evicted& victim : buffer->make_free(need, now)) evicted(victim.key, now, buffer);
+  }
 }
 
 // Unpins what a failed pin_and_allocate_outputs pinned and frees the parts it allocated.

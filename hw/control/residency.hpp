@@ -212,8 +212,9 @@ class ResidencyManager {
   bool all_on_chip(OperandSpan operands, uint64_t now);
   // Fetches the needed operands in order, stopping at the first that is not on chip.
   IssueBlock fetch_in_order(OperandSpan operands, uint64_t now);
-  // Pins the inputs and allocates the outputs; on failure undoes what it did. Outputs that
-  // cannot all fit (their bytes exceed a buffer's unpinned room) evict nothing.
+  // Pins the inputs and allocates the outputs. Outputs that cannot all fit (their bytes exceed a
+  // buffer's capacity less its pinned bytes) are not placed: that buffer evicts its unpinned
+  // parts, the pins are undone and the job waits.
   IssueBlock pin_and_allocate_outputs(OperandSpan operands, uint64_t now);
   // A tile job completed: drops its pins; frees parts nobody reads again.
   void finish_tile_job(OperandSpan operands, bool last_job_of_op, uint64_t now);
@@ -231,6 +232,7 @@ class ResidencyManager {
   void free_part(uint32_t part, uint64_t now);
   void undo_allocation(OperandSpan operands, uint64_t now);
   bool outputs_fit(OperandSpan operands) const;
+  void make_room_for_outputs(OperandSpan operands, uint64_t now);
   void hold(uint32_t part, Hold how, bool waiting);
 
   PartTable table_;

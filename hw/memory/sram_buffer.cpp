@@ -176,23 +176,7 @@ AllocResult SramBuffer::allocate(const ResidentKey& k, uint64_t bytes,
       ++stats_.failed_allocations;
       return r;
     }
-    uint64_t freed = 0;
-    for (auto oit = order_.begin(); oit != order_.end() && freed < need;) {
-      ResidentKey victim = oit->second;
-      Entry& e = table_.at(victim);
-      Evicted ev{victim, e.bytes, needed_later_ ? needed_later_(victim) : false};
-      freed += e.bytes;
-      ++stats_.evictions;
-      stats_.evicted_bytes += e.bytes;
-      if (ev.spill) {
-        ++stats_.spills;
-        stats_.spilled_bytes += e.bytes;
-      }
-      set_used(used_bytes_ - e.bytes, now_cycle);
-      table_.erase(victim);
-      oit = order_.erase(oit);
-      r.evicted.push_back(ev);
-    }
+    evict_until(need, now_cycle, r.evicted);
   }
   Entry e;
   e.bytes = bytes;
@@ -205,6 +189,33 @@ AllocResult SramBuffer::allocate(const ResidentKey& k, uint64_t bytes,
   ++stats_.allocations;
   r.fitted = true;
   return r;
+}
+
+// Evicts unpinned entries in policy order until `need` bytes are freed (or none is left).
+void SramBuffer::evict_until(uint64_t need, uint64_t now_cycle, std::vector<Evicted>& evicted) {
+  uint64_t freed = 0;
+  for (auto oit = order_.begin(); oit != order_.end() && freed < need;) {
+    ResidentKey victim = oit->second;
+    Entry& e = table_.at(victim);
+    Evicted ev{victim, e.bytes, needed_later_ ? needed_later_(victim) : false};
+    freed += e.bytes;
+    ++stats_.evictions;
+    stats_.evicted_bytes += e.bytes;
+    if (ev.spill) {
+      ++stats_.spills;
+      stats_.spilled_bytes += e.bytes;
+    }
+    set_used(used_bytes_ - e.bytes, now_cycle);
+    table_.erase(victim);
+    oit = order_.erase(oit);
+    evicted.push_back(ev);
+  }
+}
+
+std::vector<Evicted> SramBuffer::make_free(uint64_t bytes, uint64_t now_cycle) {
+  std::vector<Evicted> evicted;
+  if (bytes > free_bytes()) evict_until(bytes - free_bytes(), now_or(now_cycle), evicted);
+  return evicted;
 }
 
 bool SramBuffer::release(const ResidentKey& k, uint64_t now_cycle) {

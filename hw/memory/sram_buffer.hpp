@@ -130,6 +130,9 @@ class SramBuffer : public sc_core::sc_module {
                     EvictionReach reach = EvictionReach::used_later) const;
   // Re-ranks an unpinned entry after its next use moved (policy next_use; LRU: a use).
   void refresh(const ResidentKey& k, uint64_t now_cycle = kNow);
+  // Evicts unpinned entries in policy order until `bytes` are free or none is left (the caller
+  // spills those needed later).
+  std::vector<Evicted> make_free(uint64_t bytes, uint64_t now_cycle = kNow);
   // Removes an entry without spilling (its data are dead). Returns false if not resident.
   bool release(const ResidentKey& k, uint64_t now_cycle = kNow);
   void pin(const ResidentKey& k);    // throws std::logic_error if not resident
@@ -198,6 +201,7 @@ class SramBuffer : public sc_core::sc_module {
   void set_used(uint64_t bytes, uint64_t now_cycle);
   void touch(const ResidentKey& k, Entry& e, uint64_t now_cycle);
   uint64_t rank_of(const ResidentKey& k) const;
+  void evict_until(uint64_t need, uint64_t now_cycle, std::vector<Evicted>& evicted);
   // Bytes the policy may evict to place `k` within `reach`, up to `need`.
   uint64_t evictable_bytes(const ResidentKey& k, uint64_t need, EvictionReach reach) const;
 
