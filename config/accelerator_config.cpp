@@ -11,8 +11,10 @@
 #include <set>
 
 #include "acceltran/config/input_limits.hpp"
+#include "acceltran/config/input_text.hpp"
 #include "acceltran/config/overrides.hpp"
 #include "acceltran/config/suggest.hpp"
+#include "acceltran/config/yaml_input.hpp"
 
 #ifndef ACCELTRAN_DEFAULT_MODELS_DIR
 #define ACCELTRAN_DEFAULT_MODELS_DIR "models"
@@ -104,8 +106,8 @@ void check_duplicate_keys(const YAML::Node& n, const std::string& path, int dept
                                      kv.first.Mark().line + 1));
       const std::string k = kv.first.Scalar();
       if (!seen.insert(k).second)
-        throw InputError(
-            fmt::format("{}:{}: duplicate key '{}'", path, kv.first.Mark().line + 1, k));
+        throw InputError(fmt::format("{}:{}: duplicate key '{}'", path, kv.first.Mark().line + 1,
+                                     quoted_value(k)));
       check_duplicate_keys(kv.second, path, depth + 1);
     }
   } else if (n.IsSequence()) {
@@ -118,16 +120,14 @@ YAML::Node load_yaml(const std::string& path, const char* what) {
   if (fs::is_directory(path))
     throw InputError(fmt::format("{}: is a folder, not a {} file", path, what));
   try {
-    YAML::Node n = YAML::LoadFile(path);
+    YAML::Node n = load_bounded_yaml_file(path, what);
     if (!n.IsMap())
       throw InputError(fmt::format("{}: expected a YAML mapping at the top level", path));
     check_duplicate_keys(n, path);
     return n;
   } catch (const YAML::ParserException& e) {
     throw InputError(fmt::format("{}:{}:{}: YAML syntax error: {}", path, e.mark.line + 1,
-                                 e.mark.column + 1, e.msg));
-  } catch (const YAML::BadFile&) {
-    throw InputError(fmt::format("{}: cannot read {} file", path, what));
+                                 e.mark.column + 1, quoted_value(e.msg)));
   }
 }
 
@@ -172,7 +172,7 @@ class Reader {
       return v;
     } catch (const YAML::BadConversion&) {
       throw InputError(fmt::format("{}: key '{}': value '{}' is not {}", file_, full_key,
-                                   n.Scalar(), type_name));
+                                   quoted_value(n.Scalar()), type_name));
     }
   }
 
@@ -189,8 +189,9 @@ class Reader {
         continue;
       std::vector<std::string> known(used_.begin(), used_.end());
       known.insert(known.end(), also_allowed.begin(), also_allowed.end());
-      throw InputError(fmt::format("{}: unknown key '{}'{}; allowed keys: {}", file_, key_name(k),
-                                   did_you_mean(k, known), fmt::join(known, ", ")));
+      throw InputError(fmt::format("{}: unknown key '{}'{}; allowed keys: {}", file_,
+                                   quoted_value(key_name(k)), did_you_mean(k, known),
+                                   fmt::join(known, ", ")));
     }
   }
 
