@@ -34,7 +34,7 @@ LoopOrder LoopOrder::parse(const std::string& text) {
   if (sorted != "bijk")
     throw InputError(fmt::format(
         "loop order '{}' is not a permutation of b,i,j,k (write it outermost first, e.g. b_i_j_k)",
-        text));
+        quoted_value(text)));
   for (int n = 0; n < 4; ++n) lo.dims[n] = letters[n];
   return lo;
 }
@@ -558,7 +558,8 @@ void check_technology_figures(const AcceleratorConfig& c, const DesignSpace& s,
     std::vector<std::string> have;
     for (const auto& kv : tech.main_memory_bandwidth_gbps) have.push_back(kv.first);
     throw InputError(fmt::format("{}: key 'main_memory.bandwidth': value '{}' unknown; allowed: {}",
-                                 c.source, c.main_memory.bandwidth_class, list_str(have)));
+                                 c.source, quoted_value(c.main_memory.bandwidth_class),
+                                 list_str(have)));
   }
   auto type = to_string(c.main_memory.type);
   auto it = s.main_memory.find(type);
@@ -594,7 +595,8 @@ void check_design_space(const AcceleratorConfig& c, const DesignSpace& s, const 
   if (!o.allow_outside_design_space && std::find(s.non_linearity.begin(), s.non_linearity.end(),
                                                  c.non_linearity) == s.non_linearity.end())
     throw InputError(fmt::format("{}: key 'non_linearity': value '{}' not allowed; allowed: {}",
-                                 c.source, c.non_linearity, list_str(s.non_linearity)));
+                                 c.source, quoted_value(c.non_linearity),
+                                 list_str(s.non_linearity)));
   check_in(c, o, "pe", c.pe, s.pe);
   check_in(c, o, "lanes_per_pe", c.lanes_per_pe, s.lanes_per_pe);
   check_in(c, o, "mac_per_lane", c.mac_per_lane, s.mac_per_lane);
@@ -683,8 +685,9 @@ AcceleratorConfig load_accelerator(const std::string& name_or_path, const Design
     else if (type == "hbm")
       c.main_memory.type = MemoryType::hbm;
     else
-      throw InputError(fmt::format(
-          "{}: key 'main_memory.type': value '{}' unknown; allowed: rram, dram, hbm", path, type));
+      throw InputError(
+          fmt::format("{}: key 'main_memory.type': value '{}' unknown; allowed: rram, dram, hbm",
+                      path, quoted_value(type)));
     c.main_memory.bandwidth_class = mm.get_string("bandwidth");
     c.main_memory.banks = mm.get_int("banks");
     c.main_memory.ranks = mm.get_int("ranks");

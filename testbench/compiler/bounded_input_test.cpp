@@ -149,6 +149,8 @@ TEST_CASE("YAML alias bombs and deep nesting end fast with one error line",
   REQUIRE(bomb.size() < 400);
   const std::string many_aliases = "a: &a 1\nb: [" + repeat("*a,", 64) + "*a]\nname: x\n";
   const std::string deep = "name: x\ntile: " + std::string(100000, '[') + "\n";
+  std::string long_type = golden::slurp(testutil::kModels + "/accelerators/edge.yaml");
+  long_type.replace(long_type.find("type: dram"), 10, "type: " + std::string(500000, 'z'));
   const std::string spec =
       "model: bert-tiny\naccelerator: edge\n" + alias_bomb(8, 8) + "grid:\n  pe: [*a8]\n";
   run_bounded({
@@ -172,6 +174,9 @@ TEST_CASE("YAML alias bombs and deep nesting end fast with one error line",
       {"alias bomb in a sweep spec",
        "sweep " + d.write("spec.yaml", spec) + " --out " + (d.path / "out").string(),
        {"spec.yaml", "expands to more than 1000000 nodes"}},
+      {"a 500,000-character memory type",
+       "compile --accel " + d.write("longtype.yaml", long_type),
+       {"longtype.yaml", "main_memory.type", "'zzzz", "... (500000 bytes)' unknown"}},
       {"an accelerator file over the size limit",
        "compile --accel " + d.write("big.yaml", "name: x\n#" + std::string(2u << 20, ' ') + "\n"),
        {"big.yaml", "accelerator file of", "exceeds the limit of 1048576 bytes"}},
