@@ -64,8 +64,6 @@ void add_input_options(po::options_description& desc) {
 }
 
 std::map<std::string, double> load_sparsity_profile(const std::string& path) {
-  if (!std::ifstream(path))
-    throw InputError(fmt::format("{}: cannot read the sparsity profile", path));
   const std::string text = read_input_file(path, limits::kMaxJsonBytes, "sparsity profile");
   check_json_text(text, path, limits::kMaxJsonBytes);
   nlohmann::json j;

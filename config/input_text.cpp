@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -28,19 +29,21 @@ std::string quoted_value(std::string_view text) {
 }
 
 std::string read_input_file(const std::string& path, uint64_t max_bytes, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: cannot read the {} file", path, what));
-  in.seekg(0, std::ios::end);
-  const std::streamoff end = in.tellg();
-  in.seekg(0);
-  if (end >= 0 && static_cast<uint64_t>(end) > max_bytes)
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError(fmt::format("{}: is a folder, not a {} file", path, what));
+  const bool regular = std::filesystem::is_regular_file(path, ec);
+  const uintmax_t size = regular ? std::filesystem::file_size(path, ec) : 0;
+  if (regular && !ec && size > max_bytes)
     throw InputError(fmt::format("{}: {} file of {} bytes exceeds the limit of {} bytes", path,
-                                 what, end, max_bytes));
+                                 what, size, max_bytes));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("{}: {} file not found or not readable", path, what));
+  // Read in pieces, so that a pipe (which has no size) stops one piece past the limit.
   std::string text;
-  // Not a seekable file (a pipe): read at most one byte past the limit.
-  char buffer[65536];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    text.append(buffer, static_cast<size_t>(in.gcount()));
+  char piece[65536];
+  while (in.read(piece, sizeof piece) || in.gcount() > 0) {
+    text.append(piece, static_cast<size_t>(in.gcount()));
     if (text.size() > max_bytes)
       throw InputError(
           fmt::format("{}: {} file exceeds the limit of {} bytes", path, what, max_bytes));

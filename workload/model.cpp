@@ -327,8 +327,6 @@ ModelDesc parse_model_json(const std::string& text, const std::string& source) {
 
 ModelDesc load_model(const std::string& name_or_path) {
   std::string path = resolve_model_path(name_or_path);
-  if (!std::ifstream(path))
-    throw InputError(fmt::format("{}: model file not found or not readable", path));
   return parse_model_json(read_input_file(path, limits::kMaxJsonBytes, "model"), path);
 }
 
