@@ -15,6 +15,7 @@
 #include <typeinfo>
 
 #include "acceltran/config/input_limits.hpp"
+#include "acceltran/config/input_text.hpp"
 #include "acceltran/config/suggest.hpp"
 
 namespace acceltran::cli {
@@ -63,13 +64,13 @@ void add_input_options(po::options_description& desc) {
 }
 
 std::map<std::string, double> load_sparsity_profile(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw InputError(fmt::format("{}: cannot read the sparsity profile", path));
+  const std::string text = read_input_file(path, limits::kMaxJsonBytes, "sparsity profile");
+  check_json_text(text, path, limits::kMaxJsonBytes);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(f);
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    throw InputError(fmt::format("{}: not JSON ({})", path, e.what()));
+    throw InputError(fmt::format("{}: not JSON ({})", path, quoted_value(e.what())));
   }
   const nlohmann::json* m = nullptr;
   if (j.is_object() && j.contains("functional") && j["functional"].is_object() &&
@@ -87,7 +88,7 @@ std::map<std::string, double> load_sparsity_profile(const std::string& path) {
     if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1))
       throw InputError(
           fmt::format("{}: key 'tensor_sparsity.{}': value {} is not a sparsity in [0, 1)", path,
-                      name, v.dump()));
+                      quoted_value(name), quoted_value(v.dump())));
     out[name] = v.get<double>();
   }
   return out;

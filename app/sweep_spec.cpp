@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "acceltran/config/input_error.hpp"
+#include "acceltran/config/input_text.hpp"
+#include "acceltran/config/yaml_input.hpp"
 #include "sweep.hpp"
 
 namespace acceltran::cli::sweep {
@@ -85,9 +87,10 @@ std::vector<Setting> read_mapping(const YAML::Node& n, const std::string& file,
     if (key == "--model" || key == "--accel" || key == "--out")
       throw InputError(fmt::format(
           "{}: key '{}.{}': write 'model:' / 'accelerator:' instead (--out is the sweep's)", file,
-          where, key));
+          where, quoted_value(key)));
     if (kv.second.IsNull())
-      throw InputError(fmt::format("{}: key '{}.{}': missing value", file, where, key));
+      throw InputError(
+          fmt::format("{}: key '{}.{}': missing value", file, where, quoted_value(key)));
     out.push_back({key, value_text(kv.second)});
   }
   return out;
@@ -119,10 +122,10 @@ YAML::Node load_spec(const std::string& path) {
     throw InputError(fmt::format("{}: sweep spec file not found", path));
   YAML::Node top;
   try {
-    top = YAML::LoadFile(path);
+    top = load_bounded_yaml_file(path, "sweep spec");
   } catch (const YAML::ParserException& e) {
     throw InputError(fmt::format("{}:{}:{}: YAML syntax error: {}", path, e.mark.line + 1,
-                                 e.mark.column + 1, e.msg));
+                                 e.mark.column + 1, quoted_value(e.msg)));
   }
   if (!top.IsMap()) throw InputError(fmt::format("{}: expected a YAML mapping", path));
   const std::set<std::string> known{"model", "models", "accelerator", "accelerators",
@@ -130,7 +133,8 @@ YAML::Node load_spec(const std::string& path) {
   for (const auto& kv : top) {
     auto k = kv.first.as<std::string>();
     if (!known.count(k))
-      throw InputError(fmt::format("{}: unknown key '{}'; allowed keys: {}", path, k, kTopKeys));
+      throw InputError(
+          fmt::format("{}: unknown key '{}'; allowed keys: {}", path, quoted_value(k), kTopKeys));
   }
   return top;
 }
@@ -146,8 +150,8 @@ std::vector<std::vector<Setting>> read_grid_points(const YAML::Node& top, const 
       auto key = kv.first.as<std::string>();
       if (key == "accel") key = "accelerator";
       if (!kv.second.IsSequence() || kv.second.size() == 0)
-        throw InputError(
-            fmt::format("{}: key 'grid.{}': expected a non-empty list of values", path, key));
+        throw InputError(fmt::format("{}: key 'grid.{}': expected a non-empty list of values", path,
+                                     quoted_value(key)));
       std::vector<std::string> vals;
       for (const auto& v : kv.second) vals.push_back(value_text(v));
       axes.push_back({key, vals});

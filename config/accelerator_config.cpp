@@ -11,8 +11,10 @@
 #include <set>
 
 #include "acceltran/config/input_limits.hpp"
+#include "acceltran/config/input_text.hpp"
 #include "acceltran/config/overrides.hpp"
 #include "acceltran/config/suggest.hpp"
+#include "acceltran/config/yaml_input.hpp"
 
 #ifndef ACCELTRAN_DEFAULT_MODELS_DIR
 #define ACCELTRAN_DEFAULT_MODELS_DIR "models"
@@ -32,7 +34,7 @@ LoopOrder LoopOrder::parse(const std::string& text) {
   if (sorted != "bijk")
     throw InputError(fmt::format(
         "loop order '{}' is not a permutation of b,i,j,k (write it outermost first, e.g. b_i_j_k)",
-        text));
+        quoted_value(text)));
   for (int n = 0; n < 4; ++n) lo.dims[n] = letters[n];
   return lo;
 }
@@ -104,8 +106,8 @@ void check_duplicate_keys(const YAML::Node& n, const std::string& path, int dept
                                      kv.first.Mark().line + 1));
       const std::string k = kv.first.Scalar();
       if (!seen.insert(k).second)
-        throw InputError(
-            fmt::format("{}:{}: duplicate key '{}'", path, kv.first.Mark().line + 1, k));
+        throw InputError(fmt::format("{}:{}: duplicate key '{}'", path, kv.first.Mark().line + 1,
+                                     quoted_value(k)));
       check_duplicate_keys(kv.second, path, depth + 1);
     }
   } else if (n.IsSequence()) {
@@ -118,16 +120,14 @@ YAML::Node load_yaml(const std::string& path, const char* what) {
   if (fs::is_directory(path))
     throw InputError(fmt::format("{}: is a folder, not a {} file", path, what));
   try {
-    YAML::Node n = YAML::LoadFile(path);
+    YAML::Node n = load_bounded_yaml_file(path, what);
     if (!n.IsMap())
       throw InputError(fmt::format("{}: expected a YAML mapping at the top level", path));
     check_duplicate_keys(n, path);
     return n;
   } catch (const YAML::ParserException& e) {
     throw InputError(fmt::format("{}:{}:{}: YAML syntax error: {}", path, e.mark.line + 1,
-                                 e.mark.column + 1, e.msg));
-  } catch (const YAML::BadFile&) {
-    throw InputError(fmt::format("{}: cannot read {} file", path, what));
+                                 e.mark.column + 1, quoted_value(e.msg)));
   }
 }
 
@@ -172,7 +172,7 @@ class Reader {
       return v;
     } catch (const YAML::BadConversion&) {
       throw InputError(fmt::format("{}: key '{}': value '{}' is not {}", file_, full_key,
-                                   n.Scalar(), type_name));
+                                   quoted_value(n.Scalar()), type_name));
     }
   }
 
@@ -189,8 +189,9 @@ class Reader {
         continue;
       std::vector<std::string> known(used_.begin(), used_.end());
       known.insert(known.end(), also_allowed.begin(), also_allowed.end());
-      throw InputError(fmt::format("{}: unknown key '{}'{}; allowed keys: {}", file_, key_name(k),
-                                   did_you_mean(k, known), fmt::join(known, ", ")));
+      throw InputError(fmt::format("{}: unknown key '{}'{}; allowed keys: {}", file_,
+                                   quoted_value(key_name(k)), did_you_mean(k, known),
+                                   fmt::join(known, ", ")));
     }
   }
 
@@ -557,7 +558,8 @@ void check_technology_figures(const AcceleratorConfig& c, const DesignSpace& s,
     std::vector<std::string> have;
     for (const auto& kv : tech.main_memory_bandwidth_gbps) have.push_back(kv.first);
     throw InputError(fmt::format("{}: key 'main_memory.bandwidth': value '{}' unknown; allowed: {}",
-                                 c.source, c.main_memory.bandwidth_class, list_str(have)));
+                                 c.source, quoted_value(c.main_memory.bandwidth_class),
+                                 list_str(have)));
   }
   auto type = to_string(c.main_memory.type);
   auto it = s.main_memory.find(type);
@@ -593,7 +595,8 @@ void check_design_space(const AcceleratorConfig& c, const DesignSpace& s, const 
   if (!o.allow_outside_design_space && std::find(s.non_linearity.begin(), s.non_linearity.end(),
                                                  c.non_linearity) == s.non_linearity.end())
     throw InputError(fmt::format("{}: key 'non_linearity': value '{}' not allowed; allowed: {}",
-                                 c.source, c.non_linearity, list_str(s.non_linearity)));
+                                 c.source, quoted_value(c.non_linearity),
+                                 list_str(s.non_linearity)));
   check_in(c, o, "pe", c.pe, s.pe);
   check_in(c, o, "lanes_per_pe", c.lanes_per_pe, s.lanes_per_pe);
   check_in(c, o, "mac_per_lane", c.mac_per_lane, s.mac_per_lane);
@@ -682,8 +685,9 @@ AcceleratorConfig load_accelerator(const std::string& name_or_path, const Design
     else if (type == "hbm")
       c.main_memory.type = MemoryType::hbm;
     else
-      throw InputError(fmt::format(
-          "{}: key 'main_memory.type': value '{}' unknown; allowed: rram, dram, hbm", path, type));
+      throw InputError(
+          fmt::format("{}: key 'main_memory.type': value '{}' unknown; allowed: rram, dram, hbm",
+                      path, quoted_value(type)));
     c.main_memory.bandwidth_class = mm.get_string("bandwidth");
     c.main_memory.banks = mm.get_int("banks");
     c.main_memory.ranks = mm.get_int("ranks");

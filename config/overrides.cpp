@@ -6,6 +6,8 @@
 #include <filesystem>
 
 #include "acceltran/config/input_error.hpp"
+#include "acceltran/config/input_text.hpp"
+#include "acceltran/config/yaml_input.hpp"
 
 namespace acceltran {
 
@@ -25,7 +27,7 @@ Override parse_override(const std::string& text) {
     throw InputError(fmt::format(
         "option --set: '{}' must be KEY=VALUE with KEY a dotted accelerator key, e.g. pe=128, "
         "main_memory.type=hbm, tile.tile_x=32",
-        text));
+        quoted_value(text)));
   if (o.key == "base")
     throw InputError(
         "option --set: key 'base' cannot be overridden; pick the accelerator with "
@@ -75,11 +77,12 @@ YAML::Node value_node(const Override& o) {
   // Flow collections ("[32, 1, 4]", "{type: hbm, ...}") become YAML nodes; anything else stays
   // the exact text given, so the loader reads it as if it were written in the file.
   if (!o.value.empty() && (o.value.front() == '[' || o.value.front() == '{')) {
+    const std::string source =
+        fmt::format("option --set {}={}", quoted_value(o.key), quoted_value(o.value));
     try {
-      return YAML::Load(o.value);
+      return load_bounded_yaml(o.value, source);
     } catch (const YAML::Exception& e) {
-      throw InputError(
-          fmt::format("option --set {}={}: value is not valid YAML: {}", o.key, o.value, e.msg));
+      throw InputError(fmt::format("{}: value is not valid YAML: {}", source, quoted_value(e.msg)));
     }
   }
   return YAML::Node(o.value);
@@ -104,7 +107,7 @@ void apply(YAML::Node& root, const Override& o) {
     if (next && !next.IsMap())
       throw InputError(fmt::format(
           "option --set {}={}: key '{}' holds a value, not a mapping; set it with --set {}=...",
-          o.key, o.value, walked, walked));
+          quoted_value(o.key), quoted_value(o.value), quoted_value(walked), quoted_value(walked)));
     if (!next) {
       cur[parts[n]] = YAML::Node(YAML::NodeType::Map);
       next = cur[parts[n]];
@@ -133,7 +136,7 @@ YAML::Node compose_accelerator_tree(const std::string& path, const std::vector<s
 std::string describe_source(const std::string& path, const std::vector<std::string>& sets) {
   if (sets.empty()) return path;
   std::string s = path + " (";
-  for (size_t n = 0; n < sets.size(); ++n) s += (n ? ", --set " : "--set ") + sets[n];
+  for (size_t n = 0; n < sets.size(); ++n) s += (n ? ", --set " : "--set ") + quoted_value(sets[n]);
   return s + ")";
 }
 

@@ -12,6 +12,7 @@
 
 #include "acceltran/config/accelerator_config.hpp"
 #include "acceltran/config/input_limits.hpp"
+#include "acceltran/config/input_text.hpp"
 #include "acceltran/config/suggest.hpp"
 
 namespace acceltran {
@@ -65,14 +66,14 @@ HeadDesc parse_head(const std::string& text, const std::string& where) {
     return InputError(fmt::format(
         "{}: head '{}': {}; allowed forms: sa_sdp_<d>, sa_wma_<d>, c_<kernel>_<d>, l_dft_<d>, "
         "l_dct_<d>",
-        where, text, why));
+        where, quoted_value(text), why));
   };
   auto f = split(text, '_');
   if (f.size() != 3) throw bad(fmt::format("expected 3 fields separated by '_', got {}", f.size()));
   HeadDesc h;
   h.text = text;
   if (!parse_positive(f[2], &h.dim))
-    throw bad(fmt::format("dimension '{}' is not a positive integer", f[2]));
+    throw bad(fmt::format("dimension '{}' is not a positive integer", quoted_value(f[2])));
   if (f[0] == "sa" && f[1] == "sdp")
     h.type = HeadType::sdp;
   else if (f[0] == "sa" && f[1] == "wma")
@@ -84,9 +85,9 @@ HeadDesc parse_head(const std::string& text, const std::string& where) {
   else if (f[0] == "c") {
     h.type = HeadType::conv;
     if (!parse_positive(f[1], &h.kernel))
-      throw bad(fmt::format("kernel size '{}' is not a positive integer", f[1]));
+      throw bad(fmt::format("kernel size '{}' is not a positive integer", quoted_value(f[1])));
   } else {
-    throw bad(fmt::format("unknown head type '{}_{}'", f[0], f[1]));
+    throw bad(fmt::format("unknown head type '{}'", quoted_value(f[0] + "_" + f[1])));
   }
   const int64_t width = h.dim * std::max<int64_t>(h.kernel, 1);  // both < 10^9: no overflow
   if (width > limits::kMaxWidth)
@@ -101,11 +102,11 @@ namespace {
 // A positive integer no larger than `max` (a limit of limits.hpp, named in the message).
 int64_t positive_value(const json& v, const std::string& key, const std::string& src, int64_t max) {
   if (!v.is_number_integer())
-    throw InputError(
-        fmt::format("{}: key '{}': value {} is not a positive integer", src, key, v.dump()));
+    throw InputError(fmt::format("{}: key '{}': value {} is not a positive integer", src, key,
+                                 quoted_value(v.dump())));
   if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(max))
-    throw InputError(
-        fmt::format("{}: key '{}': value {} exceeds the limit {}", src, key, v.dump(), max));
+    throw InputError(fmt::format("{}: key '{}': value {} exceeds the limit {}", src, key,
+                                 quoted_value(v.dump()), max));
   int64_t x = v.get<int64_t>();
   if (x <= 0)
     throw InputError(fmt::format("{}: key '{}': value {} is not a positive integer", src, key, x));
@@ -157,7 +158,7 @@ ModelDesc parse_flexibert(const json& j, const std::string& src) {
     if (std::find(kKeys.begin(), kKeys.end(), it.key()) == kKeys.end())
       throw InputError(
           fmt::format("{}: unknown key '{}' in a FlexiBERT dictionary; allowed keys: l, o, h, f",
-                      src, it.key()));
+                      src, quoted_value(it.key())));
   ModelDesc m;
   m.format = "flexibert";
   int64_t l = get_positive(j, "l", src, limits::kMaxLayers);
@@ -178,7 +179,8 @@ ModelDesc parse_flexibert(const json& j, const std::string& src) {
     check_list_size(o, fmt::format("o[{}]", n), src, limits::kMaxHeadsPerLayer);
     for (size_t t = 0; t < o.size(); ++t) {
       if (!o[t].is_string())
-        throw InputError(fmt::format("{}: head {} is not a string: {}", where, t, o[t].dump()));
+        throw InputError(
+            fmt::format("{}: head {} is not a string: {}", where, t, quoted_value(o[t].dump())));
       layer.heads.push_back(parse_head(o[t].get<std::string>(), where));
     }
     layer.hidden = positive_value(j["h"][n], fmt::format("h[{}]", n), src, limits::kMaxWidth);
@@ -226,7 +228,7 @@ ModelDesc parse_hf_config(const json& j, const std::string& src) {
         "gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "relu", "silu", "swish"};
     if (std::find(kActs.begin(), kActs.end(), m.hidden_act) == kActs.end())
       throw InputError(fmt::format("{}: key 'hidden_act': value '{}' not supported; allowed: {}",
-                                   src, m.hidden_act, fmt::join(kActs, ", ")));
+                                   src, quoted_value(m.hidden_act), fmt::join(kActs, ", ")));
   }
   if (j.contains("model_type") && j["model_type"].is_string()) {
     auto t = j["model_type"].get<std::string>();
@@ -235,7 +237,7 @@ ModelDesc parse_hf_config(const json& j, const std::string& src) {
     if (std::find(kTypes.begin(), kTypes.end(), t) == kTypes.end())
       throw InputError(
           fmt::format("{}: key 'model_type': value '{}' is not a BERT-style encoder; allowed: {}",
-                      src, t, fmt::join(kTypes, ", ")));
+                      src, quoted_value(t), fmt::join(kTypes, ", ")));
   }
   for (int64_t n = 0; n < layers; ++n) {
     LayerDesc layer;
@@ -286,21 +288,22 @@ ModelDesc parse_model_json(const std::string& text, const std::string& source) {
     if (event == json::parse_event_t::key && !keys.empty()) {
       const std::string k = parsed.get<std::string>();
       if (!keys.back().insert(k).second)
-        throw InputError(fmt::format("{}: duplicate key '{}'", source, k));
+        throw InputError(fmt::format("{}: duplicate key '{}'", source, quoted_value(k)));
     }
     return true;
   };
+  check_json_text(text, source, limits::kMaxJsonBytes);  // nlohmann-json recurses per level
   try {
     j = json::parse(text, no_duplicates);
   } catch (const json::parse_error& e) {
-    throw InputError(
-        fmt::format("{}: JSON syntax error at byte {}: {}", source, e.byte,
-                    std::string(e.what()).substr(std::string(e.what()).find(':') + 2)));
+    const std::string what = e.what();
+    throw InputError(fmt::format("{}: JSON syntax error at byte {}: {}", source, e.byte,
+                                 quoted_value(what.substr(what.find(':') + 2))));
   } catch (const json::exception& e) {  // e.g. a number too large for a double (1e400)
     const std::string what = e.what();
-    throw InputError(
-        fmt::format("{}: JSON value error: {}", source,
-                    what.substr(what.find(']') == std::string::npos ? 0 : what.find(']') + 2)));
+    throw InputError(fmt::format(
+        "{}: JSON value error: {}", source,
+        quoted_value(what.substr(what.find(']') == std::string::npos ? 0 : what.find(']') + 2))));
   }
   if (!j.is_object())
     throw InputError(fmt::format("{}: expected a JSON object at the top level", source));
@@ -324,11 +327,7 @@ ModelDesc parse_model_json(const std::string& text, const std::string& source) {
 
 ModelDesc load_model(const std::string& name_or_path) {
   std::string path = resolve_model_path(name_or_path);
-  std::ifstream in(path);
-  if (!in) throw InputError(fmt::format("{}: model file not found or not readable", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_model_json(ss.str(), path);
+  return parse_model_json(read_input_file(path, limits::kMaxJsonBytes, "model"), path);
 }
 
 }  // namespace acceltran

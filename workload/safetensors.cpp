@@ -10,6 +10,9 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "acceltran/config/input_limits.hpp"
+#include "acceltran/config/input_text.hpp"
+
 namespace acceltran {
 using nlohmann::json;
 
@@ -46,8 +49,6 @@ float bfloat16_to_float(uint16_t bits) {
 }
 
 namespace {
-
-constexpr uint64_t kMaxHeaderBytes = 100ull << 20;  // the reference implementation's limit
 
 // Bytes per element of every dtype of the safetensors format.
 int dtype_bytes(const std::string& d) {
@@ -128,15 +129,16 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
         "{}: header length {} (first 8 bytes, little-endian) does not fit the {} bytes after it; "
         "not a safetensors file, or truncated",
         path, n, size - 8));
-  if (n > kMaxHeaderBytes)
-    throw InputError(
-        fmt::format("{}: header length {} exceeds the {}-byte limit", path, n, kMaxHeaderBytes));
+  if (n > limits::kMaxSafetensorsHeaderBytes)
+    throw InputError(fmt::format("{}: header length {} exceeds the {}-byte limit", path, n,
+                                 limits::kMaxSafetensorsHeaderBytes));
   std::string text(n, '\0');
   in.read(text.data(), static_cast<std::streamsize>(n));
   if (!in) throw InputError(fmt::format("{}: cannot read the {}-byte header", path, n));
   data_start_ = 8 + n;
   const uint64_t data_size = size - data_start_;
 
+  check_json_text(text, path + ": safetensors header", limits::kMaxSafetensorsHeaderBytes);
   json j;
   try {
     j = json::parse(text);
@@ -155,14 +157,14 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
         throw InputError(fmt::format("{}: '__metadata__' is not a JSON object", path));
       for (auto m = v.begin(); m != v.end(); ++m) {
         if (!m.value().is_string())
-          throw InputError(
-              fmt::format("{}: '__metadata__' key '{}': value is not a string", path, m.key()));
+          throw InputError(fmt::format("{}: '__metadata__' key '{}': value is not a string", path,
+                                       quoted_value(m.key())));
         metadata_[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
     auto bad = [&](const std::string& why) {
-      return InputError(fmt::format("{}: tensor '{}': {}", path, name, why));
+      return InputError(fmt::format("{}: tensor '{}': {}", path, quoted_value(name), why));
     };
     if (!v.is_object()) throw bad("header entry is not a JSON object");
     for (const char* key : {"dtype", "shape", "data_offsets"})
@@ -171,22 +173,25 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     if (!v["dtype"].is_string()) throw bad("key 'dtype' is not a string");
     e.dtype = v["dtype"].get<std::string>();
     const int bytes = dtype_bytes(e.dtype);
-    if (bytes == 0) throw bad(fmt::format("unknown dtype '{}'; allowed: {}", e.dtype, kAllDtypes));
+    if (bytes == 0)
+      throw bad(fmt::format("unknown dtype '{}'; allowed: {}", quoted_value(e.dtype), kAllDtypes));
     if (!v["shape"].is_array()) throw bad("key 'shape' is not a list");
     uint64_t numel = 1;
     for (const json& d : v["shape"]) {
       if (!d.is_number_unsigned())
-        throw bad(fmt::format("shape entry {} is not a non-negative integer", d.dump()));
+        throw bad(
+            fmt::format("shape entry {} is not a non-negative integer", quoted_value(d.dump())));
       const uint64_t dim = d.get<uint64_t>();
       if (dim != 0 && numel > (uint64_t{1} << 48) / dim)
-        throw bad(fmt::format("shape {} is too large", v["shape"].dump()));
+        throw bad(fmt::format("shape {} is too large", quoted_value(v["shape"].dump())));
       numel *= dim;
       e.shape.push_back(static_cast<int64_t>(dim));
     }
     const json& off = v["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
         !off[1].is_number_unsigned())
-      throw bad(fmt::format("key 'data_offsets' must be [begin, end], got {}", off.dump()));
+      throw bad(
+          fmt::format("key 'data_offsets' must be [begin, end], got {}", quoted_value(off.dump())));
     e.begin = off[0].get<uint64_t>();
     e.end = off[1].get<uint64_t>();
     if (e.begin > e.end)

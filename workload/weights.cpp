@@ -11,6 +11,8 @@
 #include <random>
 #include <sstream>
 
+#include "acceltran/config/input_text.hpp"
+
 namespace acceltran {
 
 namespace {
@@ -93,7 +95,7 @@ BertConfig load_bert_config(const std::string& name_or_path) {
       const auto& v = j["layer_norm_eps"];
       if (!v.is_number() || !(v.get<double>() > 0))
         throw InputError(fmt::format("{}: key 'layer_norm_eps': value {} is not a positive number",
-                                     m.source, v.dump()));
+                                     m.source, quoted_value(v.dump())));
       eps = v.get<double>();
     }
   }
