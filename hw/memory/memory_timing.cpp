@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "acceltran/config/yaml_input.hpp"
+
 namespace acceltran {
 
 MemoryType parse_memory_type(const std::string& text) {
@@ -31,7 +33,7 @@ std::string default_memory_timing_path() {
 MemoryTimingTable load_memory_timing(const std::string& path) {
   YAML::Node top;
   try {
-    top = YAML::LoadFile(path);
+    top = load_bounded_yaml_file(path, "memory timing");
   } catch (const YAML::Exception& e) {
     throw InputError(fmt::format("{}: cannot read memory timing file: {}", path, e.what()));
   }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 
 #include "acceltran/config/input_limits.hpp"
 #include "acceltran/config/input_text.hpp"
@@ -46,6 +47,14 @@ std::string alias_bomb(int levels, int width) {
             repeat(alias + ",", static_cast<size_t>(width - 1)) + alias + "]\n";
   }
   return text + "name: bomb\n";
+}
+
+// A copy of the models folder whose memory.yaml (main-memory timing) is `memory_yaml`.
+std::string models_with_memory_yaml(const testutil::TempDir& d, const std::string& memory_yaml) {
+  const auto models = d.path / "models";
+  std::filesystem::copy(testutil::kModels, models, std::filesystem::copy_options::recursive);
+  d.write("models/memory.yaml", memory_yaml);
+  return models.string();
 }
 
 struct Case {
@@ -184,6 +193,10 @@ TEST_CASE("YAML alias bombs and deep nesting end fast with one error line",
       {"a 500,000-character memory type",
        "compile --accel " + d.write("longtype.yaml", long_type),
        {"longtype.yaml", "main_memory.type", "'zzzz", "... (500000 bytes)' unknown"}},
+      {"memory timing file (models/memory.yaml) expanding to 16 million nodes",
+       "simulate --models-dir " + models_with_memory_yaml(d, bomb) + " --out " +
+           (d.path / "run").string(),
+       {"memory.yaml", "expands to more than 1000000 nodes"}},
       {"an accelerator file over the size limit",
        "compile --accel " + d.write("big.yaml", "name: x\n#" + std::string(2u << 20, ' ') + "\n"),
        {"big.yaml", "accelerator file of", "exceeds the limit of 1048576 bytes"}},
