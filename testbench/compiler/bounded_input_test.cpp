@@ -3,7 +3,6 @@
 // limit, and a non-zero exit -- never a crash, a hang or megabytes of output.
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 
@@ -64,22 +63,19 @@ struct Case {
   size_t max_bytes = 400;             // of stderr, the one line
 };
 
-// Runs each case under a 60 s timeout (a hang is a failure, not a stuck test) and checks one
-// short printable `error:` line with every expected substring, exit code 1, within 10 s.
+// Runs each case under a 60 s timeout (a hang is a failure, not a stuck test: timeout exits
+// with 124) and checks one short printable `error:` line with every expected substring and exit
+// code 1. No wall-clock check: the sanitizer build on a busy machine is many times slower.
 void run_bounded(const std::vector<Case>& cases) {
   for (const auto& c : cases) {
     INFO("case: " << c.name);
     testutil::TempDir d;
     const auto out = (d.path / "out.txt").string(), err = (d.path / "err.txt").string();
-    const auto start = std::chrono::steady_clock::now();
     const int rc = std::system(
         ("timeout 60 " + testutil::kBin + " " + c.args + " >" + out + " 2>" + err).c_str());
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const std::string message = golden::slurp(err);
     INFO("stderr (" << message.size() << " bytes): " << message.substr(0, 2000));
     CHECK((WIFEXITED(rc) ? WEXITSTATUS(rc) : -1) == 1);
-    CHECK(seconds < 10);
     CHECK(message.rfind("error: ", 0) == 0);
     CHECK(std::count(message.begin(), message.end(), '\n') == 1);
     CHECK(message.size() <= c.max_bytes);
