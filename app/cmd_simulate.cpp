@@ -320,27 +320,32 @@ int run_simulate(po::variables_map& vm, const SimulateOptions& o) {
   ro.sim.weight_sparsity = prog.info.weight_sparsity;
 
   OutputFolder out(o.out_dir);  // the old report stays until the new one is complete
+  if (o.functional && o.dump_outputs_path)
+    check_output_file(*o.dump_outputs_path, "the --dump-outputs file");
+  std::optional<VcdOutput> vcd;
   if (!ro.trace.vcd_path.empty()) {
-    ro.trace.vcd_path = out.place(ro.trace.vcd_path);
-    check_vcd_path(ro.trace.vcd_path);
+    vcd.emplace(ro.trace.vcd_path, out);
+    ro.trace.vcd_path = vcd->trace_path();
   }
   const auto start = std::chrono::steady_clock::now();
   ro.control.progress = progress_bar(o.progress, start);
   const SimResult r = simulate(prog, in.accel, in.tech, ro);
+  restore_stack_bounds();
   const double wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   const ReportInputs ri = report_inputs(o, prog, in);
   print_report(r, ri, wall_seconds);
-  if (!r.finished) {  // a failed run leaves --out as it was
+  if (vcd) vcd->finish();  // the trace of a failed run too (outside --out)
+  if (!r.finished) {       // a failed run leaves --out as it was
     fmt::print(stderr, "error: {}\n", r.deadlock);
     return 1;
   }
-  write_report_files(out.staging(), r, ri);
+  write_report_files(out.staging(), r, ri, out.shown());
   if (o.functional && o.dump_outputs_path) dump_outputs(*o.dump_outputs_path, r.functional);
   out.commit();
   fmt::print("  report: {0}/report.json, {0}/report.csv, {0}/ops.csv, {0}/timeline.csv{1}\n",
-             o.out_dir, o.vcd_path && !o.vcd_path->empty() ? ", VCD: " + *o.vcd_path : "");
+             o.out_dir, vcd ? ", VCD: " + vcd->shown() : "");
   return 0;
 }
 

@@ -14,8 +14,24 @@
 #include <iostream>
 #include <typeinfo>
 
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ACCELTRAN_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ACCELTRAN_ASAN 1
+#endif
+#endif
+
+#ifdef ACCELTRAN_ASAN
+#include <pthread.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 #include "acceltran/config/input_limits.hpp"
 #include "acceltran/config/input_text.hpp"
+#include "acceltran/config/output_file.hpp"
 #include "acceltran/config/suggest.hpp"
 
 namespace acceltran::cli {
@@ -285,6 +301,9 @@ OutputFolder::OutputFolder(const std::string& out) {
   if (name.empty() || name == "." || name == "..")
     throw UsageError(fmt::format("option --out: '{}' must name a folder (e.g. out)", out));
   std::error_code ec;
+  if (fs::is_symlink(p, ec) && !fs::exists(p, ec))
+    throw InputError(fmt::format("{}: --out is a symbolic link to {}, which does not exist", out,
+                                 fs::read_symlink(p, ec).string()));
   if (fs::exists(p, ec)) {
     if (!fs::is_directory(p, ec))
       throw InputError(fmt::format("{}: --out exists and is not a folder", out));
@@ -327,6 +346,8 @@ OutputFolder::~OutputFolder() {
 
 void OutputFolder::commit() {
   std::error_code ec;
+  // The files are synced as they are closed; the folder's entries before it is moved in.
+  sync_folder(staging_, out_);
   std::string old;
   if (fs::exists(out_, ec)) {
     // Move the old report aside, the new one in, then drop the old one.
@@ -343,26 +364,99 @@ void OutputFolder::commit() {
   }
   committed_ = true;
   if (!old.empty()) fs::remove_all(old, ec);
+  const fs::path parent = fs::path(out_).parent_path();
+  sync_folder(parent.empty() ? "." : parent.string());
 }
+
+namespace {
+
+// A device, a pipe or a socket (what a path names, after symlinks).
+bool is_special_file(const std::string& path) {
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  return !ec && fs::exists(status) && !fs::is_regular_file(status) && !fs::is_directory(status);
+}
+
+// The file a --vcd path names: the path itself when it ends in .vcd or names a device or a pipe
+// (e.g. /dev/full), else the path with .vcd appended.
+std::string vcd_file_of(const std::string& path) {
+  const bool vcd = path.size() > 4 && path.substr(path.size() - 4) == ".vcd";
+  return vcd || is_special_file(path) ? path : path + ".vcd";
+}
+
+}  // namespace
+
+#ifdef ACCELTRAN_ASAN
+void restore_stack_bounds() {
+  pthread_attr_t attributes;
+  if (pthread_getattr_np(pthread_self(), &attributes) != 0) return;
+  void* stack = nullptr;
+  size_t size = 0;
+  const bool known = pthread_attr_getstack(&attributes, &stack, &size) == 0;
+  pthread_attr_destroy(&attributes);
+  if (!known) return;
+  // A switch to the thread's own stack: ASan takes its bounds as the current stack again.
+  void* fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(&fake_stack, stack, size);
+  __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+}
+#else
+void restore_stack_bounds() {}
+#endif
 
 void check_vcd_path(const std::string& path) {
   std::error_code ec;
-  // SystemC appends ".vcd" unless the name ends with it.
-  const std::string file =
-      path.size() > 4 && path.substr(path.size() - 4) == ".vcd" ? path : path + ".vcd";
+  const std::string file = vcd_file_of(path);
   if (fs::is_directory(path, ec) || fs::is_directory(file, ec))
     throw InputError(fmt::format("{}: --vcd names a folder; give a file name such as {}/trace.vcd",
                                  path, fs::path(path).lexically_normal().string()));
+  check_output_file(file, "the VCD file");
+}
+
+void check_output_file(const std::string& file, const char* what) {
+  std::error_code ec;
+  if (fs::is_directory(file, ec))
+    throw InputError(fmt::format("{}: cannot write {}: it is a folder", file, what));
   const fs::path parent = fs::path(file).parent_path();
   if (!parent.empty() && !fs::is_directory(parent, ec))
-    throw InputError(fmt::format("{}: cannot write the VCD file: folder {} does not exist", file,
-                                 parent.string()));
+    throw InputError(
+        fmt::format("{}: cannot write {}: folder {} does not exist", file, what, parent.string()));
   const bool existed = fs::exists(file, ec);
   FILE* f = std::fopen(file.c_str(), "a");
   if (!f)
-    throw InputError(fmt::format("{}: cannot write the VCD file: {}", file, std::strerror(errno)));
+    throw InputError(fmt::format("{}: cannot write {}: {}", file, what, std::strerror(errno)));
   std::fclose(f);
   if (!existed) fs::remove(file, ec);
+}
+
+VcdOutput::VcdOutput(const std::string& path, const OutputFolder& out)
+    : file_(vcd_file_of(out.place(path))), shown_(vcd_file_of(path)) {
+  check_vcd_path(out.place(path));
+  // Beside the file (the same file system, so a full disk shows when the trace is copied), or in
+  // the staging folder for a device or a pipe.
+  const fs::path folder =
+      is_special_file(file_) ? fs::path(out.staging()) : fs::path(file_).parent_path();
+  std::string tmpl = ((folder.empty() ? fs::path(".") : folder) /
+                      ("." + fs::path(file_).filename().string() + ".partial-XXXXXX.vcd"))
+                         .string();
+  const int descriptor = mkstemps(tmpl.data(), 4);
+  if (descriptor < 0)
+    throw InputError(
+        fmt::format("{}: cannot write the VCD file: {}", shown_, std::strerror(errno)));
+  ::close(descriptor);
+  temporary_ = tmpl;
+}
+
+VcdOutput::~VcdOutput() {
+  std::error_code ec;
+  if (!temporary_.empty()) fs::remove(temporary_, ec);
+}
+
+void VcdOutput::finish() {
+  copy_to_output_file(temporary_, file_, shown_);
+  std::error_code ec;
+  fs::remove(temporary_, ec);
+  temporary_.clear();
 }
 
 }  // namespace acceltran::cli

@@ -55,6 +55,7 @@ class OutputFolder {
   OutputFolder(const OutputFolder&) = delete;
   OutputFolder& operator=(const OutputFolder&) = delete;
   const std::string& staging() const { return staging_; }
+  const std::string& shown() const { return out_; }  // the folder as errors name it
   // Where to write an output the user asked for at `path`: inside the staging folder when
   // `path` is in the --out folder (so it is replaced with the report), else `path` itself.
   std::string place(const std::string& path) const;
@@ -65,8 +66,39 @@ class OutputFolder {
   bool committed_ = false;
 };
 
+// Call right after simulate() returns, before anything may throw. SystemC's coroutine switches
+// leave AddressSanitizer believing the thread runs on the last coroutine's stack, so the next
+// exception is a false stack-buffer-underflow in __asan_handle_no_return that aborts the tool:
+// the error is never printed and no clean-up runs. This gives ASan the thread's own stack
+// again. Nothing without AddressSanitizer.
+void restore_stack_bounds();
+
 // Checks that a VCD trace can be written at `path` before a run starts (SystemC opens it only
 // when the simulation starts): not a folder, its folder exists and the file can be created.
 void check_vcd_path(const std::string& path);
+
+// Checks before a run that `file` can be written (`what`, e.g. "the VCD file", names it in the
+// error): not a folder, its folder exists and the file can be created.
+void check_output_file(const std::string& file, const char* what);
+
+// The --vcd trace of a run. SystemC writes its trace file without checking the writes, so the
+// tracer writes a temporary file beside the one asked for (in the staging folder for a device
+// or a pipe such as /dev/full), and finish() copies it there through OutputFile: a full disk
+// or a failed write is an error naming the file, and no partial trace is left behind.
+class VcdOutput {
+ public:
+  // `path` as given to --vcd (".vcd" is appended unless it ends so or names a device or pipe);
+  // inside the --out folder it is written into the staging folder. Throws InputError.
+  VcdOutput(const std::string& path, const OutputFolder& out);
+  ~VcdOutput();  // removes the temporary file
+  VcdOutput(const VcdOutput&) = delete;
+  VcdOutput& operator=(const VcdOutput&) = delete;
+  const std::string& trace_path() const { return temporary_; }  // for the tracer
+  const std::string& shown() const { return shown_; }
+  void finish();  // after the tracer has closed its file
+
+ private:
+  std::string file_, shown_, temporary_;
+};
 
 }  // namespace acceltran::cli

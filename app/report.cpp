@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <utility>
+
+#include "acceltran/config/output_file.hpp"
 
 // report.json ("The report", docs/user-guide.md): each struct's to_json lists its keys in the
 // order of the file. The hw/ result structs get theirs here, beside the report that gives them
@@ -300,24 +303,16 @@ void print_report(const SimResult& r, const ReportInputs& in, double wall) {
 }
 
 namespace {
-std::ofstream open_out(const std::filesystem::path& p) {
-  std::ofstream out(p);
-  if (!out)
-    throw InputError(fmt::format("{}: cannot open output file for writing: {}", p.string(),
-                                 std::strerror(errno)));
-  return out;
-}
-
 // One row per op (SCALE-Sim style layer report), the ops of report.json; the last four columns
 // are the op's bounds and overlap (docs/user-guide.md, "The report").
-void write_ops_csv(const std::filesystem::path& path, const std::vector<OpReport>& ops) {
-  auto out = open_out(path);
-  out << "op,kind,layer,head,blocks,tiles,first_cycle,last_cycle,macs,dense_macs,effectual_macs,"
-         "operand_bytes,psum_bytes,output_bytes,param_bytes,memory_load_bytes,spill_bytes,"
-         "reload_bytes,store_bytes,energy_nj,shortest_cycles,critical_path_cycles,"
-         "ops_in_flight_at_start,overlap_cycles\n";
+std::string ops_csv(const std::vector<OpReport>& ops) {
+  std::string out =
+      "op,kind,layer,head,blocks,tiles,first_cycle,last_cycle,macs,dense_macs,effectual_macs,"
+      "operand_bytes,psum_bytes,output_bytes,param_bytes,memory_load_bytes,spill_bytes,"
+      "reload_bytes,store_bytes,energy_nj,shortest_cycles,critical_path_cycles,"
+      "ops_in_flight_at_start,overlap_cycles\n";
   for (const auto& op : ops)
-    out << fmt::format(
+    out += fmt::format(
         "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.0f},"
         "{:.0f},{},{}\n",
         op.name, op.kind, op.layer, op.head, op.blocks, op.run.tiles, op.run.first_cycle,
@@ -325,53 +320,60 @@ void write_ops_csv(const std::filesystem::path& path, const std::vector<OpReport
         op.run.psum_bytes, op.run.output_bytes, op.run.param_bytes, op.run.load_bytes,
         op.run.spill_bytes, op.run.reload_bytes, op.run.store_bytes, op.energy_nj,
         op.shortest_cycles, op.critical_path_cycles, op.ops_in_flight_at_start, op.overlap_cycles);
+  return out;
+}
+
+// Flat key,value rows of report.json.
+std::string report_csv(const ordered_json& j) {
+  std::string out = "key,value\n";
+  std::function<void(const std::string&, const ordered_json&)> flat = [&](const std::string& k,
+                                                                          const ordered_json& v) {
+    if (v.is_object()) {
+      for (auto it = v.begin(); it != v.end(); ++it)
+        flat(k.empty() ? it.key() : k + "." + it.key(), *it);
+    } else if (v.is_array()) {
+      return;  // per-op and per-layer rows: ops.csv
+    } else if (v.is_string()) {
+      std::string s = v.get<std::string>();
+      for (char& c : s)
+        if (c == '\n' || c == ',') c = ' ';
+      out += k + "," + s + "\n";
+    } else {
+      out += k + "," + v.dump() + "\n";
+    }
+  };
+  flat("", j);
+  return out;
+}
+
+std::string timeline_csv(const std::vector<TimelineSample>& timeline) {
+  std::string out =
+      "cycle,mac_lanes_util,softmax_util,layer_norm_util,dma_util,activation_buffer_bytes,"
+      "weight_buffer_bytes,mask_buffer_bytes,power_w\n";
+  for (const auto& s : timeline)
+    out += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{},{},{},{:.6f}\n", s.cycle, s.lanes_util,
+                       s.softmax_util, s.layer_norm_util, s.dma_util, s.activation_bytes,
+                       s.weight_bytes, s.mask_bytes, s.power_w);
+  return out;
 }
 }  // namespace
 
-void write_report_files(const std::string& dir, const SimResult& r, const ReportInputs& in) {
+void write_report_files(const std::string& dir, const SimResult& r, const ReportInputs& in,
+                        const std::string& shown_dir) {
   namespace fs = std::filesystem;
+  const fs::path shown = shown_dir.empty() ? fs::path(dir) : fs::path(shown_dir);
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir))
-    throw InputError(fmt::format("{}: cannot create the output folder: {}", dir,
+    throw InputError(fmt::format("{}: cannot create the output folder: {}", shown.string(),
                                  ec ? ec.message() : "not a folder"));
   const ordered_json j = report_json(r, in);
-  {
-    auto out = open_out(fs::path(dir) / "report.json");
-    out << j.dump(2) << "\n";
-  }
-  {
-    // Flat key,value rows of the same report.
-    auto out = open_out(fs::path(dir) / "report.csv");
-    out << "key,value\n";
-    std::function<void(const std::string&, const ordered_json&)> flat = [&](const std::string& k,
-                                                                            const ordered_json& v) {
-      if (v.is_object()) {
-        for (auto it = v.begin(); it != v.end(); ++it)
-          flat(k.empty() ? it.key() : k + "." + it.key(), *it);
-      } else if (v.is_array()) {
-        return;  // per-op and per-layer rows: ops.csv
-      } else if (v.is_string()) {
-        std::string s = v.get<std::string>();
-        for (char& c : s)
-          if (c == '\n' || c == ',') c = ' ';
-        out << k << "," << s << "\n";
-      } else {
-        out << k << "," << v.dump() << "\n";
-      }
-    };
-    flat("", j);
-  }
-  write_ops_csv(fs::path(dir) / "ops.csv", r.ops);
-  {
-    auto out = open_out(fs::path(dir) / "timeline.csv");
-    out << "cycle,mac_lanes_util,softmax_util,layer_norm_util,dma_util,activation_buffer_bytes,"
-           "weight_buffer_bytes,mask_buffer_bytes,power_w\n";
-    for (const auto& s : r.timeline)
-      out << fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{},{},{},{:.6f}\n", s.cycle, s.lanes_util,
-                         s.softmax_util, s.layer_norm_util, s.dma_util, s.activation_bytes,
-                         s.weight_bytes, s.mask_bytes, s.power_w);
-  }
+  const std::pair<const char*, std::string> files[] = {{"report.json", j.dump(2) + "\n"},
+                                                       {"report.csv", report_csv(j)},
+                                                       {"ops.csv", ops_csv(r.ops)},
+                                                       {"timeline.csv", timeline_csv(r.timeline)}};
+  for (const auto& [name, text] : files)
+    write_output_file((fs::path(dir) / name).string(), text, (shown / name).string());
 }
 
 }  // namespace acceltran::cli

@@ -31,8 +31,10 @@ struct ReportInputs {
 void to_json(nlohmann::ordered_json& j, const ReportInputs& in);  // report.json "inputs"
 nlohmann::ordered_json report_json(const SimResult& r, const ReportInputs& in);
 void print_report(const SimResult& r, const ReportInputs& in, double wall_seconds);
-// Writes DIR/report.json, DIR/report.csv, DIR/timeline.csv (creates DIR); InputError if the
-// folder or a file cannot be written.
-void write_report_files(const std::string& dir, const SimResult& r, const ReportInputs& in);
+// Writes DIR/report.json, DIR/report.csv, DIR/ops.csv, DIR/timeline.csv (creates DIR) through
+// OutputFile; InputError naming the file (under `shown_dir` when given, e.g. the --out folder
+// for its staging folder) if the folder or a file cannot be written.
+void write_report_files(const std::string& dir, const SimResult& r, const ReportInputs& in,
+                        const std::string& shown_dir = "");
 
 }  // namespace acceltran::cli

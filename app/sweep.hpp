@@ -52,7 +52,9 @@ std::string point_dir(const std::string& dir, int index);
 bool point_done(const std::string& dir, const Point& p);
 
 // Runs the points (indices into plan.points) with up to `jobs` simulate processes at once.
-// Each point's outcome goes to its status.json. Returns the number of failed points.
+// Each point's outcome goes to its status.json. Returns the number of failed points. When a
+// point's files cannot be written (a full disk), no further point is started; the running ones
+// are waited for and the write error is thrown (InputError).
 struct RunOptions {
   int jobs = 1;
   bool progress = true;
@@ -64,9 +66,14 @@ int run_points(const std::string& dir, const Plan& plan, const std::vector<int>&
 // Writes DIR/results.csv and DIR/pareto.csv from whatever points are done; prints a summary
 // and the points still missing. Returns the number of points that failed or are missing.
 struct CollectSummary {
-  int ok = 0, failed = 0, missing = 0, pareto = 0;
+  int points = 0, ok = 0, failed = 0, missing = 0, pareto = 0;
+  int first_failed = -1;    // the lowest failed point
+  std::string first_error;  // its error
 };
 CollectSummary collect(const std::string& dir, bool print);
+
+// Throws InputError when points failed (their count and the first one's error) or are missing.
+void check_outcome(const std::string& dir, const CollectSummary& summary);
 
 // Parses "0-9,12,15-17" into indices.
 std::vector<int> parse_index_list(const std::string& text, int count);

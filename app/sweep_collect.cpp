@@ -11,6 +11,7 @@
 #include <set>
 
 #include "acceltran/config/input_error.hpp"
+#include "acceltran/config/output_file.hpp"
 #include "sweep.hpp"
 
 namespace acceltran::cli::sweep {
@@ -76,21 +77,21 @@ bool dominates(const Row& a, const Row& b) {
 
 void write_csv(const fs::path& path, const std::vector<std::string>& columns,
                const std::vector<const Row*>& rows) {
-  const auto tmp = fs::path(path.string() + ".tmp");
-  {
-    std::ofstream out(tmp);
-    if (!out) throw InputError(fmt::format("{}: cannot write", path.string()));
-    for (size_t c = 0; c < columns.size(); ++c) out << (c ? "," : "") << csv_field(columns[c]);
-    out << "\n";
-    for (const Row* r : rows) {
-      for (size_t c = 0; c < columns.size(); ++c) {
-        auto it = r->cells.find(columns[c]);
-        out << (c ? "," : "") << (it == r->cells.end() ? "" : csv_field(it->second));
-      }
-      out << "\n";
+  std::string out;
+  for (size_t c = 0; c < columns.size(); ++c) out += (c ? "," : "") + csv_field(columns[c]);
+  out += "\n";
+  for (const Row* r : rows) {
+    for (size_t c = 0; c < columns.size(); ++c) {
+      auto it = r->cells.find(columns[c]);
+      out += (c ? "," : "") + (it == r->cells.end() ? std::string() : csv_field(it->second));
     }
+    out += "\n";
   }
-  fs::rename(tmp, path);
+  const auto tmp = fs::path(path.string() + ".tmp");
+  write_output_file(tmp.string(), out, path.string());
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw InputError(fmt::format("{}: cannot write: {}", path.string(), ec.message()));
 }
 
 // A point's status.json, or null when it is absent or unreadable.
@@ -205,6 +206,7 @@ CollectSummary collect(const std::string& dir, bool print) {
   std::vector<Row> rows(plan.points.size());
   std::vector<int> missing;
   CollectSummary sum;
+  sum.points = static_cast<int>(plan.points.size());
   for (const auto& p : plan.points) {
     switch (read_point(dir, p, rows[p.index], metric_order)) {
       case PointState::missing:
@@ -212,7 +214,10 @@ CollectSummary collect(const std::string& dir, bool print) {
         ++sum.missing;
         break;
       case PointState::failed:
-        ++sum.failed;
+        if (sum.failed++ == 0) {
+          sum.first_failed = p.index;
+          sum.first_error = rows[p.index].cells["error"];
+        }
         break;
       case PointState::ok:
         ++sum.ok;
@@ -233,6 +238,22 @@ CollectSummary collect(const std::string& dir, bool print) {
   write_csv(fs::path(dir) / "pareto.csv", columns, front);
   if (print) print_collect_summary(dir, plan.points.size(), sum, rows, missing);
   return sum;
+}
+
+void check_outcome(const std::string& dir, const CollectSummary& summary) {
+  const std::string missing =
+      summary.missing ? fmt::format(
+                            "{} of {} points missing (not run, or their status could not "
+                            "be written)",
+                            summary.missing, summary.points)
+                      : "";
+  if (summary.failed)
+    throw InputError(fmt::format(
+        "{}{} of {} points failed{}; the first, point {:04d}: {} (see "
+        "{}/results.csv)",
+        summary.ok == 0 ? "every point of the sweep failed: " : "", summary.failed, summary.points,
+        summary.missing ? ", " + missing : "", summary.first_failed, summary.first_error, dir));
+  if (summary.missing) throw InputError(fmt::format("{} (see {}/results.csv)", missing, dir));
 }
 
 }  // namespace acceltran::cli::sweep

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "acceltran/config/input_error.hpp"
+#include "acceltran/config/output_file.hpp"
 #include "sweep.hpp"
 
 namespace acceltran::cli::sweep {
@@ -48,7 +49,7 @@ pid_t start_point(const std::string& dir, const Point& p, const std::string& exe
   {
     json j{{"index", p.index}, {"args", p.args}};
     for (const auto& [k, v] : p.inputs) j["inputs"][k] = v;
-    std::ofstream(fs::path(pd) / "point.json") << j.dump(2) << "\n";
+    write_output_file((fs::path(pd) / "point.json").string(), j.dump(2) + "\n");
   }
   std::vector<std::string> argv{exe, "simulate"};
   argv.insert(argv.end(), p.args.begin(), p.args.end());
@@ -101,9 +102,10 @@ void finish_point(const std::string& dir, const Point& p, int status, double wal
          {"args", p.args}};
   if (!ok) s["error"] = point_error(pd, status);
   const auto tmp = fs::path(pd) / "status.json.tmp";
-  std::ofstream(tmp) << s.dump(2) << "\n";
+  write_output_file(tmp.string(), s.dump(2) + "\n", (fs::path(pd) / "status.json").string());
   std::error_code ec;
   fs::rename(tmp, fs::path(pd) / "status.json", ec);
+  if (ec) throw InputError(fmt::format("{}/status.json: cannot write: {}", pd, ec.message()));
 }
 
 std::string duration(double s) {
@@ -148,13 +150,20 @@ int run_points(const std::string& dir, const Plan& plan, const std::vector<int>&
   std::map<pid_t, Running> running;
   size_t next = 0, done = 0;
   int failed = 0;
+  std::string write_error;  // the first point file that could not be written: stop starting
   Progress bar(indices.size(), opts.progress);
   bar.update(0, 0);
-  while (done < indices.size()) {
-    while (next < indices.size() && static_cast<int>(running.size()) < jobs) {
+  while (done < indices.size() && (write_error.empty() || !running.empty())) {
+    while (write_error.empty() && next < indices.size() &&
+           static_cast<int>(running.size()) < jobs) {
       const int idx = indices[next++];
-      running[start_point(dir, plan.points.at(idx), opts.exe)] = {idx, Clock::now()};
+      try {
+        running[start_point(dir, plan.points.at(idx), opts.exe)] = {idx, Clock::now()};
+      } catch (const InputError& e) {
+        write_error = e.what();
+      }
     }
+    if (running.empty()) break;
     int status = 0;
     pid_t pid = waitpid(-1, &status, 0);
     if (pid < 0) {
@@ -165,10 +174,18 @@ int run_points(const std::string& dir, const Plan& plan, const std::vector<int>&
     if (it == running.end()) continue;
     const double wall = std::chrono::duration<double>(Clock::now() - it->second.start).count();
     const Point& p = plan.points.at(it->second.index);
-    finish_point(dir, p, status, wall);
+    try {
+      finish_point(dir, p, status, wall);
+    } catch (const InputError& e) {
+      if (write_error.empty()) write_error = e.what();
+    }
     if (!point_done(dir, p)) ++failed;
     running.erase(it);
     bar.update(++done, failed);
+  }
+  if (!write_error.empty()) {
+    if (opts.progress && isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
+    throw InputError(write_error);
   }
   return failed;
 }

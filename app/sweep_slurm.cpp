@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "acceltran/config/input_error.hpp"
+#include "acceltran/config/output_file.hpp"
 #include "sweep.hpp"
 
 namespace acceltran::cli::sweep {
@@ -49,8 +51,7 @@ int submit_slurm(const std::string& dir_in, const Plan& plan, const std::vector<
   if (ec) throw InputError(fmt::format("{}: cannot create: {}", sdir.string(), ec.message()));
   const fs::path script = sdir / "sweep.sbatch";
   {
-    std::ofstream out(script);
-    if (!out) throw InputError(fmt::format("{}: cannot write", script.string()));
+    std::ostringstream out;
     out << "#!/bin/bash\n"
         << "# AccelTran-SC sweep of " << plan.spec << ": " << indices.size() << " points in "
         << chunks.size() << " array tasks of up to " << per_task << " point(s).\n"
@@ -70,6 +71,7 @@ int submit_slurm(const std::string& dir_in, const Plan& plan, const std::vector<
     out << " )\n"
         << "exec " << sh_quote(self_exe()) << " sweep worker " << sh_quote(dir)
         << " --points \"${chunks[$SLURM_ARRAY_TASK_ID]}\" -j \"${SLURM_CPUS_PER_TASK:-1}\"\n";
+    write_output_file(script.string(), out.str());
   }
   fs::permissions(script, fs::perms::owner_exec, fs::perm_options::add, ec);
   if (opts.dry_run) {
@@ -95,7 +97,7 @@ int submit_slurm(const std::string& dir_in, const Plan& plan, const std::vector<
                                          : out));
   }
   const std::string job = out.substr(0, out.find(';'));
-  std::ofstream(sdir / "job_id") << job << "\n";
+  write_output_file((sdir / "job_id").string(), job + "\n");
   fmt::print(
       "submitted job array {} ({} points in {} tasks): {}\n"
       "when it has finished: acceltran sweep collect {}\n",

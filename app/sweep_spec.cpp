@@ -12,6 +12,7 @@
 
 #include "acceltran/config/input_error.hpp"
 #include "acceltran/config/input_text.hpp"
+#include "acceltran/config/output_file.hpp"
 #include "acceltran/config/yaml_input.hpp"
 #include "sweep.hpp"
 
@@ -285,7 +286,7 @@ void write_plan(const std::string& dir, const Plan& plan) {
   if (ec)
     throw InputError(fmt::format("{}: cannot create the sweep folder: {}", dir, ec.message()));
   const auto tmp = fs::path(dir) / "plan.json.tmp";
-  std::ofstream(tmp) << j.dump(1) << "\n";
+  write_output_file(tmp.string(), j.dump(1) + "\n", (fs::path(dir) / "plan.json").string());
   fs::rename(tmp, fs::path(dir) / "plan.json", ec);
   if (ec) throw InputError(fmt::format("{}/plan.json: cannot write: {}", dir, ec.message()));
 }

@@ -16,6 +16,7 @@
 #include "acceltran/compiler/isa.hpp"
 #include "acceltran/compiler/isa_text.hpp"
 #include "acceltran/config/input_limits.hpp"
+#include "acceltran/config/output_file.hpp"
 #include "acceltran/compiler/parts.hpp"
 #include "acceltran/compiler/tiling.hpp"
 
@@ -222,13 +223,9 @@ void write_program(std::ostream& out, const Program& p) {
 }
 
 void write_program_file(const std::string& path, const Program& prog) {
-  std::ofstream out(path);
-  if (!out)
-    throw InputError(
-        fmt::format("{}: cannot open output file for writing: {}", path, std::strerror(errno)));
-  write_program(out, prog);
-  out.flush();
-  if (!out) throw InputError(fmt::format("{}: write failed: {}", path, std::strerror(errno)));
+  std::ostringstream text;
+  write_program(text, prog);
+  write_output_file(path, text.str());
 }
 
 // ---------------------------------------------------------------- reader

@@ -12,6 +12,7 @@
 
 #include "acceltran/config/input_limits.hpp"
 #include "acceltran/config/input_text.hpp"
+#include "acceltran/config/output_file.hpp"
 
 namespace acceltran {
 using nlohmann::json;
@@ -95,14 +96,6 @@ void check_tensor(const FloatTensor& t, const std::string& what) {
   if (shape_numel(t.shape) != t.numel())
     throw InputError(fmt::format("{}: shape {} has {} elements but the tensor holds {}", what,
                                  shape_string(t.shape), shape_numel(t.shape), t.numel()));
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw InputError(fmt::format("{}: cannot open for writing", path));
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) throw InputError(fmt::format("{}: write failed", path));
 }
 
 }  // namespace
@@ -285,7 +278,7 @@ void write_safetensors(const std::string& path,
   put_le64(out, text.size());
   out += text;
   for (const auto& entry : tensors) put_floats(out, entry.second.data);
-  write_file(path, out);
+  write_output_file(path, out);
 }
 
 void write_npy(const std::string& path, const FloatTensor& t) {
@@ -303,7 +296,7 @@ void write_npy(const std::string& path, const FloatTensor& t) {
   out.push_back(static_cast<char>(dict.size() >> 8));
   out += dict;
   put_floats(out, t.data);
-  write_file(path, out);
+  write_output_file(path, out);
 }
 
 }  // namespace acceltran

@@ -167,7 +167,7 @@ TEST_CASE("bad inputs: non-zero exit and a message naming the problem", "[compil
        {"/nonexistent/accel.yaml", "not found"}},
       {"unwritable output",
        "-o /nonexistent-dir/prog.txt",
-       {"/nonexistent-dir/prog.txt", "cannot open output file"}},
+       {"/nonexistent-dir/prog.txt", "cannot open for writing"}},
       {"unknown profile", "--profile fast", {"--profile", "'fast'", "hardware, reference"}, 2},
       {"sparsity out of range", "--sparsity 1.5", {"--sparsity", "1.5", "[0, 1)"}, 2},
       {"batch outside the design space", "--batch 5", {"batch_size", "5", "allowed: 4, 16, 32"}, 2},

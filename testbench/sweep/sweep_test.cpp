@@ -66,6 +66,9 @@ points:
   CHECK(r.err.find("12/12 points, 1 failed") != std::string::npos);  // progress bar
   CHECK(r.out.find("failed point 11: option --lookahead: value 0 must be > 0") !=
         std::string::npos);
+  // The error line says why: the count and the first failed point's error.
+  CHECK(r.err.find("error: 1 of 12 points failed; the first, point 0011: option --lookahead: "
+                   "value 0 must be > 0") != std::string::npos);
   auto rows = read_csv(d.path / "out" / "results.csv");
   REQUIRE(rows.size() == 13);
   const auto& h = rows[0];
@@ -182,7 +185,9 @@ TEST_CASE("bad sweep specs and options give one clear error", "[sweep]") {
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("failed points 0-1: ") != std::string::npos);
   CHECK(r.out.find("edge.yaml: unknown key 'pes' (did you mean 'pe'?); allowed keys: ") != std::string::npos);
-  CHECK(r.err.find("error: every point of the sweep failed") != std::string::npos);
+  CHECK(r.err.find("error: every point of the sweep failed: 2 of 2 points failed; the first, "
+                   "point 0000: ") != std::string::npos);
+  CHECK(r.err.find("unknown key 'pes'") != std::string::npos);
   r = run_cli("sweep " + d.write("ok.yaml", "grid: {pe: [64]}\n"));
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("missing --out DIR") != std::string::npos);
