@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -81,7 +82,13 @@ Tracer::~Tracer() {
     kept << line << '\n';
   }
   in.close();
-  std::ofstream(file_, std::ios::trunc) << kept.str();
+  // A destructor cannot throw: a failed rewrite removes the file, so that the caller's copy to
+  // the --vcd path (app/, through OutputFile) fails with the file named instead of copying a
+  // cut trace.
+  std::ofstream out(file_, std::ios::trunc);
+  out << kept.str();
+  out.close();
+  if (!out) std::remove(file_.c_str());
 }
 
 void Tracer::queue(uint64_t cycle) {
