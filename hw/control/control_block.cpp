@@ -366,7 +366,7 @@ void ControlBlock::issue_ready(uint64_t now) {
 bool ControlBlock::outputs_still_blocked(uint32_t job) const {
   const auto found = outputs_blocked_at_.find(job);
   if (found == outputs_blocked_at_.end()) return false;
-  const ResidencyManager::PinnedBytes now_pinned = residency_.pinned_bytes();
+  const ResidencyManager::PerBufferBytes now_pinned = residency_.pinned_bytes();
   for (size_t buffer = 0; buffer < now_pinned.size(); ++buffer)
     if (now_pinned[buffer] < found->second[buffer]) return false;
   return true;

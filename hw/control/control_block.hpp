@@ -241,7 +241,7 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   std::vector<uint64_t> tried_epoch_;     // per instruction: residency epoch of its last failure
   // Tile jobs whose outputs found no room: the pinned bytes of the three buffers after the
   // attempt. Such a job can issue only after some buffer's pinned bytes fall below these.
-  std::unordered_map<uint32_t, ResidencyManager::PinnedBytes> outputs_blocked_at_;
+  std::unordered_map<uint32_t, ResidencyManager::PerBufferBytes> outputs_blocked_at_;
   std::vector<uint64_t> issue_cursor_;  // per (layer, head) slot: next free issue slot
   size_t slots_per_layer_ = 1;
   uint32_t oldest_compute_ = 0;

@@ -388,8 +388,8 @@ IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint
   if (!policy_.outputs_pinned_until_store)
     for (const OperandRef& operand : operands)
       if (operand.writes() && parts_[operand.part].allocated) pin(operand.part);
-  if (!outputs_fit(operands)) {
-    make_room_for_outputs(operands, now);
+  if (const PerBufferBytes need_bytes = output_bytes_to_place(operands); !outputs_fit(need_bytes)) {
+    make_room_for_outputs(need_bytes, now);
     undo_allocation(operands, now);
     return IssueBlock::buffer_full;
   }
@@ -410,36 +410,34 @@ IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint
   return IssueBlock::none;
 }
 
-// Do the outputs not yet begun fit in the room their buffers can free (everything unpinned)?
-bool ResidencyManager::outputs_fit(OperandSpan operands) const {
-  std::array<uint64_t, 3> need_bytes{};
+// Bytes of the outputs not yet begun, per buffer slot (activation, weight, mask).
+ResidencyManager::PerBufferBytes ResidencyManager::output_bytes_to_place(
+    OperandSpan operands) const {
+  PerBufferBytes need_bytes{};
   for (const OperandRef& operand : operands) {
     if (!operand.writes() || parts_[operand.part].allocated) continue;
     need_bytes[buffer_slot(data_buffer(operand.part))] += info(operand.part).data_bytes;
     need_bytes[buffer_slot(mask_buffer_)] += info(operand.part).mask_bytes;
   }
-  const SramBuffer* buffers[3] = {&activation_buffer_, &weight_buffer_, &mask_buffer_};
-  for (const SramBuffer* buffer : buffers)
-    if (need_bytes[buffer_slot(*buffer)] > buffer->capacity_bytes() - buffer->pinned_bytes())
-      return false;
+  return need_bytes;
+}
+
+// Do they fit in the room their buffers can free (everything unpinned)?
+bool ResidencyManager::outputs_fit(const PerBufferBytes& need_bytes) const {
+  for (int slot = 0; slot < 3; ++slot)
+    if (need_bytes[slot] > buffers_[slot]->placeable_bytes()) return false;
   return true;
 }
 
 // Outputs that do not fit: each buffer too small for them (capacity less pinned bytes) evicts all
 // its unpinned parts now, furthest next use first, so that the spills run while the tile job
 // waits for pins to drop. Buffers that could hold them evict nothing yet.
-void ResidencyManager::make_room_for_outputs(OperandSpan operands, uint64_t now) {
-  std::array<uint64_t, 3> need_bytes{};
-  for (const OperandRef& operand : operands) {
-    if (!operand.writes() || parts_[operand.part].allocated) continue;
-    need_bytes[buffer_slot(data_buffer(operand.part))] += info(operand.part).data_bytes;
-    need_bytes[buffer_slot(mask_buffer_)] += info(operand.part).mask_bytes;
-  }
-  SramBuffer* buffers[3] = {&activation_buffer_, &weight_buffer_, &mask_buffer_};
-  for (SramBuffer* buffer : buffers) {
-    const uint64_t need = need_bytes[buffer_slot(*buffer)];
-    if (need <= buffer->capacity_bytes() - buffer->pinned_bytes()) continue;  // room enough
-    for (const Evicted& victim : buffer->make_free(need, now)) evicted(victim.key, now, buffer);
+void ResidencyManager::make_room_for_outputs(const PerBufferBytes& need_bytes, uint64_t now) {
+  for (int slot = 0; slot < 3; ++slot) {
+    SramBuffer& buffer = *buffers_[slot];
+    if (need_bytes[slot] <= buffer.placeable_bytes()) continue;  // room enough
+    for (const Evicted& victim : buffer.make_free(need_bytes[slot], now))
+      evicted(victim.key, now, &buffer);
   }
 }
 

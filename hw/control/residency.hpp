@@ -167,12 +167,12 @@ class ResidencyManager {
   void note_change() { ++epoch_; }
 
   // --- pins and allocation ---
-  // Pinned bytes of the activation, weight and mask buffers: an allocation that failed for
-  // lack of room can succeed only once one of them falls.
-  using PinnedBytes = std::array<uint64_t, 3>;
-  PinnedBytes pinned_bytes() const {
-    return {activation_buffer_.pinned_bytes(), weight_buffer_.pinned_bytes(),
-            mask_buffer_.pinned_bytes()};
+  // Bytes per buffer slot (activation, weight, mask).
+  using PerBufferBytes = std::array<uint64_t, 3>;
+  // The buffers' pinned bytes: an allocation that failed for lack of room can succeed only once
+  // one of them falls.
+  PerBufferBytes pinned_bytes() const {
+    return {buffers_[0]->pinned_bytes(), buffers_[1]->pinned_bytes(), buffers_[2]->pinned_bytes()};
   }
   void pin(uint32_t part);
   void unpin(uint32_t part);
@@ -231,8 +231,9 @@ class ResidencyManager {
   }
   void free_part(uint32_t part, uint64_t now);
   void undo_allocation(OperandSpan operands, uint64_t now);
-  bool outputs_fit(OperandSpan operands) const;
-  void make_room_for_outputs(OperandSpan operands, uint64_t now);
+  PerBufferBytes output_bytes_to_place(OperandSpan operands) const;
+  bool outputs_fit(const PerBufferBytes& need_bytes) const;
+  void make_room_for_outputs(const PerBufferBytes& need_bytes, uint64_t now);
   void hold(uint32_t part, Hold how, bool waiting);
 
   PartTable table_;
@@ -240,6 +241,8 @@ class ResidencyManager {
   SramBuffer& activation_buffer_;
   SramBuffer& weight_buffer_;
   SramBuffer& mask_buffer_;
+  // The three buffers by slot (buffer_slot order: activation, weight, mask).
+  std::array<SramBuffer*, 3> buffers_{&activation_buffer_, &weight_buffer_, &mask_buffer_};
   bool unrestricted_eviction_ = false;
   // Output parts begun so far, and their count when the gatherer last looked behind its cursor.
   uint64_t outputs_begun_ = 0, gather_swept_at_ = ~uint64_t{0};

@@ -158,8 +158,9 @@ class SramBuffer : public sc_core::sc_module {
   uint64_t capacity_bytes() const { return capacity_bytes_; }
   uint64_t used_bytes() const { return used_bytes_; }
   uint64_t free_bytes() const { return capacity_bytes_ - used_bytes_; }
-  // Bytes of pinned entries: capacity - pinned is the most any allocation can obtain.
   uint64_t pinned_bytes() const { return pinned_bytes_; }
+  // The most any allocation can obtain: free bytes plus every unpinned entry.
+  uint64_t placeable_bytes() const { return capacity_bytes_ - pinned_bytes_; }
   double port_bytes_per_cycle() const { return port_bytes_per_cycle_; }
   int banks() const { return banks_; }
   // Banked ports: `banks` ports of `width_bytes` per cycle (replaces the single-port rate).
