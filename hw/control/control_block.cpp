@@ -48,12 +48,20 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
   build_issue_slots();
   build_operand_lists();
   build_part_uses();
+  residency_.set_memory_bytes_per_cycle(memory_bytes_per_cycle(cfg, tech));
   churn_limit_ = std::max<uint64_t>(100000, 4 * uint64_t{residency_.part_count()});
   wait_oldest_.assign(instruction_count, 0);
   tried_epoch_.assign(instruction_count, ~uint64_t{0});
   build_dependency_graph();
   attach_payload_extensions();
   SC_THREAD(run);
+}
+
+// Main memory's peak bytes per accelerator cycle (technology.yaml main_memory.bandwidth_gbps).
+double ControlBlock::memory_bytes_per_cycle(const AcceleratorConfig& cfg, const Technology& tech) {
+  const auto found = tech.main_memory_bandwidth_gbps.find(cfg.main_memory.bandwidth_class);
+  if (found == tech.main_memory_bandwidth_gbps.end()) return 0;
+  return found->second * 1e9 / (tech.clock_mhz * 1e6);
 }
 
 // The program the control block issues: `prog` with each block's tile-job instructions as one
@@ -426,11 +434,14 @@ ControlBlock::Block ControlBlock::issue_tile_job(const Instruction& in, uint64_t
   // Inputs pinned, outputs allocated: nothing the job uses can be evicted while it runs.
   if (const Block block = residency_.pin_and_allocate_outputs(operands, now);
       block != Block::none) {
-    outputs_blocked_at_[in.id] = residency_.pinned_bytes();
+    // Waiting for room that running tile jobs give back: tried again after any change.
+    if (!residency_.waits_for_room(operands))
+      outputs_blocked_at_[in.id] = residency_.pinned_bytes();
     return block;
   }
   outputs_blocked_at_.erase(in.id);
   *completion = (this->*dispatch_tile_job_)(in, now);
+  residency_.note_running_until(operands, *completion);
   if (in.id == residency_.gatherer()) residency_.release_gather();
   if (policy_.oldest_gathers) wait_oldest_[in.id] = 0;
   compute_in_flight_ += 1;

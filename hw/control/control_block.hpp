@@ -167,6 +167,7 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   void issue_ready(uint64_t now);
   bool load_fits_free_space(const Instruction& in);
   bool outputs_still_blocked(uint32_t job) const;
+  static double memory_bytes_per_cycle(const AcceleratorConfig& cfg, const Technology& tech);
   void note_oldest_compute_block();
   Block try_issue_one(const Instruction& in, uint64_t now);
   Block issue_tile_job(const Instruction& in, uint64_t now, uint64_t* completion);

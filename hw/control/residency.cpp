@@ -379,6 +379,7 @@ IssueBlock ResidencyManager::fetch_in_order(OperandSpan operands, uint64_t now) 
 }
 
 IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint64_t now) {
+  if (reserved_by_ == operands.first) reserve_room(nullptr);
   // Inputs pinned first: allocating the outputs must not evict them.
   for (const OperandRef& operand : operands)
     if (!operand.writes()) pin(operand.part);
@@ -390,6 +391,10 @@ IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint
       if (operand.writes() && parts_[operand.part].allocated) pin(operand.part);
   if (const PerBufferBytes need_bytes = output_bytes_to_place(operands); !outputs_fit(need_bytes)) {
     make_room_for_outputs(need_bytes, now);
+    undo_allocation(operands, now);
+    return IssueBlock::buffer_full;
+  } else if (room_comes_back(need_bytes, operands.first, now)) {
+    reserve_room(operands.first);
     undo_allocation(operands, now);
     return IssueBlock::buffer_full;
   }
@@ -407,7 +412,50 @@ IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint
     state.fresh = true;
     fresh_.push_back(operand.part);
   }
+  count_running_readers(operands, +1);
   return IssueBlock::none;
+}
+
+// The tile job's inputs gain (+1, it issued) or lose (-1, it completed) a running reader.
+void ResidencyManager::count_running_readers(OperandSpan operands, int change) {
+  for (const OperandRef& operand : operands) {
+    if (operand.writes()) continue;
+    PartState& state = parts_[operand.part];
+    state.running_readers += change;
+    if (state.running_readers == 0) state.release_cycle = 0;
+    update_doomed(operand.part);
+  }
+}
+
+// The running tile job completes at `completion_cycle`: its inputs are held until then.
+void ResidencyManager::note_running_until(OperandSpan operands, uint64_t completion_cycle) {
+  for (const OperandRef& operand : operands) {
+    if (operand.writes()) continue;
+    uint64_t& release_cycle = parts_[operand.part].release_cycle;
+    release_cycle = std::max(release_cycle, completion_cycle);
+  }
+}
+
+// A part whose readers left are all running is freed when they complete: the room it holds
+// will come back without an eviction (make_room_for_outputs).
+void ResidencyManager::update_doomed(uint32_t part) {
+  PartState& state = parts_[part];
+  const bool doomed = policy_.free_dead_parts && !state.output_pending && state.readers_left > 0 &&
+                      state.running_readers >= state.readers_left;
+  if (doomed == state.doomed) return;
+  state.doomed = doomed;
+  if (doomed) {
+    state.doomed_index = static_cast<uint32_t>(doomed_parts_.size());
+    doomed_parts_.push_back(part);
+  } else {
+    const uint32_t moved = doomed_parts_.back();
+    doomed_parts_[state.doomed_index] = moved;
+    parts_[moved].doomed_index = state.doomed_index;
+    doomed_parts_.pop_back();
+  }
+  const uint64_t sign = doomed ? 1 : ~uint64_t{0};  // +1 or -1 modulo 2^64
+  doomed_bytes_[buffer_slot(data_buffer(part))] += sign * info(part).data_bytes;
+  doomed_bytes_[buffer_slot(mask_buffer_)] += sign * info(part).mask_bytes;
 }
 
 // Bytes of the outputs not yet begun, per buffer slot (activation, weight, mask).
@@ -429,14 +477,69 @@ bool ResidencyManager::outputs_fit(const PerBufferBytes& need_bytes) const {
   return true;
 }
 
-// Outputs that do not fit: each buffer too small for them (capacity less pinned bytes) evicts all
-// its unpinned parts now, furthest next use first, so that the spills run while the tile job
-// waits for pins to drop. Buffers that could hold them evict nothing yet.
+// Should the tile job wait for the room that the doomed parts give back when the running tile
+// jobs reading them complete, rather than evict (and spill) parts used later? Only when the free
+// room alone is too small, no other waiting job was promised that room, and it comes back sooner
+// than a spill and reload of the bytes an eviction would drop would take on main memory.
+bool ResidencyManager::room_comes_back(const PerBufferBytes& need_bytes, const OperandRef* job,
+                                       uint64_t now) const {
+  if (memory_bytes_per_cycle_ <= 0 || (reserved_by_ != nullptr && reserved_by_ != job))
+    return false;
+  PerBufferBytes shortfall_bytes{};
+  bool short_of_room = false;
+  for (int slot = 0; slot < 3; ++slot) {
+    const uint64_t free_bytes = buffers_[slot]->free_bytes();
+    shortfall_bytes[slot] = need_bytes[slot] > free_bytes ? need_bytes[slot] - free_bytes : 0;
+    if (shortfall_bytes[slot] > doomed_bytes_[slot]) return false;  // it never comes back
+    short_of_room = short_of_room || shortfall_bytes[slot] > 0;
+  }
+  if (!short_of_room) return false;
+  // A mask evicted drops its data too: the mask shortfall in data bytes, at the outputs' ratio.
+  const uint64_t data_need_bytes = need_bytes[0] + need_bytes[1];
+  const double mask_in_data =
+      need_bytes[2] > 0 ? static_cast<double>(data_need_bytes) / static_cast<double>(need_bytes[2])
+                        : 0.0;
+  const double evicted_bytes =
+      std::max({static_cast<double>(shortfall_bytes[0]), static_cast<double>(shortfall_bytes[1]),
+                static_cast<double>(shortfall_bytes[2]) * mask_in_data});
+  const double spill_and_reload_cycles = 2.0 * evicted_bytes / memory_bytes_per_cycle_;
+  const bool r =
+      room_back_by(shortfall_bytes, now + static_cast<uint64_t>(spill_and_reload_cycles));
+  return r;
+}
+
+// Do the doomed parts whose running readers complete by `deadline_cycle` give back every
+// shortfall?
+bool ResidencyManager::room_back_by(const PerBufferBytes& shortfall_bytes,
+                                    uint64_t deadline_cycle) const {
+  PerBufferBytes returned_bytes{};
+  const int mask_slot = buffer_slot(mask_buffer_);
+  for (uint32_t part : doomed_parts_) {
+    if (parts_[part].release_cycle > deadline_cycle) continue;
+    returned_bytes[buffer_slot(data_buffer(part))] += info(part).data_bytes;
+    returned_bytes[mask_slot] += info(part).mask_bytes;
+  }
+  for (int slot = 0; slot < 3; ++slot)
+    if (returned_bytes[slot] < shortfall_bytes[slot]) return false;
+  return true;
+}
+
+// The doomed room a tile job waits for is promised to it until it tries again (by: null, to
+// none): another waiting job does not count on the same room.
+void ResidencyManager::reserve_room(const OperandRef* by) {
+  reserved_by_ = by;
+}
+
+// Outputs that do not fit: each buffer too small for them (capacity less pinned bytes) evicts
+// now, furthest next use first, what the doomed parts (freed when the running tile jobs
+// complete) will not give back, so that the spills run while the tile job waits for pins to
+// drop. Buffers that could hold them evict nothing yet.
 void ResidencyManager::make_room_for_outputs(const PerBufferBytes& need_bytes, uint64_t now) {
   for (int slot = 0; slot < 3; ++slot) {
     SramBuffer& buffer = *buffers_[slot];
     if (need_bytes[slot] <= buffer.placeable_bytes()) continue;  // room enough
-    for (const Evicted& victim : buffer.make_free(need_bytes[slot], now))
+    const uint64_t returning_bytes = std::min(need_bytes[slot], doomed_bytes_[slot]);
+    for (const Evicted& victim : buffer.make_free(need_bytes[slot] - returning_bytes, now))
       evicted(victim.key, now, &buffer);
   }
 }
@@ -469,6 +572,9 @@ void ResidencyManager::finish_tile_job(OperandSpan operands, bool last_job_of_op
     unpin(part);
     PartState& state = parts_[part];
     state.readers_left -= 1;
+    state.running_readers -= 1;
+    if (state.running_readers == 0) state.release_cycle = 0;
+    update_doomed(part);
     // A part nobody reads again (and that is not the model's output) is dead: its buffer space
     // is freed now rather than when something evicts it.
     if (policy_.free_dead_parts && state.readers_left == 0 && !state.output_pending &&

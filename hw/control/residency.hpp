@@ -109,10 +109,14 @@ struct PartUses {
 
 struct PartState {
   Residency residency = Residency::absent;
-  bool output_pending = false;  // final output not yet stored (STORE_M)
-  bool allocated = false;       // an output part: allocated by its first writer
-  bool fresh = false;           // allocated by the tile job being issued (undone if it fails)
-  uint32_t readers_left = 0;    // compute instructions still to complete that read it
+  bool output_pending = false;   // final output not yet stored (STORE_M)
+  bool allocated = false;        // an output part: allocated by its first writer
+  bool fresh = false;            // allocated by the tile job being issued (undone if it fails)
+  uint32_t readers_left = 0;     // compute instructions still to complete that read it
+  uint32_t running_readers = 0;  // of those, issued and not yet complete
+  bool doomed = false;  // every reader left is running: freed when they complete (doomed_bytes_)
+  uint32_t doomed_index = 0;   // in doomed_parts_, while doomed
+  uint64_t release_cycle = 0;  // the last completion of its running readers
 };
 
 class ResidencyManager {
@@ -216,6 +220,14 @@ class ResidencyManager {
   // buffer's capacity less its pinned bytes) are not placed: that buffer evicts its unpinned
   // parts, the pins are undone and the job waits.
   IssueBlock pin_and_allocate_outputs(OperandSpan operands, uint64_t now);
+  // Does the tile job wait for room that running tile jobs give back (room_comes_back)?
+  bool waits_for_room(OperandSpan operands) const { return reserved_by_ == operands.first; }
+  // The tile job just issued completes at `completion_cycle` (when its inputs' pins drop).
+  void note_running_until(OperandSpan operands, uint64_t completion_cycle);
+  // Main-memory bytes per cycle: what a spill and reload cost, against waiting for room.
+  void set_memory_bytes_per_cycle(double bytes_per_cycle) {
+    memory_bytes_per_cycle_ = bytes_per_cycle;
+  }
   // A tile job completed: drops its pins; frees parts nobody reads again.
   void finish_tile_job(OperandSpan operands, bool last_job_of_op, uint64_t now);
   uint32_t gatherer() const { return gatherer_; }
@@ -233,8 +245,13 @@ class ResidencyManager {
   void undo_allocation(OperandSpan operands, uint64_t now);
   PerBufferBytes output_bytes_to_place(OperandSpan operands) const;
   bool outputs_fit(const PerBufferBytes& need_bytes) const;
+  bool room_comes_back(const PerBufferBytes& need_bytes, const OperandRef* job, uint64_t now) const;
+  bool room_back_by(const PerBufferBytes& shortfall_bytes, uint64_t deadline_cycle) const;
+  void reserve_room(const OperandRef* by);
   void make_room_for_outputs(const PerBufferBytes& need_bytes, uint64_t now);
   void hold(uint32_t part, Hold how, bool waiting);
+  void count_running_readers(OperandSpan operands, int change);
+  void update_doomed(uint32_t part);
 
   PartTable table_;
   ControlPolicy policy_;
@@ -264,6 +281,13 @@ class ResidencyManager {
   std::vector<uint8_t> issued_;
   std::array<BufferEvictions, 3> evictions_{};
   std::vector<EvictionCause> eviction_cause_;  // per part: why it was last evicted
+  // Per buffer slot: bytes of the doomed parts, which running tile jobs will free on completion.
+  PerBufferBytes doomed_bytes_{};
+  std::vector<uint32_t> doomed_parts_;
+  double memory_bytes_per_cycle_ = 0;  // 0: a tile job never waits for doomed room
+  static constexpr uint64_t kNever = ~uint64_t{0};
+  // The tile job (by its operands) promised the doomed room it waits for (room_comes_back).
+  const OperandRef* reserved_by_ = nullptr;
 };
 
 }  // namespace acceltran
