@@ -153,8 +153,7 @@ tlm::tlm_response_status Dma::check_command(const tlm::tlm_generic_payload& gp,
   if (gp.get_command() != (load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND))
     return tlm::TLM_COMMAND_ERROR_RESPONSE;
   if (length == 0 || gp.get_streaming_width() != length) return tlm::TLM_BURST_ERROR_RESPONSE;
-  if (gp.get_byte_enable_ptr() || gp.get_byte_enable_length())
-    return tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE;
+  if (!proto::byte_enables_accepted(gp, false)) return tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE;
   if (!gp.get_data_ptr()) return tlm::TLM_GENERIC_ERROR_RESPONSE;
   return tlm::TLM_OK_RESPONSE;
 }
