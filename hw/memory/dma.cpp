@@ -117,13 +117,17 @@ sc_core::sc_time Dma::issue_bursts(bool write, uint64_t address, uint64_t bytes,
 void Dma::on_forward_return(tlm::tlm_generic_payload& gp, tlm::tlm_sync_enum result,
                             const tlm::tlm_phase& phase, const sc_core::sc_time& request,
                             const sc_core::sc_time& when) {
-  if (result == tlm::TLM_COMPLETED) {  // early completion: the response is due at `when`
+  // Answered within the call (early completion, or BEGIN_RESP on the return path): the request
+  // ends at its own time, as the target serves its requests in order itself; the response is
+  // due at `when`.
+  if (result == tlm::TLM_COMPLETED) {
     end_request(gp, request);
     complete(gp, when);
   } else if (result == tlm::TLM_UPDATED && phase == tlm::END_REQ) {
     end_request(gp, when);
   } else if (result == tlm::TLM_UPDATED && phase == tlm::BEGIN_RESP) {
-    end_request(gp, when);  // BEGIN_RESP implies END_REQ; END_RESP forward, at the same time
+    end_request(gp, request);  // END_RESP forward, annotated at the response time
+
     tlm::tlm_phase end = tlm::END_RESP;
     sc_core::sc_time delay = when - sc_core::sc_time_stamp();
     memory_socket->nb_transport_fw(gp, end, delay);
