@@ -109,7 +109,8 @@ void run_commands_with_contents(AtStyle style) {
   bench.dma.memory_socket.bind(to_memory.target_socket);
   to_memory.initiator_socket.bind(memory.socket);
   sc_core::sc_start();
-  INFO(to_string(style) << ": " << run.commands << " commands; first messages: "
+  INFO(to_string(style) << ": " << run.commands << " commands, at most " << memory.most_held
+                        << " held at once; first message: "
                         << (to_memory.messages().empty() ? "" : to_memory.messages()[0]));
   CHECK(run.commands >= 50);
   CHECK(run.failures == 0);
