@@ -20,6 +20,8 @@
 //       data-length bytes long whose contents mean nothing;
 //     - buffer-port traffic of the compute engines (port_transfer): a stream through the
 //       port, address 0, streaming width kPortWindowBytes (one buffer block) <= data length.
+//  * Every target also accepts nb_transport_fw (serve_nb_transport_fw: early completion; the
+//    DMA through its socket's conversion), so that approximately-timed initiators can use it.
 //  * Targets check what they are given (check_access, serve_tile_job) and answer with the
 //    standard error responses; initiators turn an error response into a simulation error
 //    (std::runtime_error) naming the block, the transaction and the response (describe()).
@@ -168,6 +170,40 @@ inline std::string describe(const tlm::tlm_generic_payload& gp) {
          std::to_string(gp.get_data_length()) + " bytes at " + addr;
 }
 
+// Byte enables (IEEE 1666-2011 14.14): data byte i is enabled when the byte-enable array is
+// absent (null pointer; its length is then ignored) or when entry i % byte-enable length is
+// TLM_BYTE_ENABLED (0xff); an entry of TLM_BYTE_DISABLED (0x00) disables it. Entries past the
+// data length do not apply.
+enum class ByteEnables {
+  none,         // no byte-enable array
+  all_enabled,  // an array whose applying entries are all 0xff
+  partial,      // some applying entry is 0x00
+  malformed     // a pointer with length 0, or an applying entry other than 0x00 and 0xff
+};
+inline ByteEnables byte_enables_of(const tlm::tlm_generic_payload& gp) {
+  const unsigned char* enables = gp.get_byte_enable_ptr();
+  if (!enables) return ByteEnables::none;
+  const unsigned enable_length = gp.get_byte_enable_length();
+  if (enable_length == 0) return ByteEnables::malformed;
+  const unsigned applying =
+      enable_length < gp.get_data_length() ? enable_length : gp.get_data_length();
+  bool disabled = false;
+  for (unsigned i = 0; i < applying; ++i) {
+    if (enables[i] == TLM_BYTE_DISABLED)
+      disabled = true;
+    else if (enables[i] != TLM_BYTE_ENABLED)
+      return ByteEnables::malformed;
+  }
+  return disabled ? ByteEnables::partial : ByteEnables::all_enabled;
+}
+// Whether a target takes the byte enables of `gp`: none and all enabled always; partial ones
+// only when it implements them (`partial_allowed`: the memories); malformed ones never.
+inline bool byte_enables_accepted(const tlm::tlm_generic_payload& gp, bool partial_allowed) {
+  const ByteEnables b = byte_enables_of(gp);
+  return b == ByteEnables::none || b == ByteEnables::all_enabled ||
+         (b == ByteEnables::partial && partial_allowed);
+}
+
 // Target-side checks of a read or write of the byte range [0, capacity_bytes), in the order
 // address, command, burst (data length, streaming width), byte enables, data pointer. Returns
 // TLM_OK_RESPONSE when the target can serve it, else the standard error response:
@@ -175,11 +211,14 @@ inline std::string describe(const tlm::tlm_generic_payload& gp) {
 //   TLM_COMMAND_ERROR_RESPONSE    not a read or a write
 //   TLM_BURST_ERROR_RESPONSE      data length 0, streaming width 0 or > data length, or a
 //                                 streaming width < data length where `streaming` is false
-//   TLM_BYTE_ENABLE_ERROR_RESPONSE byte enables (the memories do not implement them)
+//   TLM_BYTE_ENABLE_ERROR_RESPONSE malformed byte enables (byte_enables_of), or partial ones
+//                                 where `partial_byte_enables` is false
 //   TLM_GENERIC_ERROR_RESPONSE    null data pointer
 // With streaming (a port), the bytes touched are [address, address + streaming width).
+// The memories pass partial_byte_enables = true: they write and read only the enabled bytes.
 inline tlm::tlm_response_status check_access(const tlm::tlm_generic_payload& gp,
-                                             uint64_t capacity_bytes, bool streaming = false) {
+                                             uint64_t capacity_bytes, bool streaming = false,
+                                             bool partial_byte_enables = false) {
   const uint64_t len = gp.get_data_length(), sw = gp.get_streaming_width();
   const uint64_t window = sw && sw < len ? sw : len;
   const uint64_t a = gp.get_address();
@@ -189,8 +228,7 @@ inline tlm::tlm_response_status check_access(const tlm::tlm_generic_payload& gp,
     return tlm::TLM_COMMAND_ERROR_RESPONSE;
   if (len == 0 || sw == 0 || sw > len || (sw < len && !streaming))
     return tlm::TLM_BURST_ERROR_RESPONSE;
-  if (gp.get_byte_enable_ptr() || gp.get_byte_enable_length())
-    return tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE;
+  if (!byte_enables_accepted(gp, partial_byte_enables)) return tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE;
   if (!gp.get_data_ptr()) return tlm::TLM_GENERIC_ERROR_RESPONSE;
   return tlm::TLM_OK_RESPONSE;
 }
@@ -228,10 +266,10 @@ uint64_t port_transfer(Socket& port, tlm::tlm_generic_payload& gp, uint64_t requ
 // the units and return the completion cycle, and annotates `delay` with the completion time.
 // Responses: address != 0: TLM_ADDRESS_ERROR_RESPONSE; not TLM_IGNORE_COMMAND:
 // TLM_COMMAND_ERROR_RESPONSE; data length 0 or streaming width != data length:
-// TLM_BURST_ERROR_RESPONSE; byte enables: TLM_BYTE_ENABLE_ERROR_RESPONSE; null data pointer,
-// missing extension or a descriptor without a tile grid: TLM_GENERIC_ERROR_RESPONSE;
-// std::invalid_argument from dispatch (wrong job kind, tiles out of range):
-// TLM_COMMAND_ERROR_RESPONSE.
+// TLM_BURST_ERROR_RESPONSE; byte enables other than all enabled (byte_enables_accepted):
+// TLM_BYTE_ENABLE_ERROR_RESPONSE; null data pointer, missing extension or a descriptor without a
+// tile grid: TLM_GENERIC_ERROR_RESPONSE; std::invalid_argument from dispatch (wrong job kind, tiles
+// out of range): TLM_COMMAND_ERROR_RESPONSE.
 template <typename Dispatch>
 void serve_tile_job(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, double clock_mhz,
                     Dispatch&& dispatch) {
@@ -248,7 +286,7 @@ void serve_tile_job(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, doubl
     gp.set_response_status(tlm::TLM_BURST_ERROR_RESPONSE);
     return;
   }
-  if (gp.get_byte_enable_ptr() || gp.get_byte_enable_length()) {
+  if (!byte_enables_accepted(gp, false)) {
     gp.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
     return;
   }
@@ -266,6 +304,28 @@ void serve_tile_job(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, doubl
   } catch (const std::invalid_argument&) {
     gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
   }
+}
+
+// The forward non-blocking path of a target whose b_transport never waits (every target here
+// but the DMA, whose simple_target_socket converts nb_transport into b_transport itself): so
+// that an approximately-timed initiator can use it as well as a loosely-timed one.
+//  * BEGIN_REQ: served at once by `serve(gp, delay)` (the b_transport body: request time =
+//    now + delay, delay becomes completion - now, the response status set) and answered
+//    TLM_COMPLETED, the base protocol's early completion: the response is due at now + delay
+//    and no further phase follows, so the target never holds the transaction (it needs no
+//    acquire) and no backward call is made;
+//  * END_RESP (never due after TLM_COMPLETED; tolerated): TLM_COMPLETED;
+//  * any other phase (END_REQ or BEGIN_RESP sent forward, an ignorable extended phase): ignored,
+//    TLM_ACCEPTED with the phase unchanged.
+template <typename Serve>
+tlm::tlm_sync_enum serve_nb_transport_fw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
+                                         sc_core::sc_time& delay, Serve&& serve) {
+  if (phase == tlm::BEGIN_REQ) {
+    serve(gp, delay);
+    return tlm::TLM_COMPLETED;
+  }
+  if (phase == tlm::END_RESP) return tlm::TLM_COMPLETED;
+  return tlm::TLM_ACCEPTED;
 }
 
 }  // namespace acceltran::proto

@@ -121,8 +121,24 @@ void ProtocolChecker::on_completed(tlm::tlm_generic_payload& gp, const char* cal
   nb_.erase(&gp);
 }
 
+// The initiator's hold on a transaction in progress, and the time order of its phases.
+void ProtocolChecker::check_held_and_timed(const tlm::tlm_generic_payload& gp, NbState& state,
+                                           const std::string& where,
+                                           const sc_core::sc_time& delay) {
+  if (gp.has_mm() && gp.get_ref_count() == 0)
+    violation("memory manager (IEEE 1666-2011 14.5)",
+              where + " of a transaction with reference count 0 (released before it completed)",
+              &gp);
+  const sc_core::sc_time at = sc_core::sc_time_stamp() + delay;
+  if (at < state.at)
+    violation("timing annotation (IEEE 1666-2011 15.2.7)",
+              where + " annotated earlier than the previous phase of the transaction", &gp);
+  state.at = at;
+}
+
 void ProtocolChecker::on_phase(tlm::tlm_generic_payload& gp, const tlm::tlm_phase& phase,
-                               bool from_initiator, const char* call) {
+                               bool from_initiator, const char* call,
+                               const sc_core::sc_time& delay) {
   const std::string where = std::string(phase_name(phase)) + " on " + call;
   auto it = nb_.find(&gp);
   if (from_initiator && phase == tlm::BEGIN_REQ) {
@@ -136,7 +152,9 @@ void ProtocolChecker::on_phase(tlm::tlm_generic_payload& gp, const tlm::tlm_phas
     if (request_in_progress_)
       violation("request exclusion",
                 "BEGIN_REQ before the END_REQ (or BEGIN_RESP) of the previous request", &gp);
-    nb_[&gp] = NbState{tlm::BEGIN_REQ, true};
+    NbState& state = nb_[&gp];
+    state = NbState{tlm::BEGIN_REQ, true, sc_core::SC_ZERO_TIME};
+    check_held_and_timed(gp, state, where, delay);
     request_in_progress_ = &gp;
     return;
   }
@@ -145,6 +163,7 @@ void ProtocolChecker::on_phase(tlm::tlm_generic_payload& gp, const tlm::tlm_phas
     return;
   }
   NbState& s = it->second;
+  check_held_and_timed(gp, s, where, delay);
   if (from_initiator && phase == tlm::END_RESP) {
     if (s.phase != tlm::BEGIN_RESP) violation("phase sequence", where + " before BEGIN_RESP", &gp);
     if (response_in_progress_ == &gp) response_in_progress_ = nullptr;
@@ -174,13 +193,13 @@ void ProtocolChecker::on_phase(tlm::tlm_generic_payload& gp, const tlm::tlm_phas
 tlm::tlm_sync_enum ProtocolChecker::nb_transport_fw(tlm::tlm_generic_payload& gp,
                                                     tlm::tlm_phase& phase,
                                                     sc_core::sc_time& delay) {
-  on_phase(gp, phase, true, "nb_transport_fw");
+  on_phase(gp, phase, true, "nb_transport_fw", delay);
   const Attributes before(gp);
   const tlm::tlm_phase sent = phase;
   const tlm::tlm_sync_enum r = initiator_socket->nb_transport_fw(gp, phase, delay);
   check_unchanged(before, gp, "nb_transport_fw");
   if (r == tlm::TLM_UPDATED)
-    on_phase(gp, phase, false, "the return path of nb_transport_fw");
+    on_phase(gp, phase, false, "the return path of nb_transport_fw", delay);
   else if (r == tlm::TLM_COMPLETED)
     on_completed(gp, "the target");
   else if (phase != sent)
@@ -191,11 +210,11 @@ tlm::tlm_sync_enum ProtocolChecker::nb_transport_fw(tlm::tlm_generic_payload& gp
 tlm::tlm_sync_enum ProtocolChecker::nb_transport_bw(tlm::tlm_generic_payload& gp,
                                                     tlm::tlm_phase& phase,
                                                     sc_core::sc_time& delay) {
-  on_phase(gp, phase, false, "nb_transport_bw");
+  on_phase(gp, phase, false, "nb_transport_bw", delay);
   const tlm::tlm_phase sent = phase;
   const tlm::tlm_sync_enum r = target_socket->nb_transport_bw(gp, phase, delay);
   if (r == tlm::TLM_UPDATED)
-    on_phase(gp, phase, true, "the return path of nb_transport_bw");
+    on_phase(gp, phase, true, "the return path of nb_transport_bw", delay);
   else if (r == tlm::TLM_COMPLETED)
     on_completed(gp, "the initiator");
   else if (phase != sent)

@@ -10,9 +10,12 @@
 //  * attributes the target must not modify (command, address, data pointer, data length,
 //    byte-enable pointer and length, streaming width) and the response status it must set;
 //  * a transaction is not sent again while it is still in progress on this socket;
-//  * nb_transport: a memory manager, the phase sequence BEGIN_REQ, END_REQ, BEGIN_RESP,
-//    END_RESP (END_REQ may be implied by BEGIN_RESP; TLM_COMPLETED ends the transaction), the
-//    request and response exclusion rules, attributes unchanged from BEGIN_REQ to BEGIN_RESP;
+//  * nb_transport: a memory manager, and a reference count above 0 at every phase (IEEE
+//    1666-2011 14.5: the initiator holds the transaction until it completes, whether or not the
+//    target acquires it), the phase sequence BEGIN_REQ, END_REQ, BEGIN_RESP, END_RESP (END_REQ
+//    may be implied by BEGIN_RESP; TLM_COMPLETED ends the transaction), the request and response
+//    exclusion rules, timing annotations that never go back in time within a transaction
+//    (15.2.7), attributes unchanged from BEGIN_REQ to BEGIN_RESP;
 //  * transport_dbg: a read, write or ignore command, a data pointer for a non-zero length, at most
 //    data-length bytes reported; DMI: a granted region contains the address and has a pointer.
 // Each violation is counted and described (rule, socket, transaction). Policy `count` keeps
@@ -60,6 +63,7 @@ class ProtocolChecker : public sc_core::sc_module {
   struct NbState {
     tlm::tlm_phase phase;  // last phase seen on this transaction
     bool request_open;     // BEGIN_REQ seen, END_REQ not yet
+    sc_core::sc_time at;   // the time of that phase (now + its annotated delay)
   };
 
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
@@ -75,8 +79,11 @@ class ProtocolChecker : public sc_core::sc_module {
   void check_unchanged(const Attributes& before, const tlm::tlm_generic_payload& gp,
                        const char* call);
   // A phase passed (forward or backward) or returned (TLM_UPDATED / TLM_COMPLETED).
+  // `delay`: the phase's timing annotation.
   void on_phase(tlm::tlm_generic_payload& gp, const tlm::tlm_phase& phase, bool forward,
-                const char* call);
+                const char* call, const sc_core::sc_time& delay);
+  void check_held_and_timed(const tlm::tlm_generic_payload& gp, NbState& state,
+                            const std::string& where, const sc_core::sc_time& delay);
   void on_completed(tlm::tlm_generic_payload& gp, const char* call);
   void violation(const std::string& rule, const std::string& what,
                  const tlm::tlm_generic_payload* gp);

@@ -4,12 +4,21 @@
 
 #include "acceltran/hw/compute/dynatran.hpp"
 #include "acceltran/hw/compute/fixed_point.hpp"
+#include "acceltran/tlm/protocol.hpp"
 
 namespace acceltran {
 
 DynaTranUnit::DynaTranUnit(sc_core::sc_module_name name, const PruneMode& mode)
     : sc_core::sc_module(name), target("target"), mode_(mode), tau_q_(fx::from_double(mode.tau)) {
   target.register_b_transport(this, &DynaTranUnit::b_transport);
+  target.register_nb_transport_fw(this, &DynaTranUnit::nb_transport_fw);
+}
+
+tlm::tlm_sync_enum DynaTranUnit::nb_transport_fw(int id, tlm::tlm_generic_payload& gp,
+                                                 tlm::tlm_phase& phase, sc_core::sc_time& delay) {
+  return proto::serve_nb_transport_fw(
+      gp, phase, delay,
+      [this, id](tlm::tlm_generic_payload& g, sc_core::sc_time& d) { b_transport(id, g, d); });
 }
 
 uint64_t DynaTranUnit::apply(const PruneMode& mode, int32_t tau_q, int32_t* data, PruneTileExt& e,
@@ -92,7 +101,7 @@ void DynaTranUnit::b_transport(int, tlm::tlm_generic_payload& gp, sc_core::sc_ti
     gp.set_response_status(tlm::TLM_BURST_ERROR_RESPONSE);
     return;
   }
-  if (gp.get_byte_enable_ptr()) {
+  if (!proto::byte_enables_accepted(gp, false)) {
     gp.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
     return;
   }

@@ -6,6 +6,9 @@
 // mask into the extension and reports its zeros. Its time is the lanes' post-sparsity walk,
 // charged by the PeArray (ceil(tile elements / M) cycles, hw/compute/pe_array.cpp); top-k's
 // sorting network adds topk_latency_cycles per row segment group (docs/dynatran.md).
+// The target takes b_transport and nb_transport_fw (BEGIN_REQ answered TLM_COMPLETED with the
+// delay unchanged, proto::serve_nb_transport_fw); byte enables: none or all enabled (a partial
+// array: TLM_BYTE_ENABLE_ERROR_RESPONSE).
 #pragma once
 #include <tlm_utils/multi_passthrough_target_socket.h>
 
@@ -53,6 +56,8 @@ class DynaTranUnit : public sc_core::sc_module {
 
  private:
   void b_transport(int id, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  tlm::tlm_sync_enum nb_transport_fw(int id, tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
+                                     sc_core::sc_time& delay);
   PruneMode mode_;
   int32_t tau_q_;
   DynaTranStats stats_;

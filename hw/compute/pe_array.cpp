@@ -55,6 +55,7 @@ PeArray::PeArray(sc_core::sc_module_name name, const AcceleratorConfig& cfg, con
   pe_free_.assign(static_cast<size_t>(pes_), 0);
   timing_ = make_pe_array_timing(*this, conventions_);
   target.register_b_transport(this, &PeArray::b_transport);
+  target.register_nb_transport_fw(this, &PeArray::nb_transport_fw);
 }
 
 PeArray::~PeArray() = default;
@@ -139,6 +140,14 @@ PeArrayStats PeArray::stats(uint64_t elapsed_cycles) const {
   s.mask_read_nj =
       static_cast<double>(s.mask_read_blocks) * per_block_nj("mask", cfg_.mask_buffer_mb);
   return s;
+}
+
+// nb_transport_fw: early completion with the b_transport timing (proto::serve_nb_transport_fw).
+tlm::tlm_sync_enum PeArray::nb_transport_fw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
+                                            sc_core::sc_time& delay) {
+  return proto::serve_nb_transport_fw(
+      gp, phase, delay,
+      [this](tlm::tlm_generic_payload& g, sc_core::sc_time& d) { b_transport(g, d); });
 }
 
 void PeArray::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {

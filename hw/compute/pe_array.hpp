@@ -164,6 +164,8 @@ class PeArray : public sc_core::sc_module {
   friend class PeArrayBlockTiming;
   friend class PeArrayTileTiming;
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
+                                     sc_core::sc_time& delay);
 
   AcceleratorConfig cfg_;
   Technology tech_;

@@ -40,6 +40,7 @@ UnitPoolEngine::UnitPoolEngine(sc_core::sc_module_name name, const AcceleratorCo
   for (size_t u = 0; u < units; ++u) heap_.emplace_back(0, static_cast<uint32_t>(u));
   std::make_heap(heap_.begin(), heap_.end(), kMinHeap);
   target.register_b_transport(this, &UnitPoolEngine::b_transport);
+  target.register_nb_transport_fw(this, &UnitPoolEngine::nb_transport_fw);
 }
 
 size_t UnitPoolEngine::pick_unit(int pe) {
@@ -208,6 +209,14 @@ UnitPoolStats UnitPoolEngine::stats(uint64_t elapsed_cycles) const {
   s.units = energy_of(tech_, fig_, busy_cycles_, static_cast<uint64_t>(pes_) * per_pe_,
                       opts_.leakage_when_idle, elapsed_cycles);
   return s;
+}
+
+// nb_transport_fw: early completion with the b_transport timing (proto::serve_nb_transport_fw).
+tlm::tlm_sync_enum UnitPoolEngine::nb_transport_fw(tlm::tlm_generic_payload& gp,
+                                                   tlm::tlm_phase& phase, sc_core::sc_time& delay) {
+  return proto::serve_nb_transport_fw(
+      gp, phase, delay,
+      [this](tlm::tlm_generic_payload& g, sc_core::sc_time& d) { b_transport(g, d); });
 }
 
 void UnitPoolEngine::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {

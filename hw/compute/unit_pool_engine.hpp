@@ -83,6 +83,8 @@ class UnitPoolEngine : public sc_core::sc_module {
 
  private:
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
+                                     sc_core::sc_time& delay);
   size_t pick_unit(int pe);
   // Published bug: each tile takes every free module of the lowest PE that has one.
   void reserve_all_free_modules(const proto::TileJobExt& job, uint64_t request_cycle,

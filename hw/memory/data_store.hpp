@@ -66,16 +66,36 @@ class SparseDataStore : public DataStore {
 };
 
 // Serves a checked read or write of `gp` from `store` (streaming width honoured: the address
-// window [address, address + streaming width) repeats over the data array). Returns bytes moved.
+// window [address, address + streaming width) repeats over the data array). With byte enables
+// (tlm/protocol.hpp byte_enables_of; null: all enabled), only the enabled bytes move: a write
+// leaves the store's other bytes as they were, a read leaves the data array's other bytes as they
+// were. Returns the data length.
 inline uint64_t copy_contents(DataStore& store, bool write, uint64_t address, unsigned char* data,
-                              uint64_t length, uint64_t streaming_width) {
+                              uint64_t length, uint64_t streaming_width,
+                              const unsigned char* byte_enables = nullptr,
+                              uint64_t byte_enable_length = 0) {
   const uint64_t sw = streaming_width && streaming_width < length ? streaming_width : length;
-  for (uint64_t done = 0; done < length; done += sw) {
-    const uint64_t n = std::min(sw, length - done);
+  auto move = [&](uint64_t offset, uint64_t bytes) {
     if (write)
-      store.write(address, data + done, n);
+      store.write(address + offset % sw, data + offset, bytes);
     else
-      store.read(address, data + done, n);
+      store.read(address + offset % sw, data + offset, bytes);
+  };
+  if (!byte_enables || byte_enable_length == 0) {
+    for (uint64_t done = 0; done < length; done += sw) move(done, std::min(sw, length - done));
+    return length;
+  }
+  auto enabled = [&](uint64_t i) { return byte_enables[i % byte_enable_length] != 0; };
+  // Runs of enabled bytes, each within one pass over the streaming window.
+  for (uint64_t i = 0; i < length;) {
+    if (!enabled(i)) {
+      ++i;
+      continue;
+    }
+    uint64_t end = i + 1;
+    while (end < length && end % sw != 0 && enabled(end)) ++end;
+    move(i, end - i);
+    i = end;
   }
   return length;
 }

@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-
 namespace acceltran {
 
 Dma::Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Technology& tech,
@@ -57,6 +56,12 @@ sc_core::sc_time Dma::issue(tlm_utils::simple_initiator_socket<Dma>& s, bool wri
 }
 
 // ---------------------------------------------------------------- AT burst option
+namespace {
+sc_core::sc_time request_delay(const sc_core::sc_time& request, const sc_core::sc_time& now) {
+  return request > now ? request - now : sc_core::SC_ZERO_TIME;
+}
+}  // namespace
+
 proto::TransferExt* Dma::BurstPool::ext_of(tlm::tlm_generic_payload& gp) {
   return gp.get_extension<proto::TransferExt>();
 }
@@ -83,39 +88,64 @@ sc_core::sc_time Dma::issue_bursts(bool write, uint64_t address, uint64_t bytes,
   unsigned char* data = contents ? contents : proto::scratch_data(bytes);
   last_response_ = at;
   for (uint64_t off = 0; off < bytes && !failed(); off += burst_bytes_) {
-    while (request_open_) sc_core::wait(end_req_);  // request exclusion
+    while (open_request_) sc_core::wait(end_req_);  // request exclusion
     const unsigned n = static_cast<unsigned>(std::min<uint64_t>(burst_bytes_, bytes - off));
     tlm::tlm_generic_payload* gp = pool_.get();
-    gp->acquire();
+    gp->acquire();  // held until its transaction completes (complete()), whatever the target
     *pool_.ext_of(*gp) = ext;
     proto::set_transfer(*gp, write, address + off, n);
     gp->set_data_ptr(data + off);
-    tlm::tlm_phase phase = tlm::BEGIN_REQ;
+    // Not before the previous request ended (an END_REQ may carry a delay).
+    const sc_core::sc_time request = std::max(at, request_ends_);
     const sc_core::sc_time now = sc_core::sc_time_stamp();
-    sc_core::sc_time d = at > now ? at - now : sc_core::SC_ZERO_TIME;
-    request_open_ = true;
+    sc_core::sc_time delay = request_delay(request, now);
+    const sc_core::sc_time requested = now + delay;
+    tlm::tlm_phase phase = tlm::BEGIN_REQ;
+    open_request_ = gp;
     ++responses_due_;
-    const tlm::tlm_sync_enum r = memory_socket->nb_transport_fw(*gp, phase, d);
-    if (r == tlm::TLM_COMPLETED) {  // early completion: the response is due at now + d
-      request_open_ = false;
-      on_response(*gp, now + d);
-    } else if (r == tlm::TLM_UPDATED && phase == tlm::END_REQ) {
-      request_open_ = false;
-    } else if (r == tlm::TLM_UPDATED && phase == tlm::BEGIN_RESP) {
-      request_open_ = false;  // BEGIN_RESP implies END_REQ; END_RESP on the forward path
-      on_response(*gp, now + d);
-      tlm::tlm_phase end = tlm::END_RESP;
-      sc_core::sc_time z = sc_core::SC_ZERO_TIME;
-      memory_socket->nb_transport_fw(*gp, end, z);
-    }
-    gp->release();
+    const tlm::tlm_sync_enum r = memory_socket->nb_transport_fw(*gp, phase, delay);
+    on_forward_return(*gp, r, phase, requested, now + delay);
   }
   // A target that answers later (BEGIN_RESP on the backward path) makes the command wait.
   while (responses_due_ > 0) sc_core::wait(response_);
   return last_response_;
 }
 
-void Dma::on_response(tlm::tlm_generic_payload& gp, const sc_core::sc_time& when) {
+// What the return of a burst's BEGIN_REQ (sent for absolute time `request`) says, at absolute
+// time `when` (now + the returned delay). TLM_ACCEPTED, or TLM_UPDATED with END_REQ: the
+// transaction goes on through nb_transport_bw.
+void Dma::on_forward_return(tlm::tlm_generic_payload& gp, tlm::tlm_sync_enum result,
+                            const tlm::tlm_phase& phase, const sc_core::sc_time& request,
+                            const sc_core::sc_time& when) {
+  // Answered within the call (early completion, or BEGIN_RESP on the return path): the request
+  // ends at its own time, as the target serves its requests in order itself; the response is
+  // due at `when`.
+  if (result == tlm::TLM_COMPLETED) {
+    end_request(gp, request);
+    complete(gp, when);
+  } else if (result == tlm::TLM_UPDATED && phase == tlm::END_REQ) {
+    end_request(gp, when);
+  } else if (result == tlm::TLM_UPDATED && phase == tlm::BEGIN_RESP) {
+    end_request(gp, request);  // END_RESP forward, annotated at the response time
+
+    tlm::tlm_phase end = tlm::END_RESP;
+    sc_core::sc_time delay = when - sc_core::sc_time_stamp();
+    memory_socket->nb_transport_fw(gp, end, delay);
+    complete(gp, when);
+  }
+}
+
+// The request of `gp` ends at absolute time `when` (if it is the one open).
+void Dma::end_request(const tlm::tlm_generic_payload& gp, const sc_core::sc_time& when) {
+  if (&gp != open_request_) return;
+  open_request_ = nullptr;
+  request_ends_ = std::max(request_ends_, when);
+  end_req_.notify();
+}
+
+// A burst's response at absolute time `when`: its status, the command's latest response, and the
+// pool's hold on the payload released (it returns to the pool once the target holds it no more).
+void Dma::complete(tlm::tlm_generic_payload& gp, const sc_core::sc_time& when) {
   if (gp.is_response_error() && !failed()) {
     sub_gp_.set_response_status(gp.get_response_status());
     last_error_ = fmt::format("{}: {} answered {} to a {}", name(), memory_socket.name(),
@@ -124,24 +154,22 @@ void Dma::on_response(tlm::tlm_generic_payload& gp, const sc_core::sc_time& when
   last_response_ = std::max(last_response_, when);
   --responses_due_;
   response_.notify();
+  gp.release();
 }
 
 tlm::tlm_sync_enum Dma::nb_transport_bw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
                                         sc_core::sc_time& delay) {
+  const sc_core::sc_time when = sc_core::sc_time_stamp() + delay;
   if (phase == tlm::END_REQ) {
-    request_open_ = false;
-    end_req_.notify();
+    end_request(gp, when);
     return tlm::TLM_ACCEPTED;
   }
   if (phase == tlm::BEGIN_RESP) {
-    if (request_open_) {  // BEGIN_RESP implies END_REQ
-      request_open_ = false;
-      end_req_.notify();
-    }
-    on_response(gp, sc_core::sc_time_stamp() + delay);
+    end_request(gp, when);  // BEGIN_RESP implies END_REQ
+    complete(gp, when);
     return tlm::TLM_COMPLETED;  // response taken at once: END_RESP implied
   }
-  return tlm::TLM_ACCEPTED;
+  return tlm::TLM_ACCEPTED;  // an ignorable phase
 }
 
 // The target checks of a command (dma.hpp): TLM_OK_RESPONSE, or the error response.
@@ -153,8 +181,7 @@ tlm::tlm_response_status Dma::check_command(const tlm::tlm_generic_payload& gp,
   if (gp.get_command() != (load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND))
     return tlm::TLM_COMMAND_ERROR_RESPONSE;
   if (length == 0 || gp.get_streaming_width() != length) return tlm::TLM_BURST_ERROR_RESPONSE;
-  if (gp.get_byte_enable_ptr() || gp.get_byte_enable_length())
-    return tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE;
+  if (!proto::byte_enables_accepted(gp, false)) return tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE;
   if (!gp.get_data_ptr()) return tlm::TLM_GENERIC_ERROR_RESPONSE;
   return tlm::TLM_OK_RESPONSE;
 }

@@ -10,15 +10,19 @@
 // engines (default one per PE); a command takes the earliest-free engine, waits setup_cycles,
 // then issues the memory side and the buffer side at the same time (streaming overlap); it
 // completes at the later of the two. Like every target it never waits: it returns
-// delay = completion - now.
+// delay = completion - now (except with AT bursts to a memory that answers on the backward
+// path, see DmaOptions::burst_bytes). `socket` takes b_transport, and nb_transport_fw through
+// the simple_target_socket's conversion: BEGIN_REQ answered TLM_ACCEPTED, the command run in a
+// process of the socket, BEGIN_RESP on the backward path at its completion.
 //
 // Target checks (tlm/protocol.hpp conventions): no TransferExt:
 // TLM_GENERIC_ERROR_RESPONSE; a read for a store or a write for a load (or any other command):
 // TLM_COMMAND_ERROR_RESPONSE; data length 0 or streaming width != data length:
-// TLM_BURST_ERROR_RESPONSE; byte enables: TLM_BYTE_ENABLE_ERROR_RESPONSE; null data pointer:
-// TLM_GENERIC_ERROR_RESPONSE. A sub-transfer answered with an error response ends the command
-// with that response (nothing further issued); last_error() says which socket, transaction and
-// response. Sub-transfers reuse one payload with a scratch data array (no allocation).
+// TLM_BURST_ERROR_RESPONSE; byte enables other than all enabled: TLM_BYTE_ENABLE_ERROR_RESPONSE;
+// null data pointer: TLM_GENERIC_ERROR_RESPONSE. A sub-transfer answered with an error response
+// ends the command with that response (nothing further issued); last_error() says which socket,
+// transaction and response. Sub-transfers reuse one payload with a scratch data array (no
+// allocation).
 #pragma once
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
@@ -33,8 +37,8 @@
 #include "acceltran/config/accelerator_config.hpp"
 #include "acceltran/hw/memory/memory_policy.hpp"
 #include "acceltran/hw/memory/memory_timing.hpp"
-#include "acceltran/tlm/protocol.hpp"
 #include "acceltran/hw/sim_options.hpp"
+#include "acceltran/tlm/protocol.hpp"
 
 namespace acceltran {
 
@@ -42,13 +46,19 @@ struct DmaOptions {
   int engines = 0;            // 0: one engine per PE (the published model)
   int64_t setup_cycles = -1;  // -1: memory.yaml dma.setup_cycles
   // Approximately-timed burst option: > 0 splits the memory side of each command into
-  // burst_bytes-sized nb_transport transactions (BEGIN_REQ / END_REQ / BEGIN_RESP / END_RESP,
-  // payloads from the DMA's memory manager), so that a standard AT memory model can serve
-  // memory_socket. A target that completes each burst on the forward call (TLM_COMPLETED or
-  // TLM_UPDATED with BEGIN_RESP, with an annotated delay) lets the command return at once, as
-  // every block here does; one that answers later on the backward path makes the command's
-  // b_transport wait for the last response (a blocking target: the control block, an
-  // SC_THREAD, waits and catches up). 0: one b_transport per memory side (the default).
+  // burst_bytes-sized nb_transport transactions (BEGIN_REQ / END_REQ / BEGIN_RESP / END_RESP),
+  // so that a standard AT memory model can serve memory_socket. Memory management follows
+  // IEEE 1666-2011 14.5: each burst's payload comes from the DMA's pool (a tlm_mm_interface),
+  // the DMA acquires it before BEGIN_REQ and releases it when the transaction completes
+  // (TLM_COMPLETED on the forward return; END_RESP sent after TLM_UPDATED with BEGIN_RESP;
+  // BEGIN_RESP on the backward path, answered TLM_COMPLETED), so a target need not acquire it
+  // to hold it across phases; it returns to the pool only when every holder has released it.
+  // The next BEGIN_REQ waits for the END_REQ (or BEGIN_RESP) of the previous one and is
+  // annotated no earlier than it. A target that completes each burst on the forward call lets
+  // the command return at once, as every block here does; one that answers later on the
+  // backward path makes the command's b_transport wait for the last response (a blocking
+  // target: the control block, an SC_THREAD, waits and catches up). 0: one b_transport per
+  // memory side (the default).
   uint32_t burst_bytes = 0;
 };
 
@@ -61,7 +71,7 @@ struct DmaStats {
   // Per buffer (proto::Buffer order): bytes loads brought into it from main memory (LOAD_W /
   // LOAD_A data into the weight / activation buffer, their masks into the mask buffer).
   std::array<uint64_t, 3> loaded_bytes{};
-  double energy_nj = 0;             // (dynamic + leakage power of one DMA) / MHz x busy cycles
+  double energy_nj = 0;  // (dynamic + leakage power of one DMA) / MHz x busy cycles
 };
 
 class Dma : public sc_core::sc_module {
@@ -121,13 +131,19 @@ class Dma : public sc_core::sc_module {
   sc_core::sc_time issue_bursts(bool write, uint64_t address, uint64_t bytes,
                                 const proto::TransferExt& ext, sc_core::sc_time at,
                                 unsigned char* data);
+  void on_forward_return(tlm::tlm_generic_payload& gp, tlm::tlm_sync_enum result,
+                         const tlm::tlm_phase& phase, const sc_core::sc_time& request,
+                         const sc_core::sc_time& when);
   tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
                                      sc_core::sc_time& delay);
-  // A burst's response, due at absolute time `when`.
-  void on_response(tlm::tlm_generic_payload& gp, const sc_core::sc_time& when);
+  void end_request(const tlm::tlm_generic_payload& gp, const sc_core::sc_time& when);
+  // A burst's response, due at absolute time `when`; releases the DMA's hold on the payload.
+  void complete(tlm::tlm_generic_payload& gp, const sc_core::sc_time& when);
   uint32_t burst_bytes_;
   BurstPool pool_;
-  bool request_open_ = false;  // a BEGIN_REQ without its END_REQ yet (request exclusion)
+  // The burst whose BEGIN_REQ has no END_REQ yet (request exclusion), and the latest END_REQ.
+  const tlm::tlm_generic_payload* open_request_ = nullptr;
+  sc_core::sc_time request_ends_;
   uint64_t responses_due_ = 0;
   sc_core::sc_time last_response_;  // latest response time of the current command
   sc_core::sc_event end_req_, response_;

@@ -65,6 +65,7 @@ MainMemory::MainMemory(sc_core::sc_module_name name, const MainMemoryConfig& cfg
   capacity_bytes_ = uint64_t{1} << mopts.address_bits;
   bus_free_ps_.assign(cfg.channels, 0.0);
   socket.register_b_transport(this, &MainMemory::b_transport);
+  socket.register_nb_transport_fw(this, &MainMemory::nb_transport_fw);
   socket.register_transport_dbg(this, &MainMemory::transport_dbg);
   socket.register_get_direct_mem_ptr(this, &MainMemory::get_direct_mem_ptr);
 }
@@ -289,7 +290,8 @@ double MainMemory::access(double request_ps, uint64_t address, uint64_t bytes, b
 }
 
 void MainMemory::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
-  const tlm::tlm_response_status st = proto::check_access(gp, capacity_bytes_);
+  const tlm::tlm_response_status st =
+      proto::check_access(gp, capacity_bytes_, false, /*partial_byte_enables=*/true);
   if (st != tlm::TLM_OK_RESPONSE) {
     gp.set_response_status(st);
     return;
@@ -339,10 +341,18 @@ void MainMemory::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& del
   delay = sc_core::sc_time(std::max(0.0, d_ps), sc_core::SC_PS);
   if (store_) {
     copy_contents(*store_, write, gp.get_address(), gp.get_data_ptr(), gp.get_data_length(),
-                  gp.get_data_length());
+                  gp.get_data_length(), gp.get_byte_enable_ptr(), gp.get_byte_enable_length());
     gp.set_dmi_allowed(true);
   }
   gp.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+// nb_transport_fw: early completion with the b_transport timing (proto::serve_nb_transport_fw).
+tlm::tlm_sync_enum MainMemory::nb_transport_fw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
+                                               sc_core::sc_time& delay) {
+  return proto::serve_nb_transport_fw(
+      gp, phase, delay,
+      [this](tlm::tlm_generic_payload& g, sc_core::sc_time& d) { b_transport(g, d); });
 }
 
 // Debug access (no time, energy or statistics): the store's bytes in [address, capacity).

@@ -14,7 +14,10 @@
 // largest footprint of the design space, BERT-Large at batch 32, sequence 512 on Server,
 // which passes 2 GiB). Requests are checked with
 // proto::check_access over [0, capacity) and answered with the standard error responses
-// (whole transfers: streaming width = data length). transport_dbg reads and writes the
+// (whole transfers: streaming width = data length). nb_transport_fw is served like b_transport
+// and answered TLM_COMPLETED (early completion, proto::serve_nb_transport_fw). Partial byte
+// enables write and read only the enabled bytes (time and energy: the whole data length).
+// transport_dbg reads and writes the
 // attached DataStore (0 bytes without one); get_direct_mem_ptr grants read/write DMI to the
 // store's pages (none without a store).
 #pragma once
@@ -29,8 +32,8 @@
 #include "acceltran/config/accelerator_config.hpp"
 #include "acceltran/hw/memory/data_store.hpp"
 #include "acceltran/hw/memory/memory_timing.hpp"
-#include "acceltran/tlm/protocol.hpp"
 #include "acceltran/hw/sim_options.hpp"
+#include "acceltran/tlm/protocol.hpp"
 
 namespace acceltran {
 
@@ -125,6 +128,8 @@ class MainMemory : public sc_core::sc_module {
     double act_ps = -1e18, ready_ps = 0, last_use_ps = 0, wr_end_ps = -1e18;
   };
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
+                                     sc_core::sc_time& delay);
   unsigned int transport_dbg(tlm::tlm_generic_payload& gp);
   bool get_direct_mem_ptr(tlm::tlm_generic_payload& gp, tlm::tlm_dmi& dmi);
   double burst_access(double t, uint64_t burst_index, bool write);

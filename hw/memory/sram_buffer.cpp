@@ -69,7 +69,9 @@ SramBuffer::SramBuffer(sc_core::sc_module_name name, proto::Buffer kind, double 
       bytes_per_second(port_bandwidth_gbps, opts.bandwidth, word_bits) / (clock_mhz * 1e6);
   socket.register_b_transport(this, &SramBuffer::b_transport);
   socket.register_transport_dbg(this, &SramBuffer::transport_dbg);
+  socket.register_nb_transport_fw(this, &SramBuffer::nb_transport_fw);
   core_socket.register_b_transport(this, &SramBuffer::core_b_transport);
+  core_socket.register_nb_transport_fw(this, &SramBuffer::core_nb_transport_fw);
   core_socket.register_transport_dbg(this, &SramBuffer::core_transport_dbg);
 }
 
@@ -327,8 +329,25 @@ void SramBuffer::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& del
   serve(gp, delay, false);
 }
 
+// nb_transport_fw on either socket: early completion (proto::serve_nb_transport_fw).
+tlm::tlm_sync_enum SramBuffer::nb_transport_fw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
+                                               sc_core::sc_time& delay) {
+  return proto::serve_nb_transport_fw(
+      gp, phase, delay,
+      [this](tlm::tlm_generic_payload& g, sc_core::sc_time& d) { serve(g, d, false); });
+}
+
+tlm::tlm_sync_enum SramBuffer::core_nb_transport_fw(int, tlm::tlm_generic_payload& gp,
+                                                    tlm::tlm_phase& phase,
+                                                    sc_core::sc_time& delay) {
+  return proto::serve_nb_transport_fw(
+      gp, phase, delay,
+      [this](tlm::tlm_generic_payload& g, sc_core::sc_time& d) { serve(g, d, true); });
+}
+
 void SramBuffer::serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, bool streaming) {
-  const tlm::tlm_response_status st = proto::check_access(gp, capacity_bytes_, streaming);
+  const tlm::tlm_response_status st =
+      proto::check_access(gp, capacity_bytes_, streaming, /*partial_byte_enables=*/true);
   if (st != tlm::TLM_OK_RESPONSE) {
     gp.set_response_status(st);
     return;
@@ -354,7 +373,7 @@ void SramBuffer::serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, bo
   uint64_t done = access(req, bytes, write, energy_nj);
   if (store_)
     copy_contents(*store_, write, gp.get_address(), gp.get_data_ptr(), bytes,
-                  gp.get_streaming_width());
+                  gp.get_streaming_width(), gp.get_byte_enable_ptr(), gp.get_byte_enable_length());
   sc_core::sc_time t_done = proto::cycles_to_time(done, clock_mhz_);
   delay = t_done > now ? t_done - now : sc_core::SC_ZERO_TIME;
   gp.set_response_status(tlm::TLM_OK_RESPONSE);

@@ -13,6 +13,9 @@
 //    (proto::check_access over [0, capacity)) and answer the standard error responses; the
 //    DMA socket takes whole transfers (streaming width = data length), `core_socket` streams
 //    (streaming width <= data length, the window [address, address + width) in the buffer).
+//    Both also take nb_transport_fw (BEGIN_REQ answered TLM_COMPLETED with the b_transport
+//    timing, proto::serve_nb_transport_fw). Partial byte enables move only the enabled bytes
+//    (port time and energy: those of the whole data length).
 //    transport_dbg on both sockets reads and writes the attached DataStore (data_store.hpp;
 //    none in performance mode: 0 bytes);
 //  * a direct C++ API for the control block's bookkeeping: a residency table keyed by
@@ -192,6 +195,10 @@ class SramBuffer : public sc_core::sc_module {
   };
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
   void core_b_transport(int id, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
+                                     sc_core::sc_time& delay);
+  tlm::tlm_sync_enum core_nb_transport_fw(int id, tlm::tlm_generic_payload& gp,
+                                          tlm::tlm_phase& phase, sc_core::sc_time& delay);
   unsigned int transport_dbg(tlm::tlm_generic_payload& gp);
   unsigned int core_transport_dbg(int id, tlm::tlm_generic_payload& gp);
   // Checks the request (streaming: a port stream may be longer than its window) and serves it:

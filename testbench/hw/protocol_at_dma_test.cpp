@@ -7,10 +7,10 @@
 
 #include <vector>
 
-#include "at_memory_target.hpp"
-#include "acceltran/tlm/protocol_checker.hpp"
-#include "protocol_system.hpp"
 #include "acceltran/hw/control/transfer_kind.hpp"
+#include "acceltran/tlm/protocol_checker.hpp"
+#include "at_memory_target.hpp"
+#include "protocol_system.hpp"
 
 using namespace acceltran;
 using memtest::Driver;
@@ -21,17 +21,11 @@ TEST_CASE(
     "memory target",
     "[protocol][memory]") {
   MEMTEST_ISOLATE();
-  const Program prog = testutil::compile("bert-tiny");
-  const Technology tech = memtest::tech();
-  const MemoryTimingTable timing = memtest::timing();
-  const AcceleratorConfig cfg = memtest::accel("edge");
-  const SimOptions opts;
   DmaOptions dopts;
   dopts.burst_bytes = 256;
-  Dma dma("dma", cfg, tech, timing, opts, dopts);
-  auto act = SramBuffer::from_config("act", proto::Buffer::activation, cfg, tech, opts);
-  auto wgt = SramBuffer::from_config("wgt", proto::Buffer::weight, cfg, tech, opts);
-  auto msk = SramBuffer::from_config("msk", proto::Buffer::mask, cfg, tech, opts);
+  testbench::DmaWithBuffers bench(dopts);
+  const Program& prog = bench.prog;
+  Dma& dma = bench.dma;
   // 25.6 GB/s = 25.6 bytes/ns, 40 ns latency.
   testbench::AtMemoryTarget mem("at_mem", uint64_t{1} << 32, sc_core::sc_time(40, sc_core::SC_NS),
                                 25.6);
@@ -62,9 +56,6 @@ TEST_CASE(
   to_dma.initiator_socket.bind(dma.socket);
   dma.memory_socket.bind(to_mem.target_socket);
   to_mem.initiator_socket.bind(mem.socket);
-  dma.activation_socket.bind(act->socket);
-  dma.weight_socket.bind(wgt->socket);
-  dma.mask_socket.bind(msk->socket);
   sc_core::sc_start();
   INFO(to_dma.messages().size() << " / " << to_mem.messages().size() << " messages");
   CHECK(commands >= 50);  // 94 memory instructions today

@@ -9,6 +9,7 @@
 #include <systemc>
 
 #include <memory>
+#include <utility>
 
 #include "../compiler/test_util.hpp"
 #include "acceltran/hw/compute/layer_norm_engine.hpp"
@@ -41,8 +42,10 @@ struct Idle : sc_core::sc_module {
   explicit Idle(sc_core::sc_module_name n) : sc_module(n), socket("socket") {}
 };
 
-struct TinySystem {
-  const Program prog = testutil::compile("bert-tiny");
+// BERT-Tiny (or `program`) compiled for Edge, and the DMA with its three buffers bound (the test
+// binds the DMA's command socket and memory socket).
+struct DmaWithBuffers {
+  const Program prog;
   const Technology tech = memtest::tech();
   const MemoryTimingTable timing = memtest::timing();
   const AcceleratorConfig cfg = memtest::accel("edge");
@@ -54,15 +57,27 @@ struct TinySystem {
   std::unique_ptr<SramBuffer> msk =
       SramBuffer::from_config("msk", proto::Buffer::mask, cfg, tech, opts);
   Dma dma;
-  PeArray pe{"pe", cfg, tech, opts};
-  SoftmaxEngine sm{"sm", cfg, tech, opts};
-  LayerNormEngine ln{"ln", cfg, tech, opts};
-  ControlBlock ctrl{"control_block", prog, cfg, tech, ControlOptions{}, *act, *wgt, *msk};
 
-  explicit TinySystem(const DmaOptions& dopts = {}) : dma("dma", cfg, tech, timing, opts, dopts) {
+  explicit DmaWithBuffers(const DmaOptions& dopts = {},
+                          Program program = testutil::compile("bert-tiny"))
+      : prog(std::move(program)), dma("dma", cfg, tech, timing, opts, dopts) {
     dma.activation_socket.bind(act->socket);
     dma.weight_socket.bind(wgt->socket);
     dma.mask_socket.bind(msk->socket);
+  }
+};
+
+// Those and the compute engines and the control block (its softmax and layer-norm sockets bound).
+struct TinySystem : DmaWithBuffers {
+  PeArray pe{"pe", cfg, tech, opts};
+  SoftmaxEngine sm{"sm", cfg, tech, opts};
+  LayerNormEngine ln{"ln", cfg, tech, opts};
+  ControlBlock ctrl;
+
+  explicit TinySystem(const DmaOptions& dopts = {}, const ControlOptions& copts = {},
+                      Program program = testutil::compile("bert-tiny"))
+      : DmaWithBuffers(dopts, std::move(program)),
+        ctrl("control_block", prog, cfg, tech, copts, *act, *wgt, *msk) {
     ctrl.softmax_socket.bind(sm.target);
     ctrl.layer_norm_socket.bind(ln.target);
   }

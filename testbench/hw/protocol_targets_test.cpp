@@ -54,15 +54,17 @@ struct Prober : sc_core::sc_module {
   }
 };
 
-unsigned char byte_enables[4] = {0xff, 0, 0xff, 0};
+// Neither enabled (0xff) nor disabled (0x00): refused by every target (protocol_nb_targets_test.cpp
+// covers all-enabled and partial byte enables).
+unsigned char malformed_byte_enables[4] = {0xff, 0x0f, 0xff, 0x0f};
 
 // The malformed variants of a legal transaction, by name.
 std::vector<std::pair<std::string, Mutation>> malformed(uint64_t bad_address) {
   return {
       {"bad address", [=](tlm::tlm_generic_payload& gp) { gp.set_address(bad_address); }},
-      {"byte enables",
+      {"malformed byte enables",
        [](tlm::tlm_generic_payload& gp) {
-         gp.set_byte_enable_ptr(byte_enables);
+         gp.set_byte_enable_ptr(malformed_byte_enables);
          gp.set_byte_enable_length(4);
        }},
       {"short streaming width",
@@ -138,7 +140,7 @@ TEST_CASE("protocol: the engines answer malformed tile jobs with the standard er
     INFO("target " << t);
     auto& r = got[t];
     CHECK(r["bad address"] == tlm::TLM_ADDRESS_ERROR_RESPONSE);
-    CHECK(r["byte enables"] == tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
+    CHECK(r["malformed byte enables"] == tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
     CHECK(r["short streaming width"] == tlm::TLM_BURST_ERROR_RESPONSE);
     CHECK(r["zero data length"] == tlm::TLM_BURST_ERROR_RESPONSE);
     CHECK(r["null data pointer"] == tlm::TLM_GENERIC_ERROR_RESPONSE);
@@ -188,7 +190,7 @@ TEST_CASE(
     auto& r = got[t];
     CHECK(r["bad address"] == tlm::TLM_ADDRESS_ERROR_RESPONSE);
     CHECK(r["far address"] == tlm::TLM_ADDRESS_ERROR_RESPONSE);
-    CHECK(r["byte enables"] == tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
+    CHECK(r["malformed byte enables"] == tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
     CHECK(r["zero data length"] == tlm::TLM_BURST_ERROR_RESPONSE);
     CHECK(r["null data pointer"] == tlm::TLM_GENERIC_ERROR_RESPONSE);
     CHECK(r["ignore command"] == tlm::TLM_COMMAND_ERROR_RESPONSE);
@@ -247,7 +249,7 @@ TEST_CASE(
   CHECK(r["bad address"] == tlm::TLM_ADDRESS_ERROR_RESPONSE);
   CHECK_THAT(far_error, Contains("memory_socket") && Contains("TLM_ADDRESS_ERROR_RESPONSE") &&
                             Contains("read of 4160 bytes at 0x10000000000"));
-  CHECK(r["byte enables"] == tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
+  CHECK(r["malformed byte enables"] == tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
   CHECK(r["short streaming width"] == tlm::TLM_BURST_ERROR_RESPONSE);
   CHECK(r["zero data length"] == tlm::TLM_BURST_ERROR_RESPONSE);
   CHECK(r["null data pointer"] == tlm::TLM_GENERIC_ERROR_RESPONSE);
