@@ -64,11 +64,12 @@ void prepare_folder(const std::string& dir, const Plan& plan) {
   // Refuses what simulate refuses for --out: no folder name ("/", ".", ".."), a dangling link,
   // a file, a folder holding other files. The folder is made beside it and moved into place.
   OutputFolder staged(dir);
-  if (fs::exists(staged.shown(), ec) && !fs::is_empty(staged.shown(), ec))
+  // What OutputFolder lets through (report files, VCD traces) is no sweep either.
+  if (const fs::directory_iterator first(staged.shown(), ec);
+      !ec && first != fs::directory_iterator())
     throw InputError(fmt::format(
-        "{}: --out holds a report but no plan.json, so it is not a sweep folder; choose a new "
-        "folder",
-        dir));
+        "{}: --out holds '{}' but no plan.json, so it is not a sweep folder; choose a new folder",
+        dir, quoted_value(first->path().filename().string())));
   write_plan(staged.staging(), plan, dir);
   staged.commit();
 }

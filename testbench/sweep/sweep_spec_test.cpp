@@ -118,7 +118,7 @@ TEST_CASE("sweep --out is validated as simulate's: not the root, not a non-sweep
   const auto before = listing(d.path);
   const std::pair<std::string, std::string> cases[] = {
       {"notes", "--out holds 'todo.txt', which is not a report file"},
-      {"report", "--out holds a report but no plan.json, so it is not a sweep folder"},
+      {"report", "--out holds 'report.json' but no plan.json, so it is not a sweep folder"},
       {"file", "--out exists and is not a folder"}};
   for (const auto& [folder, expect] : cases) {
     const auto r = run_cli("sweep " + spec + " --out " + (d.path / folder).string());
