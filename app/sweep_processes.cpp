@@ -69,7 +69,7 @@ pid_t PointProcesses::start(const std::vector<std::string>& argv, const std::str
   return pid;
 }
 
-void PointProcesses::copy(Log& log, std::string* write_error) {
+void PointProcesses::copy(Log& log, std::string* log_error) {
   char buffer[1 << 16];
   const ssize_t got = read(log.pipe, buffer, sizeof buffer);
   if (got < 0 && (errno == EINTR || errno == EAGAIN)) return;
@@ -84,29 +84,28 @@ void PointProcesses::copy(Log& log, std::string* write_error) {
     log.file.reset();
   } catch (const InputError& e) {
     log.file.reset();  // the failed file is already removed; drop the rest of the output
-    if (write_error->empty()) *write_error = e.what();
+    if (log_error->empty()) *log_error = e.what();
   }
 }
 
-std::pair<pid_t, int> PointProcesses::wait_one(std::string* write_error) {
+PointProcesses::Finished PointProcesses::wait_one() {
   for (;;) {
     for (auto it = running_.begin(); it != running_.end(); ++it) {
       if (it->second.logs[0].pipe >= 0 || it->second.logs[1].pipe >= 0) continue;
-      const pid_t pid = it->first;
+      Finished finished{it->first, 0, it->second.log_error};
       running_.erase(it);
-      int status = 0;
-      while (waitpid(pid, &status, 0) < 0)
+      while (waitpid(finished.pid, &finished.status, 0) < 0)
         if (errno != EINTR)
           throw InputError(fmt::format("waiting for a simulate process: {}", std::strerror(errno)));
-      return {pid, status};
+      return finished;
     }
     std::vector<pollfd> polled;
-    std::vector<Log*> logs;
+    std::vector<std::pair<Log*, std::string*>> logs;  // a polled pipe's log, its process's error
     for (auto& [pid, process] : running_)
       for (auto& log : process.logs)
         if (log.pipe >= 0) {
           polled.push_back({log.pipe, POLLIN, 0});
-          logs.push_back(&log);
+          logs.push_back({&log, &process.log_error});
         }
     if (polled.empty()) throw InputError("waiting for simulate processes: none is running");
     if (poll(polled.data(), polled.size(), -1) < 0) {
@@ -114,7 +113,7 @@ std::pair<pid_t, int> PointProcesses::wait_one(std::string* write_error) {
       throw InputError(fmt::format("waiting for simulate processes: {}", std::strerror(errno)));
     }
     for (size_t n = 0; n < polled.size(); ++n)
-      if (polled[n].revents) copy(*logs[n], write_error);
+      if (polled[n].revents) copy(*logs[n].first, logs[n].second);
   }
 }
 

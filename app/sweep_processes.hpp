@@ -25,9 +25,14 @@ class PointProcesses {
   pid_t start(const std::vector<std::string>& argv, const std::string& out, const std::string& err);
 
   // Copies the processes' output into their logs until one has closed both pipes, waits for it
-  // and returns its pid and wait status. A log that cannot be written is removed, the rest of
-  // its output dropped, and the first such error kept in *write_error.
-  std::pair<pid_t, int> wait_one(std::string* write_error);
+  // and returns how it ended. A log that cannot be written is removed and the rest of its
+  // output dropped; `log_error` says why (empty when both logs were written).
+  struct Finished {
+    pid_t pid = 0;
+    int status = 0;  // as waitpid gives it
+    std::string log_error;
+  };
+  Finished wait_one();
 
   bool empty() const { return running_.empty(); }
 
@@ -37,9 +42,10 @@ class PointProcesses {
     std::unique_ptr<OutputFile> file;  // null once written (or failed)
   };
   struct Process {
-    Log logs[2];  // stdout, stderr
+    Log logs[2];            // stdout, stderr
+    std::string log_error;  // the first write to a log that failed
   };
-  void copy(Log& log, std::string* write_error);
+  static void copy(Log& log, std::string* log_error);
   std::map<pid_t, Process> running_;
 };
 

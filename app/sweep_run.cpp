@@ -79,15 +79,18 @@ std::string point_error(const std::string& pd, int status) {
   return fmt::format("exit code {} (see {}/stderr.txt)", WEXITSTATUS(status), pd);
 }
 
-void finish_point(const std::string& dir, const Point& p, int status, double wall_s) {
+// The point's status.json: ok when simulate exited 0 with a report and both logs were written
+// (a point whose log was lost runs again next time).
+void finish_point(const std::string& dir, const Point& p, int status, double wall_s,
+                  const std::string& log_error) {
   const std::string pd = point_dir(dir, p.index);
   const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-                  fs::exists(fs::path(pd) / "run" / "report.json");
+                  fs::exists(fs::path(pd) / "run" / "report.json") && log_error.empty();
   json s{{"status", ok ? "ok" : "failed"},
          {"exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1},
          {"wall_s", wall_s},
          {"args", p.args}};
-  if (!ok) s["error"] = point_error(pd, status);
+  if (!ok) s["error"] = log_error.empty() ? point_error(pd, status) : log_error;
   const auto tmp = fs::path(pd) / "status.json.tmp";
   write_output_file(tmp.string(), s.dump(2) + "\n", (fs::path(pd) / "status.json").string());
   std::error_code ec;
@@ -152,13 +155,14 @@ int run_points(const std::string& dir, const Plan& plan, const std::vector<int>&
       }
     }
     if (running.empty()) break;
-    const auto [pid, status] = processes.wait_one(&write_error);
-    auto it = running.find(pid);
+    const PointProcesses::Finished finished = processes.wait_one();
+    if (write_error.empty()) write_error = finished.log_error;
+    auto it = running.find(finished.pid);
     if (it == running.end()) continue;
     const double wall = std::chrono::duration<double>(Clock::now() - it->second.start).count();
     const Point& p = plan.points.at(it->second.index);
     try {
-      finish_point(dir, p, status, wall);
+      finish_point(dir, p, finished.status, wall, finished.log_error);
     } catch (const InputError& e) {
       if (write_error.empty()) write_error = e.what();
     }

@@ -155,6 +155,24 @@ TEST_CASE("sweep plan, status and logs: bounded reads, checked writes", "[sweep]
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("2 points, 1 already done, 1 to run") != std::string::npos);
   CHECK(nlohmann::json::parse(sweeptest::slurp(status)).value("status", "") == "ok");
+  // A point's log that cannot be written (a full disk: /dev/full) fails the point and the sweep
+  // with the file's error, and the point runs again next time.
+  const auto log = sweep / "points" / "0000" / "stdout.txt";
+  fs::remove(log);
+  fs::create_symlink("/dev/full", log);
+  fs::remove(sweep / "points" / "0000" / "status.json");
+  r = run_cli("sweep " + spec + " --out " + sweep.string() + " --no-progress");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("error: " + log.string() + ": cannot write: No space left on device") !=
+        std::string::npos);
+  CHECK(error_lines(r.err) == 1);
+  const auto point_status =
+      nlohmann::json::parse(sweeptest::slurp(sweep / "points" / "0000" / "status.json"));
+  CHECK(point_status.value("status", "") == "failed");
+  fs::remove(log);
+  r = run_cli("sweep " + spec + " --out " + sweep.string() + " --no-progress");
+  CHECK(r.out.find("2 points, 1 already done, 1 to run") != std::string::npos);
+  CHECK(r.exit_code == 0);
   // A plan nested far too deep, or one without end: one error naming the file and the limit.
   const auto plan = sweep / "plan.json";
   d.write("sweep/plan.json", std::string(100000, '[') + std::string(100000, ']'));
