@@ -585,7 +585,7 @@ def main(argv):
     p.add_argument("--kind", action="append", help="figure kind (repeatable; default: all "
                    "kinds of the folder; for a sweep: pareto, and metric when --x is given)")
     p.add_argument("--out", help="folder for the PNGs (default: DIR-plots beside a run folder, "
-                   "DIR/plots in a sweep folder, plots/ for memory)")
+                   "DIR/plots in a sweep folder, out-plots/ for memory)")
     p.add_argument("--name", help="file name of the PNG (one kind only)")
     p.add_argument("--title", help="figure title")
     p.add_argument("--metric", default="cycles", help="sweep: results.csv column to draw")
@@ -613,7 +613,7 @@ def main(argv):
     try:
         check_name(args.name)
         if args.dir == "memory":
-            plot_memory(args, args.out or "plots", written)
+            plot_memory(args, args.out or "out-plots", written)
         elif os.path.exists(os.path.join(args.dir, "report.json")):
             kinds, out = checked_kinds(args, RUN_KINDS, RUN_KINDS, "run")
             plot_run(args.dir, kinds, out, written, args.name)

@@ -94,7 +94,7 @@ TEST_CASE("plot: default folders stay out of simulate's --out and the current fo
   CHECK(run_in(d.path, "simulate --timeline-samples 20").exit_code == 0);
   r = run_in(d.path, "plot memory --models bert-tiny");
   CHECK(r.exit_code == 0);
-  CHECK(fs::exists(d.path / "plots" / "memory.png"));
+  CHECK(fs::exists(d.path / "out-plots" / "memory.png"));
   CHECK(!fs::exists(d.path / "memory.png"));
 }
 
