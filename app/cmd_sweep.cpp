@@ -30,7 +30,12 @@ constexpr const char* kUsage =
     "    pe: [64, 128, 256]          # any accelerator key (as for --set)\n"
     "    --sparsity: [0.3, 0.5]      # any simulate option (--name)\n"
     "  points:                       # explicit points, after the grid's\n"
-    "    - {pe: 512, --loop-order: k_i_j_b}";
+    "    - {pe: 512, --loop-order: k_i_j_b}\n\n"
+    "A key is given once: a grid axis or a point that would override `fixed` (or the top-level\n"
+    "model or accelerator) is refused. A relative --vcd or --dump-outputs path is written into\n"
+    "each point's folder (DIR/points/NNNN/PATH); an absolute one must differ from point to point.\n"
+    "DIR is a sweep folder (resumed) or a new one, refused as simulate refuses its --out (\"/\",\n"
+    "\".\", a file, a folder of other files) and when it holds a report.";
 
 void set_models_dir(const po::variables_map& vm) {
   if (vm.count("models-dir"))
@@ -155,7 +160,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
   const std::string dir = vm["out"].as<std::string>();
   const auto plan = sweep::read_spec(vm["spec"].as<std::string>());
   sweep::check_options(plan, sweep::self_exe());
-  sweep::write_plan(dir, plan);
+  sweep::prepare_folder(dir, plan);
   std::vector<int> todo;
   for (const auto& p : plan.points)
     if (!sweep::point_done(dir, p)) todo.push_back(p.index);

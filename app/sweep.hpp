@@ -4,6 +4,7 @@
 // status.json), results.csv and pareto.csv.
 #pragma once
 #include <boost/program_options.hpp>
+#include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -44,10 +45,22 @@ Plan read_spec(const std::string& path);
 // Checks that every option the spec uses is one `exe simulate --help` lists (InputError naming
 // the key and the options otherwise), so a typo fails once instead of at every point.
 void check_options(const Plan& plan, const std::string& exe);
-void write_plan(const std::string& dir, const Plan& plan);
+// Writes DIR/plan.json. DIR is a sweep folder (resumed) or a new one, refused as simulate
+// refuses its --out ("/", ".", a file, a folder of other files) and also when it holds a report:
+// a new sweep folder is made beside DIR and moved into place with its plan.json and points/.
+void prepare_folder(const std::string& dir, const Plan& plan);
 Plan read_plan(const std::string& dir);  // InputError when DIR holds no sweep
+// A JSON file of a sweep folder, read within `max_bytes` and the nesting limit (InputError
+// naming the file otherwise; `what` names the kind of file, e.g. "sweep plan").
+nlohmann::json read_json_file(const std::string& path, const char* what, uint64_t max_bytes);
+// A point folder's status.json, or null when it is absent or unreadable.
+nlohmann::json read_status(const std::string& point_folder);
 
 std::string point_dir(const std::string& dir, int index);
+// The point's simulate arguments as run in `point_folder`: a relative output path (--vcd,
+// --dump-outputs) is made a file of that folder (its subfolders created), so that points never
+// share one file; read_spec refuses an absolute one that two points would share.
+std::vector<std::string> point_args(const Point& point, const std::string& point_folder);
 // A point is done when its status.json says ok for the same simulate arguments.
 bool point_done(const std::string& dir, const Point& p);
 

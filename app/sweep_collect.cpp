@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 
 #include "acceltran/config/input_error.hpp"
+#include "acceltran/config/input_limits.hpp"
 #include "acceltran/config/output_file.hpp"
 #include "sweep.hpp"
 
@@ -94,18 +94,6 @@ void write_csv(const fs::path& path, const std::vector<std::string>& columns,
   if (ec) throw InputError(fmt::format("{}: cannot write: {}", path.string(), ec.message()));
 }
 
-// A point's status.json, or null when it is absent or unreadable.
-json read_status(const fs::path& point_folder) {
-  json status;
-  if (std::ifstream in(point_folder / "status.json"); in) {
-    try {
-      status = json::parse(in);
-    } catch (const json::exception&) {
-    }
-  }
-  return status;
-}
-
 enum class PointState { missing, failed, ok };
 
 // Fills a point's row from its folder: status, error, wall time, and the metrics of its
@@ -115,7 +103,7 @@ PointState read_point(const std::string& dir, const Point& p, Row& row,
   row.cells["point"] = fmt::format("{:04d}", p.index);
   for (const auto& [k, v] : p.inputs) row.cells[k] = v;
   const fs::path point_folder = point_dir(dir, p.index);
-  const json status = read_status(point_folder);
+  const json status = read_status(point_folder.string());
   // A status written for other arguments is an older spec's: the point is still to run.
   const bool current = status.is_object() && status.value("args", json::array()) == json(p.args);
   if (!current) {
@@ -130,11 +118,11 @@ PointState read_point(const std::string& dir, const Point& p, Row& row,
   }
   json report;
   try {
-    std::ifstream in(point_folder / "run" / "report.json");
-    report = json::parse(in);
-  } catch (const json::exception& e) {
+    report = read_json_file((point_folder / "run" / "report.json").string(), "report",
+                            limits::kMaxJsonBytes);
+  } catch (const InputError& e) {
     row.cells["status"] = "failed";
-    row.cells["error"] = fmt::format("unreadable report.json: {}", e.what());
+    row.cells["error"] = e.what();
     return PointState::failed;
   }
   row.ok = true;

@@ -1,6 +1,5 @@
 // Runs sweep points: one `acceltran simulate` process per point (one SystemC elaboration per
 // process), up to N at once, with a progress bar and ETA on stderr.
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include "acceltran/config/input_error.hpp"
 #include "acceltran/config/output_file.hpp"
 #include "sweep.hpp"
+#include "sweep_processes.hpp"
 
 namespace acceltran::cli::sweep {
 
@@ -38,9 +38,10 @@ struct Running {
   Clock::time_point start;
 };
 
-// Starts `exe simulate ARGS --out DIR/points/NNNN/run` with stdout/stderr in DIR/points/NNNN
-// (simulate owns its --out folder as a whole).
-pid_t start_point(const std::string& dir, const Point& p, const std::string& exe) {
+// Starts `exe simulate ARGS --out DIR/points/NNNN/run` with its stdout and stderr copied into
+// DIR/points/NNNN/stdout.txt and stderr.txt (simulate owns its --out folder as a whole).
+pid_t start_point(const std::string& dir, const Point& p, const std::string& exe,
+                  PointProcesses& processes) {
   const std::string pd = point_dir(dir, p.index);
   std::error_code ec;
   fs::create_directories(pd, ec);
@@ -52,34 +53,20 @@ pid_t start_point(const std::string& dir, const Point& p, const std::string& exe
     write_output_file((fs::path(pd) / "point.json").string(), j.dump(2) + "\n");
   }
   std::vector<std::string> argv{exe, "simulate"};
-  argv.insert(argv.end(), p.args.begin(), p.args.end());
+  const std::vector<std::string> args = point_args(p, pd);
+  argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("--out");
   argv.push_back(pd + "/run");
-  const std::string out = pd + "/stdout.txt", err = pd + "/stderr.txt";
-  pid_t pid = fork();
-  if (pid < 0)
-    throw InputError(fmt::format("cannot start a simulate process: {}", std::strerror(errno)));
-  if (pid == 0) {
-    int fo = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int fe = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int fi = open("/dev/null", O_RDONLY);
-    if (fo < 0 || fe < 0 || fi < 0) _exit(126);
-    dup2(fi, 0);
-    dup2(fo, 1);
-    dup2(fe, 2);
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    execv(exe.c_str(), cargv.data());
-    dprintf(2, "error: cannot run %s: %s\n", exe.c_str(), std::strerror(errno));
-    _exit(127);
-  }
-  return pid;
+  return processes.start(argv, pd + "/stdout.txt", pd + "/stderr.txt");
 }
 
 // The point's error: its "error:" lines on stderr, else how it ended.
 std::string point_error(const std::string& pd, int status) {
-  std::ifstream in(pd + "/stderr.txt");
+  std::ifstream file(pd + "/stderr.txt");
+  std::string head(1 << 20, '\0');  // the errors come first; a runaway log is not read whole
+  file.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(file.gcount()));
+  std::istringstream in(head);
   std::string line, errors;
   while (std::getline(in, line)) {
     // A progress bar may precede the message on the same line.
@@ -92,15 +79,18 @@ std::string point_error(const std::string& pd, int status) {
   return fmt::format("exit code {} (see {}/stderr.txt)", WEXITSTATUS(status), pd);
 }
 
-void finish_point(const std::string& dir, const Point& p, int status, double wall_s) {
+// The point's status.json: ok when simulate exited 0 with a report and both logs were written
+// (a point whose log was lost runs again next time).
+void finish_point(const std::string& dir, const Point& p, int status, double wall_s,
+                  const std::string& log_error) {
   const std::string pd = point_dir(dir, p.index);
   const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-                  fs::exists(fs::path(pd) / "run" / "report.json");
+                  fs::exists(fs::path(pd) / "run" / "report.json") && log_error.empty();
   json s{{"status", ok ? "ok" : "failed"},
          {"exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1},
          {"wall_s", wall_s},
          {"args", p.args}};
-  if (!ok) s["error"] = point_error(pd, status);
+  if (!ok) s["error"] = log_error.empty() ? point_error(pd, status) : log_error;
   const auto tmp = fs::path(pd) / "status.json.tmp";
   write_output_file(tmp.string(), s.dump(2) + "\n", (fs::path(pd) / "status.json").string());
   std::error_code ec;
@@ -147,6 +137,7 @@ class Progress {
 int run_points(const std::string& dir, const Plan& plan, const std::vector<int>& indices,
                const RunOptions& opts) {
   const int jobs = std::max(1, opts.jobs);
+  PointProcesses processes;
   std::map<pid_t, Running> running;
   size_t next = 0, done = 0;
   int failed = 0;
@@ -158,24 +149,20 @@ int run_points(const std::string& dir, const Plan& plan, const std::vector<int>&
            static_cast<int>(running.size()) < jobs) {
       const int idx = indices[next++];
       try {
-        running[start_point(dir, plan.points.at(idx), opts.exe)] = {idx, Clock::now()};
+        running[start_point(dir, plan.points.at(idx), opts.exe, processes)] = {idx, Clock::now()};
       } catch (const InputError& e) {
         write_error = e.what();
       }
     }
     if (running.empty()) break;
-    int status = 0;
-    pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      throw InputError(fmt::format("waiting for simulate processes: {}", std::strerror(errno)));
-    }
-    auto it = running.find(pid);
+    const PointProcesses::Finished finished = processes.wait_one();
+    if (write_error.empty()) write_error = finished.log_error;
+    auto it = running.find(finished.pid);
     if (it == running.end()) continue;
     const double wall = std::chrono::duration<double>(Clock::now() - it->second.start).count();
     const Point& p = plan.points.at(it->second.index);
     try {
-      finish_point(dir, p, status, wall);
+      finish_point(dir, p, finished.status, wall, finished.log_error);
     } catch (const InputError& e) {
       if (write_error.empty()) write_error = e.what();
     }

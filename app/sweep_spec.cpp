@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -53,6 +54,11 @@ std::string resolve_file(const std::string& value, const std::string& spec) {
   return fs::exists(p) ? fs::absolute(p).lexically_normal().string() : value;
 }
 
+// A key of `fixed`, `grid` or a point as the plan names it ('accel' is 'accelerator').
+std::string spec_key(const std::string& key) {
+  return key == "accel" ? "accelerator" : key;
+}
+
 std::string column_name(const std::string& key) {
   return key.rfind("--", 0) == 0 ? key.substr(2) : key;
 }
@@ -81,10 +87,9 @@ std::vector<Setting> read_mapping(const YAML::Node& n, const std::string& file,
     throw InputError(fmt::format("{}: key '{}': expected a mapping of KEY: VALUE", file, where));
   std::vector<Setting> out;
   for (const auto& kv : n) {
-    auto key = kv.first.as<std::string>();
+    const auto key = spec_key(kv.first.as<std::string>());
     if (key.empty() || key == "-" || key == "--")
       throw InputError(fmt::format("{}: key '{}': empty key", file, where));
-    if (key == "accel") key = "accelerator";
     if (key == "--model" || key == "--accel" || key == "--out")
       throw InputError(fmt::format(
           "{}: key '{}.{}': write 'model:' / 'accelerator:' instead (--out is the sweep's)", file,
@@ -117,6 +122,61 @@ std::vector<std::string> read_names(const YAML::Node& top, const char* one, cons
   return out;
 }
 
+// yaml-cpp keeps both entries of a repeated key and looks up the first, so a key given twice
+// would silently lose one value: refused with both lines, in the spec's own mappings (where
+// 'accel' is 'accelerator') and in values passed on to --set.
+void refuse_duplicate_keys(const YAML::Node& node, const std::string& file,
+                           const std::string& where) {
+  if (node.IsSequence()) {
+    for (size_t n = 0; n < node.size(); ++n)
+      refuse_duplicate_keys(node[n], file, fmt::format("{}[{}]", where, n));
+    return;
+  }
+  if (!node.IsMap()) return;
+  const bool spec_mapping =
+      where.empty() || where == "fixed" || where == "grid" ||
+      (where.rfind("points[", 0) == 0 && where.find('.') == std::string::npos);
+  std::map<std::string, int> first_line;
+  for (const auto& kv : node) {
+    const std::string key = value_text(kv.first);
+    const std::string name = where.empty() ? key : where + "." + key;
+    const int line = kv.first.Mark().line + 1;
+    const auto [seen, fresh] = first_line.emplace(spec_mapping ? spec_key(key) : key, line);
+    if (!fresh)
+      throw InputError(fmt::format("{}:{}: key '{}' is given twice (first on line {}); keep one",
+                                   file, line, quoted_value(name), seen->second));
+    refuse_duplicate_keys(kv.second, file, name);
+  }
+}
+
+// A setting made for every point (top-level model(s)/accelerator(s), `fixed`) that a grid axis
+// or an explicit point would replace is refused, naming both places: one of them is a mistake.
+void refuse_overrides(const YAML::Node& top, const std::string& file) {
+  std::map<std::string, std::string> every_point;  // key -> where the spec sets it
+  for (const auto& [one, many] : {std::pair{"model", "models"}, {"accelerator", "accelerators"}})
+    if (top[one] || top[many]) every_point[one] = top[one] ? one : many;
+  auto check = [&](const YAML::Node& mapping, const std::string& where) {
+    if (!mapping || !mapping.IsMap()) return;
+    for (const auto& kv : mapping) {
+      const std::string key = spec_key(value_text(kv.first));
+      if (auto it = every_point.find(key); it != every_point.end())
+        throw InputError(fmt::format(
+            "{}: key '{}.{}' would override '{}', which is set for every point; keep one", file,
+            where, quoted_value(key), quoted_value(it->second)));
+    }
+  };
+  const YAML::Node fixed = top["fixed"], points = top["points"];
+  check(fixed, "fixed");
+  if (fixed && fixed.IsMap())
+    for (const auto& kv : fixed) {
+      const std::string key = spec_key(value_text(kv.first));
+      every_point[key] = "fixed." + key;
+    }
+  check(top["grid"], "grid");
+  if (points && points.IsSequence())
+    for (size_t n = 0; n < points.size(); ++n) check(points[n], fmt::format("points[{}]", n));
+}
+
 // The spec's YAML mapping, with only the known top-level keys.
 YAML::Node load_spec(const std::string& path) {
   if (!fs::is_regular_file(path))
@@ -137,6 +197,8 @@ YAML::Node load_spec(const std::string& path) {
       throw InputError(
           fmt::format("{}: unknown key '{}'; allowed keys: {}", path, quoted_value(k), kTopKeys));
   }
+  refuse_duplicate_keys(top, path, "");
+  refuse_overrides(top, path);
   return top;
 }
 
@@ -148,8 +210,7 @@ std::vector<std::vector<Setting>> read_grid_points(const YAML::Node& top, const 
     if (!g.IsMap() || g.size() == 0)
       throw InputError(fmt::format("{}: key 'grid': expected a mapping KEY: [values...]", path));
     for (const auto& kv : g) {
-      auto key = kv.first.as<std::string>();
-      if (key == "accel") key = "accelerator";
+      const auto key = spec_key(kv.first.as<std::string>());
       if (!kv.second.IsSequence() || kv.second.size() == 0)
         throw InputError(fmt::format("{}: key 'grid.{}': expected a non-empty list of values", path,
                                      quoted_value(key)));
@@ -207,7 +268,58 @@ std::vector<std::string> input_keys(const std::vector<Setting>& fixed,
   return keys;
 }
 
+// The simulate options that name a file the run writes (--out is the sweep's own).
+bool is_output_option(const std::string& arg) {
+  return arg == "--vcd" || arg == "--dump-outputs";
+}
+
+// The file an output option writes: --vcd appends .vcd to a name without it.
+fs::path output_file_of(const std::string& option, const std::string& value) {
+  const bool vcd = value.size() > 4 && value.compare(value.size() - 4, 4, ".vcd") == 0;
+  return fs::path(option == "--vcd" && !vcd ? value + ".vcd" : value).lexically_normal();
+}
+
+// Points writing one file would leave only the last point's. A relative output path is written
+// into each point's folder (point_args), so it must stay inside it; an absolute one must differ
+// from point to point (a device such as /dev/null excepted).
+void refuse_shared_outputs(const Plan& plan) {
+  std::map<std::string, int> writer;  // absolute file -> the first point writing it
+  for (const auto& p : plan.points)
+    for (size_t n = 0; n + 1 < p.args.size(); ++n) {
+      if (!is_output_option(p.args[n])) continue;
+      const fs::path file = output_file_of(p.args[n], p.args[n + 1]);
+      if (file.is_relative()) {
+        if (!file.empty() && *file.begin() == "..")
+          throw InputError(fmt::format(
+              "{}: key '{}': '{}' leaves the point's folder; a relative output path is written "
+              "into each point's folder DIR/points/NNNN/",
+              plan.spec, p.args[n], quoted_value(p.args[n + 1])));
+        continue;
+      }
+      std::error_code ec;
+      if (fs::exists(file, ec) && !fs::is_regular_file(file, ec)) continue;
+      const auto [first, fresh] = writer.emplace(file.string(), p.index);
+      if (!fresh)
+        throw InputError(fmt::format(
+            "{}: key '{}': points {:04d} and {:04d} would both write {}; give a relative path "
+            "(written into each point's folder DIR/points/NNNN/) or another file per point",
+            plan.spec, p.args[n], first->second, p.index, quoted_value(file.string())));
+    }
+}
+
 }  // namespace
+
+std::vector<std::string> point_args(const Point& point, const std::string& point_folder) {
+  std::vector<std::string> args = point.args;
+  for (size_t n = 0; n + 1 < args.size(); ++n)
+    if (is_output_option(args[n]) && fs::path(args[n + 1]).is_relative()) {
+      const fs::path file = fs::path(point_folder) / args[n + 1];
+      std::error_code ec;  // simulate checks that the file's folder exists
+      fs::create_directories(file.parent_path(), ec);
+      args[n + 1] = file.string();
+    }
+  return args;
+}
 
 Plan read_spec(const std::string& path) {
   const YAML::Node top = load_spec(path);
@@ -239,6 +351,7 @@ Plan read_spec(const std::string& path) {
         }
         plan.points.push_back(p);
       }
+  refuse_shared_outputs(plan);
   return plan;
 }
 
@@ -269,69 +382,6 @@ void check_options(const Plan& plan, const std::string& exe) {
       throw InputError(
           fmt::format("{}: key '{}' is not an option of acceltran simulate; options: {}", plan.spec,
                       k, fmt::join(options, ", ")));
-}
-
-void write_plan(const std::string& dir, const Plan& plan) {
-  json j;
-  j["spec"] = plan.spec;
-  j["input_columns"] = plan.input_columns;
-  j["points"] = json::array();
-  for (const auto& p : plan.points) {
-    json inputs = json::array();
-    for (const auto& [k, v] : p.inputs) inputs.push_back({k, v});
-    j["points"].push_back({{"index", p.index}, {"inputs", inputs}, {"args", p.args}});
-  }
-  std::error_code ec;
-  fs::create_directories(fs::path(dir) / "points", ec);
-  if (ec)
-    throw InputError(fmt::format("{}: cannot create the sweep folder: {}", dir, ec.message()));
-  const auto tmp = fs::path(dir) / "plan.json.tmp";
-  write_output_file(tmp.string(), j.dump(1) + "\n", (fs::path(dir) / "plan.json").string());
-  fs::rename(tmp, fs::path(dir) / "plan.json", ec);
-  if (ec) throw InputError(fmt::format("{}/plan.json: cannot write: {}", dir, ec.message()));
-}
-
-Plan read_plan(const std::string& dir) {
-  const auto path = fs::path(dir) / "plan.json";
-  std::ifstream in(path);
-  if (!in)
-    throw InputError(
-        fmt::format("{}: not a sweep folder (no plan.json; run `acceltran sweep "
-                    "SPEC.yaml --out {}` first)",
-                    dir, dir));
-  Plan plan;
-  try {
-    json j = json::parse(in);
-    plan.spec = j.at("spec").get<std::string>();
-    plan.input_columns = j.at("input_columns").get<std::vector<std::string>>();
-    for (const auto& e : j.at("points")) {
-      Point p;
-      p.index = e.at("index").get<int>();
-      for (const auto& kv : e.at("inputs"))
-        p.inputs.push_back({kv.at(0).get<std::string>(), kv.at(1).get<std::string>()});
-      p.args = e.at("args").get<std::vector<std::string>>();
-      plan.points.push_back(p);
-    }
-  } catch (const json::exception& e) {
-    throw InputError(fmt::format("{}: unreadable sweep plan: {}", path.string(), e.what()));
-  }
-  return plan;
-}
-
-std::string point_dir(const std::string& dir, int index) {
-  return (fs::path(dir) / "points" / fmt::format("{:04d}", index)).string();
-}
-
-bool point_done(const std::string& dir, const Point& p) {
-  const fs::path pd = point_dir(dir, p.index);
-  std::ifstream in(pd / "status.json");
-  if (!in || !fs::exists(pd / "run" / "report.json")) return false;
-  try {
-    json s = json::parse(in);
-    return s.value("status", "") == "ok" && s.value("args", json::array()) == json(p.args);
-  } catch (const json::exception&) {
-    return false;
-  }
 }
 
 std::vector<int> parse_index_list(const std::string& text, int count) {

@@ -3,7 +3,7 @@
 
   figure_numbers.py OUT_FIGURES_DIR DOC.md [DOC.md ...]
 
-Reads the runs that tools/figures.sh leaves in OUT_FIGURES_DIR (out/figures) and rewrites, in
+Reads the runs that tools/figures.sh leaves in OUT_FIGURES_DIR (out-figures) and rewrites, in
 each DOC, every block between `<!-- numbers:NAME -->` and `<!-- /numbers -->` with the table
 NAME. The paper's values are the ones read from the published repository's
 simulator/figures/*.pdf (docs/figures.md says how); ours come from the files named in each
@@ -123,7 +123,7 @@ def fig1_plane(out):
                  ratio("reference", (64, 10), (64, 16)) + " x"])
     body.append(["32 -> 256", "13", "> 5 x fewer", ratio("hardware", (32, 13), (256, 13)) + " x",
                  ratio("reference", (32, 13), (256, 13)) + " x"])
-    return ("Source: `out/figures/fig1a/results.csv`, column `cycles` (net buffer = "
+    return ("Source: `out-figures/fig1a/results.csv`, column `cycles` (net buffer = "
             "`activation_buffer_mb + weight_buffer_mb + mask_buffer_mb`, rows by `pe` and "
             "`profile`).\n\n" + table(["PEs", "net buffer (MB)", "paper (thousand cycles)",
                                       "ours, hardware", "ours, reference"], body))
@@ -131,7 +131,7 @@ def fig1_plane(out):
 
 def fig1_matrix(out, name, source_note):
     rows = rows_of(out, name)
-    return (f"Source: `out/figures/{name}/results.csv`, column `cycles`{source_note}.\n\n"
+    return (f"Source: `out-figures/{name}/results.csv`, column `cycles`{source_note}.\n\n"
             + matrix(rows, lambda r: float(r["pe"]), net_mb, "PEs", "net buffer (MB)"))
 
 
@@ -168,8 +168,8 @@ def fig2_table(out):
                "294 / 568 = 0.52, 537 / 1136 = 0.47, 578 / 1136 = 0.51. Ours: BERT-Tiny/Edge "
                + best_worst(tiny, 1e3, "µJ") + "; BERT-Base/Server "
                + best_worst(base, 1e6, "mJ") + ".")
-    return ("Source: `out/figures/fig2-tiny-edge/results.csv` and "
-            "`out/figures/fig2-base-server/results.csv`: dynamic energy = sum of the "
+    return ("Source: `out-figures/fig2-tiny-edge/results.csv` and "
+            "`out-figures/fig2-base-server/results.csv`: dynamic energy = sum of the "
             "`energy_nj.<block>.dynamic` columns, reuse = `compute.fifo_reuse + "
             "compute.broadcast_reuse`, and `cycles`.\n\n"
             + table(["loop order", "paper panel 1 (nJ / reuse)", "paper panel 2",
@@ -217,8 +217,8 @@ def fig3_table(out):
         body.append(line + ["-", "in others" if block == "dataflow" else "excluded",
                             "in others" if block == "dataflow" else "excluded"])
     totals = ", ".join(f"{label} {rep['area_mm2']['total']:.2f} mm²" for label, rep, _, _ in rows)
-    return ("Source: `out/figures/fig34/report.json` (Edge) and "
-            "`out/figures/fig3-server/report.json` (Server): `area_mm2.<block>` and "
+    return ("Source: `out-figures/fig34/report.json` (Edge) and "
+            "`out-figures/fig3-server/report.json` (Server): `area_mm2.<block>` and "
             "`energy_nj.<block>.total`; sparsity = pre + post sparsity (area) or `dynatran` "
             "(energy), others = FIFOs + DMA (+ dataflow for power). Total area: " + totals
             + ".\n\n" + table(["group", "paper area", "ours Edge, paper's groups",
@@ -246,7 +246,7 @@ def fig4_table(out):
         body[1].append(f"{first_compute_cycle(out, name):,}")
         body[2].append(f"{rep['power_w']['peak']:.1f} W (whole chip), "
                        f"{rep['power_w']['average']:.1f} W average")
-    return ("Source: `out/figures/fig34/` (hardware profile) and `out/figures/fig34-reference/`: "
+    return ("Source: `out-figures/fig34/` (hardware profile) and `out-figures/fig34-reference/`: "
             "`report.json` (`cycles`, `power_w`) and the first `timeline.csv` row with "
             "`mac_lanes_util > 0`.\n\n"
             + table(["quantity", "paper (older simulator revision)", "ours, hardware",
@@ -277,7 +277,7 @@ def fig5_table(out):
             body.append([model, f"ours, {profile}"] + [pct(100 * v / total) for v in parts]
                         + [f"{parts[0] / parts[1]:.3f}", f"{parts[2] / parts[1]:.2f}",
                            f"{total / 2**20:.2f} MiB"])
-    return ("Source: `out/figures/fig5-<model>-<profile>.txt` (`acceltran compile --stats`), "
+    return ("Source: `out-figures/fig5-<model>-<profile>.txt` (`acceltran compile --stats`), "
             "line `bytes (zero-free data)`: embeddings, weights, activation stores.\n\n"
             + table(["model", "", "embeddings", "weights", "activations",
                      "embeddings / weights", "activations / weights", "total"], body))
@@ -302,7 +302,7 @@ def fig6_table(out):
                       f"{float(r['bounds_cycles.memory']):,.0f}, MAC-lane bound "
                       f"{float(r['bounds_cycles.mac_lanes']):,.0f}, efficiency "
                       f"{float(r['efficiency']):.3f}")
-    return ("Source: `out/figures/fig6/results.csv`: `throughput_seq_per_s` and "
+    return ("Source: `out-figures/fig6/results.csv`: `throughput_seq_per_s` and "
             "`energy_per_seq_mj` over the value at `sparsity` 0.30 of the same `model`; "
             "bounds from `cycles`, `bounds_cycles.memory`, `bounds_cycles.mac_lanes`, "
             "`efficiency`.\n\n"

@@ -2,11 +2,11 @@
 # Redraws the figures of docs/figures.md into docs/figures/ and refreshes the measured numbers
 # in the tables of docs/figures.md and the sweep table of README.md (tools/figure_numbers.py).
 # About 1-2 minutes on 2 cores (docs/figures.md gives the measured time).
-# Usage: bash tools/figures.sh [path/to/acceltran]   (intermediate runs go to out/figures/)
+# Usage: bash tools/figures.sh [path/to/acceltran]   (intermediate runs go to out-figures/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a=$(readlink -f "${1:-build/bin/acceltran}")
-o=out/figures
+o=out-figures
 f=docs/figures
 rm -rf "$o" && mkdir -p "$o"   # sweeps reuse finished points: start afresh for a new binary
 start=$(date +%s)

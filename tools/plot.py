@@ -15,6 +15,7 @@ python3-matplotlib); `acceltran plot` finds a Python that has it.
 """
 import argparse
 import csv
+import io
 import json
 import math
 import os
@@ -26,6 +27,8 @@ try:
     import matplotlib
 
     matplotlib.use("Agg")
+    # Tick labels as the values themselves, never an offset such as "1e-9+2.8556e4".
+    matplotlib.rcParams["axes.formatter.useoffset"] = False
     import matplotlib.pyplot as plt
     import matplotlib.ticker
     import numpy as np
@@ -72,12 +75,66 @@ def pretty(name):
     return name.replace("_", " ")
 
 
+def note(msg):
+    sys.stderr.write(f"note: {msg}\n")
+
+
 def save(fig, out_dir, name, written):
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, name)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    """Writes the PNG whole or not at all: drawn in memory, written to a temporary file beside
+    it, flushed to disk and renamed; a failed write removes the temporary file."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
+    path = os.path.join(out_dir, name)
+    tmp = os.path.join(out_dir, f".{name}.tmp")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(buffer.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise UsageError(f"{path}: cannot write: {e.strerror or e}")
     written.append(path)
+
+
+def distinct_colours(count):
+    """`count` different colours: tab10, then tab20 (its dark shades first, so that neighbours
+    differ in hue), then evenly spaced hues."""
+    if count <= 10:
+        return [plt.get_cmap("tab10")(n) for n in range(count)]
+    if count <= 20:
+        order = list(range(0, 20, 2)) + list(range(1, 20, 2))
+        return [plt.get_cmap("tab20")(n) for n in order[:count]]
+    return [plt.get_cmap("hsv")(n / count) for n in range(count)]
+
+
+def non_finite(text):
+    """True for a value written as a number that is not finite (nan, inf, -inf)."""
+    try:
+        return not math.isfinite(float(text))
+    except (TypeError, ValueError):
+        return False
+
+
+def finite_rows(rows, exprs):
+    """The rows whose columns in `exprs` (a+b sums included) are finite; the others are named
+    in a note, so that a NaN or an infinity never vanishes from a figure unsaid."""
+    names = [n.strip() for e in exprs if e for n in e.split("+")]
+    kept, left_out = [], []
+    for r in rows:
+        bad = [n for n in names if non_finite(r.get(n))]
+        (left_out if bad else kept).append((r, bad))
+    if left_out:
+        note(f"{len(left_out)} of {len(rows)} points left out of the figure (not finite): "
+             + "; ".join(f"point {r.get('point', '?')}: " + ", ".join(f"{n} = {r[n]}" for n in bad)
+                         for r, bad in left_out[:10]) + (" ..." if len(left_out) > 10 else ""))
+    if not kept:
+        raise UsageError("no point left to draw: every one has a value that is not finite")
+    return [r for r, _ in kept]
 
 
 # ------------------------------------------------------------------ run folder
@@ -137,7 +194,7 @@ def breakdown(report, key):
 def pie(ax, names, values, title, unit):
     total = sum(values)
     wedges, _texts, _auto = ax.pie(
-        values, startangle=90, counterclock=False,
+        values, startangle=90, counterclock=False, colors=distinct_colours(len(values)),
         autopct=lambda pct: f"{pct:.1f}%" if pct >= 4 else "", pctdistance=0.75,
         textprops={"fontsize": 8})
     ax.legend(wedges, [f"{n}: {v:.3g} {unit} ({100 * v / total:.1f} %)"
@@ -146,7 +203,7 @@ def pie(ax, names, values, title, unit):
     ax.set_title(f"{title}\ntotal {total:.4g} {unit}", fontsize=10)
 
 
-def plot_run(d, kinds, out_dir, written):
+def plot_run(d, kinds, out_dir, written, name=None):
     with open(os.path.join(d, "report.json")) as f:
         report = json.load(f)
     title = run_title(report)
@@ -165,14 +222,14 @@ def plot_run(d, kinds, out_dir, written):
             draw_power(ax, cycles, rows)
             ax.set_xlabel("cycle")
             ax.set_title(f"Power over time: {title}", fontsize=10)
-            save(fig, out_dir, "power.png", written)
+            save(fig, out_dir, name or "power.png", written)
         elif kind == "utilization":
             fig, axs = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
             draw_util(axs[0], cycles, rows, util)
             draw_buffers(axs[1], cycles, rows, buffers)
             axs[1].set_xlabel("cycle")
             axs[0].set_title(f"Utilization over time: {title}", fontsize=10)
-            save(fig, out_dir, "utilization.png", written)
+            save(fig, out_dir, name or "utilization.png", written)
         elif kind == "timeline":
             fig, axs = plt.subplots(3, 1, figsize=(8, 7.5), sharex=True)
             draw_power(axs[0], cycles, rows)
@@ -180,7 +237,7 @@ def plot_run(d, kinds, out_dir, written):
             draw_buffers(axs[2], cycles, rows, buffers)
             axs[2].set_xlabel("cycle")
             axs[0].set_title(f"Power and utilization over time: {title}", fontsize=10)
-            save(fig, out_dir, "timeline.png", written)
+            save(fig, out_dir, name or "timeline.png", written)
         elif kind in ("energy", "area"):
             key, unit = ("energy_nj", "nJ") if kind == "energy" else ("area_mm2", "mm2")
             names, values = breakdown(report, key)
@@ -194,7 +251,7 @@ def plot_run(d, kinds, out_dir, written):
             ax.set_xlabel(f"{kind} ({unit})")
             ax.set_title(f"{kind.capitalize()} by block: {title}", fontsize=10)
             ax.grid(axis="x", alpha=0.3)
-            save(fig, out_dir, f"{kind}.png", written)
+            save(fig, out_dir, name or f"{kind}.png", written)
         elif kind == "breakdown":
             fig, axs = plt.subplots(1, 2, figsize=(12, 7))
             names, values = breakdown(report, "area_mm2")
@@ -206,7 +263,7 @@ def plot_run(d, kinds, out_dir, written):
             pie(axs[1], names, [v / latency / 1000 for v in values],
                 "Average power (energy / latency)", "W")
             fig.suptitle(title, fontsize=11)
-            save(fig, out_dir, "breakdown.png", written)
+            save(fig, out_dir, name or "breakdown.png", written)
 
 
 # ------------------------------------------------------------------ sweep folder
@@ -264,27 +321,40 @@ def sort_key(v):
 
 def plot_pareto(d, args, out_dir, written):
     rows = ok_rows(d, parse_pairs(args.where, "--where"))
+    rows = finite_rows(rows, ["energy_per_seq_mj", "throughput_seq_per_s", "area_mm2.total"])
     front = read_csv(os.path.join(d, "pareto.csv"))
     front_ids = {r["point"] for r in front}
     x = column_values(rows, "energy_per_seq_mj")
     y = column_values(rows, "throughput_seq_per_s")
     area = column_values(rows, "area_mm2.total")
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
-    sc = ax.scatter(x, y, c=area, cmap="viridis", s=28, alpha=0.85, edgecolors="none")
+    on_front = [r["point"] in front_ids for r in rows]
+    # Dominated points small and faded; the front large, outlined in red and labelled.
+    sc = ax.scatter([v for v, f in zip(x, on_front) if not f],
+                    [v for v, f in zip(y, on_front) if not f],
+                    c=[v for v, f in zip(area, on_front) if not f], cmap="viridis", s=22,
+                    alpha=0.45, edgecolors="none", vmin=min(area), vmax=max(area),
+                    label=f"dominated ({on_front.count(False)} points)")
+    front_points = sorted((xi, yi, ai, r["point"])
+                          for xi, yi, ai, r, f in zip(x, y, area, rows, on_front) if f)
+    if front_points:
+        sc = ax.scatter([p[0] for p in front_points], [p[1] for p in front_points],
+                        c=[p[2] for p in front_points], cmap="viridis", s=120, marker="D",
+                        edgecolors="tab:red", linewidths=2, vmin=min(area), vmax=max(area),
+                        zorder=3, label=f"Pareto front ({len(front_points)} points; "
+                        "throughput, energy, area)")
+        for px, py, _a, point in front_points:
+            ax.annotate(point, (px, py), textcoords="offset points", xytext=(6, 6),
+                        fontsize=7, color="tab:red")
+    ax.legend(fontsize=8, loc="best")
     fig.colorbar(sc, ax=ax, label="area (mm2)")
-    fx = [(xi, yi) for xi, yi, r in zip(x, y, rows) if r["point"] in front_ids]
-    fx.sort()
-    if fx:
-        ax.scatter([p[0] for p in fx], [p[1] for p in fx], s=90, facecolors="none",
-                   edgecolors="tab:red", linewidths=1.5,
-                   label=f"Pareto front ({len(fx)} points; throughput, energy, area)")
-        ax.legend(fontsize=8, loc="best")
     ax.set_xlabel("energy per sequence (mJ)")
     ax.set_ylabel("throughput (sequences/s)")
     ax.set_title(args.title or f"Design points of {os.path.basename(os.path.abspath(d))}",
                  fontsize=10)
     ax.grid(alpha=0.3)
     save(fig, out_dir, args.name or "pareto.png", written)
+    print(f"{len(rows)} points, {len(front_points)} on the Pareto front (highlighted)")
 
 
 def normalized(metric, m, xs, groups):
@@ -310,6 +380,23 @@ def log_axes(ax, args):
             axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
 
 
+def contour_possible(args, xv, yv, grid):
+    """A contour needs numeric axes with at least 3 values each, every cell of the grid drawn
+    and values that differ; otherwise the grid is drawn as a heat map, saying why."""
+    why = None
+    if not all(number(v) is not None for v in xv + yv):
+        why = "an axis is not numeric"
+    elif len(xv) < 3 or len(yv) < 3:
+        why = f"{len(xv)} x {len(yv)} values, a contour needs at least 3 x 3"
+    elif np.isnan(grid).any():
+        why = f"{int(np.isnan(grid).sum())} of {grid.size} cells have no point"
+    elif np.nanmax(grid) == np.nanmin(grid):
+        why = f"every point has the same value {np.nanmax(grid):g}"
+    if why:
+        note(f"heat map instead of a contour over {args.x} and {args.y}: {why}")
+    return why is None
+
+
 def draw_grid(fig, ax, args, rows, xs, m, metric, style):
     """Contour (or heat map for text axes) of the metric over --x and --y; --mark stars a point."""
     ys = column_values(rows, args.y)
@@ -325,8 +412,7 @@ def draw_grid(fig, ax, args, rows, xs, m, metric, style):
                 f"several points share {args.x}={xi}, {args.y}={yi} with different "
                 f"{metric}; pick one with --where COLUMN=VALUE")
         grid[yv.index(yi), xv.index(xi)] = float(mi)
-    numeric = all(number(v) is not None for v in xv + yv)
-    contour = style == "contour" and numeric and len(xv) > 1 and len(yv) > 1
+    contour = style == "contour" and contour_possible(args, xv, yv, grid)
     if contour:
         X, Y = np.meshgrid([float(v) for v in xv], [float(v) for v in yv])
         cs = ax.contourf(X, Y, np.ma.masked_invalid(grid), levels=12, cmap="viridis")
@@ -392,6 +478,7 @@ def plot_metric(d, args, out_dir, written):
     if not args.x:
         raise UsageError("--kind metric needs --x COLUMN (and --y COLUMN for a contour)")
     rows = ok_rows(d, parse_pairs(args.where, "--where"))
+    rows = finite_rows(rows, [args.metric, args.x, args.y, args.group])
     metric = args.metric
     m = column_values(rows, metric)
     xs = column_values(rows, args.x)
@@ -458,6 +545,25 @@ def plot_memory(args, out_dir, written):
 
 
 # ------------------------------------------------------------------ main
+def default_out(d):
+    """Beside a run folder (DIR-plots: simulate replaces its --out folder as a whole and refuses
+    one holding other files), inside a sweep folder (DIR/plots)."""
+    d = os.path.normpath(d)
+    if os.path.exists(os.path.join(d, "report.json")):
+        return d + "-plots" if os.path.basename(os.path.abspath(d)) else "plots"
+    return os.path.join(d, "plots")
+
+
+def check_name(name):
+    """--name is a file name in --out: no folder part, so that it cannot write elsewhere."""
+    if name is None:
+        return
+    if (os.path.basename(name) != name or name in (".", "..") or name.startswith(".")
+            or not name.endswith(".png")):
+        raise UsageError(f"option --name: '{name}' must be a file name ending in .png, without "
+                         "a folder (the folder is --out)")
+
+
 def checked_kinds(args, allowed, default, what):
     kinds = args.kind or default
     bad = [k for k in kinds if k not in allowed]
@@ -466,7 +572,7 @@ def checked_kinds(args, allowed, default, what):
                          + ", ".join(allowed))
     if args.name and len(kinds) != 1:
         raise UsageError("option --name: give exactly one --kind")
-    return kinds, args.out or os.path.join(args.dir, "plots")
+    return kinds, args.out or default_out(args.dir)
 
 
 def main(argv):
@@ -478,7 +584,8 @@ def main(argv):
     p.add_argument("dir", help="a simulate --out folder, a sweep --out folder, or 'memory'")
     p.add_argument("--kind", action="append", help="figure kind (repeatable; default: all "
                    "kinds of the folder; for a sweep: pareto, and metric when --x is given)")
-    p.add_argument("--out", help="folder for the PNGs (default: DIR/plots)")
+    p.add_argument("--out", help="folder for the PNGs (default: DIR-plots beside a run folder, "
+                   "DIR/plots in a sweep folder, out-plots/ for memory)")
     p.add_argument("--name", help="file name of the PNG (one kind only)")
     p.add_argument("--title", help="figure title")
     p.add_argument("--metric", default="cycles", help="sweep: results.csv column to draw")
@@ -504,16 +611,12 @@ def main(argv):
     args.compile_args = compile_args
     written = []
     try:
+        check_name(args.name)
         if args.dir == "memory":
-            plot_memory(args, args.out or ".", written)
+            plot_memory(args, args.out or "out-plots", written)
         elif os.path.exists(os.path.join(args.dir, "report.json")):
             kinds, out = checked_kinds(args, RUN_KINDS, RUN_KINDS, "run")
-            before = len(written)
-            plot_run(args.dir, kinds, out, written)
-            if args.name:
-                dst = os.path.join(out, args.name)
-                os.replace(written[before], dst)
-                written[before] = dst
+            plot_run(args.dir, kinds, out, written, args.name)
         elif os.path.exists(os.path.join(args.dir, "results.csv")):
             kinds, out = checked_kinds(args, SWEEP_KINDS,
                                        ["pareto", "metric"] if args.x else ["pareto"], "sweep")

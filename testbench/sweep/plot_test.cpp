@@ -56,7 +56,7 @@ TEST_CASE("acceltran plot draws every figure of a run folder", "[plot]") {
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   for (const char* kind : {"timeline", "power", "utilization", "energy", "area", "breakdown"})
-    check_drawn(d.path / "run" / "plots" / (std::string(kind) + ".png"));
+    check_drawn(d.path / "run-plots" / (std::string(kind) + ".png"));  // beside the run folder
   r = run_cli("plot " + run + " --kind sankey");
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("'sankey' is not a run figure; allowed: timeline, power") != std::string::npos);
@@ -64,11 +64,11 @@ TEST_CASE("acceltran plot draws every figure of a run folder", "[plot]") {
 
 TEST_CASE("acceltran plot draws sweep figures: lines, bars, contour, Pareto front", "[plot]") {
   TempDir d;
-  const auto spec = d.write("spec.yaml",
-                            "fixed: {--timeline-samples: 10}\n"
-                            "grid: {pe: [64, 128, 256], --sparsity: [0.3, 0.5]}\n");
+  REQUIRE(sweeptest::run_sweep(d,
+                               "fixed: {--timeline-samples: 10}\n"
+                               "grid: {pe: [64, 128, 256], --sparsity: [0.3, 0.5]}\n")
+              .exit_code == 0);
   const auto sw = (d.path / "sw").string();
-  REQUIRE(run_cli("sweep " + spec + " --out " + sw + " -j 2 --no-progress").exit_code == 0);
   const auto out = (d.path / "png").string();
   auto r = run_cli("plot " + sw + " --out " + out +
                    " --kind metric --x pe --group sparsity --metric energy_per_seq_mj "
