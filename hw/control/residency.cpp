@@ -503,9 +503,7 @@ bool ResidencyManager::room_comes_back(const PerBufferBytes& need_bytes, const O
       std::max({static_cast<double>(shortfall_bytes[0]), static_cast<double>(shortfall_bytes[1]),
                 static_cast<double>(shortfall_bytes[2]) * mask_in_data});
   const double spill_and_reload_cycles = 2.0 * evicted_bytes / memory_bytes_per_cycle_;
-  const bool r =
-      room_back_by(shortfall_bytes, now + static_cast<uint64_t>(spill_and_reload_cycles));
-  return r;
+  return room_back_by(shortfall_bytes, now + static_cast<uint64_t>(spill_and_reload_cycles));
 }
 
 // Do the doomed parts whose running readers complete by `deadline_cycle` give back every
