@@ -262,14 +262,14 @@ void print_critical_path(const SimResult& r) {
 }  // namespace
 
 namespace {
-// The replayed per-tensor sparsities, four to a line.
+// The replayed per-tensor sparsities, two to a line.
 void print_sparsity_profile(const ReportInputs& in) {
   if (in.sparsity_profile.empty()) return;
-  fmt::print("  sparsity profile:");
+  fmt::print("  sparsity profile (tensor, sparsity):");
   size_t column = 0;
   for (const auto& [name, sparsity] : in.sparsity_profile) {
-    if (column++ % 4 == 0) fmt::print("\n   ");
-    fmt::print(" {:<22} {:.3f}", name, sparsity);
+    if (column++ % 2 == 0) fmt::print("\n   ");
+    fmt::print(" {:<28} {:.3f}", name, sparsity);
   }
   fmt::print("\n");
 }

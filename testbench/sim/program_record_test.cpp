@@ -201,7 +201,8 @@ TEST_CASE("report: the header labels the sparsities and --progress changes no re
   REQUIRE(replayed.exit_code == 0);
   CHECK(replayed.out.find("sparsity per tensor from " + functional + "/report.json") !=
         std::string::npos);
-  CHECK(replayed.out.find("sparsity profile:") != std::string::npos);
+  CHECK(replayed.out.find("sparsity profile (tensor, sparsity):") != std::string::npos);
+  CHECK(replayed.out.find("L0.attn.ln.gb") != std::string::npos);
   const auto report = nlohmann::json::parse(slurp(d.path / "c/report.json"));
   CHECK(report["inputs"]["sparsity_profile"]["tensor_sparsity"].size() > 10);
 }
