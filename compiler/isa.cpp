@@ -724,14 +724,33 @@ void check_tile_coverage(const Program& p, const std::string& source) {
 
 namespace {
 
+constexpr size_t kMaxHeaderLineBytes = 64 * 1024;
+
 // The state of one pass over an instruction stream: the program read so far, the section the
 // reader is in, the declared counts and the running checksum (docs/isa.md).
 class ProgramReader {
  public:
   explicit ProgramReader(const std::string& source) : source_(source) {}
 
+  // The longest line this reader accepts next: 64 KiB up to the counts, then room for a
+  // dependency list naming every instruction (a reference STORE_A waits for its op's pieces).
+  size_t line_limit() const {
+    return at_ < Section::tensors ? kMaxHeaderLineBytes
+                                  : kMaxHeaderLineBytes + 12 * counts_.instructions;
+  }
+  [[noreturn]] void fail_next_line_too_long() const {
+    throw InputError(
+        fmt::format("{}:{}: line longer than {} bytes: not an AccelTran instruction "
+                    "stream (or a damaged one)",
+                    source_, line_number_ + 1, line_limit()));
+  }
+
   void read_line(const std::string& line) {
     ++line_number_;
+    if (!line.empty() && line.back() == '\r')
+      throw where(
+          "the line ends in a carriage return (Windows line endings): convert the file with "
+          "dos2unix, or write it again with `acceltran compile -o`");
     if (line_number_ == 1) {
       check_magic(line);
       return;
@@ -906,10 +925,30 @@ class ProgramReader {
 
 }  // namespace
 
+// The next line of `in` into `line` (without its newline) if it has at most `limit` bytes;
+// false at the end of the input, or with `*too_long` set when the line is longer.
+bool read_bounded_line(std::istream& in, std::string& line, size_t limit, bool* too_long) {
+  line.clear();
+  std::streambuf* buffer = in.rdbuf();
+  bool any = false;
+  for (int c = buffer->sbumpc(); c != std::char_traits<char>::eof(); c = buffer->sbumpc()) {
+    any = true;
+    if (c == '\n') return true;
+    if (line.size() == limit) {
+      *too_long = true;
+      return false;
+    }
+    line.push_back(static_cast<char>(c));
+  }
+  return any;
+}
+
 Program read_program(std::istream& in, const std::string& source) {
   ProgramReader reader(source);
   std::string line;
-  while (std::getline(in, line)) reader.read_line(line);
+  bool too_long = false;
+  while (read_bounded_line(in, line, reader.line_limit(), &too_long)) reader.read_line(line);
+  if (too_long) reader.fail_next_line_too_long();
   return reader.finish();
 }
 

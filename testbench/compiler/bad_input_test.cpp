@@ -385,6 +385,12 @@ TEST_CASE("bad instruction files: one error with file and line, never a wrong re
        file("after.txt", text + lines[lines.size() - 2] + "\n"),
        {"after.txt:" + std::to_string(lines.size() + 1) + ":", "after the 'end' line"}},
       {"a folder", "simulate --program " + d.path.string(), {d.path.string(), "is a folder"}},
+      {"an endless line (/dev/zero): read up to the line limit only",
+       "simulate --program /dev/zero --out " + (d.path / "o").string(),
+       {"/dev/zero:1:", "line longer than 65536 bytes"}},
+      {"Windows line endings",
+       file("crlf.txt", std::regex_replace(text, std::regex("\n"), "\r\n")),
+       {"crlf.txt:1:", "carriage return", "dos2unix"}},
   };
   run_cases(cases, true);
   // Hand-edited streams may skip the checksum with checksum=-; every record is still checked.
