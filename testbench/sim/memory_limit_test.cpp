@@ -40,3 +40,19 @@ TEST_CASE("memory: an allocation failure is one clear error and leaves nothing b
   }
 #endif
 }
+
+TEST_CASE("memory: BERT-Base with one instruction per tile compiles within 4 GiB of address space",
+          "[cli][memory]") {
+#ifdef ACCELTRAN_TEST_ASAN
+  WARN("skipped: ulimit -v does not leave AddressSanitizer room for its shadow memory");
+#else
+  // The case of issue 22 (13.2 GB then): 11.1 million instructions, about 0.7 GB now.
+  const auto r =
+      testutil::run_cli("--version >/dev/null; (ulimit -v 4194304; exec " + testutil::kBin +
+                        " compile --model bert-base --tiles-per-instruction 1 --stats)");
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.empty());
+  CHECK(r.out.find("AccelTran instruction stream: bert-base") != std::string::npos);
+#endif
+}
