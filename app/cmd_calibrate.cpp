@@ -51,16 +51,19 @@ Measured measure(const Program& prog, const FunctionalInput& base, double tau) {
 }  // namespace
 
 int cmd_calibrate(const std::vector<std::string>& args) {
-  po::options_description desc("calibrate options");
+  po::options_description desc = option_group("");
   add_input_options(desc);
-  add_functional_options(desc);
+  po::options_description functional = option_group("Functional data");
+  add_functional_options(functional);
+  po::options_description calibration = option_group("Calibration");
   // clang-format off
-  desc.add_options()
+  calibration.add_options()
     ("target-sparsity", po::value<double>(), "the sparsity to reach, in (0, 1)")
     ("tolerance", po::value<double>()->default_value(0.001),
      "stop when the measured sparsity is this close to the target")
     ("help,h", "show this help");
   // clang-format on
+  desc.add(functional).add(calibration);
   po::variables_map vm;
   int rc = 0;
   if (!parse_args(args, desc, kUsage, vm, &rc)) return rc;

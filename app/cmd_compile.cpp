@@ -86,10 +86,11 @@ void print_per_op(const Program& p, const std::vector<OpRow>& rows) {
 }  // namespace
 
 int cmd_compile(const std::vector<std::string>& args) {
-  po::options_description desc("compile options");
+  po::options_description desc = option_group("");
   add_input_options(desc);
+  po::options_description output = option_group("Output");
   // clang-format off
-  desc.add_options()
+  output.add_options()
     ("output,o", po::value<std::string>(), "write the instruction stream in text form (docs/isa.md)")
     ("stats", po::bool_switch(), "print per-opcode counts, MACs, bytes and the per-layer breakdown "
                                  "(the default when no --output is given)")
@@ -97,6 +98,7 @@ int cmd_compile(const std::vector<std::string>& args) {
                                   "(jha-lab/acceltran dict2ops.py), class, tiles and MACs")
     ("help,h", "show this help");
   // clang-format on
+  desc.add(output);
   po::variables_map vm;
   int rc = 0;
   if (!parse_args(args, desc, kUsage, vm, &rc)) return rc;

@@ -2,10 +2,15 @@
 // The command in three steps: parse the command line into typed options, validate them as a
 // whole, then run (read the inputs, compile, simulate, report).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -14,6 +19,7 @@
 
 #include "acceltran/compiler/compile_limits.hpp"
 #include "acceltran/compiler/isa_text.hpp"
+#include "acceltran/config/input_text.hpp"
 #include "acceltran/hw/accelerator.hpp"
 #include "acceltran/workload/safetensors.hpp"
 #include "commands.hpp"
@@ -31,30 +37,32 @@ constexpr const char* kUsage =
     "power, area, utilization and stalls. With no options: BERT-Tiny on AccelTran-Edge.";
 
 void add_simulate_options(po::options_description& desc) {
-  add_input_options(desc);
-  add_functional_options(desc);
+  po::options_description program = option_group("Program and report");
+  po::options_description functional = option_group("Functional runs and pruning");
+  po::options_description simulation = option_group("Simulation");
+  po::options_description output = option_group("Output");
+  po::options_description general = option_group("General");
   // clang-format off
-  desc.add_options()
+  program.add_options()
     ("program", po::value<std::string>(),
-     "run an instruction file written by `acceltran compile -o` instead of compiling --model")
+     "run an instruction file written by `acceltran compile -o` instead of compiling --model "
+     "(the options it was compiled with are checked against its record, docs/user-guide.md)")
+    ("from-report", po::value<std::string>(),
+     "run again the run of a report.json: its command line, in its working directory, after "
+     "checking that its inputs resolve as recorded (only --out and --progress go with it)");
+  functional.add_options()
+    ("functional", po::bool_switch(),
+     "real values flow through the hardware (Q4.16 lanes, DynaTran module); per-tile sparsity "
+     "and effectual MACs come from the data; per-layer error against a float32 reference")
     ("threshold", po::value<double>(),
      "DynaTran threshold tau (Q4.16 value). Performance mode: sets the activation sparsity to "
      "P(|x| <= tau) for unit-variance activations, erf(tau/sqrt(2)) (excludes --sparsity). "
      "With --functional: the comparators' tau (default 0)")
-    ("functional", po::bool_switch(),
-     "real values flow through the hardware (Q4.16 lanes, DynaTran module); per-tile sparsity "
-     "and effectual MACs come from the data; per-layer error against a float32 reference")
     ("dump-outputs", po::value<std::string>(),
      "--functional: write the final hidden states (batch x seq x hidden) to FILE.npy or "
-     "FILE.safetensors")
-    ("out", po::value<std::string>()->default_value("out"),
-     "folder for report.json, report.csv, ops.csv and timeline.csv")
-    ("vcd", po::value<std::string>(), "write a VCD trace (open it in GTKWave)")
-    ("trace-window", po::value<std::string>(), "limit the VCD to cycles T0:T1")
-    ("timeline-samples", po::value<uint64_t>()->default_value(200), "rows of timeline.csv")
-    ("progress", po::bool_switch(), "progress bar on stderr")
-    ("check-protocol", po::bool_switch(),
-     "a TLM-2.0 base-protocol checker on every socket (the first violation ends the run)")
+     "FILE.safetensors");
+  add_functional_options(functional);
+  simulation.add_options()
     ("lookahead", po::value<uint32_t>()->default_value(16),
      "ops past the oldest unfinished one whose instructions may issue (default scheduler)")
     ("in-order", po::value<std::string>()->default_value("auto"),
@@ -68,8 +76,21 @@ void add_simulate_options(po::options_description& desc) {
      "sooner than itself), lru, fifo, auto (next-use; fifo for reference)")
     ("leakage-when-idle", po::bool_switch(),
      "charge leakage for idle units (default: idle units are power-gated)")
+    ("check-protocol", po::bool_switch(),
+     "a TLM-2.0 base-protocol checker on every socket (the first violation ends the run)");
+  output.add_options()
+    ("out", po::value<std::string>()->default_value("out"),
+     "folder for report.json, report.csv, ops.csv and timeline.csv")
+    ("vcd", po::value<std::string>(), "write a VCD trace (open it in GTKWave)")
+    ("trace-window", po::value<std::string>(), "limit the VCD to cycles T0:T1")
+    ("timeline-samples", po::value<uint64_t>()->default_value(200), "rows of timeline.csv")
+    ("progress", po::bool_switch(),
+     "progress bar on stderr, always (default: on a terminal, for runs over a second)");
+  general.add_options()
     ("help,h", "show this help");
   // clang-format on
+  add_input_options(desc);
+  desc.add(program).add(functional).add(simulation).add(output).add(general);
 }
 
 // ---------------------------------------------------------------- parse
@@ -104,6 +125,8 @@ struct SimulateOptions {
   // Options given that only a functional run reads.
   std::vector<std::string> functional_only_given;
   bool prune_given = false, sparsity_given = false, sparsity_profile_given = false;
+  // Options given that the compiler alone reads: --program would ignore them.
+  std::vector<std::string> compile_only_given;
 };
 
 template <typename T>
@@ -158,6 +181,9 @@ SimulateOptions parse_simulate_options(const po::variables_map& vm) {
   o.prune_given = !vm["prune"].defaulted();
   o.sparsity_given = vm.count("sparsity") > 0;
   o.sparsity_profile_given = vm.count("sparsity-profile") > 0;
+  for (const char* key : {"sparsity", "weight-sparsity", "sparsity-profile", "threshold",
+                          "tiles-per-instruction", "first-layer-only"})
+    if (vm.count(key) && !vm[key].defaulted()) o.compile_only_given.push_back(key);
   return o;
 }
 
@@ -195,6 +221,11 @@ void validate(const SimulateOptions& o) {
                                  *o.dump_outputs_path));
   if (o.functional && o.program_path)
     throw UsageError("option --functional compiles the model itself: it excludes --program");
+  if (o.program_path && !o.compile_only_given.empty())
+    throw UsageError(fmt::format(
+        "option --{} is fixed when the program is compiled, so --program {} would ignore it: "
+        "give it to `acceltran compile -o` instead",
+        o.compile_only_given.front(), *o.program_path));
   // (With --sparsity-profile, load_inputs refuses --threshold whatever its value.)
   if (!o.functional && o.threshold && !o.sparsity_profile_given &&
       !(*o.threshold >= 0 && *o.threshold < 8))
@@ -240,15 +271,86 @@ void apply_threshold(double tau, CompileOptions& compile) {
   if (compile.activation_sparsity >= 1) compile.activation_sparsity = 0.999999;
 }
 
+// ---------------------------------------------------------------- --program
+
+// A program compiled for something else than this run: one error naming the file, the key, the
+// value the file records and the value this run expects.
+[[noreturn]] void record_mismatch(const std::string& file, const std::string& key,
+                                  const std::string& found, const std::string& expected) {
+  throw InputError(fmt::format(
+      "{}: key '{}': value {} found, expected {}; recompile it for this run with `acceltran "
+      "compile ... -o {}`",
+      file, key, found, expected, file));
+}
+
+// The accelerator of the run has the settings the program was compiled for.
+void check_accelerator_record(const ProgramInfo& info, const std::string& file,
+                              const AcceleratorConfig& accel) {
+  if (info.accelerator_settings.empty())
+    throw InputError(fmt::format(
+        "{}: the file has no record of the accelerator it was compiled for; recompile it with "
+        "`acceltran compile ... -o {}`",
+        file, file));
+  for (const Setting& want : accelerator_settings(accel)) {
+    const auto found =
+        std::find_if(info.accelerator_settings.begin(), info.accelerator_settings.end(),
+                     [&](const Setting& s) { return s.key == want.key; });
+    const std::string key = "accelerator." + want.key;
+    const std::string expected = fmt::format("'{}' ({})", want.value, accel.source);
+    if (found == info.accelerator_settings.end()) record_mismatch(file, key, "none", expected);
+    if (found->value != want.value)
+      record_mismatch(file, key, fmt::format("'{}' ('{}')", found->value, info.accelerator),
+                      expected);
+  }
+}
+
+// The options that shape the program are checked against its record when given, and the
+// profile and switches of the run are the program's (the simulator reads them too).
+void check_program_record(const Program& prog, const std::string& file, Inputs& in,
+                          const po::variables_map& vm) {
+  const ProgramInfo& info = prog.info;
+  auto given = [&](const char* key) { return vm.count(key) && !vm[key].defaulted(); };
+  check_accelerator_record(info, file, in.accel);
+  if (given("model")) {
+    if (info.model_fingerprint.empty())
+      record_mismatch(file, "model_fingerprint", "none", "a record of the model");
+    const std::string fingerprint = model_fingerprint(in.model);
+    if (info.model_fingerprint != fingerprint)
+      record_mismatch(file, "model_fingerprint",
+                      fmt::format("{} (model '{}')", info.model_fingerprint, info.model),
+                      fmt::format("{} (--model {})", fingerprint, in.model.source));
+  }
+  if (given("seq-len") && info.seq_len != in.compile.seq_len)
+    record_mismatch(file, "seq_len", std::to_string(info.seq_len),
+                    fmt::format("{} (--seq-len)", in.compile.seq_len));
+  if (given("batch") && in.compile.batch > 0 && info.batch != in.compile.batch)
+    record_mismatch(file, "batch", std::to_string(info.batch),
+                    fmt::format("{} (--batch)", in.compile.batch));
+  if (given("profile") && info.profile != in.compile.profile)
+    record_mismatch(file, "profile", to_string(info.profile),
+                    fmt::format("{} (--profile)", to_string(in.compile.profile)));
+  in.compile.profile = info.profile;
+  for (const auto& [option, key, family, recorded] :
+       {std::tuple{"reference-bugs", "reference_bugs", SwitchFamily::bug, &info.reference_bugs},
+        std::tuple{"reference-fixes", "reference_fixes", SwitchFamily::fix,
+                   &info.reference_fixes}}) {
+    const std::vector<std::string> asked = switches_on(in.compile.published, family);
+    if (given(option) && asked != *recorded)
+      record_mismatch(file, key, fmt::format("'{}'", fmt::join(*recorded, ",")),
+                      fmt::format("'{}' (--{})", fmt::join(asked, ","), option));
+    for (const std::string& name : *recorded)
+      if (!set_switch(in.compile.published, family, name))
+        record_mismatch(file, key, fmt::format("'{}'", name),
+                        fmt::format("one of {}", fmt::join(switch_names(family), ", ")));
+  }
+}
+
 // The program of the run: read from --program, or compiled from the model.
-Program program_of_run(const SimulateOptions& o, Inputs& in, const FunctionalInput* functional) {
+Program program_of_run(const SimulateOptions& o, Inputs& in, const FunctionalInput* functional,
+                       const po::variables_map& vm) {
   if (o.program_path) {
     Program prog = read_program_file(*o.program_path);
-    if (prog.info.tile.b != in.accel.tile.b || prog.info.tile.x != in.accel.tile.x)
-      throw InputError(fmt::format("{}: compiled for tile {}x{}x{}, but {} has tile {}x{}x{}",
-                                   *o.program_path, prog.info.tile.b, prog.info.tile.x,
-                                   prog.info.tile.y, in.accel.source, in.accel.tile.b,
-                                   in.accel.tile.x, in.accel.tile.y));
+    check_program_record(prog, *o.program_path, in, vm);
     return prog;
   }
   Program prog = compile_within_limits(in.model, in.accel, in.tech, in.compile);
@@ -277,7 +379,37 @@ std::function<void(uint64_t, uint64_t, uint64_t)> progress_bar(
   };
 }
 
-ReportInputs report_inputs(const SimulateOptions& o, const Program& prog, const Inputs& in) {
+// The run options with "auto" resolved, as report.json records them.
+nlohmann::ordered_json run_options_json(const RunOptions& ro) {
+  return {
+      {"in_order", ro.control.in_order},
+      {"lookahead", ro.control.lookahead},
+      {"memory_model", ro.sim.memory_model == MemoryModel::ideal ? "ideal" : "detailed"},
+      {"bandwidth_convention", ro.sim.bandwidth == BandwidthConvention::words ? "words" : "bytes"},
+      {"eviction", ro.sim.eviction == EvictionPolicy::next_use ? "next-use"
+                   : ro.sim.eviction == EvictionPolicy::lru    ? "lru"
+                                                               : "fifo"},
+      {"leakage_when_idle", ro.sim.leakage_when_idle},
+      {"check_protocol", ro.sim.check_protocol},
+      {"timeline_samples", ro.timeline_samples}};
+}
+
+// The command line as report.json records it: without --out and --progress.
+std::vector<std::string> recorded_command_line(const std::vector<std::string>& args) {
+  std::vector<std::string> kept{"simulate"};
+  for (size_t n = 0; n < args.size(); ++n) {
+    if (args[n] == "--progress" || args[n].rfind("--out=", 0) == 0) continue;
+    if (args[n] == "--out") {
+      ++n;
+      continue;
+    }
+    kept.push_back(args[n]);
+  }
+  return kept;
+}
+
+ReportInputs report_inputs(const SimulateOptions& o, const Program& prog, const Inputs& in,
+                           const RunOptions& ro, const std::vector<std::string>& args) {
   ReportInputs ri;
   ri.model = prog.info.model;
   ri.model_source = o.program_path ? *o.program_path : in.model.source;
@@ -292,6 +424,18 @@ ReportInputs report_inputs(const SimulateOptions& o, const Program& prog, const 
   ri.loop_order = prog.info.loop_order.str();
   ri.reference_bugs = switches_on(in.compile.published, SwitchFamily::bug);
   ri.reference_fixes = switches_on(in.compile.published, SwitchFamily::fix);
+  ri.sparsity_profile_source = in.compile.tensor_sparsity_source;
+  ri.sparsity_profile = in.compile.tensor_sparsity;
+  ri.model_fingerprint = o.program_path ? prog.info.model_fingerprint : model_fingerprint(in.model);
+  if (o.program_path) ri.program = *o.program_path;
+  ri.accelerator_settings = accelerator_settings(in.accel);
+  ri.technology_source = in.tech.source;
+  ri.technology_settings = technology_settings(in.tech);
+  ri.run_options = run_options_json(ro);
+  ri.models_dir = models_dir();
+  std::error_code ec;
+  ri.working_directory = std::filesystem::current_path(ec).string();
+  ri.command_line = recorded_command_line(args);
   return ri;
 }
 
@@ -307,17 +451,176 @@ void dump_outputs(const std::string& path, const FunctionalResult& f) {
              t.shape[2]);
 }
 
-int run_simulate(po::variables_map& vm, const SimulateOptions& o) {
+// ---------------------------------------------------------------- --from-report
+
+// A run again from a report.json: its command line, in its working directory and models folder,
+// must resolve to the inputs the report records (`inputs`); the new report is then the same.
+struct Replay {
+  std::string file;
+  nlohmann::ordered_json inputs;
+};
+
+// The recorded value of `key` (a string, or an array of strings) in the report's inputs.
+template <typename T>
+T recorded(const Replay& replay, const char* key) {
+  const auto it = replay.inputs.find(key);
+  try {
+    if (it != replay.inputs.end()) return it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+  }
+  throw InputError(fmt::format(
+      "{}: key 'inputs.{}' missing or malformed: give the report.json of a `simulate` run of "
+      "this version ({})",
+      replay.file, key, ACCELTRAN_VERSION));
+}
+
+// The options given with --from-report: --out and --progress; anything else is refused.
+std::vector<std::string> replay_own_options(const std::vector<std::string>& args,
+                                            std::string* report) {
+  std::vector<std::string> own;
+  if (std::none_of(args.begin(), args.end(),
+                   [](const std::string& a) { return a.rfind("--from-report", 0) == 0; }))
+    return own;
+  for (size_t n = 0; n < args.size(); ++n) {
+    const std::string& a = args[n];
+    const bool takes_value = a == "--out" || a == "--from-report";
+    if (takes_value && n + 1 >= args.size())
+      throw UsageError(fmt::format("option {}: missing its value", a));
+    if (a == "--from-report" || a.rfind("--from-report=", 0) == 0) {
+      *report = a == "--from-report" ? args[++n] : a.substr(14);
+    } else if (a == "--out" || a == "--progress" || a.rfind("--out=", 0) == 0) {
+      own.push_back(a);
+      if (a == "--out") own.push_back(args[++n]);
+    } else {
+      throw UsageError(fmt::format(
+          "'{}' with --from-report: the report gives every input; only --out and --progress "
+          "may be given with it",
+          a));
+    }
+  }
+  return own;
+}
+
+// The command line of the report's run (without its output files: --vcd, --trace-window and
+// --dump-outputs), with this invocation's --out (made absolute) and --progress.
+std::vector<std::string> replay_arguments(const Replay& replay,
+                                          const std::vector<std::string>& own) {
+  const auto recorded_line = recorded<std::vector<std::string>>(replay, "command_line");
+  if (recorded_line.empty() || recorded_line[0] != "simulate")
+    throw InputError(
+        fmt::format("{}: key 'inputs.command_line': not a `simulate` command line", replay.file));
+  std::vector<std::string> args;
+  for (size_t n = 1; n < recorded_line.size(); ++n) {
+    const std::string& a = recorded_line[n];
+    const bool output = a == "--vcd" || a == "--trace-window" || a == "--dump-outputs";
+    if (output) ++n;
+    if (output || a.rfind("--vcd=", 0) == 0 || a.rfind("--trace-window=", 0) == 0 ||
+        a.rfind("--dump-outputs=", 0) == 0)
+      continue;
+    args.push_back(a);
+  }
+  std::string out = "out";
+  for (size_t n = 0; n < own.size(); ++n) {
+    if (own[n] == "--out") out = own[++n];
+    if (own[n].rfind("--out=", 0) == 0) out = own[n].substr(6);
+    if (own[n] == "--progress") args.push_back("--progress");
+  }
+  args.push_back("--out");
+  args.push_back(std::filesystem::absolute(out).lexically_normal().string());
+  return args;
+}
+
+// Reads --from-report FILE, if given: `args` becomes the report's command line; the process
+// moves to the report's working directory and takes its models folder.
+std::optional<Replay> prepare_replay(std::vector<std::string>& args) {
+  std::string file;
+  const std::vector<std::string> own = replay_own_options(args, &file);
+  if (file.empty()) return std::nullopt;
+  Replay replay{file, {}};
+  const std::string text = read_input_file(file, limits::kMaxJsonBytes, "report");
+  check_json_text(text, file, limits::kMaxJsonBytes);
+  try {
+    replay.inputs = nlohmann::ordered_json::parse(text).at("inputs");
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(
+        fmt::format("{}: not a report.json with 'inputs' ({})", file, quoted_value(e.what())));
+  }
+  if (!replay.inputs.is_object())
+    throw InputError(fmt::format("{}: key 'inputs': not an object", file));
+  const auto version = recorded<std::string>(replay, "version");
+  if (version != ACCELTRAN_VERSION)
+    throw InputError(fmt::format(
+        "{}: key 'inputs.version': value '{}' found, expected '{}' (this acceltran): another "
+        "version may report other figures; run the report's version",
+        file, quoted_value(version), ACCELTRAN_VERSION));
+  args = replay_arguments(replay, own);
+  const auto folder = recorded<std::string>(replay, "working_directory");
+  if (chdir(folder.c_str()) != 0)
+    throw InputError(fmt::format("{}: key 'inputs.working_directory': cannot enter '{}': {}", file,
+                                 quoted_value(folder), std::strerror(errno)));
+  setenv("ACCELTRAN_MODELS_DIR", recorded<std::string>(replay, "models_dir").c_str(), 1);
+  return replay;
+}
+
+// The first key whose value differs between the report's inputs and this run's ("a.b" or, in
+// a [key, value] list, "a.KEY"), with both values; empty when they agree.
+std::optional<std::array<std::string, 3>> first_difference(const nlohmann::ordered_json& was,
+                                                           const nlohmann::ordered_json& now,
+                                                           const std::string& key) {
+  if (was == now) return std::nullopt;
+  if (was.is_object() && now.is_object()) {
+    for (const auto& [name, value] : now.items()) {
+      const auto it = was.find(name);
+      if (it == was.end())
+        return std::array<std::string, 3>{key + "." + name, "none", value.dump()};
+      if (auto d = first_difference(*it, value, key + "." + name)) return d;
+    }
+    for (const auto& [name, value] : was.items())
+      if (!now.contains(name))
+        return std::array<std::string, 3>{key + "." + name, value.dump(), "none"};
+  }
+  if (was.is_array() && now.is_array() && was.size() == now.size())
+    for (size_t n = 0; n < now.size(); ++n) {
+      const bool pair = now[n].is_array() && now[n].size() == 2 && now[n][0].is_string();
+      const std::string element =
+          pair ? key + "." + now[n][0].get<std::string>() : fmt::format("{}[{}]", key, n);
+      if (pair && was[n].is_array() && was[n].size() == 2 && was[n][0] == now[n][0]) {
+        if (was[n][1] != now[n][1])
+          return std::array<std::string, 3>{element, was[n][1].dump(), now[n][1].dump()};
+        continue;
+      }
+      if (auto d = first_difference(was[n], now[n], element)) return d;
+    }
+  return std::array<std::string, 3>{key, was.dump(), now.dump()};
+}
+
+// The run resolves to the inputs its report records, or one error names the first that differs.
+void check_replay(const Replay& replay, ReportInputs& ri) {
+  ri.command_line = recorded<std::vector<std::string>>(replay, "command_line");
+  nlohmann::ordered_json now;
+  to_json(now, ri);
+  if (auto d = first_difference(replay.inputs, now, "inputs"))
+    throw InputError(fmt::format(
+        "{}: key '{}': value {} recorded, but the run resolves it to {}: its inputs changed "
+        "since the report was written, so it cannot be reproduced",
+        replay.file, (*d)[0], quoted_value((*d)[1]), quoted_value((*d)[2])));
+}
+
+int run_simulate(po::variables_map& vm, const SimulateOptions& o,
+                 const std::vector<std::string>& args, const Replay* replay) {
   FunctionalSetup fs;
   if (o.functional) prepare_functional(vm, fs);
   Inputs in = load_inputs(vm);
   if (o.functional) finish_functional(vm, in, fs);
   if (!o.functional && o.threshold) apply_threshold(*o.threshold, in.compile);
-  RunOptions ro = run_options(o, in.compile);
-  if (o.functional) ro.functional = &fs.in;
-  const Program prog = program_of_run(o, in, ro.functional);
+  const FunctionalInput* functional = o.functional ? &fs.in : nullptr;
+  const Program prog = program_of_run(o, in, functional, vm);
+  RunOptions ro = run_options(o, in.compile);  // with --program: its profile and switches
+  ro.functional = functional;
   ro.sim.activation_sparsity = prog.info.activation_sparsity;
   ro.sim.weight_sparsity = prog.info.weight_sparsity;
+  ReportInputs ri = report_inputs(o, prog, in, ro, args);
+  if (replay) check_replay(*replay, ri);
 
   OutputFolder out(o.out_dir);  // the old report stays until the new one is complete
   if (o.functional && o.dump_outputs_path)
@@ -334,7 +637,6 @@ int run_simulate(po::variables_map& vm, const SimulateOptions& o) {
   const double wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  const ReportInputs ri = report_inputs(o, prog, in);
   print_report(r, ri, wall_seconds);
   if (vcd) vcd->finish();  // the trace of a failed run too (outside --out)
   if (!r.finished) {       // a failed run leaves --out as it was
@@ -351,15 +653,17 @@ int run_simulate(po::variables_map& vm, const SimulateOptions& o) {
 
 }  // namespace
 
-int cmd_simulate(const std::vector<std::string>& args) {
-  po::options_description desc("simulate options");
+int cmd_simulate(const std::vector<std::string>& given) {
+  std::vector<std::string> args = given;
+  const std::optional<Replay> replay = prepare_replay(args);
+  po::options_description desc = option_group("");
   add_simulate_options(desc);
   po::variables_map vm;
   int exit_code = 0;
   if (!parse_args(args, desc, kUsage, vm, &exit_code)) return exit_code;
   const SimulateOptions options = parse_simulate_options(vm);
   validate(options);
-  return run_simulate(vm, options);
+  return run_simulate(vm, options, args, replay ? &*replay : nullptr);
 }
 
 }  // namespace acceltran::cli

@@ -12,8 +12,10 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <typeinfo>
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -36,21 +38,115 @@
 
 namespace acceltran::cli {
 
+unsigned help_width() {
+  long columns = 0;
+  if (const char* text = std::getenv("COLUMNS")) columns = std::strtol(text, nullptr, 10);
+  winsize size{};
+  if (columns <= 0 && isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0)
+    columns = size.ws_col;
+  if (columns <= 0) columns = 80;
+  return static_cast<unsigned>(std::clamp(columns, 40L, 1000L));
+}
+
+po::options_description option_group(const std::string& caption) {
+  // Boost prints each option on one line; help_text() wraps them (Boost would cut words).
+  return po::options_description(caption, 100000, 50000);
+}
+
+namespace {
+
+// `text`'s words after `used` characters of the line, in lines of at most `width` characters
+// that start with `indent` spaces; a word longer than a line stands alone, never cut.
+std::string wrap_words(const std::string& text, size_t used, size_t indent, size_t width) {
+  std::istringstream words(text);
+  std::string out;
+  bool line_empty = true;
+  for (std::string word; words >> word;) {
+    if (!line_empty && used + 1 + word.size() > width) {
+      out += "\n" + std::string(indent, ' ');
+      used = indent;
+      line_empty = true;
+    }
+    if (!line_empty) {
+      out += ' ';
+      ++used;
+    }
+    out += word;
+    used += word.size();
+    line_empty = false;
+  }
+  return out + "\n";
+}
+
+}  // namespace
+
+std::string help_text(const std::string& usage, const po::options_description& desc) {
+  const size_t width = help_width();
+  std::ostringstream printed;
+  printed << desc;
+  std::vector<std::pair<std::string, std::string>> rows;  // option and description, or caption
+  size_t column = 0;
+  std::istringstream lines(printed.str());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("  ", 0) != 0) {
+      rows.emplace_back(line, std::string());
+      continue;
+    }
+    const size_t gap = line.find("  ", 2);
+    std::string name = line.substr(0, gap);
+    const size_t text = gap == std::string::npos ? gap : line.find_first_not_of(' ', gap);
+    rows.emplace_back(name, text == std::string::npos ? "" : line.substr(text));
+    column = std::max(column, name.size() + 2);
+  }
+  column = std::min(column, width * 2 / 5);
+  // The usage text by paragraphs (lines up to a blank one), each wrapped anew.
+  std::string out, paragraph;
+  std::istringstream usage_lines(usage);
+  for (std::string line; std::getline(usage_lines, line);) {
+    if (!line.empty()) {
+      paragraph += (paragraph.empty() ? "" : " ") + line;
+      continue;
+    }
+    out += wrap_words(paragraph, 0, 0, width) + "\n";
+    paragraph.clear();
+  }
+  out += wrap_words(paragraph, 0, 0, width);
+  for (const auto& [name, text] : rows) {
+    if (name.rfind("  ", 0) != 0) {  // a caption or a blank line between groups
+      out += name.empty() ? "\n" : wrap_words(name, 0, 0, width);
+      continue;
+    }
+    out += name;
+    if (name.size() + 1 > column)
+      out += "\n" + std::string(column, ' ');
+    else
+      out += std::string(column - name.size(), ' ');
+    out += wrap_words(text, column, column, width);
+  }
+  return out;
+}
+
 void add_input_options(po::options_description& desc) {
+  po::options_description model = option_group("Model and accelerator");
+  po::options_description workload = option_group("Workload");
+  po::options_description compilation = option_group("Compilation");
   // clang-format off
-  desc.add_options()
+  model.add_options()
     ("model,m", po::value<std::string>()->default_value("bert-tiny"),
      "transformer: a built-in name (models/transformers/*.json) or a FlexiBERT / Hugging Face "
      "config.json file")
     ("accel,a", po::value<std::string>()->default_value("edge"),
      "accelerator: a built-in name (edge, server) or a YAML file")
-    ("profile", po::value<std::string>()->default_value("hardware"),
-     "hardware (this project's model of the hardware; alias: bert) or reference (the published "
-     "simulator's conventions)")
-    ("reference-bugs", po::value<std::string>(),
-     switch_help(SwitchFamily::bug).c_str())
-    ("reference-fixes", po::value<std::string>(),
-     switch_help(SwitchFamily::fix).c_str())
+    ("set", po::value<std::vector<std::string>>()->composing(),
+     "KEY=VALUE: override an accelerator key by its dotted path, e.g. --set pe=128 "
+     "--set main_memory.type=hbm (repeatable; checked like the YAML file)")
+    ("allow-outside-design-space", po::bool_switch(),
+     "accept accelerator values outside models/design_space.yaml (nonsense is still rejected)")
+    ("models-dir", po::value<std::string>(),
+     "folder with technology.yaml, design_space.yaml, accelerators/, transformers/ "
+     "(default: $ACCELTRAN_MODELS_DIR, else <prefix>/share/acceltran/models for an installed "
+     "acceltran, else the source tree's models/)");
+  workload.add_options()
     ("seq-len", po::value<int64_t>()->default_value(128), "sequence length")
     ("batch", po::value<int64_t>()->default_value(0), "batch size (0: the accelerator's batch_size)")
     ("sparsity", po::value<double>(),
@@ -59,24 +155,24 @@ void add_input_options(po::options_description& desc) {
      "weight sparsity in [0,1) (default: technology.yaml default_sparsity.weight)")
     ("sparsity-profile", po::value<std::string>(),
      "per-tensor sparsities measured by a functional run: its report.json (replaces --sparsity "
-     "and --weight-sparsity)")
+     "and --weight-sparsity)");
+  compilation.add_options()
+    ("profile", po::value<std::string>()->default_value("hardware"),
+     "hardware (this project's model of the hardware; alias: bert) or reference (the published "
+     "simulator's conventions)")
+    ("reference-bugs", po::value<std::string>(),
+     switch_help(SwitchFamily::bug).c_str())
+    ("reference-fixes", po::value<std::string>(),
+     switch_help(SwitchFamily::fix).c_str())
     ("loop-order", po::value<std::string>(), "override the accelerator's loop order, e.g. k_i_j_b")
     ("tiles-per-instruction", po::value<uint64_t>()->default_value(0),
      "tiles per tile-job instruction (0: one per block, 1: one per tile); profile hardware: "
      "issue bookkeeping only, reference: the published issue batch (docs/isa.md)")
     ("first-layer-only", po::bool_switch(),
      "lower only the first transformer layer (with the embeddings), like the published "
-     "simulator's --first_layer_only (docs/fidelity.md)")
-    ("models-dir", po::value<std::string>(),
-     "folder with technology.yaml, design_space.yaml, accelerators/, transformers/ "
-     "(default: $ACCELTRAN_MODELS_DIR, else <prefix>/share/acceltran/models for an installed "
-     "acceltran, else the source tree's models/)")
-    ("set", po::value<std::vector<std::string>>()->composing(),
-     "KEY=VALUE: override an accelerator key by its dotted path, e.g. --set pe=128 "
-     "--set main_memory.type=hbm (repeatable; checked like the YAML file)")
-    ("allow-outside-design-space", po::bool_switch(),
-     "accept accelerator values outside models/design_space.yaml (nonsense is still rejected)");
+     "simulator's --first_layer_only (docs/fidelity.md)");
   // clang-format on
+  desc.add(model).add(workload).add(compilation);
 }
 
 std::map<std::string, double> load_sparsity_profile(const std::string& path) {
@@ -271,7 +367,7 @@ bool parse_args(const std::vector<std::string>& args, const po::options_descript
     }
     po::store(parsed, vm);
     if (vm.count("help")) {
-      std::cout << usage << "\n" << desc << "\n";
+      std::cout << help_text(usage, desc);
       *exit_code = 0;
       return false;
     }

@@ -34,7 +34,15 @@ std::map<std::string, double> load_sparsity_profile(const std::string& path);
 // The --help text of --reference-bugs or --reference-fixes, from the switch table.
 std::string switch_help(SwitchFamily family);
 
-// --model, --accel, --profile, --seq-len, --batch, --sparsity, --weight-sparsity,
+// The width of --help: $COLUMNS, else the terminal's, else 80 (at least 40).
+unsigned help_width();
+// A titled group of options (its caption heads it in --help).
+po::options_description option_group(const std::string& caption);
+// The --help text: `usage`, then the options by group, wrapped to help_width() at spaces
+// (a word is never cut).
+std::string help_text(const std::string& usage, const po::options_description& desc);
+
+// In three groups: --model, --accel, --profile, --seq-len, --batch, --sparsity, --weight-sparsity,
 // --loop-order, --tiles-per-instruction, --models-dir, --allow-outside-design-space
 void add_input_options(po::options_description& desc);
 Inputs load_inputs(const po::variables_map& vm);

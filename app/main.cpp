@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,14 @@ int sc_main(int argc, char* argv[]) {
     return 2;
   } catch (const acceltran::InputError& e) {
     fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // The stack is unwound (partial outputs removed) and the memory freed before this prints.
+    fmt::print(stderr,
+               "error: out of memory in `acceltran {}`: the run needs more memory than this "
+               "process may use (ulimit -v?); use a smaller model, a shorter --seq-len or a "
+               "larger --tiles-per-instruction\n",
+               cmd);
     return 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());

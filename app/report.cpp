@@ -108,6 +108,25 @@ void to_json(ordered_json& j, const ReportInputs& in) {
     j["reference_bugs"] = in.reference_bugs;
     j["reference_fixes"] = in.reference_fixes;
   }
+  if (!in.sparsity_profile_source.empty())
+    j["sparsity_profile"] = {{"file", in.sparsity_profile_source},
+                             {"tensor_sparsity", in.sparsity_profile}};
+  j["model_fingerprint"] = in.model_fingerprint;
+  if (!in.program.empty()) j["program"] = in.program;
+  // Settings as [key, value] pairs: arrays stay out of report.csv and a sweep's columns.
+  auto pairs = [](const std::vector<Setting>& settings) {
+    ordered_json list = ordered_json::array();
+    for (const Setting& s : settings)
+      list.push_back({s.key, s.number ? ordered_json::parse(s.value) : ordered_json(s.value)});
+    return list;
+  };
+  j["accelerator_settings"] = pairs(in.accelerator_settings);
+  j["technology_source"] = in.technology_source;
+  j["technology"] = pairs(in.technology_settings);
+  j["run_options"] = in.run_options;
+  j["models_dir"] = in.models_dir;
+  j["working_directory"] = in.working_directory;
+  j["command_line"] = in.command_line;
 }
 
 namespace {
@@ -242,14 +261,33 @@ void print_critical_path(const SimResult& r) {
 }
 }  // namespace
 
+namespace {
+// The replayed per-tensor sparsities, two to a line.
+void print_sparsity_profile(const ReportInputs& in) {
+  if (in.sparsity_profile.empty()) return;
+  fmt::print("  sparsity profile (tensor, sparsity):");
+  size_t column = 0;
+  for (const auto& [name, sparsity] : in.sparsity_profile) {
+    if (column++ % 2 == 0) fmt::print("\n   ");
+    fmt::print(" {:<28} {:.3f}", name, sparsity);
+  }
+  fmt::print("\n");
+}
+}  // namespace
+
 void print_report(const SimResult& r, const ReportInputs& in, double wall) {
   const std::string sparsity =
       r.functional.enabled
           ? fmt::format("functional, sparsity measured: {:.3f} of the pruned tensors",
                         r.functional.pruned_sparsity())
-          : fmt::format("sparsity {:.2f}/{:.2f}", in.activation_sparsity, in.weight_sparsity);
+      : !in.sparsity_profile_source.empty()
+          ? fmt::format("sparsity per tensor from {}, {} tensors", in.sparsity_profile_source,
+                        in.sparsity_profile.size())
+          : fmt::format("activation sparsity {:.2f}, weight sparsity {:.2f}",
+                        in.activation_sparsity, in.weight_sparsity);
   fmt::print("AccelTran-SC {} — {} on {} (profile {}, batch {}, sequence {}, {})\n", in.version,
              in.model, in.accelerator, to_string(in.profile), in.batch, in.seq_len, sparsity);
+  print_sparsity_profile(in);
   if (!r.finished) fmt::print("  DID NOT FINISH: {}\n", r.deadlock);
   fmt::print("  cycles              {:>16}   ({:.3f} us at {:g} MHz)\n", r.cycles, r.latency_us,
              r.clock_mhz);

@@ -1,6 +1,7 @@
 // Report output of `acceltran simulate`: the readable summary, report.json, report.csv and
 // timeline.csv.
 #pragma once
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -26,6 +27,17 @@ struct ReportInputs {
   std::string loop_order;
   // Reference profile: the --reference-bugs and --reference-fixes names of the run.
   std::vector<std::string> reference_bugs, reference_fixes;
+  // --sparsity-profile: the file and its per-tensor sparsities (empty: the two global ones).
+  std::string sparsity_profile_source;
+  std::map<std::string, double> sparsity_profile;
+  // The resolved inputs (docs/user-guide.md, "Reproducing a run"): what `simulate
+  // --from-report` checks before it runs the command line again.
+  std::string model_fingerprint, program, technology_source, models_dir, working_directory;
+  std::vector<Setting> accelerator_settings, technology_settings;
+  nlohmann::ordered_json run_options;  // in-order, memory model, ... with "auto" resolved
+  // The command as given, without --out and --progress (where the report goes and how the run
+  // shows itself, not what it reports): runs that differ only there give identical reports.
+  std::vector<std::string> command_line;
 };
 
 void to_json(nlohmann::ordered_json& j, const ReportInputs& in);  // report.json "inputs"

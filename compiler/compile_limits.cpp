@@ -2,6 +2,7 @@
 #include "acceltran/compiler/compile_limits.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "acceltran/compiler/compiler.hpp"
 
@@ -60,7 +61,27 @@ Program compile_within_limits(const ModelDesc& model, const AcceleratorConfig& a
           "model or accelerator?)",
           opts.tensor_sparsity_source, name, model.source, accel.source));
   }
+  prog.info.accelerator_settings = accelerator_settings(accel);
+  prog.info.model_fingerprint = model_fingerprint(model);
+  prog.info.first_layer_only = opts.first_layer_only;
+  if (opts.profile == Profile::reference) {
+    prog.info.reference_bugs = switches_on(opts.published, SwitchFamily::bug);
+    prog.info.reference_fixes = switches_on(opts.published, SwitchFamily::fix);
+  }
   return prog;
+}
+
+std::string model_fingerprint(const ModelDesc& model) {
+  std::string text = fmt::format("vocab={} positions={} types={} act={}", model.vocab_size,
+                                 model.max_position, model.type_vocab, model.hidden_act);
+  for (const LayerDesc& layer : model.layers) {
+    text += fmt::format("|hidden={} ffn={}", layer.hidden, fmt::join(layer.ffn, ","));
+    for (const HeadDesc& head : layer.heads)
+      text += fmt::format(" head={}/{}/{}", to_string(head.type), head.dim, head.kernel);
+  }
+  uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a, 64 bits
+  for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
+  return fmt::format("{:016x}", hash);
 }
 
 }  // namespace acceltran

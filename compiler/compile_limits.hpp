@@ -2,6 +2,7 @@
 // before it materialises the instruction stream.
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace acceltran {
 
@@ -15,7 +16,13 @@ struct Technology;
 // tiles, the instructions and the memory the requested --tiles-per-instruction gives: beyond
 // kMaxTiles, CompileOptions::max_instructions or kMaxProgramBytes it throws an InputError saying
 // what to change, before allocating the stream.
+// The program's `compiled_for` record (ProgramInfo) is filled in: the model's fingerprint, the
+// accelerator's settings and the compile options the other records do not show.
 Program compile_within_limits(const ModelDesc& model, const AcceleratorConfig& accel,
                               const Technology& tech, const CompileOptions& opts);
+
+// 16 hex digits identifying what the compiler reads of a model (its layers, heads, widths,
+// vocabulary and activation; not its name or file): equal fingerprints, equal op graphs.
+std::string model_fingerprint(const ModelDesc& model);
 
 }  // namespace acceltran

@@ -169,6 +169,26 @@ InstrId append_instruction(Program& prog, Instruction in, const InstrId* first,
   return in.id;
 }
 
+namespace {
+// "-" or the names joined by commas.
+std::string name_list(const std::vector<std::string>& names) {
+  return names.empty() ? std::string("-") : fmt::format("{}", fmt::join(names, ","));
+}
+
+// The `compiled_for` record: the model's fingerprint, the compile options the other records do
+// not show, and the accelerator's settings as accelerator.KEY=VALUE fields.
+std::string compiled_for_line(const ProgramInfo& i) {
+  std::string line = fmt::format(
+      "compiled_for model_fingerprint={} first_layer_only={} reference_bugs={} "
+      "reference_fixes={}",
+      i.model_fingerprint.empty() ? std::string("-") : i.model_fingerprint,
+      i.first_layer_only ? 1 : 0, name_list(i.reference_bugs), name_list(i.reference_fixes));
+  for (const Setting& s : i.accelerator_settings)
+    line += fmt::format(" accelerator.{}={}", s.key, escape_name(s.value));
+  return line;
+}
+}  // namespace
+
 void write_program(std::ostream& out, const Program& p) {
   Checksum sum;
   std::string line;
@@ -185,6 +205,7 @@ void write_program(std::ostream& out, const Program& p) {
       escape_name(i.model), to_string(i.profile), escape_name(i.accelerator), i.seq_len, i.batch,
       i.tile.b, i.tile.x, i.tile.y, i.loop_order.str(), i.word_bits, i.activation_sparsity,
       i.weight_sparsity, i.tiles_per_instruction));
+  emit(compiled_for_line(i));
   emit(fmt::format("counts tensors={} ops={} instructions={}", p.tensors.size(), p.ops.size(),
                    p.instrs.size()));
   for (const auto& t : p.tensors)
@@ -270,6 +291,7 @@ class LineParser {
     return out;
   }
 
+  bool has(const std::string& key) const { return kv_.count(key) > 0; }
   const std::string& str(const char* key) {
     auto it = kv_.find(key);
     if (it == kv_.end()) fail(fmt::format("missing field '{}='", key));
@@ -372,7 +394,7 @@ class LineParser {
 };
 
 // The records of a file in their required order.
-enum class Section { info, counts, tensors, ops, instructions, end };
+enum class Section { info, compiled_for, counts, tensors, ops, instructions, end };
 
 struct Counts {
   uint64_t tensors = 0, ops = 0, instructions = 0;
@@ -403,6 +425,45 @@ void read_info(LineParser& lp, ProgramInfo& i) {
   i.activation_sparsity = lp.fraction("activation_sparsity");
   i.weight_sparsity = lp.fraction("weight_sparsity");
   i.tiles_per_instruction = lp.u64("tiles_per_instruction");
+}
+
+// "-" or a comma list of names.
+std::vector<std::string> read_name_list(LineParser& lp, const char* key) {
+  std::vector<std::string> names;
+  const std::string& text = lp.str(key);
+  if (text == "-") return names;
+  std::string current;
+  for (char c : text + ",") {
+    if (c != ',') {
+      current.push_back(c);
+      continue;
+    }
+    if (current.empty()) lp.fail(fmt::format("{}: '{}' has an empty name", key, text));
+    names.push_back(current);
+    current.clear();
+  }
+  return names;
+}
+
+void read_compiled_for(LineParser& lp, ProgramInfo& i) {
+  const std::string& fingerprint = lp.str("model_fingerprint");
+  if (fingerprint != "-") {
+    if (fingerprint.size() != 16 ||
+        fingerprint.find_first_not_of("0123456789abcdef") != std::string::npos)
+      lp.fail(fmt::format("model_fingerprint: '{}' is not 16 hex digits", fingerprint));
+    i.model_fingerprint = fingerprint;
+  }
+  i.first_layer_only = lp.flag("first_layer_only");
+  i.reference_bugs = read_name_list(lp, "reference_bugs");
+  i.reference_fixes = read_name_list(lp, "reference_fixes");
+  // The keys of this build; a field it does not know fails in finish().
+  for (const Setting& known : accelerator_settings(AcceleratorConfig{})) {
+    const std::string key = "accelerator." + known.key;
+    if (!lp.has(key)) continue;
+    Setting s{known.key, {}, known.number};
+    s.value = lp.name_field(key.c_str());
+    i.accelerator_settings.push_back(s);
+  }
 }
 
 Counts read_counts(LineParser& lp) {
@@ -663,14 +724,33 @@ void check_tile_coverage(const Program& p, const std::string& source) {
 
 namespace {
 
+constexpr size_t kMaxHeaderLineBytes = 64 * 1024;
+
 // The state of one pass over an instruction stream: the program read so far, the section the
 // reader is in, the declared counts and the running checksum (docs/isa.md).
 class ProgramReader {
  public:
   explicit ProgramReader(const std::string& source) : source_(source) {}
 
+  // The longest line this reader accepts next: 64 KiB up to the counts, then room for a
+  // dependency list naming every instruction (a reference STORE_A waits for its op's pieces).
+  size_t line_limit() const {
+    return at_ < Section::tensors ? kMaxHeaderLineBytes
+                                  : kMaxHeaderLineBytes + 12 * counts_.instructions;
+  }
+  [[noreturn]] void fail_next_line_too_long() const {
+    throw InputError(
+        fmt::format("{}:{}: line longer than {} bytes: not an AccelTran instruction "
+                    "stream (or a damaged one)",
+                    source_, line_number_ + 1, line_limit()));
+  }
+
   void read_line(const std::string& line) {
     ++line_number_;
+    if (!line.empty() && line.back() == '\r')
+      throw where(
+          "the line ends in a carriage return (Windows line endings): convert the file with "
+          "dos2unix, or write it again with `acceltran compile -o`");
     if (line_number_ == 1) {
       check_magic(line);
       return;
@@ -695,9 +775,10 @@ class ProgramReader {
     if (line_number_ == 0)
       throw InputError(fmt::format("{}: empty file, not an AccelTran instruction stream", source_));
     if (at_ != Section::end) {
-      const char* missing = at_ == Section::info     ? "the 'info' line"
-                            : at_ == Section::counts ? "the 'counts' line"
-                                                     : "the 'end' line";
+      const char* missing = at_ == Section::info           ? "the 'info' line"
+                            : at_ == Section::compiled_for ? "the 'compiled_for' line"
+                            : at_ == Section::counts       ? "the 'counts' line"
+                                                           : "the 'end' line";
       throw InputError(fmt::format(
           "{}:{}: file ends without {} after {} of {} tensors, {} of {} ops, {} of {} "
           "instructions: the file is incomplete (cut short?); write it again with `acceltran "
@@ -718,6 +799,12 @@ class ProgramReader {
 
   void check_magic(const std::string& line) {
     if (line != kIsaMagic) {
+      if (line == "# acceltran-isa 2")
+        throw where(fmt::format(
+            "format 'acceltran-isa 2' has no record of the model, accelerator and options the "
+            "program was compiled for, which this build checks (it reads '{}'); recompile it "
+            "with `acceltran compile ... -o {}`",
+            std::string(kIsaMagic).substr(2), source_));
       if (line.rfind("# acceltran-isa ", 0) == 0)
         throw where(fmt::format("format '{}' not supported (this build reads '{}'); write the "
                                 "file again with `acceltran compile -o`",
@@ -733,17 +820,26 @@ class ProgramReader {
     if (kind == "info") {
       if (at_ != Section::info) lp.fail("a second 'info' line");
       read_info(lp, p_.info);
+      at_ = Section::compiled_for;
+    } else if (kind == "compiled_for") {
+      if (at_ != Section::compiled_for)
+        lp.fail(at_ == Section::info ? "'compiled_for' before the 'info' line"
+                                     : "a second 'compiled_for' line");
+      read_compiled_for(lp, p_.info);
       at_ = Section::counts;
     } else if (kind == "counts") {
       if (at_ != Section::counts)
-        lp.fail(at_ == Section::info ? "'counts' before the 'info' line"
-                                     : "a second 'counts' line");
+        lp.fail(at_ == Section::info           ? "'counts' before the 'info' line"
+                : at_ == Section::compiled_for ? "'counts' before the 'compiled_for' line"
+                                               : "a second 'counts' line");
       counts_ = read_counts(lp);
       at_ = Section::tensors;
     } else if (at_ < Section::tensors &&
                (kind == "tensor" || kind == "op" || kind == "i" || kind == "end")) {
       lp.fail(fmt::format("'{}' record before the {} line", kind,
-                          at_ == Section::info ? "'info'" : "'counts'"));
+                          at_ == Section::info           ? "'info'"
+                          : at_ == Section::compiled_for ? "'compiled_for'"
+                                                         : "'counts'"));
     } else if (kind == "tensor") {
       read_tensor_record(lp, kind);
     } else if (kind == "op") {
@@ -755,7 +851,9 @@ class ProgramReader {
       return true;
     } else {
       lp.fail(
-          fmt::format("record type '{}' unknown; allowed: info, counts, tensor, op, i, end", kind));
+          fmt::format("record type '{}' unknown; allowed: info, compiled_for, counts, tensor, "
+                      "op, i, end",
+                      kind));
     }
     return false;
   }
@@ -827,10 +925,30 @@ class ProgramReader {
 
 }  // namespace
 
+// The next line of `in` into `line` (without its newline) if it has at most `limit` bytes;
+// false at the end of the input, or with `*too_long` set when the line is longer.
+bool read_bounded_line(std::istream& in, std::string& line, size_t limit, bool* too_long) {
+  line.clear();
+  std::streambuf* buffer = in.rdbuf();
+  bool any = false;
+  for (int c = buffer->sbumpc(); c != std::char_traits<char>::eof(); c = buffer->sbumpc()) {
+    any = true;
+    if (c == '\n') return true;
+    if (line.size() == limit) {
+      *too_long = true;
+      return false;
+    }
+    line.push_back(static_cast<char>(c));
+  }
+  return any;
+}
+
 Program read_program(std::istream& in, const std::string& source) {
   ProgramReader reader(source);
   std::string line;
-  while (std::getline(in, line)) reader.read_line(line);
+  bool too_long = false;
+  while (read_bounded_line(in, line, reader.line_limit(), &too_long)) reader.read_line(line);
+  if (too_long) reader.fail_next_line_too_long();
   return reader.finish();
 }
 

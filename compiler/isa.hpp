@@ -140,6 +140,13 @@ struct ProgramInfo {
   int word_bits = 20;
   double activation_sparsity = 0.5, weight_sparsity = 0.5;
   uint64_t tiles_per_instruction = 0;  // 0 = one instruction per block (docs/isa.md)
+  // What the program was compiled for (the `compiled_for` record, filled by
+  // compile_within_limits): `simulate --program` refuses an accelerator, model or option that
+  // differs. Empty settings or fingerprint: not recorded (compile_program alone).
+  std::vector<Setting> accelerator_settings;
+  std::string model_fingerprint;  // model_fingerprint(ModelDesc), 16 hex digits
+  std::vector<std::string> reference_bugs, reference_fixes;  // switch names
+  bool first_layer_only = false;
 };
 
 struct Program {

@@ -8,7 +8,9 @@
 
 namespace acceltran {
 
-constexpr const char* kIsaMagic = "# acceltran-isa 2";
+// Format 3 added the `compiled_for` record (docs/isa.md); format 2 files are refused with a
+// message to recompile them.
+constexpr const char* kIsaMagic = "# acceltran-isa 3";
 
 void write_program(std::ostream& out, const Program& prog);
 // Writes to a file; throws InputError naming the path if it cannot be written.

@@ -630,6 +630,83 @@ void validate_accelerator(const AcceleratorConfig& c, const DesignSpace& s, cons
   check_design_space(c, s, o);
 }
 
+// ---------------------------------------------------------------- settings
+namespace {
+Setting number_setting(std::string key, double value) {
+  return Setting{std::move(key), fmt::format("{}", value), true};
+}
+Setting text_setting(std::string key, std::string value) {
+  return Setting{std::move(key), std::move(value), false};
+}
+void add_module(std::vector<Setting>& out, const std::string& key, const ModuleFigures& m) {
+  out.push_back(number_setting(key + ".area", m.area_um2));
+  out.push_back(number_setting(key + ".dynamic", m.dynamic_mw));
+  out.push_back(number_setting(key + ".leakage", m.leakage_mw));
+}
+}  // namespace
+
+std::vector<Setting> accelerator_settings(const AcceleratorConfig& c) {
+  return {number_setting("tile.tile_b", c.tile.b),
+          number_setting("tile.tile_x", c.tile.x),
+          number_setting("tile.tile_y", c.tile.y),
+          text_setting("non_linearity", c.non_linearity),
+          number_setting("pe", c.pe),
+          number_setting("lanes_per_pe", c.lanes_per_pe),
+          number_setting("mac_per_lane", c.mac_per_lane),
+          number_setting("softmax_per_pe", c.softmax_per_pe),
+          number_setting("layer_norm_per_pe", c.layer_norm_per_pe),
+          number_setting("batch_size", c.batch_size),
+          number_setting("activation_buffer_mb", c.activation_buffer_mb),
+          number_setting("weight_buffer_mb", c.weight_buffer_mb),
+          number_setting("mask_buffer_mb", c.mask_buffer_mb),
+          text_setting("loop_order", c.loop_order.str()),
+          text_setting("main_memory.type", to_string(c.main_memory.type)),
+          text_setting("main_memory.bandwidth", c.main_memory.bandwidth_class),
+          number_setting("main_memory.banks", c.main_memory.banks),
+          number_setting("main_memory.ranks", c.main_memory.ranks),
+          number_setting("main_memory.channels", c.main_memory.channels),
+          number_setting("buffer_ports.activation_banks", c.buffer_ports.activation_banks),
+          number_setting("buffer_ports.weight_banks", c.buffer_ports.weight_banks),
+          number_setting("buffer_ports.mask_banks", c.buffer_ports.mask_banks),
+          number_setting("buffer_ports.bank_width_bytes", c.buffer_ports.bank_width_bytes),
+          number_setting("fifo_depth_words", c.fifo_depth_words),
+          number_setting("control.issue_width", c.issue_width)};
+}
+
+std::vector<Setting> technology_settings(const Technology& t) {
+  std::vector<Setting> out = {number_setting("clock_mhz", t.clock_mhz),
+                              number_setting("fixed_point.integer_bits", t.integer_bits),
+                              number_setting("fixed_point.fraction_bits", t.fraction_bits)};
+  for (const auto& [key, m] : t.mac_lane)
+    add_module(out, fmt::format("modules.mac_lane.macs_{}.{}", key.first, key.second), m);
+  add_module(out, "modules.pre_sparsity", t.pre_sparsity);
+  add_module(out, "modules.post_sparsity", t.post_sparsity);
+  out.push_back(number_setting("modules.fifo.depth", t.fifo_depth_words));
+  add_module(out, "modules.fifo", t.fifo);
+  add_module(out, "modules.dataflow", t.dataflow);
+  add_module(out, "modules.dma", t.dma);
+  add_module(out, "modules.stochastic_rounding", t.stochastic_rounding);
+  for (const auto& [tile, m] : t.softmax)
+    add_module(out, fmt::format("modules.softmax.tile_{}", tile), m);
+  for (const auto& [tile, m] : t.layer_norm)
+    add_module(out, fmt::format("modules.layer_norm.tile_{}", tile), m);
+  for (const auto& [name, b] : t.buffers) {
+    const std::string key = "buffers." + name;
+    out.push_back(number_setting(key + ".area_per_mb", b.area_um2_per_mb));
+    out.push_back(number_setting(key + ".leakage_per_mb", b.leakage_mw_per_mb));
+    out.push_back(number_setting(key + ".access_energy_nj", b.access_energy_nj));
+    out.push_back(number_setting(key + ".block_bytes", b.block_bytes));
+  }
+  out.push_back(number_setting("buffers.port_bandwidth_gbps", t.buffer_port_bandwidth_gbps));
+  for (const auto& [name, v] : t.main_memory_bandwidth_gbps)
+    out.push_back(number_setting("main_memory.bandwidth_gbps." + name, v));
+  for (const auto& [name, v] : t.main_memory_access_energy_nj)
+    out.push_back(number_setting("main_memory.access_energy_nj." + name, v));
+  out.push_back(number_setting("default_sparsity.activation", t.default_activation_sparsity));
+  out.push_back(number_setting("default_sparsity.weight", t.default_weight_sparsity));
+  return out;
+}
+
 int AcceleratorConfig::banks(const std::string& buffer) const {
   const int explicit_banks = buffer == "activation" ? buffer_ports.activation_banks
                              : buffer == "weight"   ? buffer_ports.weight_banks

@@ -113,6 +113,18 @@ struct DesignSpace {
   std::vector<int> buffer_banks, bank_width_bytes, fifo_depth_words;  // empty: not restricted
 };
 
+// One resolved setting of an accelerator or a technology: its dotted key as in the YAML file
+// (e.g. "main_memory.type", the path --set takes) and its value as text, numbers in their
+// shortest round-trip form. Recorded in programs (`compile -o`) and in report.json.
+struct Setting {
+  std::string key, value;
+  bool number = true;
+};
+// Every key that shapes a run, in the YAML file's order (the name and the source excluded).
+std::vector<Setting> accelerator_settings(const AcceleratorConfig& c);
+// Every figure of the technology, flattened (e.g. "modules.mac_lane.macs_16.gelu.area").
+std::vector<Setting> technology_settings(const Technology& t);
+
 // Directory holding models/ (technology.yaml, design_space.yaml, accelerators/, transformers/).
 // ACCELTRAN_MODELS_DIR in the environment overrides the build-time default.
 std::string models_dir();

@@ -327,8 +327,8 @@ TEST_CASE("bad instruction files: one error with file and line, never a wrong re
        file("cutline.txt", text.substr(0, text.size() / 2)),
        {"cutline.txt:"}},
       {"header-only file",
-       file("header.txt", first_lines(3)),
-       {"header.txt:3:", "without the 'end' line", "0 of " + n_instr + " instructions"}},
+       file("header.txt", first_lines(4)),
+       {"header.txt:4:", "without the 'end' line", "0 of " + n_instr + " instructions"}},
       {"empty file", file("empty.txt", ""), {"empty.txt", "empty file"}},
       {"old format",
        file("v1.txt", "# acceltran-isa 1\n" + text.substr(text.find('\n') + 1)),
@@ -357,7 +357,7 @@ TEST_CASE("bad instruction files: one error with file and line, never a wrong re
        {"b9.txt" + line_of(text, load), "disagree with part 7 of tensor 0"}},
       {"counts instructions=4e9",
        file("c4e9.txt", edit_line(text, "counts ", "instructions=" + n_instr, "instructions=4e9")),
-       {"c4e9.txt:3:", "'4e9' is not an integer"}},
+       {"c4e9.txt:4:", "'4e9' is not an integer"}},
       {"counts instructions=4000000000",
        file("c4.txt",
             edit_line(text, "counts ", "instructions=" + n_instr, "instructions=4000000000")),
@@ -385,6 +385,12 @@ TEST_CASE("bad instruction files: one error with file and line, never a wrong re
        file("after.txt", text + lines[lines.size() - 2] + "\n"),
        {"after.txt:" + std::to_string(lines.size() + 1) + ":", "after the 'end' line"}},
       {"a folder", "simulate --program " + d.path.string(), {d.path.string(), "is a folder"}},
+      {"an endless line (/dev/zero): read up to the line limit only",
+       "simulate --program /dev/zero --out " + (d.path / "o").string(),
+       {"/dev/zero:1:", "line longer than 65536 bytes"}},
+      {"Windows line endings",
+       file("crlf.txt", std::regex_replace(text, std::regex("\n"), "\r\n")),
+       {"crlf.txt:1:", "carriage return", "dos2unix"}},
   };
   run_cases(cases, true);
   // Hand-edited streams may skip the checksum with checksum=-; every record is still checked.

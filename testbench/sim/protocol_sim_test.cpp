@@ -31,7 +31,7 @@ nlohmann::json report(const TempDir& d, const std::string& args, const std::stri
 void same_figures_without_violations(const std::string& args) {
   TempDir d;
   std::string text;
-  const auto checked = report(d, args + " --check-protocol", "checked", &text);
+  auto checked = report(d, args + " --check-protocol", "checked", &text);
   const auto plain = report(d, args, "plain");
   INFO(args << "\n" << text);
   CHECK(text.find("protocol check: 17 sockets, ") != std::string::npos);
@@ -39,6 +39,10 @@ void same_figures_without_violations(const std::string& args) {
   CHECK(text.find(" 0 transactions") == std::string::npos);
   CHECK(checked["cycles"] == plain["cycles"]);
   CHECK(checked["energy_nj"] == plain["energy_nj"]);
+  // The inputs record the option (command line, run options); every figure is the same.
+  CHECK(checked["inputs"]["run_options"]["check_protocol"] == true);
+  checked["inputs"]["run_options"]["check_protocol"] = false;
+  checked["inputs"]["command_line"] = plain["inputs"]["command_line"];
   CHECK(checked == plain);
 }
 
