@@ -15,7 +15,7 @@ A command is not run, or is expected to fail, only by an explicit marker:
   <!-- docs-test: skip REASON -->   on the line before a fence: the whole block is skipped
   # docs-test: skip REASON          at the end of a command: that command is skipped
   # docs-test: fails REASON         at the end of a command: it must exit non-zero
-and, for the pages other people edit, by the EXCEPTIONS table below (each entry must still match
+and by the EXCEPTIONS table below, for markers that cannot live in a page (each entry must still match
 a command, so a stale one fails the run). Skips are for commands that build, take minutes, need
 Slurm or a display, or name files the reader supplies.
 
@@ -36,24 +36,9 @@ BLOCK_MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*skip\s+(.+?)\s*-->\s*$")
 LINE_MARKER = re.compile(r"#\s*docs-test:\s*(skip|fails)\s+(.+?)\s*$")
 TIMEOUT_S = 300  # one command; the whole run is bounded by the CI job's own limit
 
-# Markers for docs/user-guide.md, which its owners edit: (file, start of the command, action,
-# reason). Move them into the page as `# docs-test:` markers when it is next edited.
-EXCEPTIONS = [
-    ("docs/user-guide.md", "./build/bin/acceltran simulate --model my/config.json", "skip",
-     "example file names the reader supplies"),
-    ("docs/user-guide.md", "gtkwave ", "skip", "opens a window"),
-    ("docs/user-guide.md", "./build/bin/acceltran simulate --set pe=100", "fails",
-     "shown as an error example"),
-    ("docs/user-guide.md", "./build/bin/acceltran sweep spec.yaml --out out/sweep", "skip",
-     "spec.yaml is the example above it, and a sweep in out/ makes the default simulate refuse "
-     "out/ (issue 22): the page is to use --out out-sweep"),
-    ("docs/user-guide.md", "./build/bin/acceltran sweep collect out/sweep", "skip",
-     "needs the sweep above"),
-    ("docs/user-guide.md", "./build/bin/acceltran sweep spec.yaml --out /shared/sweep", "skip",
-     "needs Slurm"),
-    ("docs/user-guide.md", "./build/bin/acceltran plot out/sweep", "skip",
-     "needs the sweep above"),
-]
+# Markers that cannot live in a page: (file, start of the command, action, reason). Each entry
+# must still match a command. Empty: every page carries its own `# docs-test:` markers.
+EXCEPTIONS = []
 
 
 class Command:
