@@ -16,6 +16,7 @@
 #include <typeinfo>
 
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -390,6 +391,21 @@ namespace fs = std::filesystem;
 const char* const kReportFiles[] = {"report.json", "report.csv", "ops.csv", "timeline.csv"};
 }  // namespace
 
+namespace {
+
+// Staging folders of earlier runs with the same --out that stopped before writing anything
+// (killed): empty, so removing them loses nothing (rmdir refuses a folder with files in it).
+void remove_empty_staging_folders(const fs::path& parent, const std::string& name) {
+  std::error_code ec;
+  const std::string prefix = "." + name + ".partial-";
+  for (const auto& entry : fs::directory_iterator(parent, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind(prefix, 0) == 0 && entry.is_directory(ec)) rmdir(entry.path().c_str());
+  }
+}
+
+}  // namespace
+
 OutputFolder::OutputFolder(const std::string& out) {
   fs::path p = fs::path(out).lexically_normal();
   if (p.has_relative_path() && p.filename().empty()) p = p.parent_path();  // "out/" -> "out"
@@ -418,10 +434,15 @@ OutputFolder::OutputFolder(const std::string& out) {
   }
   fs::path parent = p.parent_path().empty() ? fs::path(".") : p.parent_path();
   fs::create_directories(parent, ec);
+  remove_empty_staging_folders(parent, name);
   std::string tmpl = (parent / ("." + name + ".partial-XXXXXX")).string();
   if (ec || !mkdtemp(tmpl.data()))
     throw InputError(fmt::format("{}: cannot write the output folder: {}", out,
                                  ec ? ec.message() : std::strerror(errno)));
+  // mkdtemp makes the folder 0700; a report folder gets the usual mode (0777 less the umask).
+  const mode_t process_umask = umask(0);
+  umask(process_umask);
+  chmod(tmpl.c_str(), 0777 & ~process_umask);
   out_ = p.string();
   staging_ = tmpl;
 }

@@ -461,6 +461,18 @@ void check_in(const AcceleratorConfig& c, const ConfigOptions& o, const char* ke
                   c.source, key, fmt_num(static_cast<double>(value)), list_str(allowed)));
 }
 
+// A key whose absence means a default: given explicitly, it must be a real value (0 is not
+// "the default", which would make an explicit 0 pass where 7 is refused).
+int explicit_positive(const AcceleratorConfig& c, const std::string& key, int value,
+                      const char* default_meaning) {
+  if (value <= 0)
+    throw InputError(
+        fmt::format("{}: key '{}': value {} must be positive; leave the key out for "
+                    "the default ({})",
+                    c.source, key, value, default_meaning));
+  return value;
+}
+
 void check_positive(const AcceleratorConfig& c, const char* key, double v) {
   if (!(v > 0))
     throw InputError(fmt::format("{}: key '{}': value {} must be > 0", c.source, key, fmt_num(v)));
@@ -778,15 +790,20 @@ AcceleratorConfig load_accelerator(const std::string& name_or_path, const Design
   }
   if (top.has("buffer_ports")) {  // optional: 64 KB banks of 32-byte ports without it
     Reader bp = top.sub("buffer_ports");
-    if (bp.has("activation_banks"))
-      c.buffer_ports.activation_banks = bp.get_int("activation_banks");
-    if (bp.has("weight_banks")) c.buffer_ports.weight_banks = bp.get_int("weight_banks");
-    if (bp.has("mask_banks")) c.buffer_ports.mask_banks = bp.get_int("mask_banks");
+    const char* bank_default = "one 64 KB bank per 64 KB of buffer";
+    for (auto [key, banks] : {std::pair{"activation_banks", &c.buffer_ports.activation_banks},
+                              std::pair{"weight_banks", &c.buffer_ports.weight_banks},
+                              std::pair{"mask_banks", &c.buffer_ports.mask_banks}})
+      if (bp.has(key))
+        *banks =
+            explicit_positive(c, std::string("buffer_ports.") + key, bp.get_int(key), bank_default);
     if (bp.has("bank_width_bytes"))
       c.buffer_ports.bank_width_bytes = bp.get_int("bank_width_bytes");
     bp.check_no_unknown();
   }
-  if (top.has("fifo_depth_words")) c.fifo_depth_words = top.get_int("fifo_depth_words");
+  if (top.has("fifo_depth_words"))
+    c.fifo_depth_words = explicit_positive(c, "fifo_depth_words", top.get_int("fifo_depth_words"),
+                                           "technology.yaml fifo.depth");
   top.check_no_unknown();
   validate_accelerator(c, space, tech, opts);
   return c;

@@ -2,6 +2,7 @@
 // --out symlink): one `error:` line naming the file and the reason, a non-zero exit, and no
 // partial file or `.partial` folder left behind (docs/user-guide.md, "Errors and exit codes").
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <cerrno>
@@ -133,4 +134,22 @@ TEST_CASE("write failure: a dangling --out symlink is refused before the run", "
   check_failed(r, {link.string(), "symbolic link", "does not exist"}, d.path);
   CHECK(r.out.find("cycles") == std::string::npos);  // refused before the simulation
   CHECK(fs::is_symlink(link));                       // left as it was
+}
+
+TEST_CASE("output folder: the usual mode, and empty staging folders of killed runs removed",
+          "[write]") {
+  TempDir d;
+  const auto out = d.path / "o";
+  fs::create_directory(d.path / ".o.partial-killed");  // a run killed before it wrote anything
+  fs::create_directory(d.path / ".o.partial-busy");    // one with files: left alone
+  std::ofstream(d.path / ".o.partial-busy" / "report.json") << "{}";
+  const mode_t process_umask = umask(022);
+  const auto r = run_cli("simulate --out " + out.string());
+  umask(process_umask);
+  REQUIRE(r.exit_code == 0);
+  const auto permissions = fs::status(out).permissions();
+  CHECK((permissions & fs::perms::group_read) != fs::perms::none);  // not 0700 (mkdtemp's)
+  CHECK((permissions & fs::perms::others_exec) != fs::perms::none);
+  CHECK_FALSE(fs::exists(d.path / ".o.partial-killed"));
+  CHECK(fs::exists(d.path / ".o.partial-busy" / "report.json"));
 }
