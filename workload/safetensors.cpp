@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -199,6 +200,27 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
                             numel * bytes));
     entries_.emplace(name, std::move(e));
   }
+  check_no_overlap();
+}
+
+// Two tensors may not share bytes of the data buffer (the format's rule; a writer that overlaps
+// them, or a hand-edited header, would make one tensor's values another's).
+void SafetensorsFile::check_no_overlap() const {
+  std::vector<std::pair<const SafetensorsEntry*, const std::string*>> by_begin;
+  for (const auto& [name, e] : entries_)
+    if (e.end > e.begin) by_begin.emplace_back(&e, &name);
+  std::sort(by_begin.begin(), by_begin.end(),
+            [](const auto& a, const auto& b) { return a.first->begin < b.first->begin; });
+  for (size_t i = 1; i < by_begin.size(); ++i) {
+    const SafetensorsEntry& before = *by_begin[i - 1].first;
+    const SafetensorsEntry& after = *by_begin[i].first;
+    if (after.begin < before.end)
+      throw InputError(fmt::format(
+          "{}: tensors '{}' (data_offsets [{}, {}]) and '{}' ([{}, {}]) overlap in the data "
+          "buffer; each tensor needs its own bytes",
+          path_, quoted_value(*by_begin[i - 1].second), before.begin, before.end,
+          quoted_value(*by_begin[i].second), after.begin, after.end));
+  }
 }
 
 const SafetensorsEntry& SafetensorsFile::entry(const std::string& name) const {
@@ -248,13 +270,24 @@ FloatTensor SafetensorsFile::read(const std::string& name) const {
   return t;
 }
 
+// A model weight of inf or NaN would poison the float reference (whose comparison would then read
+// 0 error): refused, naming the tensor and the first such element.
+void SafetensorsFile::check_finite(const FloatTensor& tensor, const std::string& name) const {
+  for (size_t i = 0; i < tensor.data.size(); ++i)
+    if (!std::isfinite(tensor.data[i]))
+      throw InputError(fmt::format("{}: tensor '{}': element {} is {}; weights must be finite",
+                                   path_, quoted_value(name), i, tensor.data[i]));
+}
+
 FloatTensor SafetensorsFile::read(const std::string& name, const std::vector<int64_t>& expected,
                                   const std::string& why) const {
   const SafetensorsEntry& e = entry(name);
   if (e.shape != expected)
     throw InputError(fmt::format("{}: tensor '{}' has shape {}; {} requires {}", path_, name,
                                  shape_string(e.shape), why, shape_string(expected)));
-  return read(name);
+  FloatTensor tensor = read(name);
+  check_finite(tensor, name);
+  return tensor;
 }
 
 void write_safetensors(const std::string& path,

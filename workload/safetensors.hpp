@@ -53,14 +53,17 @@ class SafetensorsFile {
 
   // Reads a tensor as float32. Throws for a missing tensor or a dtype other than F32/F16/BF16.
   FloatTensor read(const std::string& name) const;
-  // As read(), and throws when its shape is not `expected` ("... has shape [a, b]; the config
-  // requires [c, d]"). `why` names where the expected shape comes from, e.g. "config.json".
+  // As read(), for a model weight: throws when its shape is not `expected` ("... has shape
+  // [a, b]; the config requires [c, d]") or when an element is inf or NaN. `why` names where the
+  // expected shape comes from, e.g. "config.json".
   FloatTensor read(const std::string& name, const std::vector<int64_t>& expected,
                    const std::string& why = "the model config") const;
 
  private:
   std::string path_;
   uint64_t data_start_ = 0;  // 8 + header length
+  void check_no_overlap() const;
+  void check_finite(const FloatTensor& tensor, const std::string& name) const;
   std::map<std::string, SafetensorsEntry> entries_;
   std::map<std::string, std::string> metadata_;
 };

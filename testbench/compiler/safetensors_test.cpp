@@ -147,6 +147,24 @@ TEST_CASE("safetensors: every malformed file gives one clear error", "[safetenso
              .read("ids");
        },
        {"int.safetensors", "tensor 'ids'", "dtype 'I64'", "F32, F16, BF16"}},
+      {"overlapping tensors",
+       open(file(
+           "overlap.safetensors",
+           golden::safetensors_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                                     R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                                     good_data))),
+       {"overlap.safetensors", "tensors 'a'", "'b'", "[4, 8]", "overlap"}},
+      {"an infinite weight",
+       [&] {
+         std::string data(8, '\0');
+         data[2] = '\x80';  // 0x7f800000 little-endian in the second float: +inf
+         data[3] = '\x7f';
+         data[6] = '\x80';
+         data[7] = '\x7f';
+         SafetensorsFile(file("inf.safetensors", golden::safetensors_bytes(good_header, data)))
+             .read("w", {2}, "config.json");
+       },
+       {"inf.safetensors", "tensor 'w'", "element 0 is inf", "must be finite"}},
   };
   for (const auto& c : cases) {
     INFO(c.what);
