@@ -343,7 +343,7 @@ bool is_unsigned_value(const po::variable_value& v) {
 bool parse_args(const std::vector<std::string>& args, const po::options_description& desc,
                 const char* usage, po::variables_map& vm, int* exit_code) {
   auto usage_error = [&](const std::string& msg) {
-    fmt::print(stderr, "error: {}\n(see --help)\n", msg);
+    fmt::print(stderr, "error: {}\n(see --help)\n", printable_message(msg));
     *exit_code = 2;
     return false;
   };

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "acceltran/config/input_error.hpp"
+#include "acceltran/config/input_text.hpp"
 #include "commands.hpp"
 #include "common.hpp"
 
@@ -50,10 +51,10 @@ int sc_main(int argc, char* argv[]) {
     if (cmd == "plot") return acceltran::cli::cmd_plot(args);
     if (cmd == "calibrate") return acceltran::cli::cmd_calibrate(args);
   } catch (const acceltran::cli::UsageError& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
+    fmt::print(stderr, "error: {}\n", acceltran::printable_message(e.what()));
     return 2;
   } catch (const acceltran::InputError& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
+    fmt::print(stderr, "error: {}\n", acceltran::printable_message(e.what()));
     return 1;
   } catch (const std::bad_alloc&) {
     // The stack is unwound (partial outputs removed) and the memory freed before this prints.
@@ -64,12 +65,12 @@ int sc_main(int argc, char* argv[]) {
                cmd);
     return 1;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
+    fmt::print(stderr, "error: {}\n", acceltran::printable_message(e.what()));
     return 1;
   }
   fmt::print(stderr,
              "error: unknown command '{}'; commands: compile, simulate, sweep, plot, calibrate\n",
-             cmd);
+             acceltran::quoted_value(cmd));
   return 2;
 }
 

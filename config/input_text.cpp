@@ -28,6 +28,44 @@ std::string quoted_value(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence starting at text[at] that encodes a printable
+// character (not a C1 control), or 0.
+size_t printable_utf8_length(std::string_view text, size_t at) {
+  const auto lead = static_cast<unsigned char>(text[at]);
+  const size_t length = lead >= 0xf0 && lead < 0xf5   ? 4
+                        : lead >= 0xe0 && lead < 0xf0 ? 3
+                        : lead >= 0xc2 && lead < 0xe0 ? 2
+                                                      : 0;
+  if (length == 0 || at + length > text.size()) return 0;
+  for (size_t i = 1; i < length; ++i)
+    if ((static_cast<unsigned char>(text[at + i]) & 0xc0) != 0x80) return 0;
+  if (lead == 0xc2 && static_cast<unsigned char>(text[at + 1]) < 0xa0) return 0;  // C1 controls
+  return length;
+}
+
+}  // namespace
+
+std::string printable_message(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t at = 0; at < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[at]);
+    if ((byte >= 0x20 && byte < 0x7f) || byte == '\n' || byte == '\t') {
+      out.push_back(static_cast<char>(byte));
+      ++at;
+    } else if (const size_t length = printable_utf8_length(text, at); length > 0) {
+      out.append(text.substr(at, length));
+      at += length;
+    } else {
+      out += fmt::format("\\x{:02x}", byte);
+      ++at;
+    }
+  }
+  return out;
+}
+
 std::string read_input_file(const std::string& path, uint64_t max_bytes, const char* what) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))

@@ -12,6 +12,11 @@ namespace acceltran {
 // cut after limits::kMaxQuotedChars characters with "... (N bytes)" giving the whole size.
 std::string quoted_value(std::string_view text);
 
+// A message as printed after `error:`: printable ASCII, newlines, tabs and well-formed UTF-8
+// characters kept; control bytes and malformed UTF-8 written \xNN (so a name read from a file
+// cannot put raw bytes on the terminal).
+std::string printable_message(std::string_view text);
+
 // The whole file at `path` (a `what` file: "model", "accelerator", ...); InputError when it
 // cannot be read or holds more than `max_bytes` bytes.
 std::string read_input_file(const std::string& path, uint64_t max_bytes, const char* what);

@@ -151,7 +151,20 @@ TEST_CASE("binary bytes in input values are escaped in the error line", "[compil
       {"YAML value with binary bytes",
        "compile --accel " + d.write("binary.yaml", binary_pe),
        {"binary.yaml", "key 'pe'", "6\\x01\\x1b[31m\\xc3\\xbf4"}},
+      {"a model name with control bytes and malformed UTF-8 (any message, not only quoted values)",
+       "simulate --model " + std::string("'bad\x01\x1b[31m\xff name'"),
+       {"bad\\x01\\x1b[31m\\xff name", "no such file"}},
   });
+}
+
+TEST_CASE("error messages: control bytes and malformed UTF-8 escaped, text kept",
+          "[compiler][limits]") {
+  CHECK(acceltran::printable_message("plain text") == "plain text");
+  CHECK(acceltran::printable_message("µs, ≠, →") == "µs, ≠, →");  // well-formed UTF-8 kept
+  CHECK(acceltran::printable_message(std::string("a\x01\x1b[2J\xff\xc3", 8)) ==
+        "a\\x01\\x1b[2J\\xff\\xc3");  // a lone lead byte at the end is malformed
+  CHECK(acceltran::printable_message("\xc2\x85") == "\\xc2\\x85");  // C1 control
+  CHECK(acceltran::printable_message("line\nnext") == "line\nnext");
 }
 
 TEST_CASE("YAML alias bombs and deep nesting end fast with one error line",
