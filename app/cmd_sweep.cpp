@@ -17,12 +17,15 @@ namespace {
 constexpr const char* kUsage =
     "usage: acceltran sweep SPEC.yaml --out DIR [options]\n"
     "       acceltran sweep collect DIR\n"
-    "       acceltran sweep worker DIR --points LIST [-j N]   (run by the Slurm job array)\n\n"
-    "Runs `acceltran simulate` once per point of a design-space spec, each point in its own\n"
-    "process and folder DIR/points/NNNN/, and writes DIR/results.csv (one row per point: inputs\n"
-    "and every report metric) and DIR/pareto.csv (points not dominated on throughput, energy\n"
-    "per sequence and area). Re-running skips the points already done; a failed point is\n"
-    "recorded with its error. Spec (YAML):\n\n"
+    "       acceltran sweep worker DIR --points LIST [-j N]\n"
+    "                          (run by the Slurm job array)\n"
+    "\n"
+    "Runs `acceltran simulate` once per point of a design-space spec, each point in\n"
+    "its own process and folder DIR/points/NNNN/, and writes DIR/results.csv (one row\n"
+    "per point: inputs and every report metric) and DIR/pareto.csv (points not\n"
+    "dominated on throughput, energy per sequence and area). Re-running skips the\n"
+    "points already done; a failed point is recorded with its error. Spec (YAML):\n"
+    "\n"
     "  models: [bert-tiny]           # or model: NAME; default bert-tiny\n"
     "  accelerators: [edge]          # or accelerator: NAME; default edge\n"
     "  fixed: {--seq-len: 128}       # settings of every point\n"
@@ -30,12 +33,14 @@ constexpr const char* kUsage =
     "    pe: [64, 128, 256]          # any accelerator key (as for --set)\n"
     "    --sparsity: [0.3, 0.5]      # any simulate option (--name)\n"
     "  points:                       # explicit points, after the grid's\n"
-    "    - {pe: 512, --loop-order: k_i_j_b}\n\n"
-    "A key is given once: a grid axis or a point that would override `fixed` (or the top-level\n"
-    "model or accelerator) is refused. A relative --vcd or --dump-outputs path is written into\n"
-    "each point's folder (DIR/points/NNNN/PATH); an absolute one must differ from point to point.\n"
-    "DIR is a sweep folder (resumed) or a new one, refused as simulate refuses its --out (\"/\",\n"
-    "\".\", a file, a folder of other files) and when it holds a report.";
+    "    - {pe: 512, --loop-order: k_i_j_b}\n"
+    "\n"
+    "A key is given once: a grid axis or a point that would override `fixed` (or the\n"
+    "top-level model or accelerator) is refused. A relative --vcd or --dump-outputs\n"
+    "path is written into each point's folder (DIR/points/NNNN/PATH); an absolute one\n"
+    "must differ from point to point. DIR is a sweep folder (resumed) or a new one,\n"
+    "refused as simulate refuses its --out (\"/\", \".\", a file, a folder of other\n"
+    "files) and when it holds a report.";
 
 void set_models_dir(const po::variables_map& vm) {
   if (vm.count("models-dir"))
@@ -52,7 +57,8 @@ bool parse_cli(const std::vector<std::string>& args, const po::options_descripti
   try {
     po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
     if (vm.count("help")) {
-      std::cout << usage << "\n\n" << desc << "\n";
+      // The usage as written (it holds a YAML example); the options grouped and wrapped.
+      std::cout << usage << help_text("", desc);
       *rc = 0;
       return false;
     }
@@ -74,14 +80,14 @@ int default_jobs() {
 }
 
 int cmd_collect(const std::vector<std::string>& args) {
-  po::options_description desc("sweep collect options");
+  po::options_description desc = option_group("Options");
   desc.add_options()("dir", po::value<std::string>()->required(), "sweep folder")("help,h",
                                                                                   "show this help");
   po::variables_map vm;
   int rc = 0;
   if (!parse_cli(args, desc, "dir",
                  "usage: acceltran sweep collect DIR\n\nWrites DIR/results.csv and "
-                 "DIR/pareto.csv from the points done so far and lists the missing ones.",
+                 "DIR/pareto.csv from the points done so far and lists\nthe missing ones.\n",
                  vm, &rc))
     return rc;
   sweep::check_outcome(vm["dir"].as<std::string>(),
@@ -90,14 +96,16 @@ int cmd_collect(const std::vector<std::string>& args) {
 }
 
 int cmd_worker(const std::vector<std::string>& args) {
-  po::options_description desc("sweep worker options");
+  po::options_description options = option_group("Options");
   // clang-format off
-  desc.add_options()
+  options.add_options()
     ("dir", po::value<std::string>()->required(), "sweep folder")
     ("points", po::value<std::string>()->required(), "point indices, e.g. 0-9,12")
     ("jobs,j", po::value<int>()->default_value(1), "simulate processes at once")
     ("help,h", "show this help");
   // clang-format on
+  po::options_description desc;
+  desc.add(options);
   po::variables_map vm;
   int rc = 0;
   if (!parse_cli(args, desc, "dir", kUsage, vm, &rc)) return rc;
@@ -124,26 +132,33 @@ int cmd_sweep(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "worker")
     return cmd_worker(std::vector<std::string>(args.begin() + 1, args.end()));
 
-  po::options_description desc("sweep options");
+  po::options_description sweep_group = option_group("Sweep");
+  po::options_description slurm_group = option_group("Slurm");
+  po::options_description general_group = option_group("General");
   // clang-format off
-  desc.add_options()
+  sweep_group.add_options()
     ("spec", po::value<std::string>(), "sweep spec (YAML)")
     ("out,o", po::value<std::string>(), "sweep folder (required)")
     ("jobs,j", po::value<int>()->default_value(default_jobs()),
      "simulate processes at once (default: the core count)")
     ("backend", po::value<std::string>()->default_value("local"),
      "local (a process pool here) or slurm (a job array submitted with sbatch)")
+    ("no-progress", po::bool_switch(), "no progress bar (there is none when stderr is not a "
+     "terminal)");
+  slurm_group.add_options()
     ("slurm-opt", po::value<std::vector<std::string>>()->composing(),
      "sbatch option for the job array, e.g. --slurm-opt=--partition=short "
      "--slurm-opt=--time=00:30:00 (repeatable)")
     ("points-per-task", po::value<int>()->default_value(0),
      "points per Slurm array task (0: at most 100 tasks)")
-    ("dry-run", po::bool_switch(), "slurm: write the job script, do not submit it")
-    ("no-progress", po::bool_switch(), "no progress bar")
+    ("dry-run", po::bool_switch(), "write the job script, do not submit it");
+  general_group.add_options()
     ("models-dir", po::value<std::string>(),
      "folder with technology.yaml, design_space.yaml, accelerators/, transformers/")
     ("help,h", "show this help");
   // clang-format on
+  po::options_description desc;
+  desc.add(sweep_group).add(slurm_group).add(general_group);
   po::variables_map vm;
   int rc = 0;
   auto check = [&]() {

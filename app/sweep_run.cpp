@@ -110,26 +110,22 @@ class Progress {
   Progress(size_t total, bool enabled)
       : total_(total), enabled_(enabled), tty_(isatty(STDERR_FILENO)), t0_(Clock::now()) {}
   void update(size_t done, int failed) {
-    if (!enabled_ || total_ == 0) return;
-    const int step = static_cast<int>(10 * done / total_);
-    if (!tty_ && step == last_step_ && done != total_) return;  // logs: one line per 10 %
-    last_step_ = step;
+    if (!enabled_ || !tty_ || total_ == 0) return;  // none in logs (stderr not a terminal)
     const double el = std::chrono::duration<double>(Clock::now() - t0_).count();
     const std::string eta =
         done == 0 ? "?" : duration(el / static_cast<double>(done) * (total_ - done));
     const int width = 30;
     const int filled = static_cast<int>(width * done / total_);
-    fmt::print(stderr, "{}[{}{}] {}/{} points{}, {} elapsed, ETA {}{}", tty_ ? "\r" : "",
-               std::string(filled, '#'), std::string(width - filled, '.'), done, total_,
+    fmt::print(stderr, "\r[{}{}] {}/{} points{}, {} elapsed, ETA {}{}", std::string(filled, '#'),
+               std::string(width - filled, '.'), done, total_,
                failed ? fmt::format(", {} failed", failed) : "", duration(el), eta,
-               tty_ && done < total_ ? "   " : "\n");
+               done < total_ ? "   " : "\n");
   }
 
  private:
   size_t total_;
   bool enabled_, tty_;
   Clock::time_point t0_;
-  int last_step_ = -1;
 };
 
 }  // namespace

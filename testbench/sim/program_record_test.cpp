@@ -235,3 +235,25 @@ TEST_CASE("help: --help is grouped by topic and wrapped to the terminal width", 
   for (const char* group : {"Program and report:", "Simulation:", "Output:", "General:"})
     CHECK(r.out.find(group) != std::string::npos);
 }
+
+TEST_CASE("help: sweep --help is grouped, within 80 columns and wrapped to the terminal",
+          "[cli][help]") {
+  for (int width : {80, 120}) {
+    INFO("sweep --help at " << width << " columns");
+    auto r = run_cli(std::string("--help >/dev/null; COLUMNS=") + std::to_string(width) + " " +
+                     testutil::kBin + " sweep --help");
+    REQUIRE(r.exit_code == 0);
+    for (const char* group : {"Sweep:", "Slurm:", "General:"})
+      CHECK(r.out.find(group) != std::string::npos);
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      INFO(line);
+      CHECK(line.size() <= static_cast<size_t>(width));
+    }
+  }
+  for (const char* sub : {"collect", "worker"}) {
+    auto r = run_cli(std::string("sweep ") + sub + " --help");
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("Options:") != std::string::npos);
+  }
+}
