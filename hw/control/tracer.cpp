@@ -59,8 +59,16 @@ Tracer::Tracer(sc_core::sc_module_name n, const TraceOptions& opts, const Traced
   sc_trace(tf_, memory_bytes_, "main_memory.bytes");
   const size_t lanes = static_cast<size_t>(blocks_.pe_array->pes()) *
                        static_cast<size_t>(blocks_.pe_array->lanes_per_pe());
-  lane_seen_free_.assign(lanes, 0);
-  lane_prunes_.assign(lanes, 0);
+  lanes_.resize(lanes);
+  blocks_.pe_array->lane_changes().watch(lanes);
+  for (auto [pool, units] : {std::pair{blocks_.softmax, &softmax_units_},
+                             std::pair{blocks_.layer_norm, &layer_norm_units_}}) {
+    const size_t count =
+        static_cast<size_t>(pool->pes()) * static_cast<size_t>(pool->units_per_pe());
+    units->resize(count);
+    pool->unit_changes().watch(count);
+  }
+  dma_engines_.resize(static_cast<size_t>(blocks_.dma->engines()));
   pending_.insert(opts_.window_begin_cycle);
   SC_HAS_PROCESS(Tracer);
   SC_THREAD(sampler);
@@ -137,41 +145,74 @@ void Tracer::on_control_event(uint64_t now) {
   }
 }
 
+void BusyUnits::resize(size_t units) {
+  seen_.assign(units, 0);
+  marked_.assign(units, 0);
+  counted_.assign(units, 0);
+  heap_.clear();
+  heap_.reserve(2 * units);
+  busy_ = marked_busy_ = 0;
+}
+
+void BusyUnits::advance(uint64_t now) {
+  constexpr auto later = [](const auto& a, const auto& b) { return a.first > b.first; };
+  while (!heap_.empty() && heap_.front().first <= now) {
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    const auto [cycle, unit] = heap_.back();
+    heap_.pop_back();
+    if (!counted_[unit] || cycle != seen_[unit]) continue;  // stale: the unit changed since
+    counted_[unit] = 0;
+    --busy_;
+    if (marked_[unit]) --marked_busy_;
+  }
+}
+
+bool BusyUnits::update(size_t unit, uint64_t free_cycle, bool marked, uint64_t now) {
+  if (free_cycle == seen_[unit]) return false;
+  if (counted_[unit]) {
+    --busy_;
+    if (marked_[unit]) --marked_busy_;
+  }
+  seen_[unit] = free_cycle;
+  marked_[unit] = marked ? 1 : 0;
+  counted_[unit] = free_cycle > now ? 1 : 0;
+  if (!counted_[unit]) return false;
+  ++busy_;
+  if (marked) ++marked_busy_;
+  heap_.emplace_back(free_cycle, static_cast<uint32_t>(unit));
+  std::push_heap(heap_.begin(), heap_.end(),
+                 [](const auto& a, const auto& b) { return a.first > b.first; });
+  return true;
+}
+
 void Tracer::refresh(uint64_t now) {
   // Lanes given a new job since the last refresh run the op the control block dispatched last.
-  const PeArray& pe = *blocks_.pe_array;
+  PeArray& pe = *blocks_.pe_array;
   const int per_pe = pe.lanes_per_pe();
   const auto& ops = blocks_.program->ops;
   const uint32_t op = blocks_.control->current_op();
-  const char prunes = op < ops.size() && ops[op].prune ? 1 : 0;
-  for (auto& v : free_) v.clear();
-  for (size_t i = 0; i < lane_seen_free_.size(); ++i) {
+  const bool prunes = op < ops.size() && ops[op].prune;
+  for (BusyUnits* units : {&lanes_, &softmax_units_, &layer_norm_units_, &dma_engines_})
+    units->advance(now);
+  // Only the units written since the last refresh can have changed. A cycle already queued
+  // stays queued until it passes, so only new ones are queued.
+  pe.lane_changes().take([&](uint32_t lane) {
     const uint64_t f =
-        pe.lane_free_cycle(static_cast<int>(i) / per_pe, static_cast<int>(i) % per_pe);
-    if (f != lane_seen_free_[i]) {
-      lane_seen_free_[i] = f;
-      lane_prunes_[i] = prunes;
-    }
-    if (f > now) {
-      free_[kLanes].push_back(f);
-      if (lane_prunes_[i]) free_[kPruning].push_back(f);
-    }
-  }
-  for (auto [pool, k] :
-       {std::pair{blocks_.softmax, kSoftmax}, std::pair{blocks_.layer_norm, kLayerNorm}}) {
+        pe.lane_free_cycle(static_cast<int>(lane) / per_pe, static_cast<int>(lane) % per_pe);
+    if (lanes_.update(lane, f, prunes, now)) queue(f);
+  });
+  for (auto [pool, units] : {std::pair{blocks_.softmax, &softmax_units_},
+                             std::pair{blocks_.layer_norm, &layer_norm_units_}}) {
     const int per = pool->units_per_pe();
-    for (int i = 0; i < pool->pes() * per; ++i) {
-      const uint64_t f = pool->unit_free_cycle(i / per, i % per);
-      if (f > now) free_[k].push_back(f);
-    }
+    pool->unit_changes().take([&](uint32_t unit) {
+      const uint64_t f =
+          pool->unit_free_cycle(static_cast<int>(unit) / per, static_cast<int>(unit) % per);
+      if (units->update(unit, f, false, now)) queue(f);
+    });
   }
-  for (int e = 0; e < blocks_.dma->engines(); ++e)
-    if (blocks_.dma->engine_free_cycle(e) > now)
-      free_[kDma].push_back(blocks_.dma->engine_free_cycle(e));
-  for (auto& v : free_) {
-    std::sort(v.begin(), v.end());
-    for (size_t i = 0; i < v.size(); ++i)
-      if (i == 0 || v[i] != v[i - 1]) queue(v[i]);
+  for (int e = 0; e < blocks_.dma->engines(); ++e) {
+    const uint64_t f = blocks_.dma->engine_free_cycle(e);
+    if (dma_engines_.update(static_cast<size_t>(e), f, false, now)) queue(f);
   }
 }
 
@@ -187,12 +228,10 @@ void Tracer::sample(uint64_t now) {
                                cb.in_flight(EngineClass::softmax) +
                                cb.in_flight(EngineClass::layer_norm);
   // Units busy at `now`: those whose free cycle (as of the last refresh) is later.
-  auto busy = [&](int k) {
-    const auto& v = free_[static_cast<size_t>(k)];
-    return static_cast<uint32_t>(v.end() - std::upper_bound(v.begin(), v.end(), now));
-  };
-  pe_busy_lanes_ = busy(kLanes);
-  dynatran_active_lanes_ = busy(kPruning);
+  for (BusyUnits* units : {&lanes_, &softmax_units_, &layer_norm_units_, &dma_engines_})
+    units->advance(now);
+  pe_busy_lanes_ = lanes_.busy();
+  dynatran_active_lanes_ = lanes_.marked_busy();
   if (blocks_.dynatran) {
     const DynaTranStats& d = blocks_.dynatran->stats();
     const uint64_t de = d.elements - dynatran_elements_, dz = d.zeros - dynatran_zeros_;
@@ -201,15 +240,15 @@ void Tracer::sample(uint64_t now) {
     dynatran_zeros_ = d.zeros;
     dynatran_elements_ = d.elements;
   }
-  softmax_busy_units_ = busy(kSoftmax);
-  layer_norm_busy_units_ = busy(kLayerNorm);
+  softmax_busy_units_ = softmax_units_.busy();
+  layer_norm_busy_units_ = layer_norm_units_.busy();
   activation_used_bytes_ = blocks_.activation_buffer->used_bytes();
   weight_used_bytes_ = blocks_.weight_buffer->used_bytes();
   mask_used_bytes_ = blocks_.mask_buffer->used_bytes();
 
   const Dma& dma = *blocks_.dma;
   dma_in_flight_ = cb.in_flight(EngineClass::dma);
-  dma_busy_engines_ = busy(kDma);
+  dma_busy_engines_ = dma_engines_.busy();
   dma_bytes_ = dma.stats().bytes_from_memory + dma.stats().bytes_to_memory;
 
   const MainMemory& mem = *blocks_.main_memory;
