@@ -148,41 +148,54 @@ void Tracer::on_control_event(uint64_t now) {
 void BusyUnits::resize(size_t units) {
   seen_.assign(units, 0);
   marked_.assign(units, 0);
-  counted_.assign(units, 0);
-  heap_.clear();
-  heap_.reserve(2 * units);
+  buckets_.clear();
+  buckets_.reserve(units);
+  head_ = 0;
   busy_ = marked_busy_ = 0;
 }
 
 void BusyUnits::advance(uint64_t now) {
-  constexpr auto later = [](const auto& a, const auto& b) { return a.first > b.first; };
-  while (!heap_.empty() && heap_.front().first <= now) {
-    std::pop_heap(heap_.begin(), heap_.end(), later);
-    const auto [cycle, unit] = heap_.back();
-    heap_.pop_back();
-    if (!counted_[unit] || cycle != seen_[unit]) continue;  // stale: the unit changed since
-    counted_[unit] = 0;
-    --busy_;
-    if (marked_[unit]) --marked_busy_;
+  for (; head_ < buckets_.size() && buckets_[head_].cycle <= now; ++head_) {
+    busy_ -= buckets_[head_].units;
+    marked_busy_ -= buckets_[head_].marked;
+  }
+  // Passed buckets are dropped once they are the larger part (amortised, no allocation).
+  if (head_ > 64 && 2 * head_ >= buckets_.size()) {
+    buckets_.erase(buckets_.begin(), buckets_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
   }
 }
 
+std::vector<BusyUnits::Bucket>::iterator BusyUnits::bucket_at(uint64_t cycle) {
+  return std::lower_bound(buckets_.begin() + static_cast<std::ptrdiff_t>(head_), buckets_.end(),
+                          cycle, [](const Bucket& b, uint64_t c) { return b.cycle < c; });
+}
+
 bool BusyUnits::update(size_t unit, uint64_t free_cycle, bool marked, uint64_t now) {
-  if (free_cycle == seen_[unit]) return false;
-  if (counted_[unit]) {
+  const uint64_t old = seen_[unit];
+  if (free_cycle == old) return false;
+  if (old > now) {  // still counted, in the bucket of its old free cycle
+    const auto b = bucket_at(old);
+    --b->units;
     --busy_;
-    if (marked_[unit]) --marked_busy_;
+    if (marked_[unit]) {
+      --b->marked;
+      --marked_busy_;
+    }
   }
   seen_[unit] = free_cycle;
   marked_[unit] = marked ? 1 : 0;
-  counted_[unit] = free_cycle > now ? 1 : 0;
-  if (!counted_[unit]) return false;
+  if (free_cycle <= now) return false;
+  auto b = bucket_at(free_cycle);
+  const bool new_cycle = b == buckets_.end() || b->cycle != free_cycle;
+  if (new_cycle) b = buckets_.insert(b, Bucket{free_cycle, 0, 0});
+  ++b->units;
   ++busy_;
-  if (marked) ++marked_busy_;
-  heap_.emplace_back(free_cycle, static_cast<uint32_t>(unit));
-  std::push_heap(heap_.begin(), heap_.end(),
-                 [](const auto& a, const auto& b) { return a.first > b.first; });
-  return true;
+  if (marked) {
+    ++b->marked;
+    ++marked_busy_;
+  }
+  return new_cycle;
 }
 
 void Tracer::refresh(uint64_t now) {
@@ -195,7 +208,7 @@ void Tracer::refresh(uint64_t now) {
   for (BusyUnits* units : {&lanes_, &softmax_units_, &layer_norm_units_, &dma_engines_})
     units->advance(now);
   // Only the units written since the last refresh can have changed. A cycle already queued
-  // stays queued until it passes, so only new ones are queued.
+  // stays queued until it passes, so only cycles no unit was due at are queued.
   pe.lane_changes().take([&](uint32_t lane) {
     const uint64_t f =
         pe.lane_free_cycle(static_cast<int>(lane) / per_pe, static_cast<int>(lane) % per_pe);

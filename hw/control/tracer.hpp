@@ -54,24 +54,31 @@ struct TracedBlocks {
 };
 
 // Units of one kind busy after the tracer's last refresh, kept from the units that changed: the
-// free cycle each unit had when last seen, a lazy min-heap of the future ones, and how many
-// units (and how many marked ones: lanes of pruned ops) are busy. Allocation-free once the heap
-// has grown to its working size.
+// free cycle each unit had when last seen and, per distinct future free cycle, how many units
+// (and how many marked ones: lanes of pruned ops) become free then. Allocation-free once the
+// bucket list has grown to its working size.
 class BusyUnits {
  public:
   void resize(size_t units);
   // Drops the units free by `now`; `now` never decreases.
   void advance(uint64_t now);
   // The unit's free cycle as read at `now` (after advance(now)). A unit whose free cycle
-  // changed takes `marked`. True when the cycle is new and later than `now`.
+  // changed takes `marked`. True when no unit was due to become free at that (later) cycle.
   bool update(size_t unit, uint64_t free_cycle, bool marked, uint64_t now);
   uint32_t busy() const { return busy_; }
   uint32_t marked_busy() const { return marked_busy_; }
 
  private:
+  struct Bucket {
+    uint64_t cycle;
+    uint32_t units, marked;
+  };
+  std::vector<Bucket>::iterator bucket_at(uint64_t cycle);
+
   std::vector<uint64_t> seen_;
-  std::vector<char> marked_, counted_;
-  std::vector<std::pair<uint64_t, uint32_t>> heap_;  // (free cycle, unit); stale entries skipped
+  std::vector<char> marked_;
+  std::vector<Bucket> buckets_;  // from head_ on: sorted by cycle, all later than the last advance
+  size_t head_ = 0;
   uint32_t busy_ = 0, marked_busy_ = 0;
 };
 
