@@ -5,8 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <system_error>
 
 #include "acceltran/config/input_error.hpp"
 #include "acceltran/hw/compute/dynatran_unit.hpp"
@@ -78,25 +79,29 @@ Tracer::~Tracer() {
   if (!tf_) return;
   sc_core::sc_close_vcd_trace_file(tf_);
   if (opts_.window_end_cycle == ~uint64_t{0}) return;
-  // The writer may close with a time stamp past T1: cut the file at T1.
+  // The writer may close with a time stamp past T1: cut the file at T1, in place (the kept
+  // part is not written again).
   const double end_ps = static_cast<double>(opts_.window_end_cycle) * 1e6 / clock_mhz_;
   std::ifstream in(file_);
   if (!in) return;
-  std::ostringstream kept;
+  uint64_t kept_bytes = 0;
+  bool cut = false;
   std::string line;
   while (std::getline(in, line)) {
-    if (!line.empty() && line[0] == '#' && std::strtod(line.c_str() + 1, nullptr) > end_ps + 0.5)
+    if (!line.empty() && line[0] == '#' && std::strtod(line.c_str() + 1, nullptr) > end_ps + 0.5) {
+      cut = true;
       break;
-    kept << line << '\n';
+    }
+    kept_bytes += line.size() + 1;
   }
   in.close();
-  // A destructor cannot throw: a failed rewrite removes the file, so that the caller's copy to
-  // the --vcd path (app/, through OutputFile) fails with the file named instead of copying a
-  // cut trace.
-  std::ofstream out(file_, std::ios::trunc);
-  out << kept.str();
-  out.close();
-  if (!out) std::remove(file_.c_str());
+  if (!cut) return;
+  // A destructor cannot throw: a failed cut removes the file, so that the caller's copy to the
+  // --vcd path (app/, through OutputFile) fails with the file named instead of copying a trace
+  // that goes on past T1.
+  std::error_code error;
+  std::filesystem::resize_file(file_, kept_bytes, error);
+  if (error) std::remove(file_.c_str());
 }
 
 void Tracer::queue(uint64_t cycle) {
