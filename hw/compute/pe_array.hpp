@@ -46,6 +46,7 @@
 #include "acceltran/hw/compute/compute_conventions.hpp"
 #include "acceltran/hw/compute/datapath_port.hpp"
 #include "acceltran/hw/compute/dynatran_unit.hpp"
+#include "acceltran/hw/compute/unit_change_log.hpp"
 #include "acceltran/hw/energy.hpp"
 #include "acceltran/hw/sim_options.hpp"
 #include "acceltran/tlm/protocol.hpp"
@@ -152,6 +153,8 @@ class PeArray : public sc_core::sc_module {
   uint64_t lane_free_cycle(int pe, int lane) const {
     return lane_free_[static_cast<size_t>(pe) * lanes_ + lane];
   }
+  // The lanes written since the VCD tracer last took them (off until it watches).
+  UnitChangeLog& lane_changes() { return lane_free_.log(); }
   int pes() const { return pes_; }
   int lanes_per_pe() const { return lanes_; }
   const AcceleratorConfig& config() const { return cfg_; }
@@ -175,8 +178,8 @@ class PeArray : public sc_core::sc_module {
   int fifo_words_;
   ModuleFigures lane_fig_;  // one lane of mac_per_lane MACs with the configured non-linearity
   // Lane pool (index pe * lanes + lane): the cycle each lane is free; per PE, the cycle all its
-  // lanes are free.
-  std::vector<uint64_t> lane_free_;
+  // lanes are free. Writes to lane_free_ are noted for the tracer (unit_change_log.hpp).
+  WatchedCycles lane_free_;
   std::vector<uint64_t> pe_free_;
   tlm::tlm_generic_payload port_gp_;  // buffer-port transactions
   // Counters (integers; energies are derived in stats()).

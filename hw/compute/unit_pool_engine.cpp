@@ -84,6 +84,7 @@ void UnitPoolEngine::reserve_all_free_modules(const proto::TileJobExt& job, uint
       uint64_t& free_cycle = free_[pe * per_pe_ + module];
       if (free_cycle > start) continue;
       free_cycle = start + tile.held;
+      changes_.note(pe * per_pe_ + module);
       result.busy_unit_cycles += tile.held;
       busy_cycles_ += tile.charged;
     }
@@ -107,6 +108,7 @@ void UnitPoolEngine::reserve_one_module_per_tile(const proto::TileJobExt& job,
     const uint64_t issue = request_cycle + (width == ~0ULL ? 0 : t / width);
     const uint64_t start = std::max(issue, free_[unit]);
     free_[unit] = start + tile.held;
+    changes_.note(unit);
     if (job.pe < 0) {
       heap_.emplace_back(free_[unit], static_cast<uint32_t>(unit));  // capacity reserved
       std::push_heap(heap_.begin(), heap_.end(), kMinHeap);

@@ -23,6 +23,7 @@
 #include "acceltran/hw/compute/compute_conventions.hpp"
 #include "acceltran/hw/compute/datapath_port.hpp"
 #include "acceltran/hw/compute/dynatran_unit.hpp"
+#include "acceltran/hw/compute/unit_change_log.hpp"
 #include "acceltran/hw/energy.hpp"
 #include "acceltran/hw/sim_options.hpp"
 #include "acceltran/tlm/protocol.hpp"
@@ -70,6 +71,8 @@ class UnitPoolEngine : public sc_core::sc_module {
   uint64_t unit_free_cycle(int pe, int unit) const {
     return free_[static_cast<size_t>(pe) * per_pe_ + unit];
   }
+  // The units written since the VCD tracer last took them (off until it watches).
+  UnitChangeLog& unit_changes() { return changes_; }
   const AcceleratorConfig& config() const { return cfg_; }
 
  protected:
@@ -101,6 +104,7 @@ class UnitPoolEngine : public sc_core::sc_module {
   ModuleFigures fig_;
   proto::JobKind accepted_;
   std::vector<uint64_t> free_;
+  UnitChangeLog changes_;                            // every write to free_ is noted
   std::vector<std::pair<uint64_t, uint32_t>> heap_;  // (free cycle, unit), min-heap, lazy
   UnitPoolStats counts_;
   uint64_t busy_cycles_ = 0;

@@ -5,8 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <system_error>
 
 #include "acceltran/config/input_error.hpp"
 #include "acceltran/hw/compute/dynatran_unit.hpp"
@@ -59,8 +60,16 @@ Tracer::Tracer(sc_core::sc_module_name n, const TraceOptions& opts, const Traced
   sc_trace(tf_, memory_bytes_, "main_memory.bytes");
   const size_t lanes = static_cast<size_t>(blocks_.pe_array->pes()) *
                        static_cast<size_t>(blocks_.pe_array->lanes_per_pe());
-  lane_seen_free_.assign(lanes, 0);
-  lane_prunes_.assign(lanes, 0);
+  lanes_.resize(lanes);
+  blocks_.pe_array->lane_changes().watch(lanes);
+  for (auto [pool, units] : {std::pair{blocks_.softmax, &softmax_units_},
+                             std::pair{blocks_.layer_norm, &layer_norm_units_}}) {
+    const size_t count =
+        static_cast<size_t>(pool->pes()) * static_cast<size_t>(pool->units_per_pe());
+    units->resize(count);
+    pool->unit_changes().watch(count);
+  }
+  dma_engines_.resize(static_cast<size_t>(blocks_.dma->engines()));
   pending_.insert(opts_.window_begin_cycle);
   SC_HAS_PROCESS(Tracer);
   SC_THREAD(sampler);
@@ -70,25 +79,29 @@ Tracer::~Tracer() {
   if (!tf_) return;
   sc_core::sc_close_vcd_trace_file(tf_);
   if (opts_.window_end_cycle == ~uint64_t{0}) return;
-  // The writer may close with a time stamp past T1: cut the file at T1.
+  // The writer may close with a time stamp past T1: cut the file at T1, in place (the kept
+  // part is not written again).
   const double end_ps = static_cast<double>(opts_.window_end_cycle) * 1e6 / clock_mhz_;
   std::ifstream in(file_);
   if (!in) return;
-  std::ostringstream kept;
+  uint64_t kept_bytes = 0;
+  bool cut = false;
   std::string line;
   while (std::getline(in, line)) {
-    if (!line.empty() && line[0] == '#' && std::strtod(line.c_str() + 1, nullptr) > end_ps + 0.5)
+    if (!line.empty() && line[0] == '#' && std::strtod(line.c_str() + 1, nullptr) > end_ps + 0.5) {
+      cut = true;
       break;
-    kept << line << '\n';
+    }
+    kept_bytes += line.size() + 1;
   }
   in.close();
-  // A destructor cannot throw: a failed rewrite removes the file, so that the caller's copy to
-  // the --vcd path (app/, through OutputFile) fails with the file named instead of copying a
-  // cut trace.
-  std::ofstream out(file_, std::ios::trunc);
-  out << kept.str();
-  out.close();
-  if (!out) std::remove(file_.c_str());
+  if (!cut) return;
+  // A destructor cannot throw: a failed cut removes the file, so that the caller's copy to the
+  // --vcd path (app/, through OutputFile) fails with the file named instead of copying a trace
+  // that goes on past T1.
+  std::error_code error;
+  std::filesystem::resize_file(file_, kept_bytes, error);
+  if (error) std::remove(file_.c_str());
 }
 
 void Tracer::queue(uint64_t cycle) {
@@ -137,41 +150,87 @@ void Tracer::on_control_event(uint64_t now) {
   }
 }
 
+void BusyUnits::resize(size_t units) {
+  seen_.assign(units, 0);
+  marked_.assign(units, 0);
+  buckets_.clear();
+  buckets_.reserve(units);
+  head_ = 0;
+  busy_ = marked_busy_ = 0;
+}
+
+void BusyUnits::advance(uint64_t now) {
+  for (; head_ < buckets_.size() && buckets_[head_].cycle <= now; ++head_) {
+    busy_ -= buckets_[head_].units;
+    marked_busy_ -= buckets_[head_].marked;
+  }
+  // Passed buckets are dropped once they are the larger part (amortised, no allocation).
+  if (head_ > 64 && 2 * head_ >= buckets_.size()) {
+    buckets_.erase(buckets_.begin(), buckets_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+}
+
+std::vector<BusyUnits::Bucket>::iterator BusyUnits::bucket_at(uint64_t cycle) {
+  return std::lower_bound(buckets_.begin() + static_cast<std::ptrdiff_t>(head_), buckets_.end(),
+                          cycle, [](const Bucket& b, uint64_t c) { return b.cycle < c; });
+}
+
+bool BusyUnits::update(size_t unit, uint64_t free_cycle, bool marked, uint64_t now) {
+  const uint64_t old = seen_[unit];
+  if (free_cycle == old) return false;
+  if (old > now) {  // still counted, in the bucket of its old free cycle
+    const auto b = bucket_at(old);
+    --b->units;
+    --busy_;
+    if (marked_[unit]) {
+      --b->marked;
+      --marked_busy_;
+    }
+  }
+  seen_[unit] = free_cycle;
+  marked_[unit] = marked ? 1 : 0;
+  if (free_cycle <= now) return false;
+  auto b = bucket_at(free_cycle);
+  const bool new_cycle = b == buckets_.end() || b->cycle != free_cycle;
+  if (new_cycle) b = buckets_.insert(b, Bucket{free_cycle, 0, 0});
+  ++b->units;
+  ++busy_;
+  if (marked) {
+    ++b->marked;
+    ++marked_busy_;
+  }
+  return new_cycle;
+}
+
 void Tracer::refresh(uint64_t now) {
   // Lanes given a new job since the last refresh run the op the control block dispatched last.
-  const PeArray& pe = *blocks_.pe_array;
+  PeArray& pe = *blocks_.pe_array;
   const int per_pe = pe.lanes_per_pe();
   const auto& ops = blocks_.program->ops;
   const uint32_t op = blocks_.control->current_op();
-  const char prunes = op < ops.size() && ops[op].prune ? 1 : 0;
-  for (auto& v : free_) v.clear();
-  for (size_t i = 0; i < lane_seen_free_.size(); ++i) {
+  const bool prunes = op < ops.size() && ops[op].prune;
+  for (BusyUnits* units : {&lanes_, &softmax_units_, &layer_norm_units_, &dma_engines_})
+    units->advance(now);
+  // Only the units written since the last refresh can have changed. A cycle already queued
+  // stays queued until it passes, so only cycles no unit was due at are queued.
+  pe.lane_changes().take([&](uint32_t lane) {
     const uint64_t f =
-        pe.lane_free_cycle(static_cast<int>(i) / per_pe, static_cast<int>(i) % per_pe);
-    if (f != lane_seen_free_[i]) {
-      lane_seen_free_[i] = f;
-      lane_prunes_[i] = prunes;
-    }
-    if (f > now) {
-      free_[kLanes].push_back(f);
-      if (lane_prunes_[i]) free_[kPruning].push_back(f);
-    }
-  }
-  for (auto [pool, k] :
-       {std::pair{blocks_.softmax, kSoftmax}, std::pair{blocks_.layer_norm, kLayerNorm}}) {
+        pe.lane_free_cycle(static_cast<int>(lane) / per_pe, static_cast<int>(lane) % per_pe);
+    if (lanes_.update(lane, f, prunes, now)) queue(f);
+  });
+  for (auto [pool, units] : {std::pair{blocks_.softmax, &softmax_units_},
+                             std::pair{blocks_.layer_norm, &layer_norm_units_}}) {
     const int per = pool->units_per_pe();
-    for (int i = 0; i < pool->pes() * per; ++i) {
-      const uint64_t f = pool->unit_free_cycle(i / per, i % per);
-      if (f > now) free_[k].push_back(f);
-    }
+    pool->unit_changes().take([&](uint32_t unit) {
+      const uint64_t f =
+          pool->unit_free_cycle(static_cast<int>(unit) / per, static_cast<int>(unit) % per);
+      if (units->update(unit, f, false, now)) queue(f);
+    });
   }
-  for (int e = 0; e < blocks_.dma->engines(); ++e)
-    if (blocks_.dma->engine_free_cycle(e) > now)
-      free_[kDma].push_back(blocks_.dma->engine_free_cycle(e));
-  for (auto& v : free_) {
-    std::sort(v.begin(), v.end());
-    for (size_t i = 0; i < v.size(); ++i)
-      if (i == 0 || v[i] != v[i - 1]) queue(v[i]);
+  for (int e = 0; e < blocks_.dma->engines(); ++e) {
+    const uint64_t f = blocks_.dma->engine_free_cycle(e);
+    if (dma_engines_.update(static_cast<size_t>(e), f, false, now)) queue(f);
   }
 }
 
@@ -187,12 +246,10 @@ void Tracer::sample(uint64_t now) {
                                cb.in_flight(EngineClass::softmax) +
                                cb.in_flight(EngineClass::layer_norm);
   // Units busy at `now`: those whose free cycle (as of the last refresh) is later.
-  auto busy = [&](int k) {
-    const auto& v = free_[static_cast<size_t>(k)];
-    return static_cast<uint32_t>(v.end() - std::upper_bound(v.begin(), v.end(), now));
-  };
-  pe_busy_lanes_ = busy(kLanes);
-  dynatran_active_lanes_ = busy(kPruning);
+  for (BusyUnits* units : {&lanes_, &softmax_units_, &layer_norm_units_, &dma_engines_})
+    units->advance(now);
+  pe_busy_lanes_ = lanes_.busy();
+  dynatran_active_lanes_ = lanes_.marked_busy();
   if (blocks_.dynatran) {
     const DynaTranStats& d = blocks_.dynatran->stats();
     const uint64_t de = d.elements - dynatran_elements_, dz = d.zeros - dynatran_zeros_;
@@ -201,15 +258,15 @@ void Tracer::sample(uint64_t now) {
     dynatran_zeros_ = d.zeros;
     dynatran_elements_ = d.elements;
   }
-  softmax_busy_units_ = busy(kSoftmax);
-  layer_norm_busy_units_ = busy(kLayerNorm);
+  softmax_busy_units_ = softmax_units_.busy();
+  layer_norm_busy_units_ = layer_norm_units_.busy();
   activation_used_bytes_ = blocks_.activation_buffer->used_bytes();
   weight_used_bytes_ = blocks_.weight_buffer->used_bytes();
   mask_used_bytes_ = blocks_.mask_buffer->used_bytes();
 
   const Dma& dma = *blocks_.dma;
   dma_in_flight_ = cb.in_flight(EngineClass::dma);
-  dma_busy_engines_ = busy(kDma);
+  dma_busy_engines_ = dma_engines_.busy();
   dma_bytes_ = dma.stats().bytes_from_memory + dma.stats().bytes_to_memory;
 
   const MainMemory& mem = *blocks_.main_memory;

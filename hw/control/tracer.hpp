@@ -6,13 +6,18 @@
 // lane, DMA engine and memory channel becomes free, it also queues those future cycles and
 // samples again at each of them from its own thread. Only cycles inside the trace window
 // [T0, T1] are sampled, and nothing is dumped after T1.
+//
+// No rescan: the PE array and the softmax and layer-norm pools note the units they write
+// (unit_change_log.hpp); at each refresh the tracer reads only those (and the few DMA engines)
+// and keeps, per kind, the count of units busy after the last refresh, lowered as time passes
+// their free cycles (BusyUnits).
 #pragma once
 #include <systemc>
 
-#include <array>
 #include <cstdint>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "acceltran/compiler/isa.hpp"
@@ -31,20 +36,50 @@ struct TraceOptions {
   uint64_t window_begin_cycle = 0, window_end_cycle = ~uint64_t{0};
 };
 
-// The blocks a tracer reads (none of them is written).
+// The blocks a tracer reads. The PE array and the unit pools are not const only because the
+// tracer takes their change logs; their state is not written.
 class DynaTranUnit;
 struct TracedBlocks {
   const Program* program = nullptr;
   const ControlBlock* control = nullptr;
-  const PeArray* pe_array = nullptr;
-  const UnitPoolEngine* softmax = nullptr;
-  const UnitPoolEngine* layer_norm = nullptr;
+  PeArray* pe_array = nullptr;
+  UnitPoolEngine* softmax = nullptr;
+  UnitPoolEngine* layer_norm = nullptr;
   const SramBuffer* activation_buffer = nullptr;
   const SramBuffer* weight_buffer = nullptr;
   const SramBuffer* mask_buffer = nullptr;
   const Dma* dma = nullptr;
   const MainMemory* main_memory = nullptr;
   const DynaTranUnit* dynatran = nullptr;  // functional runs only
+};
+
+// Units of one kind busy after the tracer's last refresh, kept from the units that changed: the
+// free cycle each unit had when last seen and, per distinct future free cycle, how many units
+// (and how many marked ones: lanes of pruned ops) become free then. Allocation-free once the
+// bucket list has grown to its working size.
+class BusyUnits {
+ public:
+  void resize(size_t units);
+  // Drops the units free by `now`; `now` never decreases.
+  void advance(uint64_t now);
+  // The unit's free cycle as read at `now` (after advance(now)). A unit whose free cycle
+  // changed takes `marked`. True when no unit was due to become free at that (later) cycle.
+  bool update(size_t unit, uint64_t free_cycle, bool marked, uint64_t now);
+  uint32_t busy() const { return busy_; }
+  uint32_t marked_busy() const { return marked_busy_; }
+
+ private:
+  struct Bucket {
+    uint64_t cycle;
+    uint32_t units, marked;
+  };
+  std::vector<Bucket>::iterator bucket_at(uint64_t cycle);
+
+  std::vector<uint64_t> seen_;
+  std::vector<char> marked_;
+  std::vector<Bucket> buckets_;  // from head_ on: sorted by cycle, all later than the last advance
+  size_t head_ = 0;
+  uint32_t busy_ = 0, marked_busy_ = 0;
 };
 
 class Tracer : public sc_core::sc_module {
@@ -78,13 +113,9 @@ class Tracer : public sc_core::sc_module {
   bool run_done_ = false;
   uint64_t run_end_cycle_ = 0;
   sc_core::sc_event wake_;
-  // DynaTran: the op each lane last started a job of prunes its output.
-  std::vector<uint64_t> lane_seen_free_;
-  std::vector<char> lane_prunes_;
-  // Free cycles later than the last refresh, sorted: lanes, lanes of pruned ops, softmax and
-  // layer-norm units, DMA engines. They change only when the control block issues.
-  enum { kLanes, kPruning, kSoftmax, kLayerNorm, kDma };
-  std::array<std::vector<uint64_t>, 5> free_;
+  // Busy units as of the last refresh (lanes marked: DynaTran, the op each lane last started a
+  // job of prunes its output). They change only when the control block issues.
+  BusyUnits lanes_, softmax_units_, layer_norm_units_, dma_engines_;
   bool refresh_due_ = false;
 
   // Traced values (scope.signal in the VCD).
