@@ -147,14 +147,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     const std::string& name = it.key();
     const json& v = it.value();
     if (name == "__metadata__") {
-      if (!v.is_object())
-        throw InputError(fmt::format("{}: '__metadata__' is not a JSON object", path));
-      for (auto m = v.begin(); m != v.end(); ++m) {
-        if (!m.value().is_string())
-          throw InputError(fmt::format("{}: '__metadata__' key '{}': value is not a string", path,
-                                       quoted_value(m.key())));
-        metadata_[m.key()] = m.value().get<std::string>();
-      }
+      read_metadata(v);
       continue;
     }
     auto bad = [&](const std::string& why) {
@@ -201,6 +194,18 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     entries_.emplace(name, std::move(e));
   }
   check_no_overlap();
+}
+
+// The header's `__metadata__`: an object of strings.
+void SafetensorsFile::read_metadata(const json& metadata) {
+  if (!metadata.is_object())
+    throw InputError(fmt::format("{}: '__metadata__' is not a JSON object", path_));
+  for (auto m = metadata.begin(); m != metadata.end(); ++m) {
+    if (!m.value().is_string())
+      throw InputError(fmt::format("{}: '__metadata__' key '{}': value is not a string", path_,
+                                   quoted_value(m.key())));
+    metadata_[m.key()] = m.value().get<std::string>();
+  }
 }
 
 // Two tensors may not share bytes of the data buffer (the format's rule; a writer that overlaps

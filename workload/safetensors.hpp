@@ -5,6 +5,8 @@
 // {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
 //  "__metadata__": {"key": "value"}}, then the data buffer; offsets are relative to its start.
 #pragma once
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -62,6 +64,7 @@ class SafetensorsFile {
  private:
   std::string path_;
   uint64_t data_start_ = 0;  // 8 + header length
+  void read_metadata(const nlohmann::json& metadata);
   void check_no_overlap() const;
   void check_finite(const FloatTensor& tensor, const std::string& name) const;
   std::map<std::string, SafetensorsEntry> entries_;
