@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <thread>
 
 #include "acceltran/hw/compute/fixed_point.hpp"
@@ -56,6 +57,7 @@ std::vector<LayerError> errors_against_reference(const Datapath& dp,
   struct Sums {
     double max_abs = 0, difference_squared = 0, reference_squared = 0, functional_squared = 0,
            product = 0;
+    bool non_finite = false;  // an inf or NaN value: every figure of the layer is NaN
   };
   std::vector<Sums> sums(outputs.size());
   const int64_t values_per_sequence = seq_len * hidden;
@@ -69,6 +71,7 @@ std::vector<LayerError> errors_against_reference(const Datapath& dp,
       for (int64_t e = 0; e < values_per_sequence; ++e) {
         const double x = fx::to_double(values[first + static_cast<size_t>(e)]);
         const double y = reference[e];
+        a.non_finite = a.non_finite || !std::isfinite(y);
         a.max_abs = std::max(a.max_abs, std::fabs(x - y));
         a.difference_squared += (x - y) * (x - y);
         a.reference_squared += y * y;
@@ -88,6 +91,8 @@ std::vector<LayerError> errors_against_reference(const Datapath& dp,
     e.cosine = a.functional_squared > 0 && a.reference_squared > 0
                    ? a.product / std::sqrt(a.functional_squared * a.reference_squared)
                    : 0;
+    if (a.non_finite)  // not swallowed into 0 by the comparisons above
+      e.max_abs = e.relative = e.cosine = std::numeric_limits<double>::quiet_NaN();
     errors.push_back(e);
   }
   return errors;
