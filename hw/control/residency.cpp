@@ -412,17 +412,16 @@ IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint
     state.fresh = true;
     fresh_.push_back(operand.part);
   }
-  count_running_readers(operands, +1);
+  add_running_readers(operands);
   return IssueBlock::none;
 }
 
-// The tile job's inputs gain (+1, it issued) or lose (-1, it completed) a running reader.
-void ResidencyManager::count_running_readers(OperandSpan operands, int change) {
+// The tile job issued: each of its inputs has one more running reader (finish_tile_job takes it
+// back).
+void ResidencyManager::add_running_readers(OperandSpan operands) {
   for (const OperandRef& operand : operands) {
     if (operand.writes()) continue;
-    PartState& state = parts_[operand.part];
-    state.running_readers += change;
-    if (state.running_readers == 0) state.release_cycle = 0;
+    parts_[operand.part].running_readers += 1;
     update_doomed(operand.part);
   }
 }

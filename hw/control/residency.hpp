@@ -250,7 +250,7 @@ class ResidencyManager {
   void reserve_room(const OperandRef* by);
   void make_room_for_outputs(const PerBufferBytes& need_bytes, uint64_t now);
   void hold(uint32_t part, Hold how, bool waiting);
-  void count_running_readers(OperandSpan operands, int change);
+  void add_running_readers(OperandSpan operands);
   void update_doomed(uint32_t part);
 
   PartTable table_;
