@@ -81,6 +81,9 @@ std::vector<float> seeded_normal(uint64_t seed, const std::string& name, size_t 
 struct TokenBatch {
   std::string source;  // the file, or "random (seed N)"
   std::vector<std::vector<int32_t>> sequences;
+  // Per sequence, 1 for a real token and 0 for padding (Hugging Face's attention_mask); empty
+  // when every token is real.
+  std::vector<std::vector<uint8_t>> attention_mask;
 };
 
 // Reads token ids: one sequence per line, ids separated by whitespace, blank lines skipped.

@@ -33,6 +33,9 @@ namespace acceltran {
 struct FunctionalInput {
   const BertWeights* weights = nullptr;
   std::vector<std::vector<int32_t>> tokens;  // batch sequences of seq_len ids
+  // Per sequence, 1 for a real token and 0 for padding (Hugging Face's attention_mask); empty
+  // when every token is real.
+  std::vector<std::vector<uint8_t>> attention_mask;
   std::string tokens_source;
   PruneMode prune;
 };
