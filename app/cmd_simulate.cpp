@@ -182,7 +182,7 @@ SimulateOptions parse_simulate_options(const po::variables_map& vm) {
   o.sparsity_given = vm.count("sparsity") > 0;
   o.sparsity_profile_given = vm.count("sparsity-profile") > 0;
   for (const char* key : {"sparsity", "weight-sparsity", "sparsity-profile", "threshold",
-                          "tiles-per-instruction", "first-layer-only"})
+                          "tiles-per-instruction", "pipeline-blocks", "first-layer-only"})
     if (vm.count(key) && !vm[key].defaulted()) o.compile_only_given.push_back(key);
   return o;
 }

@@ -169,6 +169,10 @@ void add_input_options(po::options_description& desc) {
     ("tiles-per-instruction", po::value<uint64_t>()->default_value(0),
      "tiles per tile-job instruction (0: one per block, 1: one per tile); profile hardware: "
      "issue bookkeeping only, reference: the published issue batch (docs/isa.md)")
+    ("pipeline-blocks", po::value<int64_t>()->default_value(1),
+     "profile hardware: row blocks per op for producer-consumer pipelining (rows split while "
+     "every engine unit keeps >= 2 tiles per block; 1: the buffers alone decide; trade-off in "
+     "docs/performance.md)")
     ("first-layer-only", po::bool_switch(),
      "lower only the first transformer layer (with the embeddings), like the published "
      "simulator's --first_layer_only (docs/fidelity.md)");
@@ -319,6 +323,14 @@ Inputs load_inputs(const po::variables_map& vm) {
     c.tensor_sparsity_source = path;
   }
   c.tiles_per_instruction = vm["tiles-per-instruction"].as<uint64_t>();
+  c.pipeline_blocks = vm["pipeline-blocks"].as<int64_t>();
+  if (c.pipeline_blocks < 1 || c.pipeline_blocks > 1024)
+    throw UsageError(
+        fmt::format("option --pipeline-blocks: value {} outside [1, 1024]", c.pipeline_blocks));
+  if (c.profile == Profile::reference && !vm["pipeline-blocks"].defaulted())
+    throw UsageError(
+        "option --pipeline-blocks shapes the hardware profile's blocks: not with --profile "
+        "reference (the published stream has no blocks)");
   c.first_layer_only = vm["first-layer-only"].as<bool>();
   return in;
 }

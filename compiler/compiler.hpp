@@ -3,11 +3,11 @@
 #include <map>
 #include <string>
 
-#include "acceltran/config/accelerator_config.hpp"
 #include "acceltran/compiler/isa.hpp"
-#include "acceltran/workload/model.hpp"
+#include "acceltran/config/accelerator_config.hpp"
 #include "acceltran/config/profile.hpp"
 #include "acceltran/config/zero_free_format.hpp"
+#include "acceltran/workload/model.hpp"
 
 namespace acceltran {
 
@@ -17,9 +17,9 @@ struct CompileOptions {
   // adds, an activation op after every FFN product sized from its input; docs/fidelity.md).
   Profile profile = Profile::hardware;
   int64_t seq_len = 128;
-  int64_t batch = 0;                   // 0: the accelerator's batch_size
-  double activation_sparsity = -1;     // < 0: technology default_sparsity.activation
-  double weight_sparsity = -1;         // < 0: technology default_sparsity.weight
+  int64_t batch = 0;                // 0: the accelerator's batch_size
+  double activation_sparsity = -1;  // < 0: technology default_sparsity.activation
+  double weight_sparsity = -1;      // < 0: technology default_sparsity.weight
   // 0: one tile-job instruction per block; 1: one per tile. Profile hardware: issue bookkeeping
   // only (issue_groups.hpp); reference: the published issue batch (docs/isa.md, "Issue groups").
   uint64_t tiles_per_instruction = 0;
@@ -31,6 +31,10 @@ struct CompileOptions {
   // prefetched weights and other live activations); 0: no blocks (every op one block). See
   // docs/memory.md.
   double block_budget = 0.5;
+  // Default profile: row blocks per op wanted for producer-consumer pipelining (rows are split
+  // further while every engine unit keeps >= 2 tiles per block); 1 (the default): the buffers
+  // alone decide. Measured trade-off in docs/performance.md, "Pipelining by smaller blocks".
+  int64_t pipeline_blocks = 1;
   // Reference profile: its published-behaviour switches; the compile-side ones shape the op
   // graph (published_deps, unstored_outputs and the fixes; docs/fidelity.md).
   PublishedBehaviours published;
@@ -44,6 +48,5 @@ struct CompileOptions {
 
 Program compile_program(const ModelDesc& model, const AcceleratorConfig& accel,
                         const Technology& tech, const CompileOptions& opts);
-
 
 }  // namespace acceltran

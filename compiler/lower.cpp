@@ -283,6 +283,48 @@ class Lowering {
     }
   }
 
+  // Default profile: after the buffers are satisfied, splits the op's rows (b, then i) further
+  // until it has pipeline_blocks row blocks, so that a consumer starts on the rows its producer
+  // has finished, as long as a block still gives every engine unit of the op's class at least
+  // two tiles (smaller blocks would leave units idle). An op whose weights are cut into blocks
+  // keeps its rows whole: every row block would read every weight block again, so all of them
+  // would stay live for the whole op instead of one at a time.
+  void split_for_pipeline(Op& op) {
+    if (opts_.pipeline_blocks <= 1 || opts_.block_budget <= 0) return;
+    const uint64_t units = engine_units(op.kind);
+    if (weights_cut_into_blocks(op)) return;
+    for (;;) {
+      const BlockGrid g = block_grid(op);
+      if (g.count[0] * g.count[1] >= opts_.pipeline_blocks) return;
+      if (block_box(op, g, 0).tiles() < 4 * units)
+        return;  // halves would hold < 2 per unit  // halves would hold < 2 per unit
+      int64_t& dim = g.size[0] > 1 ? op.blk_b : op.blk_i;
+      const int64_t size = g.size[0] > 1 ? g.size[0] : g.size[1];
+      if (size <= 1) return;
+      dim = (size + 1) / 2;
+    }
+  }
+
+  bool weights_cut_into_blocks(const Op& op) const {
+    if (op.kind != OpKind::matmul) return false;
+    const BlockGrid g = block_grid(op);
+    if (g.count[2] * g.count[3] == 1) return false;
+    for (TensorId t : op.inputs)
+      if (prog_.tensors[t].cls == TensorClass::weight) return true;
+    return false;
+  }
+
+  uint64_t engine_units(OpKind kind) const {
+    switch (kind) {
+      case OpKind::softmax:
+        return static_cast<uint64_t>(accel_.pe) * static_cast<uint64_t>(accel_.softmax_per_pe);
+      case OpKind::layer_norm:
+        return static_cast<uint64_t>(accel_.pe) * static_cast<uint64_t>(accel_.layer_norm_per_pe);
+      default:
+        return static_cast<uint64_t>(accel_.total_lanes());
+    }
+  }
+
   static uint64_t part_key(TensorId t, uint32_t part) {
     return (static_cast<uint64_t>(t) << 32) | part;
   }
@@ -312,6 +354,7 @@ class Lowering {
   // STORE_A.
   void emit_blocked(Op& op) {
     choose_blocks(op);
+    split_for_pipeline(op);
     const BlockGrid g = block_grid(op);
     std::vector<InstrId> deps;
     InstrId previous_block = kNone;
@@ -330,8 +373,9 @@ class Lowering {
       in.tile_count = box.tiles();
       previous_block = push(in, deps);
       // Writers are registered after the block: its tiles never wait for each other.
-      for_each_part(part_grid(prog_.tensors[op.output]), output_box(prog_, op, box),
-                    [&](uint32_t p) { writers_[part_key(op.output, p)].push_back(previous_block); });
+      for_each_part(
+          part_grid(prog_.tensors[op.output]), output_box(prog_, op, box),
+          [&](uint32_t p) { writers_[part_key(op.output, p)].push_back(previous_block); });
     }
   }
 
@@ -397,7 +441,8 @@ class Lowering {
         op.head >= 0 && nm.size() > 2 &&
         (nm.compare(nm.size() - 2, 2, ".q") == 0 || nm.compare(nm.size() - 2, 2, ".k") == 0 ||
          nm.compare(nm.size() - 2, 2, ".v") == 0);
-    const bool skip_inputs = opts_.published.published_deps && (op.kind == OpKind::layer_norm || qkv);
+    const bool skip_inputs =
+        opts_.published.published_deps && (op.kind == OpKind::layer_norm || qkv);
     for (TensorId t : op.inputs) {
       if (skip_inputs && prog_.tensors[t].cls != TensorClass::weight) {
         if (producer_[t].empty()) ready(t, op.id);  // an embedding table is still loaded

@@ -388,3 +388,38 @@ TEST_CASE("BERT-Large batch 32 seq 512 compiles to a compact stream", "[compiler
   const uint64_t per_layer = 4 * B * S * h * h + 2 * B * S * S * h + 2 * B * S * h * f;
   CHECK(st.macs == 24 * per_layer);
 }
+
+TEST_CASE("pipeline blocks: rows split only, keeps every tile and >= 2 tiles per unit",
+          "[compiler]") {
+  testutil::Setup s;
+  auto accel = s.accel("edge");
+  accel.batch_size = 32;
+  const ModelDesc model = load_model(testutil::kModels + "/transformers/bert-tiny.json");
+  CompileOptions o;
+  o.batch = 32;
+  const Program whole = compile_program(model, accel, s.tech, o);
+  o.pipeline_blocks = 4;
+  const Program split = compile_program(model, accel, s.tech, o);
+  REQUIRE(whole.ops.size() == split.ops.size());
+  CHECK(compute_stats(whole).tiles == compute_stats(split).tiles);
+  int more_rows = 0;
+  for (size_t n = 0; n < whole.ops.size(); ++n) {
+    const BlockGrid a = block_grid(whole.ops[n]), b = block_grid(split.ops[n]);
+    INFO(whole.ops[n].name);
+    CHECK(b.count[2] == a.count[2]);  // weights and columns as the buffers chose
+    CHECK(b.count[3] == a.count[3]);
+    const int64_t rows_a = a.count[0] * a.count[1], rows_b = b.count[0] * b.count[1];
+    CHECK(rows_b >= rows_a);
+    if (rows_b == rows_a) continue;
+    ++more_rows;
+    CHECK(rows_b <= 2 * std::max<int64_t>(4, rows_a));  // halved until the target, no further
+    CHECK(a.count[2] * a.count[3] == 1);                // an op with weight blocks keeps its rows
+    const OpKind kind = split.ops[n].kind;
+    const uint64_t units =
+        kind == OpKind::softmax      ? static_cast<uint64_t>(accel.pe * accel.softmax_per_pe)
+        : kind == OpKind::layer_norm ? static_cast<uint64_t>(accel.pe * accel.layer_norm_per_pe)
+                                     : static_cast<uint64_t>(accel.total_lanes());
+    CHECK(block_box(split.ops[n], b, 0).tiles() >= 2 * units);
+  }
+  CHECK(more_rows > 0);
+}
