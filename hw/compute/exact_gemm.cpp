@@ -66,7 +66,7 @@ const Blas& blas() {
     auto config =
         reinterpret_cast<decltype(&openblas_get_config)>(dlsym(library, "openblas_get_config"));
     if (!dgemm || !set_threads) {
-      b.kernel = "portable (the OpenBLAS library lacks cblas_dgemm)";
+      b.kernel = "portable (the OpenBLAS library lacks cblas_dgemm or openblas_set_num_threads)";
       return b;
     }
     // One BLAS thread: a functional run already keeps both cores busy (the data path on the
