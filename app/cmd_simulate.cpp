@@ -606,12 +606,33 @@ void check_replay(const Replay& replay, ReportInputs& ri) {
         replay.file, (*d)[0], quoted_value((*d)[1]), quoted_value((*d)[2])));
 }
 
+// What a functional run's weights and tokens would otherwise refuse only once the weights are
+// built: the profile, and --seq-len beyond the model's positions (without --tokens).
+void check_functional_inputs(const po::variables_map& vm, const Inputs& in) {
+  if (in.compile.profile != Profile::hardware)
+    throw UsageError("option --functional runs the default profile (--profile hardware) only");
+  if (!vm.count("tokens") && in.compile.seq_len > in.model.max_position)
+    throw UsageError(
+        fmt::format("option --seq-len: value {} exceeds max_position_embeddings {} of {}",
+                    in.compile.seq_len, in.model.max_position, in.model.source));
+}
+
 int run_simulate(po::variables_map& vm, const SimulateOptions& o,
                  const std::vector<std::string>& args, const Replay* replay) {
-  FunctionalSetup fs;
-  if (o.functional) prepare_functional(vm, fs);
+  // Every option and output is checked before the heavy work (a functional run's weights).
   Inputs in = load_inputs(vm);
-  if (o.functional) finish_functional(vm, in, fs);
+  if (o.functional) check_functional_inputs(vm, in);
+  OutputFolder out(o.out_dir);  // the old report stays until the new one is complete
+  if (o.functional && o.dump_outputs_path)
+    check_output_file(*o.dump_outputs_path, "the --dump-outputs file");
+  std::optional<VcdOutput> vcd;
+  if (o.vcd_path && !o.vcd_path->empty()) vcd.emplace(*o.vcd_path, out);
+  FunctionalSetup fs;
+  if (o.functional) {
+    prepare_functional(vm, fs);  // --tokens, the pruning options, then the weights
+    if (vm.count("tokens")) load_run_shape(vm, in);  // the tokens set --batch and --seq-len
+    finish_functional(vm, in, fs);
+  }
   if (!o.functional && o.threshold) apply_threshold(*o.threshold, in.compile);
   const FunctionalInput* functional = o.functional ? &fs.in : nullptr;
   const Program prog = program_of_run(o, in, functional, vm);
@@ -621,15 +642,8 @@ int run_simulate(po::variables_map& vm, const SimulateOptions& o,
   ro.sim.weight_sparsity = prog.info.weight_sparsity;
   ReportInputs ri = report_inputs(o, prog, in, ro, args);
   if (replay) check_replay(*replay, ri);
+  if (vcd) ro.trace.vcd_path = vcd->trace_path();
 
-  OutputFolder out(o.out_dir);  // the old report stays until the new one is complete
-  if (o.functional && o.dump_outputs_path)
-    check_output_file(*o.dump_outputs_path, "the --dump-outputs file");
-  std::optional<VcdOutput> vcd;
-  if (!ro.trace.vcd_path.empty()) {
-    vcd.emplace(ro.trace.vcd_path, out);
-    ro.trace.vcd_path = vcd->trace_path();
-  }
   const auto start = std::chrono::steady_clock::now();
   ro.control.progress = progress_bar(o.progress, start);
   const SimResult r = simulate(prog, in.accel, in.tech, ro);

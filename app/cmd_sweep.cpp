@@ -144,7 +144,9 @@ int cmd_sweep(const std::vector<std::string>& args) {
     ("backend", po::value<std::string>()->default_value("local"),
      "local (a process pool here) or slurm (a job array submitted with sbatch)")
     ("no-progress", po::bool_switch(), "no progress bar (there is none when stderr is not a "
-     "terminal)");
+     "terminal)")
+    ("exec-points", po::bool_switch(), "start each point by exec of acceltran instead of a fork "
+     "of this process (slower start-up; docs/performance.md, \"Sweeps\")");
   slurm_group.add_options()
     ("slurm-opt", po::value<std::vector<std::string>>()->composing(),
      "sbatch option for the job array, e.g. --slurm-opt=--partition=short "
@@ -196,6 +198,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
   ro.jobs = vm["jobs"].as<int>();
   ro.progress = !vm["no-progress"].as<bool>();
   ro.exe = sweep::self_exe();
+  ro.fork_points = !vm["exec-points"].as<bool>();
   sweep::run_points(dir, plan, todo, ro);
   sweep::check_outcome(dir, sweep::collect(dir, true));
   return 0;

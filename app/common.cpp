@@ -248,7 +248,37 @@ void parse_switch_list(const po::variables_map& vm, const char* option, SwitchFa
   }
 }
 
+ConfigOptions config_options(const po::variables_map& vm) {
+  ConfigOptions copt;
+  copt.allow_outside_design_space = vm["allow-outside-design-space"].as<bool>();
+  if (vm.count("set")) copt.overrides = vm["set"].as<std::vector<std::string>>();
+  return copt;
+}
+
 }  // namespace
+
+void load_run_shape(const po::variables_map& vm, Inputs& in) {
+  auto& c = in.compile;
+  c.seq_len = vm["seq-len"].as<int64_t>();
+  if (c.seq_len <= 0 || c.seq_len > limits::kMaxSeqLen)
+    throw UsageError(fmt::format("option --seq-len: value {} outside the allowed range [1, {}]",
+                                 c.seq_len, limits::kMaxSeqLen));
+  c.batch = vm["batch"].as<int64_t>();
+  if (c.batch < 0 || c.batch > limits::kMaxBatch)
+    throw UsageError(fmt::format("option --batch: value {} outside the allowed range [0, {}]",
+                                 c.batch, limits::kMaxBatch));
+  if (c.batch > 0 && c.batch != in.accel.batch_size) {
+    AcceleratorConfig probe = in.accel;
+    probe.batch_size = static_cast<int>(c.batch);
+    probe.source = "option --batch";
+    try {
+      validate_accelerator(probe, in.space, in.tech, config_options(vm));
+    } catch (const InputError& e) {
+      throw UsageError(e.what());
+    }
+    in.accel.batch_size = probe.batch_size;
+  }
+}
 
 Inputs load_inputs(const po::variables_map& vm) {
   if (vm.count("models-dir"))
@@ -258,10 +288,7 @@ Inputs load_inputs(const po::variables_map& vm) {
   Inputs in;
   in.tech = load_technology((fs::path(dir) / "technology.yaml").string());
   in.space = load_design_space((fs::path(dir) / "design_space.yaml").string());
-  ConfigOptions copt;
-  copt.allow_outside_design_space = vm["allow-outside-design-space"].as<bool>();
-  if (vm.count("set")) copt.overrides = vm["set"].as<std::vector<std::string>>();
-  in.accel = load_accelerator(vm["accel"].as<std::string>(), in.space, in.tech, copt);
+  in.accel = load_accelerator(vm["accel"].as<std::string>(), in.space, in.tech, config_options(vm));
   if (vm.count("loop-order")) {
     try {
       in.accel.loop_order = LoopOrder::parse(vm["loop-order"].as<std::string>());
@@ -284,25 +311,7 @@ Inputs load_inputs(const po::variables_map& vm) {
       throw UsageError(fmt::format("option --{} applies to --profile reference", option));
     parse_switch_list(vm, option, family, c.published);
   }
-  c.seq_len = vm["seq-len"].as<int64_t>();
-  if (c.seq_len <= 0 || c.seq_len > limits::kMaxSeqLen)
-    throw UsageError(fmt::format("option --seq-len: value {} outside the allowed range [1, {}]",
-                                 c.seq_len, limits::kMaxSeqLen));
-  c.batch = vm["batch"].as<int64_t>();
-  if (c.batch < 0 || c.batch > limits::kMaxBatch)
-    throw UsageError(fmt::format("option --batch: value {} outside the allowed range [0, {}]",
-                                 c.batch, limits::kMaxBatch));
-  if (c.batch > 0 && c.batch != in.accel.batch_size) {
-    AcceleratorConfig probe = in.accel;
-    probe.batch_size = static_cast<int>(c.batch);
-    probe.source = "option --batch";
-    try {
-      validate_accelerator(probe, in.space, in.tech, copt);
-    } catch (const InputError& e) {
-      throw UsageError(e.what());
-    }
-    in.accel.batch_size = probe.batch_size;
-  }
+  load_run_shape(vm, in);
   for (const char* key : {"sparsity", "weight-sparsity"}) {
     if (!vm.count(key)) continue;
     double s = vm[key].as<double>();

@@ -45,7 +45,12 @@ std::string help_text(const std::string& usage, const po::options_description& d
 // In three groups: --model, --accel, --profile, --seq-len, --batch, --sparsity, --weight-sparsity,
 // --loop-order, --tiles-per-instruction, --models-dir, --allow-outside-design-space
 void add_input_options(po::options_description& desc);
+// Loads and checks the inputs: cheap (YAML and JSON files), so that every option is checked
+// before heavy work (a functional run's weights).
 Inputs load_inputs(const po::variables_map& vm);
+// --seq-len and --batch into in.compile, --batch checked against the accelerator's design space
+// (UsageError). load_inputs calls it; a functional run again after --tokens has set them.
+void load_run_shape(const po::variables_map& vm, Inputs& in);
 
 // Parses args against desc; prints help (returns 0 via *exit_code) or a usage error (2).
 // Returns false when the caller should return *exit_code.

@@ -72,6 +72,9 @@ struct RunOptions {
   int jobs = 1;
   bool progress = true;
   std::string exe;  // the acceltran executable
+  // Each point a fork of this process running `simulate` (no exec of exe, no loading again);
+  // false: exec exe per point.
+  bool fork_points = true;
 };
 int run_points(const std::string& dir, const Plan& plan, const std::vector<int>& indices,
                const RunOptions& opts);

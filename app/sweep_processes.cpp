@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <iostream>
 
 #include "acceltran/config/input_error.hpp"
 
@@ -15,16 +17,35 @@ namespace acceltran::cli::sweep {
 
 namespace {
 
-// The child after fork(): the pipes' write ends as stdout and stderr, then exec.
-[[noreturn]] void run_child(const std::vector<std::string>& argv, int out, int err) {
+// The child after fork(): /dev/null as stdin, the pipes' write ends as stdout and stderr.
+void redirect_child(int out, int err) {
   const int input = open("/dev/null", O_RDONLY);
   if (input < 0 || dup2(input, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(126);
-  std::vector<char*> arguments;
-  for (const auto& a : argv) arguments.push_back(const_cast<char*>(a.c_str()));
-  arguments.push_back(nullptr);
+}
+
+// The child of start(): redirected, then exec.
+[[noreturn]] void exec_child(const std::vector<std::string>& argv, int out, int err) {
+  redirect_child(out, err);
+  std::vector<char*> arguments = c_arguments(argv);
   execv(argv[0].c_str(), arguments.data());
   dprintf(2, "error: cannot run %s: %s\n", argv[0].c_str(), std::strerror(errno));
   _exit(127);
+}
+
+// The child of start_forked(): redirected, then `body` in this process image; its output
+// flushed, then _exit (the parent's atexit handlers and static objects are not the child's).
+[[noreturn]] void forked_child(const std::function<int()>& body, int out, int err) {
+  redirect_child(out, err);
+  int rc = 127;
+  try {
+    rc = body();
+  } catch (...) {
+    dprintf(2, "error: the forked simulate process failed\n");
+  }
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  _exit(rc);
 }
 
 void close_pipe(int* pipe_ends) {
@@ -34,6 +55,13 @@ void close_pipe(int* pipe_ends) {
 
 }  // namespace
 
+std::vector<char*> c_arguments(const std::vector<std::string>& argv) {
+  std::vector<char*> arguments;
+  for (const auto& a : argv) arguments.push_back(const_cast<char*>(a.c_str()));
+  arguments.push_back(nullptr);
+  return arguments;
+}
+
 PointProcesses::~PointProcesses() {
   for (auto& [pid, process] : running_)
     for (auto& log : process.logs)
@@ -41,6 +69,18 @@ PointProcesses::~PointProcesses() {
 }
 
 pid_t PointProcesses::start(const std::vector<std::string>& argv, const std::string& out,
+                            const std::string& err) {
+  return spawn([&argv](int out_pipe, int err_pipe) { exec_child(argv, out_pipe, err_pipe); }, out,
+               err);
+}
+
+pid_t PointProcesses::start_forked(const std::function<int()>& body, const std::string& out,
+                                   const std::string& err) {
+  return spawn([&body](int out_pipe, int err_pipe) { forked_child(body, out_pipe, err_pipe); }, out,
+               err);
+}
+
+pid_t PointProcesses::spawn(const std::function<void(int, int)>& child, const std::string& out,
                             const std::string& err) {
   Process process;
   process.logs[0].file = std::make_unique<OutputFile>(out);
@@ -53,8 +93,15 @@ pid_t PointProcesses::start(const std::vector<std::string>& argv, const std::str
       close_pipe(pipes[1]);
       throw InputError(fmt::format("cannot start a simulate process: {}", std::strerror(error)));
     }
+  // Nothing buffered in this process may be written again by the child.
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
   const pid_t pid = fork();
-  if (pid == 0) run_child(argv, pipes[0][1], pipes[1][1]);
+  if (pid == 0) {
+    child(pipes[0][1], pipes[1][1]);
+    _exit(127);  // not reached: the child execs or exits
+  }
   const int error = errno;
   close(pipes[0][1]);
   close(pipes[1][1]);

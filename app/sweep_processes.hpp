@@ -4,6 +4,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,6 +13,9 @@
 #include "acceltran/config/output_file.hpp"
 
 namespace acceltran::cli::sweep {
+
+// argv as main() gets it: pointers into the strings, then a null pointer.
+std::vector<char*> c_arguments(const std::vector<std::string>& argv);
 
 class PointProcesses {
  public:
@@ -23,6 +27,11 @@ class PointProcesses {
   // Starts argv[0] with argv, stdin from /dev/null, stdout and stderr into the files `out` and
   // `err`. Throws InputError when a log file cannot be created or the process cannot start.
   pid_t start(const std::vector<std::string>& argv, const std::string& out, const std::string& err);
+  // As start, but the child is a fork of this process that runs `body` and exits with its
+  // result, without exec: the executable, its libraries and what this process has read are
+  // already loaded (docs/performance.md, "Sweeps"). `body` runs in the child only.
+  pid_t start_forked(const std::function<int()>& body, const std::string& out,
+                     const std::string& err);
 
   // Copies the processes' output into their logs until one has closed both pipes, waits for it
   // and returns how it ended. A log that cannot be written is removed and the rest of its
@@ -45,6 +54,8 @@ class PointProcesses {
     Log logs[2];            // stdout, stderr
     std::string log_error;  // the first write to a log that failed
   };
+  pid_t spawn(const std::function<void(int, int)>& child, const std::string& out,
+              const std::string& err);
   static void copy(Log& log, std::string* log_error);
   std::map<pid_t, Process> running_;
 };

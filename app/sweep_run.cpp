@@ -1,5 +1,6 @@
 // Runs sweep points: one `acceltran simulate` process per point (one SystemC elaboration per
-// process), up to N at once, with a progress bar and ETA on stderr.
+// process), up to N at once, with a progress bar and ETA on stderr. A point's process is a fork
+// of the sweep process that runs `simulate` without exec (docs/performance.md, "Sweeps").
 #include <fmt/format.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,9 @@
 #include "acceltran/config/output_file.hpp"
 #include "sweep.hpp"
 #include "sweep_processes.hpp"
+
+// The executable's entry point (app/main.cpp), run by a forked point process.
+extern "C" int sc_main(int argc, char* argv[]);
 
 namespace acceltran::cli::sweep {
 
@@ -38,9 +42,10 @@ struct Running {
   Clock::time_point start;
 };
 
-// Starts `exe simulate ARGS --out DIR/points/NNNN/run` with its stdout and stderr copied into
-// DIR/points/NNNN/stdout.txt and stderr.txt (simulate owns its --out folder as a whole).
-pid_t start_point(const std::string& dir, const Point& p, const std::string& exe,
+// Starts `exe simulate ARGS --out DIR/points/NNNN/run` (a fork of this process, or exec of exe)
+// with its stdout and stderr copied into DIR/points/NNNN/stdout.txt and stderr.txt (simulate
+// owns its --out folder as a whole).
+pid_t start_point(const std::string& dir, const Point& p, const std::string& exe, bool fork_points,
                   PointProcesses& processes) {
   const std::string pd = point_dir(dir, p.index);
   std::error_code ec;
@@ -57,7 +62,14 @@ pid_t start_point(const std::string& dir, const Point& p, const std::string& exe
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("--out");
   argv.push_back(pd + "/run");
-  return processes.start(argv, pd + "/stdout.txt", pd + "/stderr.txt");
+  if (!fork_points) return processes.start(argv, pd + "/stdout.txt", pd + "/stderr.txt");
+  // The forked child runs the command line as the executable's own entry point would.
+  return processes.start_forked(
+      [argv] {
+        std::vector<char*> arguments = c_arguments(argv);
+        return sc_main(static_cast<int>(argv.size()), arguments.data());
+      },
+      pd + "/stdout.txt", pd + "/stderr.txt");
 }
 
 // The point's error: its "error:" lines on stderr, else how it ended.
@@ -145,7 +157,8 @@ int run_points(const std::string& dir, const Plan& plan, const std::vector<int>&
            static_cast<int>(running.size()) < jobs) {
       const int idx = indices[next++];
       try {
-        running[start_point(dir, plan.points.at(idx), opts.exe, processes)] = {idx, Clock::now()};
+        running[start_point(dir, plan.points.at(idx), opts.exe, opts.fork_points, processes)] = {
+            idx, Clock::now()};
       } catch (const InputError& e) {
         write_error = e.what();
       }

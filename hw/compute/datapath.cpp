@@ -8,6 +8,7 @@
 
 #include "acceltran/compiler/parts.hpp"
 #include "acceltran/config/input_error.hpp"
+#include "acceltran/hw/compute/exact_gemm.hpp"
 #include "acceltran/hw/compute/fixed_point.hpp"
 #include "acceltran/hw/compute/layer_norm_engine.hpp"
 #include "acceltran/hw/compute/softmax_engine.hpp"
@@ -51,35 +52,6 @@ char input_mode_of(const Op& op, size_t n) {
 }
 int64_t input_col_of(const Op& op, size_t n) {
   return n < op.in_col.size() ? op.in_col[n] : 0;
-}
-
-// out (R x N, row stride ldo) += A (R x K) B (K x N), all row-major. The operands are integers
-// (Q4.16 words) held in double: every product and partial sum is exact, so the blocking and the
-// order of the sums do not change the result. Blocked so a panel of B stays in cache; zeros of A
-// are skipped. Compiled for AVX-512, AVX2 and baseline x86-64, chosen at load time.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-void gemm_accumulate(int64_t R, int64_t K, int64_t N, const double* A, const double* B,
-                     double* out, int64_t ldo) {
-  constexpr int64_t kNb = 256, kKb = 64;
-  for (int64_t n0 = 0; n0 < N; n0 += kNb) {
-    const int64_t n1 = std::min(N, n0 + kNb);
-    for (int64_t k0 = 0; k0 < K; k0 += kKb) {
-      const int64_t k1 = std::min(K, k0 + kKb);
-      for (int64_t r = 0; r < R; ++r) {
-        double* __restrict o = out + r * ldo;
-        const double* ar = A + r * K;
-        for (int64_t kk = k0; kk < k1; ++kk) {
-          const double x = ar[kk];
-          if (x == 0) continue;
-          const double* __restrict br = B + kk * N;
-          for (int64_t c = n0; c < n1; ++c) o[c] += x * br[c];
-        }
-      }
-    }
-  }
 }
 
 // Loop-order enumeration of a block's tiles (dims with extent > 1, outermost first).
@@ -526,8 +498,8 @@ void Datapath::matmul_box(const Op& op, const int64_t lo[4], const int64_t hi[4]
     zeros_a_ += static_cast<double>(za);
     zeros_b_ += static_cast<double>(zb);
     // The lanes: exact integer products summed in double (|sum| < 2^53).
-    gemm_accumulate(R, K, N, pa_.data(), pb_.data(), acc.sum.data() + (b * op.m + r0) * op.n + j0,
-                    op.n);
+    exact_gemm_accumulate(R, K, N, op.k, pa_.data(), pb_.data(),
+                          acc.sum.data() + (b * op.m + r0) * op.n + j0, op.n);
     // The pre-sparsity units: effectual MACs per tile from the two masks.
     if (eff) {
       const int64_t bt = b / tb_;

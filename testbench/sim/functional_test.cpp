@@ -135,7 +135,8 @@ TEST_CASE("functional: bad functional input gives one clear error", "[functional
       {"--functional --prune best", "allowed: dynatran, topk", 2},
       {"--functional --threshold 9", "outside the Q4.16 range", 2},
       {"--functional --sparsity 0.3", "measure every tensor's sparsity", 2},
-      {"--functional --model " + kFixture + "/config.json --weights " + kFixture + "/tokens.txt",
+      {"--functional --seq-len 16 --model " + kFixture + "/config.json --weights " + kFixture +
+           "/tokens.txt",
        "tokens.txt", 1},
       {"--functional --model bert-tiny --weights " + kFixture + "/model.safetensors",
        "model.safetensors", 1},
