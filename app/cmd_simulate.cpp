@@ -15,12 +15,15 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <tuple>
 
 #include "acceltran/compiler/compile_limits.hpp"
 #include "acceltran/compiler/isa_text.hpp"
 #include "acceltran/config/input_text.hpp"
+#include "acceltran/config/output_file.hpp"
 #include "acceltran/hw/accelerator.hpp"
+#include "acceltran/hw/memory/memory_trace.hpp"
 #include "acceltran/workload/safetensors.hpp"
 #include "commands.hpp"
 #include "common.hpp"
@@ -83,6 +86,8 @@ void add_simulate_options(po::options_description& desc) {
      "folder for report.json, report.csv, ops.csv and timeline.csv")
     ("vcd", po::value<std::string>(), "write a VCD trace (open it in GTKWave)")
     ("trace-window", po::value<std::string>(), "limit the VCD to cycles T0:T1")
+    ("memory-trace", po::value<std::string>(),
+     "write the main-memory traffic as a DRAMSys STL trace (one line per 64-byte access)")
     ("timeline-samples", po::value<uint64_t>()->default_value(200), "rows of timeline.csv")
     ("progress", po::bool_switch(),
      "progress bar on stderr, always (default: on a terminal, for runs over a second)");
@@ -115,6 +120,7 @@ struct SimulateOptions {
   std::string out_dir;
   std::optional<std::string> vcd_path;  // given but empty: no trace
   std::optional<std::string> trace_window;
+  std::optional<std::string> memory_trace_path;
   uint64_t timeline_samples = 0;
   bool progress = false, check_protocol = false, leakage_when_idle = false;
   uint32_t lookahead = 0;
@@ -161,6 +167,7 @@ SimulateOptions parse_simulate_options(const po::variables_map& vm) {
   o.out_dir = vm["out"].as<std::string>();
   o.vcd_path = optional_value<std::string>(vm, "vcd");
   o.trace_window = optional_value<std::string>(vm, "trace-window");
+  o.memory_trace_path = optional_value<std::string>(vm, "memory-trace");
   o.timeline_samples = vm["timeline-samples"].as<uint64_t>();
   o.progress = vm["progress"].as<bool>();
   o.check_protocol = vm["check-protocol"].as<bool>();
@@ -512,10 +519,11 @@ std::vector<std::string> replay_arguments(const Replay& replay,
   std::vector<std::string> args;
   for (size_t n = 1; n < recorded_line.size(); ++n) {
     const std::string& a = recorded_line[n];
-    const bool output = a == "--vcd" || a == "--trace-window" || a == "--dump-outputs";
+    const bool output =
+        a == "--vcd" || a == "--trace-window" || a == "--dump-outputs" || a == "--memory-trace";
     if (output) ++n;
     if (output || a.rfind("--vcd=", 0) == 0 || a.rfind("--trace-window=", 0) == 0 ||
-        a.rfind("--dump-outputs=", 0) == 0)
+        a.rfind("--dump-outputs=", 0) == 0 || a.rfind("--memory-trace=", 0) == 0)
       continue;
     args.push_back(a);
   }
@@ -625,6 +633,11 @@ int run_simulate(po::variables_map& vm, const SimulateOptions& o,
   OutputFolder out(o.out_dir);  // the old report stays until the new one is complete
   if (o.functional && o.dump_outputs_path)
     check_output_file(*o.dump_outputs_path, "the --dump-outputs file");
+  MemoryTrace memory_trace;
+  if (o.memory_trace_path) {
+    check_output_file(out.place(*o.memory_trace_path), "the --memory-trace file");
+    ro.memory_trace = &memory_trace;
+  }
   std::optional<VcdOutput> vcd;
   if (!ro.trace.vcd_path.empty()) {
     vcd.emplace(ro.trace.vcd_path, out);
@@ -645,6 +658,11 @@ int run_simulate(po::variables_map& vm, const SimulateOptions& o,
   }
   write_report_files(out.staging(), r, ri, out.shown());
   if (o.functional && o.dump_outputs_path) dump_outputs(*o.dump_outputs_path, r.functional);
+  if (o.memory_trace_path) {
+    std::ostringstream stl;
+    memory_trace.write_stl(stl, r.clock_mhz);
+    write_output_file(out.place(*o.memory_trace_path), stl.str(), *o.memory_trace_path);
+  }
   out.commit();
   fmt::print("  report: {0}/report.json, {0}/report.csv, {0}/ops.csv, {0}/timeline.csv{1}\n",
              o.out_dir, vcd ? ", VCD: " + vcd->shown() : "");
