@@ -237,3 +237,80 @@ TEST_CASE("top: the programmable top refuses a program other than the one it was
   CHECK(status == static_cast<uint32_t>(registers::Status::error));
   CHECK(error == static_cast<uint32_t>(registers::ErrorCode::other_program));
 }
+
+namespace {
+// Accesses to a register block alone: each (write, offset, value, length) with its response.
+struct RegisterProbe : sc_core::sc_module {
+  struct Access {
+    bool write;
+    uint64_t offset;
+    uint32_t value;
+    unsigned length;
+    tlm::tlm_response_status response = tlm::TLM_INCOMPLETE_RESPONSE;
+    uint32_t read = 0;
+  };
+  tlm_utils::simple_initiator_socket<RegisterProbe> csr;
+  std::vector<Access> accesses;
+  SC_HAS_PROCESS(RegisterProbe);
+  explicit RegisterProbe(sc_core::sc_module_name name) : sc_module(name), csr("csr") {
+    SC_THREAD(run);
+  }
+  void run() {
+    for (Access& a : accesses) {
+      unsigned char bytes[8] = {};
+      std::memcpy(bytes, &a.value, 4);
+      tlm::tlm_generic_payload gp;
+      proto::set_transfer(gp, a.write, a.offset, a.length);
+      gp.set_data_ptr(bytes);
+      sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+      tlm::tlm_phase phase = tlm::BEGIN_REQ;
+      if (a.offset == registers::kProgramLength && !a.write)  // through nb_transport_fw
+        CHECK(csr->nb_transport_fw(gp, phase, delay) == tlm::TLM_COMPLETED);
+      else
+        csr->b_transport(gp, delay);
+      sc_core::wait(delay);
+      a.response = gp.get_response_status();
+      std::memcpy(&a.read, bytes, 4);
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("top: the register map's accesses and error responses", "[top]") {
+  AcceleratorRegisters regs("registers", 700);
+  RegisterProbe probe("probe");
+  probe.csr.bind(regs.socket);
+  using R = RegisterProbe::Access;
+  probe.accesses = {
+      R{false, registers::kId, 0, 4},                  // 0: ID
+      R{true, registers::kProgramLength, 1234, 4},     // 1
+      R{false, registers::kProgramLength, 0, 4},       // 2: read back (nb_transport_fw)
+      R{true, registers::kId, 1, 4},                   // 3: read-only
+      R{false, registers::kBytes, 0, 4},               // 4: past the map
+      R{false, registers::kStatus, 0, 8},              // 5: length 8
+      R{false, registers::kStatus + 2, 0, 4},          // 6: misaligned
+      R{true, registers::kProgramBaseHigh, 0x12, 4},   // 7
+      R{true, registers::kProgramBaseLow, 0x3400, 4},  // 8
+      R{false, registers::kStatus, 0, 4},              // 9: idle
+  };
+  sc_core::sc_start();
+  const auto& a = probe.accesses;
+  CHECK(a[0].response == tlm::TLM_OK_RESPONSE);
+  CHECK(a[0].read == registers::kIdValue);
+  CHECK(a[2].read == 1234);
+  CHECK(regs.program_length() == 1234);
+  CHECK(a[3].response == tlm::TLM_COMMAND_ERROR_RESPONSE);
+  CHECK(a[4].response == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  CHECK(a[5].response == tlm::TLM_BURST_ERROR_RESPONSE);
+  CHECK(a[6].response == tlm::TLM_BURST_ERROR_RESPONSE);
+  CHECK(regs.program_base() == 0x1200003400ull);
+  CHECK(a[9].read == static_cast<uint32_t>(registers::Status::idle));
+  CHECK(!regs.interrupt.read());
+  // transport_dbg reads the registers (no write).
+  uint32_t id = 0;
+  tlm::tlm_generic_payload gp;
+  proto::set_transfer(gp, false, registers::kId, 4);
+  gp.set_data_ptr(reinterpret_cast<unsigned char*>(&id));
+  CHECK(probe.csr->transport_dbg(gp) == 4);
+  CHECK(id == registers::kIdValue);
+}
