@@ -12,7 +12,10 @@
 // bytes against the accelerator's own functional model, the values against the float
 // reference. Prints one line per step; exit status 0 when every check passes.
 //
-//   virtual_platform [MODELS_DIR]     (default: the models it was built with)
+//   virtual_platform [MODELS_DIR [CHECKPOINT_DIR]]
+//     MODELS_DIR      default: the models it was built with
+//     CHECKPOINT_DIR  config.json, model.safetensors, tokens.txt (default: BERT-Tiny, seeded
+//                     synthetic weights, 32 random tokens)
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 #include <systemc>
@@ -244,17 +247,30 @@ int sc_main(int argc, char* argv[]) {
   const Technology tech = load_technology(models + "/technology.yaml");
   const DesignSpace space = load_design_space(models + "/design_space.yaml");
   const AcceleratorConfig cfg = load_accelerator(models + "/accelerators/edge.yaml", space, tech);
-  // BERT-Tiny, one sequence of 32 tokens, seeded synthetic weights and tokens.
+  // BERT-Tiny, one sequence of 32 tokens, seeded synthetic weights and tokens; or a checkpoint
+  // folder: config.json (Hugging Face), model.safetensors and tokens.txt (one sequence a line).
+  const std::string checkpoint = argc > 2 ? argv[2] : "";
+  const std::string model_file =
+      checkpoint.empty() ? models + "/transformers/bert-tiny.json" : checkpoint + "/config.json";
+  const BertConfig config = load_bert_config(model_file);
+  const BertWeights weights = checkpoint.empty()
+                                  ? synthetic_bert_weights(config, 1)
+                                  : load_bert_weights(checkpoint + "/model.safetensors", config);
   CompileOptions compile;
   compile.seq_len = 32;
-  const Program prog =
-      compile_program(load_model(models + "/transformers/bert-tiny.json"), cfg, tech, compile);
-  const BertConfig config = load_bert_config(models + "/transformers/bert-tiny.json");
-  const BertWeights weights = synthetic_bert_weights(config, 1);
+  std::vector<std::vector<int32_t>> tokens;
+  if (!checkpoint.empty()) {
+    tokens = read_tokens(checkpoint + "/tokens.txt", config).sequences;
+    compile.batch = static_cast<int64_t>(tokens.size());
+    compile.seq_len = static_cast<int64_t>(tokens.front().size());
+  }
+  const Program prog = compile_program(load_model(model_file), cfg, tech, compile);
+  if (checkpoint.empty())
+    tokens = random_tokens(prog.info.batch, prog.info.seq_len, config, 1).sequences;
   FunctionalInput input;
   input.weights = &weights;
-  input.tokens = random_tokens(prog.info.batch, prog.info.seq_len, config, 1).sequences;
-  input.tokens_source = "random";
+  input.tokens = tokens;
+  input.tokens_source = checkpoint.empty() ? "random" : checkpoint + "/tokens.txt";
   RunOptions options;
   options.functional = &input;
   options.sim.check_protocol = true;

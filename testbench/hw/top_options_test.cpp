@@ -17,6 +17,7 @@
 #include "acceltran/hw/memory/memory_trace.hpp"
 #include "acceltran/hw/report_builder.hpp"
 #include "functional_util.hpp"
+#include "standard_at_target.hpp"
 
 using namespace acceltran;
 
@@ -27,16 +28,46 @@ const Tensor& tensor_named(const Program& prog, const std::string& name) {
   FAIL("no tensor " << name);
   return prog.tensors.front();
 }
+
+// The weights' and embeddings' images into an external memory's store (before sc_start).
+void load_initial_image(const Accelerator& top, SparseDataStore& store) {
+  REQUIRE(!top.initial_image.empty());
+  std::vector<unsigned char> bytes;
+  for (const auto& [address, size] : top.initial_image) {
+    bytes.resize(size);
+    top.memory_contents->read(address, bytes.data(), size);
+    store.write(address, bytes.data(), size);
+  }
+}
+
+// After a functional BERT-Tiny run: the model's output parts are in the external memory.
+void check_output_in(const Accelerator& top, const Program& prog, SparseDataStore& store) {
+  const Tensor& out = tensor_named(prog, "L1.ffn.ln");
+  for (uint32_t part = 0; part < part_grid(out).parts(); ++part) {
+    std::vector<unsigned char> expect;
+    uint64_t data = 0, mask = 0;
+    top.datapath->pack_part(out.id, part, expect, data, mask);
+    std::vector<unsigned char> got(expect.size());
+    store.read(top.control_block->part_address(out.id, part), got.data(), got.size());
+    CHECK(got == expect);
+  }
+}
+
+RunOptions external_functional(const FunctionalInput& in, uint32_t burst_bytes) {
+  RunOptions ro;
+  ro.functional = &in;
+  ro.sim.check_protocol = true;
+  ro.top.main_memory = TopOptions::MainMemory::external;
+  ro.top.dma_burst_bytes = burst_bytes;
+  return ro;
+}
 }  // namespace
 
 TEST_CASE("top: a functional run with an external memory bound to the exported socket", "[top]") {
   testutil::Setup s;
   const AcceleratorConfig cfg = s.accel("edge");
   const testbench::TinyFunctional tf(5, 0.02);
-  RunOptions ro;
-  ro.functional = &tf.in;
-  ro.sim.check_protocol = true;
-  ro.top.main_memory = TopOptions::MainMemory::external;
+  const RunOptions ro = external_functional(tf.in, 0);
   Accelerator top("accelerator", tf.prog, cfg, s.tech, ro);
   REQUIRE(!top.main_memory);
   REQUIRE(top.memory_socket);
@@ -46,27 +77,11 @@ TEST_CASE("top: a functional run with an external memory bound to the exported s
   SparseDataStore store;
   memory.attach_store(&store);
   top.memory_socket->bind(memory.socket);
-  // The run starts from the weights' and embeddings' images at their homes.
-  REQUIRE(!top.initial_image.empty());
-  std::vector<unsigned char> bytes;
-  for (const auto& [address, size] : top.initial_image) {
-    bytes.resize(size);
-    top.memory_contents->read(address, bytes.data(), size);
-    store.write(address, bytes.data(), size);
-  }
+  load_initial_image(top, store);
   sc_core::sc_start();
   REQUIRE(top.control_block->stats().finished);  // every LOAD_W checked against the weights
   CHECK(top.checkers.violations() == 0);
-  // The model's output parts are in the external memory.
-  const Tensor& out = tensor_named(tf.prog, "L1.ffn.ln");
-  for (uint32_t part = 0; part < part_grid(out).parts(); ++part) {
-    std::vector<unsigned char> expect;
-    uint64_t data = 0, mask = 0;
-    top.datapath->pack_part(out.id, part, expect, data, mask);
-    std::vector<unsigned char> got(expect.size());
-    store.read(top.control_block->part_address(out.id, part), got.data(), got.size());
-    CHECK(got == expect);
-  }
+  check_output_in(top, tf.prog, store);
   // The report of the blocks: the memory figures are the external memory's own.
   const SimResult r = build_report(top.blocks(), tf.prog, cfg, s.tech, ro);
   CHECK(r.memory.at("bytes_read") == memory.stats().bytes_read);
@@ -75,6 +90,26 @@ TEST_CASE("top: a functional run with an external memory bound to the exported s
   CHECK(r.energy.back().second.dynamic_nj == Approx(memory.stats().dynamic_energy_nj));
   CHECK(r.memory.at("peak_bandwidth_gbps") == Approx(memory.peak_bytes_per_second() * 1e-9));
   CHECK(r.cycles == top.control_block->stats().end_cycle);
+}
+
+TEST_CASE("top: AT bursts through the exported socket to a standard four-phase memory", "[top]") {
+  testutil::Setup s;
+  const AcceleratorConfig cfg = s.accel("edge");
+  const testbench::TinyFunctional tf(5, 0.02);
+  const RunOptions ro = external_functional(tf.in, 64);
+  Accelerator top("accelerator", tf.prog, cfg, s.tech, ro);
+  // Holds each burst across its phases without acquiring it; 40 ns latency, 25.6 GB/s.
+  testbench::StandardAtTarget memory("memory", testbench::AtStyle::four_phase, uint64_t{1} << 36,
+                                     sc_core::sc_time(40, sc_core::SC_NS), 25.6);
+  top.memory_socket->bind(memory.socket);
+  load_initial_image(top, memory.contents);
+  sc_core::sc_start();
+  REQUIRE(top.control_block->stats().finished);
+  CHECK(top.checkers.violations() == 0);
+  CHECK(memory.released_too_early == 0);
+  CHECK(memory.most_held > 1);  // bursts in flight at once
+  CHECK(memory.requests == top.dma->stats().memory_accesses_64b);
+  check_output_in(top, tf.prog, memory.contents);
 }
 
 TEST_CASE("top: the DMA's AT bursts on the internal memory give 0 protocol violations", "[top]") {
