@@ -61,10 +61,9 @@ AcceleratorBlocks Accelerator::blocks() const {
   return b;
 }
 
-uint64_t Accelerator::homes_end_bytes() const {
+uint64_t part_homes_end_bytes(const Program& prog, bool dense_homes) {
   constexpr uint64_t kHomeAlignBytes = 4096;  // part homes start on 4 KiB boundaries
-  const Program& prog = control_block->issued_program();
-  const PartTable table = part_table(prog, dense_homes_);
+  const PartTable table = part_table(prog, dense_homes);
   if (table.parts.empty()) return 0;
   // The homes follow one another: the last one ends the map. Its home holds at most its dense
   // image (a functional run's reservation; a performance run's is its sparse size).
@@ -74,6 +73,10 @@ uint64_t Accelerator::homes_end_bytes() const {
       zero_free_bytes(part_elements(tensor, part_grid(tensor), last.index), prog.info.word_bits, 0);
   const uint64_t end = last.address + std::max(dense_bytes, last.data_bytes) + last.mask_bytes;
   return (end + kHomeAlignBytes - 1) / kHomeAlignBytes * kHomeAlignBytes;
+}
+
+uint64_t Accelerator::homes_end_bytes() const {
+  return part_homes_end_bytes(control_block->issued_program(), dense_homes_);
 }
 
 // Every tile job's block must fit on chip at once (the compiler splits ops into such blocks;

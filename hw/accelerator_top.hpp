@@ -43,6 +43,10 @@ struct AcceleratorBlocks {
   const std::vector<std::array<uint64_t, 4>>* occupancy = nullptr;
 };
 
+// Main-memory map (docs/memory.md, "Address map"): the end of the part homes of `prog` (a 4 KiB
+// boundary; dense_homes: a functional run's reservation), where the program region may begin.
+uint64_t part_homes_end_bytes(const Program& prog, bool dense_homes);
+
 class Accelerator : public sc_core::sc_module {
  public:
   // Throws InputError when an op's block does not fit in the buffers or the VCD cannot be made.

@@ -257,7 +257,8 @@ void add_evictions(SimResult& r, const ControlStats& control) {
   }
 }
 
-void add_memory_traffic(SimResult& r, const AcceleratorBlocks& top, const BlockStats& stats) {
+void add_memory_traffic(SimResult& r, const AcceleratorBlocks& top, const BlockStats& stats,
+                        bool dense_homes) {
   const MainMemoryStats& memory = stats.main_memory;
   const ControlStats& control = stats.control;
   r.memory["bytes_read"] = static_cast<double>(memory.bytes_read);
@@ -269,6 +270,9 @@ void add_memory_traffic(SimResult& r, const AcceleratorBlocks& top, const BlockS
   // The main-memory range the run needs (docs/memory.md, "Address map"): every transfer lies
   // in [0, main_memory_range_bytes); a memory must decode at least this many bytes.
   r.memory["main_memory_range_bytes"] = static_cast<double>(stats.dma.memory_end_address);
+  // The homes every part has reserved (some never touched): the program region may begin here.
+  r.memory["main_memory_homes_bytes"] =
+      static_cast<double>(part_homes_end_bytes(top.control_block->issued_program(), dense_homes));
   r.memory["spills"] = static_cast<double>(control.spills);
   r.memory["spill_bytes"] = static_cast<double>(control.spill_bytes);
   r.memory["reloads"] = static_cast<double>(control.reloads);
@@ -621,7 +625,7 @@ SimResult build_report(const AcceleratorBlocks& top, const Program& prog,
   r.area_um2 = compute_area(cfg, tech).rows();
   add_utilization(r, top, stats, cfg);
   add_stalls(r, stats.control);
-  add_memory_traffic(r, top, stats);
+  add_memory_traffic(r, top, stats, o.functional != nullptr);
   if (rules.buffer_leakage_gated) add_gated_leakage_cycles(r, top, stats);
   add_compute_counts(r, top, stats);
   add_program_counts(r, stats, prog, cfg, tech);

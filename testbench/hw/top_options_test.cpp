@@ -180,6 +180,10 @@ TEST_CASE("top: the memory trace accounts for every main-memory byte; the range 
     end = std::max(end, record.address + record.bytes);
   CHECK(range == end);
   CHECK(range > 0);
+  // Every transfer lies in the part homes, which end where the program region may begin.
+  CHECK(r.memory.at("main_memory_homes_bytes") == top.homes_end_bytes());
+  CHECK(range <= top.homes_end_bytes());
+  CHECK(top.homes_end_bytes() % 4096 == 0);
 }
 
 namespace {
