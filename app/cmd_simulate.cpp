@@ -87,7 +87,9 @@ void add_simulate_options(po::options_description& desc) {
     ("vcd", po::value<std::string>(), "write a VCD trace (open it in GTKWave)")
     ("trace-window", po::value<std::string>(), "limit the VCD to cycles T0:T1")
     ("memory-trace", po::value<std::string>(),
-     "write the main-memory traffic as a DRAMSys STL trace (one line per 64-byte access)")
+     "write the main-memory traffic as a trace for a DRAM simulator (one line per 64-byte access)")
+    ("memory-trace-format", po::value<std::string>()->default_value("dramsys"),
+     "dramsys (STL: cycle, read/write, address), ramulator (Ramulator 2 LD/ST lines)")
     ("timeline-samples", po::value<uint64_t>()->default_value(200), "rows of timeline.csv")
     ("progress", po::bool_switch(),
      "progress bar on stderr, always (default: on a terminal, for runs over a second)");
@@ -121,6 +123,7 @@ struct SimulateOptions {
   std::optional<std::string> vcd_path;  // given but empty: no trace
   std::optional<std::string> trace_window;
   std::optional<std::string> memory_trace_path;
+  bool memory_trace_ramulator = false, memory_trace_format_given = false;
   uint64_t timeline_samples = 0;
   bool progress = false, check_protocol = false, leakage_when_idle = false;
   uint32_t lookahead = 0;
@@ -168,6 +171,10 @@ SimulateOptions parse_simulate_options(const po::variables_map& vm) {
   o.vcd_path = optional_value<std::string>(vm, "vcd");
   o.trace_window = optional_value<std::string>(vm, "trace-window");
   o.memory_trace_path = optional_value<std::string>(vm, "memory-trace");
+  o.memory_trace_ramulator =
+      choice<bool>(vm, "memory-trace-format", {{"dramsys", false}, {"ramulator", true}})
+          .value_or(false);
+  o.memory_trace_format_given = !vm["memory-trace-format"].defaulted();
   o.timeline_samples = vm["timeline-samples"].as<uint64_t>();
   o.progress = vm["progress"].as<bool>();
   o.check_protocol = vm["check-protocol"].as<bool>();
@@ -241,6 +248,9 @@ void validate(const SimulateOptions& o) {
   if (o.lookahead == 0) throw UsageError("option --lookahead: value 0 must be > 0");
   if (o.trace_window && !o.vcd_path)
     throw UsageError("option --trace-window limits the VCD trace: it needs --vcd");
+  if (o.memory_trace_format_given && !o.memory_trace_path)
+    throw UsageError(
+        "option --memory-trace-format is the format of the memory trace: it needs --memory-trace");
   if (o.trace_window) trace_window_cycles(*o.trace_window);
 }
 
@@ -519,11 +529,12 @@ std::vector<std::string> replay_arguments(const Replay& replay,
   std::vector<std::string> args;
   for (size_t n = 1; n < recorded_line.size(); ++n) {
     const std::string& a = recorded_line[n];
-    const bool output =
-        a == "--vcd" || a == "--trace-window" || a == "--dump-outputs" || a == "--memory-trace";
+    const bool output = a == "--vcd" || a == "--trace-window" || a == "--dump-outputs" ||
+                        a == "--memory-trace" || a == "--memory-trace-format";
     if (output) ++n;
+    // (--memory-trace=FILE and --memory-trace-format=F)
     if (output || a.rfind("--vcd=", 0) == 0 || a.rfind("--trace-window=", 0) == 0 ||
-        a.rfind("--dump-outputs=", 0) == 0 || a.rfind("--memory-trace=", 0) == 0)
+        a.rfind("--dump-outputs=", 0) == 0 || a.rfind("--memory-trace", 0) == 0)
       continue;
     args.push_back(a);
   }
@@ -659,9 +670,12 @@ int run_simulate(po::variables_map& vm, const SimulateOptions& o,
   write_report_files(out.staging(), r, ri, out.shown());
   if (o.functional && o.dump_outputs_path) dump_outputs(*o.dump_outputs_path, r.functional);
   if (o.memory_trace_path) {
-    std::ostringstream stl;
-    memory_trace.write_stl(stl, r.clock_mhz);
-    write_output_file(out.place(*o.memory_trace_path), stl.str(), *o.memory_trace_path);
+    std::ostringstream trace;
+    if (o.memory_trace_ramulator)
+      memory_trace.write_ramulator(trace);
+    else
+      memory_trace.write_stl(trace, r.clock_mhz);
+    write_output_file(out.place(*o.memory_trace_path), trace.str(), *o.memory_trace_path);
   }
   out.commit();
   fmt::print("  report: {0}/report.json, {0}/report.csv, {0}/ops.csv, {0}/timeline.csv{1}\n",

@@ -28,11 +28,21 @@ uint64_t MemoryTrace::bursts(uint64_t address, uint64_t bytes, uint64_t burst_by
   return last - first + 1;
 }
 
-uint64_t MemoryTrace::write_stl(std::ostream& out, double clock_mhz, uint64_t burst_bytes) const {
+template <typename Visit>
+void MemoryTrace::for_each_burst(uint64_t burst_bytes, Visit&& visit) const {
   std::vector<size_t> order(records_.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::stable_sort(order.begin(), order.end(),
                    [this](size_t a, size_t b) { return records_[a].cycle < records_[b].cycle; });
+  for (size_t index : order) {
+    const MemoryTraceRecord& r = records_[index];
+    const uint64_t first = r.address / burst_bytes * burst_bytes;
+    const uint64_t n = bursts(r.address, r.bytes, burst_bytes);
+    for (uint64_t burst = 0; burst < n; ++burst) visit(r, first + burst * burst_bytes);
+  }
+}
+
+uint64_t MemoryTrace::write_stl(std::ostream& out, double clock_mhz, uint64_t burst_bytes) const {
   uint64_t lines = 0;
   for (const MemoryTraceRecord& r : records_) lines += bursts(r.address, r.bytes, burst_bytes);
   out << "# AccelTran-SC main-memory trace (DRAMSys STL): <cycle>:\\t<read|write>\\t<address>\n"
@@ -40,17 +50,18 @@ uint64_t MemoryTrace::write_stl(std::ostream& out, double clock_mhz, uint64_t bu
       << fmt::format("# burst_bytes: {}\n", burst_bytes)
       << fmt::format("# transfers: {}, bytes read: {}, bytes written: {}, accesses: {}\n",
                      records_.size(), bytes_read(), bytes_written(), lines);
-  std::string line;
-  for (size_t index : order) {
-    const MemoryTraceRecord& r = records_[index];
-    const uint64_t first = r.address / burst_bytes * burst_bytes;
-    const uint64_t n = bursts(r.address, r.bytes, burst_bytes);
-    for (uint64_t burst = 0; burst < n; ++burst) {
-      line = fmt::format("{}:\t{}\t0x{:x}\n", r.cycle, r.write ? "write" : "read",
-                         first + burst * burst_bytes);
-      out << line;
-    }
-  }
+  for_each_burst(burst_bytes, [&out](const MemoryTraceRecord& r, uint64_t address) {
+    out << fmt::format("{}:\t{}\t0x{:x}\n", r.cycle, r.write ? "write" : "read", address);
+  });
+  return lines;
+}
+
+uint64_t MemoryTrace::write_ramulator(std::ostream& out, uint64_t burst_bytes) const {
+  uint64_t lines = 0;
+  for_each_burst(burst_bytes, [&out, &lines](const MemoryTraceRecord& r, uint64_t address) {
+    out << fmt::format("{} 0x{:x}\n", r.write ? "ST" : "LD", address);
+    ++lines;
+  });
   return lines;
 }
 

@@ -12,7 +12,8 @@
 // <cycle> counts accelerator clock cycles (the header names the clock: set the trace player's
 // clkMhz to it). A transfer of n bytes at address a gives the bursts overlapping [a, a + n),
 // so the lines of a run number exactly the main memory's 64-byte accesses
-// (MainMemoryStats::accesses_64b; part homes are 4 KiB aligned).
+// (MainMemoryStats::accesses_64b; part homes are 4 KiB aligned). write_ramulator writes the same
+// bursts for Ramulator 2 (its LoadStoreTrace front end).
 #pragma once
 #include <cstdint>
 #include <ostream>
@@ -38,8 +39,15 @@ class MemoryTrace {
   static uint64_t bursts(uint64_t address, uint64_t bytes, uint64_t burst_bytes);
   // DRAMSys .stl (see above); returns the number of access lines written.
   uint64_t write_stl(std::ostream& out, double clock_mhz, uint64_t burst_bytes = 64) const;
+  // Ramulator 2's LoadStoreTrace: one line per burst, "LD 0x<address>" or "ST 0x<address>", in
+  // the same order, no comments and no timestamps (the player issues them as fast as the memory
+  // takes them); returns the number of lines.
+  uint64_t write_ramulator(std::ostream& out, uint64_t burst_bytes = 64) const;
 
  private:
+  // Calls visit(record, burst address) for every burst, in request-cycle order.
+  template <typename Visit>
+  void for_each_burst(uint64_t burst_bytes, Visit&& visit) const;
   std::vector<MemoryTraceRecord> records_;
 };
 

@@ -73,3 +73,51 @@ TEST_CASE("memory trace: a --memory-trace file that cannot be written is refused
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("--memory-trace") != std::string::npos);
 }
+
+TEST_CASE("memory trace: the Ramulator format has the STL trace's bursts as LD and ST lines",
+          "[memory][trace][sim]") {
+  TempDir d;
+  const std::string out = (d.path / "out").string();
+  auto stl = run_cli("simulate --model bert-tiny --accel edge --out " + out + " --memory-trace " +
+                     out + "/memory.stl");
+  REQUIRE(stl.exit_code == 0);
+  auto ramulator =
+      run_cli("simulate --model bert-tiny --accel edge --out " + out + " --memory-trace " + out +
+              "/memory.trace --memory-trace-format ramulator");
+  INFO(ramulator.err);
+  REQUIRE(ramulator.exit_code == 0);  // the folder may hold the .stl trace of the first run
+  // The STL trace went with the folder it was in; its bursts, as LD / ST lines.
+  std::ifstream stl_again_check(out + "/memory.stl");
+  CHECK(!stl_again_check.good());
+  auto again = run_cli("simulate --model bert-tiny --accel edge --out " + out + "-stl" +
+                       " --memory-trace " + out + "-stl/memory.stl");
+  REQUIRE(again.exit_code == 0);
+  std::ifstream stl_file(out + "-stl/memory.stl"), ramulator_file(out + "/memory.trace");
+  std::string stl_line, ramulator_line;
+  const std::regex stl_access(R"(^[0-9]+:\t(read|write)\t(0x[0-9a-f]+)$)");
+  const std::regex ramulator_access(R"(^(LD|ST) (0x[0-9a-f]+)$)");
+  uint64_t lines = 0;
+  bool same = true;
+  while (std::getline(stl_file, stl_line)) {
+    if (stl_line.rfind("#", 0) == 0) continue;
+    std::smatch s, r;
+    REQUIRE(std::getline(ramulator_file, ramulator_line));
+    REQUIRE(std::regex_match(stl_line, s, stl_access));
+    REQUIRE(std::regex_match(ramulator_line, r, ramulator_access));
+    same = same && (s[1] == "read") == (r[1] == "LD") && s[2] == r[2];
+    ++lines;
+  }
+  CHECK(same);
+  CHECK(lines > 0);
+  CHECK(!std::getline(ramulator_file, ramulator_line));
+}
+
+TEST_CASE("memory trace: --memory-trace-format without --memory-trace is a usage error",
+          "[memory][trace][sim]") {
+  auto r = run_cli("simulate --memory-trace-format ramulator --out /tmp/never-written");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--memory-trace-format") != std::string::npos);
+  auto bad = run_cli("simulate --memory-trace x.stl --memory-trace-format dramsim --out /tmp/x");
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("allowed: dramsys, ramulator") != std::string::npos);
+}
