@@ -353,3 +353,27 @@ TEST_CASE("top: the register map's accesses and error responses", "[top]") {
   CHECK(probe.csr->transport_dbg(gp) == 4);
   CHECK(id == registers::kIdValue);
 }
+
+TEST_CASE("top: a memory trace splits transfers into the bursts they overlap in cycle order",
+          "[top]") {
+  CHECK(MemoryTrace::bursts(0, 0, 64) == 0);
+  CHECK(MemoryTrace::bursts(0, 64, 64) == 1);
+  CHECK(MemoryTrace::bursts(0, 65, 64) == 2);
+  CHECK(MemoryTrace::bursts(60, 8, 64) == 2);  // straddles a burst boundary
+  MemoryTrace trace;
+  trace.record(9, true, 0x1000, 100);  // requested later, recorded first
+  trace.record(3, false, 0x40, 64);
+  trace.record(3, false, 0x3c, 8);
+  CHECK(trace.bytes_read() == 72);
+  CHECK(trace.bytes_written() == 100);
+  std::ostringstream stl, ramulator;
+  CHECK(trace.write_stl(stl, 700) == 5);
+  CHECK(trace.write_ramulator(ramulator) == 5);
+  const std::string text = stl.str();
+  const std::string body = text.substr(text.find("3:\t"));
+  CHECK(body ==
+        "3:\tread\t0x40\n3:\tread\t0x0\n3:\tread\t0x40\n9:\twrite\t0x1000\n"
+        "9:\twrite\t0x1040\n");
+  CHECK(text.find("# clkMhz: 700") != std::string::npos);
+  CHECK(ramulator.str() == "LD 0x40\nLD 0x0\nLD 0x40\nST 0x1000\nST 0x1040\n");
+}
