@@ -15,12 +15,15 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <tuple>
 
 #include "acceltran/compiler/compile_limits.hpp"
 #include "acceltran/compiler/isa_text.hpp"
 #include "acceltran/config/input_text.hpp"
+#include "acceltran/config/output_file.hpp"
 #include "acceltran/hw/accelerator.hpp"
+#include "acceltran/hw/memory/memory_trace.hpp"
 #include "acceltran/workload/safetensors.hpp"
 #include "commands.hpp"
 #include "common.hpp"
@@ -83,6 +86,10 @@ void add_simulate_options(po::options_description& desc) {
      "folder for report.json, report.csv, ops.csv and timeline.csv")
     ("vcd", po::value<std::string>(), "write a VCD trace (open it in GTKWave)")
     ("trace-window", po::value<std::string>(), "limit the VCD to cycles T0:T1")
+    ("memory-trace", po::value<std::string>(),
+     "write the main-memory traffic as a trace for a DRAM simulator (one line per 64-byte access)")
+    ("memory-trace-format", po::value<std::string>()->default_value("dramsys"),
+     "dramsys (STL: cycle, read/write, address), ramulator (Ramulator 2 LD/ST lines)")
     ("timeline-samples", po::value<uint64_t>()->default_value(200), "rows of timeline.csv")
     ("progress", po::bool_switch(),
      "progress bar on stderr, always (default: on a terminal, for runs over a second)");
@@ -115,6 +122,8 @@ struct SimulateOptions {
   std::string out_dir;
   std::optional<std::string> vcd_path;  // given but empty: no trace
   std::optional<std::string> trace_window;
+  std::optional<std::string> memory_trace_path;
+  bool memory_trace_ramulator = false, memory_trace_format_given = false;
   uint64_t timeline_samples = 0;
   bool progress = false, check_protocol = false, leakage_when_idle = false;
   uint32_t lookahead = 0;
@@ -161,6 +170,11 @@ SimulateOptions parse_simulate_options(const po::variables_map& vm) {
   o.out_dir = vm["out"].as<std::string>();
   o.vcd_path = optional_value<std::string>(vm, "vcd");
   o.trace_window = optional_value<std::string>(vm, "trace-window");
+  o.memory_trace_path = optional_value<std::string>(vm, "memory-trace");
+  o.memory_trace_ramulator =
+      choice<bool>(vm, "memory-trace-format", {{"dramsys", false}, {"ramulator", true}})
+          .value_or(false);
+  o.memory_trace_format_given = !vm["memory-trace-format"].defaulted();
   o.timeline_samples = vm["timeline-samples"].as<uint64_t>();
   o.progress = vm["progress"].as<bool>();
   o.check_protocol = vm["check-protocol"].as<bool>();
@@ -234,6 +248,9 @@ void validate(const SimulateOptions& o) {
   if (o.lookahead == 0) throw UsageError("option --lookahead: value 0 must be > 0");
   if (o.trace_window && !o.vcd_path)
     throw UsageError("option --trace-window limits the VCD trace: it needs --vcd");
+  if (o.memory_trace_format_given && !o.memory_trace_path)
+    throw UsageError(
+        "option --memory-trace-format is the format of the memory trace: it needs --memory-trace");
   if (o.trace_window) trace_window_cycles(*o.trace_window);
 }
 
@@ -512,10 +529,12 @@ std::vector<std::string> replay_arguments(const Replay& replay,
   std::vector<std::string> args;
   for (size_t n = 1; n < recorded_line.size(); ++n) {
     const std::string& a = recorded_line[n];
-    const bool output = a == "--vcd" || a == "--trace-window" || a == "--dump-outputs";
+    const bool output = a == "--vcd" || a == "--trace-window" || a == "--dump-outputs" ||
+                        a == "--memory-trace" || a == "--memory-trace-format";
     if (output) ++n;
+    // (--memory-trace=FILE and --memory-trace-format=F)
     if (output || a.rfind("--vcd=", 0) == 0 || a.rfind("--trace-window=", 0) == 0 ||
-        a.rfind("--dump-outputs=", 0) == 0)
+        a.rfind("--dump-outputs=", 0) == 0 || a.rfind("--memory-trace", 0) == 0)
       continue;
     args.push_back(a);
   }
@@ -627,6 +646,9 @@ int run_simulate(po::variables_map& vm, const SimulateOptions& o,
     check_output_file(*o.dump_outputs_path, "the --dump-outputs file");
   std::optional<VcdOutput> vcd;
   if (o.vcd_path && !o.vcd_path->empty()) vcd.emplace(*o.vcd_path, out);
+  MemoryTrace memory_trace;
+  if (o.memory_trace_path)
+    check_output_file(out.place(*o.memory_trace_path), "the --memory-trace file");
   FunctionalSetup fs;
   if (o.functional) {
     prepare_functional(vm, fs);  // --tokens, the pruning options, then the weights
@@ -644,6 +666,7 @@ int run_simulate(po::variables_map& vm, const SimulateOptions& o,
   if (replay) check_replay(*replay, ri);
   if (vcd) ro.trace.vcd_path = vcd->trace_path();
 
+  if (o.memory_trace_path) ro.memory_trace = &memory_trace;
   const auto start = std::chrono::steady_clock::now();
   ro.control.progress = progress_bar(o.progress, start);
   const SimResult r = simulate(prog, in.accel, in.tech, ro);
@@ -659,6 +682,14 @@ int run_simulate(po::variables_map& vm, const SimulateOptions& o,
   }
   write_report_files(out.staging(), r, ri, out.shown());
   if (o.functional && o.dump_outputs_path) dump_outputs(*o.dump_outputs_path, r.functional);
+  if (o.memory_trace_path) {
+    std::ostringstream trace;
+    if (o.memory_trace_ramulator)
+      memory_trace.write_ramulator(trace);
+    else
+      memory_trace.write_stl(trace, r.clock_mhz);
+    write_output_file(out.place(*o.memory_trace_path), trace.str(), *o.memory_trace_path);
+  }
   out.commit();
   fmt::print("  report: {0}/report.json, {0}/report.csv, {0}/ops.csv, {0}/timeline.csv{1}\n",
              o.out_dir, vcd ? ", VCD: " + vcd->shown() : "");

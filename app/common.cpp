@@ -444,12 +444,13 @@ OutputFolder::OutputFolder(const std::string& out) {
       const std::string f = e.path().filename().string();
       if (std::find(std::begin(kReportFiles), std::end(kReportFiles), f) ==
               std::end(kReportFiles) &&
-          e.path().extension() != ".vcd")
+          e.path().extension() != ".vcd" && e.path().extension() != ".stl" &&
+          e.path().extension() != ".trace")
         throw InputError(fmt::format(
             "{}: --out holds '{}', which is not a report file; the folder is replaced as a whole, "
             "so choose a new folder or one holding only report.json, report.csv, ops.csv, "
             "timeline.csv, "
-            "*.vcd",
+            "*.vcd, *.stl, *.trace",
             out, f));
     }
   }

@@ -136,8 +136,25 @@ struct SimResult {
   FunctionalResult functional;
 };
 
+// How the top level is put together (docs/architecture.md, "Integration guide").
+struct TopOptions {
+  // internal: the top binds its own MainMemory. external: no MainMemory; the DMA's memory side
+  // leaves the top through Accelerator::memory_socket, which the user binds to any
+  // base-protocol target before sc_start (the report's main-memory figures then come from the
+  // DMA's traffic and the configured memory's bandwidth and access energy).
+  enum class MainMemory { internal, external };
+  MainMemory main_memory = MainMemory::internal;
+  // > 0: the DMA's memory side as AT bursts of this many bytes (DmaOptions::burst_bytes);
+  // 0: one b_transport per transfer (loosely timed).
+  uint32_t dma_burst_bytes = 0;
+};
+
+class MemoryTrace;
+
 struct RunOptions {
   SimOptions sim;
+  TopOptions top;
+  MemoryTrace* memory_trace = nullptr;  // set: the DMA records main-memory traffic into it
   ControlOptions control;
   TraceOptions trace;
   uint64_t timeline_samples = 200;

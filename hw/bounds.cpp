@@ -17,7 +17,7 @@ std::vector<InstrId> first_tile_job_of_each_op(const Program& prog) {
 
 // Cycles of one tile of the job on its engine (the engines' own per-tile timing,
 // docs/compute.md "Timing of one tile").
-double tile_cycles(const Accelerator& top, const proto::TileJob& job, bool functional) {
+double tile_cycles(const AcceleratorBlocks& top, const proto::TileJob& job, bool functional) {
   switch (job.kind) {
     case proto::JobKind::softmax:
       return static_cast<double>(top.softmax->tile_timing(job.activation_sparsity).held);
@@ -51,7 +51,7 @@ uint64_t units_of(proto::JobKind kind, const AcceleratorConfig& cfg) {
 
 }  // namespace
 
-ShortestDurations shortest_durations(const Accelerator& top, const Program& prog,
+ShortestDurations shortest_durations(const AcceleratorBlocks& top, const Program& prog,
                                      const AcceleratorConfig& cfg, const RunOptions& opts,
                                      double memory_bytes_per_cycle) {
   ShortestDurations durations;

@@ -11,7 +11,7 @@ namespace acceltran {
 // Per op: the cycles of one tile at the fastest (the engine's own per-tile timing with the
 // sparsities its tile jobs carry; in a functional run a matmul tile's cycles depend on its data,
 // so the fastest any tile can be: no effectual MAC) and the units of its engine class.
-ShortestDurations shortest_durations(const Accelerator& top, const Program& prog,
+ShortestDurations shortest_durations(const AcceleratorBlocks& top, const Program& prog,
                                      const AcceleratorConfig& cfg, const RunOptions& opts,
                                      double memory_bytes_per_cycle);
 

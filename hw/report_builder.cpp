@@ -21,8 +21,10 @@ struct BlockStats {
   PeArrayStats pe_array;
   UnitPoolStats softmax, layer_norm;
   const DmaStats& dma;
-  const MainMemoryStats& main_memory;
-  double memory_bytes_moved;  // read + written by the main memory
+  MainMemoryStats main_memory;  // an external memory: bytes and accesses from the DMA
+  double memory_bytes_moved;    // read + written by the main memory
+  // The main memory's peak bandwidth (bytes/s) and background energy over the run.
+  double memory_peak_bytes_per_second = 0, memory_background_nj = 0;
   // Per buffer (proto::Buffer order): the cycles it leaks under --reference-bugs
   // buffer-leakage-gated (gated_leakage_cycles).
   std::array<uint64_t, 3> gated_leakage_cycles{};
@@ -34,12 +36,11 @@ struct BlockStats {
 // port-busy cycles, with each load's port time replaced by the main-memory transfer time of the
 // bytes it brought into this buffer at the memory's peak rate (docs/fidelity.md, F6). The load
 // port time is taken off in one sum, so up to one cycle per load of rounding stays in.
-uint64_t gated_leakage_cycles(const SramBuffer& buffer, const Accelerator& top,
-                              const Technology& tech) {
+uint64_t gated_leakage_cycles(const SramBuffer& buffer, const AcceleratorBlocks& top,
+                              const Technology& tech, double memory_peak_bytes_per_second) {
   const uint64_t loaded_bytes =
       top.dma->stats().loaded_bytes[static_cast<size_t>(buffer.buffer_kind())];
-  const double memory_bytes_per_cycle =
-      top.main_memory->peak_bytes_per_second() / (tech.clock_mhz * 1e6);
+  const double memory_bytes_per_cycle = memory_peak_bytes_per_second / (tech.clock_mhz * 1e6);
   auto whole_cycles = [](double cycles) { return static_cast<uint64_t>(std::ceil(cycles - 1e-9)); };
   const uint64_t load_memory_cycles =
       whole_cycles(static_cast<double>(loaded_bytes) / memory_bytes_per_cycle);
@@ -49,23 +50,44 @@ uint64_t gated_leakage_cycles(const SramBuffer& buffer, const Accelerator& top,
   return buffer.stats().port_busy_cycles - load_port_cycles + load_memory_cycles;
 }
 
-BlockStats read_block_stats(const Accelerator& top, const Technology& tech) {
+// An external memory's statistics as far as the DMA saw them: bytes, transfers and 64-byte
+// accesses (energy per access of the configured memory); no row or refresh figures.
+MainMemoryStats external_memory_stats(const DmaStats& dma, const AcceleratorConfig& cfg,
+                                      const Technology& tech) {
+  MainMemoryStats memory;
+  memory.bytes_read = dma.bytes_from_memory;
+  memory.bytes_written = dma.bytes_to_memory;
+  memory.accesses_64b = dma.memory_accesses_64b;
+  memory.dynamic_energy_nj = static_cast<double>(dma.memory_accesses_64b) *
+                             MainMemory::access_energy_nj(cfg.main_memory, tech);
+  return memory;
+}
+
+BlockStats read_block_stats(const AcceleratorBlocks& top, const AcceleratorConfig& cfg,
+                            const Technology& tech, const RunOptions& o) {
   const ControlStats& control = top.control_block->stats();
   const uint64_t elapsed_cycles = control.end_cycle;
-  const MainMemoryStats& memory = top.main_memory->stats();
+  const double elapsed_ps = static_cast<double>(elapsed_cycles) * 1e6 / tech.clock_mhz;
+  const MainMemoryStats memory = top.main_memory
+                                     ? top.main_memory->stats()
+                                     : external_memory_stats(top.dma->stats(), cfg, tech);
   BlockStats stats{control,
                    elapsed_cycles,
-                   static_cast<double>(elapsed_cycles) * 1e6 / tech.clock_mhz,
+                   elapsed_ps,
                    top.pe_array->stats(elapsed_cycles),
                    top.softmax->stats(elapsed_cycles),
                    top.layer_norm->stats(elapsed_cycles),
                    top.dma->stats(),
                    memory,
                    static_cast<double>(memory.bytes_read + memory.bytes_written)};
-  for (const SramBuffer* buffer :
-       {top.activation_buffer.get(), top.weight_buffer.get(), top.mask_buffer.get()})
+  stats.memory_peak_bytes_per_second =
+      top.main_memory ? top.main_memory->peak_bytes_per_second()
+                      : MainMemory::peak_bytes_per_second(cfg.main_memory, tech, o.sim);
+  stats.memory_background_nj =
+      top.main_memory ? top.main_memory->background_energy_nj(elapsed_ps) : 0.0;
+  for (const SramBuffer* buffer : {top.activation_buffer, top.weight_buffer, top.mask_buffer})
     stats.gated_leakage_cycles[static_cast<size_t>(buffer->buffer_kind())] =
-        gated_leakage_cycles(*buffer, top, tech);
+        gated_leakage_cycles(*buffer, top, tech, stats.memory_peak_bytes_per_second);
   return stats;
 }
 
@@ -101,7 +123,7 @@ struct OperandReadEnergy {
   double engine_mask_nj = 0;
 };
 
-OperandReadEnergy operand_read_energy(const Accelerator& top, const BlockStats& stats,
+OperandReadEnergy operand_read_energy(const AcceleratorBlocks& top, const BlockStats& stats,
                                       const BufferChargingRules& rules) {
   OperandReadEnergy energy;
   energy.pe_array_scale = rules.unclocked_submodules ? 0.0 : 1.0;
@@ -121,12 +143,13 @@ double buffer_leakage_nj(const SramBuffer& buffer, const BufferChargingRules& ru
                                                              : stats.elapsed_cycles);
 }
 
-std::array<const SramBuffer*, 3> buffers_of(const Accelerator& top) {
-  return {top.activation_buffer.get(), top.weight_buffer.get(), top.mask_buffer.get()};
+std::array<const SramBuffer*, 3> buffers_of(const AcceleratorBlocks& top) {
+  return {top.activation_buffer, top.weight_buffer, top.mask_buffer};
 }
 
-BlockEnergy dma_energy(const Accelerator& top, const BlockStats& stats, const Technology& tech,
-                       const RunOptions& o, const BufferChargingRules& rules) {
+BlockEnergy dma_energy(const AcceleratorBlocks& top, const BlockStats& stats,
+                       const Technology& tech, const RunOptions& o,
+                       const BufferChargingRules& rules) {
   if (rules.unclocked_submodules) return BlockEnergy{0.0, 0.0};
   const double busy = static_cast<double>(stats.dma.busy_engine_cycles);
   double leakage_nj = busy * tech.nj_per_cycle(tech.dma.leakage_mw);
@@ -138,7 +161,7 @@ BlockEnergy dma_energy(const Accelerator& top, const BlockStats& stats, const Te
 }
 
 // r.energy in the fixed block order of the report, then the totals and the average power.
-void add_energy_by_block(SimResult& r, const Accelerator& top, const BlockStats& stats,
+void add_energy_by_block(SimResult& r, const AcceleratorBlocks& top, const BlockStats& stats,
                          const Technology& tech, const RunOptions& o,
                          const BufferChargingRules& rules, const OperandReadEnergy& reads) {
   const PeArrayStats& pe = stats.pe_array;
@@ -167,14 +190,13 @@ void add_energy_by_block(SimResult& r, const Accelerator& top, const BlockStats&
       mask.stats().dynamic_energy_nj + reads.pe_array_scale * pe.mask_read_nj +
           reads.engine_mask_nj,
       buffer_leakage_nj(mask, rules, stats));
-  add("main_memory", stats.main_memory.dynamic_energy_nj,
-      top.main_memory->background_energy_nj(stats.elapsed_ps));
+  add("main_memory", stats.main_memory.dynamic_energy_nj, stats.memory_background_nj);
   for (const auto& [name, e] : r.energy) r.energy_total_nj += e.total_nj();
   r.energy_per_seq_mj = r.batch > 0 ? r.energy_total_nj / r.batch * 1e-6 : 0;
   r.power_average_w = stats.elapsed_ps > 0 ? r.energy_total_nj / (stats.elapsed_ps * 1e-3) : 0;
 }
 
-void add_utilization(SimResult& r, const Accelerator& top, const BlockStats& stats,
+void add_utilization(SimResult& r, const AcceleratorBlocks& top, const BlockStats& stats,
                      const AcceleratorConfig& cfg) {
   const uint64_t elapsed = stats.elapsed_cycles;
   auto busy_fraction = [&](double busy, double units) {
@@ -190,8 +212,8 @@ void add_utilization(SimResult& r, const Accelerator& top, const BlockStats& sta
   r.utilization["dma"] =
       busy_fraction(static_cast<double>(stats.dma.busy_engine_cycles), top.dma->engines());
   r.utilization["main_memory_bandwidth"] =
-      stats.elapsed_ps > 0 ? stats.memory_bytes_moved / (top.main_memory->peak_bytes_per_second() *
-                                                         stats.elapsed_ps * 1e-12)
+      stats.elapsed_ps > 0 ? stats.memory_bytes_moved /
+                                 (stats.memory_peak_bytes_per_second * stats.elapsed_ps * 1e-12)
                            : 0;
   for (const SramBuffer* buffer : buffers_of(top))
     r.utilization[std::string(proto::to_string(buffer->buffer_kind())) + "_buffer_ports"] =
@@ -199,7 +221,7 @@ void add_utilization(SimResult& r, const Accelerator& top, const BlockStats& sta
 }
 
 // --reference-bugs buffer-leakage-gated: the cycles each buffer is charged leakage for.
-void add_gated_leakage_cycles(SimResult& r, const Accelerator& top, const BlockStats& stats) {
+void add_gated_leakage_cycles(SimResult& r, const AcceleratorBlocks& top, const BlockStats& stats) {
   for (const SramBuffer* buffer : buffers_of(top))
     r.memory[std::string(proto::to_string(buffer->buffer_kind())) +
              "_buffer_gated_leakage_cycles"] =
@@ -235,7 +257,8 @@ void add_evictions(SimResult& r, const ControlStats& control) {
   }
 }
 
-void add_memory_traffic(SimResult& r, const Accelerator& top, const BlockStats& stats) {
+void add_memory_traffic(SimResult& r, const AcceleratorBlocks& top, const BlockStats& stats,
+                        bool dense_homes) {
   const MainMemoryStats& memory = stats.main_memory;
   const ControlStats& control = stats.control;
   r.memory["bytes_read"] = static_cast<double>(memory.bytes_read);
@@ -243,7 +266,13 @@ void add_memory_traffic(SimResult& r, const Accelerator& top, const BlockStats& 
   r.memory["row_hits"] = static_cast<double>(memory.row_hits);
   r.memory["row_misses"] = static_cast<double>(memory.row_misses);
   r.memory["achieved_bandwidth_gbps"] = memory.achieved_bandwidth_gbps();
-  r.memory["peak_bandwidth_gbps"] = top.main_memory->peak_bytes_per_second() * 1e-9;
+  r.memory["peak_bandwidth_gbps"] = stats.memory_peak_bytes_per_second * 1e-9;
+  // The main-memory range the run needs (docs/memory.md, "Address map"): every transfer lies
+  // in [0, main_memory_range_bytes); a memory must decode at least this many bytes.
+  r.memory["main_memory_range_bytes"] = static_cast<double>(stats.dma.memory_end_address);
+  // The homes every part has reserved (some never touched): the program region may begin here.
+  r.memory["main_memory_homes_bytes"] =
+      static_cast<double>(part_homes_end_bytes(top.control_block->issued_program(), dense_homes));
   r.memory["spills"] = static_cast<double>(control.spills);
   r.memory["spill_bytes"] = static_cast<double>(control.spill_bytes);
   r.memory["reloads"] = static_cast<double>(control.reloads);
@@ -259,7 +288,7 @@ void add_memory_traffic(SimResult& r, const Accelerator& top, const BlockStats& 
   }
 }
 
-void add_compute_counts(SimResult& r, const Accelerator& top, const BlockStats& stats) {
+void add_compute_counts(SimResult& r, const AcceleratorBlocks& top, const BlockStats& stats) {
   const PeArrayStats& pe = stats.pe_array;
   r.compute["dense_macs"] = static_cast<double>(pe.dense_macs);
   r.compute["effectual_macs"] = static_cast<double>(pe.effectual_macs);
@@ -277,8 +306,8 @@ void add_compute_counts(SimResult& r, const Accelerator& top, const BlockStats& 
 }
 
 // Instruction counts of the program and of the run, streamed bytes, MACs and peak rates.
-void add_program_counts(SimResult& r, const Accelerator& top, const BlockStats& stats,
-                        const Program& prog, const AcceleratorConfig& cfg, const Technology& tech) {
+void add_program_counts(SimResult& r, const BlockStats& stats, const Program& prog,
+                        const AcceleratorConfig& cfg, const Technology& tech) {
   const ControlStats& control = stats.control;
   r.issued = control.issued;
   r.completed = control.completed;
@@ -296,12 +325,12 @@ void add_program_counts(SimResult& r, const Accelerator& top, const BlockStats& 
   r.loaded_bytes = stats.dma.bytes_from_memory;
   r.stored_bytes = stats.dma.bytes_to_memory;
   r.total_macs_per_cycle = static_cast<uint64_t>(cfg.total_macs());
-  r.memory_bytes_per_cycle = top.main_memory->peak_bytes_per_second() / (tech.clock_mhz * 1e6);
+  r.memory_bytes_per_cycle = stats.memory_peak_bytes_per_second / (tech.clock_mhz * 1e6);
 }
 
 // Each resource can be busy at most every cycle: cycles >= its busy cycles / its units.
 // Needs r.memory_bytes_per_cycle (add_program_counts).
-void add_bounds(SimResult& r, const Accelerator& top, const BlockStats& stats,
+void add_bounds(SimResult& r, const AcceleratorBlocks& top, const BlockStats& stats,
                 const AcceleratorConfig& cfg) {
   const PeArrayStats& pe = stats.pe_array;
   r.bounds_cycles["compute"] =
@@ -324,7 +353,8 @@ void add_bounds(SimResult& r, const Accelerator& top, const BlockStats& stats,
 
 // Per op: its run figures, and its energy = its units + its buffer port bytes and main-memory
 // bytes at the run's average energy per byte.
-void add_ops(SimResult& r, const Accelerator& top, const BlockStats& stats, const Program& prog) {
+void add_ops(SimResult& r, const AcceleratorBlocks& top, const BlockStats& stats,
+             const Program& prog) {
   double buffer_nj = 0, buffer_bytes = 0;
   for (const SramBuffer* buffer : buffers_of(top)) {
     buffer_nj += buffer->stats().dynamic_energy_nj;
@@ -357,7 +387,7 @@ void add_ops(SimResult& r, const Accelerator& top, const BlockStats& stats, cons
 // The critical path, per op its shortest duration and share of the path, and the achievable
 // bound: the largest of the critical path and the resource bounds (docs/performance.md,
 // "Bounds"). Needs r.bounds_cycles (add_bounds) and r.ops (add_ops).
-void add_critical_path(SimResult& r, const Accelerator& top, const AcceleratorConfig& cfg,
+void add_critical_path(SimResult& r, const AcceleratorBlocks& top, const AcceleratorConfig& cfg,
                        const RunOptions& o) {
   // The chain over the instructions as issued: in the hardware profile a block's pieces are one
   // instruction, so the bound is the same for every --tiles-per-instruction.
@@ -482,7 +512,7 @@ TimelineBuckets busy_per_bucket(const ControlStats& control, uint64_t elapsed_cy
 // busy time of the engine class that spends it (uniformly over time when that class never ran),
 // so the buckets add up to the reported total and the mean of the bucket powers is the average
 // power.
-void spread_energy(TimelineBuckets& t, const SimResult& r, const Accelerator& top,
+void spread_energy(TimelineBuckets& t, const SimResult& r, const AcceleratorBlocks& top,
                    const BlockStats& stats, const BufferChargingRules& rules,
                    const OperandReadEnergy& reads) {
   constexpr int kLanes = static_cast<int>(EngineClass::lanes);
@@ -508,11 +538,12 @@ void spread_energy(TimelineBuckets& t, const SimResult& r, const Accelerator& to
            kLanes);
 }
 
-void add_timeline(SimResult& r, const Accelerator& top, const TimelineBuckets& t,
+void add_timeline(SimResult& r, const AcceleratorBlocks& top, const TimelineBuckets& t,
                   const AcceleratorConfig& cfg, const Technology& tech) {
   const uint64_t elapsed = t.elapsed_cycles, bucket = t.bucket_cycles;
   const double lanes_total = static_cast<double>(cfg.total_lanes());
-  const auto& occupancy = top.occupancy;
+  static const std::vector<std::array<uint64_t, 4>> kNoOccupancy;
+  const auto& occupancy = top.occupancy ? *top.occupancy : kNoOccupancy;
   size_t next_occupancy = 0;
   std::array<uint64_t, 4> last_occupancy{0, 0, 0, 0};
   for (size_t b = 0; b < t.count && b * bucket <= elapsed; ++b) {
@@ -576,9 +607,9 @@ void add_efficiency_loss(SimResult& r) {
       r.ops_in_flight_average, 100 * r.utilization["mac_lanes"], moved_mb);
 }
 
-SimResult build_report(const Accelerator& top, const Program& prog, const AcceleratorConfig& cfg,
-                       const Technology& tech, const RunOptions& o) {
-  const BlockStats stats = read_block_stats(top, tech);
+SimResult build_report(const AcceleratorBlocks& top, const Program& prog,
+                       const AcceleratorConfig& cfg, const Technology& tech, const RunOptions& o) {
+  const BlockStats stats = read_block_stats(top, cfg, tech, o);
   SimResult r;
   r.finished = stats.control.finished;
   r.deadlock = stats.control.deadlock;
@@ -594,10 +625,10 @@ SimResult build_report(const Accelerator& top, const Program& prog, const Accele
   r.area_um2 = compute_area(cfg, tech).rows();
   add_utilization(r, top, stats, cfg);
   add_stalls(r, stats.control);
-  add_memory_traffic(r, top, stats);
+  add_memory_traffic(r, top, stats, o.functional != nullptr);
   if (rules.buffer_leakage_gated) add_gated_leakage_cycles(r, top, stats);
   add_compute_counts(r, top, stats);
-  add_program_counts(r, top, stats, prog, cfg, tech);
+  add_program_counts(r, stats, prog, cfg, tech);
   add_bounds(r, top, stats, cfg);
   add_ops(r, top, stats, prog);
   add_critical_path(r, top, cfg, o);
@@ -608,6 +639,11 @@ SimResult build_report(const Accelerator& top, const Program& prog, const Accele
   spread_energy(buckets, r, top, stats, rules, reads);
   add_timeline(r, top, buckets, cfg, tech);
   return r;
+}
+
+SimResult build_report(const Accelerator& top, const Program& prog, const AcceleratorConfig& cfg,
+                       const Technology& tech, const RunOptions& o) {
+  return build_report(top.blocks(), prog, cfg, tech, o);
 }
 
 }  // namespace acceltran

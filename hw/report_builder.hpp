@@ -7,6 +7,10 @@
 
 namespace acceltran {
 
+// `top`: the blocks of any top level (AcceleratorBlocks), or the Accelerator's own.
+SimResult build_report(const AcceleratorBlocks& top, const Program& prog,
+                       const AcceleratorConfig& cfg, const Technology& tech,
+                       const RunOptions& opts);
 SimResult build_report(const Accelerator& top, const Program& prog, const AcceleratorConfig& cfg,
                        const Technology& tech, const RunOptions& opts);
 

@@ -56,8 +56,9 @@ enum class TransferKind : uint8_t {
   store_activations,  // PE outputs -> activation buffer (reference profile)
   spill,              // activation buffer -> main memory (eviction of live data)
   store_output,       // activation buffer -> main memory (final model output)
+  fetch_program,      // main memory -> the requester's data array (the instruction stream)
 };
-constexpr size_t kTransferKindCount = 5;
+constexpr size_t kTransferKindCount = 6;
 inline bool is_load(TransferKind kind) {
   return kind == TransferKind::load_weights || kind == TransferKind::load_activations;
 }

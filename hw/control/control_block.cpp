@@ -216,6 +216,7 @@ EngineClass ControlBlock::engine_of(Opcode op) const {
 
 // ---------------------------------------------------------------- main loop
 void ControlBlock::run() {
+  if (copts_.wait_for_start) sc_core::wait(start_);
   const uint64_t instruction_count = prog_.instrs.size();
   uint64_t now = time_to_cycles(sc_core::sc_time_stamp(), clock_mhz_);
   while (done_ < instruction_count) {
@@ -265,6 +266,7 @@ void ControlBlock::run() {
   stats_.evictions = residency_.evictions();
   stats_.finished = done_ == instruction_count;
   if (on_event) on_event(now);
+  run_ended_.notify(sc_core::SC_ZERO_TIME);
 }
 
 // No tile job in flight for `gap_cycles`: charged to the reason the oldest waiting one waits.

@@ -64,6 +64,9 @@ struct ControlOptions {
   // zero-free image fits whatever its measured sparsity).
   bool dense_homes = false;
   std::function<void(uint64_t done, uint64_t total, uint64_t cycle)> progress;  // may be empty
+  // A programmable top (docs/architecture.md, "Driving the accelerator from a CPU"): the stream
+  // issues nothing until start() is called.
+  bool wait_for_start = false;
 };
 
 // One busy interval of an engine class, for the timeline (start, end, unit-cycles).
@@ -133,6 +136,10 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   uint32_t current_op() const { return current_op_; }
   // Called after every event (trace sampling); may be empty.
   std::function<void(uint64_t cycle)> on_event;
+  // With ControlOptions::wait_for_start: starts the stream (once). run_ended() is notified when
+  // the stream ends, finished or not (stats().finished, stats().deadlock say which).
+  void start() { start_.notify(sc_core::SC_ZERO_TIME); }
+  const sc_core::sc_event& run_ended() const { return run_ended_; }
 
  private:
   enum class State : uint8_t { waiting, issued, done };
@@ -263,6 +270,7 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   tlm::tlm_generic_payload xfer_gp_;  // transfers (TransferExt attached for life)
   proto::TileJobExt job_;
   proto::TransferExt xfer_;
+  sc_core::sc_event start_, run_ended_;
 };
 
 }  // namespace acceltran

@@ -38,6 +38,8 @@ inline Opcode opcode_of(proto::TransferKind kind) {
       return Opcode::SPILL;
     case proto::TransferKind::store_output:
       return Opcode::STORE_M;
+    case proto::TransferKind::fetch_program:  // a programmable top's fetch, not an instruction
+      break;
   }
   return Opcode::LOAD_W;
 }

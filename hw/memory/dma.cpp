@@ -6,12 +6,15 @@
 
 #include <fmt/format.h>
 
+#include "acceltran/hw/memory/main_memory.hpp"
+
 namespace acceltran {
 
 Dma::Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Technology& tech,
          const MemoryTimingTable& timing, const SimOptions& opts, const DmaOptions& dopts)
     : sc_module(name),
       socket("socket"),
+      fetch_socket("fetch_socket"),
       memory_socket("memory_socket"),
       activation_socket("activation_socket"),
       weight_socket("weight_socket"),
@@ -27,6 +30,7 @@ Dma::Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Techn
                                              : 0;
   nj_per_busy_cycle_ = tech.nj_per_cycle(tech.dma.dynamic_mw + tech.dma.leakage_mw);
   socket.register_b_transport(this, &Dma::b_transport);
+  fetch_socket.register_b_transport(this, &Dma::b_transport);
   memory_socket.register_nb_transport_bw(this, &Dma::nb_transport_bw);
   sub_gp_.set_extension(&sub_ext_);
 }
@@ -40,6 +44,12 @@ sc_core::sc_time Dma::issue(tlm_utils::simple_initiator_socket<Dma>& s, bool wri
                             sc_core::sc_time at, unsigned char* data) {
   sc_core::sc_time now = sc_core::sc_time_stamp();
   if (bytes == 0 || failed()) return at;
+  if (&s == &memory_socket) {
+    ++stats_.memory_transfers;
+    stats_.memory_accesses_64b += MemoryTrace::bursts(address, bytes, kMainMemoryAccessBytes);
+    stats_.memory_end_address = std::max(stats_.memory_end_address, address + bytes);
+    if (memory_trace_) memory_trace_->record(cycle_at_or_after(at), write, address, bytes);
+  }
   if (burst_bytes_ > 0 && &s == &memory_socket)
     return issue_bursts(write, address, bytes, ext, at, data);
   sub_ext_ = ext;
@@ -176,7 +186,7 @@ tlm::tlm_sync_enum Dma::nb_transport_bw(tlm::tlm_generic_payload& gp, tlm::tlm_p
 tlm::tlm_response_status Dma::check_command(const tlm::tlm_generic_payload& gp,
                                             const proto::TransferExt* ext) const {
   if (!ext) return tlm::TLM_GENERIC_ERROR_RESPONSE;
-  const bool load = proto::is_load(ext->kind);
+  const bool load = proto::is_load(ext->kind) || ext->kind == proto::TransferKind::fetch_program;
   const unsigned length = gp.get_data_length();
   if (gp.get_command() != (load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND))
     return tlm::TLM_COMMAND_ERROR_RESPONSE;
@@ -273,6 +283,11 @@ bool Dma::move_part(const proto::TransferExt& ext, uint64_t address, unsigned ch
       later(issue(memory_socket, true, address, data + mask, ext, at, contents));
       stats_.bytes_from_buffers += data + mask;
       stats_.bytes_to_memory += data + mask;
+      return true;
+    case proto::TransferKind::fetch_program:  // the requester's array is the destination
+      if (!contents) return false;
+      later(issue(memory_socket, false, address, data, ext, at, contents));
+      stats_.bytes_from_memory += data;
       return true;
     default:
       return false;

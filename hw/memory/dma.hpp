@@ -6,6 +6,8 @@
 //   LOAD_A   memory -> activation buffer   (+ mask bytes -> mask buffer)
 //   STORE_A  PEs -> activation buffer      (+ mask bytes -> mask buffer), no memory traffic
 //   SPILL, STORE_M  activation buffer (+ mask buffer) -> memory
+//   FETCH_PROGRAM   memory -> the command's data array (on fetch_socket; a READ with
+//                   TransferExt::contents, data_bytes = data length, no mask)
 // gp.address is the main-memory byte address (data followed by its mask). The DMA has N
 // engines (default one per PE); a command takes the earliest-free engine, waits setup_cycles,
 // then issues the memory side and the buffer side at the same time (streaming overlap); it
@@ -37,6 +39,7 @@
 #include "acceltran/config/accelerator_config.hpp"
 #include "acceltran/hw/memory/memory_policy.hpp"
 #include "acceltran/hw/memory/memory_timing.hpp"
+#include "acceltran/hw/memory/memory_trace.hpp"
 #include "acceltran/hw/sim_options.hpp"
 #include "acceltran/tlm/protocol.hpp"
 
@@ -71,12 +74,20 @@ struct DmaStats {
   // Per buffer (proto::Buffer order): bytes loads brought into it from main memory (LOAD_W /
   // LOAD_A data into the weight / activation buffer, their masks into the mask buffer).
   std::array<uint64_t, 3> loaded_bytes{};
+  // Main-memory side: transfers issued and the 64-byte accesses they touch (counted the way
+  // MainMemoryStats::accesses_64b counts them; a report whose memory is external uses these).
+  uint64_t memory_transfers = 0, memory_accesses_64b = 0;
+  // The main-memory range the run used: every transfer lies in [0, memory_end_address).
+  uint64_t memory_end_address = 0;
   double energy_nj = 0;  // (dynamic + leakage power of one DMA) / MHz x busy cycles
 };
 
 class Dma : public sc_core::sc_module {
  public:
-  tlm_utils::simple_target_socket<Dma> socket;                // commands from the control block
+  tlm_utils::simple_target_socket<Dma> socket;  // commands from the control block
+  // FETCH_PROGRAM commands (a programmable top's register block): a read of the instruction
+  // stream into the command's data array; served like `socket`. May stay unbound.
+  tlm_utils::simple_target_socket_optional<Dma> fetch_socket;
   tlm_utils::simple_initiator_socket<Dma> memory_socket;      // -> MainMemory
   tlm_utils::simple_initiator_socket<Dma> activation_socket;  // -> activation SramBuffer
   tlm_utils::simple_initiator_socket<Dma> weight_socket;      // -> weight SramBuffer
@@ -91,6 +102,9 @@ class Dma : public sc_core::sc_module {
   const DmaStats& stats() const { return stats_; }
   // The sub-transfer error that ended the last failed command ("" if none).
   const std::string& last_error() const { return last_error_; }
+  // Records every main-memory transfer (request cycle, read or write, address, bytes) into
+  // `trace` (not owned; nullptr: none).
+  void set_memory_trace(MemoryTrace* trace) { memory_trace_ = trace; }
   ~Dma() override;
 
  private:
@@ -118,6 +132,7 @@ class Dma : public sc_core::sc_module {
   tlm::tlm_generic_payload sub_gp_;  // sub-transfers (sub_ext_ attached for life)
   proto::TransferExt sub_ext_;
   std::string last_error_;
+  MemoryTrace* memory_trace_ = nullptr;
 
   // AT burst option (DmaOptions::burst_bytes).
   struct BurstPool : tlm::tlm_mm_interface {  // the memory manager: reusable payloads

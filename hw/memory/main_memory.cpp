@@ -28,25 +28,11 @@ MainMemory::MainMemory(sc_core::sc_module_name name, const MainMemoryConfig& cfg
   if (cfg.banks <= 0 || cfg.ranks <= 0 || cfg.channels <= 0)
     throw InputError(fmt::format("main memory: banks {}, ranks {}, channels {} must be > 0",
                                  cfg.banks, cfg.ranks, cfg.channels));
-  auto bw = tech.main_memory_bandwidth_gbps.find(cfg.bandwidth_class);
-  if (bw == tech.main_memory_bandwidth_gbps.end())
-    throw InputError(fmt::format("main memory: bandwidth class '{}' unknown in {}; allowed: {}",
-                                 cfg.bandwidth_class, tech.source,
-                                 join_keys(tech.main_memory_bandwidth_gbps)));
-  auto en = tech.main_memory_access_energy_nj.find(cfg.energy_key());
-  if (en == tech.main_memory_access_energy_nj.end())
-    throw InputError(fmt::format(
-        "main memory: layout {} [banks {}, ranks {}, channels {}] of type {} has no access "
-        "energy (key type_banks_ranks_channels) in {}; known layouts: {}",
-        cfg.energy_key(), cfg.banks, cfg.ranks, cfg.channels, to_string(cfg.type), tech.source,
-        join_keys(tech.main_memory_access_energy_nj)));
-  energy_per_access_nj_ = en->second;
+  bytes_per_s_ = peak_bytes_per_second(cfg, tech, opts);
+  energy_per_access_nj_ = access_energy_nj(cfg, tech);
   t_ = timing.at(cfg.type);
   ideal_ = opts.memory_model == MemoryModel::ideal;
   refresh_ = !ideal_ && mopts.refresh && t_.has_refresh();
-  bytes_per_s_ = opts.bandwidth == BandwidthConvention::bytes
-                     ? bw->second * 1e9
-                     : bw->second * 1073741824.0 * tech.word_bits() / 8.0;
   // Each channel carries 1/channels of the peak bandwidth.
   burst_ps_ = t_.burst_bytes / (bytes_per_s_ / cfg.channels) * 1e12;
   bursts_per_row_ = static_cast<uint64_t>(t_.row_bytes / t_.burst_bytes);
@@ -68,6 +54,29 @@ MainMemory::MainMemory(sc_core::sc_module_name name, const MainMemoryConfig& cfg
   socket.register_nb_transport_fw(this, &MainMemory::nb_transport_fw);
   socket.register_transport_dbg(this, &MainMemory::transport_dbg);
   socket.register_get_direct_mem_ptr(this, &MainMemory::get_direct_mem_ptr);
+}
+
+double MainMemory::peak_bytes_per_second(const MainMemoryConfig& cfg, const Technology& tech,
+                                         const SimOptions& opts) {
+  auto bw = tech.main_memory_bandwidth_gbps.find(cfg.bandwidth_class);
+  if (bw == tech.main_memory_bandwidth_gbps.end())
+    throw InputError(fmt::format("main memory: bandwidth class '{}' unknown in {}; allowed: {}",
+                                 cfg.bandwidth_class, tech.source,
+                                 join_keys(tech.main_memory_bandwidth_gbps)));
+  return opts.bandwidth == BandwidthConvention::bytes
+             ? bw->second * 1e9
+             : bw->second * 1073741824.0 * tech.word_bits() / 8.0;
+}
+
+double MainMemory::access_energy_nj(const MainMemoryConfig& cfg, const Technology& tech) {
+  auto en = tech.main_memory_access_energy_nj.find(cfg.energy_key());
+  if (en == tech.main_memory_access_energy_nj.end())
+    throw InputError(fmt::format(
+        "main memory: layout {} [banks {}, ranks {}, channels {}] of type {} has no access "
+        "energy (key type_banks_ranks_channels) in {}; known layouts: {}",
+        cfg.energy_key(), cfg.banks, cfg.ranks, cfg.channels, to_string(cfg.type), tech.source,
+        join_keys(tech.main_memory_access_energy_nj)));
+  return en->second;
 }
 
 void MainMemory::check_layout(const MainMemoryConfig& cfg, const DesignSpace& space) {

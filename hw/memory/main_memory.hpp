@@ -86,6 +86,13 @@ class MainMemory : public sc_core::sc_module {
   // InputError if (banks, ranks, channels) is not a layout of `cfg.type` in design_space.yaml.
   static void check_layout(const MainMemoryConfig& cfg, const DesignSpace& space);
 
+  // The configured memory's peak bandwidth (bytes/s after the bandwidth convention) and energy
+  // per 64-byte access, as the constructor takes them (InputError for an unknown bandwidth
+  // class or layout); also for a report whose memory is an external model.
+  static double peak_bytes_per_second(const MainMemoryConfig& cfg, const Technology& tech,
+                                      const SimOptions& opts);
+  static double access_energy_nj(const MainMemoryConfig& cfg, const Technology& tech);
+
   // Direct call: serves a transfer requested at request_ps; returns its completion (ps).
   // energy_nj < 0: the default, per 64-byte access.
   double access(double request_ps, uint64_t address, uint64_t bytes, bool write,

@@ -26,6 +26,24 @@ message(STATUS "consumer: ${last_output}")
 if(NOT last_output MATCHES "moved 4096 bytes: ok")
   message(FATAL_ERROR "consumer output: ${last_output}")
 endif()
+# The virtual-platform example on its own against the installed package: a CPU driver programs
+# the accelerator through its registers and checks the output (docs/architecture.md).
+run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/examples/virtual_platform" -B "${WORK}/virtual_platform"
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build "${WORK}/virtual_platform" -j1)
+run(${CMAKE_COMMAND} -E env SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
+    "${WORK}/virtual_platform/virtual_platform")
+message(STATUS "virtual platform: ${last_output}")
+if(NOT last_output MATCHES "virtual platform: every check passed")
+  message(FATAL_ERROR "virtual platform output: ${last_output}")
+endif()
+# ... and on a checkpoint with its tokens, read by the installed loaders.
+run(${CMAKE_COMMAND} -E env SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
+    "${WORK}/virtual_platform/virtual_platform" "${prefix}/share/acceltran/models"
+    "${SOURCE_DIR}/testbench/fixtures/bert-2l-64")
+if(NOT last_output MATCHES "virtual platform: every check passed")
+  message(FATAL_ERROR "virtual platform output (bert-2l-64): ${last_output}")
+endif()
 # The installed acceltran finds the installed models by itself (no ACCELTRAN_MODELS_DIR).
 run(${CMAKE_COMMAND} -E env --unset=ACCELTRAN_MODELS_DIR SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1
     "${prefix}/bin/acceltran" simulate --out "${WORK}/out")
