@@ -82,10 +82,14 @@ BlockPrune PrunePolicy::block_rule(TensorKind kind, int64_t segment, int64_t hea
 }
 
 std::string PrunePolicy::describe() const {
-  if (uniform) return fmt::format("uniform {}", rule_text(rules[0]));
+  bool alike = true;
+  for (const KindRule& r : rules) alike = alike && rule_text(r) == rule_text(rules[0]);
   std::string s = name;
-  for (int k = 0; k < kTensorKinds; ++k)
-    s += fmt::format(" {}:{}", kKindNames[k], rule_text(rules[static_cast<size_t>(k)]));
+  if (alike)
+    s += " " + rule_text(rules[0]);
+  else
+    for (int k = 0; k < kTensorKinds; ++k)
+      s += fmt::format(" {}:{}", kKindNames[k], rule_text(rules[static_cast<size_t>(k)]));
   if (weight_tau >= 0) s += fmt::format(" weights:tau={}", weight_tau);
   return s;
 }
