@@ -934,6 +934,36 @@ void Datapath::pack_part(TensorId t, uint32_t part, std::vector<unsigned char>& 
   if (held > 0) out[pos] = static_cast<unsigned char>(acc & 0xff);
 }
 
+PruneSpec reference_spec(const PrunePolicy& p) {
+  PruneSpec s;
+  s.per_point = true;
+  s.tau_before_scale = p.tau_before_fold;
+  s.topk_above_kth = p.topk_above_kth;
+  for (int k = 0; k < kTensorKinds; ++k) {
+    const KindRule& r = p.rules[static_cast<size_t>(k)];
+    PruneSpec::PointRule& q = s.point[static_cast<size_t>(k)];
+    q.mode = r.mode == KindRule::Mode::off         ? PruneSpec::Mode::none
+             : r.mode == KindRule::Mode::threshold ? PruneSpec::Mode::threshold
+                                                   : PruneSpec::Mode::topk;
+    q.tau = r.tau;
+    q.k = r.k;
+    q.k_fraction = r.k_fraction;
+  }
+  return s;
+}
+
+void prune_weights(BertWeights& w, const PrunePolicy& p) {
+  if (p.weight_tau < 0) return;
+  const auto tau = static_cast<float>(p.weight_tau);
+  auto prune = [tau](FloatTensor& t) {
+    for (float& x : t.data)
+      if (std::fabs(x) <= tau) x = 0.0f;
+  };
+  for (BertLayerWeights& l : w.layers)
+    for (FloatTensor* t : {&l.query_w, &l.key_w, &l.value_w, &l.attn_out_w, &l.inter_w, &l.out_w})
+      prune(*t);
+}
+
 void add_class_sparsity(const Datapath& dp, FunctionalResult& f) {
   const PrunePolicy& policy = dp.policy();
   f.policy = policy.describe();

@@ -28,6 +28,7 @@
 #include "acceltran/compiler/isa.hpp"
 #include "acceltran/hw/compute/datapath_port.hpp"
 #include "acceltran/hw/compute/prune_policy.hpp"
+#include "acceltran/workload/float_reference.hpp"
 #include "acceltran/workload/weights.hpp"
 
 namespace acceltran {
@@ -194,6 +195,13 @@ class Datapath : public TileJobDatapath {
   ClassCount weight_count_;
   BertWeights pruned_weights_;  // the policy's tau_w applied (in_.weights points here then)
 };
+
+// The float reference's prune spec for a policy (same classes, taus, top-k rule).
+PruneSpec reference_spec(const PrunePolicy& policy);
+// Sets |w| <= policy.weight_tau to 0 in the linear layers' weight matrices (Q, K, V, attention
+// output, FFN intermediate and output; not biases, embeddings or LayerNorm), as the published
+// code's prune_weights. No-op when weight_tau < 0.
+void prune_weights(BertWeights& weights, const PrunePolicy& policy);
 
 // The policy, the per class sparsities (both counts) and the padding of a run, into its result.
 struct FunctionalResult;

@@ -9,7 +9,6 @@
 #include <string>
 
 #include "acceltran/hw/compute/datapath_port.hpp"
-#include "acceltran/workload/float_reference.hpp"
 
 namespace acceltran {
 
@@ -78,11 +77,5 @@ bool is_builtin_policy(const std::string& name);
 PrunePolicy read_policy_file(const std::string& path);
 // The policy as a YAML policy file (read_policy_file reads it back).
 std::string policy_yaml(const PrunePolicy& policy);
-// The float reference's prune spec for a policy (same classes, taus, top-k rule).
-PruneSpec reference_spec(const PrunePolicy& policy);
-// Sets |w| <= policy.weight_tau to 0 in the linear layers' weight matrices (Q, K, V, attention
-// output, FFN intermediate and output; not biases, embeddings or LayerNorm), as the published
-// code's prune_weights. No-op when weight_tau < 0.
-void prune_weights(BertWeights& weights, const PrunePolicy& policy);
-
+// reference_spec() and prune_weights(): hw/compute/datapath.hpp (they see the workload).
 }  // namespace acceltran

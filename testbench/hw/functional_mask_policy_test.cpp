@@ -264,3 +264,33 @@ TEST_CASE("policies: policy files round-trip; bad keys give one clear error", "[
   CHECK_THROWS_WITH(builtin_policy("paper", PruneMode{}),
                     Catch::Contains("uniform, published, unscaled"));
 }
+
+TEST_CASE("policies: tau_w prunes the weight matrices before the fold and is counted",
+          "[functional][policy]") {
+  Fixture f;
+  const Program prog = f.compile(2, 16);
+  PrunePolicy policy = uniform_policy(PruneMode{});
+  policy.name = "with weights";
+  policy.uniform = false;
+  policy.weight_tau = 0.05;
+  FunctionalInput dense = input_of(f.weights, f.tokens.sequences);
+  FunctionalInput pruned = dense;
+  pruned.policy = policy;
+  const auto dp_dense = run(prog, dense);
+  const auto dp = run(prog, pruned);
+  // The float weights with |w| <= 0.05 set to 0, counted on the linear layers' matrices (the
+  // query's compared before the 1/sqrt(d) scale: as many zeros as the float count).
+  uint64_t zeros = 0, elements = 0;
+  BertWeights copy = f.weights;
+  prune_weights(copy, policy);
+  for (const BertLayerWeights& l : copy.layers)
+    for (const FloatTensor* t :
+         {&l.query_w, &l.key_w, &l.value_w, &l.attn_out_w, &l.inter_w, &l.out_w}) {
+      elements += t->data.size();
+      for (float x : t->data) zeros += x == 0.0f;
+    }
+  CHECK(dp->weight_count().elements == elements);
+  CHECK(dp->weight_count().zeros == zeros);
+  CHECK(zeros > dp_dense->weight_count().zeros);
+  CHECK(f.weights.layers[0].query_w.data != copy.layers[0].query_w.data);  // input untouched
+}
