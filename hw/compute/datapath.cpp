@@ -326,21 +326,30 @@ uint64_t Datapath::prune_output(const Op& op, int64_t b, int64_t r0, int64_t r1,
 
 void Datapath::count_classes(const Op& op, int64_t b, int64_t r0, int64_t r1, int64_t c0,
                              int64_t c1) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const bool real_row = real_token(b, r);
-    const int32_t* o = out_ptr(op, b, r, 0);
-    for (int64_t c = c0; c < c1; ++c) {
-      const TensorKind kind = column_kind(op, c);
-      const bool keys = kind == TensorKind::scores || kind == TensorKind::probabilities;
-      ClassCount& cc = class_counts_[static_cast<size_t>(kind)];
-      const uint64_t zero = o[c] == 0 ? 1 : 0;
-      ++cc.elements;
-      cc.zeros += zero;
-      if (real_row && (!keys || real_token(b, c))) {
-        ++cc.unpadded_elements;
-        cc.unpadded_zeros += zero;
+  const uint8_t* mask = in_.attention_mask.empty() ? nullptr : in_.attention_mask[b].data();
+  for (int64_t c = c0; c < c1;) {  // runs of columns of one class
+    const TensorKind kind = column_kind(op, c);
+    int64_t e = c + 1;
+    while (e < c1 && column_kind(op, e) == kind) ++e;
+    const bool keys = kind == TensorKind::scores || kind == TensorKind::probabilities;
+    ClassCount& cc = class_counts_[static_cast<size_t>(kind)];
+    for (int64_t r = r0; r < r1; ++r) {
+      const int32_t* o = out_ptr(op, b, r, 0);
+      uint64_t zeros = 0, real_zeros = 0, real = 0;
+      const bool real_row = !mask || mask[r];
+      for (int64_t x = c; x < e; ++x) {
+        const uint64_t zero = o[x] == 0 ? 1 : 0;
+        const uint64_t counted = real_row && (!keys || !mask || mask[x]) ? 1 : 0;
+        zeros += zero;
+        real += counted;
+        real_zeros += zero & counted;
       }
+      cc.elements += static_cast<uint64_t>(e - c);
+      cc.zeros += zeros;
+      cc.unpadded_elements += real;
+      cc.unpadded_zeros += real_zeros;
     }
+    c = e;
   }
 }
 

@@ -103,6 +103,10 @@ TEST_CASE("masks: a padded batch's real rows equal the unpadded single-sequence 
   const ReferenceResult padded =
       run_float_reference(f.weights, batch.sequences[1], batch.attention_mask[1]);
   const ReferenceResult single = run_float_reference(f.weights, b);
+  // Its counts without padding: a layer's probabilities over the 9 x 9 real pairs of each head.
+  const ZeroCount& probs = padded.zeros_unpadded[0][static_cast<size_t>(PrunePoint::probs)];
+  CHECK(probs.elements == 2 * 9 * 9);
+  CHECK(padded.zeros[0][static_cast<size_t>(PrunePoint::probs)].zeros >= 2 * 16 * 7);  // masked
   for (int64_t e = 0; e < 9 * h; ++e)
     CHECK(padded.hidden.back().data[static_cast<size_t>(e)] ==
           Approx(single.hidden.back().data[static_cast<size_t>(e)]).margin(1e-5));
