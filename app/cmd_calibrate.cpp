@@ -22,7 +22,8 @@ constexpr const char* kUsage =
     "the target sparsity (fraction of zeros over all of them, padding left out), by bisection on\n"
     "the sparsity measured by the functional data path (Q4.16, as in `simulate --functional`)\n"
     "over the given weights and tokens. With --policy, the tau of every thresholded class of the\n"
-    "policy; with --per-class, one tau per class, each class to the target. Prints tau and the\n"
+    "policy; with --per-class, one tau per class (a kept fraction of the row per top-k class),\n"
+    "each class to the target. Prints tau and the\n"
     "sparsity reached per layer and per class; --write-policy FILE saves the calibrated policy.";
 
 struct Measured {
@@ -59,13 +60,17 @@ Measured measure(const Program& prog, const FunctionalInput& base, const PrunePo
 bool thresholded(const PrunePolicy& p, int kind) {
   return p.rules[static_cast<size_t>(kind)].mode == KindRule::Mode::threshold;
 }
+bool calibrated(const PrunePolicy& p, int kind) {
+  return p.rules[static_cast<size_t>(kind)].mode != KindRule::Mode::off;
+}
 
-// Bisection of tau in [0, 8) on the Q4.16 grid: set(tau) applies it to the policy, value(m)
-// is the sparsity calibrated; stops within tol of the target. Returns the best measurement.
+// Bisection of x in [0, upper) (tau: [0, 8) on the Q4.16 grid): set(x) applies it to the
+// policy, value(m) is the sparsity calibrated (rising with x); stops within tol of the target.
+// Returns the best measurement.
 template <typename Set, typename Value>
 Measured bisect(const Program& prog, const FunctionalInput& in, PrunePolicy& policy, double target,
-                double tol, Set set, Value value) {
-  double lo = 0, hi = 8, best_tau = 0;
+                double tol, Set set, Value value, double upper = 8) {
+  double lo = 0, hi = upper, best_tau = 0;
   set(policy, lo);
   Measured best = measure(prog, in, policy);
   if (value(best) < target)
@@ -84,24 +89,33 @@ Measured bisect(const Program& prog, const FunctionalInput& in, PrunePolicy& pol
   return best;
 }
 
-// One tau per thresholded class, each class to the target, in computation order; a later
-// class's tau changes the earlier classes of the next layers, so passes repeat (at most 4)
-// until every class is within tol.
+// One tau per thresholded class (one fraction of the row kept per top-k class), each class to
+// the target, in computation order; a later class's rule changes the earlier classes of the next
+// layers, so passes repeat (at most 4) until every class is within tol.
 Measured calibrate_per_class(const Program& prog, const FunctionalInput& in, PrunePolicy& policy,
                              double target, double tol) {
   Measured m = measure(prog, in, policy);
   for (int pass = 0; pass < 4; ++pass) {
     for (int k = 0; k < kTensorKinds; ++k) {
-      if (!thresholded(policy, k) || std::abs(m.of(k) - target) <= tol) continue;
-      bisect(
-          prog, in, policy, target, tol,
-          [k](PrunePolicy& p, double tau) { p.rules[static_cast<size_t>(k)].tau = tau; },
-          [k](const Measured& x) { return x.of(k); });
+      if (!calibrated(policy, k) || std::abs(m.of(k) - target) <= tol) continue;
+      const auto value = [k](const Measured& x) { return x.of(k); };
+      if (thresholded(policy, k))
+        bisect(
+            prog, in, policy, target, tol,
+            [k](PrunePolicy& p, double tau) { p.rules[static_cast<size_t>(k)].tau = tau; }, value);
+      else  // top-k: the fraction of the row kept, 1 - x
+        bisect(
+            prog, in, policy, target, tol,
+            [k](PrunePolicy& p, double x) {
+              p.rules[static_cast<size_t>(k)].k = 0;
+              p.rules[static_cast<size_t>(k)].k_fraction = 1 - x;
+            },
+            value, 1.0);
       m = measure(prog, in, policy);
     }
     bool done = true;
     for (int k = 0; k < kTensorKinds; ++k)
-      done = done && (!thresholded(policy, k) || std::abs(m.of(k) - target) <= tol);
+      done = done && (!calibrated(policy, k) || std::abs(m.of(k) - target) <= tol);
     if (done) break;
   }
   return m;
@@ -118,7 +132,8 @@ void print_result(const Measured& best, const PrunePolicy& policy) {
     const std::string rule = r.mode == KindRule::Mode::off ? "off"
                              : r.mode == KindRule::Mode::threshold
                                  ? fmt::format("tau {:.6f}", r.tau)
-                                 : "topk";
+                             : r.k > 0 ? fmt::format("topk k {}", r.k)
+                                       : fmt::format("topk {:.4f} of a row", r.k_fraction);
     fmt::print("  {:<18} {:<16} {:.4f}\n", tensor_kind_name(static_cast<TensorKind>(k)), rule,
                best.of(k));
   }
@@ -161,11 +176,13 @@ int cmd_calibrate(const std::vector<std::string>& args) {
   finish_functional(vm, in, fs);
   const Program prog = compile_within_limits(in.model, in.accel, in.tech, in.compile);
   PrunePolicy policy = fs.in.policy.name.empty() ? uniform_policy(fs.in.prune) : fs.in.policy;
-  bool any = false;
-  for (int k = 0; k < kTensorKinds; ++k) any = any || thresholded(policy, k);
-  if (!any)
-    throw UsageError("option --policy: the policy thresholds no class (nothing to calibrate)");
   const bool per_class = vm["per-class"].as<bool>();
+  bool any = false;
+  for (int k = 0; k < kTensorKinds; ++k)
+    any = any || (per_class ? calibrated(policy, k) : thresholded(policy, k));
+  if (!any)
+    throw UsageError(fmt::format("option --policy: the policy {} no class (nothing to calibrate)",
+                                 per_class ? "prunes" : "thresholds"));
   const Measured best = per_class ? calibrate_per_class(prog, fs.in, policy, target, tol)
                                   : bisect(
                                         prog, fs.in, policy, target, tol,

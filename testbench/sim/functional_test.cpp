@@ -304,14 +304,19 @@ TEST_CASE("policies: --policy published and policy files through simulate",
                          "unscaled)") != std::string::npos);
 }
 
-TEST_CASE("policies: calibrate --per-class reaches every class's target within 0.02",
+TEST_CASE("policies: calibrate --per-class reaches every class's target within 0.02 (tau, top-k)",
           "[functional][policy]") {
   TempDir d;
   const std::string policy = (d.path / "cal.yaml").string();
-  const auto r = run_cli(
-      "calibrate --seq-len 32 --policy unscaled --per-class --target-sparsity 0.4 "
-      "--tolerance 0.005 --write-policy " +
-      policy);
+  // Every class thresholded but the probabilities, pruned by top-k: their kept fraction is
+  // calibrated (a multiple of 1/32 of a row at sequence 32).
+  const std::string start = d.write("start.yaml",
+                                    "tau_applies_to: unscaled\n"
+                                    "classes:\n  default: {tau: 0.01}\n"
+                                    "  probabilities: {topk: 8}\n");
+  const auto r =
+      run_cli("calibrate --seq-len 32 --policy " + start +
+              " --per-class --target-sparsity 0.4 --tolerance 0.005 --write-policy " + policy);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   const json f = run_fn(d, "--functional --seq-len 32 --policy " + policy, "s")["functional"];
