@@ -104,6 +104,7 @@ void finish_functional(const po::variables_map& vm, Inputs& in, FunctionalSetup&
     pad_token_batch(tb, batch, in.compile.seq_len);
     fs.in.tokens = tb.sequences;
     fs.in.attention_mask = tb.attention_mask;
+    in.compile.attention_mask = !tb.attention_mask.empty();  // the softmax reads the mask bits
     fs.in.tokens_source = tb.source;
   }
   if (fs.in.tokens.empty()) {

@@ -3,11 +3,11 @@
 #include <map>
 #include <string>
 
-#include "acceltran/config/accelerator_config.hpp"
 #include "acceltran/compiler/isa.hpp"
-#include "acceltran/workload/model.hpp"
+#include "acceltran/config/accelerator_config.hpp"
 #include "acceltran/config/profile.hpp"
 #include "acceltran/config/zero_free_format.hpp"
+#include "acceltran/workload/model.hpp"
 
 namespace acceltran {
 
@@ -17,9 +17,9 @@ struct CompileOptions {
   // adds, an activation op after every FFN product sized from its input; docs/fidelity.md).
   Profile profile = Profile::hardware;
   int64_t seq_len = 128;
-  int64_t batch = 0;                   // 0: the accelerator's batch_size
-  double activation_sparsity = -1;     // < 0: technology default_sparsity.activation
-  double weight_sparsity = -1;         // < 0: technology default_sparsity.weight
+  int64_t batch = 0;                // 0: the accelerator's batch_size
+  double activation_sparsity = -1;  // < 0: technology default_sparsity.activation
+  double weight_sparsity = -1;      // < 0: technology default_sparsity.weight
   // 0: one tile-job instruction per block; 1: one per tile. Profile hardware: issue bookkeeping
   // only (issue_groups.hpp); reference: the published issue batch (docs/isa.md, "Issue groups").
   uint64_t tiles_per_instruction = 0;
@@ -38,12 +38,14 @@ struct CompileOptions {
   // report): replaces the global sparsities; every tensor of the program must have an entry.
   std::map<std::string, double> tensor_sparsity;
   std::string tensor_sparsity_source;  // the file, for errors
+  // Default profile: every softmax also reads the attention mask, a 1 x batch x seq_len tensor of
+  // one bit per token (functional runs with padding; docs/dynatran.md).
+  bool attention_mask = false;
   // Refuse to materialise more instructions than this (use a coarser tiles_per_instruction).
   uint64_t max_instructions = 50'000'000;
 };
 
 Program compile_program(const ModelDesc& model, const AcceleratorConfig& accel,
                         const Technology& tech, const CompileOptions& opts);
-
 
 }  // namespace acceltran

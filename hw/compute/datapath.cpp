@@ -504,6 +504,8 @@ bool Datapath::fill_embedding(const Tensor& tensor, std::vector<int32_t>& values
   } else if (name == "emb.type_rows") {
     fill.expect(1, cfg.type_vocab, cfg.hidden);
     for (size_t i = 0; i < values.size(); ++i) values[i] = to_q16(weights.type_emb.data[i]);
+  } else if (name == "attn.mask") {  // its values are all 0: the attention mask is its bit mask
+    fill.expect(1, prog_.info.batch, prog_.info.seq_len);
   } else if (name == "emb.ln.gb") {
     fill_gamma_beta(fill, cfg.hidden, weights.emb_ln_gamma, weights.emb_ln_beta);
   } else {
