@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <fstream>
 #include <map>
 
 #include "acceltran/compiler/compile_limits.hpp"
@@ -17,35 +19,124 @@ namespace {
 constexpr const char* kUsage =
     "usage: acceltran calibrate --target-sparsity S [options]\n\n"
     "Finds the DynaTran threshold tau at which the tensors the post-sparsity units prune reach\n"
-    "the target sparsity (fraction of zeros over all of them), by bisection on the sparsity\n"
-    "measured by the functional data path (Q4.16, as in `simulate --functional`) over the given\n"
-    "weights and tokens. Prints tau and the sparsity reached per layer.";
+    "the target sparsity (fraction of zeros over all of them, padding left out), by bisection on\n"
+    "the sparsity measured by the functional data path (Q4.16, as in `simulate --functional`)\n"
+    "over the given weights and tokens. With --policy, the tau of every thresholded class of the\n"
+    "policy; with --per-class, one tau per class (a kept fraction of the row per top-k class),\n"
+    "each class to the target. Prints tau and the\n"
+    "sparsity reached per layer and per class; --write-policy FILE saves the calibrated policy.";
 
 struct Measured {
   double overall = 0;
   std::map<int, std::pair<uint64_t, uint64_t>> per_layer;  // layer -> (zeros, elements)
+  std::array<ClassCount, kTensorKinds> classes{};
+  double of(int kind) const { return classes[static_cast<size_t>(kind)].unpadded_sparsity(); }
 };
 
-Measured measure(const Program& prog, const FunctionalInput& base, double tau) {
+Measured measure(const Program& prog, const FunctionalInput& base, const PrunePolicy& policy) {
   FunctionalInput in = base;
-  in.prune.kind = PruneMode::Kind::dynatran;
-  in.prune.tau = tau;
+  in.policy = policy;
   Datapath dp(prog, in);
   StandalonePruner post(in.prune);
   run_datapath(dp, post);
   Measured m;
-  uint64_t z = 0, n = 0;
   for (const Op& op : prog.ops) {
     if (!op.prune) continue;
     const OpValues& v = dp.op_values()[op.id];
-    z += v.zeros;
-    n += v.elements;
     auto& l = m.per_layer[op.layer];
     l.first += v.zeros;
     l.second += v.elements;
   }
+  m.classes = dp.class_counts();
+  uint64_t z = 0, n = 0;
+  for (const ClassCount& c : m.classes) {
+    z += c.unpadded_zeros;
+    n += c.unpadded_elements;
+  }
   m.overall = n ? static_cast<double>(z) / static_cast<double>(n) : 0;
   return m;
+}
+
+bool thresholded(const PrunePolicy& p, int kind) {
+  return p.rules[static_cast<size_t>(kind)].mode == KindRule::Mode::threshold;
+}
+bool calibrated(const PrunePolicy& p, int kind) {
+  return p.rules[static_cast<size_t>(kind)].mode != KindRule::Mode::off;
+}
+
+// Bisection of x in [0, upper) (tau: [0, 8) on the Q4.16 grid): set(x) applies it to the
+// policy, value(m) is the sparsity calibrated (rising with x); stops within tol of the target.
+// Returns the best measurement.
+template <typename Set, typename Value>
+Measured bisect(const Program& prog, const FunctionalInput& in, PrunePolicy& policy, double target,
+                double tol, Set set, Value value, double upper = 8) {
+  double lo = 0, hi = upper, best_tau = 0;
+  set(policy, lo);
+  Measured best = measure(prog, in, policy);
+  if (value(best) < target)
+    for (int it = 0; it < 40 && hi - lo > 1.0 / 65536; ++it) {
+      const double mid = 0.5 * (lo + hi);
+      set(policy, mid);
+      const Measured m = measure(prog, in, policy);
+      if (std::abs(value(m) - target) < std::abs(value(best) - target)) {
+        best = m;
+        best_tau = mid;
+      }
+      if (std::abs(value(m) - target) <= tol) break;
+      (value(m) < target ? lo : hi) = mid;
+    }
+  set(policy, best_tau);
+  return best;
+}
+
+// One tau per thresholded class (one fraction of the row kept per top-k class), each class to
+// the target, in computation order; a later class's rule changes the earlier classes of the next
+// layers, so passes repeat (at most 4) until every class is within tol.
+Measured calibrate_per_class(const Program& prog, const FunctionalInput& in, PrunePolicy& policy,
+                             double target, double tol) {
+  Measured m = measure(prog, in, policy);
+  for (int pass = 0; pass < 4; ++pass) {
+    for (int k = 0; k < kTensorKinds; ++k) {
+      if (!calibrated(policy, k) || std::abs(m.of(k) - target) <= tol) continue;
+      const auto value = [k](const Measured& x) { return x.of(k); };
+      if (thresholded(policy, k))
+        bisect(
+            prog, in, policy, target, tol,
+            [k](PrunePolicy& p, double tau) { p.rules[static_cast<size_t>(k)].tau = tau; }, value);
+      else  // top-k: the fraction of the row kept, 1 - x
+        bisect(
+            prog, in, policy, target, tol,
+            [k](PrunePolicy& p, double x) {
+              p.rules[static_cast<size_t>(k)].k = 0;
+              p.rules[static_cast<size_t>(k)].k_fraction = 1 - x;
+            },
+            value, 1.0);
+      m = measure(prog, in, policy);
+    }
+    bool done = true;
+    for (int k = 0; k < kTensorKinds; ++k)
+      done = done && (!calibrated(policy, k) || std::abs(m.of(k) - target) <= tol);
+    if (done) break;
+  }
+  return m;
+}
+
+void print_result(const Measured& best, const PrunePolicy& policy) {
+  fmt::print("  layer   sparsity of pruned tensors\n");
+  for (const auto& [layer, zn] : best.per_layer)
+    fmt::print("  {:>5}   {:.4f}\n", layer,
+               zn.second ? static_cast<double>(zn.first) / static_cast<double>(zn.second) : 0.0);
+  fmt::print("  class              rule             sparsity (padding left out)\n");
+  for (int k = 0; k < kTensorKinds; ++k) {
+    const KindRule& r = policy.rules[static_cast<size_t>(k)];
+    const std::string rule = r.mode == KindRule::Mode::off ? "off"
+                             : r.mode == KindRule::Mode::threshold
+                                 ? fmt::format("tau {:.6f}", r.tau)
+                             : r.k > 0 ? fmt::format("topk k {}", r.k)
+                                       : fmt::format("topk {:.4f} of a row", r.k_fraction);
+    fmt::print("  {:<18} {:<16} {:.4f}\n", tensor_kind_name(static_cast<TensorKind>(k)), rule,
+               best.of(k));
+  }
 }
 
 }  // namespace
@@ -61,6 +152,9 @@ int cmd_calibrate(const std::vector<std::string>& args) {
     ("target-sparsity", po::value<double>(), "the sparsity to reach, in (0, 1)")
     ("tolerance", po::value<double>()->default_value(0.001),
      "stop when the measured sparsity is this close to the target")
+    ("per-class", po::bool_switch(),
+     "one tau per tensor class of the policy, each class to the target sparsity")
+    ("write-policy", po::value<std::string>(), "write the calibrated policy to FILE (YAML)")
     ("help,h", "show this help");
   // clang-format on
   desc.add(functional).add(calibration);
@@ -81,35 +175,45 @@ int cmd_calibrate(const std::vector<std::string>& args) {
   Inputs in = load_inputs(vm);
   finish_functional(vm, in, fs);
   const Program prog = compile_within_limits(in.model, in.accel, in.tech, in.compile);
-
-  // Sparsity rises with tau; tau lives in [0, 8) (Q4.16). Bisection on the Q4.16 grid.
-  double lo = 0, hi = 8;
-  Measured at_lo = measure(prog, fs.in, lo), best = at_lo;
-  double best_tau = lo;
-  if (at_lo.overall >= target) {
-    hi = lo;
-  } else {
-    for (int it = 0; it < 40 && hi - lo > 1.0 / 65536; ++it) {
-      const double mid = 0.5 * (lo + hi);
-      const Measured m = measure(prog, fs.in, mid);
-      if (std::abs(m.overall - target) < std::abs(best.overall - target)) {
-        best = m;
-        best_tau = mid;
-      }
-      if (std::abs(m.overall - target) <= tol) break;
-      (m.overall < target ? lo : hi) = mid;
-    }
-  }
+  PrunePolicy policy = fs.in.policy.name.empty() ? uniform_policy(fs.in.prune) : fs.in.policy;
+  const bool per_class = vm["per-class"].as<bool>();
+  bool any = false;
+  for (int k = 0; k < kTensorKinds; ++k)
+    any = any || (per_class ? calibrated(policy, k) : thresholded(policy, k));
+  if (!any)
+    throw UsageError(fmt::format("option --policy: the policy {} no class (nothing to calibrate)",
+                                 per_class ? "prunes" : "thresholds"));
+  const Measured best = per_class ? calibrate_per_class(prog, fs.in, policy, target, tol)
+                                  : bisect(
+                                        prog, fs.in, policy, target, tol,
+                                        [](PrunePolicy& p, double tau) {
+                                          for (KindRule& r : p.rules)
+                                            if (r.mode == KindRule::Mode::threshold) r.tau = tau;
+                                        },
+                                        [](const Measured& x) { return x.overall; });
   fmt::print("calibrate: {} on {}, batch {}, sequence {}, {} weights, tokens {}\n", prog.info.model,
              in.accel.name, prog.info.batch, prog.info.seq_len,
              fs.weights.synthetic ? "synthetic" : "checkpoint", fs.in.tokens_source);
-  fmt::print("  target sparsity {:.4f}: tau = {:.6f} (Q4.16 {}), measured {:.4f}\n", target,
-             best_tau, static_cast<int64_t>(std::llround(best_tau * 65536)), best.overall);
-  fmt::print("  layer   sparsity of pruned tensors\n");
-  for (const auto& [layer, zn] : best.per_layer)
-    fmt::print("  {:>5}   {:.4f}\n", layer,
-               zn.second ? static_cast<double>(zn.first) / static_cast<double>(zn.second) : 0.0);
-  fmt::print("  use: acceltran simulate --functional --threshold {:.6f} ...\n", best_tau);
+  double tau = 0;
+  for (const KindRule& r : policy.rules)
+    if (r.mode == KindRule::Mode::threshold) tau = r.tau;
+  if (!per_class)
+    fmt::print("  target sparsity {:.4f}: tau = {:.6f} (Q4.16 {}), measured {:.4f}\n", target, tau,
+               static_cast<int64_t>(std::llround(tau * 65536)), best.overall);
+  else
+    fmt::print("  target sparsity {:.4f} per class; measured {:.4f} over all classes\n", target,
+               best.overall);
+  print_result(best, policy);
+  if (vm.count("write-policy")) {
+    const std::string path = vm["write-policy"].as<std::string>();
+    std::ofstream out(path);
+    if (!(out << policy_yaml(policy)))
+      throw InputError(fmt::format("{}: cannot write the policy file", path));
+    fmt::print("  policy written to {}: acceltran simulate --functional --policy {} ...\n", path,
+               path);
+  } else if (!per_class && policy.uniform) {
+    fmt::print("  use: acceltran simulate --functional --threshold {:.6f} ...\n", tau);
+  }
   return 0;
 }
 

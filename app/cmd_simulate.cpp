@@ -190,7 +190,7 @@ SimulateOptions parse_simulate_options(const po::variables_map& vm) {
                                       {{"next-use", EvictionPolicy::next_use},
                                        {"lru", EvictionPolicy::lru},
                                        {"fifo", EvictionPolicy::fifo}});
-  for (const char* key : {"weights", "tokens", "topk", "dump-outputs"})
+  for (const char* key : {"weights", "tokens", "topk", "policy", "dump-outputs"})
     if (vm.count(key)) o.functional_only_given.push_back(key);
   o.prune_given = !vm["prune"].defaulted();
   o.sparsity_given = vm.count("sparsity") > 0;

@@ -81,6 +81,21 @@ void to_json(ordered_json& j, const FunctionalResult& f) {
   j["topk_network_cycles"] = f.topk_cycles;
   j["error_vs_float_reference"] = ordered_json(f.layers);
   j["pruned_tensors"] = ordered_json(f.pruned);
+  j["policy"] = f.policy;
+  j["published_sparsity"] = f.published_sparsity;
+  j["unpadded_sparsity"] = f.unpadded_sparsity;
+  j["padding_tokens"] = f.padding_tokens;
+  ordered_json classes = ordered_json::object();
+  for (const auto& c : f.classes)
+    classes[c.kind] = {
+        {"sparsity", c.elements ? static_cast<double>(c.zeros) / c.elements : 0.0},
+        {"unpadded_sparsity",
+         c.unpadded_elements ? static_cast<double>(c.unpadded_zeros) / c.unpadded_elements : 0.0},
+        {"elements", c.elements},
+        {"zeros", c.zeros},
+        {"unpadded_elements", c.unpadded_elements},
+        {"unpadded_zeros", c.unpadded_zeros}};
+  j["class_sparsity"] = classes;
   ordered_json tensors = ordered_json::object();
   for (const auto& [name, sparsity] : f.tensor_sparsity) tensors[name] = sparsity;
   j["tensor_sparsity"] = tensors;  // input of --sparsity-profile
@@ -332,6 +347,17 @@ void print_report(const SimResult& r, const ReportInputs& in, double wall) {
                f.synthetic ? "synthetic" : "checkpoint", f.weights, f.tokens, f.prune);
     fmt::print("    sparsity of pruned tensors {:.4f} ({} values), {} values saturated\n",
                f.pruned_sparsity(), f.pruned_elements, f.saturated);
+    fmt::print(
+        "    policy {}: sparsity {:.4f} without padding, {:.4f} published count ({} "
+        "padding tokens)\n",
+        f.policy, f.unpadded_sparsity, f.published_sparsity, f.padding_tokens);
+    std::string line = "     ";
+    for (const auto& c : f.classes)
+      line += fmt::format(" {} {:.3f}", c.kind,
+                          c.unpadded_elements ? static_cast<double>(c.unpadded_zeros) /
+                                                    static_cast<double>(c.unpadded_elements)
+                                              : 0.0);
+    fmt::print("{}\n", line);
     fmt::print("    error vs the float32 reference    max |err|   relative     cosine\n");
     for (const auto& l : f.layers)
       fmt::print("      {:<30} {:>10.3g} {:>10.3g} {:>10.6f}\n", l.name, l.max_abs, l.relative,

@@ -42,6 +42,9 @@ struct CompileOptions {
   // report): replaces the global sparsities; every tensor of the program must have an entry.
   std::map<std::string, double> tensor_sparsity;
   std::string tensor_sparsity_source;  // the file, for errors
+  // Default profile: every softmax also reads the attention mask, a 1 x batch x seq_len tensor of
+  // one bit per token (functional runs with padding; docs/dynatran.md).
+  bool attention_mask = false;
   // Refuse to materialise more instructions than this (use a coarser tiles_per_instruction).
   uint64_t max_instructions = 50'000'000;
 };

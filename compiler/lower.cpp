@@ -532,6 +532,8 @@ class Lowering {
     TensorId type =
         tensor("emb.type_rows", TensorClass::embedding, -1, 1, model_.type_vocab, h, ws);
     prog_.tensors[type].part_rows = 0;  // two rows: read whole by every block
+    if (opts_.attention_mask)  // one bit per token: all its bytes are mask bytes (sparsity 1)
+      attn_mask_ = tensor("attn.mask", TensorClass::weight, -1, 1, B_, S_, 1.0);
     TensorId sum =
         unary(OpKind::add, "emb.add", -1, -1, {word, pos, type}, S_, h, false, 0.0, "mma");
     return layer_norm("emb.ln", -1, sum, S_, h);
@@ -709,8 +711,12 @@ class Lowering {
         qk.in_rows = "mn";
         if (!reference_) qk.in_col = {q_col, k_col};
         TensorId s = matmul(nm("qk"), l, hh, q, k, S_, d, S_, true, true, qk);
-        TensorId p =
-            unary(OpKind::softmax, nm("softmax"), l, hh, {s}, S_, S_, true, act_sparsity(true));
+        // With padding, the softmax also reads the attention mask, whole (its bits only).
+        TensorId p = attn_mask_ != kNone
+                         ? unary(OpKind::softmax, nm("softmax"), l, hh, {s, attn_mask_}, S_, S_,
+                                 true, act_sparsity(true), "ma")
+                         : unary(OpKind::softmax, nm("softmax"), l, hh, {s}, S_, S_, true,
+                                 act_sparsity(true));
         into.in_rows = "mk";
         if (!reference_) into.in_col = {0, v_col};
         ctx = matmul(nm("pv"), l, hh, p, v, S_, S_, d, true, true, into);
@@ -748,6 +754,7 @@ class Lowering {
   const AcceleratorConfig& accel_;
   const CompileOptions& opts_;
   Program prog_;
+  TensorId attn_mask_ = kNone;  // the attention mask (CompileOptions::attention_mask)
   const PublishedBehaviours& fixes() const { return opts_.published; }
 
   // Published: the heads of a layer are concurrent lists, each issuing one memory op and a batch

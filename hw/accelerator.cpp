@@ -27,7 +27,10 @@ SimResult simulate(const Program& prog, const AcceleratorConfig& cfg, const Tech
   if (o.functional)
     ref_thread = std::thread([&refs, &ref_error, in = o.functional] {
       try {
-        for (const auto& seq : in->tokens) refs.push_back(run_float_reference(*in->weights, seq));
+        for (size_t q = 0; q < in->tokens.size(); ++q)  // with the sequence's padding mask
+          refs.push_back(run_float_reference(
+              *in->weights, in->tokens[q],
+              in->attention_mask.empty() ? std::vector<uint8_t>{} : in->attention_mask[q]));
       } catch (...) {
         ref_error = std::current_exception();
       }
@@ -127,6 +130,7 @@ FunctionalResult functional_result(const Datapath& dp, const DynaTranUnit& dt,
   }
   for (const Tensor& t : prog.tensors)
     f.tensor_sparsity.emplace_back(t.name, dp.tensor_sparsity(t.id));
+  add_class_sparsity(dp, f);
   f.dynatran_blocks = dt.stats().blocks;
   f.dynatran_pruned = dt.stats().pruned;
   f.topk_cycles = dt.stats().topk_cycles;

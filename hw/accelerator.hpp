@@ -79,6 +79,18 @@ struct FunctionalResult {
   int64_t batch = 0, seq_len = 0, hidden = 0;
   std::vector<float> output;  // final hidden states, batch x seq_len x hidden
   std::vector<std::pair<std::string, double>> tensor_sparsity;  // every tensor, measured
+  // The pruning policy (hw/compute/prune_policy.hpp) and the sparsity per tensor class, counted
+  // two ways (docs/dynatran.md, "Counting sparsity"): over every element, padding included (the
+  // published count), and without padding.
+  std::string policy;
+  struct ClassSparsity {
+    std::string kind;  // q, k, v, scores, probabilities, ...; "weights" for tau_w
+    uint64_t elements = 0, zeros = 0, unpadded_elements = 0, unpadded_zeros = 0;
+  };
+  std::vector<ClassSparsity> classes;
+  double published_sparsity = 0;  // zeros / elements over the classes (and weights with tau_w)
+  double unpadded_sparsity = 0;   // the same without padding, activations only
+  uint64_t padding_tokens = 0;    // masked token positions of the batch
   double pruned_sparsity() const {
     return pruned_elements ? static_cast<double>(pruned_zeros) / pruned_elements : 0;
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 
 namespace acceltran {
 
@@ -46,43 +47,78 @@ PruneSpec PruneSpec::topk(int64_t k) {
   return s;
 }
 
-uint64_t prune_block(float* x, int64_t rows, int64_t cols, int64_t ld, const PruneSpec& prune) {
-  uint64_t zeros = 0;
-  if (prune.mode == PruneSpec::Mode::threshold) {
-    const auto tau = static_cast<float>(prune.tau);  // compared in float, as PyTorch does
+PruneSpec::PointRule PruneSpec::rule_at(PrunePoint p) const {
+  if (per_point) return point[static_cast<size_t>(p)];
+  PointRule r;
+  if (!at[static_cast<size_t>(p)]) return r;
+  r.mode = mode;
+  r.tau = tau;
+  r.k = k;
+  return r;
+}
+
+namespace {
+
+// Top-k of one row of n values: the k largest |x| stay (ties: the leftmost), or with above_kth
+// only those above the k-th largest (a row of at most k values stays).
+void topk_row(float* row, int64_t cols, int64_t k, bool above_kth, std::vector<float>& mag) {
+  if (k >= cols) return;
+  for (int64_t c = 0; c < cols; ++c) mag[static_cast<size_t>(c)] = std::fabs(row[c]);
+  const auto kk = static_cast<size_t>(k);
+  std::nth_element(mag.begin(), mag.begin() + static_cast<std::ptrdiff_t>(kk - 1),
+                   mag.begin() + cols, std::greater<float>());
+  const float kth = mag[kk - 1];
+  if (above_kth) {
+    for (int64_t c = 0; c < cols; ++c)
+      if (std::fabs(row[c]) <= kth) row[c] = 0.0f;
+    return;
+  }
+  size_t above = 0;
+  for (int64_t c = 0; c < cols; ++c) above += std::fabs(row[c]) > kth;
+  size_t ties_left = kk - above;
+  for (int64_t c = 0; c < cols; ++c) {
+    const float a = std::fabs(row[c]);
+    if (a > kth) continue;
+    if (a == kth && ties_left > 0)
+      --ties_left;
+    else
+      row[c] = 0.0f;
+  }
+}
+
+uint64_t prune_rule(float* x, int64_t rows, int64_t cols, int64_t ld,
+                    const PruneSpec::PointRule& rule, bool above_kth) {
+  if (rule.mode == PruneSpec::Mode::threshold) {
+    const auto tau = static_cast<float>(rule.tau);  // compared in float, as PyTorch does
     for (int64_t r = 0; r < rows; ++r) {
       float* row = x + r * ld;
       for (int64_t c = 0; c < cols; ++c)
         if (std::fabs(row[c]) <= tau) row[c] = 0.0f;
     }
-  } else if (prune.mode == PruneSpec::Mode::topk && prune.k < cols) {
+  } else if (rule.mode == PruneSpec::Mode::topk) {
+    const int64_t k =
+        rule.k > 0
+            ? rule.k
+            : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(rule.k_fraction * cols - 1e-9)));
     std::vector<float> mag(static_cast<size_t>(cols));
-    const auto k = static_cast<size_t>(prune.k);
-    for (int64_t r = 0; r < rows; ++r) {
-      float* row = x + r * ld;
-      for (int64_t c = 0; c < cols; ++c) mag[static_cast<size_t>(c)] = std::fabs(row[c]);
-      // The k-th largest magnitude; everything above it stays, then ties from the left.
-      std::nth_element(mag.begin(), mag.begin() + static_cast<std::ptrdiff_t>(k - 1), mag.end(),
-                       std::greater<float>());
-      const float kth = mag[k - 1];
-      size_t above = 0;
-      for (int64_t c = 0; c < cols; ++c) above += std::fabs(row[c]) > kth;
-      size_t ties_left = k - above;
-      for (int64_t c = 0; c < cols; ++c) {
-        const float a = std::fabs(row[c]);
-        if (a > kth) continue;
-        if (a == kth && ties_left > 0)
-          --ties_left;
-        else
-          row[c] = 0.0f;
-      }
-    }
+    for (int64_t r = 0; r < rows; ++r) topk_row(x + r * ld, cols, k, above_kth, mag);
   }
+  uint64_t zeros = 0;
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * ld;
     for (int64_t c = 0; c < cols; ++c) zeros += row[c] == 0.0f;
   }
   return zeros;
+}
+
+}  // namespace
+
+uint64_t prune_block(float* x, int64_t rows, int64_t cols, int64_t ld, const PruneSpec& prune) {
+  PruneSpec::PointRule rule;
+  rule.mode = prune.mode;
+  rule.tau = prune.tau;
+  rule.k = prune.k;
+  return prune_rule(x, rows, cols, ld, rule, prune.topk_above_kth);
 }
 
 namespace {
@@ -197,14 +233,23 @@ void layer_norm(float* x, int64_t m, int64_t h, const FloatTensor& gamma, const 
   }
 }
 
-void softmax_rows(float* x, int64_t m, int64_t n) {
+// Row-wise softmax; keys with key_mask 0 get exactly 0 (a row without an unmasked key, or no
+// mask: every key).
+void softmax_rows(float* x, int64_t m, int64_t n, const uint8_t* key_mask) {
+  bool any_real = key_mask == nullptr;
+  for (int64_t c = 0; !any_real && c < n; ++c) any_real = key_mask[c] != 0;
+  auto attended = [&](int64_t c) { return key_mask == nullptr || !any_real || key_mask[c]; };
   for (int64_t i = 0; i < m; ++i) {
     float* row = x + i * n;
-    const float mx = *std::max_element(row, row + n);
-    double sum = 0;
-    for (int64_t c = 0; c < n; ++c) sum += std::exp(static_cast<double>(row[c]) - mx);
+    float mx = -std::numeric_limits<float>::infinity();
     for (int64_t c = 0; c < n; ++c)
-      row[c] = static_cast<float>(std::exp(static_cast<double>(row[c]) - mx) / sum);
+      if (attended(c)) mx = std::max(mx, row[c]);
+    double sum = 0;
+    for (int64_t c = 0; c < n; ++c)
+      if (attended(c)) sum += std::exp(static_cast<double>(row[c]) - mx);
+    for (int64_t c = 0; c < n; ++c)
+      row[c] =
+          attended(c) ? static_cast<float>(std::exp(static_cast<double>(row[c]) - mx) / sum) : 0.0f;
   }
 }
 
@@ -285,20 +330,35 @@ FloatTensor embeddings(const BertWeights& w, const std::vector<int32_t>& tokens)
 }
 
 // The prune points of one layer: each prunes its block (when the spec says so), counts the
-// block's zeros and shows it to the observer.
+// block's zeros (all, and without padding) and shows it to the observer.
 struct LayerPrunePoints {
   int64_t layer;
   const PruneSpec& prune;
   const TensorObserver& observe;
   std::array<ZeroCount, kPrunePoints>& zeros;
+  std::array<ZeroCount, kPrunePoints>& zeros_unpadded;
+  const uint8_t* mask;  // per token, 1 = real; nullptr: every token real
+  double query_scale;   // 1/sqrt(head_dim), folded into the query
 
-  // A block at point p of head `head` (-1: not a per-head tensor).
+  // A block at point p of head `head` (-1: not a per-head tensor); rows are tokens, and for
+  // scores and probs the columns are keys.
   void at(PrunePoint p, int64_t head, float* data, int64_t rows, int64_t cols, int64_t ld) const {
-    PruneSpec none;
-    const PruneSpec& spec = prune.at[static_cast<size_t>(p)] ? prune : none;
+    PruneSpec::PointRule rule = prune.rule_at(p);
+    if (prune.tau_before_scale && (p == PrunePoint::query || p == PrunePoint::scores))
+      rule.tau *= query_scale;
     auto& z = zeros[static_cast<size_t>(p)];
-    z.zeros += prune_block(data, rows, cols, ld, spec);
+    z.zeros += prune_rule(data, rows, cols, ld, rule, prune.topk_above_kth);
     z.elements += static_cast<uint64_t>(rows * cols);
+    const bool keys = p == PrunePoint::scores || p == PrunePoint::probs;
+    auto& u = zeros_unpadded[static_cast<size_t>(p)];
+    for (int64_t r = 0; r < rows; ++r) {
+      if (mask && !mask[r]) continue;
+      for (int64_t c = 0; c < cols; ++c) {
+        if (keys && mask && !mask[c]) continue;
+        ++u.elements;
+        u.zeros += data[r * ld + c] == 0.0f;
+      }
+    }
     if (observe) observe(layer, head, p, data, rows, cols, ld);
   }
   // Per-head points: each head's d columns of an [S, h] tensor.
@@ -327,7 +387,7 @@ void attention(const BertConfig& c, const BertLayerWeights& L, const FloatTensor
     std::fill(ws.scores.begin(), ws.scores.end(), 0.0f);
     gemm_nn(S, S, d, ws.q.data() + head * d, h, ws.kt.data(), S, ws.scores.data(), S);
     point.at(PrunePoint::scores, head, ws.scores.data(), S, S, S);
-    softmax_rows(ws.scores.data(), S, S);
+    softmax_rows(ws.scores.data(), S, S, point.mask);
     point.at(PrunePoint::probs, head, ws.scores.data(), S, S, S);
     gemm_nn(S, d, S, ws.scores.data(), S, ws.v.data() + head * d, h, ws.ctx.data() + head * d, h);
   }
@@ -356,17 +416,35 @@ void feed_forward(const BertConfig& c, const BertLayerWeights& L, FloatTensor& x
 
 ReferenceResult run_float_reference(const BertWeights& w, const std::vector<int32_t>& tokens,
                                     const PruneSpec& prune, const TensorObserver& observe) {
+  return run_float_reference(w, tokens, {}, prune, observe);
+}
+
+ReferenceResult run_float_reference(const BertWeights& w, const std::vector<int32_t>& tokens,
+                                    const std::vector<uint8_t>& attention_mask,
+                                    const PruneSpec& prune, const TensorObserver& observe,
+                                    AttentionKind attention_kind) {
   const BertConfig& c = w.config;
   check_reference_inputs(c, tokens, prune);
   check_bert_weights(w);
+  if (attention_kind == AttentionKind::causal)
+    throw InputError(
+        "float reference: causal attention masks are not supported yet (BERT encoders attend "
+        "every unmasked key)");
+  if (!attention_mask.empty() && attention_mask.size() != tokens.size())
+    throw InputError(fmt::format("float reference: attention mask of {} values for {} tokens",
+                                 attention_mask.size(), tokens.size()));
   const int64_t S = static_cast<int64_t>(tokens.size());
   ReferenceResult res;
   res.zeros.resize(static_cast<size_t>(c.layers));
+  res.zeros_unpadded.resize(static_cast<size_t>(c.layers));
   Workspace ws = make_workspace(c, S);
   FloatTensor x = embeddings(w, tokens);
   res.hidden.push_back(x);
+  const uint8_t* mask = attention_mask.empty() ? nullptr : attention_mask.data();
+  const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
   for (int64_t l = 0; l < c.layers; ++l) {
-    const LayerPrunePoints point{l, prune, observe, res.zeros[as_size(l)]};
+    const LayerPrunePoints point{
+        l, prune, observe, res.zeros[as_size(l)], res.zeros_unpadded[as_size(l)], mask, scale};
     attention(c, w.layers[as_size(l)], x, S, ws, point);
     feed_forward(c, w.layers[as_size(l)], x, S, ws, point);
     res.hidden.push_back(x);

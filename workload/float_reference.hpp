@@ -1,7 +1,9 @@
 // An independent float32 BERT encoder: the golden reference that functional simulations are
 // compared with. Plain C++ sharing no arithmetic with the hardware engines (hw/); it follows
-// Hugging Face's BertModel in eval mode (no dropout), one sequence at a time, every token
-// attended (no padding mask), token type 0, positions 0..S-1.
+// Hugging Face's BertModel in eval mode (no dropout), one sequence at a time, token type 0,
+// positions 0..S-1, and an optional padding mask (keys with mask 0 get probability exactly 0, as
+// Hugging Face's additive mask gives in float32; a row with no unmasked key attends every key, as
+// the additive mask's uniform shift does).
 //
 // Optional pruning hook: DynaTran (|x| <= tau -> 0) or top-k (keep the k largest |x| of each
 // row) applied at chosen points of every layer, with the measured sparsity of every point.
@@ -45,6 +47,23 @@ struct PruneSpec {
 
   static PruneSpec dynatran(double tau);
   static PruneSpec topk(int64_t k);
+
+  // Pruning policies (hw/compute/prune_policy.hpp): per point rules instead of (mode, tau, k,
+  // at) when per_point is set.
+  struct PointRule {
+    Mode mode = Mode::none;
+    double tau = 0;
+    int64_t k = 0;          // topk: kept per row (0: k_fraction of the row)
+    double k_fraction = 0;  // topk: ceil(k_fraction x row width) kept
+  };
+  bool per_point = false;
+  std::array<PointRule, kPrunePoints> point{};
+  // query and scores: tau is the unscaled value's (compare |x| <= tau / sqrt(head_dim)).
+  bool tau_before_scale = false;
+  // top-k keeps only |x| above the k-th largest (the published rule) and leaves rows of at most
+  // k values alone.
+  bool topk_above_kth = false;
+  PointRule rule_at(PrunePoint p) const;
 };
 
 struct ZeroCount {
@@ -57,7 +76,14 @@ struct ReferenceResult {
   std::vector<FloatTensor> hidden;
   // Exact zeros at every point of every layer after pruning (counted at unpruned points too).
   std::vector<std::array<ZeroCount, kPrunePoints>> zeros;
+  // The same without padding: rows of masked tokens and, for scores and probs, masked keys left
+  // out (equal to `zeros` without a mask).
+  std::vector<std::array<ZeroCount, kPrunePoints>> zeros_unpadded;
 };
+
+// Which keys a query attends: every unmasked key (BERT), or a decoder's causal mask (a hook:
+// refused with an InputError until supported).
+enum class AttentionKind { bidirectional, causal };
 
 // Called at every prune point of every layer, after pruning, with the block just computed:
 // layer, head (-1 for attn_out, ffn_up, ffn_down), point, and a rows x cols block of row
@@ -71,6 +97,13 @@ using TensorObserver =
 ReferenceResult run_float_reference(const BertWeights& weights, const std::vector<int32_t>& tokens,
                                     const PruneSpec& prune = {},
                                     const TensorObserver& observe = {});
+
+// With a padding mask (one 0/1 per token, 1 = real; empty: every token real). Throws InputError
+// for a mask of another length than the tokens, or a causal attention kind.
+ReferenceResult run_float_reference(const BertWeights& weights, const std::vector<int32_t>& tokens,
+                                    const std::vector<uint8_t>& attention_mask,
+                                    const PruneSpec& prune = {}, const TensorObserver& observe = {},
+                                    AttentionKind attention = AttentionKind::bidirectional);
 
 // Applies a prune spec to a rows x cols block with row stride ld; returns the zeros after it.
 // Exposed for tests and for the functional simulation's comparisons.

@@ -251,6 +251,52 @@ BertWeights synthetic_bert_weights(const BertConfig& c, uint64_t seed) {
   return w;
 }
 
+namespace {
+
+bool is_id(const std::string& tok) {
+  return tok.size() <= 10 &&
+         std::all_of(tok.begin(), tok.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+
+// One line of a token file: ids, then optionally "|" and one 0/1 mask value per id.
+void parse_token_line(const std::string& line, const std::string& path, int64_t line_no,
+                      const BertConfig& c, std::vector<int32_t>& seq, std::vector<uint8_t>& mask,
+                      bool& has_mask) {
+  std::istringstream ls(line);
+  std::string tok;
+  has_mask = false;
+  while (ls >> tok) {
+    if (tok == "|") {
+      if (has_mask)
+        throw InputError(fmt::format("{}:{}: a second '|' (expected: ids | mask)", path, line_no));
+      has_mask = true;
+      continue;
+    }
+    if (has_mask) {
+      if (tok != "0" && tok != "1")
+        throw InputError(
+            fmt::format("{}:{}: mask value '{}' after '|' is not 0 (padding) or 1 (a real token)",
+                        path, line_no, tok));
+      mask.push_back(tok == "1" ? 1 : 0);
+      continue;
+    }
+    if (!is_id(tok))
+      throw InputError(
+          fmt::format("{}:{}: token '{}' is not a non-negative integer id", path, line_no, tok));
+    const long long id = std::stoll(tok);
+    if (id >= c.vocab_size)
+      throw InputError(fmt::format("{}:{}: token id {} is outside the vocabulary [0, {}) of {}",
+                                   path, line_no, id, c.vocab_size, c.source));
+    seq.push_back(static_cast<int32_t>(id));
+  }
+  if (has_mask && mask.size() != seq.size())
+    throw InputError(
+        fmt::format("{}:{}: {} mask values after '|' for {} token ids (one 0/1 per id)", path,
+                    line_no, mask.size(), seq.size()));
+}
+
+}  // namespace
+
 TokenBatch read_tokens(const std::string& path, const BertConfig& c) {
   std::error_code ec;
   std::ifstream in(path);
@@ -258,35 +304,51 @@ TokenBatch read_tokens(const std::string& path, const BertConfig& c) {
     throw InputError(fmt::format("{}: token file not found or not readable", path));
   TokenBatch b;
   b.source = path;
+  std::vector<std::vector<uint8_t>> masks;
+  bool any_mask = false;
   std::string line;
   for (int64_t line_no = 1; std::getline(in, line); ++line_no) {
-    std::istringstream ls(line);
     std::vector<int32_t> seq;
-    std::string tok;
-    while (ls >> tok) {
-      const bool digits = tok.size() <= 10 && std::all_of(tok.begin(), tok.end(), [](char ch) {
-                            return ch >= '0' && ch <= '9';
-                          });
-      if (!digits)
-        throw InputError(
-            fmt::format("{}:{}: token '{}' is not a non-negative integer id", path, line_no, tok));
-      const long long id = std::stoll(tok);
-      if (id >= c.vocab_size)
-        throw InputError(fmt::format("{}:{}: token id {} is outside the vocabulary [0, {}) of {}",
-                                     path, line_no, id, c.vocab_size, c.source));
-      seq.push_back(static_cast<int32_t>(id));
-    }
+    std::vector<uint8_t> mask;
+    bool has_mask = false;
+    parse_token_line(line, path, line_no, c, seq, mask, has_mask);
     if (seq.empty()) continue;
     if (static_cast<int64_t>(seq.size()) > c.max_position)
       throw InputError(
           fmt::format("{}:{}: sequence of {} tokens exceeds max_position_embeddings {} of {}", path,
                       line_no, seq.size(), c.max_position, c.source));
+    if (!has_mask) mask.assign(seq.size(), 1);
+    any_mask = any_mask || has_mask;
     b.sequences.push_back(std::move(seq));
+    masks.push_back(std::move(mask));
   }
   if (b.sequences.empty())
     throw InputError(
         fmt::format("{}: no token sequences (expected one line of ids per sequence)", path));
+  if (any_mask) b.attention_mask = std::move(masks);
   return b;
+}
+
+void pad_token_batch(TokenBatch& b, int64_t batch, int64_t seq_len) {
+  if (static_cast<int64_t>(b.sequences.size()) > batch)
+    throw InputError(
+        fmt::format("{}: {} sequences for a batch of {}", b.source, b.sequences.size(), batch));
+  bool ragged = static_cast<int64_t>(b.sequences.size()) != batch;
+  for (const auto& seq : b.sequences) {
+    if (static_cast<int64_t>(seq.size()) > seq_len)
+      throw InputError(fmt::format("{}: a sequence of {} tokens for a sequence length of {}",
+                                   b.source, seq.size(), seq_len));
+    ragged = ragged || static_cast<int64_t>(seq.size()) != seq_len;
+  }
+  if (!ragged && b.attention_mask.empty()) return;  // every token real: no mask
+  if (b.attention_mask.empty())
+    for (const auto& seq : b.sequences) b.attention_mask.emplace_back(seq.size(), 1);
+  b.sequences.resize(static_cast<size_t>(batch));
+  b.attention_mask.resize(static_cast<size_t>(batch));
+  for (size_t s = 0; s < b.sequences.size(); ++s) {  // [PAD] = id 0, masked
+    b.sequences[s].resize(static_cast<size_t>(seq_len), 0);
+    b.attention_mask[s].resize(static_cast<size_t>(seq_len), 0);
+  }
 }
 
 TokenBatch random_tokens(int64_t batch, int64_t seq_len, const BertConfig& c, uint64_t seed) {

@@ -87,9 +87,19 @@ struct TokenBatch {
 };
 
 // Reads token ids: one sequence per line, ids separated by whitespace, blank lines skipped.
+// A line may end in "| m1 m2 ...": its attention mask, one 0 (padding) or 1 (a real token) per
+// id (docs/dynatran.md, "Token files"). When any line has a mask, attention_mask holds one entry
+// per sequence (all ones for lines without); otherwise it is empty. Sequences keep their own
+// lengths (pad_token_batch pads them).
 // Throws InputError "<file>:<line>: ..." for a token that is not a non-negative integer, an id
-// >= vocab_size, or a sequence longer than max_position; and for a file without sequences.
+// >= vocab_size, a mask value other than 0/1, a mask of another length than its ids, or a
+// sequence longer than max_position; and for a file without sequences.
 TokenBatch read_tokens(const std::string& path, const BertConfig& config);
+// Pads a batch as Hugging Face does: every sequence to seq_len with [PAD] (id 0) and mask 0,
+// then whole-padding sequences up to `batch`. Leaves the batch unchanged (no mask) when it
+// already has `batch` sequences of seq_len ids and no mask. Throws InputError naming the source
+// for more than `batch` sequences or a sequence longer than seq_len.
+void pad_token_batch(TokenBatch& tokens, int64_t batch, int64_t seq_len);
 // `batch` sequences of `seq_len` ids drawn uniformly from [0, vocab_size).
 TokenBatch random_tokens(int64_t batch, int64_t seq_len, const BertConfig& config, uint64_t seed);
 

@@ -8,6 +8,7 @@
 
 #include "acceltran/compiler/parts.hpp"
 #include "acceltran/config/input_error.hpp"
+#include "acceltran/hw/accelerator.hpp"  // FunctionalResult
 #include "acceltran/hw/compute/exact_gemm.hpp"
 #include "acceltran/hw/compute/fixed_point.hpp"
 #include "acceltran/hw/compute/layer_norm_engine.hpp"
@@ -143,6 +144,13 @@ Datapath::Datapath(const Program& prog, const FunctionalInput& in)
     if (static_cast<int64_t>(in.tokens[s].size()) != S)
       throw InputError(fmt::format("{}: sequence {} has {} tokens, the run's sequence length is {}",
                                    in.tokens_source, s + 1, in.tokens[s].size(), S));
+  check_attention_mask();
+  policy_ = in.policy.name.empty() ? uniform_policy(in.prune) : in.policy;
+  if (policy_.weight_tau >= 0) {  // the policy's tau_w: a pruned copy of the weights
+    pruned_weights_ = *in.weights;
+    prune_weights(pruned_weights_, policy_);
+    in_.weights = &pruned_weights_;
+  }
   const size_t nt = prog.tensors.size();
   vals_.resize(nt);
   written_.resize(nt);
@@ -176,7 +184,145 @@ Datapath::Datapath(const Program& prog, const FunctionalInput& in)
           "functionally",
           op.name));
   }
+  classify_pruned_ops();
   load_parameters();
+}
+
+void Datapath::check_attention_mask() const {
+  if (in_.attention == AttentionKind::causal)
+    throw InputError(
+        "--functional: causal attention masks are not supported yet (BERT encoders attend every "
+        "unmasked key)");
+  const auto& mask = in_.attention_mask;
+  if (mask.empty()) return;
+  const int64_t B = prog_.info.batch, S = prog_.info.seq_len;
+  if (static_cast<int64_t>(mask.size()) != B)
+    throw InputError(fmt::format("{}: attention mask of {} sequences for a batch of {}",
+                                 in_.tokens_source, mask.size(), B));
+  for (size_t s = 0; s < mask.size(); ++s) {
+    if (static_cast<int64_t>(mask[s].size()) != S)
+      throw InputError(
+          fmt::format("{}: sequence {} has {} mask values, the run's sequence length "
+                      "is {}",
+                      in_.tokens_source, s + 1, mask[s].size(), S));
+    for (uint8_t m : mask[s])
+      if (m > 1)
+        throw InputError(fmt::format("{}: sequence {}: mask value {} is not 0 or 1",
+                                     in_.tokens_source, s + 1, m));
+  }
+}
+
+namespace {
+
+bool ends_with(const std::string& s, const char* suffix) {
+  const size_t n = std::char_traits<char>::length(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+constexpr int kFusedQkv = -2;
+
+// The policy's tensor class of a pruned op of the default profile's BERT layer.
+int kind_of_op(const Op& op) {
+  const std::string& n = op.name;
+  if (ends_with(n, ".attn.qkv")) return kFusedQkv;  // q, k, v by column
+  if (ends_with(n, ".qk")) return static_cast<int>(TensorKind::scores);
+  if (op.kind == OpKind::softmax) return static_cast<int>(TensorKind::probabilities);
+  if (ends_with(n, ".pv")) return static_cast<int>(TensorKind::context);
+  if (ends_with(n, ".attn.o")) return static_cast<int>(TensorKind::attention_output);
+  if (ends_with(n, ".up")) return static_cast<int>(TensorKind::ffn_intermediate);
+  if (ends_with(n, ".ffn.down")) return static_cast<int>(TensorKind::ffn_output);
+  throw InputError(fmt::format(
+      "--functional: op {} is pruned but is none of the tensor classes of a pruning policy", n));
+}
+
+bool same_rule(const BlockPrune& a, const BlockPrune& b) {
+  return a.kind == b.kind && a.tau_q == b.tau_q && a.k == b.k && a.segment == b.segment &&
+         a.above_kth == b.above_kth;
+}
+
+}  // namespace
+
+void Datapath::classify_pruned_ops() {
+  const size_t n = prog_.ops.size();
+  op_kind_.assign(n, -1);
+  needs_panel_.assign(n, false);
+  op_rules_.resize(n);
+  const int64_t head_dim = in_.weights->config.head_dim;
+  for (const Op& op : prog_.ops) {
+    if (!op.prune) continue;
+    const int kind = kind_of_op(op);
+    op_kind_[op.id] = kind;
+    const Tensor& TO = prog_.tensors[op.output];
+    // Top-k row segments: a head's slice of the fused Q/K/V, otherwise the op's whole row.
+    const int64_t segment = op.kind == OpKind::softmax                ? op.n
+                            : TO.part_cols > 0 && TO.part_cols < op.n ? TO.part_cols
+                                                                      : op.n;
+    for (int k = 0; k < kTensorKinds; ++k) {
+      op_rules_[op.id][static_cast<size_t>(k)] =
+          policy_.block_rule(static_cast<TensorKind>(k), segment, head_dim);
+      const bool written = kind == kFusedQkv ? k <= static_cast<int>(TensorKind::value) : k == kind;
+      if (written && op.kind == OpKind::matmul &&
+          op_rules_[op.id][static_cast<size_t>(k)].kind == BlockPrune::Kind::topk)
+        needs_panel_[op.id] = true;
+    }
+  }
+}
+
+TensorKind Datapath::column_kind(const Op& op, int64_t c) const {
+  const int kind = op_kind_[op.id];
+  if (kind != kFusedQkv) return static_cast<TensorKind>(kind);
+  const int64_t d = in_.weights->config.head_dim;
+  return static_cast<TensorKind>((c % (3 * d)) / d);
+}
+
+uint64_t Datapath::prune_output(const Op& op, int64_t b, int64_t r0, int64_t r1, int64_t c0,
+                                int64_t c1, PostSparsity* post) {
+  const Tensor& TO = prog_.tensors[op.output];
+  int32_t* base = out_ptr(op, b, r0, 0);
+  const auto& rules = op_rules_[op.id];
+  uint64_t zeros = 0;
+  for (int64_t c = c0; c < c1;) {  // runs of columns with one rule
+    const BlockPrune& rule = rules[static_cast<size_t>(column_kind(op, c))];
+    int64_t e = c + 1;
+    while (e < c1 && same_rule(rules[static_cast<size_t>(column_kind(op, e))], rule)) ++e;
+    if (rule.kind == BlockPrune::Kind::none || !post)
+      zeros += output_zeros(op, b, b + 1, r0, r1, c, e);
+    else
+      zeros += post->prune_block(base + c, static_cast<int>(r1 - r0), static_cast<int>(e - c),
+                                 static_cast<int>(TO.cols), rule);
+    c = e;
+  }
+  count_classes(op, b, r0, r1, c0, c1);
+  return zeros;
+}
+
+void Datapath::count_classes(const Op& op, int64_t b, int64_t r0, int64_t r1, int64_t c0,
+                             int64_t c1) {
+  const uint8_t* mask = in_.attention_mask.empty() ? nullptr : in_.attention_mask[b].data();
+  for (int64_t c = c0; c < c1;) {  // runs of columns of one class
+    const TensorKind kind = column_kind(op, c);
+    int64_t e = c + 1;
+    while (e < c1 && column_kind(op, e) == kind) ++e;
+    const bool keys = kind == TensorKind::scores || kind == TensorKind::probabilities;
+    ClassCount& cc = class_counts_[static_cast<size_t>(kind)];
+    for (int64_t r = r0; r < r1; ++r) {
+      const int32_t* o = out_ptr(op, b, r, 0);
+      uint64_t zeros = 0, real_zeros = 0, real = 0;
+      const bool real_row = !mask || mask[r];
+      for (int64_t x = c; x < e; ++x) {
+        const uint64_t zero = o[x] == 0 ? 1 : 0;
+        const uint64_t counted = real_row && (!keys || !mask || mask[x]) ? 1 : 0;
+        zeros += zero;
+        real += counted;
+        real_zeros += zero & counted;
+      }
+      cc.elements += static_cast<uint64_t>(e - c);
+      cc.zeros += zeros;
+      cc.unpadded_elements += real;
+      cc.unpadded_zeros += real_zeros;
+    }
+    c = e;
+  }
 }
 
 void Datapath::mark_written(TensorId t, int64_t b0, int64_t b1, int64_t r0, int64_t r1, int64_t c0,
@@ -330,6 +476,8 @@ bool Datapath::fill_embedding(const Tensor& tensor, std::vector<int32_t>& values
   } else if (name == "emb.type_rows") {
     fill.expect(1, cfg.type_vocab, cfg.hidden);
     for (size_t i = 0; i < values.size(); ++i) values[i] = to_q16(weights.type_emb.data[i]);
+  } else if (name == "attn.mask") {  // its values are all 0: the attention mask is its bit mask
+    fill.expect(1, prog_.info.batch, prog_.info.seq_len);
   } else if (name == "emb.ln.gb") {
     fill_gamma_beta(fill, cfg.hidden, weights.emb_ln_gamma, weights.emb_ln_beta);
   } else {
@@ -382,6 +530,13 @@ void Datapath::load_parameters() {
     mark_written(tensor.id, 0, tensor.batch, 0, tensor.rows, 0, tensor.cols);
     tensor_n_[tensor.id] = values.size();
     tensor_z_[tensor.id] = static_cast<uint64_t>(std::count(values.begin(), values.end(), 0));
+    if (local == "attn.qkv.w" || local == "attn.o.w" || local == "ffn0.up.w" ||
+        local == "ffn.down.w") {  // the linear layers' weight matrices (tau_w prunes them)
+      weight_count_.elements += tensor_n_[tensor.id];
+      weight_count_.zeros += tensor_z_[tensor.id];
+      weight_count_.unpadded_elements = weight_count_.elements;
+      weight_count_.unpadded_zeros = weight_count_.zeros;
+    }
   }
 }
 
@@ -423,7 +578,7 @@ JobData Datapath::run_lane_job(const Op& op, uint32_t block, const LoopOrder& or
     if (a.sum.empty()) {
       a.sum.assign(static_cast<size_t>(op.b * op.m * op.n), 0.0);
       a.kdone.assign(static_cast<size_t>(op.grid_b * op.grid_i * op.grid_j), 0);
-      if (in_.prune.kind == PruneMode::Kind::topk && op.prune)
+      if (op.prune && needs_panel_[op.id])
         a.jdone.assign(static_cast<size_t>(op.grid_b * op.grid_i), 0);
     }
     read_a_ = read_b_ = zeros_a_ = zeros_b_ = 0;
@@ -537,7 +692,6 @@ void Datapath::finalize_tile(const Op& op, int64_t bt, int64_t it, int64_t jt, J
   const int64_t r0 = it * tx_, r1 = std::min(r0 + tx_, op.m);
   const int64_t c0 = jt * ty_, c1 = std::min(c0 + ty_, op.n);
   const int32_t* bias = op.inputs.size() > 2 ? vals_[op.inputs[2]].data() : nullptr;
-  const Tensor& TO = prog_.tensors[op.output];
   OpValues& ov = opv_[op.id];
   uint64_t zeros = 0;
   for (int64_t b = b0; b < b1; ++b) {
@@ -554,16 +708,14 @@ void Datapath::finalize_tile(const Op& op, int64_t bt, int64_t it, int64_t jt, J
     }
     mark_written(op.output, b, b + 1, r0, r1, op.out_col + c0, op.out_col + c1);
   }
-  if (op.prune && in_.prune.kind == PruneMode::Kind::topk) {  // needs the whole row panel
+  if (op.prune && needs_panel_[op.id]) {  // top-k needs the whole row panel
     uint16_t& jd_ = acc_[op.id].jdone[static_cast<size_t>(bt * op.grid_i + it)];
     if (++jd_ == op.grid_j) topk_panel(op, bt, it, jd, post);
     return;
   }
-  if (op.prune && post) {  // the post-sparsity units count the zeros they leave
+  if (op.prune) {  // the post-sparsity units count the zeros they leave
     zeros = 0;
-    for (int64_t b = b0; b < b1; ++b)
-      zeros += post->prune_block(out_ptr(op, b, r0, c0), static_cast<int>(r1 - r0),
-                                 static_cast<int>(c1 - c0), static_cast<int>(TO.cols), 0);
+    for (int64_t b = b0; b < b1; ++b) zeros += prune_output(op, b, r0, r1, c0, c1, post);
   }
   record_output(op, static_cast<uint64_t>((b1 - b0) * (r1 - r0) * (c1 - c0)), zeros, jd);
 }
@@ -571,15 +723,8 @@ void Datapath::finalize_tile(const Op& op, int64_t bt, int64_t it, int64_t jt, J
 void Datapath::topk_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, PostSparsity* post) {
   const int64_t b0 = bt * tb_, b1 = std::min(b0 + tb_, op.b);
   const int64_t r0 = it * tx_, r1 = std::min(r0 + tx_, op.m);
-  const Tensor& TO = prog_.tensors[op.output];
-  // Row segments: a head's slice of the fused Q/K/V, otherwise the op's whole row.
-  const int64_t seg = TO.part_cols > 0 && TO.part_cols < op.n ? TO.part_cols : op.n;
   uint64_t zeros = 0;
-  for (int64_t b = b0; b < b1; ++b)
-    zeros += post ? post->prune_block(out_ptr(op, b, r0, 0), static_cast<int>(r1 - r0),
-                                      static_cast<int>(op.n), static_cast<int>(TO.cols),
-                                      static_cast<int>(seg))
-                  : output_zeros(op, b, b + 1, r0, r1, 0, op.n);
+  for (int64_t b = b0; b < b1; ++b) zeros += prune_output(op, b, r0, r1, 0, op.n, post);
   record_output(op, static_cast<uint64_t>((b1 - b0) * (r1 - r0) * op.n), zeros, jd);
 }
 
@@ -694,8 +839,9 @@ void Datapath::row_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, doub
     for (int64_t e = 0; e < R * n; ++e) zeros_in += x[e] == 0;
     read += static_cast<double>(R * n);
     int32_t* y = out_ptr(op, b, r0, 0);
-    if (op.kind == OpKind::softmax) {
-      fx::softmax(x, y, static_cast<int>(R), static_cast<int>(n));
+    if (op.kind == OpKind::softmax) {  // padding keys (mask 0) get probability 0
+      fx::softmax(x, y, static_cast<int>(R), static_cast<int>(n),
+                  in_.attention_mask.empty() ? nullptr : in_.attention_mask[b].data());
     } else {
       const double eps = in_.weights->config.layer_norm_eps * std::ldexp(1.0, 48);
       fx::layer_norm(x, scratch_.data(), static_cast<int>(R), static_cast<int>(n),
@@ -710,11 +856,8 @@ void Datapath::row_panel(const Op& op, int64_t bt, int64_t it, JobData& jd, doub
         }
     }
     mark_written(op.output, b, b + 1, r0, r1, 0, n);
-    zeros += op.prune && post
-                 ? post->prune_block(
-                       y, static_cast<int>(R), static_cast<int>(n), static_cast<int>(TO.cols),
-                       in_.prune.kind == PruneMode::Kind::topk ? static_cast<int>(n) : 0)
-                 : output_zeros(op, b, b + 1, r0, r1, 0, n);
+    zeros += op.prune ? prune_output(op, b, r0, r1, 0, n, post)
+                      : output_zeros(op, b, b + 1, r0, r1, 0, n);
   }
   record_output(op, static_cast<uint64_t>((b1 - b0) * R * n), zeros, jd);
 }
@@ -772,6 +915,64 @@ void Datapath::pack_part(TensorId t, uint32_t part, std::vector<unsigned char>& 
           out[pos++] = static_cast<unsigned char>(acc & 0xff);
       }
   if (held > 0) out[pos] = static_cast<unsigned char>(acc & 0xff);
+}
+
+PruneSpec reference_spec(const PrunePolicy& p) {
+  PruneSpec s;
+  s.per_point = true;
+  s.tau_before_scale = p.tau_before_fold;
+  s.topk_above_kth = p.topk_above_kth;
+  for (int k = 0; k < kTensorKinds; ++k) {
+    const KindRule& r = p.rules[static_cast<size_t>(k)];
+    PruneSpec::PointRule& q = s.point[static_cast<size_t>(k)];
+    q.mode = r.mode == KindRule::Mode::off         ? PruneSpec::Mode::none
+             : r.mode == KindRule::Mode::threshold ? PruneSpec::Mode::threshold
+                                                   : PruneSpec::Mode::topk;
+    q.tau = r.tau;
+    q.k = r.k;
+    q.k_fraction = r.k_fraction;
+  }
+  return s;
+}
+
+void prune_weights(BertWeights& w, const PrunePolicy& p) {
+  if (p.weight_tau < 0) return;
+  const auto tau = static_cast<float>(p.weight_tau);
+  auto prune = [tau](FloatTensor& t) {
+    for (float& x : t.data)
+      if (std::fabs(x) <= tau) x = 0.0f;
+  };
+  for (BertLayerWeights& l : w.layers)
+    for (FloatTensor* t : {&l.query_w, &l.key_w, &l.value_w, &l.attn_out_w, &l.inter_w, &l.out_w})
+      prune(*t);
+}
+
+void add_class_sparsity(const Datapath& dp, FunctionalResult& f) {
+  const PrunePolicy& policy = dp.policy();
+  f.policy = policy.describe();
+  uint64_t zeros = 0, elements = 0, unpadded_zeros = 0, unpadded_elements = 0;
+  for (int k = 0; k < kTensorKinds; ++k) {
+    const ClassCount& c = dp.class_counts()[static_cast<size_t>(k)];
+    f.classes.push_back({tensor_kind_name(static_cast<TensorKind>(k)), c.elements, c.zeros,
+                         c.unpadded_elements, c.unpadded_zeros});
+    zeros += c.zeros;
+    elements += c.elements;
+    unpadded_zeros += c.unpadded_zeros;
+    unpadded_elements += c.unpadded_elements;
+  }
+  if (policy.weight_tau >= 0) {  // the published code counts the pruned weights too
+    const ClassCount& w = dp.weight_count();
+    f.classes.push_back({"weights", w.elements, w.zeros, w.unpadded_elements, w.unpadded_zeros});
+    zeros += w.zeros;
+    elements += w.elements;
+  }
+  f.published_sparsity = elements ? static_cast<double>(zeros) / static_cast<double>(elements) : 0;
+  f.unpadded_sparsity = unpadded_elements ? static_cast<double>(unpadded_zeros) /
+                                                static_cast<double>(unpadded_elements)
+                                          : 0;
+  f.padding_tokens = 0;
+  for (const auto& seq : dp.input().attention_mask)
+    for (uint8_t m : seq) f.padding_tokens += m == 0;
 }
 
 void run_datapath(Datapath& dp, PostSparsity& post) {

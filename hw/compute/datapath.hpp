@@ -20,12 +20,15 @@
 // Weights come from BertWeights (a checkpoint or synthetic), converted to Q4.16 once; the
 // 1/sqrt(head_dim) attention scale is folded into the query weights and bias.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "acceltran/compiler/isa.hpp"
 #include "acceltran/hw/compute/datapath_port.hpp"
+#include "acceltran/hw/compute/prune_policy.hpp"
+#include "acceltran/workload/float_reference.hpp"
 #include "acceltran/workload/weights.hpp"
 
 namespace acceltran {
@@ -36,8 +39,26 @@ struct FunctionalInput {
   // Per sequence, 1 for a real token and 0 for padding (Hugging Face's attention_mask); empty
   // when every token is real.
   std::vector<std::vector<uint8_t>> attention_mask;
+  AttentionKind attention = AttentionKind::bidirectional;  // causal: refused (not yet supported)
   std::string tokens_source;
   PruneMode prune;
+  // Per tensor class pruning; empty name: uniform_policy(prune), as before policies.
+  PrunePolicy policy;
+};
+
+// Zeros of one tensor class over the run, after pruning: over every element (the published
+// count, padding included) and without padding (rows of padding tokens and, for scores and
+// probabilities, padding keys left out).
+struct ClassCount {
+  uint64_t elements = 0, zeros = 0, unpadded_elements = 0, unpadded_zeros = 0;
+  double sparsity() const {
+    return elements ? static_cast<double>(zeros) / static_cast<double>(elements) : 0;
+  }
+  double unpadded_sparsity() const {
+    return unpadded_elements
+               ? static_cast<double>(unpadded_zeros) / static_cast<double>(unpadded_elements)
+               : 0;
+  }
 };
 
 // Measured per op: output elements and zeros (after pruning), saturations, effectual MACs.
@@ -91,6 +112,17 @@ class Datapath : public TileJobDatapath {
     return tensor_n_[t] ? static_cast<double>(tensor_z_[t]) / static_cast<double>(tensor_n_[t]) : 0;
   }
   const FunctionalInput& input() const { return in_; }
+  // The policy the post-sparsity units apply (the input's, or the uniform one of its mode).
+  const PrunePolicy& policy() const { return policy_; }
+  // Per tensor class (TensorKind order), measured on the pruned ops' outputs.
+  const std::array<ClassCount, kTensorKinds>& class_counts() const { return class_counts_; }
+  // The linear layers' weight matrices as loaded (Q4.16; after the policy's tau_w).
+  const ClassCount& weight_count() const { return weight_count_; }
+  // 1 when token `position` of sequence `sequence` is real (no mask: always).
+  bool real_token(int64_t sequence, int64_t position) const {
+    return in_.attention_mask.empty() ||
+           in_.attention_mask[static_cast<size_t>(sequence)][static_cast<size_t>(position)] != 0;
+  }
 
  private:
   const Op& op_of(const proto::TileJob& job) const;
@@ -99,6 +131,14 @@ class Datapath : public TileJobDatapath {
     std::vector<uint16_t> kdone;  // per output tile: k tiles accumulated
     std::vector<uint16_t> jdone;  // per row panel (b tile, i tile): output tiles final (top-k)
   };
+  void check_attention_mask() const;
+  void classify_pruned_ops();
+  // Prunes (by the policy's rule of each column's class) and counts an output block of a pruned
+  // op: batch b, rows [r0, r1), op columns [c0, c1); returns its zeros after pruning.
+  uint64_t prune_output(const Op& op, int64_t b, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
+                        PostSparsity* post);
+  void count_classes(const Op& op, int64_t b, int64_t r0, int64_t r1, int64_t c0, int64_t c1);
+  TensorKind column_kind(const Op& op, int64_t c) const;
   void load_parameters();
   void fill_token_rows(std::vector<int32_t>& values) const;
   bool fill_embedding(const Tensor& tensor, std::vector<int32_t>& values) const;
@@ -146,7 +186,26 @@ class Datapath : public TileJobDatapath {
   std::vector<int32_t> nnz_a_, nnz_b_;  // non-zeros per tile row / column and k (scratch)
   std::vector<TensorId> layer_outputs_;
   std::vector<int32_t> scratch_;
+  PrunePolicy policy_;
+  // Per op: -1 not pruned, -2 the fused Q/K/V (class by column), else its TensorKind.
+  std::vector<int> op_kind_;
+  std::vector<bool> needs_panel_;  // per op: a class it writes is pruned by top-k (whole rows)
+  std::vector<std::array<BlockPrune, kTensorKinds>> op_rules_;  // per pruned op, per class
+  std::array<ClassCount, kTensorKinds> class_counts_{};
+  ClassCount weight_count_;
+  BertWeights pruned_weights_;  // the policy's tau_w applied (in_.weights points here then)
 };
+
+// The float reference's prune spec for a policy (same classes, taus, top-k rule).
+PruneSpec reference_spec(const PrunePolicy& policy);
+// Sets |w| <= policy.weight_tau to 0 in the linear layers' weight matrices (Q, K, V, attention
+// output, FFN intermediate and output; not biases, embeddings or LayerNorm), as the published
+// code's prune_weights. No-op when weight_tau < 0.
+void prune_weights(BertWeights& weights, const PrunePolicy& policy);
+
+// The policy, the per class sparsities (both counts) and the padding of a run, into its result.
+struct FunctionalResult;
+void add_class_sparsity(const Datapath& dp, FunctionalResult& result);
 
 // Runs every op of the program through the data path alone (no kernel, no timing), blocks in
 // program order: the values and measured sparsities of a functional run, for calibration.

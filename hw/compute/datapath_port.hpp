@@ -18,13 +18,32 @@ struct PruneMode {
   int64_t topk = 0;  // topk: values kept per row segment
 };
 
+// What the comparators do to one block of a pruning policy's tensor class
+// (hw/compute/prune_policy.hpp): nothing, DynaTran's threshold, or top-k per row segment.
+struct BlockPrune {
+  enum class Kind { none, threshold, topk };
+  Kind kind = Kind::threshold;
+  int32_t tau_q = 0;  // threshold: keep |x| > tau_q (Q4.16 words)
+  int64_t k = 0;      // topk: values kept per row segment
+  int segment = 0;    // topk: row segment width
+  // topk: keep only the values above the k-th largest |x| (the published code's rule: k - 1
+  // values without ties) and leave a segment of at most k values alone.
+  bool above_kth = false;
+};
+
 // The post-sparsity unit as the data path sees it: prunes a rows x cols block (row stride ld) in
 // place and returns its zeros after pruning; `segment` is the width of a top-k row segment.
 // Implemented by the engines, which send the block to the DynaTran module over TLM.
 class PostSparsity {
  public:
   virtual ~PostSparsity() = default;
+  // The module's own mode (--prune / --threshold / --topk).
   virtual uint64_t prune_block(int32_t* data, int rows, int cols, int ld, int segment) = 0;
+  // A policy's rule for the block (the module applies it instead of its mode). The default
+  // forwards to the mode (for ports that do not carry rules).
+  virtual uint64_t prune_block(int32_t* data, int rows, int cols, int ld, const BlockPrune& rule) {
+    return prune_block(data, rows, cols, ld, rule.segment);
+  }
 };
 
 // What a tile job did to the data: the measured zero fractions of the operands it read (for the

@@ -9,7 +9,7 @@
 namespace acceltran {
 
 DynaTranUnit::DynaTranUnit(sc_core::sc_module_name name, const PruneMode& mode)
-    : sc_core::sc_module(name), target("target"), mode_(mode), tau_q_(fx::from_double(mode.tau)) {
+    : sc_core::sc_module(name), target("target"), mode_(mode) {
   target.register_b_transport(this, &DynaTranUnit::b_transport);
   target.register_nb_transport_fw(this, &DynaTranUnit::nb_transport_fw);
 }
@@ -21,50 +21,82 @@ tlm::tlm_sync_enum DynaTranUnit::nb_transport_fw(int id, tlm::tlm_generic_payloa
       [this, id](tlm::tlm_generic_payload& g, sc_core::sc_time& d) { b_transport(id, g, d); });
 }
 
-uint64_t DynaTranUnit::apply(const PruneMode& mode, int32_t tau_q, int32_t* data, PruneTileExt& e,
+BlockPrune DynaTranUnit::mode_rule(const PruneMode& mode, int segment) {
+  BlockPrune r;
+  r.kind = mode.kind == PruneMode::Kind::topk && segment > 0 ? BlockPrune::Kind::topk
+                                                             : BlockPrune::Kind::threshold;
+  r.tau_q = fx::from_double(mode.tau);
+  r.k = mode.topk;
+  r.segment = segment;
+  return r;
+}
+
+namespace {
+
+// One row segment of n values at x: zeros all but the rule's kept values; returns the values
+// set to zero.
+uint64_t topk_segment(const BlockPrune& rule, int32_t* x, int n, std::vector<int>& idx) {
+  if (rule.above_kth && rule.k >= n) return 0;  // published: a row of at most k values stays
+  idx.resize(static_cast<size_t>(n));
+  for (int c = 0; c < n; ++c) idx[static_cast<size_t>(c)] = c;
+  const int keep = static_cast<int>(std::min<int64_t>(rule.k, n));
+  // The k largest |x| (ties: the leftmost), as the sorting network orders them.
+  std::stable_sort(idx.begin(), idx.end(),
+                   [&](int a, int b) { return fx::abs_wide(x[a]) > fx::abs_wide(x[b]); });
+  uint64_t pruned = 0;
+  if (rule.above_kth) {  // keep |x| > the k-th largest |x|
+    const int64_t kth = keep > 0 ? fx::abs_wide(x[idx[static_cast<size_t>(keep - 1)]]) : -1;
+    for (int c = 0; c < n; ++c)
+      if (fx::abs_wide(x[c]) <= kth) {
+        pruned += x[c] != 0;
+        x[c] = 0;
+      }
+    return pruned;
+  }
+  for (int t = keep; t < n; ++t) {
+    const int c = idx[static_cast<size_t>(t)];
+    pruned += x[c] != 0;
+    x[c] = 0;
+  }
+  return pruned;
+}
+
+}  // namespace
+
+uint64_t DynaTranUnit::apply(const BlockPrune& rule, int32_t* data, PruneTileExt& e,
                              std::vector<int>& idx) {
   e.mask.assign(static_cast<size_t>(e.rows) * static_cast<size_t>(e.cols), 0);
   e.zeros = 0;
   e.topk_cycles = 0;
   uint64_t pruned = 0;
-  const bool topk = mode.kind == PruneMode::Kind::topk && e.segment > 0;
+  const bool topk = rule.kind == BlockPrune::Kind::topk && rule.segment > 0;
   for (int r = 0; r < e.rows; ++r) {
     int32_t* x = data + static_cast<size_t>(r) * static_cast<size_t>(e.ld);
     uint8_t* m = e.mask.data() + static_cast<size_t>(r) * static_cast<size_t>(e.cols);
-    if (!topk) {
+    if (topk) {
+      for (int s0 = 0; s0 < e.cols; s0 += rule.segment)
+        pruned += topk_segment(rule, x + s0, std::min(rule.segment, e.cols - s0), idx);
+      for (int c = 0; c < e.cols; ++c) m[c] = x[c] != 0;
+    } else if (rule.kind == BlockPrune::Kind::threshold) {
       for (int c = 0; c < e.cols; ++c) {
-        const bool keep = fx::abs_wide(x[c]) > tau_q;
+        const bool keep = fx::abs_wide(x[c]) > rule.tau_q;
         pruned += !keep && x[c] != 0;
         if (!keep) x[c] = 0;
         m[c] = keep;
       }
     } else {
-      for (int s0 = 0; s0 < e.cols; s0 += e.segment) {
-        const int n = std::min(e.segment, e.cols - s0);
-        idx.resize(static_cast<size_t>(n));
-        for (int c = 0; c < n; ++c) idx[static_cast<size_t>(c)] = s0 + c;
-        const int keep = static_cast<int>(std::min<int64_t>(mode.topk, n));
-        // The k largest |x| (ties: the leftmost), as the sorting network orders them.
-        std::stable_sort(idx.begin(), idx.end(),
-                         [&](int a, int b) { return fx::abs_wide(x[a]) > fx::abs_wide(x[b]); });
-        for (int t = keep; t < n; ++t) {
-          const int c = idx[static_cast<size_t>(t)];
-          pruned += x[c] != 0;
-          x[c] = 0;
-        }
-        for (int c = s0; c < s0 + n; ++c) m[c] = x[c] != 0;
-      }
+      for (int c = 0; c < e.cols; ++c) m[c] = x[c] != 0;
     }
     for (int c = 0; c < e.cols; ++c) e.zeros += m[c] == 0;
   }
   if (topk)  // one network per segment width, segments of the block pipelined row by row
-    e.topk_cycles =
-        dynatran::topk_latency_cycles(e.rows * ((e.cols + e.segment - 1) / e.segment), e.segment);
+    e.topk_cycles = dynatran::topk_latency_cycles(
+        e.rows * ((e.cols + rule.segment - 1) / rule.segment), rule.segment);
   return pruned;
 }
 
 void DynaTranUnit::prune(int32_t* data, PruneTileExt& e) {
-  const uint64_t pruned = apply(mode_, tau_q_, data, e, idx_);
+  const uint64_t pruned = apply(e.has_rule ? e.rule : mode_rule(mode_, e.segment), data, e, idx_);
   ++stats_.blocks;
   stats_.elements += static_cast<uint64_t>(e.rows) * static_cast<uint64_t>(e.cols);
   stats_.zeros += e.zeros;
@@ -72,15 +104,24 @@ void DynaTranUnit::prune(int32_t* data, PruneTileExt& e) {
   stats_.topk_cycles += e.topk_cycles;
 }
 
-StandalonePruner::StandalonePruner(const PruneMode& mode)
-    : mode_(mode), tau_q_(fx::from_double(mode.tau)) {}
+StandalonePruner::StandalonePruner(const PruneMode& mode) : mode_(mode) {}
 
 uint64_t StandalonePruner::prune_block(int32_t* data, int rows, int cols, int ld, int segment) {
   ext_.rows = rows;
   ext_.cols = cols;
   ext_.ld = ld;
   ext_.segment = segment;
-  DynaTranUnit::apply(mode_, tau_q_, data, ext_, idx_);
+  DynaTranUnit::apply(DynaTranUnit::mode_rule(mode_, segment), data, ext_, idx_);
+  return ext_.zeros;
+}
+
+uint64_t StandalonePruner::prune_block(int32_t* data, int rows, int cols, int ld,
+                                       const BlockPrune& rule) {
+  ext_.rows = rows;
+  ext_.cols = cols;
+  ext_.ld = ld;
+  ext_.segment = rule.segment;
+  DynaTranUnit::apply(rule, data, ext_, idx_);
   return ext_.zeros;
 }
 

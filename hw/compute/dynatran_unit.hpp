@@ -24,6 +24,8 @@ namespace acceltran {
 struct PruneTileExt : tlm::tlm_extension<PruneTileExt> {
   int rows = 0, cols = 0, ld = 0;  // block shape, row stride in words
   int segment = 0;                 // top-k row segment (0: DynaTran)
+  bool has_rule = false;           // true: apply `rule` (a policy's) instead of the module's mode
+  BlockPrune rule;
   // Filled by the module:
   uint64_t zeros = 0;         // zeros in the block after pruning
   uint64_t topk_cycles = 0;   // sorting-network cycles (top-k only)
@@ -51,15 +53,16 @@ class DynaTranUnit : public sc_core::sc_module {
   // The function the module applies (also used by block testbenches): prunes and counts.
   void prune(int32_t* data, PruneTileExt& ext);
   // The comparators alone (no statistics): returns the values set to zero. `idx` is scratch.
-  static uint64_t apply(const PruneMode& mode, int32_t tau_q, int32_t* data, PruneTileExt& ext,
+  static uint64_t apply(const BlockPrune& rule, int32_t* data, PruneTileExt& ext,
                         std::vector<int>& idx);
+  // The rule of a mode for a block of top-k segment `segment` (0: DynaTran's threshold).
+  static BlockPrune mode_rule(const PruneMode& mode, int segment);
 
  private:
   void b_transport(int id, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
   tlm::tlm_sync_enum nb_transport_fw(int id, tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
                                      sc_core::sc_time& delay);
   PruneMode mode_;
-  int32_t tau_q_;
   DynaTranStats stats_;
   std::vector<int> idx_;
 };
@@ -69,10 +72,10 @@ class StandalonePruner : public PostSparsity {
  public:
   explicit StandalonePruner(const PruneMode& mode);
   uint64_t prune_block(int32_t* data, int rows, int cols, int ld, int segment) override;
+  uint64_t prune_block(int32_t* data, int rows, int cols, int ld, const BlockPrune& rule) override;
 
  private:
   PruneMode mode_;
-  int32_t tau_q_;
   PruneTileExt ext_;
   std::vector<int> idx_;
 };
@@ -84,6 +87,22 @@ class DynaTranPort : public PostSparsity {
   explicit DynaTranPort(Socket& s) : socket_(s) { gp_.set_extension(&ext_); }
   ~DynaTranPort() override { gp_.clear_extension(&ext_); }
   uint64_t prune_block(int32_t* data, int rows, int cols, int ld, int segment) override {
+    ext_.has_rule = false;
+    return send(data, rows, cols, ld, segment);
+  }
+  uint64_t prune_block(int32_t* data, int rows, int cols, int ld, const BlockPrune& rule) override {
+    ext_.has_rule = true;
+    ext_.rule = rule;
+    return send(data, rows, cols, ld, rule.segment);
+  }
+  uint64_t take_topk_cycles() {
+    const uint64_t c = topk_cycles_;
+    topk_cycles_ = 0;
+    return c;
+  }
+
+ private:
+  uint64_t send(int32_t* data, int rows, int cols, int ld, int segment) {
     ext_.rows = rows;
     ext_.cols = cols;
     ext_.ld = ld;
@@ -105,13 +124,6 @@ class DynaTranPort : public PostSparsity {
     topk_cycles_ += ext_.topk_cycles;
     return ext_.zeros;
   }
-  uint64_t take_topk_cycles() {
-    const uint64_t c = topk_cycles_;
-    topk_cycles_ = 0;
-    return c;
-  }
-
- private:
   Socket& socket_;
   tlm::tlm_generic_payload gp_;
   PruneTileExt ext_;

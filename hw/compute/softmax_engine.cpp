@@ -56,15 +56,21 @@ int32_t exp_neg(int32_t x) {
   return static_cast<int32_t>(shift_round(acc, static_cast<int>(shift)));
 }
 
-void softmax(const int32_t* in, int32_t* out, int rows, int cols) {
+void softmax(const int32_t* in, int32_t* out, int rows, int cols, const uint8_t* key_mask) {
+  bool any_real = key_mask == nullptr;
+  for (int c = 0; !any_real && c < cols; ++c) any_real = key_mask[c] != 0;
+  if (!any_real) key_mask = nullptr;  // no real key: every key (a uniform shift in Hugging Face)
   for (int r = 0; r < rows; ++r) {
     const int32_t* x = in + static_cast<size_t>(r) * cols;
     int32_t* y = out + static_cast<size_t>(r) * cols;
-    int32_t m = x[0];
-    for (int c = 1; c < cols; ++c) m = std::max(m, x[c]);
+    int32_t m = INT32_MIN;
+    for (int c = 0; c < cols; ++c)
+      if (!key_mask || key_mask[c]) m = std::max(m, x[c]);
     int64_t sum = 0;
     for (int c = 0; c < cols; ++c) {
-      y[c] = exp_neg(static_cast<int32_t>(std::max<int64_t>(int64_t{x[c]} - m, INT32_MIN)));
+      y[c] = key_mask && !key_mask[c]
+                 ? 0
+                 : exp_neg(static_cast<int32_t>(std::max<int64_t>(int64_t{x[c]} - m, INT32_MIN)));
       sum += y[c];
     }
     // sum >= 2^16 (the max element contributes e^0 = 1).
