@@ -13,7 +13,9 @@ Reproducible: `apt-get install -y fortunes python3-torch`, then
      [SEP], cut at MAX_LEN tokens;
   4. a Hugging Face BertForSequenceClassification re-implemented in plain PyTorch (GELU erf,
      LayerNorm eps 1e-12, pooler tanh over [CLS], classifier), trained with padding attention
-     masks (each batch padded to its longest sequence), AdamW, a fixed seed;
+     masks (each batch padded to its longest sequence), AdamW, a fixed seed, and a penalty on
+     intermediates (Q, K, V, scores, FFN intermediate, residual sums) beyond |x| = 6, so that the
+     accelerator's Q4.16 words (range [-8, 8)) hold them;
   5. writes model.safetensors (F32, Hugging Face tensor names), config.json (with the head:
      num_labels, id2label), vocab.txt, test.jsonl (input_ids, attention_mask, label),
      test-text.jsonl (text, label) and metrics.json (float PyTorch accuracy on the test split).
@@ -34,6 +36,7 @@ import torch
 CATEGORIES = ["computers", "politics", "science", "songs-poems"]
 FORTUNES_DIR = "/usr/share/games/fortunes"
 MAX_LEN = 128
+RANGE = 6.0  # intermediates beyond |x| = RANGE are penalised (Q4.16 saturates at 8)
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 SHAPE = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512)
 
@@ -189,6 +192,7 @@ class Bert(torch.nn.Module):
             self.word.weight[0].zero_()
 
     def forward(self, ids, mask):
+        self.excess = []  # how far intermediates go past RANGE (the Q4.16 range penalty)
         b, s = ids.shape
         pos = torch.arange(s).unsqueeze(0)
         x = self.emb_ln(self.word(ids) + self.pos(pos) + self.tok_type(torch.zeros_like(ids)))
@@ -199,11 +203,17 @@ class Bert(torch.nn.Module):
             def split(t):
                 return t.view(b, s, self.heads, d).transpose(1, 2)
             q, k, v = split(lay["q"](x)), split(lay["k"](x)), split(lay["v"](x))
-            p = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + bias, dim=-1)
+            scores = q @ k.transpose(-1, -2) / math.sqrt(d)
+            p = torch.softmax(scores + bias, dim=-1)
             ctx = (self.drop(p) @ v).transpose(1, 2).reshape(b, s, -1)
-            x = lay["ln1"](x + self.drop(lay["o"](ctx)))
-            ff = lay["down"](torch.nn.functional.gelu(lay["up"](x)))
-            x = lay["ln2"](x + self.drop(ff))
+            res1 = x + self.drop(lay["o"](ctx))
+            x = lay["ln1"](res1)
+            up = lay["up"](x)
+            ff = lay["down"](torch.nn.functional.gelu(up))
+            res2 = x + self.drop(ff)
+            x = lay["ln2"](res2)
+            live = mask[:, None, :, None].bool() & mask[:, None, None, :].bool()
+            self.excess += [q, k, v, scores.masked_fill(~live, 0), up, res1, res2]
         pooled = torch.tanh(self.pooler(x[:, 0]))
         return self.classifier(self.drop(pooled))
 
@@ -275,6 +285,9 @@ def train(model, data, epochs, lr, seed):
         for i in starts:
             ids, mask, y = padded(order[i:i + 32])
             loss = torch.nn.functional.cross_entropy(model(ids, mask), y)
+            # Keeps every intermediate inside the accelerator's Q4.16 range (|x| < 8): values
+            # past RANGE cost their squared excess.
+            loss = loss + sum(torch.relu(t.abs() - RANGE).pow(2).mean() for t in model.excess)
             opt.zero_grad()
             loss.backward()
             opt.step()

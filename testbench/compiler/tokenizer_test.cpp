@@ -73,3 +73,23 @@ TEST_CASE("tokenizer: vocabulary errors name the file", "[tokenizer]") {
                     Catch::Contains("v2.txt:3") && Catch::Contains("twice"));
   CHECK_THROWS_WITH(WordPieceTokenizer(d.write("v3.txt", "")), Catch::Contains("empty"));
 }
+
+TEST_CASE("tokenizer: the checkpoint's test split, text and ids, agree", "[tokenizer]") {
+  // models/checkpoints/fortunes-bert-tiny: test-text.jsonl tokenized here (cut at 128 tokens)
+  // gives the ids of test.jsonl (written by the Python tokenizer of the training script).
+  const std::string dir =
+      std::string(ACCELTRAN_SOURCE_DIR_FOR_TESTS) + "/models/checkpoints/fortunes-bert-tiny";
+  const WordPieceTokenizer tok(dir + "/vocab.txt");
+  std::ifstream text(dir + "/test-text.jsonl"), ids(dir + "/test.jsonl");
+  std::string a, b;
+  int lines = 0, mismatches = 0;
+  while (std::getline(text, a) && std::getline(ids, b)) {
+    ++lines;
+    const auto want = nlohmann::json::parse(b)["input_ids"].get<std::vector<int32_t>>();
+    if (tok.encode(nlohmann::json::parse(a)["text"].get<std::string>(), 128, false).input_ids !=
+        want)
+      ++mismatches;
+  }
+  CHECK(lines == 619);
+  CHECK(mismatches == 0);
+}
