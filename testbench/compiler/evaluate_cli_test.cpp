@@ -132,3 +132,27 @@ TEST_CASE("evaluate: errors", "[evaluate]") {
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains("option --sparsity"));
 }
+
+TEST_CASE("evaluate: a row's values do not depend on its batch (the last batch runs its real rows)",
+          "[evaluate]") {
+  // One sequence alone (a batch of 1 real row) and four copies of it (one full batch of 4) give
+  // the same sparsity per tensor class and the same accuracy.
+  testutil::TempDir d;
+  const auto first = test_split(1);
+  const std::vector<nlohmann::json> four(4, first[0]);
+  std::map<std::string, std::string> rows[2];
+  int i = 0;
+  for (const auto& lines : {first, four}) {
+    const std::string out = (d.path / ("o" + std::to_string(i))).string();
+    const auto r = testutil::run_cli("evaluate --checkpoint " + kCheckpoint + " --dataset " +
+                                     write_lines(d, "s" + std::to_string(i) + ".jsonl", lines) +
+                                     " --threshold 0.02 --no-plot --out " + out);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    rows[i++] = one_row(out + "/results.csv");
+  }
+  CHECK(rows[0].at("sequences") == "1");
+  CHECK(rows[1].at("sequences") == "4");
+  for (const auto& [key, value] : rows[0])
+    if (key.rfind("sparsity", 0) == 0 || key == "accuracy") CHECK(rows[1].at(key) == value);
+}
