@@ -44,7 +44,7 @@ std::map<std::string, std::string> one_row(const std::string& csv_path) {
 
 }  // namespace
 
-TEST_CASE("evaluate: 37 sequences (last batch padded) run; resuming reuses the result",
+TEST_CASE("evaluate: 37 sequences (last batch padded) run and a second run reuses the result",
           "[evaluate]") {
   testutil::TempDir d;
   const std::string set = write_lines(d, "set37.jsonl", test_split(37));
