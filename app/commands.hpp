@@ -11,5 +11,6 @@ int cmd_simulate(const std::vector<std::string>& args);
 int cmd_sweep(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
 int cmd_calibrate(const std::vector<std::string>& args);
+int cmd_evaluate(const std::vector<std::string>& args);
 
 }  // namespace acceltran::cli

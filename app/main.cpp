@@ -26,6 +26,7 @@ commands:
   sweep      run a set of simulations over a design-space grid (local or Slurm)
   plot       draw PNG figures from a simulate or sweep output folder
   calibrate  find the DynaTran threshold tau that reaches a target sparsity
+  evaluate   accuracy, sparsity, cycles and energy of a checkpoint over a dataset per setting
 
 `acceltran <command> --help` lists the options of a command with their defaults.
 )";
@@ -50,6 +51,7 @@ int sc_main(int argc, char* argv[]) {
     if (cmd == "sweep") return acceltran::cli::cmd_sweep(args);
     if (cmd == "plot") return acceltran::cli::cmd_plot(args);
     if (cmd == "calibrate") return acceltran::cli::cmd_calibrate(args);
+    if (cmd == "evaluate") return acceltran::cli::cmd_evaluate(args);
   } catch (const acceltran::cli::UsageError& e) {
     fmt::print(stderr, "error: {}\n", acceltran::printable_message(e.what()));
     return 2;
@@ -69,7 +71,8 @@ int sc_main(int argc, char* argv[]) {
     return 1;
   }
   fmt::print(stderr,
-             "error: unknown command '{}'; commands: compile, simulate, sweep, plot, calibrate\n",
+             "error: unknown command '{}'; commands: compile, simulate, sweep, plot, calibrate, "
+             "evaluate\n",
              acceltran::quoted_value(cmd));
   return 2;
 }

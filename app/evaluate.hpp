@@ -1,0 +1,83 @@
+// `acceltran evaluate`: a checkpoint with its sequence-classification head over a labelled
+// dataset, for a list of pruning settings (docs/evaluate.md).
+//
+// Per setting, the functional data path (hw/compute/datapath.hpp, Q4.16, the values the
+// engines compute) runs without SystemC over every batch of the dataset; the head (pooler +
+// classifier) runs on the host in float32 from the [CLS] row of the final hidden state. Then one
+// timed performance simulation (`acceltran simulate` in a child process, SystemC elaborating
+// once per process) of one full batch, compiled from the tensor sparsities measured over the
+// whole dataset (a --sparsity-profile), gives the cycles and energy per sequence.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "acceltran/compiler/compiler.hpp"
+#include "acceltran/hw/compute/datapath_port.hpp"
+#include "acceltran/workload/dataset.hpp"
+#include "acceltran/workload/heads.hpp"
+#include "acceltran/workload/weights.hpp"
+#include "common.hpp"
+
+namespace acceltran::cli::evaluate {
+
+struct Setting {
+  std::string key;  // "dynatran-0.01", "topk-4": the point folder's name
+  PruneMode prune;
+};
+
+// --threshold LIST and --topk LIST: DynaTran settings first, then top-k, each in the given order
+// (a value given twice is a UsageError).
+std::vector<Setting> settings_from(const std::string& thresholds, const std::string& topks);
+
+// What every setting shares: loaded once, before the settings run (forked processes share it).
+struct Shared {
+  Inputs inputs;  // the accelerator, technology and model description
+  BertWeights weights;
+  SequenceClassificationHead head;
+  Dataset data;
+  std::vector<DatasetBatch> batches;
+  std::vector<int64_t> float_predictions;  // the float reference's, per sequence
+  std::string model_arg, accel_arg;        // as given, for the timed `simulate`
+  std::vector<std::string> accel_sets;     // --set KEY=VALUE, passed on
+  bool allow_outside_design_space = false;
+};
+
+struct Result {
+  std::string key;
+  PruneMode prune;
+  int64_t sequences = 0, correct = 0, agree_with_float = 0;
+  double sparsity = 0;                           // zeros / elements over the pruned ops
+  std::map<std::string, double> class_sparsity;  // per tensor class (op name without L/H)
+  double cycles_per_sequence = 0, energy_per_sequence_mj = 0;
+  uint64_t batch_cycles = 0;
+};
+
+// The float reference's predictions: every sequence alone, its padding cut off (what a padding
+// mask computes), token type 0, no pruning.
+std::vector<int64_t> float_predictions(const BertWeights& weights,
+                                       const SequenceClassificationHead& head, const Dataset& data);
+
+// Runs one setting in this process: the data path over every batch (accuracy, sparsity; the
+// last batch's padded rows are not run: values per row do not depend on the other rows), then
+// the timed simulation in `dir` (a child process). Writes dir/result.json last.
+Result run_setting(const Shared& shared, const Setting& setting, const std::string& dir);
+
+// result.json of a finished setting, or false when it is missing or was made from other inputs.
+bool load_result(const std::string& dir, const std::string& inputs_digest, Result& out);
+void save_result(const std::string& dir, const std::string& inputs_digest, const Result& r);
+
+// Runs the settings without a result.json from these inputs (`jobs` forked processes at once,
+// progress on a terminal), loads the others; returns the number that failed.
+int run_all(const Shared& s, const std::vector<Setting>& settings, const std::string& out,
+            const std::string& digest, int jobs, std::vector<Result>& results);
+
+// OUT/accuracy_vs_sparsity.png from OUT/results.csv (tools/plot_evaluate.py; a note when no
+// Python with matplotlib is found).
+void plot(const std::string& out);
+
+// results.csv, one row per setting; float_accuracy is the float reference's.
+void write_csv(const std::string& path, const std::vector<Result>& results, const Shared& shared);
+
+}  // namespace acceltran::cli::evaluate

@@ -1,0 +1,147 @@
+// `acceltran evaluate`: the settings list, result.json of a setting and results.csv.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "acceltran/config/output_file.hpp"
+#include "evaluate.hpp"
+
+namespace acceltran::cli::evaluate {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+double parse_number(const std::string& item, const char* option) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(item, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != item.size())
+    throw UsageError(fmt::format("option --{}: '{}' is not a number (a comma list, e.g. {})",
+                                 option, item, option == std::string("topk") ? "1,2,4" : "0,0.01"));
+  return v;
+}
+
+}  // namespace
+
+std::vector<Setting> settings_from(const std::string& thresholds, const std::string& topks) {
+  std::vector<Setting> out;
+  std::set<std::string> seen;
+  for (const std::string& item : split_list(thresholds)) {
+    const double tau = parse_number(item, "threshold");
+    if (!(tau >= 0 && tau < 8))
+      throw UsageError(
+          fmt::format("option --threshold: value {} outside the Q4.16 range [0, 8)", item));
+    Setting s;
+    s.key = fmt::format("dynatran-{}", tau);
+    s.prune.kind = PruneMode::Kind::dynatran;
+    s.prune.tau = tau;
+    if (!seen.insert(s.key).second)
+      throw UsageError(fmt::format("option --threshold: value {} given twice", item));
+    out.push_back(s);
+  }
+  for (const std::string& item : split_list(topks)) {
+    const double k = parse_number(item, "topk");
+    if (!(k >= 1 && k == std::floor(k) && k <= 1e6))
+      throw UsageError(fmt::format("option --topk: value {} is not an integer >= 1", item));
+    Setting s;
+    s.key = fmt::format("topk-{}", static_cast<int64_t>(k));
+    s.prune.kind = PruneMode::Kind::topk;
+    s.prune.topk = static_cast<int64_t>(k);
+    if (!seen.insert(s.key).second)
+      throw UsageError(fmt::format("option --topk: value {} given twice", item));
+    out.push_back(s);
+  }
+  return out;
+}
+
+void save_result(const std::string& dir, const std::string& inputs_digest, const Result& r) {
+  nlohmann::ordered_json j;
+  j["inputs_digest"] = inputs_digest;
+  j["setting"] = r.key;
+  j["prune"] = r.prune.kind == PruneMode::Kind::dynatran ? "dynatran" : "topk";
+  j["tau"] = r.prune.tau;
+  j["topk"] = r.prune.topk;
+  j["sequences"] = r.sequences;
+  j["correct"] = r.correct;
+  j["agree_with_float"] = r.agree_with_float;
+  j["sparsity"] = r.sparsity;
+  j["class_sparsity"] = r.class_sparsity;
+  j["batch_cycles"] = r.batch_cycles;
+  j["cycles_per_sequence"] = r.cycles_per_sequence;
+  j["energy_per_sequence_mj"] = r.energy_per_sequence_mj;
+  write_output_file((fs::path(dir) / "result.json").string(), j.dump(1) + "\n");
+}
+
+bool load_result(const std::string& dir, const std::string& inputs_digest, Result& out) {
+  std::ifstream in(fs::path(dir) / "result.json");
+  if (!in) return false;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(in);
+    if (j.at("inputs_digest").get<std::string>() != inputs_digest) return false;
+    out.key = j.at("setting").get<std::string>();
+    out.prune.kind =
+        j.at("prune") == "dynatran" ? PruneMode::Kind::dynatran : PruneMode::Kind::topk;
+    out.prune.tau = j.at("tau").get<double>();
+    out.prune.topk = j.at("topk").get<int64_t>();
+    out.sequences = j.at("sequences").get<int64_t>();
+    out.correct = j.at("correct").get<int64_t>();
+    out.agree_with_float = j.at("agree_with_float").get<int64_t>();
+    out.sparsity = j.at("sparsity").get<double>();
+    out.class_sparsity = j.at("class_sparsity").get<std::map<std::string, double>>();
+    out.batch_cycles = j.at("batch_cycles").get<uint64_t>();
+    out.cycles_per_sequence = j.at("cycles_per_sequence").get<double>();
+    out.energy_per_sequence_mj = j.at("energy_per_sequence_mj").get<double>();
+  } catch (const nlohmann::json::exception&) {
+    return false;  // a partial or foreign file: the setting runs again
+  }
+  return true;
+}
+
+void write_csv(const std::string& path, const std::vector<Result>& results, const Shared& shared) {
+  std::set<std::string> classes;
+  for (const Result& r : results)
+    for (const auto& kv : r.class_sparsity) classes.insert(kv.first);
+  int64_t float_correct = 0;
+  for (size_t i = 0; i < shared.float_predictions.size(); ++i)
+    float_correct += shared.float_predictions[i] == shared.data.labels[i];
+  const double float_accuracy =
+      static_cast<double>(float_correct) / static_cast<double>(shared.data.size());
+  std::string csv =
+      "setting,prune,tau,topk,sequences,accuracy,float_accuracy,agreement_with_float,sparsity";
+  for (const std::string& c : classes) csv += ",sparsity_" + c;
+  csv += ",cycles_per_sequence,energy_per_sequence_mj\n";
+  for (const Result& r : results) {
+    const bool dt = r.prune.kind == PruneMode::Kind::dynatran;
+    const double n = static_cast<double>(r.sequences);
+    csv += fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f}", r.key,
+                       dt ? "dynatran" : "topk", dt ? fmt::format("{}", r.prune.tau) : "",
+                       dt ? "" : std::to_string(r.prune.topk), r.sequences, r.correct / n,
+                       float_accuracy, r.agree_with_float / n, r.sparsity);
+    for (const std::string& c : classes) {
+      const auto it = r.class_sparsity.find(c);
+      csv += it == r.class_sparsity.end() ? "," : fmt::format(",{:.6f}", it->second);
+    }
+    csv += fmt::format(",{:.1f},{:.6g}\n", r.cycles_per_sequence, r.energy_per_sequence_mj);
+  }
+  write_output_file(path, csv);
+}
+
+}  // namespace acceltran::cli::evaluate

@@ -1,0 +1,158 @@
+// `acceltran evaluate` on the shipped checkpoint (models/checkpoints/fortunes-bert-tiny/):
+// a 37-sequence dataset runs (the last batch padded), tau 0 predictions against the float
+// reference, resuming, and errors.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "test_util.hpp"
+
+namespace {
+
+const std::string kCheckpoint =
+    std::string(ACCELTRAN_SOURCE_DIR_FOR_TESTS) + "/models/checkpoints/fortunes-bert-tiny";
+
+std::vector<nlohmann::json> test_split(size_t n) {
+  std::ifstream in(kCheckpoint + "/test.jsonl");
+  std::vector<nlohmann::json> out;
+  std::string line;
+  while (out.size() < n && std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+std::string write_lines(const testutil::TempDir& d, const std::string& name,
+                        const std::vector<nlohmann::json>& lines) {
+  std::string text;
+  for (const auto& j : lines) text += j.dump() + "\n";
+  return d.write(name, text);
+}
+
+// results.csv as column name -> value of its one data row.
+std::map<std::string, std::string> one_row(const std::string& csv_path) {
+  std::ifstream in(csv_path);
+  std::string header, row;
+  std::getline(in, header);
+  std::getline(in, row);
+  std::map<std::string, std::string> out;
+  std::stringstream h(header), r(row);
+  std::string k, v;
+  while (std::getline(h, k, ',') && std::getline(r, v, ',')) out[k] = v;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("evaluate: 37 sequences (last batch padded) run and a second run reuses the result",
+          "[evaluate]") {
+  testutil::TempDir d;
+  const std::string set = write_lines(d, "set37.jsonl", test_split(37));
+  const std::string out = (d.path / "out").string();
+  const std::string cmd = "evaluate --checkpoint " + kCheckpoint + " --dataset " + set +
+                          " --threshold 0.05 --no-plot --out " + out;
+  const auto r = testutil::run_cli(cmd);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto row = one_row(out + "/results.csv");
+  CHECK(row.at("setting") == "dynatran-0.05");
+  CHECK(row.at("sequences") == "37");
+  CHECK(std::stod(row.at("sparsity")) > 0);
+  CHECK(std::stod(row.at("cycles_per_sequence")) > 0);
+  CHECK(std::stod(row.at("energy_per_sequence_mj")) > 0);
+  std::ofstream(out + "/points/dynatran-0.05/marker") << "kept";
+  const auto again = testutil::run_cli(cmd);
+  CHECK(again.exit_code == 0);
+  CHECK(one_row(out + "/results.csv") == row);
+}
+
+TEST_CASE("evaluate: tau 0 on unpadded sequences agrees with the float reference", "[evaluate]") {
+  // Every sequence cut to 24 tokens ([CLS] 22 tokens [SEP]): no padding, so this holds without
+  // padding masks. Q4.16 against float32: at least 99.5 % identical predictions.
+  testutil::TempDir d;
+  std::vector<nlohmann::json> lines;
+  for (auto j : test_split(1000)) {
+    auto ids = j["input_ids"].get<std::vector<int>>();
+    if (ids.size() < 24) continue;
+    ids.resize(23);
+    ids.push_back(3);  // [SEP]
+    lines.push_back({{"input_ids", ids}, {"label", j["label"]}});
+    if (lines.size() == 64) break;
+  }
+  REQUIRE(lines.size() == 64);
+  const std::string out = (d.path / "out").string();
+  const auto r = testutil::run_cli("evaluate --checkpoint " + kCheckpoint + " --dataset " +
+                                   write_lines(d, "s24.jsonl", lines) +
+                                   " --threshold 0 --no-plot --out " + out);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto row = one_row(out + "/results.csv");
+  CHECK(std::stod(row.at("agreement_with_float")) >= 0.995);
+  CHECK(std::abs(std::stod(row.at("accuracy")) - std::stod(row.at("float_accuracy"))) <= 0.005);
+}
+
+TEST_CASE("evaluate: tau 0 on padded sequences agrees with the float reference [needs masks]",
+          "[evaluate][.masks]") {
+  // Sequences of different lengths padded to the longest: holds once padding masks reach the
+  // data path (issue 19 item 1); hidden ([.masks]) until then.
+  testutil::TempDir d;
+  const std::string out = (d.path / "out").string();
+  const auto r = testutil::run_cli("evaluate --checkpoint " + kCheckpoint + " --dataset " +
+                                   write_lines(d, "s.jsonl", test_split(64)) +
+                                   " --threshold 0 --no-plot --out " + out);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(std::stod(one_row(out + "/results.csv").at("agreement_with_float")) >= 0.995);
+}
+
+TEST_CASE("evaluate: errors", "[evaluate]") {
+  testutil::TempDir d;
+  const std::string base =
+      "evaluate --checkpoint " + kCheckpoint + " --no-plot --out " + (d.path / "o").string() + " ";
+  auto r = testutil::run_cli(base + "--threshold 0,x");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("option --threshold: 'x' is not a number"));
+  r = testutil::run_cli(base + "--threshold 9");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("[0, 8)"));
+  r = testutil::run_cli(base + "--topk 0");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("option --topk"));
+  r = testutil::run_cli(base);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("at least one setting"));
+  r = testutil::run_cli(base + "--threshold 0 --dataset " +
+                        d.write("bad.jsonl", "{\"input_ids\": [2, 3], \"label\": 7}\n"));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("bad.jsonl:1: key 'label'") && Catch::Contains("num_labels"));
+  r = testutil::run_cli("evaluate --threshold 0 --no-plot");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("--checkpoint"));
+  r = testutil::run_cli(base + "--threshold 0 --sparsity 0.5");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("option --sparsity"));
+}
+
+TEST_CASE("evaluate: a row's values do not depend on its batch (the last batch runs its real rows)",
+          "[evaluate]") {
+  // One sequence alone (a batch of 1 real row) and four copies of it (one full batch of 4) give
+  // the same sparsity per tensor class and the same accuracy.
+  testutil::TempDir d;
+  const auto first = test_split(1);
+  const std::vector<nlohmann::json> four(4, first[0]);
+  std::map<std::string, std::string> rows[2];
+  int i = 0;
+  for (const auto& lines : {first, four}) {
+    const std::string out = (d.path / ("o" + std::to_string(i))).string();
+    const auto r = testutil::run_cli("evaluate --checkpoint " + kCheckpoint + " --dataset " +
+                                     write_lines(d, "s" + std::to_string(i) + ".jsonl", lines) +
+                                     " --threshold 0.02 --no-plot --out " + out);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    rows[i++] = one_row(out + "/results.csv");
+  }
+  CHECK(rows[0].at("sequences") == "1");
+  CHECK(rows[1].at("sequences") == "4");
+  for (const auto& [key, value] : rows[0])
+    if (key.rfind("sparsity", 0) == 0 || key == "accuracy") CHECK(rows[1].at(key) == value);
+}
