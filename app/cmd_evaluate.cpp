@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "acceltran/config/output_file.hpp"
+#include "acceltran/hw/compute/prune_policy.hpp"
 #include "commands.hpp"
 #include "evaluate.hpp"
 #include "sweep.hpp"
@@ -52,8 +53,10 @@ void add_evaluate_options(po::options_description& desc) {
     ("limit", po::value<int64_t>()->default_value(0), "the first N sequences only (0: all)")
     ("threshold", po::value<std::string>(), "DynaTran taus, a comma list (e.g. 0,0.01,0.02)")
     ("topk", po::value<std::string>(), "top-k settings: values kept per row, a comma list (1,2,4)")
-    // --policy NAME|FILE (per-tensor-class taus) joins --threshold and --topk here once the
-    // pruning policies are merged (issue 19, item 4).
+    ("policy", po::value<std::string>(),
+     "built-in pruning policy of every --threshold / --topk setting: uniform (the default: "
+     "every tensor class alike), published (the paper's DynaTran; its top-k on the attention "
+     "probabilities only), unscaled (docs/dynatran.md)")
     ("out,o", po::value<std::string>()->default_value("evaluate-out"), "output folder")
     ("jobs,j", po::value<int>()->default_value(1), "settings run at once (processes)")
     ("no-plot", po::bool_switch(), "do not draw accuracy_vs_sparsity.png")
@@ -98,6 +101,19 @@ std::string digest_of(const std::vector<std::string>& files, const std::string& 
   }
   mix(extra.data(), extra.size());
   return fmt::format("{:016x}", h);
+}
+
+// --policy NAME: every setting runs the built-in policy, its folder and row named after it.
+void apply_policy(const std::string& name, std::vector<Setting>& settings) {
+  if (!is_builtin_policy(name))
+    throw UsageError(fmt::format(
+        "option --policy: value '{}' unknown; allowed: uniform, published, unscaled (policy "
+        "files: simulate --functional --policy FILE)",
+        name));
+  for (Setting& setting : settings) {
+    setting.policy = name;
+    if (name != "uniform") setting.key = name + "-" + setting.key;
+  }
 }
 
 struct Paths {
@@ -191,9 +207,10 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   const int jobs = vm["jobs"].as<int>();
   if (jobs < 1 || jobs > 256)
     throw UsageError(fmt::format("option --jobs: value {} outside [1, 256]", jobs));
-  const std::vector<Setting> settings =
+  std::vector<Setting> settings =
       evaluate::settings_from(vm.count("threshold") ? vm["threshold"].as<std::string>() : "",
                               vm.count("topk") ? vm["topk"].as<std::string>() : "");
+  if (vm.count("policy")) apply_policy(vm["policy"].as<std::string>(), settings);
   if (settings.empty())
     throw UsageError(
         "options --threshold and --topk: give at least one setting (e.g. "

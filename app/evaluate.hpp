@@ -25,6 +25,8 @@ namespace acceltran::cli::evaluate {
 struct Setting {
   std::string key;  // "dynatran-0.01", "topk-4": the point folder's name
   PruneMode prune;
+  std::string
+      policy;  // --policy: a built-in policy name (hw/compute/prune_policy.hpp); empty: uniform
 };
 
 // --threshold LIST and --topk LIST: DynaTran settings first, then top-k, each in the given order

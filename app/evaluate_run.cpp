@@ -12,6 +12,7 @@
 #include "acceltran/config/output_file.hpp"
 #include "acceltran/hw/compute/datapath.hpp"
 #include "acceltran/hw/compute/dynatran_unit.hpp"
+#include "acceltran/hw/compute/prune_policy.hpp"
 #include "acceltran/workload/float_reference.hpp"
 #include "evaluate.hpp"
 #include "sweep.hpp"
@@ -43,11 +44,12 @@ struct Tally {
 };
 
 // One batch through the data path: predictions of its real rows and the zero counts.
-void run_batch(const Shared& s, const Program& prog, const PruneMode& prune, const DatasetBatch& b,
+void run_batch(const Shared& s, const Program& prog, const Setting& setting, const DatasetBatch& b,
                Result& r, Tally& t) {
   FunctionalInput in;
   in.weights = &s.weights;
-  in.prune = prune;
+  in.prune = setting.prune;
+  if (!setting.policy.empty()) in.policy = builtin_policy(setting.policy, setting.prune);
   in.tokens_source = s.data.source;
   in.tokens.assign(b.input_ids.begin(), b.input_ids.begin() + b.real);
   in.attention_mask.assign(b.attention_mask.begin(), b.attention_mask.begin() + b.real);
@@ -154,10 +156,10 @@ Result run_setting(const Shared& s, const Setting& setting, const std::string& d
   Tally t;
   for (const DatasetBatch& b : s.batches) {
     if (b.real == batch) {
-      run_batch(s, full, setting.prune, b, r, t);
+      run_batch(s, full, setting, b, r, t);
     } else {
       const Program tail = compile_for(s, b.real);
-      run_batch(s, tail, setting.prune, b, r, t);
+      run_batch(s, tail, setting, b, r, t);
     }
   }
   r.sparsity = t.elements ? static_cast<double>(t.zeros) / static_cast<double>(t.elements) : 0;

@@ -91,10 +91,9 @@ TEST_CASE("evaluate: tau 0 on unpadded sequences agrees with the float reference
   CHECK(std::abs(std::stod(row.at("accuracy")) - std::stod(row.at("float_accuracy"))) <= 0.005);
 }
 
-TEST_CASE("evaluate: tau 0 on padded sequences agrees with the float reference [needs masks]",
-          "[evaluate][.masks]") {
-  // Sequences of different lengths padded to the longest: holds once padding masks reach the
-  // data path (issue 19 item 1); hidden ([.masks]) until then.
+TEST_CASE("evaluate: tau 0 on padded sequences agrees with the float reference", "[evaluate]") {
+  // Sequences of different lengths padded to the longest: the padding masks keep the padded
+  // keys out of every softmax.
   testutil::TempDir d;
   const std::string out = (d.path / "out").string();
   const auto r = testutil::run_cli("evaluate --checkpoint " + kCheckpoint + " --dataset " +
@@ -103,6 +102,25 @@ TEST_CASE("evaluate: tau 0 on padded sequences agrees with the float reference [
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(std::stod(one_row(out + "/results.csv").at("agreement_with_float")) >= 0.995);
+}
+
+TEST_CASE("evaluate --policy published: named rows, tau 0 agrees with the float reference",
+          "[evaluate]") {
+  testutil::TempDir d;
+  const std::string out = (d.path / "out").string();
+  const auto r =
+      testutil::run_cli("evaluate --checkpoint " + kCheckpoint +
+                        " --policy published --threshold 0 --limit 16 --no-plot --out " + out);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto row = one_row(out + "/results.csv");
+  CHECK(row.at("setting") == "published-dynatran-0");
+  CHECK(std::stod(row.at("agreement_with_float")) >= 0.995);
+  const auto bad = testutil::run_cli("evaluate --checkpoint " + kCheckpoint +
+                                     " --policy nonsense --threshold 0 --no-plot --out " + out);
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("option --policy: value 'nonsense' unknown; allowed: "
+                                      "uniform, published, unscaled"));
 }
 
 TEST_CASE("evaluate: errors", "[evaluate]") {
