@@ -255,6 +255,7 @@ void add_evictions(SimResult& r, const ControlStats& control) {
     }
     r.memory[std::string(kBuffers[buffer]) + "_evictions"] = static_cast<double>(evictions);
   }
+  r.memory["activation_buffer_in_place_parts"] = static_cast<double>(control.in_place_parts);
 }
 
 void add_memory_traffic(SimResult& r, const AcceleratorBlocks& top, const BlockStats& stats,

@@ -264,6 +264,7 @@ void ControlBlock::run() {
   }
   stats_.end_cycle = now;
   stats_.evictions = residency_.evictions();
+  stats_.in_place_parts = residency_.in_place_parts();
   stats_.finished = done_ == instruction_count;
   if (on_event) on_event(now);
   run_ended_.notify(sc_core::SC_ZERO_TIME);
@@ -434,7 +435,8 @@ ControlBlock::Block ControlBlock::issue_tile_job(const Instruction& in, uint64_t
   if (const Block block = bring_operands_on_chip(in, operands, now); block != Block::none)
     return block;
   // Inputs pinned, outputs allocated: nothing the job uses can be evicted while it runs.
-  if (const Block block = residency_.pin_and_allocate_outputs(operands, now);
+  const bool elementwise = in.opcode == Opcode::EWISE || in.opcode == Opcode::ACT;
+  if (const Block block = residency_.pin_and_allocate_outputs(operands, now, elementwise);
       block != Block::none) {
     // Waiting for room that running tile jobs give back: tried again after any change.
     if (!residency_.waits_for_room(operands))

@@ -101,6 +101,7 @@ struct ControlStats {
   std::vector<OpRunStats> ops;  // per op of the program
   // Evictions and the reloads they caused, per buffer (activation, weight, mask) and cause.
   std::array<BufferEvictions, 3> evictions{};
+  uint64_t in_place_parts = 0;  // activation parts overwritten in place by element-wise outputs
 };
 
 class ControlBlock : public sc_core::sc_module, private TransferPort {

@@ -28,6 +28,10 @@ struct ControlPolicy {
   // dependencies, done together (docs/isa.md, "Issue groups"). Off: every instruction issues
   // on its own (the reference profile's published issue batch).
   bool issue_blocks_whole = true;
+  // An element-wise tile job (residual add, activation) whose outputs lack free room writes
+  // them in place over the inputs it reads last (no later instruction reads them), as a
+  // streaming unit that reads an element and writes its result at the same place can.
+  bool in_place_elementwise = true;
 
   // The hardware profile: this project's rules; the reference profile: the published
   // simulator's.
@@ -38,7 +42,8 @@ struct ControlPolicy {
                          /*outputs_pinned_until_store=*/!hardware,
                          /*free_dead_parts=*/hardware,
                          /*one_transaction_per_instruction=*/hardware,
-                         /*issue_blocks_whole=*/hardware};
+                         /*issue_blocks_whole=*/hardware,
+                         /*in_place_elementwise=*/hardware};
   }
 };
 

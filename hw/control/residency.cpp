@@ -378,7 +378,8 @@ IssueBlock ResidencyManager::fetch_in_order(OperandSpan operands, uint64_t now) 
   return IssueBlock::none;
 }
 
-IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint64_t now) {
+IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint64_t now,
+                                                      bool elementwise) {
   if (reserved_by_ == operands.first) reserve_room(nullptr);
   // Inputs pinned first: allocating the outputs must not evict them.
   for (const OperandRef& operand : operands)
@@ -389,7 +390,10 @@ IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint
   if (!policy_.outputs_pinned_until_store)
     for (const OperandRef& operand : operands)
       if (operand.writes() && parts_[operand.part].allocated) pin(operand.part);
-  if (const PerBufferBytes need_bytes = output_bytes_to_place(operands); !outputs_fit(need_bytes)) {
+  const PerBufferBytes need_bytes = output_bytes_to_place(operands);
+  if (elementwise && policy_.in_place_elementwise && fits_in_place(operands, need_bytes)) {
+    free_inputs_in_place(operands, now);
+  } else if (!outputs_fit(need_bytes)) {
     make_room_for_outputs(need_bytes, now);
     undo_allocation(operands, now);
     return IssueBlock::buffer_full;
@@ -416,6 +420,56 @@ IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint
   return IssueBlock::none;
 }
 
+// An input the element-wise tile job may overwrite: resident in the activation buffer, read by
+// this job and no later one, pinned by this job alone, not a model output.
+bool ResidencyManager::is_overwritten_in_place(const OperandRef& operand) const {
+  if (operand.writes()) return false;
+  const PartState& state = parts_[operand.part];
+  const ResidentKey key = key_of(operand.part);
+  const uint32_t own_pins = hold_[operand.part] == Hold::pinned ? 2 : 1;  // the gather's too
+  return state.residency == Residency::resident && !state.output_pending &&
+         state.readers_left == 1 && state.running_readers == 0 && !state.fresh &&
+         &data_buffer(operand.part) == buffers_[0] &&
+         data_buffer(operand.part).pin_count(key) == own_pins &&
+         mask_buffer_.pin_count(key) == own_pins;
+}
+
+// The outputs overwrite the job's dead inputs whenever the free room and the room of those
+// inputs hold them (no eviction needed); otherwise the job allocates as any other.
+bool ResidencyManager::fits_in_place(OperandSpan operands, const PerBufferBytes& need_bytes) const {
+  PerBufferBytes room_bytes{};
+  for (int slot = 0; slot < 3; ++slot) room_bytes[slot] = buffers_[slot]->free_bytes();
+  const int mask_slot = buffer_slot(mask_buffer_);
+  bool any_in_place = false;
+  for (const OperandRef& operand : operands) {
+    if (!is_overwritten_in_place(operand)) continue;
+    any_in_place = true;
+    room_bytes[0] += info(operand.part).data_bytes;
+    room_bytes[mask_slot] += info(operand.part).mask_bytes;
+  }
+  if (!any_in_place) return false;
+  for (int slot = 0; slot < 3; ++slot)
+    if (need_bytes[slot] > room_bytes[slot]) return false;
+  return true;
+}
+
+// The inputs the outputs overwrite leave the buffers now (their pins with them); the job's
+// completion only counts them read (finish_tile_job).
+void ResidencyManager::free_inputs_in_place(OperandSpan operands, uint64_t now) {
+  for (const OperandRef& operand : operands) {
+    if (!is_overwritten_in_place(operand)) continue;
+    if (hold_[operand.part] == Hold::pinned) {  // the gather lets go of it here
+      unpin(operand.part);
+      hold_[operand.part] = Hold::none;
+      gather_holds_.erase(std::find(gather_holds_.begin(), gather_holds_.end(), operand.part));
+    }
+    unpin(operand.part);
+    free_part(operand.part, now);
+    parts_[operand.part].in_place = true;
+    ++in_place_parts_;
+  }
+}
+
 // The tile job issued: each of its inputs has one more running reader (finish_tile_job takes it
 // back).
 void ResidencyManager::add_running_readers(OperandSpan operands) {
@@ -439,8 +493,8 @@ void ResidencyManager::note_running_until(OperandSpan operands, uint64_t complet
 // will come back without an eviction (make_room_for_outputs).
 void ResidencyManager::update_doomed(uint32_t part) {
   PartState& state = parts_[part];
-  const bool doomed = policy_.free_dead_parts && !state.output_pending && state.readers_left > 0 &&
-                      state.running_readers >= state.readers_left;
+  const bool doomed = policy_.free_dead_parts && !state.output_pending && !state.in_place &&
+                      state.readers_left > 0 && state.running_readers >= state.readers_left;
   if (doomed == state.doomed) return;
   state.doomed = doomed;
   if (doomed) {
@@ -566,8 +620,14 @@ void ResidencyManager::finish_tile_job(OperandSpan operands, bool last_job_of_op
         unpin(part);
       continue;
     }
-    unpin(part);
     PartState& state = parts_[part];
+    if (state.in_place) {  // overwritten by the outputs: gone since the issue
+      state.in_place = false;
+      state.readers_left -= 1;
+      state.running_readers -= 1;
+      continue;
+    }
+    unpin(part);
     state.readers_left -= 1;
     state.running_readers -= 1;
     if (state.running_readers == 0) state.release_cycle = 0;

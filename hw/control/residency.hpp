@@ -117,6 +117,7 @@ struct PartState {
   bool doomed = false;  // every reader left is running: freed when they complete (doomed_bytes_)
   uint32_t doomed_index = 0;   // in doomed_parts_, while doomed
   uint64_t release_cycle = 0;  // the last completion of its running readers
+  bool in_place = false;       // freed at issue: its last reader writes its outputs over it
 };
 
 class ResidencyManager {
@@ -157,6 +158,8 @@ class ResidencyManager {
   void refresh(uint32_t part, uint64_t now);
   // Evictions and reloads per buffer (activation, weight, mask) and cause.
   const std::array<BufferEvictions, 3>& evictions() const { return evictions_; }
+  // Inputs that element-wise tile jobs overwrote in place (ControlPolicy::in_place_elementwise).
+  uint64_t in_place_parts() const { return in_place_parts_; }
 
   // An activation part a later instruction still reads (or that is a final output not yet
   // stored): evicting it spills it.
@@ -219,7 +222,9 @@ class ResidencyManager {
   // Pins the inputs and allocates the outputs. Outputs that cannot all fit (their bytes exceed a
   // buffer's capacity less its pinned bytes) are not placed: that buffer evicts its unpinned
   // parts, the pins are undone and the job waits.
-  IssueBlock pin_and_allocate_outputs(OperandSpan operands, uint64_t now);
+  // elementwise: an element-wise tile job, whose outputs may overwrite the inputs it reads last
+  // (ControlPolicy::in_place_elementwise).
+  IssueBlock pin_and_allocate_outputs(OperandSpan operands, uint64_t now, bool elementwise = false);
   // Does the tile job wait for room that running tile jobs give back (room_comes_back)?
   bool waits_for_room(OperandSpan operands) const { return reserved_by_ == operands.first; }
   // The tile job just issued completes at `completion_cycle` (when its inputs' pins drop).
@@ -244,6 +249,9 @@ class ResidencyManager {
   void free_part(uint32_t part, uint64_t now);
   void undo_allocation(OperandSpan operands, uint64_t now);
   PerBufferBytes output_bytes_to_place(OperandSpan operands) const;
+  bool is_overwritten_in_place(const OperandRef& operand) const;
+  bool fits_in_place(OperandSpan operands, const PerBufferBytes& need_bytes) const;
+  void free_inputs_in_place(OperandSpan operands, uint64_t now);
   bool outputs_fit(const PerBufferBytes& need_bytes) const;
   bool room_comes_back(const PerBufferBytes& need_bytes, const OperandRef* job, uint64_t now) const;
   bool room_back_by(const PerBufferBytes& shortfall_bytes, uint64_t deadline_cycle) const;
@@ -263,6 +271,7 @@ class ResidencyManager {
   bool unrestricted_eviction_ = false;
   // Output parts begun so far, and their count when the gatherer last looked behind its cursor.
   uint64_t outputs_begun_ = 0, gather_swept_at_ = ~uint64_t{0};
+  uint64_t in_place_parts_ = 0;  // inputs overwritten in place by element-wise outputs
   TransferPort& port_;
   std::vector<PartState> parts_;
   std::vector<uint8_t> stored_;  // per tensor: written by a STORE_A
