@@ -17,14 +17,12 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: acceltran compare --report RUN/report.json --baseline FILE [--csv FILE] [--force]\n\n"
-    "Prints, per device of the baseline file, the run's throughput over the device's\n"
-    "(sequences/s) and the device's energy per sequence over the run's (mJ; the energy\n"
-    "reduction). The baseline file (YAML or JSON) names the model and sequence length it was\n"
-    "measured for and lists devices:\n"
-    "  model: bert-tiny\n  seq_len: 128\n  devices:\n"
-    "    - {name: NAME, throughput_seq_per_s: X, energy_per_seq_mj: Y, source: \"...\"}\n"
-    "energy_per_seq_mj is optional (the energy ratio is left empty). A baseline for another\n"
-    "model or sequence length than the run's is refused unless --force.";
+    "Prints, per device of the baseline file, the run's throughput over the device's "
+    "(sequences/s) and the device's energy per sequence over the run's (mJ: the energy "
+    "reduction). The baseline file (YAML or JSON) has model, seq_len and devices, each with "
+    "name, throughput_seq_per_s, optional energy_per_seq_mj and batch, and source "
+    "(docs/compare.md). A baseline for another model or sequence length than the run's is "
+    "refused unless --force.";
 
 struct Run {
   std::string model;
