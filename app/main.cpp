@@ -27,6 +27,7 @@ commands:
   plot       draw PNG figures from a simulate or sweep output folder
   calibrate  find the DynaTran threshold tau that reaches a target sparsity
   evaluate   accuracy, sparsity, cycles and energy of a checkpoint over a dataset per setting
+  compare    a run's throughput and energy ratios against baseline devices (docs/compare.md)
 
 `acceltran <command> --help` lists the options of a command with their defaults.
 )";
@@ -52,6 +53,7 @@ int sc_main(int argc, char* argv[]) {
     if (cmd == "plot") return acceltran::cli::cmd_plot(args);
     if (cmd == "calibrate") return acceltran::cli::cmd_calibrate(args);
     if (cmd == "evaluate") return acceltran::cli::cmd_evaluate(args);
+    if (cmd == "compare") return acceltran::cli::cmd_compare(args);
   } catch (const acceltran::cli::UsageError& e) {
     fmt::print(stderr, "error: {}\n", acceltran::printable_message(e.what()));
     return 2;
@@ -72,7 +74,7 @@ int sc_main(int argc, char* argv[]) {
   }
   fmt::print(stderr,
              "error: unknown command '{}'; commands: compile, simulate, sweep, plot, calibrate, "
-             "evaluate\n",
+             "evaluate, compare\n",
              acceltran::quoted_value(cmd));
   return 2;
 }
