@@ -206,3 +206,17 @@ TEST_CASE("efficiency loss: a cause is named below 0.8 of the achievable bound",
   const json edge = run_sim(d, "--model bert-tiny --accel edge", "edge");
   CHECK(edge["efficiency_loss"]["cause"] == "none");
 }
+
+TEST_CASE("residency: element-wise outputs overwrite their dead inputs in place", "[sim]") {
+  // BERT-Tiny/Edge at batch 32: the FFN's GELU output (about 2.6 MB zero-free) does not fit the
+  // 4 MB activation buffer next to its input and the residual; written in place it needs no
+  // spill of the residual (1.1 MB per layer before).
+  TempDir d;
+  const std::string args = "--batch 32 --set batch_size=32 --model bert-tiny --accel edge";
+  const json in_place = run_sim(d, args, "hw");
+  CHECK(in_place["memory"]["activation_buffer_in_place_parts"].get<double>() > 0);
+  CHECK(in_place["memory"]["spill_bytes"].get<double>() < 1'000'000);
+  // The reference profile keeps the published rule (no in-place writes).
+  const json reference = run_sim(d, args + " --profile reference", "ref");
+  CHECK(reference["memory"]["activation_buffer_in_place_parts"].get<double>() == 0);
+}
