@@ -1,17 +1,19 @@
-# The functional data path's matrix products (hw/compute/exact_gemm.cpp): OpenBLAS dgemm when
+# The functional runs' matrix products (workload/blas.cpp: the data path's exact dgemm,
+# hw/compute/exact_gemm.cpp, and the float reference's sgemm): OpenBLAS when
 # found (Debian: libopenblas-dev, found with pkg-config as `openblas`, else with CMake's FindBLAS
-# for vendor OpenBLAS), otherwise the portable kernel. The results are the same bits either way
-# (docs/compute.md, "Exact matrix products"); configure prints which kernel the build uses.
+# for vendor OpenBLAS), otherwise the portable kernels. The data path's results are the same bits
+# either way (docs/compute.md, "Exact matrix products"); the float reference's differ by float
+# rounding only (another summation order). Configure prints which kernel the build uses.
 # -DACCELTRAN_USE_BLAS=OFF builds the portable kernel even when OpenBLAS is installed.
 #
-# acceltran_use_exact_gemm_blas(TARGET): compiles TARGET with OpenBLAS's cblas.h and
+# acceltran_use_blas(TARGET): compiles TARGET with OpenBLAS's cblas.h and
 # ACCELTRAN_HAVE_OPENBLAS; the library is not linked but loaded (dlopen) at a run's first matrix
 # product, as libopenblas.so.0 or else the library found here (ACCELTRAN_OPENBLAS_LIBRARY):
 # loading OpenBLAS starts its thread pool, which costs every process several ms of CPU, and only
 # functional runs multiply matrices.
-option(ACCELTRAN_USE_BLAS "Use OpenBLAS dgemm for the functional data path when found" ON)
+option(ACCELTRAN_USE_BLAS "Use OpenBLAS (dgemm, sgemm) for the functional runs' products when found" ON)
 
-function(acceltran_use_exact_gemm_blas target)
+function(acceltran_use_blas target)
   set(libraries "")
   set(includes "")
   if(ACCELTRAN_USE_BLAS)
@@ -43,7 +45,7 @@ function(acceltran_use_exact_gemm_blas target)
     target_include_directories(${target} SYSTEM PRIVATE ${includes})
     target_compile_definitions(${target} PRIVATE ACCELTRAN_HAVE_OPENBLAS=1
                                                  ACCELTRAN_OPENBLAS_LIBRARY="${libraries}")
-    message(STATUS "AccelTran-SC functional GEMM: ${found} dgemm, loaded at run time "
+    message(STATUS "AccelTran-SC functional GEMM: ${found} dgemm and sgemm, loaded at run time "
                    "(libopenblas.so.0, else ${libraries})")
   elseif(ACCELTRAN_USE_BLAS)
     message(STATUS "AccelTran-SC functional GEMM: portable kernel (OpenBLAS not found; "

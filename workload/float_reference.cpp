@@ -1,5 +1,7 @@
 #include "acceltran/workload/float_reference.hpp"
 
+#include "acceltran/workload/blas.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -206,13 +208,33 @@ struct Workspace {
   std::vector<float> ffn;      // [S, h]
 };
 
+// C[m, n] += A[m, k] B^T for B stored [n, k] (leading dimension ldb): OpenBLAS's sgemm when
+// loaded (workload/blas.hpp), else B transposed into `scratch` for gemm_nn.
+void gemm_nt(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B,
+             int64_t ldb, float* C, int64_t ldc, std::vector<float>& scratch) {
+  if (blas::available()) {
+    blas::sgemm(true, m, n, k, 1.0f, A, lda, B, ldb, 1.0f, C, ldc);
+    return;
+  }
+  transpose(B, n, k, ldb, scratch.data());
+  gemm_nn(m, n, k, A, lda, scratch.data(), n, C, ldc);
+}
+
+// C[m, n] += A[m, k] B[k, n]: OpenBLAS's sgemm when loaded, else gemm_nn.
+void gemm_nn_fast(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B,
+                  int64_t ldb, float* C, int64_t ldc) {
+  if (blas::available())
+    blas::sgemm(false, m, n, k, 1.0f, A, lda, B, ldb, 1.0f, C, ldc);
+  else
+    gemm_nn(m, n, k, A, lda, B, ldb, C, ldc);
+}
+
 // y[m, out] = x[m, in] W^T + b, W in the Hugging Face layout [out, in].
 void linear(const float* x, int64_t m, const FloatTensor& w, const FloatTensor& b, float* y,
             std::vector<float>& wt) {
   const int64_t out = w.shape[0], in = w.shape[1];
-  transpose(w.data.data(), out, in, in, wt.data());
   for (int64_t i = 0; i < m; ++i) std::copy(b.data.begin(), b.data.end(), y + i * out);
-  gemm_nn(m, out, in, x, in, wt.data(), out, y, out);
+  gemm_nt(m, out, in, x, in, w.data.data(), in, y, out, wt);
 }
 
 // y = LayerNorm(x) over each row of h values, in place; statistics in double.
@@ -383,13 +405,14 @@ void attention(const BertConfig& c, const BertLayerWeights& L, const FloatTensor
 
   std::fill(ws.ctx.begin(), ws.ctx.end(), 0.0f);
   for (int64_t head = 0; head < c.heads; ++head) {
-    transpose(ws.k.data() + head * d, S, d, h, ws.kt.data());
     std::fill(ws.scores.begin(), ws.scores.end(), 0.0f);
-    gemm_nn(S, S, d, ws.q.data() + head * d, h, ws.kt.data(), S, ws.scores.data(), S);
+    gemm_nt(S, S, d, ws.q.data() + head * d, h, ws.k.data() + head * d, h, ws.scores.data(), S,
+            ws.kt);
     point.at(PrunePoint::scores, head, ws.scores.data(), S, S, S);
     softmax_rows(ws.scores.data(), S, S, point.mask);
     point.at(PrunePoint::probs, head, ws.scores.data(), S, S, S);
-    gemm_nn(S, d, S, ws.scores.data(), S, ws.v.data() + head * d, h, ws.ctx.data() + head * d, h);
+    gemm_nn_fast(S, d, S, ws.scores.data(), S, ws.v.data() + head * d, h, ws.ctx.data() + head * d,
+                 h);
   }
   point.per_head(PrunePoint::context, ws.ctx, c.heads, S, d, h);
 

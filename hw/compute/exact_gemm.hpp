@@ -6,9 +6,8 @@
 // multiply-adds. A BLAS dgemm therefore gives the same bits as the plain loop
 // (docs/compute.md, "Exact matrix products").
 //
-// Built for OpenBLAS when CMake finds it (cmake/AccelTranBlas.cmake prints which kernel is
-// used), which is loaded at the first product; otherwise, when it cannot be loaded, and for an
-// op deeper than kExactGemmDepth, the portable kernel below.
+// OpenBLAS's dgemm when the build found it and a run can load it (workload/blas.hpp); otherwise,
+// and for an op deeper than kExactGemmDepth, the portable kernel below.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -29,7 +28,7 @@ void exact_gemm_accumulate(int64_t R, int64_t K, int64_t N, int64_t depth, const
 void exact_gemm_portable(int64_t R, int64_t K, int64_t N, const double* A, const double* B,
                          double* out, int64_t ldo);
 
-// What exact_gemm_accumulate runs: "OpenBLAS dgemm, 1 thread (<its configuration>)", or
+// What exact_gemm_accumulate runs: "dgemm of OpenBLAS, 1 thread (<its configuration>)", or
 // "portable" and why. The first call loads OpenBLAS.
 std::string exact_gemm_kernel();
 // True when OpenBLAS is in use (built with it and found at run time).

@@ -426,7 +426,7 @@ bool ResidencyManager::is_overwritten_in_place(const OperandRef& operand) const 
   if (operand.writes()) return false;
   const PartState& state = parts_[operand.part];
   const ResidentKey key = key_of(operand.part);
-  const uint32_t own_pins = hold_[operand.part] == Hold::pinned ? 2 : 1;  // the gather's too
+  const int own_pins = hold_[operand.part] == Hold::pinned ? 2 : 1;  // the gather's too
   return state.residency == Residency::resident && !state.output_pending &&
          state.readers_left == 1 && state.running_readers == 0 && !state.fresh &&
          &data_buffer(operand.part) == buffers_[0] &&
