@@ -392,7 +392,7 @@ IssueBlock ResidencyManager::pin_and_allocate_outputs(OperandSpan operands, uint
       if (operand.writes() && parts_[operand.part].allocated) pin(operand.part);
   const PerBufferBytes need_bytes = output_bytes_to_place(operands);
   if (elementwise && policy_.in_place_elementwise && fits_in_place(operands, need_bytes)) {
-    free_inputs_in_place(operands, now);
+    free_inputs_in_place(now);
   } else if (!outputs_fit(need_bytes)) {
     make_room_for_outputs(need_bytes, now);
     undo_allocation(operands, now);
@@ -434,38 +434,38 @@ bool ResidencyManager::is_overwritten_in_place(const OperandRef& operand) const 
          mask_buffer_.pin_count(key) == own_pins;
 }
 
-// The outputs overwrite the job's dead inputs whenever the free room and the room of those
-// inputs hold them (no eviction needed); otherwise the job allocates as any other.
-bool ResidencyManager::fits_in_place(OperandSpan operands, const PerBufferBytes& need_bytes) const {
+// The outputs overwrite the job's dead inputs (collected in in_place_inputs_) whenever the free
+// room and the room of those inputs hold them (no eviction needed); otherwise the job allocates
+// as any other.
+bool ResidencyManager::fits_in_place(OperandSpan operands, const PerBufferBytes& need_bytes) {
   PerBufferBytes room_bytes{};
   for (int slot = 0; slot < 3; ++slot) room_bytes[slot] = buffers_[slot]->free_bytes();
   const int mask_slot = buffer_slot(mask_buffer_);
-  bool any_in_place = false;
+  in_place_inputs_.clear();
   for (const OperandRef& operand : operands) {
     if (!is_overwritten_in_place(operand)) continue;
-    any_in_place = true;
+    in_place_inputs_.push_back(operand.part);
     room_bytes[0] += info(operand.part).data_bytes;
     room_bytes[mask_slot] += info(operand.part).mask_bytes;
   }
-  if (!any_in_place) return false;
+  if (in_place_inputs_.empty()) return false;
   for (int slot = 0; slot < 3; ++slot)
     if (need_bytes[slot] > room_bytes[slot]) return false;
   return true;
 }
 
-// The inputs the outputs overwrite leave the buffers now (their pins with them); the job's
-// completion only counts them read (finish_tile_job).
-void ResidencyManager::free_inputs_in_place(OperandSpan operands, uint64_t now) {
-  for (const OperandRef& operand : operands) {
-    if (!is_overwritten_in_place(operand)) continue;
-    if (hold_[operand.part] == Hold::pinned) {  // the gather lets go of it here
-      unpin(operand.part);
-      hold_[operand.part] = Hold::none;
-      gather_holds_.erase(std::find(gather_holds_.begin(), gather_holds_.end(), operand.part));
+// The inputs the outputs overwrite (fits_in_place's in_place_inputs_) leave the buffers now
+// (their pins with them); the job's completion only counts them read (finish_tile_job).
+void ResidencyManager::free_inputs_in_place(uint64_t now) {
+  for (const uint32_t part : in_place_inputs_) {
+    if (hold_[part] == Hold::pinned) {  // the gather lets go of it here
+      unpin(part);
+      hold_[part] = Hold::none;
+      gather_holds_.erase(std::find(gather_holds_.begin(), gather_holds_.end(), part));
     }
-    unpin(operand.part);
-    free_part(operand.part, now);
-    parts_[operand.part].in_place = true;
+    unpin(part);
+    free_part(part, now);
+    parts_[part].in_place = true;
     ++in_place_parts_;
   }
 }

@@ -250,8 +250,8 @@ class ResidencyManager {
   void undo_allocation(OperandSpan operands, uint64_t now);
   PerBufferBytes output_bytes_to_place(OperandSpan operands) const;
   bool is_overwritten_in_place(const OperandRef& operand) const;
-  bool fits_in_place(OperandSpan operands, const PerBufferBytes& need_bytes) const;
-  void free_inputs_in_place(OperandSpan operands, uint64_t now);
+  bool fits_in_place(OperandSpan operands, const PerBufferBytes& need_bytes);
+  void free_inputs_in_place(uint64_t now);
   bool outputs_fit(const PerBufferBytes& need_bytes) const;
   bool room_comes_back(const PerBufferBytes& need_bytes, const OperandRef* job, uint64_t now) const;
   bool room_back_by(const PerBufferBytes& shortfall_bytes, uint64_t deadline_cycle) const;
@@ -271,7 +271,8 @@ class ResidencyManager {
   bool unrestricted_eviction_ = false;
   // Output parts begun so far, and their count when the gatherer last looked behind its cursor.
   uint64_t outputs_begun_ = 0, gather_swept_at_ = ~uint64_t{0};
-  uint64_t in_place_parts_ = 0;  // inputs overwritten in place by element-wise outputs
+  uint64_t in_place_parts_ = 0;            // inputs overwritten in place by element-wise outputs
+  std::vector<uint32_t> in_place_inputs_;  // the issuing job's inputs it overwrites (scratch)
   TransferPort& port_;
   std::vector<PartState> parts_;
   std::vector<uint8_t> stored_;  // per tensor: written by a STORE_A
