@@ -5,6 +5,7 @@
 #include <array>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "acceltran/compiler/compile_limits.hpp"
 #include "acceltran/hw/compute/dynatran_unit.hpp"
@@ -23,7 +24,8 @@ constexpr const char* kUsage =
     "the sparsity measured by the functional data path (Q4.16, as in `simulate --functional`)\n"
     "over the given weights and tokens. With --policy, the tau of every thresholded class of the\n"
     "policy; with --per-class, one tau per class (a kept fraction of the row per top-k class),\n"
-    "each class to the target. Prints tau and the\n"
+    "each class to the target, or each to its own with --target-sparsity q=0.3,scores=0.5,...\n"
+    "Prints tau and the\n"
     "sparsity reached per layer and per class; --write-policy FILE saves the calibrated policy.";
 
 struct Measured {
@@ -89,15 +91,23 @@ Measured bisect(const Program& prog, const FunctionalInput& in, PrunePolicy& pol
   return best;
 }
 
+// Per tensor class, the sparsity to reach (< 0: the class is not calibrated).
+using Targets = std::array<double, kTensorKinds>;
+
 // One tau per thresholded class (one fraction of the row kept per top-k class), each class to
-// the target, in computation order; a later class's rule changes the earlier classes of the next
+// its target, in computation order; a later class's rule changes the earlier classes of the next
 // layers, so passes repeat (at most 4) until every class is within tol.
 Measured calibrate_per_class(const Program& prog, const FunctionalInput& in, PrunePolicy& policy,
-                             double target, double tol) {
+                             const Targets& targets, double tol) {
   Measured m = measure(prog, in, policy);
+  const auto off_target = [&](int k) {
+    const double target = targets[static_cast<size_t>(k)];
+    return target >= 0 && calibrated(policy, k) && std::abs(m.of(k) - target) > tol;
+  };
   for (int pass = 0; pass < 4; ++pass) {
     for (int k = 0; k < kTensorKinds; ++k) {
-      if (!calibrated(policy, k) || std::abs(m.of(k) - target) <= tol) continue;
+      if (!off_target(k)) continue;
+      const double target = targets[static_cast<size_t>(k)];
       const auto value = [k](const Measured& x) { return x.of(k); };
       if (thresholded(policy, k))
         bisect(
@@ -114,19 +124,75 @@ Measured calibrate_per_class(const Program& prog, const FunctionalInput& in, Pru
       m = measure(prog, in, policy);
     }
     bool done = true;
-    for (int k = 0; k < kTensorKinds; ++k)
-      done = done && (!calibrated(policy, k) || std::abs(m.of(k) - target) <= tol);
+    for (int k = 0; k < kTensorKinds; ++k) done = done && !off_target(k);
     if (done) break;
   }
   return m;
 }
 
-void print_result(const Measured& best, const PrunePolicy& policy) {
+double target_value(const std::string& text, const std::string& what) {
+  size_t used = 0;
+  double v = -1;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || !(v > 0 && v < 1))
+    throw UsageError(
+        fmt::format("option --target-sparsity: {}value '{}' outside (0, 1)", what, text));
+  return v;
+}
+
+// --target-sparsity S (every calibrated class, or the overall sparsity without --per-class) or
+// CLASS=S,... (per class; `default` for the classes not named; a class not named without a
+// default keeps the policy's rule). Classes the policy does not prune cannot take a target.
+Targets parse_targets(const std::string& text, const PrunePolicy& policy, bool& per_class) {
+  Targets t;
+  t.fill(-1);
+  if (text.find('=') == std::string::npos) {
+    t.fill(target_value(text, ""));
+    return t;
+  }
+  per_class = true;
+  std::stringstream list(text);
+  std::string item;
+  double fallback = -1;
+  while (std::getline(list, item, ',')) {
+    const size_t eq = item.find('=');
+    const std::string name = item.substr(0, eq);
+    const double v = eq == std::string::npos ? -1 : target_value(item.substr(eq + 1), name + ": ");
+    int kind = -1;
+    for (int k = 0; k < kTensorKinds; ++k)
+      if (name == tensor_kind_name(static_cast<TensorKind>(k))) kind = k;
+    if (name == "default") {
+      fallback = v;
+      continue;
+    }
+    if (kind < 0 || eq == std::string::npos)
+      throw UsageError(fmt::format(
+          "option --target-sparsity: '{}' is not CLASS=S; classes: default, q, k, v, scores, "
+          "probabilities, context, attention_output, ffn_intermediate, ffn_output",
+          item));
+    if (!calibrated(policy, kind))
+      throw UsageError(fmt::format(
+          "option --target-sparsity: class {} is not pruned by the policy ({}); give it a rule "
+          "in a policy file (--policy FILE)",
+          name, policy.name));
+    t[static_cast<size_t>(kind)] = v;
+  }
+  for (int k = 0; k < kTensorKinds; ++k)
+    if (t[static_cast<size_t>(k)] < 0 && calibrated(policy, k))
+      t[static_cast<size_t>(k)] = fallback;
+  return t;
+}
+
+void print_result(const Measured& best, const PrunePolicy& policy, const Targets& targets) {
   fmt::print("  layer   sparsity of pruned tensors\n");
   for (const auto& [layer, zn] : best.per_layer)
     fmt::print("  {:>5}   {:.4f}\n", layer,
                zn.second ? static_cast<double>(zn.first) / static_cast<double>(zn.second) : 0.0);
-  fmt::print("  class              rule             sparsity (padding left out)\n");
+  fmt::print("  class              rule             sparsity (padding left out)   target\n");
   for (int k = 0; k < kTensorKinds; ++k) {
     const KindRule& r = policy.rules[static_cast<size_t>(k)];
     const std::string rule = r.mode == KindRule::Mode::off ? "off"
@@ -134,8 +200,12 @@ void print_result(const Measured& best, const PrunePolicy& policy) {
                                  ? fmt::format("tau {:.6f}", r.tau)
                              : r.k > 0 ? fmt::format("topk k {}", r.k)
                                        : fmt::format("topk {:.4f} of a row", r.k_fraction);
-    fmt::print("  {:<18} {:<16} {:.4f}\n", tensor_kind_name(static_cast<TensorKind>(k)), rule,
-               best.of(k));
+    const double target = targets[static_cast<size_t>(k)];
+    fmt::print("  {:<18} {:<16} {:.4f}{}\n", tensor_kind_name(static_cast<TensorKind>(k)), rule,
+               best.of(k),
+               target >= 0 && r.mode != KindRule::Mode::off
+                   ? fmt::format("                        {:.4f}", target)
+                   : "");
   }
 }
 
@@ -149,7 +219,9 @@ int cmd_calibrate(const std::vector<std::string>& args) {
   po::options_description calibration = option_group("Calibration");
   // clang-format off
   calibration.add_options()
-    ("target-sparsity", po::value<double>(), "the sparsity to reach, in (0, 1)")
+    ("target-sparsity", po::value<std::string>(),
+     "the sparsity to reach, in (0, 1); or one per tensor class, CLASS=S,... (implies "
+     "--per-class; default=S for the classes not named, e.g. q=0.3,scores=0.5,default=0.4)")
     ("tolerance", po::value<double>()->default_value(0.001),
      "stop when the measured sparsity is this close to the target")
     ("per-class", po::bool_switch(),
@@ -164,9 +236,6 @@ int cmd_calibrate(const std::vector<std::string>& args) {
   if (!vm.count("target-sparsity")) throw UsageError("option --target-sparsity is required");
   if (vm["prune"].as<std::string>() != "dynatran")
     throw UsageError("option --prune: calibrate finds DynaTran's tau (--prune dynatran)");
-  const double target = vm["target-sparsity"].as<double>();
-  if (!(target > 0 && target < 1))
-    throw UsageError(fmt::format("option --target-sparsity: value {} outside (0, 1)", target));
   const double tol = vm["tolerance"].as<double>();
   if (!(tol > 0 && tol < 0.5))
     throw UsageError(fmt::format("option --tolerance: value {} outside (0, 0.5)", tol));
@@ -176,14 +245,17 @@ int cmd_calibrate(const std::vector<std::string>& args) {
   finish_functional(vm, in, fs);
   const Program prog = compile_within_limits(in.model, in.accel, in.tech, in.compile);
   PrunePolicy policy = fs.in.policy.name.empty() ? uniform_policy(fs.in.prune) : fs.in.policy;
-  const bool per_class = vm["per-class"].as<bool>();
+  bool per_class = vm["per-class"].as<bool>();
+  const Targets targets = parse_targets(vm["target-sparsity"].as<std::string>(), policy, per_class);
+  const double target = targets[0];  // without --per-class: every entry alike
   bool any = false;
   for (int k = 0; k < kTensorKinds; ++k)
-    any = any || (per_class ? calibrated(policy, k) : thresholded(policy, k));
+    any = any || (per_class ? calibrated(policy, k) && targets[static_cast<size_t>(k)] >= 0
+                            : thresholded(policy, k));
   if (!any)
     throw UsageError(fmt::format("option --policy: the policy {} no class (nothing to calibrate)",
                                  per_class ? "prunes" : "thresholds"));
-  const Measured best = per_class ? calibrate_per_class(prog, fs.in, policy, target, tol)
+  const Measured best = per_class ? calibrate_per_class(prog, fs.in, policy, targets, tol)
                                   : bisect(
                                         prog, fs.in, policy, target, tol,
                                         [](PrunePolicy& p, double tau) {
@@ -201,9 +273,9 @@ int cmd_calibrate(const std::vector<std::string>& args) {
     fmt::print("  target sparsity {:.4f}: tau = {:.6f} (Q4.16 {}), measured {:.4f}\n", target, tau,
                static_cast<int64_t>(std::llround(tau * 65536)), best.overall);
   else
-    fmt::print("  target sparsity {:.4f} per class; measured {:.4f} over all classes\n", target,
+    fmt::print("  target sparsity per class (below); measured {:.4f} over all classes\n",
                best.overall);
-  print_result(best, policy);
+  print_result(best, policy, targets);
   if (vm.count("write-policy")) {
     const std::string path = vm["write-policy"].as<std::string>();
     std::ofstream out(path);

@@ -32,7 +32,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: acceltran evaluate --checkpoint DIR [--dataset FILE] [--threshold LIST] [--topk LIST]"
-    " [options]\n\n"
+    " [--policy LIST] [options]\n\n"
     "Runs a BERT sequence-classification checkpoint (config.json, model.safetensors, vocab.txt)\n"
     "over a labelled JSONL dataset for each pruning setting: the functional data path (Q4.16) for\n"
     "the predictions and the sparsity, the head on the host in float32, one timed simulation per\n"
@@ -54,9 +54,10 @@ void add_evaluate_options(po::options_description& desc) {
     ("threshold", po::value<std::string>(), "DynaTran taus, a comma list (e.g. 0,0.01,0.02)")
     ("topk", po::value<std::string>(), "top-k settings: values kept per row, a comma list (1,2,4)")
     ("policy", po::value<std::string>(),
-     "built-in pruning policy of every --threshold / --topk setting: uniform (the default: "
-     "every tensor class alike), published (the paper's DynaTran; its top-k on the attention "
-     "probabilities only), unscaled (docs/dynatran.md)")
+     "pruning policies, a comma list: a built-in name runs every --threshold / --topk setting "
+     "under it: uniform (the default: every tensor class alike), published (the paper's "
+     "DynaTran; its top-k on the attention probabilities only), unscaled; a YAML policy file "
+     "(docs/dynatran.md) is one setting of its own, named policy-<file name>")
     ("out,o", po::value<std::string>()->default_value("evaluate-out"), "output folder")
     ("jobs,j", po::value<int>()->default_value(1), "settings run at once (processes)")
     ("no-plot", po::bool_switch(), "do not draw accuracy_vs_sparsity.png")
@@ -101,19 +102,6 @@ std::string digest_of(const std::vector<std::string>& files, const std::string& 
   }
   mix(extra.data(), extra.size());
   return fmt::format("{:016x}", h);
-}
-
-// --policy NAME: every setting runs the built-in policy, its folder and row named after it.
-void apply_policy(const std::string& name, std::vector<Setting>& settings) {
-  if (!is_builtin_policy(name))
-    throw UsageError(fmt::format(
-        "option --policy: value '{}' unknown; allowed: uniform, published, unscaled (policy "
-        "files: simulate --functional --policy FILE)",
-        name));
-  for (Setting& setting : settings) {
-    setting.policy = name;
-    if (name != "uniform") setting.key = name + "-" + setting.key;
-  }
 }
 
 struct Paths {
@@ -210,7 +198,8 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   std::vector<Setting> settings =
       evaluate::settings_from(vm.count("threshold") ? vm["threshold"].as<std::string>() : "",
                               vm.count("topk") ? vm["topk"].as<std::string>() : "");
-  if (vm.count("policy")) apply_policy(vm["policy"].as<std::string>(), settings);
+  settings =
+      evaluate::apply_policies(vm.count("policy") ? vm["policy"].as<std::string>() : "", settings);
   if (settings.empty())
     throw UsageError(
         "options --threshold and --topk: give at least one setting (e.g. "
@@ -253,8 +242,12 @@ int run_all(const Shared& s, const std::vector<Setting>& settings, const std::st
   size_t next = 0, finished = 0;
   int failed = 0;
   auto dir_of = [&](size_t i) { return (fs::path(out) / "points" / settings[i].key).string(); };
+  // A setting's result also depends on its policy (a policy file may change between runs).
+  std::vector<std::string> digests;
+  for (const Setting& st : settings)
+    digests.push_back(digest_of({}, digest + policy_yaml(st.policy)));
   for (size_t i = 0; i < settings.size(); ++i)
-    if (load_result(dir_of(i), digest, done[i])) have[i] = true, ++finished;
+    if (load_result(dir_of(i), digests[i], done[i])) have[i] = true, ++finished;
   progress(finished, settings.size(), "");
   while (finished < settings.size()) {
     while (next < settings.size() && (have[next] || static_cast<int>(running.size()) < jobs)) {
@@ -267,7 +260,7 @@ int run_all(const Shared& s, const std::vector<Setting>& settings, const std::st
       std::fflush(nullptr);
       const pid_t pid = fork();
       if (pid < 0) throw InputError("evaluate: cannot start a process (fork failed)");
-      if (pid == 0) child_run(s, settings[next], dir_of(next), digest);
+      if (pid == 0) child_run(s, settings[next], dir_of(next), digests[next]);
       running[pid] = next++;
     }
     int status = 0;
@@ -276,7 +269,8 @@ int run_all(const Shared& s, const std::vector<Setting>& settings, const std::st
     const size_t i = running[pid];
     running.erase(pid);
     ++finished;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && load_result(dir_of(i), digest, done[i])) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+        load_result(dir_of(i), digests[i], done[i])) {
       have[i] = true;
     } else {
       ++failed;

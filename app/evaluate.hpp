@@ -15,6 +15,7 @@
 
 #include "acceltran/compiler/compiler.hpp"
 #include "acceltran/hw/compute/datapath_port.hpp"
+#include "acceltran/hw/compute/prune_policy.hpp"
 #include "acceltran/workload/dataset.hpp"
 #include "acceltran/workload/heads.hpp"
 #include "acceltran/workload/weights.hpp"
@@ -23,15 +24,25 @@
 namespace acceltran::cli::evaluate {
 
 struct Setting {
-  std::string key;  // "dynatran-0.01", "topk-4": the point folder's name
+  // "dynatran-0.01", "topk-4", "published-dynatran-0.01", "policy-half" (a policy file's name
+  // without .yaml): the point folder's name
+  std::string key;
   PruneMode prune;
-  std::string
-      policy;  // --policy: a built-in policy name (hw/compute/prune_policy.hpp); empty: uniform
+  std::string policy_name = "uniform";  // a built-in policy's name or the policy file's path
+  bool policy_file = false;
+  PrunePolicy policy;  // what the data path and the head run (built-in: made from `prune`)
 };
 
-// --threshold LIST and --topk LIST: DynaTran settings first, then top-k, each in the given order
-// (a value given twice is a UsageError).
+// --threshold LIST and --topk LIST under the uniform policy: DynaTran settings first, then
+// top-k, each in the given order (a value given twice is a UsageError).
 std::vector<Setting> settings_from(const std::string& thresholds, const std::string& topks);
+
+// --policy LIST (comma list): every built-in name (uniform, published, unscaled) runs every
+// --threshold / --topk setting of `uniform_settings`, each policy file is one setting of its
+// own. Without --policy the settings stay uniform. UsageError for an unknown name, InputError
+// (naming the file and key) for a bad policy file.
+std::vector<Setting> apply_policies(const std::string& policies,
+                                    const std::vector<Setting>& uniform_settings);
 
 // What every setting shares: loaded once, before the settings run (forked processes share it).
 struct Shared {
@@ -49,8 +60,11 @@ struct Shared {
 struct Result {
   std::string key;
   PruneMode prune;
+  std::string policy = "uniform";  // the setting's policy_name
+  bool policy_file = false;
   int64_t sequences = 0, correct = 0, agree_with_float = 0;
-  double sparsity = 0;                           // zeros / elements over the pruned ops
+  // zeros / elements over the pruned ops (and the pooler when the policy counts it)
+  double sparsity = 0;
   std::map<std::string, double> class_sparsity;  // per tensor class (op name without L/H)
   double cycles_per_sequence = 0, energy_per_sequence_mj = 0;
   uint64_t batch_cycles = 0;

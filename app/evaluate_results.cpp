@@ -39,6 +39,14 @@ double parse_number(const std::string& item, const char* option) {
   return v;
 }
 
+// A CSV field: quoted when it holds a comma or a quote (a policy file's path).
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
 }  // namespace
 
 std::vector<Setting> settings_from(const std::string& thresholds, const std::string& topks) {
@@ -53,6 +61,7 @@ std::vector<Setting> settings_from(const std::string& thresholds, const std::str
     s.key = fmt::format("dynatran-{}", tau);
     s.prune.kind = PruneMode::Kind::dynatran;
     s.prune.tau = tau;
+    s.policy = uniform_policy(s.prune);
     if (!seen.insert(s.key).second)
       throw UsageError(fmt::format("option --threshold: value {} given twice", item));
     out.push_back(s);
@@ -65,8 +74,51 @@ std::vector<Setting> settings_from(const std::string& thresholds, const std::str
     s.key = fmt::format("topk-{}", static_cast<int64_t>(k));
     s.prune.kind = PruneMode::Kind::topk;
     s.prune.topk = static_cast<int64_t>(k);
+    s.policy = uniform_policy(s.prune);
     if (!seen.insert(s.key).second)
       throw UsageError(fmt::format("option --topk: value {} given twice", item));
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::vector<Setting> apply_policies(const std::string& policies,
+                                    const std::vector<Setting>& uniform_settings) {
+  if (policies.empty()) return uniform_settings;
+  std::vector<Setting> out;
+  std::set<std::string> seen;
+  for (const std::string& item : split_list(policies)) {
+    if (is_builtin_policy(item)) {
+      if (uniform_settings.empty())
+        throw UsageError(fmt::format(
+            "option --policy {}: a built-in policy runs the --threshold / --topk settings; give "
+            "at least one (a policy file is a setting of its own)",
+            item));
+      for (Setting s : uniform_settings) {
+        s.policy_name = item;
+        s.policy = builtin_policy(item, s.prune);
+        if (item != "uniform") s.key = item + "-" + s.key;
+        if (!seen.insert(s.key).second)
+          throw UsageError(fmt::format("option --policy: '{}' given twice", item));
+        out.push_back(s);
+      }
+      continue;
+    }
+    if (!fs::is_regular_file(item))
+      throw UsageError(fmt::format(
+          "option --policy: '{}' is neither a built-in policy (uniform, published, unscaled) nor "
+          "a policy file",
+          item));
+    Setting s;
+    s.key = "policy-" + fs::path(item).stem().string();
+    s.policy_name = item;
+    s.policy_file = true;
+    s.policy = read_policy_file(item);
+    if (!seen.insert(s.key).second)
+      throw UsageError(fmt::format(
+          "option --policy: two policy files named '{}' (the setting and its folder are named "
+          "after the file: rename one)",
+          fs::path(item).stem().string()));
     out.push_back(s);
   }
   return out;
@@ -76,6 +128,8 @@ void save_result(const std::string& dir, const std::string& inputs_digest, const
   nlohmann::ordered_json j;
   j["inputs_digest"] = inputs_digest;
   j["setting"] = r.key;
+  j["policy"] = r.policy;
+  j["policy_file"] = r.policy_file;
   j["prune"] = r.prune.kind == PruneMode::Kind::dynatran ? "dynatran" : "topk";
   j["tau"] = r.prune.tau;
   j["topk"] = r.prune.topk;
@@ -97,6 +151,8 @@ bool load_result(const std::string& dir, const std::string& inputs_digest, Resul
     const nlohmann::json j = nlohmann::json::parse(in);
     if (j.at("inputs_digest").get<std::string>() != inputs_digest) return false;
     out.key = j.at("setting").get<std::string>();
+    out.policy = j.at("policy").get<std::string>();
+    out.policy_file = j.at("policy_file").get<bool>();
     out.prune.kind =
         j.at("prune") == "dynatran" ? PruneMode::Kind::dynatran : PruneMode::Kind::topk;
     out.prune.tau = j.at("tau").get<double>();
@@ -125,16 +181,20 @@ void write_csv(const std::string& path, const std::vector<Result>& results, cons
   const double float_accuracy =
       static_cast<double>(float_correct) / static_cast<double>(shared.data.size());
   std::string csv =
-      "setting,prune,tau,topk,sequences,accuracy,float_accuracy,agreement_with_float,sparsity";
+      "setting,policy,prune,tau,topk,sequences,accuracy,float_accuracy,agreement_with_float,"
+      "sparsity";
   for (const std::string& c : classes) csv += ",sparsity_" + c;
   csv += ",cycles_per_sequence,energy_per_sequence_mj\n";
   for (const Result& r : results) {
     const bool dt = r.prune.kind == PruneMode::Kind::dynatran;
     const double n = static_cast<double>(r.sequences);
-    csv += fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f}", r.key,
-                       dt ? "dynatran" : "topk", dt ? fmt::format("{}", r.prune.tau) : "",
-                       dt ? "" : std::to_string(r.prune.topk), r.sequences, r.correct / n,
-                       float_accuracy, r.agree_with_float / n, r.sparsity);
+    // A policy file sets its own taus and K: its row names the file, prune "policy".
+    const std::string prune = r.policy_file ? "policy" : dt ? "dynatran" : "topk";
+    const std::string tau = !r.policy_file && dt ? fmt::format("{}", r.prune.tau) : "";
+    const std::string topk = !r.policy_file && !dt ? std::to_string(r.prune.topk) : "";
+    csv += fmt::format("{},{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f}", r.key, csv_field(r.policy),
+                       prune, tau, topk, r.sequences, r.correct / n, float_accuracy,
+                       r.agree_with_float / n, r.sparsity);
     for (const std::string& c : classes) {
       const auto it = r.class_sparsity.find(c);
       csv += it == r.class_sparsity.end() ? "," : fmt::format(",{:.6f}", it->second);

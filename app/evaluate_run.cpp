@@ -2,6 +2,7 @@
 // and the timed simulation; result.json and results.csv.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -49,7 +50,7 @@ void run_batch(const Shared& s, const Program& prog, const Setting& setting, con
   FunctionalInput in;
   in.weights = &s.weights;
   in.prune = setting.prune;
-  if (!setting.policy.empty()) in.policy = builtin_policy(setting.policy, setting.prune);
+  in.policy = setting.policy;
   in.tokens_source = s.data.source;
   in.tokens.assign(b.input_ids.begin(), b.input_ids.begin() + b.real);
   in.attention_mask.assign(b.attention_mask.begin(), b.attention_mask.begin() + b.real);
@@ -60,10 +61,19 @@ void run_batch(const Shared& s, const Program& prog, const Setting& setting, con
   const auto h = static_cast<size_t>(s.weights.config.hidden);
   const auto row = static_cast<size_t>(s.data.seq_len) * h;
   std::vector<float> cls(h);
+  const double pooler_tau = setting.policy.pooler_tau();
   for (int64_t q = 0; q < b.real; ++q) {
     for (size_t i = 0; i < h; ++i)
       cls[i] = static_cast<float>(hidden[static_cast<size_t>(q) * row + i] / kQ416);
-    const int64_t pred = s.head.predict(cls.data());
+    const int64_t pred = s.head.predict(cls.data(), pooler_tau);
+    if (setting.policy.count_pooler) {  // the published count's tenth tensor
+      const std::vector<float> dense = s.head.pooler.dense(cls.data(), pooler_tau);
+      const auto zeros = static_cast<uint64_t>(std::count(dense.begin(), dense.end(), 0.0f));
+      t.zeros += zeros;
+      t.elements += h;
+      t.per_class["pooler"].first += zeros;
+      t.per_class["pooler"].second += h;
+    }
     const auto seq = static_cast<size_t>(b.first + q);
     r.correct += pred == s.data.labels[seq];
     r.agree_with_float += pred == s.float_predictions[seq];
@@ -150,6 +160,8 @@ Result run_setting(const Shared& s, const Setting& setting, const std::string& d
   Result r;
   r.key = setting.key;
   r.prune = setting.prune;
+  r.policy = setting.policy_name;
+  r.policy_file = setting.policy_file;
   fs::create_directories(dir);
   const int64_t batch = s.inputs.accel.batch_size;
   const Program full = compile_for(s, batch);

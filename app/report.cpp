@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "acceltran/config/output_file.hpp"
+#include "acceltran/hw/compute/prune_policy.hpp"
 
 // report.json ("The report", docs/user-guide.md): each struct's to_json lists its keys in the
 // order of the file. The hw/ result structs get theirs here, beside the report that gives them
@@ -65,14 +66,43 @@ void to_json(ordered_json& j, const PrunedTensor& t) {
        {"sparsity", t.sparsity()}};
 }
 
+namespace {
+
+// The policy's name in FunctionalResult::policy (PrunePolicy::describe(): the name, a built-in
+// one or the file's path, then its rules: " tau=...", " topk ...", " off" or " q:...").
+std::string policy_name(const FunctionalResult& f) {
+  size_t end = f.policy.size();
+  for (const char* rules : {" tau=", " topk", " off", " q:", " weights:", " pooler:"})
+    end = std::min(end, f.policy.find(rules));
+  return f.policy.substr(0, end);
+}
+
+// A functional run's policy came from a policy file (not uniform, published or unscaled):
+// --prune, --threshold and --topk did not set it.
+bool policy_from_file(const FunctionalResult& f) {
+  return !f.policy.empty() && !is_builtin_policy(policy_name(f));
+}
+
+// The pruning rule a functional run applied: --prune's ("dynatran tau=0.02", "topk k=8") under
+// the uniform policy, else the policy by name ("policy published tau=0.05" for a built-in
+// policy, "policy half.yaml" for a file; its rules are in `policy`).
+std::string pruning_rule(const FunctionalResult& f) {
+  if (f.policy.empty() || policy_name(f) == "uniform") return f.prune;
+  return "policy " + (policy_from_file(f) ? policy_name(f) : f.policy);
+}
+
+}  // namespace
+
 void to_json(ordered_json& j, const FunctionalResult& f) {
   j = ordered_json::object();
   j["weights"] = f.weights;
   j["synthetic_weights"] = f.synthetic;
   j["tokens"] = f.tokens;
-  j["prune"] = f.prune;
-  j["tau"] = f.tau;
-  if (f.topk > 0) j["topk"] = f.topk;
+  j["prune"] = pruning_rule(f);
+  if (!policy_from_file(f)) {  // a policy file sets its own taus and K
+    j["tau"] = f.tau;
+    if (f.topk > 0) j["topk"] = f.topk;
+  }
   j["pruned_sparsity"] = f.pruned_sparsity();
   j["pruned_elements"] = f.pruned_elements;
   j["saturated_values"] = f.saturated;
@@ -344,7 +374,7 @@ void print_report(const SimResult& r, const ReportInputs& in, double wall) {
   if (r.functional.enabled) {
     const FunctionalResult& f = r.functional;
     fmt::print("  functional: {} weights ({}), tokens {}, {}\n",
-               f.synthetic ? "synthetic" : "checkpoint", f.weights, f.tokens, f.prune);
+               f.synthetic ? "synthetic" : "checkpoint", f.weights, f.tokens, pruning_rule(f));
     fmt::print("    sparsity of pruned tensors {:.4f} ({} values), {} values saturated\n",
                f.pruned_sparsity(), f.pruned_elements, f.saturated);
     fmt::print(

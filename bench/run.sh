@@ -78,3 +78,8 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 else
   echo "PyTorch comparison skipped: /usr/bin/python3 cannot import torch (apt-get install python3-torch)"
 fi
+
+# acceltran evaluate (issue 19's target: 1,000 sequences of 128 tokens on BERT-Tiny/Edge in
+# under 60 s per setting on 2 cores).
+echo
+bash bench/evaluate.sh "$bin"

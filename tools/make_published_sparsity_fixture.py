@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Writes testbench/fixtures/published-sparsity.json: the published DynaTran sparsity count on a
-padded batch, from an independent numpy re-implementation of the published code.
+"""Checks testbench/fixtures/published-sparsity.json (written by the PyTorch re-implementation,
+tools/make_published_sparsity_fixture_torch.py) against an independent numpy re-implementation
+of the published DynaTran sparsity count on the same padded batch: prints every class whose
+[zeros, elements] differ and exits 1 if any does.
 
 The published experiment (jha-lab/acceltran, submodule txf_design-space,
 transformers/src/transformers/models/bert/modeling_dtbert.py) prunes with one tau, keeping
@@ -15,8 +17,8 @@ are exactly 0 after Hugging Face's additive -10000 mask). This script counts the
 Model: testbench/fixtures/bert-2l-64 (model.safetensors, config.json). Batch: its two token
 sequences, the second cut to 9 real tokens and padded with [PAD] (id 0, mask 0) to 16.
 
-Needs numpy (Debian: python3-numpy, /usr/bin/python3). The output is committed; tests and CI
-never run this script. Usage: /usr/bin/python3 tools/make_published_sparsity_fixture.py
+Needs numpy (Debian: python3-numpy, /usr/bin/python3); tests and CI never run this script.
+Usage: /usr/bin/python3 tools/make_published_sparsity_fixture.py
 """
 import json
 import math
@@ -135,17 +137,19 @@ def main():
         elements = sum(counts[c][1] for c in CLASSES)
         results.append({"tau": s["tau"], "topk": s["topk"], "classes": counts,
                         "sparsity_nine_classes": zeros / elements})
-    out = {"generator": "tools/make_published_sparsity_fixture.py",
-           "model": "testbench/fixtures/bert-2l-64",
-           "tokens": ids.tolist(), "attention_mask": mask.astype(int).tolist(),
-           "note": "counts are [zeros, elements] per class, padding included (the published count)",
-           "settings": results}
-    with open(OUT, "w") as f:
-        json.dump(out, f)
-        f.write("\n")
-    print(f"wrote {os.path.relpath(OUT, ROOT)}")
+    fixture = json.load(open(OUT))
+    differ = 0
+    for mine, theirs in zip(results, fixture["settings"]):
+        for name, count in mine["classes"].items():
+            if theirs["classes"].get(name) != count:
+                differ += 1
+                print(f"  tau {mine['tau']} topk {mine['topk']} {name}: numpy {count}, "
+                      f"{fixture['generator']} {theirs['classes'].get(name)}")
     for r in results:
-        print(f"  tau {r['tau']} topk {r['topk']}: sparsity {r['sparsity_nine_classes']:.4f}")
+        print(f"  tau {r['tau']} topk {r['topk']}: nine classes {r['sparsity_nine_classes']:.4f}, "
+              f"pooler {r['classes']['pooler']}")
+    print(f"{os.path.relpath(OUT, ROOT)}: {'every count equal' if not differ else f'{differ} differ'}")
+    sys.exit(1 if differ else 0)
 
 
 if __name__ == "__main__":

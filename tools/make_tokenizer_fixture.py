@@ -3,7 +3,8 @@
 vocabulary there: 220 fortunes from Debian's `fortunes` files that the checkpoint was not trained
 on (wisdom, people, definitions, literature; seeded pick, first 400 characters) plus edge cases of
 BERT's basic tokenization (accents, CJK, Greek final sigma, control and format characters, odd
-white space, punctuation, long words, digits, emoji). Then the expected ids come from
+white space, punctuation, long words, digits, emoji) and special tokens written in the text.
+Then the expected ids come from
 tools/tokenizer_expected_ids.mjs (tokenizers.js):
 
     /usr/bin/python3 tools/make_tokenizer_fixture.py \\
@@ -34,6 +35,14 @@ EDGE_CASES = [
     "ＦＵＬＬＷＩＤＴＨ ｌｅｔｔｅｒｓ", "ﬁ ligature and ½ fraction", "İstanbul ıi", "Ǆemal ǅ",
     "Москва и Санкт-Петербург", "עברית ועוד", "العربية", "हिन्दी", "ไทย", "", "   ", ".",
 ]
+# Special tokens written in the text: matched whole (case-sensitive) before normalisation.
+SPECIAL_CASES = [
+    "[CLS] a sentence with its own markers [SEP]", "first part [SEP] second part",
+    "hello[SEP]world[SEP]", "fill the [MASK] in, please", "[PAD] [PAD] padding written out",
+    "an [UNK] token and [unk] in lower case", "[cls] [Sep] [MASK ] are plain text",
+    "[[CLS]] nested [ [SEP] ] brackets", "[CLS][SEP][PAD][MASK][UNK]", "Café[MASK]naïve",
+    "[SEP]", "[MASK]s and [CLS]-like [SEPARATOR] words",
+]
 
 
 def main():
@@ -50,7 +59,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     shutil.copyfile(a.vocab, os.path.join(a.out, "vocab.txt"))
     with open(os.path.join(a.out, "sentences.jsonl"), "w", encoding="utf-8") as f:
-        for s in picked + EDGE_CASES:
+        for s in picked + EDGE_CASES + SPECIAL_CASES:
             f.write(json.dumps(s) + "\n")
 
 

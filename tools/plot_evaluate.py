@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Accuracy vs activation sparsity from `acceltran evaluate`'s results.csv: one line per pruning
-method (DynaTran, top-k), the float reference's accuracy as a dashed line.
+method (DynaTran, top-k) and built-in policy, one point per policy file, the float reference's
+accuracy as a dashed line.
 
     /usr/bin/python3 tools/plot_evaluate.py OUT/results.csv OUT/accuracy_vs_sparsity.png
 """
@@ -22,14 +23,25 @@ def main():
         sys.exit(f"error: {sys.argv[1]}: no settings")
     fig, ax = plt.subplots(figsize=(6, 4))
     labels = {"dynatran": "DynaTran (tau)", "topk": "top-k (k)"}
-    for method, marker in (("dynatran", "o"), ("topk", "s")):
-        pts = sorted((float(r["sparsity"]), float(r["accuracy"]), r["tau"] or r["topk"])
-                     for r in rows if r["prune"] == method)
-        if not pts:
-            continue
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, label=labels[method])
-        for x, y, v in pts:
-            ax.annotate(v, (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+    policies = sorted({r.get("policy", "uniform") for r in rows if r["prune"] != "policy"})
+    for policy in policies:
+        for method, marker in (("dynatran", "o"), ("topk", "s")):
+            pts = sorted((float(r["sparsity"]), float(r["accuracy"]), r["tau"] or r["topk"])
+                         for r in rows
+                         if r["prune"] == method and r.get("policy", "uniform") == policy)
+            if not pts:
+                continue
+            label = labels[method] + ("" if len(policies) == 1 else f", {policy}")
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, label=label)
+            for x, y, v in pts:
+                ax.annotate(v, (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+    files = [r for r in rows if r["prune"] == "policy"]
+    if files:
+        ax.scatter([float(r["sparsity"]) for r in files], [float(r["accuracy"]) for r in files],
+                   marker="D", color="black", zorder=3, label="policy files")
+        for r in files:
+            ax.annotate(r["setting"], (float(r["sparsity"]), float(r["accuracy"])),
+                        textcoords="offset points", xytext=(3, -9), fontsize=7)
     ax.axhline(float(rows[0]["float_accuracy"]), color="grey", linestyle="--",
                label="float reference (no pruning)")
     ax.set_xlabel("activation sparsity of the pruned tensors")

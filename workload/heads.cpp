@@ -50,14 +50,52 @@ void read_label_names(const std::string& config_path, int64_t& num_labels,
 
 }  // namespace
 
-std::vector<float> SequenceClassificationHead::logits(const float* cls_hidden) const {
-  const auto h = static_cast<size_t>(hidden);
-  std::vector<float> pooled(h);
+namespace {
+
+// The pooler's dense output in double (accumulated in double); with tau >= 0, the values whose
+// float32 magnitude is at most tau are set to 0.
+std::vector<double> dense_in_double(const BertPooler& p, const float* cls_hidden, double tau) {
+  const auto h = static_cast<size_t>(p.hidden);
+  std::vector<double> out(h);
+  const auto tau_f = static_cast<float>(tau);
   for (size_t o = 0; o < h; ++o) {
-    double s = pooler_b.data[o];
-    for (size_t i = 0; i < h; ++i) s += double(pooler_w.data[o * h + i]) * cls_hidden[i];
-    pooled[o] = static_cast<float>(std::tanh(s));
+    double s = p.bias.data[o];
+    for (size_t i = 0; i < h; ++i) s += double(p.weight.data[o * h + i]) * cls_hidden[i];
+    out[o] = tau >= 0 && std::fabs(static_cast<float>(s)) <= tau_f ? 0.0 : s;
   }
+  return out;
+}
+
+}  // namespace
+
+std::vector<float> BertPooler::dense(const float* cls_hidden, double tau) const {
+  const std::vector<double> d = dense_in_double(*this, cls_hidden, tau);
+  return std::vector<float>(d.begin(), d.end());
+}
+
+std::vector<float> BertPooler::pooled(const float* cls_hidden, double tau) const {
+  const std::vector<double> d = dense_in_double(*this, cls_hidden, tau);
+  std::vector<float> out(d.size());
+  for (size_t i = 0; i < d.size(); ++i) out[i] = static_cast<float>(std::tanh(d[i]));
+  return out;
+}
+
+BertPooler load_bert_pooler(const SafetensorsFile& f, int64_t hidden, const std::string& why) {
+  BertPooler p;
+  p.hidden = hidden;
+  p.weight = f.read(prefixed(f, "pooler.dense.weight"), {hidden, hidden}, why);
+  p.bias = f.read(prefixed(f, "pooler.dense.bias"), {hidden}, why);
+  return p;
+}
+
+BertPooler load_bert_pooler(const std::string& safetensors_path, int64_t hidden,
+                            const std::string& why) {
+  return load_bert_pooler(SafetensorsFile(safetensors_path), hidden, why);
+}
+
+std::vector<float> SequenceClassificationHead::logits_of_pooled(
+    const std::vector<float>& pooled) const {
+  const auto h = static_cast<size_t>(hidden);
   std::vector<float> out(static_cast<size_t>(num_labels));
   for (size_t c = 0; c < out.size(); ++c) {
     double s = classifier_b.data[c];
@@ -67,12 +105,20 @@ std::vector<float> SequenceClassificationHead::logits(const float* cls_hidden) c
   return out;
 }
 
-int64_t SequenceClassificationHead::predict(const float* cls_hidden) const {
-  const std::vector<float> l = logits(cls_hidden);
+std::vector<float> SequenceClassificationHead::logits(const float* cls_hidden,
+                                                      double pooler_tau) const {
+  return logits_of_pooled(pooler.pooled(cls_hidden, pooler_tau));
+}
+
+int64_t SequenceClassificationHead::arg_max(const std::vector<float>& l) {
   int64_t best = 0;
   for (size_t c = 1; c < l.size(); ++c)
     if (l[c] > l[static_cast<size_t>(best)]) best = static_cast<int64_t>(c);
   return best;
+}
+
+int64_t SequenceClassificationHead::predict(const float* cls_hidden, double pooler_tau) const {
+  return arg_max(logits(cls_hidden, pooler_tau));
 }
 
 SequenceClassificationHead load_sequence_classification_head(const std::string& safetensors_path,
@@ -92,8 +138,7 @@ SequenceClassificationHead load_sequence_classification_head(const std::string& 
     head.num_labels = e.shape.empty() ? 0 : e.shape[0];
   }
   const std::string why = config_path;
-  head.pooler_w = f.read(prefixed(f, "pooler.dense.weight"), {hidden, hidden}, why);
-  head.pooler_b = f.read(prefixed(f, "pooler.dense.bias"), {hidden}, why);
+  head.pooler = load_bert_pooler(f, hidden, why);
   head.classifier_w = f.read("classifier.weight", {head.num_labels, hidden}, why);
   head.classifier_b = f.read("classifier.bias", {head.num_labels}, why);
   if (head.labels.empty())

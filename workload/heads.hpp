@@ -12,14 +12,38 @@
 
 namespace acceltran {
 
+// BERT's pooler: dense W_p h_[CLS] + b_p, then tanh. The published DynaTran code prunes the
+// dense output (before tanh; tanh(0) = 0 keeps its zeros) with the encoder's tau and appends its
+// [zeros, elements] to the sparsity count (docs/dynatran.md, "Counting sparsity").
+struct BertPooler {
+  int64_t hidden = 0;
+  FloatTensor weight, bias;  // [h, h], [h]
+  // The dense output of one [CLS] row (h values), accumulated in double and rounded to float;
+  // with tau >= 0, values with |x| <= tau (float32, as the published code) are set to 0.
+  std::vector<float> dense(const float* cls_hidden, double tau = -1) const;
+  // tanh of dense().
+  std::vector<float> pooled(const float* cls_hidden, double tau = -1) const;
+};
+
+// bert.pooler.dense.{weight,bias} (or pooler.dense...), shapes checked against `hidden`; errors
+// name the file and the tensor, `why` the config that gave `hidden`.
+BertPooler load_bert_pooler(const SafetensorsFile& file, int64_t hidden, const std::string& why);
+BertPooler load_bert_pooler(const std::string& safetensors_path, int64_t hidden,
+                            const std::string& why);
+
 struct SequenceClassificationHead {
   std::string source;
   int64_t hidden = 0, num_labels = 0;
-  std::vector<std::string> labels;                           // id2label, "LABEL_i" when absent
-  FloatTensor pooler_w, pooler_b;                            // [h, h], [h]
-  FloatTensor classifier_w, classifier_b;                    // [num_labels, h], [num_labels]
-  std::vector<float> logits(const float* cls_hidden) const;  // cls_hidden: h values
-  int64_t predict(const float* cls_hidden) const;
+  std::vector<std::string> labels;         // id2label, "LABEL_i" when absent
+  BertPooler pooler;                       // [h, h], [h]
+  FloatTensor classifier_w, classifier_b;  // [num_labels, h], [num_labels]
+  // cls_hidden: h values; pooler_tau >= 0 prunes the pooler's dense output (BertPooler::dense).
+  std::vector<float> logits(const float* cls_hidden, double pooler_tau = -1) const;
+  // The classifier on a pooled vector (h values).
+  std::vector<float> logits_of_pooled(const std::vector<float>& pooled) const;
+  int64_t predict(const float* cls_hidden, double pooler_tau = -1) const;
+  // The arg max of logits (the first on a tie).
+  static int64_t arg_max(const std::vector<float>& logits);
 };
 
 // Reads the head of a BertForSequenceClassification checkpoint: bert.pooler.dense.{weight,bias}

@@ -173,6 +173,8 @@ WordPieceTokenizer::WordPieceTokenizer(const std::string& vocab_path, bool lower
       throw InputError(vocab_path + ": the vocabulary has no " + s.name +
                        " token (a BERT vocab.txt needs [PAD], [UNK], [CLS] and [SEP])");
   }
+  for (const char* special : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"})
+    if (id_of(special) >= 0) specials_.emplace_back(special);
 }
 
 int32_t WordPieceTokenizer::id_of(const std::string& token) const {
@@ -180,10 +182,35 @@ int32_t WordPieceTokenizer::id_of(const std::string& token) const {
   return it == ids_.end() ? -1 : it->second;
 }
 
+std::vector<WordPieceTokenizer::Segment> WordPieceTokenizer::split_special(
+    const std::string& text) const {
+  std::vector<Segment> out;
+  size_t start = 0;  // of the text not yet emitted
+  for (size_t at = 0; at < text.size(); ++at) {
+    if (text[at] != '[') continue;
+    for (const std::string& special : specials_) {
+      if (text.compare(at, special.size(), special) != 0) continue;
+      if (at > start) out.push_back({text.substr(start, at - start), false});
+      out.push_back({special, true});
+      start = at + special.size();
+      at = start - 1;
+      break;
+    }
+  }
+  if (start < text.size()) out.push_back({text.substr(start), false});
+  return out;
+}
+
 std::vector<std::string> WordPieceTokenizer::basic_tokenize(const std::string& text) const {
   std::vector<std::string> out;
-  for (const std::u32string& w : basic_words(text, lower_case_))
-    out.push_back(encode_utf8(w, 0, w.size()));
+  for (const Segment& segment : split_special(text)) {
+    if (segment.special) {
+      out.push_back(segment.text);
+      continue;
+    }
+    for (const std::u32string& w : basic_words(segment.text, lower_case_))
+      out.push_back(encode_utf8(w, 0, w.size()));
+  }
   return out;
 }
 
@@ -216,7 +243,13 @@ void WordPieceTokenizer::wordpiece(const std::u32string& word,
 
 std::vector<std::string> WordPieceTokenizer::tokenize(const std::string& text) const {
   std::vector<std::string> out;
-  for (const std::u32string& w : basic_words(text, lower_case_)) wordpiece(w, out);
+  for (const Segment& segment : split_special(text)) {
+    if (segment.special) {
+      out.push_back(segment.text);
+      continue;
+    }
+    for (const std::u32string& w : basic_words(segment.text, lower_case_)) wordpiece(w, out);
+  }
   return out;
 }
 

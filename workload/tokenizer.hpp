@@ -12,7 +12,10 @@
 //   [CLS] tokens [SEP], truncated to a length (the tokens cut, [SEP] kept) and padded with
 //     [PAD] to it, with the attention mask (1 real token, 0 padding).
 //
-// Special tokens written in the text ("[CLS]") are tokenized as text, not matched whole.
+// Special tokens written in the text, exactly (case-sensitive) "[CLS]", "[SEP]", "[PAD]",
+// "[MASK]" or "[UNK]" when the vocabulary has them, are matched whole before any other step and
+// become their ids, as Hugging Face's BertTokenizer and tokenizers.js do (they never split their
+// special tokens): "hello[SEP]world" is hello, [SEP], world; "[cls]" is text.
 // Unicode properties come from ICU.
 #pragma once
 #include <cstdint>
@@ -35,8 +38,8 @@ class WordPieceTokenizer {
   // token listed twice (file:line), or a missing [UNK], [CLS], [SEP] or [PAD].
   explicit WordPieceTokenizer(const std::string& vocab_path, bool lower_case = true);
 
-  // Basic tokenization: the words and punctuation marks of UTF-8 `text` (InputError for text
-  // that is not valid UTF-8).
+  // Basic tokenization: the special tokens, words and punctuation marks of UTF-8 `text`
+  // (InputError for text that is not valid UTF-8).
   std::vector<std::string> basic_tokenize(const std::string& text) const;
   // WordPiece pieces of the basic tokens, [UNK] for a word it cannot cover.
   std::vector<std::string> tokenize(const std::string& text) const;
@@ -55,6 +58,12 @@ class WordPieceTokenizer {
   int32_t unk_id() const { return unk_; }
 
  private:
+  struct Segment {
+    std::string text;
+    bool special = false;  // one special token, matched whole
+  };
+  // `text` cut at every special token (leftmost first), the tokens and the text between them.
+  std::vector<Segment> split_special(const std::string& text) const;
   void wordpiece(const std::u32string& word, std::vector<std::string>& out) const;
 
   std::string source_;
@@ -62,6 +71,7 @@ class WordPieceTokenizer {
   std::vector<std::string> tokens_;
   std::unordered_map<std::string, int32_t> ids_;
   int32_t pad_ = -1, unk_ = -1, cls_ = -1, sep_ = -1;
+  std::vector<std::string> specials_;  // those of [PAD], [UNK], [CLS], [SEP], [MASK] it has
 };
 
 }  // namespace acceltran

@@ -91,6 +91,7 @@ std::string PrunePolicy::describe() const {
     for (int k = 0; k < kTensorKinds; ++k)
       s += fmt::format(" {}:{}", kKindNames[k], rule_text(rules[static_cast<size_t>(k)]));
   if (weight_tau >= 0) s += fmt::format(" weights:tau={}", weight_tau);
+  if (count_pooler && !is_builtin_policy(name)) s += " pooler:" + rule_text(pooler);
   return s;
 }
 
@@ -125,6 +126,8 @@ PrunePolicy builtin_policy(const std::string& name, const PruneMode& mode) {
   }
   if (name == "published") {
     p.topk_above_kth = true;
+    p.count_pooler = true;  // the published code prunes the pooler's dense output at tau
+    if (mode.kind == PruneMode::Kind::dynatran) p.pooler = p.rules[0];
     if (mode.kind == PruneMode::Kind::topk) {  // the paper's top-k: the probabilities alone
       for (KindRule& r : p.rules) r.mode = KindRule::Mode::off;
       KindRule& probs = p.rule(TensorKind::probabilities);
@@ -238,9 +241,10 @@ PrunePolicy read_policy_file(const std::string& path) {
   p.name = path;
   for (const auto& kv : top) {
     const std::string key = kv.first.Scalar();
-    if (key != "classes" && key != "weights" && key != "tau_applies_to" && key != "topk_rule")
+    if (key != "classes" && key != "weights" && key != "pooler" && key != "tau_applies_to" &&
+        key != "topk_rule")
       throw InputError(
-          fmt::format("{}:{}: key '{}' unknown; allowed: classes, weights, "
+          fmt::format("{}:{}: key '{}' unknown; allowed: classes, weights, pooler, "
                       "tau_applies_to, topk_rule",
                       path, kv.first.Mark().line + 1, quoted_value(key)));
   }
@@ -254,6 +258,12 @@ PrunePolicy read_policy_file(const std::string& path) {
       throw InputError(fmt::format("{}: key 'weights': weights take 'off' or {{tau: T}}", path));
     p.weight_tau = r.mode == KindRule::Mode::threshold ? r.tau : -1;
   }
+  if (const YAML::Node n = top["pooler"]) {
+    p.pooler = read_rule(n, path, "pooler");
+    if (p.pooler.mode == KindRule::Mode::topk)
+      throw InputError(fmt::format("{}: key 'pooler': the pooler takes 'off' or {{tau: T}}", path));
+    p.count_pooler = true;
+  }
   return p;
 }
 
@@ -263,6 +273,9 @@ std::string policy_yaml(const PrunePolicy& p) {
   o << "tau_applies_to: " << (p.tau_before_fold ? "unscaled" : "hardware") << "\n";
   o << "topk_rule: " << (p.topk_above_kth ? "above_kth" : "largest") << "\n";
   if (p.weight_tau >= 0) o << fmt::format("weights: {{tau: {}}}\n", p.weight_tau);
+  if (p.count_pooler)
+    o << (p.pooler_tau() >= 0 ? fmt::format("pooler: {{tau: {}}}\n", p.pooler.tau)
+                              : std::string("pooler: off\n"));
   o << "classes:\n";
   for (int k = 0; k < kTensorKinds; ++k) {
     const KindRule& r = p.rules[static_cast<size_t>(k)];

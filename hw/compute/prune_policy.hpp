@@ -54,6 +54,15 @@ struct PrunePolicy {
   // leaves a row of at most k values alone; false: the k largest |x| stay (ties: leftmost).
   bool topk_above_kth = false;
   bool uniform = false;  // made from a PruneMode: every class the same, as before policies
+  // The pooler's dense output W_p h_[CLS] + b_p, before tanh: the published code's tenth pruned
+  // tensor. The pooler is the task head's, computed on the host (workload/heads.hpp) by
+  // `evaluate`, not by the accelerator. `pooler` is off or a threshold (compared with the float
+  // values); with count_pooler its [zeros, elements] join evaluate's sparsity, as the published
+  // code appends them (the published policy, or a policy file with a `pooler` key).
+  KindRule pooler;
+  bool count_pooler = false;
+  // The pooler's tau: < 0 when the policy does not prune it.
+  double pooler_tau() const { return pooler.mode == KindRule::Mode::threshold ? pooler.tau : -1; }
 
   const KindRule& rule(TensorKind kind) const { return rules[static_cast<size_t>(kind)]; }
   KindRule& rule(TensorKind kind) { return rules[static_cast<size_t>(kind)]; }

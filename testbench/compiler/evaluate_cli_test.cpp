@@ -4,8 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <vector>
 
 #include "test_util.hpp"
 
@@ -29,17 +31,26 @@ std::string write_lines(const testutil::TempDir& d, const std::string& name,
   return d.write(name, text);
 }
 
-// results.csv as column name -> value of its one data row.
-std::map<std::string, std::string> one_row(const std::string& csv_path) {
+// results.csv's data rows, each as column name -> value.
+std::vector<std::map<std::string, std::string>> all_rows(const std::string& csv_path) {
   std::ifstream in(csv_path);
   std::string header, row;
   std::getline(in, header);
-  std::getline(in, row);
-  std::map<std::string, std::string> out;
-  std::stringstream h(header), r(row);
-  std::string k, v;
-  while (std::getline(h, k, ',') && std::getline(r, v, ',')) out[k] = v;
-  return out;
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(in, row)) {
+    std::map<std::string, std::string> out;
+    std::stringstream h(header), r(row);
+    std::string k, v;
+    while (std::getline(h, k, ',') && std::getline(r, v, ',')) out[k] = v;
+    rows.push_back(out);
+  }
+  return rows;
+}
+
+// results.csv as column name -> value of its first data row.
+std::map<std::string, std::string> one_row(const std::string& csv_path) {
+  const auto rows = all_rows(csv_path);
+  return rows.empty() ? std::map<std::string, std::string>{} : rows.front();
 }
 
 }  // namespace
@@ -119,8 +130,53 @@ TEST_CASE("evaluate --policy published: named rows, tau 0 agrees with the float 
   const auto bad = testutil::run_cli("evaluate --checkpoint " + kCheckpoint +
                                      " --policy nonsense --threshold 0 --no-plot --out " + out);
   CHECK(bad.exit_code == 2);
-  CHECK_THAT(bad.err, Catch::Contains("option --policy: value 'nonsense' unknown; allowed: "
-                                      "uniform, published, unscaled"));
+  CHECK_THAT(bad.err, Catch::Contains("option --policy: 'nonsense' is neither a built-in policy "
+                                      "(uniform, published, unscaled) nor a policy file"));
+}
+
+TEST_CASE(
+    "evaluate --policy FILE: a row per policy file, named; the published rules in a file "
+    "give the published row",
+    "[evaluate]") {
+  testutil::TempDir d;
+  const std::string out = (d.path / "out").string();
+  // The published policy at tau 0.02 written as a file: every class and the pooler at 0.02.
+  const std::string file = d.write("paper.yaml",
+                                   "tau_applies_to: unscaled\ntopk_rule: above_kth\n"
+                                   "pooler: {tau: 0.02}\nclasses:\n  default: {tau: 0.02}\n");
+  const std::string half =
+      d.write("half.yaml", "classes:\n  probabilities: {topk_fraction: 0.5}\n");
+  const auto r =
+      testutil::run_cli("evaluate --checkpoint " + kCheckpoint + " --policy published," + file +
+                        "," + half + " --threshold 0.02 --limit 8 --no-plot --out " + out);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto rows = all_rows(out + "/results.csv");
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].at("setting") == "published-dynatran-0.02");
+  CHECK(rows[0].at("policy") == "published");
+  CHECK(rows[1].at("setting") == "policy-paper");
+  CHECK(rows[1].at("policy") == file);
+  CHECK(rows[1].at("prune") == "policy");
+  CHECK(rows[1].at("tau").empty());
+  CHECK(rows[2].at("setting") == "policy-half");
+  // The pooler is counted (2 x 8 sequences' 128 values) and the file reproduces the policy.
+  CHECK_FALSE(rows[0].at("sparsity_pooler").empty());
+  for (const char* key : {"accuracy", "sparsity", "sparsity_pooler", "sparsity_softmax",
+                          "sparsity_attn.qkv", "cycles_per_sequence"})
+    CHECK(rows[1].at(key) == rows[0].at(key));
+  CHECK(rows[2].at("sparsity_pooler").empty());  // no pooler key: not counted
+  CHECK(std::stod(rows[2].at("sparsity_softmax")) >= 0.45);
+  const auto bad = testutil::run_cli(
+      "evaluate --checkpoint " + kCheckpoint + " --no-plot --out " + out + " --policy " +
+      d.write("bad.yaml", "classes:\n  default: {tau: 0.02}\npooler: {topk: 3}\n"));
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.err, Catch::Contains("bad.yaml: key 'pooler': the pooler takes 'off'"));
+  const auto twice =
+      testutil::run_cli("evaluate --checkpoint " + kCheckpoint + " --no-plot --out " + out +
+                        " --policy " + half + "," + half);
+  CHECK(twice.exit_code == 2);
+  CHECK_THAT(twice.err, Catch::Contains("two policy files named 'half'"));
 }
 
 TEST_CASE("evaluate: errors", "[evaluate]") {

@@ -43,6 +43,17 @@ TEST_CASE("tokenizer: ids identical to tokenizers.js on every fixture sentence",
   CHECK(mismatches == 0);
 }
 
+TEST_CASE("tokenizer: special tokens in the text are matched whole", "[tokenizer]") {
+  testutil::TempDir d;
+  const WordPieceTokenizer tok(small_vocab(d));  // no [MASK]: "[MASK]" is text
+  using V = std::vector<std::string>;
+  CHECK(tok.tokenize("hello[SEP]world") == V{"hello", "[SEP]", "world"});
+  CHECK(tok.basic_tokenize("[CLS] Hello [PAD][UNK]") == V{"[CLS]", "hello", "[PAD]", "[UNK]"});
+  CHECK(tok.tokenize("[sep]") == V{"[UNK]", "[UNK]", "[UNK]"});  // "[", "sep", "]": not in it
+  CHECK(tok.tokenize("[MASK]") == V{"[UNK]", "[UNK]", "[UNK]"});
+  CHECK(tok.encode("[CLS]hello").input_ids == std::vector<int32_t>{2, 2, 4, 3});
+}
+
 TEST_CASE("tokenizer: basic tokenization and WordPiece rules", "[tokenizer]") {
   testutil::TempDir d;
   const WordPieceTokenizer tok(small_vocab(d));

@@ -1,11 +1,13 @@
 // Padding masks and pruning policies in the functional data path and the float reference: a
 // padded batch's real rows equal the unpadded single-sequence runs; the published policy's
-// sparsity count against an independent numpy re-implementation of the published code
-// (testbench/fixtures/published-sparsity.json, tools/make_published_sparsity_fixture.py); policy
-// files; the published top-k rule; the causal hook refused.
+// sparsity count, pooler included, against a PyTorch re-implementation of the published code
+// (testbench/fixtures/published-sparsity.json, tools/make_published_sparsity_fixture_torch.py);
+// policy files; per-class calibration targets; the published top-k rule; the causal hook refused.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "acceltran/hw/compute/fixed_point.hpp"
 #include "acceltran/hw/compute/prune_policy.hpp"
 #include "acceltran/workload/float_reference.hpp"
+#include "acceltran/workload/heads.hpp"
 #include "acceltran/workload/weights.hpp"
 
 using namespace acceltran;
@@ -58,6 +61,20 @@ FunctionalInput input_of(const BertWeights& w, std::vector<std::vector<int32_t>>
   in.attention_mask = std::move(mask);
   in.tokens_source = "test";
   return in;
+}
+
+// Zeros of the pooler's pruned dense output over the [CLS] rows of `hidden` (sequences x
+// seq_len x h floats), the published code's tenth tensor.
+uint64_t pooler_zeros(const BertPooler& pooler, const std::vector<float>& hidden, int64_t seq_len,
+                      double tau) {
+  const auto h = static_cast<size_t>(pooler.hidden);
+  const size_t row = static_cast<size_t>(seq_len) * h;
+  uint64_t zeros = 0;
+  for (size_t first = 0; first < hidden.size(); first += row) {
+    const std::vector<float> dense = pooler.dense(hidden.data() + first, tau);
+    zeros += static_cast<uint64_t>(std::count(dense.begin(), dense.end(), 0.0f));
+  }
+  return zeros;
 }
 
 }  // namespace
@@ -131,15 +148,21 @@ TEST_CASE("masks: bad masks and the causal hook give one clear error", "[functio
                     Catch::Contains("three.txt: 3 sequences for a batch of 2"));
 }
 
-TEST_CASE("policies: the published count matches a numpy re-implementation of the published code",
-          "[functional][policy]") {
+TEST_CASE(
+    "policies: the published count, pooler included, matches a PyTorch re-implementation of the "
+    "published code",
+    "[functional][policy]") {
   Fixture f;
   std::ifstream file(kPublished);
   REQUIRE(file.good());
   const nlohmann::json fixture = nlohmann::json::parse(file);
+  REQUIRE(fixture["generator"] == "tools/make_published_sparsity_fixture_torch.py");
   std::vector<std::vector<int32_t>> tokens = fixture["tokens"];
   std::vector<std::vector<uint8_t>> mask = fixture["attention_mask"];
-  const Program prog = f.compile(2, 16);
+  const int64_t seq_len = static_cast<int64_t>(tokens[0].size());
+  const Program prog = f.compile(2, seq_len);
+  const BertPooler pooler =
+      load_bert_pooler(kFixture + "/model.safetensors", f.config.hidden, "config.json");
   for (const auto& setting : fixture["settings"]) {
     PruneMode mode;
     const int64_t k = setting["topk"];
@@ -150,11 +173,13 @@ TEST_CASE("policies: the published count matches a numpy re-implementation of th
       mode.tau = setting["tau"];
     }
     const PrunePolicy policy = builtin_policy("published", mode);
+    REQUIRE(policy.count_pooler);
     FunctionalInput in = input_of(f.weights, tokens, mask);
     in.policy = policy;
     const auto dp = run(prog, in);
     // The float reference with the same policy, one sequence at a time with its mask.
     std::array<ZeroCount, kPrunePoints> reference{};
+    std::vector<float> reference_hidden;
     for (size_t s = 0; s < tokens.size(); ++s) {
       const ReferenceResult r =
           run_float_reference(f.weights, tokens[s], mask[s], reference_spec(policy));
@@ -163,23 +188,49 @@ TEST_CASE("policies: the published count matches a numpy re-implementation of th
           reference[static_cast<size_t>(p)].zeros += layer[static_cast<size_t>(p)].zeros;
           reference[static_cast<size_t>(p)].elements += layer[static_cast<size_t>(p)].elements;
         }
+      reference_hidden.insert(reference_hidden.end(), r.hidden.back().data.begin(),
+                              r.hidden.back().data.end());
     }
+    uint64_t zeros_q416 = 0, elements = 0;
     for (int kind = 0; kind < kTensorKinds; ++kind) {
       const char* name = tensor_kind_name(static_cast<TensorKind>(kind));
-      const uint64_t zeros = setting["classes"][name][0], elements = setting["classes"][name][1];
+      const uint64_t zeros = setting["classes"][name][0], n = setting["classes"][name][1];
       const ClassCount& c = dp->class_counts()[static_cast<size_t>(kind)];
       const ZeroCount& ref = reference[static_cast<size_t>(kind)];
-      INFO("tau " << mode.tau << " topk " << k << ", class " << name << ": numpy " << zeros << "/"
-                  << elements << ", data path " << c.zeros << "/" << c.elements
-                  << ", float reference " << ref.zeros << "/" << ref.elements);
-      CHECK(c.elements == elements);
-      CHECK(ref.elements == elements);
+      INFO("tau " << mode.tau << " topk " << k << ", class " << name << ": torch " << zeros << "/"
+                  << n << ", data path " << c.zeros << "/" << c.elements << ", float reference "
+                  << ref.zeros << "/" << ref.elements);
+      CHECK(c.elements == n);
+      CHECK(ref.elements == n);
       // Float32 against float32: equal but for values at tau's rounding edge.
       CHECK(std::abs(static_cast<double>(ref.zeros) - static_cast<double>(zeros)) <=
-            0.002 * static_cast<double>(elements) + 1);
+            0.002 * static_cast<double>(n) + 1);
       // Q4.16 against float32: the published count within 0.02.
-      CHECK(c.sparsity() == Approx(static_cast<double>(zeros) / elements).margin(0.02));
+      CHECK(c.sparsity() == Approx(static_cast<double>(zeros) / n).margin(0.02));
+      zeros_q416 += c.zeros;
+      elements += c.elements;
     }
+    // The pooler (the head's, on the host) from the data path's and the reference's [CLS] rows.
+    const uint64_t torch_pooler = setting["classes"]["pooler"][0];
+    REQUIRE(setting["classes"]["pooler"][1] == 2 * f.config.hidden);
+    std::vector<float> hidden_q416;
+    for (int32_t word : dp->values(dp->layer_outputs().back()))
+      hidden_q416.push_back(static_cast<float>(fx::to_double(word)));
+    const uint64_t pooler_q416 = pooler_zeros(pooler, hidden_q416, seq_len, policy.pooler_tau());
+    const uint64_t pooler_float =
+        pooler_zeros(pooler, reference_hidden, seq_len, policy.pooler_tau());
+    INFO("pooler zeros: torch " << torch_pooler << ", data path " << pooler_q416
+                                << ", float reference " << pooler_float);
+    CHECK(std::abs(static_cast<double>(pooler_float) - static_cast<double>(torch_pooler)) <= 1);
+    // Q4.16: the [CLS] rows carry every upstream value pruned differently at tau's edge, and the
+    // pooler has few values (2 x 64): within 0.05 of its sparsity (measured 16 against 20 at
+    // tau 0.2); not pruning it would give 0.
+    CHECK(std::abs(static_cast<double>(pooler_q416) - static_cast<double>(torch_pooler)) <=
+          0.05 * 2 * static_cast<double>(f.config.hidden));
+    // The ten tensors together, as the published code counts them.
+    const double ten = static_cast<double>(zeros_q416 + pooler_q416) /
+                       static_cast<double>(elements + 2 * f.config.hidden);
+    CHECK(ten == Approx(setting["sparsity"].get<double>()).margin(0.02));
   }
 }
 
@@ -297,4 +348,50 @@ TEST_CASE("policies: tau_w prunes the weight matrices before the fold and is cou
   CHECK(dp->weight_count().zeros == zeros);
   CHECK(zeros > dp_dense->weight_count().zeros);
   CHECK(f.weights.layers[0].query_w.data != copy.layers[0].query_w.data);  // input untouched
+}
+
+TEST_CASE("policies: calibrate reaches a separate target per class within 0.02", "[policy]") {
+  testutil::TempDir d;
+  const std::string start = d.write("start.yaml",
+                                    "tau_applies_to: unscaled\n"
+                                    "classes:\n  default: {tau: 0.01}\n  context: off\n");
+  const std::string written = (d.path / "cal.yaml").string();
+  const std::map<std::string, double> targets{{"q", 0.3},
+                                              {"k", 0.5},
+                                              {"v", 0.2},
+                                              {"scores", 0.6},
+                                              {"probabilities", 0.7},
+                                              {"attention_output", 0.4},
+                                              {"ffn_intermediate", 0.4},
+                                              {"ffn_output", 0.4}};
+  const auto r = testutil::run_cli(
+      "calibrate --seq-len 32 --policy " + start +
+      " --target-sparsity q=0.3,k=0.5,v=0.2,scores=0.6,probabilities=0.7,default=0.4 "
+      "--tolerance 0.005 --write-policy " +
+      written);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string out = (d.path / "sim").string();
+  const auto sim =
+      testutil::run_cli("simulate --functional --seq-len 32 --policy " + written + " --out " + out);
+  INFO(sim.err);
+  REQUIRE(sim.exit_code == 0);
+  std::ifstream report(out + "/report.json");
+  const nlohmann::json f = nlohmann::json::parse(report)["functional"];
+  CHECK_THAT(f["prune"].get<std::string>(), Catch::StartsWith("policy " + written));
+  CHECK_FALSE(f.contains("tau"));
+  for (const auto& [kind, target] : targets) {
+    INFO(kind);
+    CHECK(f["class_sparsity"][kind]["unpadded_sparsity"].get<double>() ==
+          Approx(target).margin(0.02));
+  }
+  // The class the policy does not prune kept no target and stays unpruned.
+  CHECK(f["class_sparsity"]["context"]["unpadded_sparsity"].get<double>() < 0.1);
+  const auto off = testutil::run_cli("calibrate --seq-len 32 --policy " + start +
+                                     " --target-sparsity context=0.5");
+  CHECK(off.exit_code == 2);
+  CHECK_THAT(off.err, Catch::Contains("class context is not pruned by the policy"));
+  const auto bad = testutil::run_cli("calibrate --target-sparsity query=0.5");
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("'query=0.5' is not CLASS=S; classes: default, q,"));
 }
