@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -20,13 +21,14 @@ namespace {
 constexpr const char* kUsage =
     "usage: acceltran calibrate --target-sparsity S [options]\n\n"
     "Finds the DynaTran threshold tau at which the tensors the post-sparsity units prune reach\n"
-    "the target sparsity (fraction of zeros over all of them, padding left out), by bisection on\n"
-    "the sparsity measured by the functional data path (Q4.16, as in `simulate --functional`)\n"
-    "over the given weights and tokens. With --policy, the tau of every thresholded class of the\n"
-    "policy; with --per-class, one tau per class (a kept fraction of the row per top-k class),\n"
-    "each class to the target, or each to its own with --target-sparsity q=0.3,scores=0.5,...\n"
-    "Prints tau and the\n"
-    "sparsity reached per layer and per class; --write-policy FILE saves the calibrated policy.";
+    "the target sparsity (fraction of zeros over all of them, padding left out), by a bracketed\n"
+    "interpolation search (in log tau) on the sparsity measured by the functional data path\n"
+    "(Q4.16, as in `simulate --functional`) over the given weights and tokens. With --policy,\n"
+    "the tau of every thresholded class of the policy; with --per-class, one tau per class (a\n"
+    "kept fraction of the row per top-k class), each class to the target, or each to its own\n"
+    "with --target-sparsity q=0.3,scores=0.5,... Prints tau, the passes of the data path it\n"
+    "took, and the sparsity reached per layer and per class; --write-policy FILE saves the\n"
+    "calibrated policy.";
 
 struct Measured {
   double overall = 0;
@@ -35,7 +37,10 @@ struct Measured {
   double of(int kind) const { return classes[static_cast<size_t>(kind)].unpadded_sparsity(); }
 };
 
+int data_path_passes = 0;  // measure() calls of this process, for the printout
+
 Measured measure(const Program& prog, const FunctionalInput& base, const PrunePolicy& policy) {
+  ++data_path_passes;
   FunctionalInput in = base;
   in.policy = policy;
   Datapath dp(prog, in);
@@ -66,29 +71,75 @@ bool calibrated(const PrunePolicy& p, int kind) {
   return p.rules[static_cast<size_t>(kind)].mode != KindRule::Mode::off;
 }
 
-// Bisection of x in [0, upper) (tau: [0, 8) on the Q4.16 grid): set(x) applies it to the
-// policy, value(m) is the sparsity calibrated (rising with x); stops within tol of the target.
-// Returns the best measurement.
+// The next point of the search for x in the bracket (lo, hi) with measured values vlo < target
+// < vhi: interpolated on the line through the bracket's ends (in log x for tau, whose scale
+// spans decades; linear for a kept fraction), kept inside the bracket's middle 90 %; a plain
+// halving when the same end moved twice in a row (Illinois-style safeguard) or the bracket's
+// upper end is not measured yet (then x grows 8-fold from lo, or shrinks 8-fold from hi at lo = 0).
+double next_point(double lo, double vlo, double hi, double vhi, bool hi_measured, bool log_scale,
+                  bool halve, double target) {
+  if (!hi_measured) return lo > 0 ? std::min(8 * lo, 0.5 * (lo + hi)) : hi;
+  const bool in_log = log_scale && lo > 0;
+  const double a = in_log ? std::log(lo) : lo, b = in_log ? std::log(hi) : hi;
+  double t = 0.5;
+  if (!halve && vhi > vlo) t = std::clamp((target - vlo) / (vhi - vlo), 0.05, 0.95);
+  if (log_scale && lo == 0) return hi / 8;  // no log scale yet: shrink toward 0
+  const double y = a + t * (b - a);
+  return in_log ? std::exp(y) : y;
+}
+
+// Search of x in [0, upper) (tau: [0, 8) on the Q4.16 grid, starting at `guess`): set(x)
+// applies it to the policy, value(m) is the sparsity calibrated (rising with x); stops within
+// tol of the target or when the bracket is narrower than one Q4.16 step. x = 0 is measured
+// first only on a linear scale (its value anchors the interpolation); in log tau the search
+// shrinks toward 0 instead. Returns the best measurement (and leaves its x set).
 template <typename Set, typename Value>
-Measured bisect(const Program& prog, const FunctionalInput& in, PrunePolicy& policy, double target,
-                double tol, Set set, Value value, double upper = 8) {
-  double lo = 0, hi = upper, best_tau = 0;
-  set(policy, lo);
-  Measured best = measure(prog, in, policy);
-  if (value(best) < target)
-    for (int it = 0; it < 40 && hi - lo > 1.0 / 65536; ++it) {
-      const double mid = 0.5 * (lo + hi);
-      set(policy, mid);
-      const Measured m = measure(prog, in, policy);
-      if (std::abs(value(m) - target) < std::abs(value(best) - target)) {
-        best = m;
-        best_tau = mid;
-      }
-      if (std::abs(value(m) - target) <= tol) break;
-      (value(m) < target ? lo : hi) = mid;
+Measured search(const Program& prog, const FunctionalInput& in, PrunePolicy& policy, double target,
+                double tol, Set set, Value value, double upper, double guess, bool log_scale) {
+  double lo = 0, hi = upper, best_x = 0, vlo = 0, vhi = 1;
+  Measured best;
+  bool have_best = false, hi_measured = false;
+  if (!log_scale) {
+    set(policy, 0.0);
+    best = measure(prog, in, policy);
+    have_best = true;
+    vlo = value(best);
+  }
+  int same_side = 0;  // consecutive moves of one end: > 0 lo, < 0 hi
+  double x = guess;
+  for (int it = 0; vlo < target && it < 40 && hi - lo > 1.0 / 65536; ++it) {
+    set(policy, x);
+    const Measured m = measure(prog, in, policy);
+    const double v = value(m);
+    if (!have_best || std::abs(v - target) < std::abs(value(best) - target)) {
+      best = m;
+      best_x = x;
+      have_best = true;
     }
-  set(policy, best_tau);
+    if (std::abs(v - target) <= tol) break;
+    if (v < target) {
+      lo = x, vlo = v;
+      same_side = same_side > 0 ? same_side + 1 : 1;
+    } else {
+      hi = x, vhi = v, hi_measured = true;
+      same_side = same_side < 0 ? same_side - 1 : -1;
+    }
+    x = next_point(lo, vlo, hi, vhi, hi_measured, log_scale, std::abs(same_side) >= 2, target);
+  }
+  if (hi - lo <= 1.0 / 65536 && lo == 0 && value(best) > target) {  // tau 0 is the closest
+    set(policy, 0.0);
+    const Measured zero = measure(prog, in, policy);
+    if (std::abs(value(zero) - target) <= std::abs(value(best) - target)) return zero;
+  }
+  set(policy, best_x);
   return best;
+}
+
+// tau's search: from 1/16 (BERT's activations are pruned to 0.3-0.7 at tau 0.01-0.15).
+template <typename Set, typename Value>
+Measured search_tau(const Program& prog, const FunctionalInput& in, PrunePolicy& policy,
+                    double target, double tol, Set set, Value value) {
+  return search(prog, in, policy, target, tol, set, value, 8.0, 1.0 / 16, true);
 }
 
 // Per tensor class, the sparsity to reach (< 0: the class is not calibrated).
@@ -110,17 +161,17 @@ Measured calibrate_per_class(const Program& prog, const FunctionalInput& in, Pru
       const double target = targets[static_cast<size_t>(k)];
       const auto value = [k](const Measured& x) { return x.of(k); };
       if (thresholded(policy, k))
-        bisect(
+        search_tau(
             prog, in, policy, target, tol,
             [k](PrunePolicy& p, double tau) { p.rules[static_cast<size_t>(k)].tau = tau; }, value);
       else  // top-k: the fraction of the row kept, 1 - x
-        bisect(
+        search(
             prog, in, policy, target, tol,
             [k](PrunePolicy& p, double x) {
               p.rules[static_cast<size_t>(k)].k = 0;
               p.rules[static_cast<size_t>(k)].k_fraction = 1 - x;
             },
-            value, 1.0);
+            value, 1.0, 0.5, false);
       m = measure(prog, in, policy);
     }
     bool done = true;
@@ -256,16 +307,18 @@ int cmd_calibrate(const std::vector<std::string>& args) {
     throw UsageError(fmt::format("option --policy: the policy {} no class (nothing to calibrate)",
                                  per_class ? "prunes" : "thresholds"));
   const Measured best = per_class ? calibrate_per_class(prog, fs.in, policy, targets, tol)
-                                  : bisect(
+                                  : search_tau(
                                         prog, fs.in, policy, target, tol,
                                         [](PrunePolicy& p, double tau) {
                                           for (KindRule& r : p.rules)
                                             if (r.mode == KindRule::Mode::threshold) r.tau = tau;
                                         },
                                         [](const Measured& x) { return x.overall; });
-  fmt::print("calibrate: {} on {}, batch {}, sequence {}, {} weights, tokens {}\n", prog.info.model,
-             in.accel.name, prog.info.batch, prog.info.seq_len,
-             fs.weights.synthetic ? "synthetic" : "checkpoint", fs.in.tokens_source);
+  fmt::print(
+      "calibrate: {} on {}, batch {}, sequence {}, {} weights, tokens {}; {} passes of the data "
+      "path\n",
+      prog.info.model, in.accel.name, prog.info.batch, prog.info.seq_len,
+      fs.weights.synthetic ? "synthetic" : "checkpoint", fs.in.tokens_source, data_path_passes);
   double tau = 0;
   for (const KindRule& r : policy.rules)
     if (r.mode == KindRule::Mode::threshold) tau = r.tau;
