@@ -597,6 +597,40 @@ JobData Datapath::run_lane_job(const Op& op, uint32_t block, const LoopOrder& or
   return jd;
 }
 
+// Packs B's rows [k0, k0 + K) x columns [j0, j0 + N) of batch element bB (op columns from
+// `col`) into pb_ as doubles: as stored for mode 'n' (B held output-major: N x K, for
+// exact_gemm_accumulate_transposed), else K x N; counts the non-zeros per (j tile, k) into
+// nnz_b_. Returns B's zeros.
+uint64_t Datapath::pack_matmul_b(const Tensor& TB, char mode, int64_t bB, int64_t col, int64_t j0,
+                                 int64_t N, int64_t k0, int64_t K) {
+  const int32_t* Bv = vals_[TB.id].data();
+  std::fill(nnz_b_.begin(), nnz_b_.end(), 0);
+  uint64_t zeros = 0;
+  if (mode == 'n') {
+    for (int64_t c = 0; c < N; ++c) {
+      const int32_t* src = Bv + (bB * TB.rows + j0 + c) * TB.cols + col + k0;
+      double* dst = pb_.data() + c * K;
+      int32_t* cnt = nnz_b_.data() + (c / ty_) * K;
+      for (int64_t kk = 0; kk < K; ++kk) {
+        dst[kk] = src[kk];
+        cnt[kk] += src[kk] != 0;
+        zeros += src[kk] == 0;
+      }
+    }
+    return zeros;
+  }
+  for (int64_t kk = 0; kk < K; ++kk) {
+    const int32_t* src = Bv + (bB * TB.rows + k0 + kk) * TB.cols + col + j0;
+    double* dst = pb_.data() + kk * N;
+    for (int64_t c = 0; c < N; ++c) {
+      dst[c] = src[c];
+      nnz_b_[static_cast<size_t>((c / ty_) * K + kk)] += src[c] != 0;
+      zeros += src[c] == 0;
+    }
+  }
+  return zeros;
+}
+
 void Datapath::matmul_box(const Op& op, const int64_t lo[4], const int64_t hi[4], uint64_t u0,
                           const int64_t ustride[4], uint64_t* eff, uint64_t first, JobData& jd,
                           PostSparsity* post) {
@@ -616,6 +650,7 @@ void Datapath::matmul_box(const Op& op, const int64_t lo[4], const int64_t hi[4]
   pa_.resize(static_cast<size_t>(R * K));
   pb_.resize(static_cast<size_t>(K * N));
   Acc& acc = acc_[op.id];
+  uint64_t zb = 0;  // zeros of the packed B
   for (int64_t b = lo[0] * tb_; b < std::min(hi[0] * tb_, op.b); ++b) {
     const int64_t bA = TA.batch > 1 ? b : 0, bB = TB.batch > 1 ? b : 0;
     check_written(op, TA.id, bA, bA + 1, r0, r1, ca + k0, ca + k1);
@@ -624,10 +659,8 @@ void Datapath::matmul_box(const Op& op, const int64_t lo[4], const int64_t hi[4]
     else
       check_written(op, TB.id, bB, bB + 1, k0, k1, cb + j0, cb + j1);
     const int32_t* A = vals_[TA.id].data();
-    const int32_t* Bv = vals_[TB.id].data();
     std::fill(cA.begin(), cA.end(), 0);
-    std::fill(cB.begin(), cB.end(), 0);
-    uint64_t za = 0, zb = 0;
+    uint64_t za = 0;
     for (int64_t r = 0; r < R; ++r) {
       const int32_t* src = A + ((bA * TA.rows + r0 + r) * TA.cols + ca + k0);
       int32_t* cnt = cA.data() + (r / tx_) * K;
@@ -638,23 +671,18 @@ void Datapath::matmul_box(const Op& op, const int64_t lo[4], const int64_t hi[4]
         za += src[kk] == 0;
       }
     }
-    for (int64_t kk = 0; kk < K; ++kk) {
-      double* dst = pb_.data() + kk * N;
-      for (int64_t c = 0; c < N; ++c) {
-        const int32_t x = mb == 'n' ? Bv[(bB * TB.rows + j0 + c) * TB.cols + cb + k0 + kk]
-                                    : Bv[(bB * TB.rows + k0 + kk) * TB.cols + cb + j0 + c];
-        dst[c] = x;
-        cB[static_cast<size_t>((c / ty_) * K + kk)] += x != 0;
-        zb += x == 0;
-      }
-    }
+    // B once per box when every batch element multiplies the same one (a weight).
+    if (b == lo[0] * tb_ || TB.batch > 1) zb = pack_matmul_b(TB, mb, bB, cb, j0, N, k0, K);
     read_a_ += static_cast<double>(R * K);
     read_b_ += static_cast<double>(K * N);
     zeros_a_ += static_cast<double>(za);
     zeros_b_ += static_cast<double>(zb);
     // The lanes: exact integer products summed in double (|sum| < 2^53).
-    exact_gemm_accumulate(R, K, N, op.k, pa_.data(), pb_.data(),
-                          acc.sum.data() + (b * op.m + r0) * op.n + j0, op.n);
+    double* out = acc.sum.data() + (b * op.m + r0) * op.n + j0;
+    if (mb == 'n')  // B packed as stored, output-major (N x K)
+      exact_gemm_accumulate_transposed(R, K, N, op.k, pa_.data(), pb_.data(), out, op.n);
+    else
+      exact_gemm_accumulate(R, K, N, op.k, pa_.data(), pb_.data(), out, op.n);
     // The pre-sparsity units: effectual MACs per tile from the two masks.
     if (eff) {
       const int64_t bt = b / tb_;

@@ -150,6 +150,8 @@ class Datapath : public TileJobDatapath {
                      int64_t c0, int64_t c1) const;
   void mark_written(TensorId t, int64_t b0, int64_t b1, int64_t r0, int64_t r1, int64_t c0,
                     int64_t c1);
+  uint64_t pack_matmul_b(const Tensor& TB, char mode, int64_t bB, int64_t col, int64_t j0,
+                         int64_t N, int64_t k0, int64_t K);
   void matmul_box(const Op& op, const int64_t lo[4], const int64_t hi[4], uint64_t u0,
                   const int64_t ustride[4], uint64_t* eff, uint64_t first, JobData& jd,
                   PostSparsity* post);

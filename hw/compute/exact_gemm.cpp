@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "acceltran/workload/blas.hpp"
 
@@ -41,6 +42,19 @@ void exact_gemm_accumulate(int64_t R, int64_t K, int64_t N, int64_t depth, const
     return;
   }
   blas::dgemm(false, R, N, K, 1.0, A, K, B, N, 1.0, out, ldo);
+}
+
+void exact_gemm_accumulate_transposed(int64_t R, int64_t K, int64_t N, int64_t depth,
+                                      const double* A, const double* Bt, double* out, int64_t ldo) {
+  if (R <= 0 || N <= 0 || K <= 0) return;
+  if (blas::available() && depth <= kExactGemmDepth) {
+    blas::dgemm(true, R, N, K, 1.0, A, K, Bt, K, 1.0, out, ldo);
+    return;
+  }
+  std::vector<double> b(static_cast<size_t>(K * N));  // the portable kernel's layout
+  for (int64_t c = 0; c < N; ++c)
+    for (int64_t k = 0; k < K; ++k) b[static_cast<size_t>(k * N + c)] = Bt[c * K + k];
+  exact_gemm_portable(R, K, N, A, b.data(), out, ldo);
 }
 
 std::string exact_gemm_kernel() {

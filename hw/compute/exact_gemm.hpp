@@ -23,6 +23,12 @@ constexpr int64_t kExactGemmDepth = int64_t{1} << 15;
 void exact_gemm_accumulate(int64_t R, int64_t K, int64_t N, int64_t depth, const double* A,
                            const double* B, double* out, int64_t ldo);
 
+// The same with B given transposed: Bt (N x K, row-major) holds B's columns as rows (an operand
+// stored output-major, as a linear layer's [out, in] weight). Same bits as exact_gemm_accumulate
+// on B = Bt^T.
+void exact_gemm_accumulate_transposed(int64_t R, int64_t K, int64_t N, int64_t depth,
+                                      const double* A, const double* Bt, double* out, int64_t ldo);
+
 // The portable kernel (the data path's kernel before BLAS): blocked so a panel of B stays in
 // cache, zeros of A skipped; the sums in a fixed order.
 void exact_gemm_portable(int64_t R, int64_t K, int64_t N, const double* A, const double* B,

@@ -1,7 +1,8 @@
 // The functional data path's matrix product (hw/compute/exact_gemm.hpp): the kernel the build
-// uses (OpenBLAS dgemm when found) gives the same bits as the portable kernel and as exact
-// integer arithmetic, on random and saturating Q4.16 operands, at every reduction depth of the
-// shipped models and at the exactness bound 2^15; deeper ops keep the portable kernel's order.
+// uses (OpenBLAS dgemm when found), with B as is or transposed, gives the same bits as the portable
+// kernel and as exact integer arithmetic, on random and saturating Q4.16 operands, at every
+// reduction depth of the shipped models and at the exactness bound 2^15; deeper ops keep the
+// portable kernel's order.
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <cstring>
@@ -59,15 +60,23 @@ std::vector<double> integer_reference(const Operands& o) {
   return ref;
 }
 
-// The build's kernel against the portable one and the integer sums: the same bits.
+// The build's kernel, with B as is and given transposed (an output-major operand), against the
+// portable one and the integer sums: the same bits.
 void check_bit_identical(const Operands& o) {
-  std::vector<double> built = o.out, portable = o.out;
+  std::vector<double> built = o.out, portable = o.out, transposed = o.out;
   exact_gemm_accumulate(o.R, o.K, o.N, o.K, o.A.data(), o.B.data(), built.data(), o.ldo);
   exact_gemm_portable(o.R, o.K, o.N, o.A.data(), o.B.data(), portable.data(), o.ldo);
+  std::vector<double> bt(o.B.size());
+  for (int64_t k = 0; k < o.K; ++k)
+    for (int64_t c = 0; c < o.N; ++c)
+      bt[static_cast<size_t>(c * o.K + k)] = o.B[static_cast<size_t>(k * o.N + c)];
+  exact_gemm_accumulate_transposed(o.R, o.K, o.N, o.K, o.A.data(), bt.data(), transposed.data(),
+                                   o.ldo);
   const std::vector<double> ref = integer_reference(o);
   INFO("R " << o.R << " K " << o.K << " N " << o.N << ", kernel " << exact_gemm_kernel());
   REQUIRE(std::memcmp(built.data(), portable.data(), built.size() * sizeof(double)) == 0);
   REQUIRE(std::memcmp(built.data(), ref.data(), built.size() * sizeof(double)) == 0);
+  REQUIRE(std::memcmp(transposed.data(), ref.data(), built.size() * sizeof(double)) == 0);
 }
 
 // The deepest reduction of the shipped models: hidden and feed-forward sizes, head dimensions,
