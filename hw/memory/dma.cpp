@@ -20,7 +20,8 @@ Dma::Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Techn
       weight_socket("weight_socket"),
       mask_socket("mask_socket"),
       clock_mhz_(tech.clock_mhz),
-      burst_bytes_(dopts.burst_bytes) {
+      burst_bytes_(dopts.burst_bytes),
+      seed_buffers_on_store_(dopts.seed_buffers_on_store) {
   int n = dopts.engines > 0 ? dopts.engines : cfg.pe;
   if (n <= 0) throw InputError(fmt::format("dma: engine count {} must be > 0", n));
   engine_free_cycle_.assign(static_cast<size_t>(n), 0);
@@ -292,10 +293,14 @@ bool Dma::move_part(const proto::TransferExt& ext, uint64_t address, unsigned ch
       return true;
     case proto::TransferKind::spill:
     case proto::TransferKind::store_output:
-      // The buffers' reads time the ports; memory gets the command's bytes (dma.hpp).
+      if (contents && seed_buffers_on_store_) {  // the engines' values (dma.hpp)
+        seed(activation_socket, data_at, contents, data);
+        seed(mask_socket, mask_at, mask_contents, mask);
+      }
       later(
-          issue(activation_socket, false, data_at.address, data, ext, at, nullptr, data_at.bytes));
-      later(issue(mask_socket, false, mask_at.address, mask, ext, at, nullptr, mask_at.bytes));
+          issue(activation_socket, false, data_at.address, data, ext, at, contents, data_at.bytes));
+      later(
+          issue(mask_socket, false, mask_at.address, mask, ext, at, mask_contents, mask_at.bytes));
       later(issue(memory_socket, true, address, data + mask, ext, at, contents));
       stats_.bytes_from_buffers += data + mask;
       stats_.bytes_to_memory += data + mask;
@@ -308,6 +313,18 @@ bool Dma::move_part(const proto::TransferExt& ext, uint64_t address, unsigned ch
     default:
       return false;
   }
+}
+
+// Writes `bytes` of `contents` into a buffer at `at` with transport_dbg (no time, no energy),
+// clipped to the placement.
+void Dma::seed(tlm_utils::simple_initiator_socket<Dma>& s, const Placement& at,
+               unsigned char* contents, uint64_t bytes) {
+  const uint64_t n = at.bytes > 0 ? std::min(bytes, at.bytes) : bytes;
+  if (n == 0) return;
+  tlm::tlm_generic_payload gp;
+  proto::set_transfer(gp, true, at.address, static_cast<unsigned int>(n));
+  gp.set_data_ptr(contents);
+  s->transport_dbg(gp);
 }
 
 // Busy time, energy and the commands overlapping this one (those still in flight at start).

@@ -10,15 +10,15 @@
 //                   TransferExt::contents, data_bytes = data length, no mask)
 // gp.address is the main-memory byte address (data followed by its mask). The buffer side goes
 // to the part's placement in each buffer (set_buffer_addresses; docs/memory.md "Address map"):
-// the data at its address in the data buffer, the mask at its address in the mask buffer. In a
+// the data at its address in the data buffer, the mask at its address in the mask buffer. A
 // part larger than its placement (a functional part's own zero-free size can exceed the
 // compiler's estimate the buffers account for) goes as a stream whose window is the placement
 // (streaming width = placement bytes) with byte enables on the window's first pass only: the
 // port time is the whole part's, the buffer keeps its first placement bytes and no neighbour is
-// touched. In a functional command the part's bytes travel from memory into the buffers (loads,
-// STORE_A); a SPILL or STORE_M writes the command's bytes (the data path's values) to memory and
-// reads the buffers for their port time only (the engines' output streams carry no values, so a
-// buffer holds a computed part's bytes only where a transfer wrote them). The DMA has N engines
+// touched. In a functional command (TransferExt::contents) the part's bytes travel from memory
+// into the buffers (loads, STORE_A) or from the buffers to memory (SPILL, STORE_M; with
+// DmaOptions::seed_buffers_on_store the command's bytes are first written into the buffers at
+// the placements). The DMA has N engines
 // (default one per PE); a command takes the earliest-free engine, waits setup_cycles, then issues
 // the memory side and the buffer side at the same time (streaming overlap); it completes at the
 // later of the two. Like every target it never waits: it returns delay = completion - now (except
@@ -74,6 +74,12 @@ struct DmaOptions {
   // target: the control block, an SC_THREAD, waits and catches up). 0: one b_transport per
   // memory side (the default).
   uint32_t burst_bytes = 0;
+  // Functional SPILL and STORE_M: first write the command's bytes (the data path's values of the
+  // part) into the buffers at the part's placements with transport_dbg (no time, no energy),
+  // then read them as any store does. For a top whose engines compute values in a data path
+  // and stream no values through the buffer ports (Accelerator), so that the buffers hold a
+  // computed part when it leaves. Off: the buffers' own bytes go to memory.
+  bool seed_buffers_on_store = false;
 };
 
 struct DmaStats {
@@ -161,6 +167,9 @@ class Dma : public sc_core::sc_module {
     return buffer_addresses_ ? buffer_addresses_(buffer, memory_address, ext) : Placement{};
   }
   std::vector<unsigned char> window_enables_;  // byte enables of a windowed buffer transfer
+  bool seed_buffers_on_store_;
+  void seed(tlm_utils::simple_initiator_socket<Dma>& s, const Placement& at,
+            unsigned char* contents, uint64_t bytes);
 
   // AT burst option (DmaOptions::burst_bytes).
   struct BurstPool : tlm::tlm_mm_interface {  // the memory manager: reusable payloads

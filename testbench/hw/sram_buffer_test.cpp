@@ -236,7 +236,7 @@ TEST_CASE("sram buffer: zero-free tile sizes in bytes and mask bits", "[memory]"
   CHECK(zero_free_bytes(1000, 20, 0.377) == 1558);  // 12460 bits -> 1557.5 -> 1558
 }
 
-TEST_CASE("sram buffer: placements are first fit and disjoint; compaction moves the contents",
+TEST_CASE("sram buffer: placements are first fit and disjoint and compaction moves the contents",
           "[memory]") {
   MEMTEST_ISOLATE();
   Technology t = tech();
