@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <memory>
 #include <sstream>
+#include <unordered_map>
 
 #include "acceltran/compiler/isa_text.hpp"
 #include "acceltran/compiler/parts.hpp"
@@ -16,11 +18,14 @@ Accelerator::Accelerator(sc_core::sc_module_name name, const Program& prog,
       timing(load_memory_timing(o.memory_timing_path.empty() ? default_memory_timing_path()
                                                              : o.memory_timing_path)),
       checkers(o.sim.check_protocol, proto::ProtocolChecker::Policy::error, true),
-      dense_homes_(o.functional != nullptr) {
+      dense_homes_(o.functional != nullptr),
+      program_(prog),
+      functional_(o.functional) {
   make_blocks(cfg, tech, o);
   check_blocks_fit(prog, cfg);
   make_control_block(prog, cfg, tech, o);
   bind_sockets();
+  map_buffer_addresses(prog);
   if (o.functional) attach_functional(prog, *o.functional);
   if (!o.trace.vcd_path.empty()) attach_tracer(prog, o.trace, tech);
   record_occupancy();
@@ -42,6 +47,7 @@ void Accelerator::make_blocks(const AcceleratorConfig& cfg, const Technology& te
     memory_socket = std::make_unique<tlm::tlm_initiator_socket<>>("memory_socket");
   DmaOptions dma_options;
   dma_options.burst_bytes = o.top.dma_burst_bytes;
+  dma_options.seed_buffers_on_store = true;  // the data path computes the values (dma.hpp)
   dma = std::make_unique<Dma>("dma", cfg, tech, timing, o.sim, dma_options);
   if (o.memory_trace) dma->set_memory_trace(o.memory_trace);
 }
@@ -137,6 +143,28 @@ void Accelerator::bind_sockets() {
   }
 }
 
+// The DMA's buffer-side addresses: a command names its part by its home (main-memory address);
+// the part's placement in the data or mask buffer is its buffer address.
+void Accelerator::map_buffer_addresses(const Program& prog) {
+  auto homes = std::make_shared<std::unordered_map<uint64_t, ResidentKey>>();
+  for (const Tensor& t : prog.tensors) {
+    const PartGrid grid = part_grid(t);
+    for (uint32_t part = 0; part < grid.parts(); ++part)
+      homes->emplace(control_block->part_address(t.id, part), ResidentKey{t.id, part});
+  }
+  const std::array<const SramBuffer*, 3> buffers = {activation_buffer.get(), weight_buffer.get(),
+                                                    mask_buffer.get()};
+  dma->set_buffer_addresses([homes, buffers](proto::Buffer buffer, uint64_t memory_address,
+                                             const proto::TransferExt& ext) -> Dma::Placement {
+    const auto found = homes->find(memory_address);
+    if (found == homes->end() || found->second.tensor != ext.tensor) return {};
+    const SramBuffer& in = *buffers[static_cast<size_t>(buffer)];
+    const uint64_t address = in.address_of(found->second);
+    if (address == SramBuffer::kNotPlaced) return {};
+    return {address, in.placed_bytes(found->second)};
+  });
+}
+
 // Values flow: the data path, and DynaTran as its own module.
 void Accelerator::attach_functional(const Program& prog, const FunctionalInput& input) {
   datapath = std::make_unique<Datapath>(prog, input);
@@ -150,6 +178,12 @@ void Accelerator::attach_functional(const Program& prog, const FunctionalInput& 
   // transfers carry the parts' bytes (spills and stores write them, loads read them back).
   memory_contents = std::make_unique<SparseDataStore>();
   if (main_memory) main_memory->attach_store(memory_contents.get());
+  // The buffers hold the bytes the DMA writes into them, at the parts' placements.
+  SramBuffer* buffers[] = {activation_buffer.get(), weight_buffer.get(), mask_buffer.get()};
+  for (size_t b = 0; b < buffer_contents.size(); ++b) {
+    buffer_contents[b] = std::make_unique<SparseDataStore>();
+    buffers[b]->attach_store(buffer_contents[b].get());
+  }
   control_block->set_contents(datapath.get());
   std::vector<unsigned char> image;
   for (const Tensor& t : prog.tensors) {
@@ -186,6 +220,19 @@ void Accelerator::attach_tracer(const Program& prog, const TraceOptions& trace,
   tracer = std::make_unique<Tracer>("trace", trace, traced, tech.clock_mhz);
   Tracer* traced_by = tracer.get();
   control_block->on_event = [traced_by](uint64_t now) { traced_by->on_control_event(now); };
+}
+
+void Accelerator::prepare_next_run() {
+  for (SramBuffer* buffer : {activation_buffer.get(), weight_buffer.get(), mask_buffer.get()})
+    buffer->clear_residency();
+  if (functional_) {
+    datapath = std::make_unique<Datapath>(program_, *functional_);
+    pe_array->set_datapath(datapath.get());
+    softmax->set_datapath(datapath.get());
+    layer_norm->set_datapath(datapath.get());
+    control_block->set_contents(datapath.get());
+  }
+  control_block->reset_for_next_run();
 }
 
 // Buffer occupancy samples for the timeline, taken at control-block events (after the tracer's
@@ -266,10 +313,6 @@ void ProgrammableAccelerator::sequence() {
     if (status == registers::Status::fetching || status == registers::Status::running)
       continue;  // START while busy: ignored
     const uint64_t start_cycle = proto::time_to_cycles(sc_core::sc_time_stamp(), clock_mhz_);
-    if (ran) {
-      registers.finish(registers::ErrorCode::already_ran, 0, 0);
-      continue;
-    }
     registers.set_status(registers::Status::fetching);
     uint64_t fetch_cycles = 0;
     const registers::ErrorCode fetched = fetch_and_check(&fetch_cycles);
@@ -278,6 +321,7 @@ void ProgrammableAccelerator::sequence() {
       registers.finish(fetched, fetched_cycle - start_cycle, fetch_cycles);
       continue;
     }
+    if (ran) accelerator->prepare_next_run();  // the same program again, from a clean state
     ran = true;
     registers.set_status(registers::Status::running);
     ControlBlock& control = *accelerator->control_block;

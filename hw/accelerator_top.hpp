@@ -73,6 +73,10 @@ class Accelerator : public sc_core::sc_module {
   // memory holds it; an external memory must be given these bytes before sc_start.
   std::unique_ptr<SparseDataStore> memory_contents;
   std::vector<std::pair<uint64_t, uint64_t>> initial_image;
+  // Functional runs: the buffers' contents (proto::Buffer order: activation, weight, mask), each
+  // attached to its buffer; a part's bytes sit at its placement (SramBuffer::address_of), where
+  // the DMA writes them (docs/memory.md "Address map"). Null in performance runs.
+  std::array<std::unique_ptr<SparseDataStore>, 3> buffer_contents;
   // Buffer occupancy at each control-block event: cycle, activation, weight, mask bytes.
   std::vector<std::array<uint64_t, 4>> occupancy;
   // Between each initiator/target pair with --check-protocol (prints its summary when destroyed).
@@ -83,6 +87,11 @@ class Accelerator : public sc_core::sc_module {
   // [0, homes_end_bytes()), a 4 KiB boundary; the program region (a programmable top's
   // instruction stream) and anything else a platform keeps in the memory go at or above it.
   uint64_t homes_end_bytes() const;
+  // Before the same program runs again (ProgrammableAccelerator's next START): the buffers
+  // emptied, a fresh data path (functional runs: RunOptions::functional must still be alive),
+  // the control block's scoreboard, residency and statistics as at elaboration. The other
+  // blocks' statistics and the occupancy samples go on over the runs.
+  void prepare_next_run();
 
  private:
   // Elaboration steps, in the order the constructor runs them.
@@ -91,10 +100,13 @@ class Accelerator : public sc_core::sc_module {
   void make_control_block(const Program& prog, const AcceleratorConfig& cfg, const Technology& tech,
                           const RunOptions& opts);
   void bind_sockets();
+  void map_buffer_addresses(const Program& prog);
   void attach_functional(const Program& prog, const FunctionalInput& input);
   void attach_tracer(const Program& prog, const TraceOptions& trace, const Technology& tech);
   void record_occupancy();
   bool dense_homes_ = false;  // functional runs: homes reserved at the parts' dense sizes
+  const Program& program_;
+  const FunctionalInput* functional_ = nullptr;
 };
 
 // A CPU-programmable accelerator (docs/architecture.md, "Driving the accelerator from a CPU"):
@@ -104,7 +116,10 @@ class Accelerator : public sc_core::sc_module {
 // the hardware); nothing issues until the CPU writes START. Then it fetches PROGRAM_LENGTH bytes
 // at PROGRAM_BASE through the DMA (a FETCH_PROGRAM command), parses them as an instruction
 // stream (docs/isa.md text form) and checks that it is `prog` (ERROR_CODE other_program
-// otherwise), runs it, sets STATUS and the cycle counters and raises the interrupt.
+// otherwise), runs it, sets STATUS and the cycle counters and raises the interrupt. Every later
+// START runs it again (Accelerator::prepare_next_run: empty buffers, a fresh scoreboard and data
+// path). A different program cannot run: the control block, its scoreboard and the part homes
+// are elaborated for `prog` and SystemC builds no module after elaboration.
 class ProgrammableAccelerator : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(ProgrammableAccelerator);

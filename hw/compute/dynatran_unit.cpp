@@ -1,6 +1,7 @@
 #include "acceltran/hw/compute/dynatran_unit.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "acceltran/hw/compute/dynatran.hpp"
 #include "acceltran/hw/compute/fixed_point.hpp"
@@ -146,7 +147,12 @@ void DynaTranUnit::b_transport(int, tlm::tlm_generic_payload& gp, sc_core::sc_ti
     gp.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
     return;
   }
-  prune(reinterpret_cast<int32_t*>(gp.get_data_ptr()), *e);
+  // A target must not change the initiator's data array on a WRITE (IEEE 1666-2011 14.13):
+  // the comparators work on the unit's own copy of the tile; the mask in the extension is the
+  // answer (the engine zeroes the values it marks, DynaTranPort::send).
+  tile_.resize(need / 4);
+  if (need > 0) std::memcpy(tile_.data(), gp.get_data_ptr(), need);
+  prune(tile_.data(), *e);
   gp.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 

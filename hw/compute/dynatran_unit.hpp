@@ -1,14 +1,16 @@
 // The DynaTran module: the post-sparsity comparators of the MAC lanes (and of the softmax
 // modules' outputs) as one sc_module. In a functional run (`simulate --functional`) every
 // finalised output tile of a pruned op is sent here as a TLM write whose data pointer holds the
-// tile's Q4.16 words (rows x cols, row stride ld words); the module zeroes |x| <= tau in place
-// (or, with --prune topk, keeps the k largest |x| of every row segment), writes the tile's 1-bit
-// mask into the extension and reports its zeros. Its time is the lanes' post-sparsity walk,
-// charged by the PeArray (ceil(tile elements / M) cycles, hw/compute/pe_array.cpp); top-k's
-// sorting network adds topk_latency_cycles per row segment group (docs/dynatran.md).
-// The target takes b_transport and nb_transport_fw (BEGIN_REQ answered TLM_COMPLETED with the
-// delay unchanged, proto::serve_nb_transport_fw); byte enables: none or all enabled (a partial
-// array: TLM_BYTE_ENABLE_ERROR_RESPONSE).
+// tile's Q4.16 words (rows x cols, row stride ld words); the module copies the tile into its own
+// storage (a target leaves a WRITE's data array as it is), zeroes |x| <= tau there (or, with
+// --prune topk, keeps the k largest |x| of every row segment), writes the tile's 1-bit mask
+// (1 = kept) into the extension and reports its zeros. The engine's port (DynaTranPort) then
+// zeroes the values the mask drops in its own tile: the same words as pruning in place. Its time is
+// the lanes' post-sparsity walk, charged by the PeArray (ceil(tile elements / M) cycles,
+// hw/compute/pe_array.cpp); top-k's sorting network adds topk_latency_cycles per row segment group
+// (docs/dynatran.md). The target takes b_transport and nb_transport_fw (BEGIN_REQ answered
+// TLM_COMPLETED with the delay unchanged, proto::serve_nb_transport_fw); byte enables: none or all
+// enabled (a partial array: TLM_BYTE_ENABLE_ERROR_RESPONSE).
 #pragma once
 #include <tlm_utils/multi_passthrough_target_socket.h>
 
@@ -65,6 +67,7 @@ class DynaTranUnit : public sc_core::sc_module {
   PruneMode mode_;
   DynaTranStats stats_;
   std::vector<int> idx_;
+  std::vector<int32_t> tile_;  // the unit's copy of the tile being pruned
 };
 
 // The DynaTran comparators without a kernel: for runs of the data path alone (`calibrate`).
@@ -121,8 +124,18 @@ class DynaTranPort : public PostSparsity {
     if (gp_.is_response_error())
       throw std::runtime_error(std::string("DynaTran module rejected a tile: ") +
                                gp_.get_response_string());
+    apply_mask(data, ext_);
     topk_cycles_ += ext_.topk_cycles;
     return ext_.zeros;
+  }
+  // The unit's answer applied to the engine's tile: every value its mask drops becomes 0.
+  static void apply_mask(int32_t* data, const PruneTileExt& ext) {
+    for (int r = 0; r < ext.rows; ++r) {
+      int32_t* x = data + static_cast<size_t>(r) * static_cast<size_t>(ext.ld);
+      const uint8_t* m = ext.mask.data() + static_cast<size_t>(r) * static_cast<size_t>(ext.cols);
+      for (int c = 0; c < ext.cols; ++c)
+        if (!m[c]) x[c] = 0;
+    }
   }
   Socket& socket_;
   tlm::tlm_generic_payload gp_;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <new>
 #include <set>
 
 #include "acceltran/compiler/parts.hpp"
@@ -38,6 +39,8 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
       copts_(copts),
       policy_(ControlPolicy::for_profile(prog.info.profile)),
       residency_(part_table(prog, copts.dense_homes), policy_, activation, weight, mask, *this),
+      buffers_{&activation, &weight, &mask},
+      memory_bytes_per_cycle_(memory_bytes_per_cycle(cfg, tech)),
       clock_mhz_(tech.clock_mhz),
       dispatch_tile_job_(policy_.one_transaction_per_instruction ? &ControlBlock::dispatch
                                                                  : &ControlBlock::dispatch_groups) {
@@ -48,7 +51,7 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
   build_issue_slots();
   build_operand_lists();
   build_part_uses();
-  residency_.set_memory_bytes_per_cycle(memory_bytes_per_cycle(cfg, tech));
+  residency_.set_memory_bytes_per_cycle(memory_bytes_per_cycle_);
   churn_limit_ = std::max<uint64_t>(100000, 4 * uint64_t{residency_.part_count()});
   wait_oldest_.assign(instruction_count, 0);
   tried_epoch_.assign(instruction_count, ~uint64_t{0});
@@ -214,9 +217,51 @@ EngineClass ControlBlock::engine_of(Opcode op) const {
   }
 }
 
+// Every scoreboard and residency state the constructor and a run set, as at elaboration.
+void ControlBlock::reset_for_next_run() {
+  // The manager holds references to the buffers: built again in place over the emptied ones.
+  residency_.~ResidencyManager();
+  new (&residency_) ResidencyManager(part_table(prog_, copts_.dense_homes), policy_, *buffers_[0],
+                                     *buffers_[1], *buffers_[2], *this);
+  residency_.set_memory_bytes_per_cycle(memory_bytes_per_cycle_);
+  const size_t instruction_count = prog_.instrs.size();
+  state_.assign(instruction_count, State::waiting);
+  blocked_.assign(instruction_count, Block::none);
+  stats_ = ControlStats{};
+  stats_.ops.resize(prog_.ops.size());
+  operands_.clear();
+  ready_.clear();
+  build_issue_slots();
+  build_operand_lists();
+  build_part_uses();
+  wait_oldest_.assign(instruction_count, 0);
+  tried_epoch_.assign(instruction_count, ~uint64_t{0});
+  build_dependency_graph();
+  churn_ = 0;
+  outputs_blocked_at_.clear();
+  oldest_compute_ = 0;
+  oldest_compute_block_ = Block::none;
+  internal_.clear();
+  events_ = {};
+  done_ = issued_total_ = completed_instructions_ = 0;
+  head_ = next_mem_ = next_compute_ = 0;
+  in_flight_ = {};
+  compute_in_flight_ = 0;
+  current_layer_ = -1;
+  current_op_ = 0;
+  charge_op_ = kNone;
+}
+
 // ---------------------------------------------------------------- main loop
+// One stream, or (wait_for_start) one per start().
 void ControlBlock::run() {
-  if (copts_.wait_for_start) sc_core::wait(start_);
+  do {
+    if (copts_.wait_for_start) sc_core::wait(start_);
+    run_stream();
+  } while (copts_.wait_for_start);
+}
+
+void ControlBlock::run_stream() {
   const uint64_t instruction_count = prog_.instrs.size();
   uint64_t now = time_to_cycles(sc_core::sc_time_stamp(), clock_mhz_);
   while (done_ < instruction_count) {

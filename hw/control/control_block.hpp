@@ -137,9 +137,14 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   uint32_t current_op() const { return current_op_; }
   // Called after every event (trace sampling); may be empty.
   std::function<void(uint64_t cycle)> on_event;
-  // With ControlOptions::wait_for_start: starts the stream (once). run_ended() is notified when
-  // the stream ends, finished or not (stats().finished, stats().deadlock say which).
+  // With ControlOptions::wait_for_start: starts the stream (again after each end).
+  // run_ended() is notified when the stream ends, finished or not (stats().finished,
+  // stats().deadlock say which).
   void start() { start_.notify(sc_core::SC_ZERO_TIME); }
+  // Before a later start(): the scoreboard, the residency manager and stats() as at
+  // elaboration. The buffers must be empty (SramBuffer::clear_residency) and the data path of a
+  // functional run a fresh one (set_contents).
+  void reset_for_next_run();
   const sc_core::sc_event& run_ended() const { return run_ended_; }
 
  private:
@@ -167,6 +172,7 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   void attach_payload_extensions();
   // main loop
   void run();
+  void run_stream();
   void count_stall(uint64_t gap_cycles);
   // issue (scoreboard and issue logic)
   void try_issue(uint64_t now);
@@ -233,6 +239,8 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   ControlOptions copts_;
   ControlPolicy policy_;
   ResidencyManager residency_;
+  std::array<SramBuffer*, 3> buffers_;  // activation, weight, mask (reset_for_next_run)
+  double memory_bytes_per_cycle_;
   double clock_mhz_;
   Dispatcher dispatch_tile_job_;  // dispatch, or dispatch_groups (the published batching)
 

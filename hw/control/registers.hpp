@@ -5,7 +5,8 @@
 // at a multiple of 4; b_transport, nb_transport_fw with early completion, transport_dbg):
 //
 //   0x00 ID                RO  0x41435452 ("ACTR")
-//   0x04 CONTROL           WO  bit 0: START (fetch the program, run it); other bits ignored
+//   0x04 CONTROL           WO  bit 0: START (fetch the program, run it; again after a run
+//                              ends); ignored while fetching or running; other bits ignored
 //   0x08 STATUS            RO  0 idle, 1 fetching, 2 running, 3 done, 4 error
 //   0x0c ERROR_CODE        RO  registers::ErrorCode (0: none)
 //   0x10 PROGRAM_BASE_LO   RW  main-memory byte address of the instruction stream, bits 31:0
@@ -13,7 +14,7 @@
 //   0x18 PROGRAM_LENGTH    RW  bytes of the instruction stream (its text form, docs/isa.md)
 //   0x1c INTERRUPT_ENABLE  RW  bit 0: raise `interrupt` when a run ends
 //   0x20 INTERRUPT_STATUS  RW  bit 0: a run ended (done or error); write 1 to clear
-//   0x24 CYCLES_LO         RO  cycles from START to the end of the run, bits 31:0
+//   0x24 CYCLES_LO         RO  cycles from START to the end of the last run, bits 31:0
 //   0x28 CYCLES_HI         RO  bits 63:32
 //   0x2c FETCH_CYCLES      RO  cycles of the program fetch (part of CYCLES)
 //
@@ -47,8 +48,9 @@ enum class ErrorCode : uint32_t {
   not_a_program = 2,  // the bytes fetched do not parse as an instruction stream (docs/isa.md)
   other_program = 3,  // a valid stream, but not the program the accelerator was built for
   run_failed = 4,     // the run stopped before the end (deadlock; see the report)
-  already_ran = 5,    // START after a run: the accelerator runs its program once
-  bad_length = 6,     // PROGRAM_LENGTH 0
+  // 5: not raised any more (earlier, a START after a run); a later START runs the program again
+  already_ran = 5,
+  bad_length = 6,  // PROGRAM_LENGTH 0
 };
 }  // namespace registers
 

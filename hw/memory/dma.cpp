@@ -20,7 +20,8 @@ Dma::Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Techn
       weight_socket("weight_socket"),
       mask_socket("mask_socket"),
       clock_mhz_(tech.clock_mhz),
-      burst_bytes_(dopts.burst_bytes) {
+      burst_bytes_(dopts.burst_bytes),
+      seed_buffers_on_store_(dopts.seed_buffers_on_store) {
   int n = dopts.engines > 0 ? dopts.engines : cfg.pe;
   if (n <= 0) throw InputError(fmt::format("dma: engine count {} must be > 0", n));
   engine_free_cycle_.assign(static_cast<size_t>(n), 0);
@@ -41,7 +42,7 @@ Dma::~Dma() {
 
 sc_core::sc_time Dma::issue(tlm_utils::simple_initiator_socket<Dma>& s, bool write,
                             uint64_t address, uint64_t bytes, const proto::TransferExt& ext,
-                            sc_core::sc_time at, unsigned char* data) {
+                            sc_core::sc_time at, unsigned char* data, uint64_t window) {
   sc_core::sc_time now = sc_core::sc_time_stamp();
   if (bytes == 0 || failed()) return at;
   if (&s == &memory_socket) {
@@ -55,6 +56,13 @@ sc_core::sc_time Dma::issue(tlm_utils::simple_initiator_socket<Dma>& s, bool wri
   sub_ext_ = ext;
   proto::set_transfer(sub_gp_, write, address, static_cast<unsigned int>(bytes));
   if (data) sub_gp_.set_data_ptr(data);
+  if (window > 0 && window < bytes) {
+    window_enables_.assign(bytes, 0x00);
+    std::fill(window_enables_.begin(), window_enables_.begin() + static_cast<long>(window), 0xff);
+    sub_gp_.set_streaming_width(static_cast<unsigned int>(window));
+    sub_gp_.set_byte_enable_ptr(window_enables_.data());
+    sub_gp_.set_byte_enable_length(static_cast<unsigned int>(bytes));
+  }
   sc_core::sc_time d = at - now;
   s->b_transport(sub_gp_, d);
   if (sub_gp_.is_response_error()) {
@@ -247,6 +255,11 @@ bool Dma::move_part(const proto::TransferExt& ext, uint64_t address, unsigned ch
   const uint64_t data = ext.data_bytes;
   const uint64_t mask = ext.mask_bytes;
   unsigned char* mask_contents = contents ? contents + data : nullptr;
+  const proto::Buffer data_buffer = ext.kind == proto::TransferKind::load_weights
+                                        ? proto::Buffer::weight
+                                        : proto::Buffer::activation;
+  const Placement data_at = placement(data_buffer, address, ext);
+  const Placement mask_at = placement(proto::Buffer::mask, address, ext);
   auto later = [&](const sc_core::sc_time& t) { *done = std::max(*done, t); };
   switch (ext.kind) {
     case proto::TransferKind::load_weights:
@@ -255,12 +268,13 @@ bool Dma::move_part(const proto::TransferExt& ext, uint64_t address, unsigned ch
           ext.kind == proto::TransferKind::load_weights ? weight_socket : activation_socket;
       if (contents) {  // functional: the part's bytes come from memory, then go to the buffers
         later(issue(memory_socket, false, address, data + mask, ext, at, contents));
-        later(issue(buffer, true, 0, data, ext, at, contents));
-        later(issue(mask_socket, true, 0, mask, ext, at, mask_contents));
+        later(issue(buffer, true, data_at.address, data, ext, at, contents, data_at.bytes));
+        later(
+            issue(mask_socket, true, mask_at.address, mask, ext, at, mask_contents, mask_at.bytes));
       } else {
         // Buffers first: a transfer a buffer rejects (too large) leaves the memory untouched.
-        later(issue(buffer, true, 0, data, ext, at));
-        later(issue(mask_socket, true, 0, mask, ext, at));
+        later(issue(buffer, true, data_at.address, data, ext, at, nullptr, data_at.bytes));
+        later(issue(mask_socket, true, mask_at.address, mask, ext, at, nullptr, mask_at.bytes));
         later(issue(memory_socket, false, address, data + mask, ext, at));
       }
       stats_.bytes_from_memory += data + mask;
@@ -272,14 +286,21 @@ bool Dma::move_part(const proto::TransferExt& ext, uint64_t address, unsigned ch
       return true;
     }
     case proto::TransferKind::store_activations:
-      later(issue(activation_socket, true, 0, data, ext, at, contents));
-      later(issue(mask_socket, true, 0, mask, ext, at, mask_contents));
+      later(
+          issue(activation_socket, true, data_at.address, data, ext, at, contents, data_at.bytes));
+      later(issue(mask_socket, true, mask_at.address, mask, ext, at, mask_contents, mask_at.bytes));
       stats_.bytes_to_buffers += data + mask;
       return true;
     case proto::TransferKind::spill:
     case proto::TransferKind::store_output:
-      later(issue(activation_socket, false, 0, data, ext, at, contents));
-      later(issue(mask_socket, false, 0, mask, ext, at, mask_contents));
+      if (contents && seed_buffers_on_store_) {  // the engines' values (dma.hpp)
+        seed(activation_socket, data_at, contents, data);
+        seed(mask_socket, mask_at, mask_contents, mask);
+      }
+      later(
+          issue(activation_socket, false, data_at.address, data, ext, at, contents, data_at.bytes));
+      later(
+          issue(mask_socket, false, mask_at.address, mask, ext, at, mask_contents, mask_at.bytes));
       later(issue(memory_socket, true, address, data + mask, ext, at, contents));
       stats_.bytes_from_buffers += data + mask;
       stats_.bytes_to_memory += data + mask;
@@ -292,6 +313,18 @@ bool Dma::move_part(const proto::TransferExt& ext, uint64_t address, unsigned ch
     default:
       return false;
   }
+}
+
+// Writes `bytes` of `contents` into a buffer at `at` with transport_dbg (no time, no energy),
+// clipped to the placement.
+void Dma::seed(tlm_utils::simple_initiator_socket<Dma>& s, const Placement& at,
+               unsigned char* contents, uint64_t bytes) {
+  const uint64_t n = at.bytes > 0 ? std::min(bytes, at.bytes) : bytes;
+  if (n == 0) return;
+  tlm::tlm_generic_payload gp;
+  proto::set_transfer(gp, true, at.address, static_cast<unsigned int>(n));
+  gp.set_data_ptr(contents);
+  s->transport_dbg(gp);
 }
 
 // Busy time, energy and the commands overlapping this one (those still in flight at start).

@@ -8,14 +8,24 @@
 //   SPILL, STORE_M  activation buffer (+ mask buffer) -> memory
 //   FETCH_PROGRAM   memory -> the command's data array (on fetch_socket; a READ with
 //                   TransferExt::contents, data_bytes = data length, no mask)
-// gp.address is the main-memory byte address (data followed by its mask). The DMA has N
-// engines (default one per PE); a command takes the earliest-free engine, waits setup_cycles,
-// then issues the memory side and the buffer side at the same time (streaming overlap); it
-// completes at the later of the two. Like every target it never waits: it returns
-// delay = completion - now (except with AT bursts to a memory that answers on the backward
-// path, see DmaOptions::burst_bytes). `socket` takes b_transport, and nb_transport_fw through
-// the simple_target_socket's conversion: BEGIN_REQ answered TLM_ACCEPTED, the command run in a
-// process of the socket, BEGIN_RESP on the backward path at its completion.
+// gp.address is the main-memory byte address (data followed by its mask). The buffer side goes
+// to the part's placement in each buffer (set_buffer_addresses; docs/memory.md "Address map"):
+// the data at its address in the data buffer, the mask at its address in the mask buffer. A
+// part larger than its placement (a functional part's own zero-free size can exceed the
+// compiler's estimate the buffers account for) goes as a stream whose window is the placement
+// (streaming width = placement bytes) with byte enables on the window's first pass only: the
+// port time is the whole part's, the buffer keeps its first placement bytes and no neighbour is
+// touched. In a functional command (TransferExt::contents) the part's bytes travel from memory
+// into the buffers (loads, STORE_A) or from the buffers to memory (SPILL, STORE_M; with
+// DmaOptions::seed_buffers_on_store the command's bytes are first written into the buffers at
+// the placements). The DMA has N engines
+// (default one per PE); a command takes the earliest-free engine, waits setup_cycles, then issues
+// the memory side and the buffer side at the same time (streaming overlap); it completes at the
+// later of the two. Like every target it never waits: it returns delay = completion - now (except
+// with AT bursts to a memory that answers on the backward path, see DmaOptions::burst_bytes).
+// `socket` takes b_transport, and nb_transport_fw through the simple_target_socket's conversion:
+// BEGIN_REQ answered TLM_ACCEPTED, the command run in a process of the socket, BEGIN_RESP on the
+// backward path at its completion.
 //
 // Target checks (tlm/protocol.hpp conventions): no TransferExt:
 // TLM_GENERIC_ERROR_RESPONSE; a read for a store or a write for a load (or any other command):
@@ -33,6 +43,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -63,6 +74,12 @@ struct DmaOptions {
   // target: the control block, an SC_THREAD, waits and catches up). 0: one b_transport per
   // memory side (the default).
   uint32_t burst_bytes = 0;
+  // Functional SPILL and STORE_M: first write the command's bytes (the data path's values of the
+  // part) into the buffers at the part's placements with transport_dbg (no time, no energy),
+  // then read them as any store does. For a top whose engines compute values in a data path
+  // and stream no values through the buffer ports (Accelerator), so that the buffers hold a
+  // computed part when it leaves. Off: the buffers' own bytes go to memory.
+  bool seed_buffers_on_store = false;
 };
 
 struct DmaStats {
@@ -105,6 +122,15 @@ class Dma : public sc_core::sc_module {
   // Records every main-memory transfer (request cycle, read or write, address, bytes) into
   // `trace` (not owned; nullptr: none).
   void set_memory_trace(MemoryTrace* trace) { memory_trace_ = trace; }
+  // Buffer-side addresses: the placement in `buffer` of the part a command moves (named by its
+  // main-memory address and extension): its byte address and size (0: not known, no window).
+  // Unset (a DMA tested alone): address 0.
+  struct Placement {
+    uint64_t address = 0, bytes = 0;
+  };
+  using BufferAddresses = std::function<Placement(proto::Buffer buffer, uint64_t memory_address,
+                                                  const proto::TransferExt& ext)>;
+  void set_buffer_addresses(BufferAddresses addresses) { buffer_addresses_ = std::move(addresses); }
   ~Dma() override;
 
  private:
@@ -118,9 +144,11 @@ class Dma : public sc_core::sc_module {
   // Issues one sub-transfer at absolute time `at`; returns its absolute completion time.
   // A sub-transfer answered with an error leaves its response in sub_gp_ (see failed()).
   // `data`: the bytes moved (a functional command's contents); nullptr: the scratch array.
+  // `window` > 0 and < bytes: a stream over [address, address + window), only its first pass
+  // enabled (a part larger than its buffer placement).
   sc_core::sc_time issue(tlm_utils::simple_initiator_socket<Dma>& s, bool write, uint64_t address,
                          uint64_t bytes, const proto::TransferExt& ext, sc_core::sc_time at,
-                         unsigned char* data = nullptr);
+                         unsigned char* data = nullptr, uint64_t window = 0);
   bool failed() const { return sub_gp_.get_response_status() < tlm::TLM_INCOMPLETE_RESPONSE; }
 
   double clock_mhz_;
@@ -133,6 +161,15 @@ class Dma : public sc_core::sc_module {
   proto::TransferExt sub_ext_;
   std::string last_error_;
   MemoryTrace* memory_trace_ = nullptr;
+  BufferAddresses buffer_addresses_;
+  Placement placement(proto::Buffer buffer, uint64_t memory_address,
+                      const proto::TransferExt& ext) const {
+    return buffer_addresses_ ? buffer_addresses_(buffer, memory_address, ext) : Placement{};
+  }
+  std::vector<unsigned char> window_enables_;  // byte enables of a windowed buffer transfer
+  bool seed_buffers_on_store_;
+  void seed(tlm_utils::simple_initiator_socket<Dma>& s, const Placement& at,
+            unsigned char* contents, uint64_t bytes);
 
   // AT burst option (DmaOptions::burst_bytes).
   struct BurstPool : tlm::tlm_mm_interface {  // the memory manager: reusable payloads

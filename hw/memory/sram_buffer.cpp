@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -67,6 +68,7 @@ SramBuffer::SramBuffer(sc_core::sc_module_name name, proto::Buffer kind, double 
   capacity_bytes_ = static_cast<uint64_t>(std::llround(size_mb * 1048576.0));
   port_bytes_per_cycle_ =
       bytes_per_second(port_bandwidth_gbps, opts.bandwidth, word_bits) / (clock_mhz * 1e6);
+  if (capacity_bytes_ > 0) free_ranges_.emplace(0, capacity_bytes_);
   socket.register_b_transport(this, &SramBuffer::b_transport);
   socket.register_transport_dbg(this, &SramBuffer::transport_dbg);
   socket.register_nb_transport_fw(this, &SramBuffer::nb_transport_fw);
@@ -182,6 +184,8 @@ AllocResult SramBuffer::allocate(const ResidentKey& k, uint64_t bytes,
   }
   Entry e;
   e.bytes = bytes;
+  e.address = place(bytes);
+  last_address_.erase(k);
   e.last_use_cycle = now_cycle;
   e.insert_seq = ++seq_;
   e.order = OrderKey{rank_of(k), e.insert_seq};
@@ -208,10 +212,97 @@ void SramBuffer::evict_until(uint64_t need, uint64_t now_cycle, std::vector<Evic
       stats_.spilled_bytes += e.bytes;
     }
     set_used(used_bytes_ - e.bytes, now_cycle);
+    unplace(victim, e);
     table_.erase(victim);
     oit = order_.erase(oit);
     evicted.push_back(ev);
   }
+}
+
+// First fit in address order; when the free bytes (enough: the caller evicted first) are
+// scattered over ranges too small, compact and take the one free range left.
+uint64_t SramBuffer::place(uint64_t bytes) {
+  if (bytes == 0) return 0;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    for (auto it = free_ranges_.begin(); it != free_ranges_.end(); ++it) {
+      if (it->second < bytes) continue;
+      const uint64_t address = it->first, left = it->second - bytes;
+      free_ranges_.erase(it);
+      if (left > 0) free_ranges_.emplace(address + bytes, left);
+      return address;
+    }
+    compact();
+  }
+  throw std::logic_error(
+      fmt::format("{}: no room to place {} bytes ({} free)", name(), bytes, free_bytes()));
+}
+
+// The entry's range joins the free ranges (merged with its free neighbours); its address is
+// kept for a spill that reads it.
+void SramBuffer::unplace(const ResidentKey& k, const Entry& e) {
+  last_address_[k] = {e.address, e.bytes};
+  if (e.bytes == 0) return;
+  uint64_t address = e.address, bytes = e.bytes;
+  auto next = free_ranges_.lower_bound(address);
+  if (next != free_ranges_.end() && address + bytes == next->first) {
+    bytes += next->second;
+    next = free_ranges_.erase(next);
+  }
+  if (next != free_ranges_.begin()) {
+    auto previous = std::prev(next);
+    if (previous->first + previous->second == address) {
+      previous->second += bytes;
+      return;
+    }
+  }
+  free_ranges_.emplace(address, bytes);
+}
+
+// Slides every entry down to the lowest addresses, in address order (the attached store's bytes
+// move with them), leaving one free range at the top.
+void SramBuffer::compact() {
+  std::vector<std::pair<uint64_t, Entry*>> by_address;
+  by_address.reserve(table_.size());
+  for (auto& [key, entry] : table_)
+    if (entry.bytes > 0) by_address.emplace_back(entry.address, &entry);
+  std::sort(by_address.begin(), by_address.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<unsigned char> moved;
+  uint64_t next = 0;
+  for (auto& [address, entry] : by_address) {
+    if (store_ && address != next) {
+      moved.resize(entry->bytes);
+      store_->read(address, moved.data(), entry->bytes);
+      store_->write(next, moved.data(), entry->bytes);
+    }
+    entry->address = next;
+    next += entry->bytes;
+  }
+  free_ranges_.clear();
+  if (next < capacity_bytes_) free_ranges_.emplace(next, capacity_bytes_ - next);
+  ++compactions_;
+}
+
+void SramBuffer::clear_residency(uint64_t now_cycle) {
+  set_used(0, now_or(now_cycle));
+  table_.clear();
+  order_.clear();
+  pinned_bytes_ = 0;
+  last_address_.clear();
+  free_ranges_.clear();
+  if (capacity_bytes_ > 0) free_ranges_.emplace(0, capacity_bytes_);
+}
+
+uint64_t SramBuffer::address_of(const ResidentKey& k) const {
+  if (auto it = table_.find(k); it != table_.end()) return it->second.address;
+  auto past = last_address_.find(k);
+  return past == last_address_.end() ? kNotPlaced : past->second.first;
+}
+
+uint64_t SramBuffer::placed_bytes(const ResidentKey& k) const {
+  if (auto it = table_.find(k); it != table_.end()) return it->second.bytes;
+  auto past = last_address_.find(k);
+  return past == last_address_.end() ? 0 : past->second.second;
 }
 
 std::vector<Evicted> SramBuffer::make_free(uint64_t bytes, uint64_t now_cycle) {
@@ -224,6 +315,7 @@ bool SramBuffer::release(const ResidentKey& k, uint64_t now_cycle) {
   auto it = table_.find(k);
   if (it == table_.end()) return false;
   set_used(used_bytes_ - it->second.bytes, now_or(now_cycle));
+  unplace(k, it->second);
   if (it->second.pins > 0)
     pinned_bytes_ -= it->second.bytes;
   else
@@ -321,33 +413,32 @@ uint64_t SramBuffer::access(uint64_t request_cycle, uint64_t bytes, bool write, 
 // number of bytes through its streaming window (tiles pass through; residency is the control
 // block's business).
 void SramBuffer::core_b_transport(int, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
-  serve(gp, delay, true);
+  serve(gp, delay);
 }
 
-// DMA transfers: whole transfers into or out of [0, capacity).
+// DMA transfers into or out of [0, capacity): whole transfers, or a part larger than its
+// placement streamed through it (dma.hpp).
 void SramBuffer::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
-  serve(gp, delay, false);
+  serve(gp, delay);
 }
 
 // nb_transport_fw on either socket: early completion (proto::serve_nb_transport_fw).
 tlm::tlm_sync_enum SramBuffer::nb_transport_fw(tlm::tlm_generic_payload& gp, tlm::tlm_phase& phase,
                                                sc_core::sc_time& delay) {
   return proto::serve_nb_transport_fw(
-      gp, phase, delay,
-      [this](tlm::tlm_generic_payload& g, sc_core::sc_time& d) { serve(g, d, false); });
+      gp, phase, delay, [this](tlm::tlm_generic_payload& g, sc_core::sc_time& d) { serve(g, d); });
 }
 
 tlm::tlm_sync_enum SramBuffer::core_nb_transport_fw(int, tlm::tlm_generic_payload& gp,
                                                     tlm::tlm_phase& phase,
                                                     sc_core::sc_time& delay) {
   return proto::serve_nb_transport_fw(
-      gp, phase, delay,
-      [this](tlm::tlm_generic_payload& g, sc_core::sc_time& d) { serve(g, d, true); });
+      gp, phase, delay, [this](tlm::tlm_generic_payload& g, sc_core::sc_time& d) { serve(g, d); });
 }
 
-void SramBuffer::serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, bool streaming) {
+void SramBuffer::serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
   const tlm::tlm_response_status st =
-      proto::check_access(gp, capacity_bytes_, streaming, /*partial_byte_enables=*/true);
+      proto::check_access(gp, capacity_bytes_, /*streaming=*/true, /*partial_byte_enables=*/true);
   if (st != tlm::TLM_OK_RESPONSE) {
     gp.set_response_status(st);
     return;

@@ -10,16 +10,22 @@
 //    over all banks, so every transfer spreads over all ports and transfers contend for them in
 //    request order. Otherwise (reference profile): one port of technology
 //    buffers.port_bandwidth_gbps. Both sockets check each request
-//    (proto::check_access over [0, capacity)) and answer the standard error responses; the
-//    DMA socket takes whole transfers (streaming width = data length), `core_socket` streams
-//    (streaming width <= data length, the window [address, address + width) in the buffer).
+//    (proto::check_access over [0, capacity)) and answer the standard error responses; both
+//    take whole transfers and streams (streaming width <= data length, the window
+//    [address, address + width) in the buffer: the engines' port streams, and a DMA transfer
+//    of a part larger than its placement, dma.hpp).
 //    Both also take nb_transport_fw (BEGIN_REQ answered TLM_COMPLETED with the b_transport
 //    timing, proto::serve_nb_transport_fw). Partial byte enables move only the enabled bytes
 //    (port time and energy: those of the whole data length).
 //    transport_dbg on both sockets reads and writes the attached DataStore (data_store.hpp;
 //    none in performance mode: 0 bytes);
 //  * a direct C++ API for the control block's bookkeeping: a residency table keyed by
-//    (tensor, part) with pins, eviction (next use, LRU or FIFO) and spill reporting.
+//    (tensor, part) with pins, eviction (next use, LRU or FIFO) and spill reporting. Every
+//    resident entry has a placement: a contiguous byte range [address_of(k), + bytes) in
+//    [0, capacity), chosen first fit in address order; when the free bytes are enough but no
+//    single free range holds the entry, the buffer compacts (slides every entry down to the
+//    lowest addresses, moving the attached store's bytes with them; docs/memory.md "Address
+//    map"). Placement never changes what fits, what is evicted or any timing.
 #pragma once
 #include <tlm_utils/multi_passthrough_target_socket.h>
 #include <tlm_utils/simple_target_socket.h>
@@ -143,6 +149,16 @@ class SramBuffer : public sc_core::sc_module {
   int pin_count(const ResidentKey& k) const;
   uint64_t resident_bytes(const ResidentKey& k) const;
   std::vector<ResidentKey> resident_keys() const;  // in eviction order (first = next victim)
+  // Placement (buffer byte address) of a resident entry, or of an evicted one's last placement
+  // (a spill reads it there before anything else is written); kNotPlaced if never placed.
+  static constexpr uint64_t kNotPlaced = ~uint64_t{0};
+  uint64_t address_of(const ResidentKey& k) const;
+  // Its size: resident_bytes, or an evicted entry's last (0 if never placed).
+  uint64_t placed_bytes(const ResidentKey& k) const;
+  uint64_t compactions() const { return compactions_; }
+  // Empties the residency table (every entry and placement; a programmable top's next run).
+  // Statistics and the attached store's bytes stay.
+  void clear_residency(uint64_t now_cycle = kNow);
 
   // --- port (direct call; b_transport uses it) ---
   // Reserves the port at or after request_cycle; returns the completion cycle.
@@ -188,6 +204,7 @@ class SramBuffer : public sc_core::sc_module {
   };
   struct Entry {
     uint64_t bytes = 0;
+    uint64_t address = 0;  // placement: [address, address + bytes)
     int pins = 0;
     uint64_t last_use_cycle = 0;
     OrderKey order;  // key of order_
@@ -201,9 +218,9 @@ class SramBuffer : public sc_core::sc_module {
                                           tlm::tlm_phase& phase, sc_core::sc_time& delay);
   unsigned int transport_dbg(tlm::tlm_generic_payload& gp);
   unsigned int core_transport_dbg(int id, tlm::tlm_generic_payload& gp);
-  // Checks the request (streaming: a port stream may be longer than its window) and serves it:
-  // port timing from the payload's time, contents when a store is attached.
-  void serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, bool streaming);
+  // Checks the request (a stream may be longer than its window) and serves it: port timing
+  // from the payload's time, contents when a store is attached.
+  void serve(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
   uint64_t now_or(uint64_t c) const;
   void advance_occupancy(uint64_t now_cycle);
   void set_used(uint64_t bytes, uint64_t now_cycle);
@@ -212,6 +229,10 @@ class SramBuffer : public sc_core::sc_module {
   void evict_until(uint64_t need, uint64_t now_cycle, std::vector<Evicted>& evicted);
   // Bytes the policy may evict to place `k` within `reach`, up to `need`.
   uint64_t evictable_bytes(const ResidentKey& k, uint64_t need, EvictionReach reach) const;
+  // Placement: a free range of `bytes` (first fit; compacts when the free bytes are scattered).
+  uint64_t place(uint64_t bytes);
+  void unplace(const ResidentKey& k, const Entry& e);  // its range becomes free
+  void compact();
 
   proto::Buffer kind_;
   double size_mb_;
@@ -239,6 +260,10 @@ class SramBuffer : public sc_core::sc_module {
   NextUse next_use_;
   DataStore* store_ = nullptr;
   SramStats stats_;
+  std::map<uint64_t, uint64_t> free_ranges_;  // placement: free [address, address + bytes)
+  // Evicted entries' last placements (address, bytes).
+  std::unordered_map<ResidentKey, std::pair<uint64_t, uint64_t>, KeyHash> last_address_;
+  uint64_t compactions_ = 0;
 };
 
 }  // namespace acceltran

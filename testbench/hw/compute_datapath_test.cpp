@@ -26,7 +26,9 @@ struct Initiator : sc_core::sc_module {
 };
 }  // namespace
 
-TEST_CASE("compute: DynaTran module prunes a hand-built tile over TLM", "[compute][dynatran]") {
+TEST_CASE(
+    "compute: DynaTran module prunes a hand-built tile over TLM and leaves a write's data as sent",
+    "[compute][dynatran]") {
   PruneMode mode;
   mode.tau = 0.25;  // Q4.16 16384
   DynaTranUnit unit("dynatran", mode);
@@ -38,13 +40,43 @@ TEST_CASE("compute: DynaTran module prunes a hand-built tile over TLM", "[comput
   auto q = [](double x) { return fx::from_double(x); };
   std::vector<int32_t> rows = {q(0.5), q(-0.25), q(0.2501), 0,       7, 7,
                                q(-1),  q(0.1),   q(-0.3),   q(0.25), 7, 7};
+  {
+    // An initiator's WRITE through the unit's target (TLM-2.0: a target leaves the data array
+    // of a write as it is): the words are unchanged, the answer is the mask and the zeros.
+    const std::vector<int32_t> sent = rows;
+    PruneTileExt ext;
+    ext.rows = 2, ext.cols = 4, ext.ld = 6;
+    tlm::tlm_generic_payload gp;
+    gp.set_command(tlm::TLM_WRITE_COMMAND);
+    gp.set_data_ptr(reinterpret_cast<unsigned char*>(rows.data()));
+    gp.set_data_length(static_cast<unsigned>(rows.size() * 4));
+    gp.set_streaming_width(static_cast<unsigned>(rows.size() * 4));
+    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    gp.set_extension(&ext);
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    ini.socket->b_transport(gp, delay);
+    gp.clear_extension(&ext);
+    REQUIRE(gp.get_response_status() == tlm::TLM_OK_RESPONSE);
+    CHECK(rows == sent);
+    CHECK(ext.mask == std::vector<uint8_t>{1, 0, 1, 0, 1, 0, 1, 0});
+    CHECK(ext.zeros == 4);
+    // Through nb_transport_fw (early completion): unchanged too.
+    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    gp.set_extension(&ext);
+    tlm::tlm_phase phase = tlm::BEGIN_REQ;
+    CHECK(ini.socket->nb_transport_fw(gp, phase, delay) == tlm::TLM_COMPLETED);
+    gp.clear_extension(&ext);
+    CHECK(gp.get_response_status() == tlm::TLM_OK_RESPONSE);
+    CHECK(rows == sent);
+  }
+  // The engines' port applies the unit's mask to its own tile: the pruned words.
   const uint64_t zeros = port.prune_block(rows.data(), 2, 4, 6, 0);
   CHECK(zeros == 4);
   CHECK(rows == std::vector<int32_t>{q(0.5), 0, q(0.2501), 0, 7, 7, q(-1), 0, q(-0.3), 0, 7, 7});
-  CHECK(unit.stats().blocks == 1);
-  CHECK(unit.stats().elements == 8);
-  CHECK(unit.stats().zeros == 4);
-  CHECK(unit.stats().pruned == 3);  // -0.25, 0.1 and 0.25 were non-zero
+  CHECK(unit.stats().blocks == 3);  // the two writes above and the port's
+  CHECK(unit.stats().elements == 24);
+  CHECK(unit.stats().zeros == 12);
+  CHECK(unit.stats().pruned == 9);  // -0.25, 0.1 and 0.25 were non-zero, each time
   CHECK(unit.stats().sparsity() == 0.5);
   // The mask the module wrote, and the effectual MACs of this tile (as A, 2 x 4) against a
   // 4 x 3 B with known zeros: sum over k of nnz(A column k) x nnz(B row k).

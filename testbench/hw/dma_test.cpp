@@ -1,16 +1,22 @@
 // Block-level testbench of the DMA with the main memory and the three buffers. Tag [memory].
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
 #include <catch2/catch.hpp>
 #include <systemc>
 
+#include <array>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <utility>
+#include <vector>
 
+#include "acceltran/hw/control/transfer_kind.hpp"
 #include "acceltran/hw/memory/dma.hpp"
 #include "acceltran/hw/memory/main_memory.hpp"
-#include "memory_test_util.hpp"
 #include "acceltran/hw/memory/sram_buffer.hpp"
-#include "acceltran/hw/control/transfer_kind.hpp"
+#include "memory_test_util.hpp"
 
 using namespace acceltran;
 using namespace acceltran::memtest;
@@ -235,4 +241,96 @@ TEST_CASE("dma: a transfer larger than its buffer ends with the buffer's address
                                       Catch::Matchers::Contains("TLM_ADDRESS_ERROR_RESPONSE") &&
                                       Catch::Matchers::Contains("write of 9437184 bytes"));
   CHECK(s.mem->stats().bytes_read == 0);  // the memory side was not issued
+}
+
+namespace {
+// Between the DMA and a buffer: records each transfer's address and length, then forwards it.
+struct BufferSideRecorder : sc_core::sc_module {
+  tlm_utils::simple_target_socket<BufferSideRecorder> target;
+  tlm_utils::simple_initiator_socket<BufferSideRecorder> out;
+  std::vector<std::pair<uint64_t, uint64_t>> transfers;  // (address, data length)
+  std::vector<uint64_t> windows;                         // streaming widths
+  explicit BufferSideRecorder(sc_core::sc_module_name n)
+      : sc_module(n), target("target"), out("out") {
+    target.register_b_transport(this, &BufferSideRecorder::b_transport);
+  }
+  void b_transport(tlm::tlm_generic_payload& gp, sc_time& delay) {
+    transfers.emplace_back(gp.get_address(), gp.get_data_length());
+    windows.push_back(gp.get_streaming_width());
+    out->b_transport(gp, delay);
+  }
+};
+}  // namespace
+
+TEST_CASE("dma: buffer-side transfers carry the parts' placements inside the buffers' ranges",
+          "[memory]") {
+  MEMTEST_ISOLATE();
+  const Technology tech = memtest::tech();
+  const MemoryTimingTable timing = memtest::timing();
+  const AcceleratorConfig cfg = accel("edge");
+  const SimOptions opts;
+  MainMemory mem("mem", cfg.main_memory, tech, timing, opts);
+  auto act = SramBuffer::from_config("act", proto::Buffer::activation, cfg, tech, opts);
+  auto w = SramBuffer::from_config("w", proto::Buffer::weight, cfg, tech, opts);
+  auto mask = SramBuffer::from_config("mask", proto::Buffer::mask, cfg, tech, opts);
+  Dma dma("dma", cfg, tech, timing, opts);
+  BufferSideRecorder to_act("to_act"), to_w("to_w"), to_mask("to_mask");
+  dma.memory_socket.bind(mem.socket);
+  dma.activation_socket.bind(to_act.target);
+  dma.weight_socket.bind(to_w.target);
+  dma.mask_socket.bind(to_mask.target);
+  to_act.out.bind(act->socket);
+  to_w.out.bind(w->socket);
+  to_mask.out.bind(mask->socket);
+  // Weight tensor 5, parts 0..2 (homes at 0, 1, 2 MiB), and activation tensor 7 part 0 (home 3
+  // MiB). Placed as the control block would: part 0, part 1, part 0 released (a hole at 0),
+  // part 2 (first fit: at 0); data in the weight buffer, masks in the mask buffer. Part 2's
+  // load moves twice its placement's bytes (a part denser than estimated): a stream through
+  // its placement.
+  const uint64_t data = 64 * kKiB, mask_bytes = 8 * kKiB;
+  const std::map<uint64_t, ResidentKey> homes = {
+      {0, {5, 0}}, {kMiB, {5, 1}}, {2 * kMiB, {5, 2}}, {3 * kMiB, {7, 0}}};
+  for (uint32_t part : {0u, 1u}) {
+    REQUIRE(w->allocate({5, part}, data).fitted);
+    REQUIRE(mask->allocate({5, part}, mask_bytes).fitted);
+  }
+  REQUIRE(w->release({5, 0}));
+  REQUIRE(mask->release({5, 0}));
+  REQUIRE(w->allocate({5, 2}, data / 2).fitted);
+  REQUIRE(mask->allocate({5, 2}, mask_bytes / 2).fitted);
+  REQUIRE(act->allocate({7, 0}, data).fitted);
+  REQUIRE(mask->allocate({7, 0}, mask_bytes).fitted);
+  const std::array<SramBuffer*, 3> buffers = {act.get(), w.get(), mask.get()};
+  dma.set_buffer_addresses(
+      [&](proto::Buffer b, uint64_t home, const proto::TransferExt&) -> Dma::Placement {
+        const SramBuffer& in = *buffers[static_cast<size_t>(b)];
+        return {in.address_of(homes.at(home)), in.placed_bytes(homes.at(home))};
+      });
+  Driver drv("drv", [&](Driver& d) {
+    sc_core::wait(send(d, Opcode::LOAD_W, 5, kMiB, data, mask_bytes));
+    sc_core::wait(send(d, Opcode::LOAD_W, 5, 2 * kMiB, data, mask_bytes / 2));
+    sc_core::wait(send(d, Opcode::LOAD_A, 7, 3 * kMiB, data, mask_bytes));
+    sc_core::wait(send(d, Opcode::SPILL, 7, 3 * kMiB, data, mask_bytes));
+  });
+  drv.socket.bind(dma.socket);
+  sc_core::sc_start();
+  REQUIRE(drv.last_ok);
+  using Transfers = std::vector<std::pair<uint64_t, uint64_t>>;
+  CHECK(w->address_of({5, 1}) == data);  // behind the hole part 0 left
+  CHECK(w->address_of({5, 2}) == 0);
+  CHECK(to_w.transfers == Transfers{{data, data}, {0, data}});
+  CHECK(to_w.windows == std::vector<uint64_t>{data, data / 2});  // part 2: its placement
+  CHECK(w->stats().bytes_written == 2 * data);  // the port time of every byte moved
+  CHECK(to_mask.transfers == Transfers{{mask->address_of({5, 1}), mask_bytes},
+                                       {mask->address_of({5, 2}), mask_bytes / 2},
+                                       {mask->address_of({7, 0}), mask_bytes},
+                                       {mask->address_of({7, 0}), mask_bytes}});
+  CHECK(to_act.transfers == Transfers{{0, data}, {0, data}});
+  // The mask hole part 5/2 left (4 KiB) is too small: after part 5/1.
+  CHECK(mask->address_of({7, 0}) == 2 * mask_bytes);
+  const std::pair<const BufferSideRecorder*, const SramBuffer*> sides[] = {
+      {&to_act, act.get()}, {&to_w, w.get()}, {&to_mask, mask.get()}};
+  for (const auto& [rec, buffer] : sides)
+    for (const auto& [address, length] : rec->transfers)
+      CHECK(address + length <= buffer->capacity_bytes());
 }

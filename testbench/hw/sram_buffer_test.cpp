@@ -2,12 +2,13 @@
 #include <catch2/catch.hpp>
 #include <systemc>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
 
-#include "memory_test_util.hpp"
 #include "acceltran/hw/memory/sram_buffer.hpp"
+#include "memory_test_util.hpp"
 
 using namespace acceltran;
 using namespace acceltran::memtest;
@@ -233,4 +234,63 @@ TEST_CASE("sram buffer: zero-free tile sizes in bytes and mask bits", "[memory]"
   CHECK(zero_free_bytes(3, 20, 0.0) == 8);  // 60 bits -> 7.5 -> 8 bytes
   CHECK(mask_bytes_for(3) == 1);
   CHECK(zero_free_bytes(1000, 20, 0.377) == 1558);  // 12460 bits -> 1557.5 -> 1558
+}
+
+TEST_CASE("sram buffer: placements are first fit and disjoint and compaction moves the contents",
+          "[memory]") {
+  MEMTEST_ISOLATE();
+  Technology t = tech();
+  SramBuffer b("placed", proto::Buffer::weight, 1, t.buffers.at("weight"),
+               t.buffer_port_bandwidth_gbps, t.clock_mhz, policy(EvictionPolicy::lru));
+  SparseDataStore store;
+  b.attach_store(&store);
+  const uint64_t quarter = 256 * 1024;
+  for (uint32_t i = 1; i <= 4; ++i) REQUIRE(b.allocate(key(i), quarter).fitted);
+  for (uint32_t i = 1; i <= 4; ++i) CHECK(b.address_of(key(i)) == (i - 1) * quarter);
+  CHECK(b.address_of(key(9)) == SramBuffer::kNotPlaced);
+  // Each entry's bytes at its placement (a distinct byte per entry).
+  auto fill = [&](uint32_t i) {
+    std::vector<unsigned char> bytes(b.resident_bytes(key(i)), static_cast<unsigned char>(i));
+    store.write(b.address_of(key(i)), bytes.data(), bytes.size());
+  };
+  auto holds = [&](uint32_t i) {
+    std::vector<unsigned char> bytes(b.resident_bytes(key(i)));
+    store.read(b.address_of(key(i)), bytes.data(), bytes.size());
+    return std::all_of(bytes.begin(), bytes.end(),
+                       [i](unsigned char c) { return c == static_cast<unsigned char>(i); });
+  };
+  for (uint32_t i = 1; i <= 4; ++i) fill(i);
+  // Holes at 0 and at 2 quarters; a half-buffer entry fits in neither: the buffer compacts.
+  REQUIRE(b.release(key(1)));
+  REQUIRE(b.release(key(3)));
+  CHECK(b.address_of(key(1)) == 0);  // an evicted entry keeps its last placement (a spill)
+  CHECK(b.compactions() == 0);
+  REQUIRE(b.allocate(key(5), 2 * quarter).fitted);
+  CHECK(b.compactions() == 1);
+  CHECK(b.address_of(key(2)) == 0);
+  CHECK(b.address_of(key(4)) == quarter);
+  CHECK(b.address_of(key(5)) == 2 * quarter);
+  CHECK(holds(2));
+  CHECK(holds(4));
+  // First fit: a small entry goes into the lowest hole.
+  REQUIRE(b.release(key(2)));
+  REQUIRE(b.allocate(key(6), 1000).fitted);
+  CHECK(b.address_of(key(6)) == 0);
+  REQUIRE(b.allocate(key(7), 2000).fitted);
+  CHECK(b.address_of(key(7)) == 1000);
+  CHECK(b.compactions() == 1);
+  // Evicting to make room frees the victim's range for the new entry.
+  b.attach_store(nullptr);
+  for (uint32_t i = 10; i < 200; ++i) {
+    REQUIRE(b.allocate(key(i), 3000 + 17 * i).fitted);
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    for (const ResidentKey& k : b.resident_keys())
+      ranges.emplace_back(b.address_of(k), b.resident_bytes(k));
+    std::sort(ranges.begin(), ranges.end());
+    for (size_t r = 0; r < ranges.size(); ++r) {
+      INFO("entry " << i << " range " << r);
+      REQUIRE(ranges[r].first + ranges[r].second <= b.capacity_bytes());
+      if (r > 0) REQUIRE(ranges[r - 1].first + ranges[r - 1].second <= ranges[r].first);
+    }
+  }
 }
