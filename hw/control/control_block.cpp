@@ -38,7 +38,9 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
       cfg_(cfg),
       copts_(copts),
       policy_(ControlPolicy::for_profile(prog.info.profile)),
-      residency_(part_table(prog, copts.dense_homes), policy_, activation, weight, mask, *this),
+      residency_(std::make_unique<ResidencyManager>(part_table(prog, copts.dense_homes), policy_,
+                                                    activation, weight, mask,
+                                                    static_cast<TransferPort&>(*this))),
       buffers_{&activation, &weight, &mask},
       memory_bytes_per_cycle_(memory_bytes_per_cycle(cfg, tech)),
       clock_mhz_(tech.clock_mhz),
@@ -51,8 +53,8 @@ ControlBlock::ControlBlock(sc_core::sc_module_name name, const Program& prog,
   build_issue_slots();
   build_operand_lists();
   build_part_uses();
-  residency_.set_memory_bytes_per_cycle(memory_bytes_per_cycle_);
-  churn_limit_ = std::max<uint64_t>(100000, 4 * uint64_t{residency_.part_count()});
+  residency_->set_memory_bytes_per_cycle(memory_bytes_per_cycle_);
+  churn_limit_ = std::max<uint64_t>(100000, 4 * uint64_t{residency_->part_count()});
   wait_oldest_.assign(instruction_count, 0);
   tried_epoch_.assign(instruction_count, ~uint64_t{0});
   build_dependency_graph();
@@ -97,14 +99,14 @@ void ControlBlock::build_operand_lists() {
   const size_t instruction_count = prog_.instrs.size();
   operands_begin_.assign(instruction_count + 1, 0);
   auto operand = [this](TensorId tensor, uint32_t part, OperandAccess access) {
-    const uint32_t index = residency_.part_index(tensor, part);
-    return OperandRef{index, residency_.info(index).buffer, access};
+    const uint32_t index = residency_->part_index(tensor, part);
+    return OperandRef{index, residency_->info(index).buffer, access};
   };
   for (const auto& in : prog_.instrs) {
     operands_begin_[in.id] = static_cast<uint32_t>(operands_.size());
-    if (in.opcode == Opcode::STORE_A) residency_.mark_stored(in.tensor);
+    if (in.opcode == Opcode::STORE_A) residency_->mark_stored(in.tensor);
     if (in.opcode == Opcode::STORE_M)
-      residency_.expect_output(residency_.part_index(in.tensor, in.part));
+      residency_->expect_output(residency_->part_index(in.tensor, in.part));
     if (!is_compute(in.opcode)) continue;
     const Op& op = prog_.ops[in.op];
     const BlockBox box = tile_range_box(block_box(op, in.block), prog_.info.loop_order,
@@ -124,7 +126,7 @@ void ControlBlock::build_operand_lists() {
                     [](const OperandRef& a, const OperandRef& b) { return a.part == b.part; }),
         operands_.end());
     for (auto read = operands_.begin() + first; read != operands_.end(); ++read)
-      residency_.add_reader(read->part);
+      residency_->add_reader(read->part);
     for_each_part(part_grid(prog_.tensors[op.output]), output_box(prog_, op, box),
                   [&](uint32_t part) {
                     operands_.push_back(operand(op.output, part, OperandAccess::write));
@@ -136,7 +138,7 @@ void ControlBlock::build_operand_lists() {
 // The instructions using each part, in program order (the residency manager's next-use
 // eviction): tile jobs use their operands, memory instructions their part.
 void ControlBlock::build_part_uses() {
-  const uint32_t part_count = residency_.part_count();
+  const uint32_t part_count = residency_->part_count();
   PartUses uses;
   uses.begin.assign(part_count + 1, 0);
   auto for_each_use = [this](auto&& use) {
@@ -144,7 +146,7 @@ void ControlBlock::build_part_uses() {
       if (is_compute(in.opcode)) {
         for (const OperandRef& operand : operands_of(in.id)) use(operand.part, in.id);
       } else if (in.tensor != kNone) {
-        use(residency_.part_index(in.tensor, in.part), in.id);
+        use(residency_->part_index(in.tensor, in.part), in.id);
       }
     }
   };
@@ -154,7 +156,7 @@ void ControlBlock::build_part_uses() {
   std::vector<uint32_t> next(uses.begin.begin(), uses.begin.end() - 1);
   for_each_use([&](uint32_t part, uint32_t id) { uses.instructions[next[part]++] = id; });
   uses.position = expected_positions();
-  residency_.set_uses(std::move(uses), prog_.instrs.size());
+  residency_->set_uses(std::move(uses), prog_.instrs.size());
 }
 
 // When each instruction is expected to run: its depth in the dependency graph (independent
@@ -219,11 +221,11 @@ EngineClass ControlBlock::engine_of(Opcode op) const {
 
 // Every scoreboard and residency state the constructor and a run set, as at elaboration.
 void ControlBlock::reset_for_next_run() {
-  // The manager holds references to the buffers: built again in place over the emptied ones.
-  residency_.~ResidencyManager();
-  new (&residency_) ResidencyManager(part_table(prog_, copts_.dense_homes), policy_, *buffers_[0],
-                                     *buffers_[1], *buffers_[2], *this);
-  residency_.set_memory_bytes_per_cycle(memory_bytes_per_cycle_);
+  // The manager holds references to the buffers: built again over the emptied ones.
+  residency_ = std::make_unique<ResidencyManager>(part_table(prog_, copts_.dense_homes), policy_,
+                                                  *buffers_[0], *buffers_[1], *buffers_[2],
+                                                  static_cast<TransferPort&>(*this));
+  residency_->set_memory_bytes_per_cycle(memory_bytes_per_cycle_);
   const size_t instruction_count = prog_.instrs.size();
   state_.assign(instruction_count, State::waiting);
   blocked_.assign(instruction_count, Block::none);
@@ -266,11 +268,11 @@ void ControlBlock::run_stream() {
   uint64_t now = time_to_cycles(sc_core::sc_time_stamp(), clock_mhz_);
   while (done_ < instruction_count) {
     try_issue(now);
-    if (events_.empty() && !residency_.unrestricted_eviction()) {
+    if (events_.empty() && !residency_->unrestricted_eviction()) {
       // Next-use eviction keeps data needed sooner than what is placed; when that leaves
       // nothing able to issue, allocations may evict any unpinned data until the next
       // completion.
-      residency_.set_unrestricted_eviction(true);
+      residency_->set_unrestricted_eviction(true);
       try_issue(now);
     }
     if (events_.empty()) {
@@ -295,7 +297,7 @@ void ControlBlock::run_stream() {
       events_.pop();
       complete(id, now);
       churn_ = id & kInternal ? churn_ + 1 : 0;
-      if (!(id & kInternal)) residency_.set_unrestricted_eviction(false);
+      if (!(id & kInternal)) residency_->set_unrestricted_eviction(false);
     }
     if (churn_ > churn_limit_) {  // spills and reloads go on, but nothing completes: livelock
       stats_.deadlock = fmt::format(
@@ -308,8 +310,8 @@ void ControlBlock::run_stream() {
     if (copts_.progress) copts_.progress(completed_instructions_, program_instructions_, now);
   }
   stats_.end_cycle = now;
-  stats_.evictions = residency_.evictions();
-  stats_.in_place_parts = residency_.in_place_parts();
+  stats_.evictions = residency_->evictions();
+  stats_.in_place_parts = residency_->in_place_parts();
   stats_.finished = done_ == instruction_count;
   if (on_event) on_event(now);
   run_ended_.notify(sc_core::SC_ZERO_TIME);
@@ -338,7 +340,7 @@ void ControlBlock::try_issue(uint64_t now) {
   while (head_ < instruction_count && state_[head_] == State::done) ++head_;
   advance_oldest_compute();
   // The gatherer is always the oldest waiting tile job: a new oldest one starts afresh.
-  if (residency_.gatherer() != oldest_compute_) residency_.release_gather();
+  if (residency_->gatherer() != oldest_compute_) residency_->release_gather();
   if (copts_.in_order)
     issue_in_order(now);
   else
@@ -404,7 +406,7 @@ void ControlBlock::issue_ready(uint64_t now) {
     // A tile job that found no room or missing parts is tried again only once residency or
     // pins have changed since (its operand lists can be long).
     if (is_compute(in.opcode) &&
-        (tried_epoch_[in.id] == residency_.epoch() ||
+        (tried_epoch_[in.id] == residency_->epoch() ||
          (wait_oldest_[in.id] && in.id != oldest_compute_) || outputs_still_blocked(in.id))) {
       ++it;
       continue;
@@ -412,7 +414,7 @@ void ControlBlock::issue_ready(uint64_t now) {
     const Block block = try_issue_one(in, now);
     blocked_[in.id] = block;
     if (is_compute(in.opcode) && block != Block::none && policy_.oldest_gathers)
-      tried_epoch_[in.id] = residency_.epoch();
+      tried_epoch_[in.id] = residency_->epoch();
     it = block == Block::none ? ready_.erase(it) : std::next(it);
   }
 }
@@ -422,7 +424,7 @@ void ControlBlock::issue_ready(uint64_t now) {
 bool ControlBlock::outputs_still_blocked(uint32_t job) const {
   const auto found = outputs_blocked_at_.find(job);
   if (found == outputs_blocked_at_.end()) return false;
-  const ResidencyManager::PerBufferBytes now_pinned = residency_.pinned_bytes();
+  const ResidencyManager::PerBufferBytes now_pinned = residency_->pinned_bytes();
   for (size_t buffer = 0; buffer < now_pinned.size(); ++buffer)
     if (now_pinned[buffer] < found->second[buffer]) return false;
   return true;
@@ -430,11 +432,11 @@ bool ControlBlock::outputs_still_blocked(uint32_t job) const {
 
 // A run-ahead load goes only into free space (on chip already: nothing to fit).
 bool ControlBlock::load_fits_free_space(const Instruction& in) {
-  const uint32_t part = residency_.part_index(in.tensor, in.part);
-  const PartInfo& info = residency_.info(part);
-  return residency_.residency(part) != Residency::absent ||
-         (residency_.data_buffer(part).free_bytes() >= info.data_bytes &&
-          residency_.mask_buffer().free_bytes() >= info.mask_bytes);
+  const uint32_t part = residency_->part_index(in.tensor, in.part);
+  const PartInfo& info = residency_->info(part);
+  return residency_->residency(part) != Residency::absent ||
+         (residency_->data_buffer(part).free_bytes() >= info.data_bytes &&
+          residency_->mask_buffer().free_bytes() >= info.mask_bytes);
 }
 
 // Why the oldest waiting tile job waits (for stall accounting).
@@ -464,10 +466,10 @@ ControlBlock::Block ControlBlock::try_issue_one(const Instruction& in, uint64_t 
                                             : issue_memory_instruction(in, now, &completion);
   if (block != Block::none) return block;
   state_[in.id] = State::issued;
-  residency_.note_issued(in.id);
+  residency_->note_issued(in.id);
   // A memory instruction may not pin its part (already on chip): its next use moved on.
   if (!is_compute(in.opcode) && in.tensor != kNone)
-    residency_.refresh(residency_.part_index(in.tensor, in.part), now);
+    residency_->refresh(residency_->part_index(in.tensor, in.part), now);
   issued_total_ += members(in.id);
   stats_.issued[static_cast<int>(in.opcode)] += members(in.id);
   events_.push(Event{completion, in.id});
@@ -481,17 +483,17 @@ ControlBlock::Block ControlBlock::issue_tile_job(const Instruction& in, uint64_t
     return block;
   // Inputs pinned, outputs allocated: nothing the job uses can be evicted while it runs.
   const bool elementwise = in.opcode == Opcode::EWISE || in.opcode == Opcode::ACT;
-  if (const Block block = residency_.pin_and_allocate_outputs(operands, now, elementwise);
+  if (const Block block = residency_->pin_and_allocate_outputs(operands, now, elementwise);
       block != Block::none) {
     // Waiting for room that running tile jobs give back: tried again after any change.
-    if (!residency_.waits_for_room(operands))
-      outputs_blocked_at_[in.id] = residency_.pinned_bytes();
+    if (!residency_->waits_for_room(operands))
+      outputs_blocked_at_[in.id] = residency_->pinned_bytes();
     return block;
   }
   outputs_blocked_at_.erase(in.id);
   *completion = (this->*dispatch_tile_job_)(in, now);
-  residency_.note_running_until(operands, *completion);
-  if (in.id == residency_.gatherer()) residency_.release_gather();
+  residency_->note_running_until(operands, *completion);
+  if (in.id == residency_->gatherer()) residency_->release_gather();
   if (policy_.oldest_gathers) wait_oldest_[in.id] = 0;
   compute_in_flight_ += 1;
   const Op& op = prog_.ops[in.op];
@@ -506,9 +508,9 @@ ControlBlock::Block ControlBlock::issue_tile_job(const Instruction& in, uint64_t
 // at once would evict each other's parts.
 ControlBlock::Block ControlBlock::bring_operands_on_chip(const Instruction& in,
                                                          OperandSpan operands, uint64_t now) {
-  if (!policy_.oldest_gathers) return residency_.fetch_in_order(operands, now);
-  if (in.id == oldest_compute_) return residency_.gather(in.id, operands, now);
-  if (residency_.all_on_chip(operands, now)) return Block::none;
+  if (!policy_.oldest_gathers) return residency_->fetch_in_order(operands, now);
+  if (in.id == oldest_compute_) return residency_->gather(in.id, operands, now);
+  if (residency_->all_on_chip(operands, now)) return Block::none;
   wait_oldest_[in.id] = 1;
   return Block::memory;
 }
@@ -518,23 +520,23 @@ ControlBlock::Block ControlBlock::issue_memory_instruction(const Instruction& in
   switch (in.opcode) {
     case Opcode::LOAD_W:
     case Opcode::LOAD_A: {
-      const uint32_t part = residency_.part_index(in.tensor, in.part);
+      const uint32_t part = residency_->part_index(in.tensor, in.part);
       bool on_chip = false;
-      if (const Block block = residency_.begin_load(part, now, &on_chip); block != Block::none)
+      if (const Block block = residency_->begin_load(part, now, &on_chip); block != Block::none)
         return block;
       if (on_chip) break;  // nothing to move
       *completion = transfer(in.opcode, part, now);
-      if (OpRunStats* os = op_stats(in.op)) os->load_bytes += residency_.info(part).bytes();
+      if (OpRunStats* os = op_stats(in.op)) os->load_bytes += residency_->info(part).bytes();
       break;
     }
     case Opcode::STORE_A:
-      *completion = transfer(Opcode::STORE_A, residency_.part_index(in.tensor, in.part), now);
+      *completion = transfer(Opcode::STORE_A, residency_->part_index(in.tensor, in.part), now);
       break;
     case Opcode::STORE_M:
     case Opcode::SPILL: {
-      const uint32_t part = residency_.part_index(in.tensor, in.part);
+      const uint32_t part = residency_->part_index(in.tensor, in.part);
       bool in_memory = false;
-      if (const Block block = residency_.begin_write_back(part, now, &in_memory);
+      if (const Block block = residency_->begin_write_back(part, now, &in_memory);
           block != Block::none)
         return block;
       if (!in_memory) *completion = transfer(in.opcode, part, now);
@@ -550,7 +552,7 @@ ControlBlock::Block ControlBlock::issue_memory_instruction(const Instruction& in
 // A spill or reload started by the residency manager: moved now, completed as an event.
 void ControlBlock::start_transfer(Opcode opcode, uint32_t part, uint64_t now, bool keep_pin) {
   const uint64_t done = transfer(opcode, part, now);
-  const uint64_t bytes = residency_.info(part).bytes();
+  const uint64_t bytes = residency_->info(part).bytes();
   OpRunStats* os = op_stats(charge_op_);
   if (opcode == Opcode::SPILL) {
     stats_.spills += 1;
@@ -566,8 +568,8 @@ void ControlBlock::start_transfer(Opcode opcode, uint32_t part, uint64_t now, bo
 }
 
 uint64_t ControlBlock::transfer(Opcode op, uint32_t part, uint64_t now) {
-  const ResidentKey key = residency_.key_of(part);
-  const PartInfo& info = residency_.info(part);
+  const ResidentKey key = residency_->key_of(part);
+  const PartInfo& info = residency_->info(part);
   const Tensor& ten = prog_.tensors[key.tensor];
   xfer_.kind = transfer_kind(op);
   xfer_.tensor = key.tensor;
@@ -703,7 +705,7 @@ uint64_t ControlBlock::dispatch_groups(const Instruction& in, uint64_t now) {
 
 // ---------------------------------------------------------------- completion
 void ControlBlock::complete(uint32_t id, uint64_t now) {
-  residency_.note_change();
+  residency_->note_change();
   if (id & kInternal) {
     complete_run_time_transfer(internal_[id & ~kInternal]);
     return;
@@ -722,14 +724,14 @@ void ControlBlock::complete(uint32_t id, uint64_t now) {
 
 void ControlBlock::complete_run_time_transfer(const RunTimeTransfer& transfer) {
   if (transfer.opcode == Opcode::SPILL)
-    residency_.spill_done(transfer.part);
+    residency_->spill_done(transfer.part);
   else
-    residency_.reload_done(transfer.part, transfer.keep_pin);
+    residency_->reload_done(transfer.part, transfer.keep_pin);
 }
 
 void ControlBlock::complete_tile_job(const Instruction& in, uint64_t now) {
   const bool last_job_of_op = in.first_tile + in.tile_count == prog_.ops[in.op].tile_count();
-  residency_.finish_tile_job(operands_of(in.id), last_job_of_op, now);
+  residency_->finish_tile_job(operands_of(in.id), last_job_of_op, now);
   compute_in_flight_ -= 1;
   in_flight_[static_cast<int>(engine_of(in.opcode))] -= 1;
 }
@@ -739,14 +741,14 @@ void ControlBlock::complete_memory_instruction(const Instruction& in) {
   switch (in.opcode) {
     case Opcode::LOAD_W:
     case Opcode::LOAD_A:
-      residency_.load_done(residency_.part_index(in.tensor, in.part));
+      residency_->load_done(residency_->part_index(in.tensor, in.part));
       break;
     case Opcode::STORE_A:
-      residency_.store_done(residency_.part_index(in.tensor, in.part));
+      residency_->store_done(residency_->part_index(in.tensor, in.part));
       break;
     case Opcode::STORE_M:
     case Opcode::SPILL:
-      residency_.write_back_done(residency_.part_index(in.tensor, in.part));
+      residency_->write_back_done(residency_->part_index(in.tensor, in.part));
       break;
     default:
       break;
@@ -783,7 +785,7 @@ std::string ControlBlock::deadlock_report(uint64_t now) const {
       const uint64_t bytes =
           is_compute(in.opcode)
               ? prog_.tensors[in.tensor].data_bytes
-              : residency_.info(residency_.part_index(in.tensor, in.part)).data_bytes;
+              : residency_->info(residency_->part_index(in.tensor, in.part)).data_bytes;
       why = fmt::format("waits for buffer space ({} bytes; pinned data fill the buffer)", bytes);
     } else if (!copts_.in_order && op_of(in) > op_of(prog_.instrs[head_]) + copts_.lookahead) {
       why = "outside the lookahead window";

@@ -34,6 +34,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <queue>
 #include <set>
 #include <string>
@@ -126,7 +127,7 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   void set_contents(Datapath* d) { contents_ = d; }
   // Main-memory home of part `part` of tensor `t`.
   uint64_t part_address(TensorId t, uint32_t part) const {
-    return residency_.info(residency_.part_index(t, part)).address;
+    return residency_->info(residency_->part_index(t, part)).address;
   }
   // Trace hooks: current state for sc_signals (updated at every event).
   // Program instructions issued and completed (the pieces of a block count one each).
@@ -238,8 +239,8 @@ class ControlBlock : public sc_core::sc_module, private TransferPort {
   AcceleratorConfig cfg_;
   ControlOptions copts_;
   ControlPolicy policy_;
-  ResidencyManager residency_;
-  std::array<SramBuffer*, 3> buffers_;  // activation, weight, mask (reset_for_next_run)
+  std::unique_ptr<ResidencyManager> residency_;  // rebuilt for a next run (reset_for_next_run)
+  std::array<SramBuffer*, 3> buffers_;           // activation, weight, mask (reset_for_next_run)
   double memory_bytes_per_cycle_;
   double clock_mhz_;
   Dispatcher dispatch_tile_job_;  // dispatch, or dispatch_groups (the published batching)

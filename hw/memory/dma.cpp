@@ -20,8 +20,8 @@ Dma::Dma(sc_core::sc_module_name name, const AcceleratorConfig& cfg, const Techn
       weight_socket("weight_socket"),
       mask_socket("mask_socket"),
       clock_mhz_(tech.clock_mhz),
-      burst_bytes_(dopts.burst_bytes),
-      seed_buffers_on_store_(dopts.seed_buffers_on_store) {
+      seed_buffers_on_store_(dopts.seed_buffers_on_store),
+      burst_bytes_(dopts.burst_bytes) {
   int n = dopts.engines > 0 ? dopts.engines : cfg.pe;
   if (n <= 0) throw InputError(fmt::format("dma: engine count {} must be > 0", n));
   engine_free_cycle_.assign(static_cast<size_t>(n), 0);
