@@ -17,6 +17,7 @@ RULES = [
     ("compiler/", {"config", "workload", "compiler"}),
     ("tlm/", {"tlm"}),
     ("hw/compute/datapath", {"config", "workload", "compiler", "tlm", "hw"}),
+    ("hw/compute/exact_gemm", {"config", "workload", "hw"}),  # the data path's products (BLAS)
     ("hw/compute/", {"config", "tlm", "hw"}),
     ("hw/memory/", {"config", "tlm", "hw"}),
     ("hw/", {"config", "workload", "compiler", "tlm", "hw"}),
