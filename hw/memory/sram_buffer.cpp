@@ -185,7 +185,7 @@ AllocResult SramBuffer::allocate(const ResidentKey& k, uint64_t bytes,
   Entry e;
   e.bytes = bytes;
   e.address = place(bytes);
-  last_address_.erase(k);
+  if (track_placements_) last_address_.erase(k);
   e.last_use_cycle = now_cycle;
   e.insert_seq = ++seq_;
   e.order = OrderKey{rank_of(k), e.insert_seq};
@@ -222,7 +222,7 @@ void SramBuffer::evict_until(uint64_t need, uint64_t now_cycle, std::vector<Evic
 // First fit in address order; when the free bytes (enough: the caller evicted first) are
 // scattered over ranges too small, compact and take the one free range left.
 uint64_t SramBuffer::place(uint64_t bytes) {
-  if (bytes == 0) return 0;
+  if (bytes == 0 || !track_placements_) return 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
     for (auto it = free_ranges_.begin(); it != free_ranges_.end(); ++it) {
       if (it->second < bytes) continue;
@@ -240,6 +240,7 @@ uint64_t SramBuffer::place(uint64_t bytes) {
 // The entry's range joins the free ranges (merged with its free neighbours); its address is
 // kept for a spill that reads it.
 void SramBuffer::unplace(const ResidentKey& k, const Entry& e) {
+  if (!track_placements_) return;
   last_address_[k] = {e.address, e.bytes};
   if (e.bytes == 0) return;
   uint64_t address = e.address, bytes = e.bytes;
@@ -293,13 +294,23 @@ void SramBuffer::clear_residency(uint64_t now_cycle) {
   if (capacity_bytes_ > 0) free_ranges_.emplace(0, capacity_bytes_);
 }
 
+void SramBuffer::track_placements() {
+  if (track_placements_) return;
+  if (!table_.empty())
+    throw std::logic_error(fmt::format("{}: placements tracked after {} entries were allocated",
+                                       name(), table_.size()));
+  track_placements_ = true;
+}
+
 uint64_t SramBuffer::address_of(const ResidentKey& k) const {
+  if (!track_placements_) return kNotPlaced;
   if (auto it = table_.find(k); it != table_.end()) return it->second.address;
   auto past = last_address_.find(k);
   return past == last_address_.end() ? kNotPlaced : past->second.first;
 }
 
 uint64_t SramBuffer::placed_bytes(const ResidentKey& k) const {
+  if (!track_placements_) return 0;
   if (auto it = table_.find(k); it != table_.end()) return it->second.bytes;
   auto past = last_address_.find(k);
   return past == last_address_.end() ? 0 : past->second.second;

@@ -20,12 +20,15 @@
 //    transport_dbg on both sockets reads and writes the attached DataStore (data_store.hpp;
 //    none in performance mode: 0 bytes);
 //  * a direct C++ API for the control block's bookkeeping: a residency table keyed by
-//    (tensor, part) with pins, eviction (next use, LRU or FIFO) and spill reporting. Every
+//    (tensor, part) with pins, eviction (next use, LRU or FIFO) and spill reporting. With
+//    placements tracked (functional runs: a store attached; or track_placements()), every
 //    resident entry has a placement: a contiguous byte range [address_of(k), + bytes) in
 //    [0, capacity), chosen first fit in address order; when the free bytes are enough but no
 //    single free range holds the entry, the buffer compacts (slides every entry down to the
 //    lowest addresses, moving the attached store's bytes with them; docs/memory.md "Address
-//    map"). Placement never changes what fits, what is evicted or any timing.
+//    map"). Placement never changes what fits, what is evicted or any timing; untracked (a
+//    performance run), entries have none (address_of: kNotPlaced), which saves a spill-heavy
+//    run a compaction per fragmented allocation.
 #pragma once
 #include <tlm_utils/multi_passthrough_target_socket.h>
 #include <tlm_utils/simple_target_socket.h>
@@ -168,7 +171,15 @@ class SramBuffer : public sc_core::sc_module {
   // --- contents (functional mode; see data_store.hpp) ---
   // Attaches a store (not owned; nullptr: performance mode, the default). Writes through the
   // sockets then copy their data into it, reads copy out of it.
-  void attach_store(DataStore* store) { store_ = store; }
+  // Attaching a store also tracks placements (the store's bytes live at them).
+  void attach_store(DataStore* store) {
+    store_ = store;
+    if (store) track_placements();
+  }
+  // Places every entry from now on (before the first allocation; a performance-mode top that
+  // wants the DMA's buffer-side addresses). Throws std::logic_error once entries exist.
+  void track_placements();
+  bool tracks_placements() const { return track_placements_; }
   DataStore* store() const { return store_; }
 
   // --- figures ---
@@ -259,6 +270,7 @@ class SramBuffer : public sc_core::sc_module {
   NeededLater needed_later_;
   NextUse next_use_;
   DataStore* store_ = nullptr;
+  bool track_placements_ = false;  // entries get placements (address_of)
   SramStats stats_;
   std::map<uint64_t, uint64_t> free_ranges_;  // placement: free [address, address + bytes)
   // Evicted entries' last placements (address, bytes).

@@ -282,6 +282,7 @@ TEST_CASE("dma: buffer-side transfers carry the parts' placements inside the buf
   to_act.out.bind(act->socket);
   to_w.out.bind(w->socket);
   to_mask.out.bind(mask->socket);
+  for (SramBuffer* b : {act.get(), w.get(), mask.get()}) b->track_placements();  // no stores
   // Weight tensor 5, parts 0..2 (homes at 0, 1, 2 MiB), and activation tensor 7 part 0 (home 3
   // MiB). Placed as the control block would: part 0, part 1, part 0 released (a hole at 0),
   // part 2 (first fit: at 0); data in the weight buffer, masks in the mask buffer. Part 2's

@@ -236,6 +236,24 @@ TEST_CASE("sram buffer: zero-free tile sizes in bytes and mask bits", "[memory]"
   CHECK(zero_free_bytes(1000, 20, 0.377) == 1558);  // 12460 bits -> 1557.5 -> 1558
 }
 
+TEST_CASE("sram buffer: without a store (performance mode) entries have no placements",
+          "[memory]") {
+  MEMTEST_ISOLATE();
+  Technology t = tech();
+  SramBuffer b("unplaced", proto::Buffer::weight, 1, t.buffers.at("weight"),
+               t.buffer_port_bandwidth_gbps, t.clock_mhz, policy(EvictionPolicy::lru));
+  CHECK_FALSE(b.tracks_placements());
+  REQUIRE(b.allocate(key(1), 1024).fitted);
+  CHECK(b.address_of(key(1)) == SramBuffer::kNotPlaced);
+  CHECK(b.placed_bytes(key(1)) == 0);
+  CHECK_THROWS_AS(b.track_placements(), std::logic_error);  // too late: entries exist
+  REQUIRE(b.release(key(1)));
+  b.track_placements();
+  REQUIRE(b.allocate(key(2), 1024).fitted);
+  CHECK(b.address_of(key(2)) == 0);
+  CHECK(b.placed_bytes(key(2)) == 1024);
+}
+
 TEST_CASE("sram buffer: placements are first fit and disjoint and compaction moves the contents",
           "[memory]") {
   MEMTEST_ISOLATE();
