@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -33,7 +34,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: acceltran evaluate --checkpoint DIR [--dataset FILE] [--threshold LIST] [--topk LIST]"
     " [--policy LIST] [options]\n\n"
-    "Runs a BERT sequence-classification checkpoint (config.json, model.safetensors, vocab.txt)\n"
+    "Runs a BERT checkpoint with its head (sequence classification, token classification or\n"
+    "masked-LM; config.json, model.safetensors, vocab.txt)\n"
     "over a labelled JSONL dataset for each pruning setting: the functional data path (Q4.16) for\n"
     "the predictions and the sparsity, the head on the host in float32, one timed simulation per\n"
     "setting for cycles and energy per sequence. Writes OUT/results.csv and\n"
@@ -48,6 +50,7 @@ void add_evaluate_options(po::options_description& desc) {
     ("weights", po::value<std::string>(), "the safetensors file (default: CHECKPOINT/model.safetensors)")
     ("dataset", po::value<std::string>(),
      "JSONL: input_ids (+ attention_mask, token_type_ids) or text, and label per line "
+     "(labels, one per token, for token classification and masked-LM) "
      "(default: CHECKPOINT/test.jsonl)")
     ("vocab", po::value<std::string>(), "vocab.txt for text lines (default: CHECKPOINT/vocab.txt)")
     ("limit", po::value<int64_t>()->default_value(0), "the first N sequences only (0: all)")
@@ -131,7 +134,7 @@ void load_shared(po::variables_map& vm, const Paths& p, Shared& s) {
   const BertConfig cfg = load_bert_config(p.config);
   std::unique_ptr<WordPieceTokenizer> tok;
   if (!p.vocab.empty()) tok = std::make_unique<WordPieceTokenizer>(p.vocab);
-  s.head = load_sequence_classification_head(p.weights, p.config, cfg.hidden);
+  s.head = load_task_head(p.weights, p.config, cfg);
   DatasetOptions o;
   o.seq_len = vm["seq-len"].defaulted() ? 0 : vm["seq-len"].as<int64_t>();
   o.tokenizer = tok.get();
@@ -139,6 +142,7 @@ void load_shared(po::variables_map& vm, const Paths& p, Shared& s) {
   o.type_vocab_size = 1;  // the data path and the float reference use token type 0
   o.max_position = cfg.max_position;
   o.num_labels = s.head.num_labels;
+  o.token_labels = s.head.per_token();
   s.data = read_dataset(p.dataset, o);
   const int64_t limit = vm["limit"].as<int64_t>();
   if (limit < 0) throw UsageError(fmt::format("option --limit: value {} < 0", limit));
@@ -146,6 +150,7 @@ void load_shared(po::variables_map& vm, const Paths& p, Shared& s) {
     for (auto* v : {&s.data.input_ids, &s.data.token_type_ids}) v->resize(limit);
     s.data.attention_mask.resize(limit);
     s.data.labels.resize(limit);
+    if (s.head.per_token()) s.data.token_labels.resize(limit);
   }
   vm.at("seq-len").value() = boost::any(s.data.seq_len);
   s.inputs = load_inputs(vm);
@@ -218,12 +223,14 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   std::vector<Result> results;
   const int failed = evaluate::run_all(s, settings, out, digest, jobs, results);
   evaluate::write_csv((fs::path(out) / "results.csv").string(), results, s);
-  fmt::print("evaluate: {} sequences of length {} ({}), batch {} on {}, {} settings -> {}\n",
-             s.data.size(), s.data.seq_len, s.data.source, s.inputs.accel.batch_size,
-             s.inputs.accel.name, results.size(), (fs::path(out) / "results.csv").string());
+  fmt::print(
+      "evaluate: {} head, {} sequences of length {} ({}), batch {} on {}, {} settings -> {}\n",
+      head_kind_name(s.head.kind), s.data.size(), s.data.seq_len, s.data.source,
+      s.inputs.accel.batch_size, s.inputs.accel.name, results.size(),
+      (fs::path(out) / "results.csv").string());
   for (const Result& r : results)
     fmt::print("  {:<16} accuracy {:.4f}  sparsity {:.4f}  {:.0f} cycles/seq  {:.4g} mJ/seq\n",
-               r.key, static_cast<double>(r.correct) / r.sequences, r.sparsity,
+               r.key, static_cast<double>(r.correct) / std::max<int64_t>(r.items, 1), r.sparsity,
                r.cycles_per_sequence, r.energy_per_sequence_mj);
   if (failed > 0)
     throw InputError(fmt::format("{} of {} settings failed (see {}/points/*/error.txt)", failed,

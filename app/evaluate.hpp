@@ -1,9 +1,10 @@
-// `acceltran evaluate`: a checkpoint with its sequence-classification head over a labelled
-// dataset, for a list of pruning settings (docs/evaluate.md).
+// `acceltran evaluate`: a checkpoint with its task head (sequence classification, token
+// classification or masked-LM) over a labelled dataset, for a list of pruning settings
+// (docs/evaluate.md).
 //
 // Per setting, the functional data path (hw/compute/datapath.hpp, Q4.16, the values the
-// engines compute) runs without SystemC over every batch of the dataset; the head (pooler +
-// classifier) runs on the host in float32 from the [CLS] row of the final hidden state. Then one
+// engines compute) runs without SystemC over every batch of the dataset; the head runs on the
+// host in float32 from the final hidden state (the [CLS] row, or every labelled token). Then one
 // timed performance simulation (`acceltran simulate` in a child process, SystemC elaborating
 // once per process) of one full batch, compiled from the tensor sparsities measured over the
 // whole dataset (a --sparsity-profile), gives the cycles and energy per sequence.
@@ -48,12 +49,13 @@ std::vector<Setting> apply_policies(const std::string& policies,
 struct Shared {
   Inputs inputs;  // the accelerator, technology and model description
   BertWeights weights;
-  SequenceClassificationHead head;
+  TaskHead head;
   Dataset data;
   std::vector<DatasetBatch> batches;
-  std::vector<int64_t> float_predictions;  // the float reference's, per sequence
-  std::string model_arg, accel_arg;        // as given, for the timed `simulate`
-  std::vector<std::string> accel_sets;     // --set KEY=VALUE, passed on
+  // the float reference's, per sequence: its labelled items' predictions (item_labels order)
+  std::vector<std::vector<int64_t>> float_predictions;
+  std::string model_arg, accel_arg;     // as given, for the timed `simulate`
+  std::vector<std::string> accel_sets;  // --set KEY=VALUE, passed on
   bool allow_outside_design_space = false;
 };
 
@@ -62,7 +64,10 @@ struct Result {
   PruneMode prune;
   std::string policy = "uniform";  // the setting's policy_name
   bool policy_file = false;
-  int64_t sequences = 0, correct = 0, agree_with_float = 0;
+  // items: the labelled items (sequences, or labelled tokens for a token-level head)
+  int64_t sequences = 0, items = 0, correct = 0, agree_with_float = 0;
+  // confusion[label * num_labels + prediction] (classification heads; empty for masked-LM)
+  std::vector<int64_t> confusion;
   // zeros / elements over the pruned ops (and the pooler when the policy counts it)
   double sparsity = 0;
   std::map<std::string, double> class_sparsity;  // per tensor class (op name without L/H)
@@ -72,8 +77,12 @@ struct Result {
 
 // The float reference's predictions: every sequence alone, its padding cut off (what a padding
 // mask computes), token type 0, no pruning.
-std::vector<int64_t> float_predictions(const BertWeights& weights,
-                                       const SequenceClassificationHead& head, const Dataset& data);
+std::vector<std::vector<int64_t>> float_predictions(const BertWeights& weights,
+                                                    const TaskHead& head, const Dataset& data);
+
+// The labels of sequence i's items: {label} for sequence classification, else its labelled
+// tokens' labels in position order.
+std::vector<int64_t> item_labels(const Dataset& data, const TaskHead& head, int64_t i);
 
 // Runs one setting in this process: the data path over every batch (accuracy, sparsity; the
 // last batch's padded rows are not run: values per row do not depend on the other rows), then

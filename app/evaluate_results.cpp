@@ -1,6 +1,8 @@
 // `acceltran evaluate`: the settings list, result.json of a setting and results.csv.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -134,6 +136,8 @@ void save_result(const std::string& dir, const std::string& inputs_digest, const
   j["tau"] = r.prune.tau;
   j["topk"] = r.prune.topk;
   j["sequences"] = r.sequences;
+  j["items"] = r.items;
+  j["confusion"] = r.confusion;
   j["correct"] = r.correct;
   j["agree_with_float"] = r.agree_with_float;
   j["sparsity"] = r.sparsity;
@@ -158,6 +162,8 @@ bool load_result(const std::string& dir, const std::string& inputs_digest, Resul
     out.prune.tau = j.at("tau").get<double>();
     out.prune.topk = j.at("topk").get<int64_t>();
     out.sequences = j.at("sequences").get<int64_t>();
+    out.items = j.at("items").get<int64_t>();
+    out.confusion = j.at("confusion").get<std::vector<int64_t>>();
     out.correct = j.at("correct").get<int64_t>();
     out.agree_with_float = j.at("agree_with_float").get<int64_t>();
     out.sparsity = j.at("sparsity").get<double>();
@@ -171,30 +177,46 @@ bool load_result(const std::string& dir, const std::string& inputs_digest, Resul
   return true;
 }
 
+namespace {
+
+std::string metric(double v) {
+  return std::isnan(v) ? "" : fmt::format("{:.6f}", v);
+}
+
+}  // namespace
+
 void write_csv(const std::string& path, const std::vector<Result>& results, const Shared& shared) {
   std::set<std::string> classes;
   for (const Result& r : results)
     for (const auto& kv : r.class_sparsity) classes.insert(kv.first);
-  int64_t float_correct = 0;
-  for (size_t i = 0; i < shared.float_predictions.size(); ++i)
-    float_correct += shared.float_predictions[i] == shared.data.labels[i];
+  int64_t float_correct = 0, float_items = 0;
+  for (int64_t i = 0; i < shared.data.size(); ++i) {
+    const std::vector<int64_t> labels = item_labels(shared.data, shared.head, i);
+    const std::vector<int64_t>& pred = shared.float_predictions[static_cast<size_t>(i)];
+    for (size_t k = 0; k < labels.size(); ++k) float_correct += pred[k] == labels[k];
+    float_items += static_cast<int64_t>(labels.size());
+  }
   const double float_accuracy =
-      static_cast<double>(float_correct) / static_cast<double>(shared.data.size());
+      float_items ? static_cast<double>(float_correct) / static_cast<double>(float_items) : 0;
   std::string csv =
-      "setting,policy,prune,tau,topk,sequences,accuracy,float_accuracy,agreement_with_float,"
-      "sparsity";
+      "setting,policy,prune,tau,topk,head,sequences,items,accuracy,f1,mcc,macro_f1,"
+      "float_accuracy,agreement_with_float,sparsity";
   for (const std::string& c : classes) csv += ",sparsity_" + c;
   csv += ",cycles_per_sequence,energy_per_sequence_mj\n";
   for (const Result& r : results) {
     const bool dt = r.prune.kind == PruneMode::Kind::dynatran;
-    const double n = static_cast<double>(r.sequences);
+    const double n = static_cast<double>(std::max<int64_t>(r.items, 1));
+    ClassificationMetrics m;
+    m.f1 = m.mcc = m.macro_f1 = std::nan("");
+    if (!r.confusion.empty()) m = classification_metrics(r.confusion, shared.head.num_labels);
     // A policy file sets its own taus and K: its row names the file, prune "policy".
     const std::string prune = r.policy_file ? "policy" : dt ? "dynatran" : "topk";
     const std::string tau = !r.policy_file && dt ? fmt::format("{}", r.prune.tau) : "";
     const std::string topk = !r.policy_file && !dt ? std::to_string(r.prune.topk) : "";
-    csv += fmt::format("{},{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f}", r.key, csv_field(r.policy),
-                       prune, tau, topk, r.sequences, r.correct / n, float_accuracy,
-                       r.agree_with_float / n, r.sparsity);
+    csv += fmt::format("{},{},{},{},{},{},{},{},{:.6f},{},{},{},{:.6f},{:.6f},{:.6f}", r.key,
+                       csv_field(r.policy), prune, tau, topk, head_kind_name(shared.head.kind),
+                       r.sequences, r.items, r.correct / n, metric(m.f1), metric(m.mcc),
+                       metric(m.macro_f1), float_accuracy, r.agree_with_float / n, r.sparsity);
     for (const std::string& c : classes) {
       const auto it = r.class_sparsity.find(c);
       csv += it == r.class_sparsity.end() ? "," : fmt::format(",{:.6f}", it->second);

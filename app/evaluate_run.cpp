@@ -44,6 +44,22 @@ struct Tally {
   std::map<std::string, std::pair<double, double>> per_tensor;     // zeros, elements
 };
 
+// Counts sequence `seq`'s predictions against its labels and the float reference's.
+void tally_items(const Shared& s, int64_t seq, const std::vector<int64_t>& pred, Result& r) {
+  const std::vector<int64_t> labels = item_labels(s.data, s.head, seq);
+  const std::vector<int64_t>& ref = s.float_predictions[static_cast<size_t>(seq)];
+  const bool confusion = s.head.kind != HeadKind::masked_lm;
+  if (confusion && r.confusion.empty())
+    r.confusion.assign(static_cast<size_t>(s.head.num_labels * s.head.num_labels), 0);
+  for (size_t i = 0; i < pred.size(); ++i) {
+    r.correct += pred[i] == labels[i];
+    r.agree_with_float += pred[i] == ref[i];
+    if (confusion) ++r.confusion[static_cast<size_t>(labels[i] * s.head.num_labels + pred[i])];
+  }
+  r.items += static_cast<int64_t>(pred.size());
+  ++r.sequences;
+}
+
 // One batch through the data path: predictions of its real rows and the zero counts.
 void run_batch(const Shared& s, const Program& prog, const Setting& setting, const DatasetBatch& b,
                Result& r, Tally& t) {
@@ -60,24 +76,25 @@ void run_batch(const Shared& s, const Program& prog, const Setting& setting, con
   const std::vector<int32_t>& hidden = dp.values(dp.layer_outputs().back());
   const auto h = static_cast<size_t>(s.weights.config.hidden);
   const auto row = static_cast<size_t>(s.data.seq_len) * h;
-  std::vector<float> cls(h);
+  std::vector<float> rows(row);
   const double pooler_tau = setting.policy.pooler_tau();
   for (int64_t q = 0; q < b.real; ++q) {
-    for (size_t i = 0; i < h; ++i)
-      cls[i] = static_cast<float>(hidden[static_cast<size_t>(q) * row + i] / kQ416);
-    const int64_t pred = s.head.predict(cls.data(), pooler_tau);
-    if (setting.policy.count_pooler) {  // the published count's tenth tensor
-      const std::vector<float> dense = s.head.pooler.dense(cls.data(), pooler_tau);
+    for (size_t i = 0; i < row; ++i)
+      rows[i] = static_cast<float>(hidden[static_cast<size_t>(q) * row + i] / kQ416);
+    const int64_t seq = b.first + q;
+    const std::vector<int32_t> none;
+    const std::vector<int64_t> pred = s.head.predict(
+        rows.data(), s.head.per_token() ? s.data.token_labels[static_cast<size_t>(seq)] : none,
+        pooler_tau);
+    if (!s.head.per_token() && setting.policy.count_pooler) {  // the published count's tenth
+      const std::vector<float> dense = s.head.sequence.pooler.dense(rows.data(), pooler_tau);
       const auto zeros = static_cast<uint64_t>(std::count(dense.begin(), dense.end(), 0.0f));
       t.zeros += zeros;
       t.elements += h;
       t.per_class["pooler"].first += zeros;
       t.per_class["pooler"].second += h;
     }
-    const auto seq = static_cast<size_t>(b.first + q);
-    r.correct += pred == s.data.labels[seq];
-    r.agree_with_float += pred == s.float_predictions[seq];
-    ++r.sequences;
+    tally_items(s, seq, pred, r);
   }
   for (const Op& op : prog.ops) {
     if (!op.prune) continue;
@@ -143,16 +160,29 @@ void timed_run(const Shared& s, const std::string& dir, const Tally& t, Result& 
 
 }  // namespace
 
-std::vector<int64_t> float_predictions(const BertWeights& weights,
-                                       const SequenceClassificationHead& head,
-                                       const Dataset& data) {
-  std::vector<int64_t> out;
+std::vector<std::vector<int64_t>> float_predictions(const BertWeights& weights,
+                                                    const TaskHead& head, const Dataset& data) {
+  std::vector<std::vector<int64_t>> out;
   for (int64_t i = 0; i < data.size(); ++i) {
     const auto& ids = data.input_ids[static_cast<size_t>(i)];
-    const std::vector<int32_t> real(ids.begin(), ids.begin() + data.length(i));
+    const int64_t length = data.length(i);
+    const std::vector<int32_t> real(ids.begin(), ids.begin() + length);
     const ReferenceResult ref = run_float_reference(weights, real);
-    out.push_back(head.predict(ref.hidden.back().data.data()));  // row 0: [CLS]
+    std::vector<int32_t> labels;  // the real tokens' (padding is never labelled)
+    if (head.per_token()) {
+      const auto& all = data.token_labels[static_cast<size_t>(i)];
+      labels.assign(all.begin(), all.begin() + length);
+    }
+    out.push_back(head.predict(ref.hidden.back().data.data(), labels));
   }
+  return out;
+}
+
+std::vector<int64_t> item_labels(const Dataset& data, const TaskHead& head, int64_t i) {
+  if (!head.per_token()) return {data.labels[static_cast<size_t>(i)]};
+  std::vector<int64_t> out;
+  for (int32_t l : data.token_labels[static_cast<size_t>(i)])
+    if (l != kIgnoredLabel) out.push_back(l);
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include "acceltran/config/input_error.hpp"
 #include "acceltran/config/input_limits.hpp"
 #include "acceltran/config/input_text.hpp"
+#include "acceltran/workload/heads.hpp"
 
 namespace acceltran {
 
@@ -18,6 +19,7 @@ struct Line {
   std::vector<int32_t> ids, types;
   std::vector<uint8_t> mask;
   int64_t label = 0;
+  std::vector<int32_t> token_labels;
 };
 
 [[noreturn]] void fail(const std::string& where, const std::string& key, const std::string& what) {
@@ -99,6 +101,26 @@ void read_mask_and_types(const json& j, const DatasetOptions& o, Line& l) {
   }
 }
 
+// "labels": one per input id, -100 or in [0, num_labels); unmasked positions become -100.
+void read_token_labels(const json& j, const DatasetOptions& o, Line& l) {
+  if (!j.contains("labels"))
+    fail(l.where, "labels", "missing (a list of one label per input id, -100: not labelled)");
+  if (j.contains("text"))
+    fail(l.where, "labels",
+         "per-token labels need 'input_ids' (not 'text': its tokens are unknown)");
+  const std::vector<int64_t> v = int_list(j["labels"], l.where, "labels");
+  if (v.size() != l.ids.size())
+    fail(l.where, "labels",
+         std::to_string(v.size()) + " values for " + std::to_string(l.ids.size()) + " input_ids");
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] != kIgnoredLabel && (v[i] < 0 || (o.num_labels > 0 && v[i] >= o.num_labels)))
+      fail(l.where, "labels",
+           "item " + std::to_string(i) + " = " + std::to_string(v[i]) + " outside [0, " +
+               std::to_string(o.num_labels) + ") and not -100 (not labelled)");
+    l.token_labels.push_back(l.mask[i] ? static_cast<int32_t>(v[i]) : kIgnoredLabel);
+  }
+}
+
 Line read_line(const std::string& text, const std::string& where, const DatasetOptions& o) {
   check_json_text(text, where, limits::kMaxJsonBytes);
   json j;
@@ -113,6 +135,10 @@ Line read_line(const std::string& text, const std::string& where, const DatasetO
   l.where = where;
   read_ids(j, o, l);
   read_mask_and_types(j, o, l);
+  if (o.token_labels) {
+    read_token_labels(j, o, l);
+    return l;
+  }
   if (!j.contains("label")) fail(where, "label", "missing (an integer class index)");
   if (!j["label"].is_number_integer())
     fail(where, "label", quoted_value(j["label"].dump()) + " is not an integer class index");
@@ -158,6 +184,8 @@ Dataset read_dataset(const std::string& path, const DatasetOptions& options) {
     l.ids.resize(len, pad);
     l.mask.resize(len, 0);
     l.types.resize(len, 0);
+    if (options.token_labels) l.token_labels.resize(len, kIgnoredLabel);
+    d.token_labels.push_back(std::move(l.token_labels));
     d.input_ids.push_back(std::move(l.ids));
     d.attention_mask.push_back(std::move(l.mask));
     d.token_type_ids.push_back(std::move(l.types));

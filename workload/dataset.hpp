@@ -3,6 +3,10 @@
 //    "label": 1}                       (attention_mask and token_type_ids optional)
 // or raw text through a WordPiece vocabulary (workload/tokenizer.hpp):
 //   {"text": "Hello world.", "label": 1}
+// For a token-level head (DatasetOptions::token_labels) "label" is replaced by "labels", one
+// per input id: a class (or vocabulary id for masked-LM) or -100 (not labelled, as Hugging
+// Face's ignore_index); positions with attention_mask 0 and padding are not labelled either:
+//   {"input_ids": [101, 7592, 102], "labels": [-100, 3, -100]}
 // Every sequence is padded to one length (the longest, or a given one: text is truncated to it,
 // ids longer than it are an error) with [PAD] (id 0 without a vocabulary) and mask 0, and the
 // set is cut into batches of the accelerator's batch size, the last one padded with copies of
@@ -22,7 +26,8 @@ struct Dataset {
   std::vector<std::vector<int32_t>> input_ids;       // [n][seq_len]
   std::vector<std::vector<uint8_t>> attention_mask;  // [n][seq_len], 1 real, 0 padding
   std::vector<std::vector<int32_t>> token_type_ids;  // [n][seq_len]
-  std::vector<int64_t> labels;                       // [n]
+  std::vector<int64_t> labels;                       // [n] (0 with token_labels)
+  std::vector<std::vector<int32_t>> token_labels;    // [n][seq_len], -100: not labelled
   int64_t size() const { return static_cast<int64_t>(input_ids.size()); }
   // Real tokens of sequence i (its mask's ones; padding is at the end).
   int64_t length(int64_t i) const;
@@ -35,6 +40,7 @@ struct DatasetOptions {
   int64_t type_vocab_size = 0;                    // token types must be below (0: unchecked)
   int64_t max_position = 0;                       // seq_len must not exceed (0: unchecked)
   int64_t num_labels = 0;                         // labels must be in [0, num_labels) (0: >= 0)
+  bool token_labels = false;                      // "labels" per token instead of "label"
 };
 
 // Reads a JSONL dataset. Throws InputError "<file>:<line>: key '<key>': ..." for a line that is

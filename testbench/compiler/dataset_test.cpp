@@ -91,3 +91,32 @@ TEST_CASE("dataset: errors name file:line and the key", "[dataset]") {
   CHECK_THAT(err(""), Catch::Contains("bad.jsonl:1: key 'input_ids'") &&
                           Catch::Contains("more than the sequence length 1"));
 }
+
+TEST_CASE("dataset: per-token labels, -100 and masked positions not labelled", "[dataset]") {
+  testutil::TempDir d;
+  DatasetOptions o;
+  o.token_labels = true;
+  o.num_labels = 3;
+  const std::string f =
+      d.write("tok.jsonl",
+              "{\"input_ids\": [2, 4, 5, 3], \"labels\": [-100, 2, 0, -100]}\n"
+              "{\"input_ids\": [2, 4, 0], \"attention_mask\": [1, 1, 0], \"labels\": [1, 1, 1]}\n");
+  const Dataset s = read_dataset(f, o);
+  REQUIRE(s.token_labels.size() == 2);
+  CHECK(s.token_labels[0] == std::vector<int32_t>{-100, 2, 0, -100});
+  CHECK(s.token_labels[1] == std::vector<int32_t>{1, 1, -100, -100});  // mask 0 and padding
+  auto error_of = [&](const std::string& line) {
+    try {
+      read_dataset(d.write("bad.jsonl", line + "\n"), o);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(error_of("{\"input_ids\": [2, 3], \"label\": 1}"),
+             Catch::Contains("bad.jsonl:1: key 'labels': missing"));
+  CHECK_THAT(error_of("{\"input_ids\": [2, 3], \"labels\": [1]}"),
+             Catch::Contains("key 'labels': 1 values for 2 input_ids"));
+  CHECK_THAT(error_of("{\"input_ids\": [2, 3], \"labels\": [1, 3]}"),
+             Catch::Contains("key 'labels': item 1 = 3 outside [0, 3) and not -100"));
+}

@@ -230,3 +230,87 @@ TEST_CASE("evaluate: a row's values do not depend on its batch (the last batch r
   for (const auto& [key, value] : rows[0])
     if (key.rfind("sparsity", 0) == 0 || key == "accuracy") CHECK(rows[1].at(key) == value);
 }
+
+namespace {
+
+// Runs evaluate at tau 0 on a head fixture (tools/make_head_fixtures.py) and checks it against
+// the torch forward pass's predictions and metrics in its expected.json.
+void check_head_fixture(const std::string& name, const std::string& head) {
+  const std::string dir = std::string(ACCELTRAN_FIXTURES_DIR_FOR_TESTS) + "/" + name;
+  std::ifstream in(dir + "/expected.json");
+  const nlohmann::json expected = nlohmann::json::parse(in);
+  testutil::TempDir d;
+  const std::string out = (d.path / "out").string();
+  const auto r =
+      testutil::run_cli("evaluate --checkpoint " + dir + " --threshold 0 --no-plot --out " + out);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto row = one_row(out + "/results.csv");
+  CHECK(row.at("head") == head);
+  CHECK(row.at("sequences") == "10");
+  CHECK(std::stoll(row.at("items")) == expected.at("items").get<int64_t>());
+  // The float reference's predictions are torch's: the same accuracy to the printed digits.
+  CHECK(std::stod(row.at("float_accuracy")) ==
+        Approx(expected.at("accuracy").get<double>()).margin(1e-6));
+  // The Q4.16 data path: at least 99.5 % of the predictions identical.
+  const double agreement = std::stod(row.at("agreement_with_float"));
+  CHECK(agreement >= 0.995);
+  CHECK(std::stod(row.at("accuracy")) ==
+        Approx(expected.at("accuracy").get<double>()).margin(1 - agreement + 1e-6));
+  // F1 and MCC for a binary task only; macro-F1 for a classifier; each equal to torch's when
+  // every prediction agrees.
+  for (const char* key : {"f1", "mcc", "macro_f1"}) {
+    INFO(key);
+    if (!expected.contains(key)) {
+      CHECK(row.at(key).empty());
+    } else if (agreement == 1.0) {
+      CHECK(std::stod(row.at(key)) == Approx(expected.at(key).get<double>()).margin(1e-6));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("evaluate: a token-classification checkpoint at tau 0 predicts as torch does",
+          "[evaluate]") {
+  check_head_fixture("bert-2l-64-token", "token-classification");
+}
+
+TEST_CASE("evaluate: a binary sequence classifier at tau 0: accuracy, F1 and MCC as torch's",
+          "[evaluate]") {
+  check_head_fixture("bert-2l-64-binary", "sequence-classification");
+}
+
+TEST_CASE("evaluate: a masked-LM checkpoint at tau 0 predicts as torch does", "[evaluate]") {
+  check_head_fixture("bert-2l-64-mlm", "masked-lm");
+}
+
+TEST_CASE("evaluate: a checkpoint without a supported head is one error naming the tensors",
+          "[evaluate]") {
+  testutil::TempDir d;
+  const std::string dir = std::string(ACCELTRAN_FIXTURES_DIR_FOR_TESTS) + "/bert-2l-64";
+  const auto r = testutil::run_cli(
+      "evaluate --checkpoint " + dir + " --threshold 0 --no-plot --out " + (d.path / "o").string() +
+      " --dataset " + d.write("s.jsonl", "{\"input_ids\": [2, 3], \"label\": 0}\n"));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err,
+             Catch::StartsWith("error: " + dir + "/model.safetensors: no supported task head") &&
+                 Catch::Contains("'classifier.weight'") &&
+                 Catch::Contains("'cls.predictions.bias'"));
+}
+
+TEST_CASE("evaluate: the fortunes classifier has macro-F1 (4 classes), no binary F1 or MCC",
+          "[evaluate]") {
+  testutil::TempDir d;
+  const std::string out = (d.path / "out").string();
+  const auto r = testutil::run_cli("evaluate --checkpoint " + kCheckpoint +
+                                   " --threshold 0 --limit 8 --no-plot --out " + out);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto row = one_row(out + "/results.csv");
+  CHECK(row.at("head") == "sequence-classification");
+  CHECK(row.at("items") == "8");
+  CHECK(std::stod(row.at("macro_f1")) > 0);
+  CHECK(row.at("f1").empty());
+  CHECK(row.at("mcc").empty());
+}
