@@ -45,8 +45,14 @@ def main():
     ax.axhline(float(rows[0]["float_accuracy"]), color="grey", linestyle="--",
                label="float reference (no pruning)")
     ax.set_xlabel("activation sparsity of the pruned tensors")
-    ax.set_ylabel("accuracy")
-    ax.set_title(f"{rows[0]['sequences']} sequences")
+    # The accuracy is per item: sequences, or labelled tokens for the token heads.
+    head = rows[0].get("head") or "sequence-classification"
+    items = rows[0].get("items") or rows[0]["sequences"]
+    ax.set_ylabel("accuracy" if head != "masked-lm" else "masked-token accuracy")
+    if head == "sequence-classification":
+        ax.set_title(f"{rows[0]['sequences']} sequences")
+    else:
+        ax.set_title(f"{head}: {items} labelled tokens ({rows[0]['sequences']} sequences)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
