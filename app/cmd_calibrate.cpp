@@ -79,13 +79,12 @@ bool calibrated(const PrunePolicy& p, int kind) {
 double next_point(double lo, double vlo, double hi, double vhi, bool hi_measured, bool log_scale,
                   bool halve, double target) {
   if (!hi_measured) return lo > 0 ? std::min(8 * lo, 0.5 * (lo + hi)) : hi;
-  const bool in_log = log_scale && lo > 0;
-  const double a = in_log ? std::log(lo) : lo, b = in_log ? std::log(hi) : hi;
+  if (log_scale && lo == 0) return hi / 8;  // no log scale yet: shrink toward 0
+  const double a = log_scale ? std::log(lo) : lo, b = log_scale ? std::log(hi) : hi;
   double t = 0.5;
   if (!halve && vhi > vlo) t = std::clamp((target - vlo) / (vhi - vlo), 0.05, 0.95);
-  if (log_scale && lo == 0) return hi / 8;  // no log scale yet: shrink toward 0
   const double y = a + t * (b - a);
-  return in_log ? std::exp(y) : y;
+  return log_scale ? std::exp(y) : y;
 }
 
 // Search of x in [0, upper) (tau: [0, 8) on the Q4.16 grid, starting at `guess`): set(x)

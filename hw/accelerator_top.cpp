@@ -156,9 +156,10 @@ void Accelerator::map_buffer_addresses(const Program& prog) {
                                                     mask_buffer.get()};
   dma->set_buffer_addresses([homes, buffers](proto::Buffer buffer, uint64_t memory_address,
                                              const proto::TransferExt& ext) -> Dma::Placement {
+    const SramBuffer& in = *buffers[static_cast<size_t>(buffer)];
+    if (!in.tracks_placements()) return {};  // a performance run: no lookup per transfer
     const auto found = homes->find(memory_address);
     if (found == homes->end() || found->second.tensor != ext.tensor) return {};
-    const SramBuffer& in = *buffers[static_cast<size_t>(buffer)];
     const uint64_t address = in.address_of(found->second);
     if (address == SramBuffer::kNotPlaced) return {};
     return {address, in.placed_bytes(found->second)};

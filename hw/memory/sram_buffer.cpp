@@ -227,8 +227,14 @@ uint64_t SramBuffer::place(uint64_t bytes) {
     for (auto it = free_ranges_.begin(); it != free_ranges_.end(); ++it) {
       if (it->second < bytes) continue;
       const uint64_t address = it->first, left = it->second - bytes;
-      free_ranges_.erase(it);
-      if (left > 0) free_ranges_.emplace(address + bytes, left);
+      if (left == 0) {
+        free_ranges_.erase(it);
+        return address;
+      }
+      auto rest = free_ranges_.extract(it);  // the range's remainder keeps its node
+      rest.key() = address + bytes;
+      rest.mapped() = left;
+      free_ranges_.insert(std::move(rest));
       return address;
     }
     compact();
